@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds deploy/local/bin/ferretdb from deploy/local/ferretdb when the binary is
+# missing, older than main.go/go.mod/go.sum, or was built with another Go
+# version or GOFLAGS. Prints the binary's path on stdout.
+#
+# Usage: deploy/local/build-ferretdb.sh [--force]
+set -euo pipefail
+
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+force=0
+for arg in "$@"; do
+  case $arg in
+    --force) force=1 ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "unknown argument: $arg" ;;
+  esac
+done
+
+src="$LOCAL_DIR/ferretdb"
+bin="$DEFAULT_FERRETDB_BIN"
+stamp="$LOCAL_DIR/bin/.ferretdb.stamp"
+sources=("$src/main.go" "$src/go.mod" "$src/go.sum")
+
+for f in "${sources[@]}"; do
+  [[ -f $f ]] || die "missing $f"
+done
+
+reason=
+if ((force)); then
+  reason="--force"
+elif [[ ! -x $bin ]]; then
+  reason="no binary yet"
+else
+  for f in "${sources[@]}"; do
+    if [[ $f -nt $bin ]]; then
+      reason="${f#"$LOCAL_DIR"/} changed"
+      break
+    fi
+  done
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if [[ -z $reason ]]; then
+    log "go is not installed; using the existing $bin"
+    printf '%s\n' "$bin"
+    exit 0
+  fi
+  die "go is not installed and ferretdb needs building ($reason)"
+fi
+
+want_stamp="$(go version) GOFLAGS=${GOFLAGS:-}"
+if [[ -z $reason ]]; then
+  if [[ ! -f $stamp ]] || [[ $(<"$stamp") != "$want_stamp" ]]; then
+    reason="Go version or GOFLAGS changed"
+  fi
+fi
+
+if [[ -n $reason ]]; then
+  log "building ferretdb ($reason); the first build takes a minute or two"
+  mkdir -p "$(dirname "$bin")"
+  tmp="$bin.tmp.$$"
+  trap 'rm -f "$tmp"' EXIT
+  (cd "$src" && go build -o "$tmp" .)
+  mv -f "$tmp" "$bin"
+  trap - EXIT
+  printf '%s\n' "$want_stamp" >"$stamp"
+  log "built $bin"
+fi
+
+printf '%s\n' "$bin"

@@ -1,0 +1,57 @@
+// Command ferretdb runs an embedded FerretDB (MongoDB wire protocol) on a SQLite
+// or PostgreSQL backend for local development and tests.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	dataDir := flag.String("data-dir", "data", "directory for SQLite databases")
+	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
+	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql backend")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "invalid -log-level: %v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "cannot create data dir: %v\n", err)
+		os.Exit(1)
+	}
+
+	db, err := ferretdb.New(&ferretdb.Config{
+		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Logger:        logger,
+		Handler:       *handler,
+		SQLiteURL:     "file:" + *dataDir + "/",
+		PostgreSQLURL: *postgresURL,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cannot start ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	logger.Warn("ferretdb listening", "addr", *listen, "handler", *handler)
+	if err := db.Run(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb stopped: %v\n", err)
+		os.Exit(1)
+	}
+}

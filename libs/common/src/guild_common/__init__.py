@@ -1,0 +1,1 @@
+"""Plumbing shared by the Guild services. No business rules live here."""

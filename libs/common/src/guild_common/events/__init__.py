@@ -1,0 +1,1 @@
+"""Domain events: CloudEvents over NATS JetStream, the outbox relay and durable consumers."""

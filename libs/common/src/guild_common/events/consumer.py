@@ -1,0 +1,226 @@
+"""Durable pull consumers: explicit ack, idempotent by ``ce-id``, bounded redelivery, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild_common.events.envelope import Envelope
+from guild_common.events.streams import stream_name
+from guild_common.mongo import Document, IndexSpec
+
+log = structlog.get_logger("guild.consumer")
+_tracer = trace.get_tracer("guild.events")
+_meter = metrics.get_meter("guild.events")
+_consumed = _meter.create_counter("guild.events.consumed", description="events handled, by outcome")
+_dead = _meter.create_counter("guild.events.dead_lettered", description="events given up on")
+
+PROCESSED = "processed_events"
+DEAD_LETTERS = "dead_letters"
+
+EventHandler = Callable[[Envelope], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A handler error that retrying cannot fix: the event goes to the dead letters at once."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """What one durable consumer reads: a producing service's stream, sliced by region and programme."""
+
+    name: str
+    source_service: str
+    handlers: dict[str, EventHandler]
+    region: str = "*"
+    programme: str = "*"
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.source_service)
+
+    @property
+    def durable(self) -> str:
+        return f"{self.name}_{self.stream}"
+
+    @property
+    def filter_subject(self) -> str:
+        return f"guild.{self.region}.{self.programme}.{self.source_service}.>"
+
+
+def consumer_indexes() -> list[IndexSpec]:
+    return [
+        IndexSpec(PROCESSED, [("at", 1)]),
+        IndexSpec(DEAD_LETTERS, [("consumer", 1), ("at", -1)]),
+    ]
+
+
+class EventConsumer:
+    """Runs one durable pull consumer until stopped."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        db: AsyncDatabase[Document],
+        spec: ConsumerSpec,
+        *,
+        max_deliver: int = 6,
+        backoff_seconds: Sequence[float] = (0.5, 2.0, 5.0, 15.0, 30.0),
+        batch_size: int = 32,
+        ack_wait_seconds: float = 30.0,
+        processed_retention: timedelta = timedelta(days=8),
+    ) -> None:
+        self._js = js
+        self._db = db
+        self._spec = spec
+        self._max_deliver = max_deliver
+        self._backoff = list(backoff_seconds) or [1.0]
+        self._batch_size = batch_size
+        self._ack_wait = ack_wait_seconds
+        self._retention = processed_retention
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self._spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            max_deliver=self._max_deliver,
+            filter_subject=self._spec.filter_subject,
+        )
+        return await self._js.pull_subscribe(
+            self._spec.filter_subject, durable=self._spec.durable, stream=self._spec.stream, config=config
+        )
+
+    async def run(self) -> None:
+        subscription = await self._subscribe_until_ready()
+        last_cleanup = datetime.now(UTC)
+        while not self._stopping.is_set():
+            try:
+                messages = await subscription.fetch(self._batch_size, timeout=1.0)
+            except (TimeoutError, NatsTimeoutError):
+                continue
+            except Exception as exc:
+                log.warning("fetch failed; retrying", consumer=self._spec.durable, error=repr(exc))
+                await self._sleep(1.0)
+                continue
+            for message in messages:
+                await self.handle(message)
+            if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
+                last_cleanup = datetime.now(UTC)
+                await self._forget_old_processed()
+        await subscription.unsubscribe()
+
+    async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription:
+        delay = 0.5
+        while True:
+            try:
+                return await self.subscribe()
+            except Exception as exc:
+                log.warning("cannot subscribe yet", consumer=self._spec.durable, error=repr(exc))
+                await self._sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def handle(self, message: Msg) -> None:
+        """Handle one message and ack, nak with backoff, or dead-letter it."""
+        try:
+            envelope = Envelope.from_message(message.subject, message.headers, message.data)
+        except ValueError as exc:
+            await self._dead_letter(message, None, f"malformed envelope: {exc}")
+            return
+        parent = propagate.extract(message.headers or {})
+        with _tracer.start_as_current_span(
+            f"{message.subject} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": message.subject,
+                "messaging.message.id": envelope.id,
+                "messaging.consumer.group.name": self._spec.durable,
+                "cloudevents.event_type": envelope.type,
+            },
+        ) as span, structlog.contextvars.bound_contextvars(
+            event_type=envelope.type, event_id=envelope.id, consumer=self._spec.durable
+        ):
+            outcome = await self._process(message, envelope)
+            span.set_attribute("guild.outcome", outcome)
+            if outcome in ("retry", "dead_letter"):
+                span.set_status(Status(StatusCode.ERROR))
+            _consumed.add(1, {"consumer": self._spec.durable, "outcome": outcome})
+            log.info("event", outcome=outcome)
+
+    async def _process(self, message: Msg, envelope: Envelope) -> str:
+        handler = self._spec.handlers.get(envelope.type)
+        if handler is None:
+            await message.ack()
+            return "ignored"
+        key = f"{self._spec.durable}:{envelope.id}"
+        if await self._db[PROCESSED].find_one({"_id": key}, {"_id": 1}) is not None:
+            await message.ack()
+            return "duplicate"
+        try:
+            await handler(envelope)
+        except PermanentError as exc:
+            await self._dead_letter(message, envelope, str(exc))
+            return "dead_letter"
+        except Exception as exc:
+            delivered = message.metadata.num_delivered if message.metadata else 1
+            if delivered >= self._max_deliver:
+                await self._dead_letter(message, envelope, repr(exc))
+                return "dead_letter"
+            delay = self._backoff[min(delivered - 1, len(self._backoff) - 1)]
+            log.warning("handler failed; will retry", error=repr(exc), attempt=delivered, retry_in_s=delay)
+            await message.nak(delay=delay)
+            return "retry"
+        try:
+            await self._db[PROCESSED].insert_one({"_id": key, "at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            pass
+        await message.ack()
+        return "handled"
+
+    async def _dead_letter(self, message: Msg, envelope: Envelope | None, error: str) -> None:
+        record: dict[str, Any] = {
+            "consumer": self._spec.durable,
+            "topic": message.subject,
+            "headers": dict(message.headers or {}),
+            "data": message.data,
+            "event_id": envelope.id if envelope else None,
+            "event_type": envelope.type if envelope else None,
+            "error": error,
+            "attempts": message.metadata.num_delivered if message.metadata else 1,
+            "at": datetime.now(UTC),
+        }
+        await self._db[DEAD_LETTERS].insert_one(record)
+        _dead.add(1, {"consumer": self._spec.durable})
+        log.error("event dead-lettered", error=error)
+        await message.term()
+
+    async def _forget_old_processed(self) -> None:
+        cutoff = datetime.now(UTC) - self._retention
+        await self._db[PROCESSED].delete_many({"at": {"$lt": cutoff}})

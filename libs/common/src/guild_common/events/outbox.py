@@ -1,0 +1,149 @@
+"""The transactional outbox without multi-document transactions.
+
+A write stores its events in the same document it changes (``outbox`` array, ``outbox_pending``
+flag, ``outbox_seq`` counter) in one single-document operation. The relay publishes pending events
+and then clears them, guarded by ``outbox_seq`` so that events added meanwhile stay. A crash between
+publish and clear republishes; JetStream's ``Nats-Msg-Id`` dedupe absorbs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import structlog
+from opentelemetry import metrics, propagate
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild_common.events.envelope import Envelope
+from guild_common.mongo import Document, IndexSpec
+
+log = structlog.get_logger("guild.outbox")
+_meter = metrics.get_meter("guild.outbox")
+_published = _meter.create_counter("guild.events.published", description="events published from the outbox")
+
+OUTBOX = "outbox"
+PENDING = "outbox_pending"
+SEQ = "outbox_seq"
+
+
+def current_trace_headers() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def outbox_fields(events: Sequence[Envelope]) -> Document:
+    """Fields to include in a new document so its events are published."""
+    return {OUTBOX: [e.to_document() for e in events], PENDING: bool(events), SEQ: 1 if events else 0}
+
+
+def outbox_update(events: Sequence[Envelope]) -> Document:
+    """Update operators that queue ``events`` on an existing document; merge into the write's update."""
+    return {
+        "$push": {OUTBOX: {"$each": [e.to_document() for e in events]}},
+        "$set": {PENDING: True},
+        "$inc": {SEQ: 1},
+    }
+
+
+def merge_updates(*updates: Document) -> Document:
+    """Merge update documents operator by operator (fields must not overlap)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        for operator, fields in update.items():
+            merged.setdefault(operator, {}).update(fields)
+    return merged
+
+
+def outbox_indexes(collections: Sequence[str]) -> list[IndexSpec]:
+    return [IndexSpec(c, [(PENDING, 1)], name="outbox_pending") for c in collections]
+
+
+class Publisher(Protocol):
+    async def publish(self, envelope: Envelope) -> None: ...
+
+
+class OutboxRelay:
+    """Publishes pending events of the given collections; woken on each write, and sweeping."""
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        collections: Sequence[str],
+        publisher: Publisher,
+        *,
+        sweep_seconds: float = 2.0,
+        batch_size: int = 100,
+    ) -> None:
+        self._db = db
+        self._collections = list(collections)
+        self._publisher = publisher
+        self._sweep_seconds = sweep_seconds
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._backlog = 0
+        _meter.create_observable_gauge(
+            "guild.outbox.backlog",
+            callbacks=[lambda _: [metrics.Observation(self._backlog)]],
+            description="documents with unpublished events at the last sweep",
+        )
+
+    def wake(self) -> None:
+        """Ask the relay to run now (called after each write that queued events)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.drain()
+                failures = 0
+                delay = self._sweep_seconds
+            except Exception as exc:
+                failures += 1
+                delay = min(self._sweep_seconds * 2 ** min(failures, 5), 30.0)
+                log.warning("outbox publish failed; will retry", error=repr(exc), retry_in_s=delay)
+            if self._stopping:
+                break
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Publish everything pending now; returns the number of events published."""
+        published = 0
+        backlog = 0
+        for name in self._collections:
+            collection = self._db[name]
+            while True:
+                cursor = collection.find({PENDING: True}, {OUTBOX: 1, SEQ: 1}).limit(self._batch_size)
+                docs = await cursor.to_list()
+                backlog += len(docs)
+                if not docs:
+                    break
+                for doc in docs:
+                    published += await self._publish_document(name, doc)
+                if len(docs) < self._batch_size:
+                    break
+        self._backlog = backlog
+        return published
+
+    async def _publish_document(self, collection: str, doc: Document) -> int:
+        events = [Envelope.from_document(e) for e in doc.get(OUTBOX, [])]
+        for envelope in events:
+            await self._publisher.publish(envelope)
+            _published.add(1, {"event.type": envelope.type})
+        await self._db[collection].update_one(
+            {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
+            {"$set": {OUTBOX: [], PENDING: False}},
+        )
+        return len(events)

@@ -1,0 +1,1 @@
+"""gRPC plumbing: server bootstrap, interceptors, status mapping and channels."""

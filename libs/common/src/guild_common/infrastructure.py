@@ -1,0 +1,66 @@
+"""The process-wide MongoDB and NATS clients of one service."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import nats
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild_common.mongo import Document, create_client, ping
+from guild_common.settings import ServiceSettings
+
+log = structlog.get_logger("guild.infrastructure")
+
+
+async def connect_nats(url: str, *, name: str, first_connect_timeout: float = 60.0) -> NatsClient:
+    """Connect, retrying a server that is not up yet; once connected, reconnect forever."""
+    deadline = asyncio.get_running_loop().time() + first_connect_timeout
+    delay = 0.2
+    while True:
+        try:
+            return await nats.connect(
+                servers=[s.strip() for s in url.split(",") if s.strip()],
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=2,
+                allow_reconnect=True,
+            )
+        except Exception as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("nats not reachable yet", error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+@dataclass
+class Infrastructure:
+    """Clients owned by the process; close them with ``aclose``."""
+
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    nats: NatsClient
+    js: JetStreamContext
+
+    @classmethod
+    async def connect(cls, settings: ServiceSettings) -> Infrastructure:
+        mongo = create_client(settings.mongo_uri, app_name=f"guild-{settings.service_name}")
+        nc = await connect_nats(settings.nats_url, name=f"guild-{settings.service_name}")
+        return cls(mongo=mongo, db=mongo[settings.database_name], nats=nc, js=nc.jetstream())
+
+    async def healthy(self) -> bool:
+        return self.nats.is_connected and await ping(self.mongo)
+
+    async def aclose(self) -> None:
+        try:
+            await self.nats.drain()
+        except Exception as exc:
+            log.warning("nats drain failed", error=repr(exc))
+        await self.mongo.close()

@@ -1,0 +1,58 @@
+"""The MongoDB client and index bootstrap.
+
+Everything stays inside the feature subset that MongoDB 6+ and FerretDB 1.24 share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An index a collection needs; ``keys`` as ``[(field, 1 | -1), ...]``."""
+
+    collection: str
+    keys: Sequence[tuple[str, int]]
+    unique: bool = False
+    name: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def model(self) -> IndexModel:
+        name = self.name or "_".join(f"{k}_{d}" for k, d in self.keys)
+        return IndexModel(list(self.keys), name=name, unique=self.unique, **dict(self.options))
+
+
+def create_client(uri: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
+    """One client per process. Short server selection so a down database surfaces as UNAVAILABLE fast."""
+    return AsyncMongoClient(
+        uri,
+        appname=app_name,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        tz_aware=True,
+    )
+
+
+async def ensure_indexes(db: AsyncDatabase[Document], specs: Sequence[IndexSpec]) -> None:
+    """Create every index the service queries by; existing identical indexes are left alone."""
+    by_collection: dict[str, list[IndexModel]] = {}
+    for spec in specs:
+        by_collection.setdefault(spec.collection, []).append(spec.model())
+    for collection, models in by_collection.items():
+        await db[collection].create_indexes(models)
+
+
+async def ping(client: AsyncMongoClient[Document]) -> bool:
+    try:
+        await client.admin.command("ping")
+    except Exception:
+        return False
+    return True

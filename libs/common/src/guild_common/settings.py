@@ -1,0 +1,42 @@
+"""Settings read from the environment (``GUILD_*``); OpenTelemetry reads its own ``OTEL_*``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares. Services subclass it to add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="GUILD_", extra="ignore")
+
+    service_name: str = "guild"
+    grpc_host: str = "[::]"
+    grpc_port: int = 50051
+    mongo_uri: str = "mongodb://127.0.0.1:27017"
+    # Empty means ``guild_<service>``.
+    mongo_db: str = ""
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Subject slice this deployment consumes: ``*`` takes every region or programme.
+    region_filter: str = "*"
+    programme_filter: str = "*"
+    # HS256 shared secret for local development; production sets jwt_public_key (RS256).
+    jwt_secret: str = "guild-dev-secret-change-me-in-production"
+    jwt_public_key: str = ""
+    jwt_issuer: str = "guild"
+    jwt_audience: str = "guild"
+    # Token this service presents when it calls another service on its own behalf.
+    service_token: str = ""
+    log_level: str = "info"
+    shutdown_grace_seconds: float = 10.0
+    outbox_sweep_seconds: float = 2.0
+    consumer_max_deliver: int = 6
+    consumer_backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0, 30.0])
+    # Days a stream keeps events for consumers to replay.
+    stream_max_age_days: float = 7.0
+    stream_duplicate_window_seconds: float = 300.0
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_db or f"guild_{self.service_name}"

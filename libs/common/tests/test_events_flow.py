@@ -1,0 +1,137 @@
+"""Outbox relay and durable consumer against real FerretDB and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+import pytest_asyncio
+from google.protobuf import wrappers_pb2
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild_common.events.consumer import DEAD_LETTERS, ConsumerSpec, EventConsumer, PermanentError
+from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.outbox import PENDING, OutboxRelay, outbox_fields, outbox_update
+from guild_common.events.publisher import JetStreamPublisher
+from guild_common.events.streams import ensure_stream, stream_config
+from guild_common.mongo import Document
+from guild_testing.fixtures import Infra
+
+
+def _event(text: str) -> Envelope:
+    return new_envelope(
+        service="demo", name="said", payload=wrappers_pb2.StringValue(value=text),
+        subject=text, region="emea", programme="sales",
+    )
+
+
+@pytest_asyncio.fixture
+async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[AsyncDatabase[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    name = "t_events_" + request.node.name.replace("[", "_").replace("]", "")[:40]
+    await client.drop_database(name)
+    yield client[name]
+    await client.close()
+
+
+@pytest_asyncio.fixture
+async def js(infra: Infra, clean_streams: None) -> AsyncIterator[nats.js.JetStreamContext]:
+    nc = await nats.connect(infra.nats_url)
+    context = nc.jetstream()
+    await ensure_stream(context, stream_config("demo", max_age_days=1, duplicate_window_seconds=120))
+    yield context
+    await nc.close()
+
+
+async def _collect(js: nats.js.JetStreamContext, count: int, timeout: float = 5.0) -> list[Envelope]:
+    sub = await js.pull_subscribe("guild.*.*.demo.>", durable="collector", stream="GUILD_DEMO")
+    received: list[Envelope] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(received) < count and asyncio.get_running_loop().time() < deadline:
+        try:
+            for msg in await sub.fetch(count - len(received), timeout=0.5):
+                received.append(Envelope.from_message(msg.subject, msg.headers, msg.data))
+                await msg.ack()
+        except nats.errors.TimeoutError:
+            pass
+    return received
+
+
+async def test_relay_publishes_each_event_once_even_when_republished(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    first, second = _event("one"), _event("two")
+    await db.things.insert_one({"_id": "a", **outbox_fields([first])})
+    await db.things.update_one({"_id": "a"}, outbox_update([second]))
+    relay = OutboxRelay(db, ["things"], JetStreamPublisher(js))
+    assert await relay.drain() == 2
+    # A crash between publish and clear republishes; Nats-Msg-Id absorbs the duplicates.
+    await db.things.update_one({"_id": "a"}, outbox_update([first, second]))
+    assert await relay.drain() == 2
+    received = await _collect(js, 4, timeout=2.0)
+    assert [e.id for e in received] == [first.id, second.id]
+    assert received[0].topic == "guild.emea.sales.demo.said"
+    assert received[0].payload(wrappers_pb2.StringValue).value == "one"
+    doc = await db.things.find_one({"_id": "a"})
+    assert doc is not None
+    assert doc["outbox"] == []
+    assert doc[PENDING] is False
+
+
+async def test_relay_keeps_events_queued_while_it_was_publishing(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    late = _event("late")
+
+    class SlowPublisher(JetStreamPublisher):
+        async def publish(self, envelope: Envelope) -> None:
+            await super().publish(envelope)
+            if envelope.subject == "early":
+                await db.things.update_one({"_id": "b"}, outbox_update([late]))
+
+    await db.things.insert_one({"_id": "b", **outbox_fields([_event("early")])})
+    relay = OutboxRelay(db, ["things"], SlowPublisher(js))
+    await relay.drain()
+    doc = await db.things.find_one({"_id": "b"})
+    assert doc is not None
+    assert [e["id"] for e in doc["outbox"]] == [late.id]  # the late event survived the clear
+    await relay.drain()
+    received = await _collect(js, 2)
+    assert [e.subject for e in received] == ["early", "late"]
+
+
+async def test_consumer_handles_redelivered_event_once_and_dead_letters_poison(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        text = envelope.payload(wrappers_pb2.StringValue).value
+        if text == "poison":
+            raise PermanentError("cannot handle poison")
+        seen.append(text)
+
+    spec = ConsumerSpec(name="test", source_service="demo", handlers={"guild.demo.said.v1": handler})
+    consumer = EventConsumer(js, db, spec, max_deliver=3, backoff_seconds=[0.1])
+    good = _event("good")
+    publisher = JetStreamPublisher(js)
+    await publisher.publish(good)
+    await publisher.publish(_event("poison"))
+    # The same event under a new NATS message id: a redelivery the stream cannot dedupe.
+    await js.publish(good.topic, good.data, headers={**good.headers(), "Nats-Msg-Id": "other"})
+    task = asyncio.create_task(consumer.run())
+    for _ in range(100):
+        if await db[DEAD_LETTERS].count_documents({}) and seen:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    consumer.stop()
+    await task
+    assert seen == ["good"]
+    dead = await db[DEAD_LETTERS].find_one({})
+    assert dead is not None
+    assert dead["error"] == "cannot handle poison"
+    assert dead["consumer"] == "test_GUILD_DEMO"

@@ -1,0 +1,105 @@
+"""pytest fixtures: one FerretDB and one NATS per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nats
+import pytest
+import pytest_asyncio
+
+from guild_common.auth import issue_token
+from guild_common.settings import ServiceSettings
+from guild_testing.servers import FerretServer, NatsServer
+
+
+@dataclass
+class Infra:
+    """The servers of one test session."""
+
+    ferret: FerretServer
+    nats: NatsServer
+    work_dir: Path
+
+    @property
+    def mongo_uri(self) -> str:
+        return self.ferret.uri
+
+    @property
+    def nats_url(self) -> str:
+        return self.nats.url
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with tempfile.TemporaryDirectory(prefix="guild-test-") as tmp:
+        work = Path(tmp)
+        ferret = FerretServer(data_dir=work / "ferretdb", log_dir=work / "logs")
+        nats_server = NatsServer(data_dir=work / "nats", log_dir=work / "logs")
+        ferret.start()
+        try:
+            nats_server.start()
+            try:
+                yield Infra(ferret, nats_server, work)
+            finally:
+                nats_server.stop()
+        finally:
+            ferret.stop()
+
+
+@pytest_asyncio.fixture
+async def clean_streams(infra: Infra) -> AsyncIterator[None]:
+    """Delete every JetStream stream so a test sees only its own events."""
+    nc = await nats.connect(infra.nats_url)
+    js = nc.jetstream()
+    for stream in await js.streams_info():
+        await js.delete_stream(stream.config.name)
+    await nc.close()
+    yield
+
+
+def database_name(node_name: str) -> str:
+    return "t_" + re.sub(r"[^a-z0-9]+", "_", node_name.lower())[:50]
+
+
+@pytest.fixture
+def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: None) -> type[object]:
+    """A function making a service's settings with a fresh database for this test."""
+    base = database_name(request.node.name)
+
+    def make(settings_class: type[ServiceSettings], **overrides: object) -> ServiceSettings:
+        service = overrides.pop("service_name", None) or settings_class().service_name
+        return settings_class(
+            service_name=str(service),
+            mongo_uri=infra.mongo_uri,
+            mongo_db=f"{base}_{service}",
+            nats_url=infra.nats_url,
+            grpc_host="127.0.0.1",
+            grpc_port=0,
+            outbox_sweep_seconds=0.5,
+            consumer_backoff_seconds=[0.2, 0.5, 1.0],
+            shutdown_grace_seconds=2.0,
+            **overrides,
+        )
+
+    return make  # type: ignore[return-value]
+
+
+def token_for(subject: str, *, scopes: tuple[str, ...] = ()) -> str:
+    defaults = ServiceSettings()
+    return issue_token(
+        subject,
+        secret=defaults.jwt_secret,
+        issuer=defaults.jwt_issuer,
+        audience=defaults.jwt_audience,
+        scopes=scopes,
+    )
+
+
+def auth(subject: str) -> list[tuple[str, str]]:
+    """gRPC call metadata for ``subject``."""
+    return [("authorization", f"Bearer {token_for(subject)}")]

@@ -1,0 +1,1 @@
+"""Guild community service: communities, membership and roles."""

@@ -1,0 +1,37 @@
+"""Composition root of the community service."""
+
+from __future__ import annotations
+
+import grpc
+
+from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
+from guild_common.events.outbox import OutboxRelay
+from guild_common.events.publisher import JetStreamPublisher
+from guild_common.events.streams import ensure_stream, stream_config_for
+from guild_common.grpc.server import ServiceServer
+from guild_common.infrastructure import Infrastructure
+from guild_common.mongo import ensure_indexes
+from guild_common.settings import ServiceSettings
+from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
+from guild_community.app.use_cases import CommunityUseCases
+from guild_community.config import CommunitySettings
+from guild_community.entrypoints.grpc_api import CommunityServicer
+
+SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityService"].full_name
+
+
+async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
+    assert isinstance(settings, CommunitySettings)
+    await ensure_indexes(infra.db, INDEXES)
+    await ensure_stream(infra.js, stream_config_for("community", settings))
+    relay = OutboxRelay(
+        infra.db, OUTBOX_COLLECTIONS, JetStreamPublisher(infra.js), sweep_seconds=settings.outbox_sweep_seconds
+    )
+    repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
+    use_cases = CommunityUseCases(repository, regions=settings.regions)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        community_service_pb2_grpc.add_CommunityServiceServicer_to_server(CommunityServicer(use_cases), server)
+        return [SERVICE_NAME]
+
+    return ServiceServer(settings, register=register, workers=[relay], healthy=infra.healthy)

@@ -1,0 +1,14 @@
+"""Community service settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from guild_common.settings import ServiceSettings
+
+
+class CommunitySettings(ServiceSettings):
+    service_name: str = "community"
+    grpc_port: int = 50051
+    # Regions communities may be placed in.
+    regions: list[str] = Field(default_factory=lambda: ["emea", "amer", "apac"])
