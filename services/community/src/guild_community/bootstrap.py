@@ -5,13 +5,11 @@ from __future__ import annotations
 import grpc
 
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
-from guild_common.events.outbox import OutboxRelay
-from guild_common.events.publisher import JetStreamPublisher
-from guild_common.events.streams import ensure_stream, stream_config_for
 from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_common.workers import outbox_relay
 from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
 from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
@@ -23,10 +21,7 @@ SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityServi
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, CommunitySettings)
     await ensure_indexes(infra.db, INDEXES)
-    await ensure_stream(infra.js, stream_config_for("community", settings))
-    relay = OutboxRelay(
-        infra.db, OUTBOX_COLLECTIONS, JetStreamPublisher(infra.js), sweep_seconds=settings.outbox_sweep_seconds
-    )
+    relay = await outbox_relay(infra, settings, OUTBOX_COLLECTIONS)
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
     use_cases = CommunityUseCases(repository, regions=settings.regions)
 

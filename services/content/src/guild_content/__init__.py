@@ -1,0 +1,1 @@
+"""Guild content service: questions and answers."""

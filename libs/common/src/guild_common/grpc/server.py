@@ -41,11 +41,13 @@ class ServiceServer:
         register: Registrar,
         workers: Sequence[Worker],
         healthy: HealthCheck,
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
         health_interval: float = 2.0,
     ) -> None:
         self._settings = settings
         self._workers = list(workers)
         self._healthy = healthy
+        self._closers = list(closers)
         self._health_interval = health_interval
         self._server = grpc.aio.server(
             interceptors=[
@@ -104,6 +106,8 @@ class ServiceServer:
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 log.error("worker failed", task=task.get_name(), exc_info=task.exception())
+        for close in self._closers:
+            await close()
         log.info("stopped")
 
     async def wait_for_termination(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.errors import AlreadyExists
 from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
-from guild_common.pagination import decode_token, encode_token
+from guild_common.keyset import keyset_page
 from guild_community.adapters.events import to_envelope
 from guild_community.app.ports import MemberPage
 from guild_community.domain.model import (
@@ -147,25 +146,16 @@ class MongoCommunityRepository:
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str
     ) -> MemberPage:
-        position = decode_token(page_token)
         query: dict[str, Any] = {"community_id": community_id}
         if role is not None:
             query["role"] = role.value
-        if position:
-            after = datetime.fromisoformat(position["t"])
-            query["$or"] = [
-                {"join_time": {"$gt": after}},
-                {"join_time": after, "_id": {"$gt": position["id"]}},
-            ]
-        cursor = (
-            self._memberships.find(query, {"outbox": 0})
-            .sort([("join_time", 1), ("_id", 1)])
-            .limit(page_size + 1)
+        docs, next_token = await keyset_page(
+            self._memberships,
+            query,
+            sort_field="join_time",
+            descending=False,
+            page_size=page_size,
+            page_token=page_token,
+            projection={"outbox": 0},
         )
-        docs = await cursor.to_list()
-        members = [_membership(d) for d in docs[:page_size]]
-        next_token = ""
-        if len(docs) > page_size:
-            last = docs[page_size - 1]
-            next_token = encode_token({"t": last["join_time"].isoformat(), "id": last["_id"]})
-        return MemberPage(members, next_token)
+        return MemberPage([_membership(d) for d in docs], next_token)

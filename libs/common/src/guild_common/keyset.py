@@ -1,0 +1,53 @@
+"""Keyset pagination over ``(sort_field, _id)``: an index serves every page, however deep."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from guild_common.mongo import Document
+from guild_common.pagination import decode_token, encode_token
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    return {"v": value}
+
+
+def _decode(position: dict[str, Any]) -> Any:
+    return datetime.fromisoformat(position["t"]) if "t" in position else position.get("v")
+
+
+async def keyset_page(
+    collection: AsyncCollection[Document],
+    query: Mapping[str, Any],
+    *,
+    sort_field: str,
+    descending: bool,
+    page_size: int,
+    page_token: str,
+    projection: Mapping[str, Any] | None = None,
+) -> tuple[list[Document], str]:
+    """One page of documents and the token of the next page ("" on the last)."""
+    position = decode_token(page_token)
+    filters: dict[str, Any] = dict(query)
+    if position:
+        after, after_id = _decode(position), position["id"]
+        op = "$lt" if descending else "$gt"
+        filters["$or"] = [{sort_field: {op: after}}, {sort_field: after, "_id": {op: after_id}}]
+    direction = -1 if descending else 1
+    cursor = (
+        collection.find(filters, projection)
+        .sort([(sort_field, direction), ("_id", direction)])
+        .limit(page_size + 1)
+    )
+    docs = await cursor.to_list()
+    next_token = ""
+    if len(docs) > page_size:
+        last = docs[page_size - 1]
+        next_token = encode_token({**_encode(last[sort_field]), "id": last["_id"]})
+    return docs[:page_size], next_token

@@ -1,0 +1,49 @@
+"""Composition root of the content service."""
+
+from __future__ import annotations
+
+import grpc
+
+from guild.content.v1 import content_service_pb2, content_service_pb2_grpc
+from guild_common.events.consumer import consumer_indexes
+from guild_common.grpc.channels import service_channel
+from guild_common.grpc.server import ServiceServer
+from guild_common.infrastructure import Infrastructure
+from guild_common.mongo import ensure_indexes
+from guild_common.settings import ServiceSettings
+from guild_common.workers import event_consumer, outbox_relay
+from guild_content.adapters import membership_directory, mongo_repository
+from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
+from guild_content.adapters.mongo_repository import MongoQuestionRepository
+from guild_content.app.event_handlers import CommunityEventHandlers
+from guild_content.app.use_cases import ContentUseCases
+from guild_content.config import ContentSettings
+from guild_content.entrypoints.grpc_api import ContentServicer
+
+SERVICE_NAME = content_service_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
+
+
+async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
+    assert isinstance(settings, ContentSettings)
+    await ensure_indexes(
+        infra.db, [*mongo_repository.INDEXES, *membership_directory.INDEXES, *consumer_indexes()]
+    )
+    relay = await outbox_relay(infra, settings, mongo_repository.OUTBOX_COLLECTIONS)
+    read_model = MembershipReadModel(infra.db)
+    community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
+    use_cases = ContentUseCases(
+        MongoQuestionRepository(infra.db, on_events=relay.wake),
+        ReadThroughDirectory(read_model, community_channel),
+    )
+    consumer = await event_consumer(
+        infra, settings, source_service="community", handlers=CommunityEventHandlers(read_model).handlers()
+    )
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        content_service_pb2_grpc.add_ContentServiceServicer_to_server(ContentServicer(use_cases), server)
+        return [SERVICE_NAME]
+
+    return ServiceServer(
+        settings, register=register, workers=[relay, consumer], healthy=infra.healthy,
+        closers=[community_channel.close],
+    )

@@ -1,0 +1,12 @@
+"""Content service settings."""
+
+from __future__ import annotations
+
+from guild_common.settings import ServiceSettings
+
+
+class ContentSettings(ServiceSettings):
+    service_name: str = "content"
+    grpc_port: int = 50052
+    # The community service, asked when the local membership read model has not heard of someone yet.
+    community_addr: str = "127.0.0.1:50051"
