@@ -42,12 +42,13 @@ def create_client(uri: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMo
 
 
 async def ensure_indexes(db: AsyncDatabase[Document], specs: Sequence[IndexSpec]) -> None:
-    """Create every index the service queries by; existing identical indexes are left alone."""
-    by_collection: dict[str, list[IndexModel]] = {}
+    """Create every index the service queries by; existing identical indexes are left alone.
+
+    One ``createIndexes`` command per index: FerretDB 1.24 fails a multi-index command when several of
+    its indexes exist already, which is the normal case on every restart.
+    """
     for spec in specs:
-        by_collection.setdefault(spec.collection, []).append(spec.model())
-    for collection, models in by_collection.items():
-        await db[collection].create_indexes(models)
+        await db[spec.collection].create_indexes([spec.model()])
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

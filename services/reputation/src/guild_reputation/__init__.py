@@ -1,0 +1,1 @@
+"""Guild reputation service: points ledger and leaderboards."""

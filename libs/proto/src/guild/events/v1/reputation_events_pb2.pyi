@@ -29,7 +29,7 @@ class PointsChanged(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     RULE_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
-    COMMUNITY_TOTAL_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.str
     community_id: _builtins.str
@@ -39,8 +39,8 @@ class PointsChanged(_message.Message):
     rule: _builtins.str
     source_event_id: _builtins.str
     """ce-id of the event the entry derives from."""
-    community_total: _builtins.int
-    """The member's all-time total in the community after this entry."""
+    target_id: _builtins.str
+    """What the entry is about, e.g. the answer id."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -52,12 +52,12 @@ class PointsChanged(_message.Message):
         amount: _builtins.int = ...,
         rule: _builtins.str = ...,
         source_event_id: _builtins.str = ...,
-        community_total: _builtins.int = ...,
+        target_id: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "community_id", b"community_id", "community_total", b"community_total", "entry_id", b"entry_id", "member_id", b"member_id", "rule", b"rule", "source_event_id", b"source_event_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "community_id", b"community_id", "entry_id", b"entry_id", "member_id", b"member_id", "rule", b"rule", "source_event_id", b"source_event_id", "target_id", b"target_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
