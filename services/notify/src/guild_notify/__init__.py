@@ -1,0 +1,1 @@
+"""Guild notify service: the in-app inbox."""
