@@ -9,9 +9,6 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf import wrappers_pb2
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-
 from guild_common.events.consumer import DEAD_LETTERS, ConsumerSpec, EventConsumer, PermanentError
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import PENDING, OutboxRelay, outbox_fields, outbox_update
@@ -19,12 +16,18 @@ from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config
 from guild_common.mongo import Document
 from guild_testing.fixtures import Infra
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 def _event(text: str) -> Envelope:
     return new_envelope(
-        service="demo", name="said", payload=wrappers_pb2.StringValue(value=text),
-        subject=text, region="emea", programme="sales",
+        service="demo",
+        name="said",
+        payload=wrappers_pb2.StringValue(value=text),
+        subject=text,
+        region="emea",
+        programme="sales",
     )
 
 
@@ -46,10 +49,10 @@ async def js(infra: Infra, clean_streams: None) -> AsyncIterator[nats.js.JetStre
     await nc.close()
 
 
-async def _collect(js: nats.js.JetStreamContext, count: int, timeout: float = 5.0) -> list[Envelope]:
+async def _collect(js: nats.js.JetStreamContext, count: int, wait_seconds: float = 5.0) -> list[Envelope]:
     sub = await js.pull_subscribe("guild.*.*.demo.>", durable="collector", stream="GUILD_DEMO")
     received: list[Envelope] = []
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + wait_seconds
     while len(received) < count and asyncio.get_running_loop().time() < deadline:
         try:
             for msg in await sub.fetch(count - len(received), timeout=0.5):
@@ -71,7 +74,7 @@ async def test_relay_publishes_each_event_once_even_when_republished(
     # A crash between publish and clear republishes; Nats-Msg-Id absorbs the duplicates.
     await db.things.update_one({"_id": "a"}, outbox_update([first, second]))
     assert await relay.drain() == 2
-    received = await _collect(js, 4, timeout=2.0)
+    received = await _collect(js, 4, wait_seconds=2.0)
     assert [e.id for e in received] == [first.id, second.id]
     assert received[0].topic == "guild.emea.sales.demo.said"
     assert received[0].payload(wrappers_pb2.StringValue).value == "one"

@@ -11,7 +11,6 @@ import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
@@ -47,7 +46,7 @@ def _create(slug: str = "sales-emea", **overrides: object) -> api.CreateCommunit
 
 
 def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None
     result: dict[str, str] = {}
     for detail in status.details:
@@ -157,7 +156,9 @@ async def test_hidden_community_is_not_found_for_outsiders(stub: api_grpc.Commun
     )
     assert got.community.slug == "secret"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.GetCommunity(api.GetCommunityRequest(community_id=hidden.community.id), metadata=auth("ann"))
+        await stub.GetCommunity(
+            api.GetCommunityRequest(community_id=hidden.community.id), metadata=auth("ann")
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild.content.v1 import content_service_pb2 as api
@@ -57,7 +56,7 @@ async def suite(settings_for: Callable[..., ServiceSettings]) -> AsyncIterator[S
 
 
 def _error_reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     assert status is not None
     reason, violations = "", {}
     for detail in status.details:
@@ -73,8 +72,15 @@ def _error_reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
     return reason, violations
 
 
-async def _ask(suite: Suite, who: str = "ann", title: str = "How do I book leave?", **kw: object) -> api.AskQuestionResponse:
-    request = api.AskQuestionRequest(community_id=suite.community_id, title=title, body="Where is the form?", **kw)  # type: ignore[arg-type]
+async def _ask(
+    suite: Suite, who: str = "ann", title: str = "How do I book leave?", **kw: object
+) -> api.AskQuestionResponse:
+    request = api.AskQuestionRequest(
+        community_id=suite.community_id,
+        title=title,
+        body="Where is the form?",
+        **kw,  # type: ignore[arg-type]
+    )
     response: api.AskQuestionResponse = await suite.content.AskQuestion(request, metadata=auth(who))
     return response
 
@@ -84,14 +90,17 @@ async def test_ask_answer_accept_and_read_back(suite: Suite) -> None:
     assert question.tags == ["hr", "leave"]
     answer = (
         await suite.content.AnswerQuestion(
-            api.AnswerQuestionRequest(question_id=question.id, body="Use the HR portal."), metadata=auth("bob")
+            api.AnswerQuestionRequest(question_id=question.id, body="Use the HR portal."),
+            metadata=auth("bob"),
         )
     ).answer
     accepted = await suite.content.AcceptAnswer(
         api.AcceptAnswerRequest(question_id=question.id, answer_id=answer.id), metadata=auth("ann")
     )
     assert accepted.question.accepted_answer_id == answer.id
-    got = await suite.content.GetQuestion(api.GetQuestionRequest(question_id=question.id), metadata=auth("olivia"))
+    got = await suite.content.GetQuestion(
+        api.GetQuestionRequest(question_id=question.id), metadata=auth("olivia")
+    )
     assert got.question.answer_count == 1
     assert [(a.author_id, a.accepted) for a in got.answers] == [("bob", True)]
 
@@ -161,7 +170,9 @@ async def test_only_the_asker_accepts(suite: Suite) -> None:
             api.AcceptAnswerRequest(question_id=question.id, answer_id=answer.id), metadata=auth("bob")
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    got = await suite.content.GetQuestion(api.GetQuestionRequest(question_id=question.id), metadata=auth("ann"))
+    got = await suite.content.GetQuestion(
+        api.GetQuestionRequest(question_id=question.id), metadata=auth("ann")
+    )
     assert got.question.accepted_answer_id == ""
     # The owner moderates, and may accept on the asker's behalf.
     accepted = await suite.content.AcceptAnswer(
@@ -176,7 +187,10 @@ async def test_membership_read_model_follows_community_events(suite: Suite) -> N
         if await db.membership_views.count_documents({"community_id": suite.community_id}) == 3:
             break
         await asyncio.sleep(0.05)
-    roles = {d["member_id"]: d["role"] async for d in db.membership_views.find({"community_id": suite.community_id})}
+    roles = {
+        d["member_id"]: d["role"]
+        async for d in db.membership_views.find({"community_id": suite.community_id})
+    }
     assert roles == {"olivia": "owner", "ann": "member", "bob": "member"}
     view = await db.community_views.find_one({"_id": suite.community_id})
     assert view is not None
@@ -203,7 +217,9 @@ async def test_changing_the_accepted_answer_emits_unaccept_then_accept(suite: Su
     received: list[Envelope] = []
     for _ in range(40):
         try:
-            received += [Envelope.from_message(m.subject, m.headers, m.data) for m in await sub.fetch(20, timeout=0.25)]
+            received += [
+                Envelope.from_message(m.subject, m.headers, m.data) for m in await sub.fetch(20, timeout=0.25)
+            ]
         except nats.errors.TimeoutError:
             pass
         if len(received) >= 6:
@@ -212,7 +228,10 @@ async def test_changing_the_accepted_answer_emits_unaccept_then_accept(suite: Su
     # Events of one aggregate keep their order; the question's are asked, accepted, unaccepted, accepted.
     on_question = [e for e in received if e.type.split(".")[2] != "answer_posted"]
     assert [e.type.split(".")[2] for e in on_question] == [
-        "question_asked", "answer_accepted", "answer_unaccepted", "answer_accepted",
+        "question_asked",
+        "answer_accepted",
+        "answer_unaccepted",
+        "answer_accepted",
     ]
     assert len(received) == 6
     unaccepted = on_question[2].payload(events.AnswerUnaccepted)

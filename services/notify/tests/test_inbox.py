@@ -10,7 +10,6 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
-
 from guild.events.v1 import content_events_pb2 as events
 from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
@@ -28,7 +27,9 @@ from guild_testing.inprocess import RunningService, running_service
 @pytest_asyncio.fixture
 async def js(infra: Infra, clean_streams: None) -> AsyncIterator[nats.js.JetStreamContext]:
     nc = await nats.connect(infra.nats_url)
-    await ensure_stream(nc.jetstream(), stream_config("content", max_age_days=7, duplicate_window_seconds=300))
+    await ensure_stream(
+        nc.jetstream(), stream_config("content", max_age_days=7, duplicate_window_seconds=300)
+    )
     yield nc.jetstream()
     await nc.close()
 
@@ -40,22 +41,31 @@ async def service(settings_for: Callable[..., ServiceSettings], js: object) -> A
 
 
 async def _emit(js: nats.js.JetStreamContext, name: str, payload: Message) -> Envelope:
-    envelope = new_envelope(service="content", name=name, payload=payload, subject="s", region="emea", programme="sales")
+    envelope = new_envelope(
+        service="content", name=name, payload=payload, subject="s", region="emea", programme="sales"
+    )
     await JetStreamPublisher(js).publish(envelope)
     return envelope
 
 
 def _posted(answerer: str = "bob", asker: str = "ann", answer_id: str = "a1") -> events.AnswerPosted:
     return events.AnswerPosted(
-        answer_id=answer_id, question_id="q1", community_id="c1", author_id=answerer, question_author_id=asker,
+        answer_id=answer_id,
+        question_id="q1",
+        community_id="c1",
+        author_id=answerer,
+        question_author_id=asker,
         question_title="How do I book leave?",
     )
 
 
-async def _inbox(stub: api_grpc.NotifyServiceStub, who: str, count: int, **kw: object) -> api.ListNotificationsResponse:
+async def _inbox(
+    stub: api_grpc.NotifyServiceStub, who: str, count: int, **kw: object
+) -> api.ListNotificationsResponse:
     for _ in range(100):
         response: api.ListNotificationsResponse = await stub.ListNotifications(
-            api.ListNotificationsRequest(**kw), metadata=auth(who)  # type: ignore[arg-type]
+            api.ListNotificationsRequest(**kw),  # type: ignore[arg-type]
+            metadata=auth(who),
         )
         if len(response.notifications) >= count:
             return response
@@ -68,9 +78,19 @@ async def test_asker_hears_of_answers_and_answerer_of_acceptance(
 ) -> None:
     stub = api_grpc.NotifyServiceStub(service.channel)
     await _emit(js, "answer_posted", _posted())
-    await _emit(js, "answer_accepted", events.AnswerAccepted(
-        answer_id="a1", question_id="q1", community_id="c1", answer_author_id="bob", question_author_id="ann",
-        accepted_by="ann", question_title="How do I book leave?"))
+    await _emit(
+        js,
+        "answer_accepted",
+        events.AnswerAccepted(
+            answer_id="a1",
+            question_id="q1",
+            community_id="c1",
+            answer_author_id="bob",
+            question_author_id="ann",
+            accepted_by="ann",
+            question_title="How do I book leave?",
+        ),
+    )
     ann = await _inbox(stub, "ann", 1)
     assert [(n.type, n.actor_id, n.subject_id) for n in ann.notifications] == [
         (pb.NOTIFICATION_TYPE_NEW_ANSWER, "bob", "q1")
@@ -105,7 +125,9 @@ async def test_mark_read_pages_and_permissions(service: RunningService, js: nats
     assert [n.actor_id for n in everything.notifications] == [f"p{i}" for i in reversed(range(5))]
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.MarkNotificationsRead(api.MarkNotificationsReadRequest(notification_ids=ids[:2]), metadata=auth("bob"))
+        await stub.MarkNotificationsRead(
+            api.MarkNotificationsReadRequest(notification_ids=ids[:2]), metadata=auth("bob")
+        )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.MarkNotificationsRead(api.MarkNotificationsReadRequest(), metadata=auth("ann"))
@@ -120,7 +142,9 @@ async def test_mark_read_pages_and_permissions(service: RunningService, js: nats
         api.MarkNotificationsReadRequest(notification_ids=ids[:2]), metadata=auth("ann")
     )
     assert marked.marked_count == 2
-    unread = await stub.ListNotifications(api.ListNotificationsRequest(unread_only=True), metadata=auth("ann"))
+    unread = await stub.ListNotifications(
+        api.ListNotificationsRequest(unread_only=True), metadata=auth("ann")
+    )
     assert [n.id for n in unread.notifications] == ids[2:]
     assert unread.unread_count == 3
 

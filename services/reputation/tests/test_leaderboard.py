@@ -12,7 +12,10 @@ def test_ranks_by_points_then_member_id() -> None:
     for member, points in [("cat", 5), ("ann", 20), ("bob", 5), ("dan", 0)]:
         board.set(member, points)
     assert board.top(10) == [
-        Standing("ann", 20, 1), Standing("bob", 5, 2), Standing("cat", 5, 3), Standing("dan", 0, 4),
+        Standing("ann", 20, 1),
+        Standing("bob", 5, 2),
+        Standing("cat", 5, 3),
+        Standing("dan", 0, 4),
     ]
     assert board.standing("cat") == Standing("cat", 5, 3)
     assert board.standing("nobody") is None

@@ -32,9 +32,7 @@ def decode_token(token: str, field: str = "page_token") -> dict[str, Any]:
 
 def clamp_page_size(requested: int, default: int, maximum: int, field: str = "page_size") -> int:
     if requested < 0:
-        raise InvalidArgument(
-            "invalid page size", violations=[FieldViolation(field, "must not be negative")]
-        )
+        raise InvalidArgument("invalid page size", violations=[FieldViolation(field, "must not be negative")])
     if requested == 0:
         return default
     return min(requested, maximum)

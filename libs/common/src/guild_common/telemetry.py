@@ -19,10 +19,13 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
 def _exporting(signal: str) -> bool:
-    return bool(
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
-    ) and os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp") != "none"
+    return (
+        bool(
+            os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+        )
+        and os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp") != "none"
+    )
 
 
 @dataclass
@@ -54,6 +57,6 @@ def setup_telemetry(service: str) -> Telemetry:
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
-    GrpcAioInstrumentorServer().instrument()
-    GrpcAioInstrumentorClient().instrument()
+    GrpcAioInstrumentorServer().instrument()  # type: ignore[no-untyped-call]
+    GrpcAioInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
     return Telemetry(tracer_provider, meter_provider)

@@ -12,7 +12,9 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.settings import ServiceSettings
 
 
-async def outbox_relay(infra: Infrastructure, settings: ServiceSettings, collections: Sequence[str]) -> OutboxRelay:
+async def outbox_relay(
+    infra: Infrastructure, settings: ServiceSettings, collections: Sequence[str]
+) -> OutboxRelay:
     """The relay of this service's outbox collections, after making sure its stream exists."""
     await ensure_stream(infra.js, stream_config_for(settings.service_name, settings))
     return OutboxRelay(
@@ -27,7 +29,7 @@ async def event_consumer(
     source_service: str,
     handlers: dict[str, EventHandler],
 ) -> EventConsumer:
-    """A durable consumer named after this service, on ``source_service``'s stream and this deployment's slice."""
+    """A durable consumer named after this service, on ``source_service``'s stream and this slice."""
     await ensure_stream(infra.js, stream_config_for(source_service, settings))
     return EventConsumer(
         infra.js,

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 import pytest_asyncio
-
 from guild_common.auth import issue_token
 from guild_common.settings import ServiceSettings
+
 from guild_testing.servers import FerretServer, NatsServer
 
 
@@ -57,7 +58,8 @@ async def clean_streams(infra: Infra) -> AsyncIterator[None]:
     nc = await nats.connect(infra.nats_url)
     js = nc.jetstream()
     for stream in await js.streams_info():
-        await js.delete_stream(stream.config.name)
+        if stream.config.name:
+            await js.delete_stream(stream.config.name)
     await nc.close()
     yield
 
@@ -66,27 +68,31 @@ def database_name(node_name: str) -> str:
     return "t_" + re.sub(r"[^a-z0-9]+", "_", node_name.lower())[:50]
 
 
+SettingsFactory = Callable[..., ServiceSettings]
+
+
 @pytest.fixture
-def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: None) -> type[object]:
+def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: None) -> SettingsFactory:
     """A function making a service's settings with a fresh database for this test."""
     base = database_name(request.node.name)
 
-    def make(settings_class: type[ServiceSettings], **overrides: object) -> ServiceSettings:
+    def make(settings_class: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
         service = overrides.pop("service_name", None) or settings_class().service_name
-        return settings_class(
-            service_name=str(service),
-            mongo_uri=infra.mongo_uri,
-            mongo_db=f"{base}_{service}",
-            nats_url=infra.nats_url,
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            outbox_sweep_seconds=0.5,
-            consumer_backoff_seconds=[0.2, 0.5, 1.0],
-            shutdown_grace_seconds=2.0,
-            **overrides,
-        )
+        fields: dict[str, Any] = {
+            "service_name": service,
+            "mongo_uri": infra.mongo_uri,
+            "mongo_db": f"{base}_{service}",
+            "nats_url": infra.nats_url,
+            "grpc_host": "127.0.0.1",
+            "grpc_port": 0,
+            "outbox_sweep_seconds": 0.5,
+            "consumer_backoff_seconds": [0.2, 0.5, 1.0],
+            "shutdown_grace_seconds": 2.0,
+        }
+        fields.update(overrides)
+        return settings_class.model_validate(fields)
 
-    return make  # type: ignore[return-value]
+    return make
 
 
 def token_for(subject: str, *, scopes: tuple[str, ...] = ()) -> str:

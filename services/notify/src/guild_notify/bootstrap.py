@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer
@@ -11,6 +10,7 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer
+
 from guild_notify.adapters.mongo_inbox import INDEXES, MongoInbox
 from guild_notify.app.event_handlers import ContentEventHandlers
 from guild_notify.app.use_cases import InboxUseCases
@@ -29,7 +29,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
-        notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(InboxUseCases(inbox)), server)
+        notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
+            NotifyServicer(InboxUseCases(inbox)), server
+        )
         return [SERVICE_NAME]
 
     return ServiceServer(settings, register=register, workers=[consumer], healthy=infra.healthy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guild_common.service import run_service
+
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 import structlog
-
 from guild.reputation.v1 import reputation_service_pb2, reputation_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer
@@ -12,6 +11,7 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
+
 from guild_reputation.adapters.mongo_ledger import INDEXES, OUTBOX_COLLECTIONS, MongoLedger
 from guild_reputation.app.event_handlers import ContentEventHandlers, rebuild_boards
 from guild_reputation.app.queries import LeaderboardQueries
@@ -38,7 +38,10 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         answer_accepted=settings.points_answer_accepted,
     )
     consumer = await event_consumer(
-        infra, settings, source_service="content", handlers=ContentEventHandlers(ledger, boards, points).handlers()
+        infra,
+        settings,
+        source_service="content",
+        handlers=ContentEventHandlers(ledger, boards, points).handlers(),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:

@@ -152,20 +152,23 @@ class EventConsumer:
             await self._dead_letter(message, None, f"malformed envelope: {exc}")
             return
         parent = propagate.extract(message.headers or {})
-        with _tracer.start_as_current_span(
-            f"{message.subject} process",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": message.subject,
-                "messaging.message.id": envelope.id,
-                "messaging.consumer.group.name": self._spec.durable,
-                "cloudevents.event_type": envelope.type,
-            },
-        ) as span, structlog.contextvars.bound_contextvars(
-            event_type=envelope.type, event_id=envelope.id, consumer=self._spec.durable
+        with (
+            _tracer.start_as_current_span(
+                f"{message.subject} process",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.operation.type": "process",
+                    "messaging.destination.name": message.subject,
+                    "messaging.message.id": envelope.id,
+                    "messaging.consumer.group.name": self._spec.durable,
+                    "cloudevents.event_type": envelope.type,
+                },
+            ) as span,
+            structlog.contextvars.bound_contextvars(
+                event_type=envelope.type, event_id=envelope.id, consumer=self._spec.durable
+            ),
         ):
             outcome = await self._process(message, envelope)
             span.set_attribute("guild.outcome", outcome)

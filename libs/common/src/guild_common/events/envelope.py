@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from guild_common.clock import utc_now
 from guild_common.ids import new_id
 
 SPEC_VERSION = "1.0"
@@ -69,7 +71,7 @@ class Envelope:
             tracestate=h.get("tracestate", ""),
         )
 
-    def payload(self, message_type: type[M]) -> M:
+    def payload(self, message_type: builtins.type[M]) -> M:
         message = message_type()
         message.ParseFromString(self.data)
         return message
@@ -131,7 +133,7 @@ def new_envelope(
         type=event_type(service, name, version),
         source=f"/guild/{service}",
         subject=subject,
-        time=datetime.now(UTC),
+        time=utc_now(),
         dataschema=payload.DESCRIPTOR.full_name,
         data=payload.SerializeToString(),
         topic=topic_for(service, name, region=region, programme=programme),

@@ -42,5 +42,7 @@ class JetStreamPublisher:
         ):
             headers = envelope.headers()
             propagate.inject(headers)
-            ack = await self._js.publish(envelope.topic, envelope.data, timeout=self._timeout, headers=headers)
+            ack = await self._js.publish(
+                envelope.topic, envelope.data, timeout=self._timeout, headers=headers
+            )
             trace.get_current_span().set_attribute("messaging.nats.duplicate", bool(ack.duplicate))

@@ -108,7 +108,9 @@ class _RpcScope:
         structlog.contextvars.bind_contextvars(rpc=self._method)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
         status, code, details = self._outcome(exc)
         elapsed = time.perf_counter() - self._started
         _duration.record(elapsed, {"rpc.method": self._method, "rpc.grpc.status_code": code})
@@ -149,5 +151,3 @@ class _RpcScope:
             {"correlation_id": correlation_id},
         )
         return status, "INTERNAL", {"correlation_id": correlation_id}
-
-

@@ -58,8 +58,11 @@ class ServiceServer:
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
-            [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *self._service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self._server,
         )
         self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
@@ -98,7 +101,7 @@ class ServiceServer:
         await self._server.stop(self._settings.shutdown_grace_seconds)
         for worker in self._workers:
             worker.stop()
-        for task in self._tasks[len(self._workers):]:
+        for task in self._tasks[len(self._workers) :]:
             task.cancel()
         done, pending = await asyncio.wait(self._tasks, timeout=self._settings.shutdown_grace_seconds)
         for task in pending:

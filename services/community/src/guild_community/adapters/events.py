@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
+
 from guild_community.domain.model import CommunityCreated, DomainEvent, MemberJoined
 
 SERVICE = "community"
@@ -20,6 +21,7 @@ def _timestamp(value: object) -> Timestamp:
 
 def to_envelope(event: DomainEvent) -> Envelope:
     trace_headers = current_trace_headers()
+    payload: Message
     if isinstance(event, CommunityCreated):
         c = event.community
         payload = pb.CommunityCreated(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from guild_common.auth import Principal
+from guild_common.clock import utc_now
 from guild_common.errors import NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
+
 from guild_community.app.ports import CommunityRepository, MemberPage
 from guild_community.domain.model import Community, Membership, Role, Visibility
 
@@ -31,7 +33,7 @@ class CommunityUseCases:
         repository: CommunityRepository,
         *,
         regions: list[str],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._repo = repository
         self._regions = regions
@@ -77,9 +79,9 @@ class CommunityUseCases:
         await self._visible_community(caller, community_id)
         return await self._repo.list_members(community_id, role, size, page_token)
 
-    async def get_membership(self, caller: Principal, community_id: str, member_id: str) -> tuple[
-        Membership, Community
-    ]:
+    async def get_membership(
+        self, caller: Principal, community_id: str, member_id: str
+    ) -> tuple[Membership, Community]:
         check = Validator()
         check.require(bool(member_id), "member_id", "must not be empty")
         check.check()
@@ -109,4 +111,3 @@ class CommunityUseCases:
             # Hidden communities do not reveal that they exist.
             raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
         return community
-

@@ -104,7 +104,9 @@ class Community:
         check.require(bool(name.strip()), "name", "must not be empty")
         check.require(len(name) <= NAME_MAX, "name", f"at most {NAME_MAX} characters")
         check.require(bool(SLUG.match(slug)), "slug", "3-64 lowercase letters, digits or inner hyphens")
-        check.require(len(description) <= DESCRIPTION_MAX, "description", f"at most {DESCRIPTION_MAX} characters")
+        check.require(
+            len(description) <= DESCRIPTION_MAX, "description", f"at most {DESCRIPTION_MAX} characters"
+        )
         check.require(
             bool(LABEL.match(programme)), "programme", "2-32 lowercase letters, digits or underscores"
         )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import grpc
-
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+
 from guild_community.app.use_cases import CommunityUseCases, NewCommunity
 from guild_community.entrypoints.mapping import (
     community_to_pb,
@@ -20,7 +20,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     def __init__(self, use_cases: CommunityUseCases) -> None:
         self._uc = use_cases
 
-    async def CreateCommunity(  # noqa: N802
+    async def CreateCommunity(
         self, request: api.CreateCommunityRequest, context: grpc.aio.ServicerContext
     ) -> api.CreateCommunityResponse:
         community = await self._uc.create_community(
@@ -37,19 +37,19 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         )
         return api.CreateCommunityResponse(community=community_to_pb(community))
 
-    async def GetCommunity(  # noqa: N802
+    async def GetCommunity(
         self, request: api.GetCommunityRequest, context: grpc.aio.ServicerContext
     ) -> api.GetCommunityResponse:
         community = await self._uc.get_community(current_principal(), request.community_id)
         return api.GetCommunityResponse(community=community_to_pb(community))
 
-    async def JoinCommunity(  # noqa: N802
+    async def JoinCommunity(
         self, request: api.JoinCommunityRequest, context: grpc.aio.ServicerContext
     ) -> api.JoinCommunityResponse:
         membership = await self._uc.join(current_principal(), request.community_id)
         return api.JoinCommunityResponse(member=member_to_pb(membership))
 
-    async def ListMembers(  # noqa: N802
+    async def ListMembers(
         self, request: api.ListMembersRequest, context: grpc.aio.ServicerContext
     ) -> api.ListMembersResponse:
         page = await self._uc.list_members(
@@ -63,7 +63,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             members=[member_to_pb(m) for m in page.members], next_page_token=page.next_token
         )
 
-    async def GetMembership(  # noqa: N802
+    async def GetMembership(
         self, request: api.GetMembershipRequest, context: grpc.aio.ServicerContext
     ) -> api.GetMembershipResponse:
         membership, community = await self._uc.get_membership(

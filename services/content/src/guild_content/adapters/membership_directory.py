@@ -6,13 +6,13 @@ from __future__ import annotations
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from pymongo.asynchronous.database import AsyncDatabase
-
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
+from pymongo.asynchronous.database import AsyncDatabase
+
 from guild_content.domain.model import CommunityView, MembershipView, Role
 
 COMMUNITY_VIEWS = "community_views"
@@ -45,12 +45,12 @@ def _key(community_id: str, member_id: str) -> str:
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
-            return info.reason
+            return str(info.reason)
     return ""
 
 
@@ -64,15 +64,27 @@ class MembershipReadModel:
     async def put_community(self, view: CommunityView) -> None:
         await self._communities.update_one(
             {"_id": view.id},
-            {"$set": {"region": view.region, "programme": view.programme, "lifecycle": view.lifecycle,
-                      "visibility": view.visibility}},
+            {
+                "$set": {
+                    "region": view.region,
+                    "programme": view.programme,
+                    "lifecycle": view.lifecycle,
+                    "visibility": view.visibility,
+                }
+            },
             upsert=True,
         )
 
     async def put_membership(self, view: MembershipView) -> None:
         await self._memberships.update_one(
             {"_id": _key(view.community_id, view.member_id)},
-            {"$set": {"community_id": view.community_id, "member_id": view.member_id, "role": view.role.value}},
+            {
+                "$set": {
+                    "community_id": view.community_id,
+                    "member_id": view.member_id,
+                    "role": view.role.value,
+                }
+            },
             upsert=True,
         )
 
@@ -81,7 +93,10 @@ class MembershipReadModel:
         if doc is None:
             return None
         return CommunityView(
-            id=doc["_id"], region=doc["region"], programme=doc["programme"], lifecycle=doc["lifecycle"],
+            id=doc["_id"],
+            region=doc["region"],
+            programme=doc["programme"],
+            lifecycle=doc["lifecycle"],
             visibility=doc.get("visibility", "open"),
         )
 
@@ -95,7 +110,9 @@ class MembershipReadModel:
 class ReadThroughDirectory:
     """Answers from the read model; on a miss asks the community service and remembers the answer."""
 
-    def __init__(self, read_model: MembershipReadModel, channel: grpc.aio.Channel, *, timeout: float = 3.0) -> None:
+    def __init__(
+        self, read_model: MembershipReadModel, channel: grpc.aio.Channel, *, timeout: float = 3.0
+    ) -> None:
         self._read_model = read_model
         self._stub = community_grpc.CommunityServiceStub(channel)
         self._timeout = timeout
@@ -112,7 +129,9 @@ class ReadThroughDirectory:
             return self._absent(error)
         c = response.community
         view = CommunityView(
-            id=c.id, region=c.region, programme=c.programme,
+            id=c.id,
+            region=c.region,
+            programme=c.programme,
             lifecycle=_LIFECYCLE_FROM_PB.get(c.lifecycle, "live"),
             visibility=_VISIBILITY_FROM_PB.get(c.visibility, "open"),
         )
@@ -131,7 +150,8 @@ class ReadThroughDirectory:
         except grpc.aio.AioRpcError as error:
             return self._absent(error)
         view = MembershipView(
-            community_id=community_id, member_id=member_id,
+            community_id=community_id,
+            member_id=member_id,
             role=_ROLE_FROM_PB.get(response.member.role, Role.MEMBER),
         )
         await self._read_model.put_membership(view)

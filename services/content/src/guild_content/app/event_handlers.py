@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from guild.events.v1 import community_events_pb2 as events
-from guild_common.events.envelope import Envelope
 from guild_common.events.consumer import EventHandler
+from guild_common.events.envelope import Envelope
+
 from guild_content.app.ports import MembershipStore
 from guild_content.domain.model import CommunityView, MembershipView, Role
 
@@ -17,7 +18,10 @@ class CommunityEventHandlers:
         e = envelope.payload(events.CommunityCreated)
         await self._read_model.put_community(
             CommunityView(
-                id=e.community_id, region=e.region, programme=e.programme, lifecycle=e.lifecycle or "live",
+                id=e.community_id,
+                region=e.region,
+                programme=e.programme,
+                lifecycle=e.lifecycle or "live",
                 visibility=e.visibility or "open",
             )
         )

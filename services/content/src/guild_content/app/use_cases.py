@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from guild_common.auth import Principal
+from guild_common.clock import utc_now
 from guild_common.errors import Aborted, NotFound, PermissionDenied, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
+
 from guild_content.app.ports import MembershipDirectory, QuestionPage, QuestionRepository
 from guild_content.domain.model import Answer, CommunityView, MembershipView, Question
 
@@ -21,7 +23,7 @@ class ContentUseCases:
         repository: QuestionRepository,
         directory: MembershipDirectory,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._repo = repository
         self._directory = directory
@@ -72,9 +74,9 @@ class ContentUseCases:
                 return question
         raise Aborted("the question changed concurrently; retry", reason="CONCURRENT_UPDATE")
 
-    async def get_question(self, caller: Principal, question_id: str, answer_limit: int) -> tuple[
-        Question, list[Answer]
-    ]:
+    async def get_question(
+        self, caller: Principal, question_id: str, answer_limit: int
+    ) -> tuple[Question, list[Answer]]:
         limit = clamp_page_size(answer_limit, default=100, maximum=500, field="answer_limit")
         question = await self._question(question_id)
         await self._readable(caller, question.community_id)
@@ -110,9 +112,9 @@ class ContentUseCases:
 
     async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
         community = await self._community(community_id)
-        if community.visibility == "hidden" and not caller.is_service:
-            if await self._directory.membership(community_id, caller.subject) is None:
-                raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+        hidden = community.visibility == "hidden" and not caller.is_service
+        if hidden and await self._directory.membership(community_id, caller.subject) is None:
+            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
         return community
 
 

@@ -105,7 +105,15 @@ class Question:
 
     @classmethod
     def ask(
-        cls, *, id: str, community_id: str, author_id: str, title: str, body: str, tags: list[str], now: datetime
+        cls,
+        *,
+        id: str,
+        community_id: str,
+        author_id: str,
+        title: str,
+        body: str,
+        tags: list[str],
+        now: datetime,
     ) -> Question:
         normal_tags = normalise_tags(tags)
         check = Validator()
@@ -114,7 +122,9 @@ class Question:
         check.require(len(body) <= BODY_MAX, "body", f"at most {BODY_MAX} characters")
         check.require(len(normal_tags) <= TAGS_MAX, "tags", f"at most {TAGS_MAX} tags")
         for i, tag in enumerate(normal_tags):
-            check.require(bool(TAG.match(tag)), f"tags[{i}]", "1-32 of a-z 0-9 + # . -, starting alphanumeric")
+            check.require(
+                bool(TAG.match(tag)), f"tags[{i}]", "1-32 of a-z 0-9 + # . -, starting alphanumeric"
+            )
         check.check()
         question = cls(
             id=id,
@@ -134,7 +144,11 @@ class Question:
         check.require(len(body) <= BODY_MAX, "body", f"at most {BODY_MAX} characters")
         check.check()
         answer = Answer(
-            id=id, question_id=self.id, community_id=self.community_id, author_id=author_id, body=body,
+            id=id,
+            question_id=self.id,
+            community_id=self.community_id,
+            author_id=author_id,
+            body=body,
             create_time=now,
         )
         answer.events.append(AnswerPosted(answer, self))

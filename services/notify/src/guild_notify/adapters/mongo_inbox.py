@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from guild_common.keyset import keyset_page
+from guild_common.mongo import Document, IndexSpec
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import InboxPage
 from guild_notify.domain.model import Notification, NotificationType
 
@@ -21,9 +21,15 @@ INDEXES = [
 
 def _notification(doc: Document) -> Notification:
     return Notification(
-        id=doc["_id"], recipient_id=doc["recipient_id"], type=NotificationType(doc["type"]),
-        community_id=doc["community_id"], subject_id=doc["subject_id"], actor_id=doc["actor_id"],
-        text=doc["text"], create_time=doc["create_time"], read=doc["read"],
+        id=doc["_id"],
+        recipient_id=doc["recipient_id"],
+        type=NotificationType(doc["type"]),
+        community_id=doc["community_id"],
+        subject_id=doc["subject_id"],
+        actor_id=doc["actor_id"],
+        text=doc["text"],
+        create_time=doc["create_time"],
+        read=doc["read"],
     )
 
 
@@ -35,9 +41,15 @@ class MongoInbox:
         try:
             await self._notifications.insert_one(
                 {
-                    "_id": n.id, "recipient_id": n.recipient_id, "type": n.type.value,
-                    "community_id": n.community_id, "subject_id": n.subject_id, "actor_id": n.actor_id,
-                    "text": n.text, "create_time": n.create_time, "read": n.read,
+                    "_id": n.id,
+                    "recipient_id": n.recipient_id,
+                    "type": n.type.value,
+                    "community_id": n.community_id,
+                    "subject_id": n.subject_id,
+                    "actor_id": n.actor_id,
+                    "text": n.text,
+                    "create_time": n.create_time,
+                    "read": n.read,
                 }
             )
         except DuplicateKeyError:
@@ -49,7 +61,11 @@ class MongoInbox:
         if unread_only:
             query["read"] = False
         docs, next_token = await keyset_page(
-            self._notifications, query, sort_field="create_time", descending=True, page_size=page_size,
+            self._notifications,
+            query,
+            sort_field="create_time",
+            descending=True,
+            page_size=page_size,
             page_token=page_token,
         )
         unread = await self._notifications.count_documents({"recipient_id": recipient_id, "read": False})

@@ -20,7 +20,9 @@ class Inbox(Protocol):
         """Store it unless it exists; False for a duplicate."""
         ...
 
-    async def page(self, recipient_id: str, unread_only: bool, page_size: int, page_token: str) -> InboxPage: ...
+    async def page(
+        self, recipient_id: str, unread_only: bool, page_size: int, page_token: str
+    ) -> InboxPage: ...
 
     async def owned(self, recipient_id: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` belong to ``recipient_id``."""

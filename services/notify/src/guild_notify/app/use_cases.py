@@ -5,6 +5,7 @@ from __future__ import annotations
 from guild_common.auth import Principal
 from guild_common.errors import NotFound, Validator
 from guild_common.pagination import clamp_page_size
+
 from guild_notify.app.ports import Inbox, InboxPage
 
 MARK_MAX = 500
@@ -14,7 +15,9 @@ class InboxUseCases:
     def __init__(self, inbox: Inbox) -> None:
         self._inbox = inbox
 
-    async def list(self, caller: Principal, unread_only: bool, page_size: int, page_token: str) -> InboxPage:
+    async def list_notifications(
+        self, caller: Principal, unread_only: bool, page_size: int, page_token: str
+    ) -> InboxPage:
         size = clamp_page_size(page_size, default=20, maximum=100)
         return await self._inbox.page(caller.subject, unread_only, size, page_token)
 
@@ -30,7 +33,8 @@ class InboxUseCases:
         if missing:
             # Another member's notification is indistinguishable from a missing one.
             raise NotFound(
-                f"{len(missing)} notification(s) not found", reason="NOTIFICATION_NOT_FOUND",
+                f"{len(missing)} notification(s) not found",
+                reason="NOTIFICATION_NOT_FOUND",
                 metadata={"ids": ",".join(sorted(missing)[:20])},
             )
         return await self._inbox.mark_read(caller.subject, unique)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
 from guild_reputation.app.ports import Total
 from guild_reputation.domain.rules import LedgerEntry, Rule
 
@@ -40,9 +40,14 @@ def _points_changed(entry: LedgerEntry, region: str, programme: str) -> list[Env
             service="reputation",
             name="points_changed",
             payload=pb.PointsChanged(
-                entry_id=entry.id, community_id=entry.community_id, member_id=entry.member_id,
-                amount=entry.amount, rule=entry.rule.value, source_event_id=entry.source_event_id,
-                target_id=entry.target_id, time=time,
+                entry_id=entry.id,
+                community_id=entry.community_id,
+                member_id=entry.member_id,
+                amount=entry.amount,
+                rule=entry.rule.value,
+                source_event_id=entry.source_event_id,
+                target_id=entry.target_id,
+                time=time,
             ),
             subject=entry.member_id,
             region=region,
@@ -92,20 +97,34 @@ class MongoLedger:
         try:
             await self._totals.update_one(
                 {"_id": f"{community_id}:{member_id}", "entries": {"$lt": entries}},
-                {"$set": {"community_id": community_id, "member_id": member_id, "points": points,
-                          "entries": entries}},
+                {
+                    "$set": {
+                        "community_id": community_id,
+                        "member_id": member_id,
+                        "points": points,
+                        "entries": entries,
+                    }
+                },
                 upsert=True,
             )
         except DuplicateKeyError:
             pass  # a fresher total is stored already
         return Total(community_id, member_id, points)
 
-    async def net_for_target(self, community_id: str, member_id: str, target_id: str, rules: list[Rule]) -> int:
+    async def net_for_target(
+        self, community_id: str, member_id: str, target_id: str, rules: list[Rule]
+    ) -> int:
         rows = await (
             await self._ledger.aggregate(
                 [
-                    {"$match": {"community_id": community_id, "member_id": member_id, "target_id": target_id,
-                                "rule": {"$in": [r.value for r in rules]}}},
+                    {
+                        "$match": {
+                            "community_id": community_id,
+                            "member_id": member_id,
+                            "target_id": target_id,
+                            "rule": {"$in": [r.value for r in rules]},
+                        }
+                    },
                     {"$group": {"_id": None, "net": {"$sum": "$amount"}}},
                 ]
             )
@@ -113,5 +132,7 @@ class MongoLedger:
         return int(rows[0]["net"]) if rows else 0
 
     async def totals(self) -> AsyncIterator[Total]:
-        async for doc in self._totals.find({}, {"community_id": 1, "member_id": 1, "points": 1}).batch_size(5000):
+        async for doc in self._totals.find({}, {"community_id": 1, "member_id": 1, "points": 1}).batch_size(
+            5000
+        ):
             yield Total(doc["community_id"], doc["member_id"], int(doc["points"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
+
 from guild_reputation.app.ports import Ledger, Total
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule, earns_for_answer
@@ -26,8 +27,13 @@ class ContentEventHandlers:
         self, envelope: Envelope, rule: Rule, community_id: str, member_id: str, amount: int, target_id: str
     ) -> None:
         entry = LedgerEntry.for_event(
-            event_id=envelope.id, rule=rule, community_id=community_id, member_id=member_id, amount=amount,
-            target_id=target_id, time=envelope.time,
+            event_id=envelope.id,
+            rule=rule,
+            community_id=community_id,
+            member_id=member_id,
+            amount=amount,
+            target_id=target_id,
+            time=envelope.time,
         )
         region, programme = _region_programme(envelope)
         self._apply(await self._ledger.record(entry, region=region, programme=programme))
@@ -38,21 +44,35 @@ class ContentEventHandlers:
     async def question_asked(self, envelope: Envelope) -> None:
         e = envelope.payload(events.QuestionAsked)
         await self._award(
-            envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, self._points.question_asked, e.question_id
+            envelope,
+            Rule.QUESTION_ASKED,
+            e.community_id,
+            e.author_id,
+            self._points.question_asked,
+            e.question_id,
         )
 
     async def answer_posted(self, envelope: Envelope) -> None:
         e = envelope.payload(events.AnswerPosted)
         if earns_for_answer(e.author_id, e.question_author_id):
             await self._award(
-                envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, self._points.answer_posted, e.answer_id
+                envelope,
+                Rule.ANSWER_POSTED,
+                e.community_id,
+                e.author_id,
+                self._points.answer_posted,
+                e.answer_id,
             )
 
     async def answer_accepted(self, envelope: Envelope) -> None:
         e = envelope.payload(events.AnswerAccepted)
         if earns_for_answer(e.answer_author_id, e.question_author_id):
             await self._award(
-                envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, self._points.answer_accepted,
+                envelope,
+                Rule.ANSWER_ACCEPTED,
+                e.community_id,
+                e.answer_author_id,
+                self._points.answer_accepted,
                 e.answer_id,
             )
 
@@ -60,7 +80,9 @@ class ContentEventHandlers:
         """Take back what the acceptance earned, whatever the rules said at the time."""
         e = envelope.payload(events.AnswerUnaccepted)
         net = await self._ledger.net_for_target(
-            e.community_id, e.answer_author_id, e.answer_id,
+            e.community_id,
+            e.answer_author_id,
+            e.answer_id,
             [Rule.ANSWER_ACCEPTED, Rule.ANSWER_ACCEPTED_REVERSED],
         )
         if net > 0:

@@ -21,7 +21,9 @@ class Ledger(Protocol):
         """Append ``entry`` unless its id is recorded already; returns the member's total after it."""
         ...
 
-    async def net_for_target(self, community_id: str, member_id: str, target_id: str, rules: list[Rule]) -> int:
+    async def net_for_target(
+        self, community_id: str, member_id: str, target_id: str, rules: list[Rule]
+    ) -> int:
         """Sum of the member's entries about ``target_id`` under ``rules``."""
         ...
 

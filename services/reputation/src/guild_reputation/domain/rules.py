@@ -36,12 +36,25 @@ class LedgerEntry:
 
     @classmethod
     def for_event(
-        cls, *, event_id: str, rule: Rule, community_id: str, member_id: str, amount: int, target_id: str,
+        cls,
+        *,
+        event_id: str,
+        rule: Rule,
+        community_id: str,
+        member_id: str,
+        amount: int,
+        target_id: str,
         time: datetime,
     ) -> LedgerEntry:
         return cls(
-            id=f"{event_id}:{rule.value}", community_id=community_id, member_id=member_id, amount=amount,
-            rule=rule, source_event_id=event_id, target_id=target_id, time=time,
+            id=f"{event_id}:{rule.value}",
+            community_id=community_id,
+            member_id=member_id,
+            amount=amount,
+            rule=rule,
+            source_event_id=event_id,
+            target_id=target_id,
+            time=time,
         )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grpc
-
 from guild.reputation.v1 import leaderboard_pb2 as pb
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+
 from guild_reputation.app.queries import LeaderboardQueries
 from guild_reputation.domain.leaderboard import Standing
 
@@ -20,7 +20,7 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
     def __init__(self, queries: LeaderboardQueries) -> None:
         self._queries = queries
 
-    async def GetLeaderboard(  # noqa: N802
+    async def GetLeaderboard(
         self, request: api.GetLeaderboardRequest, context: grpc.aio.ServicerContext
     ) -> api.GetLeaderboardResponse:
         view = self._queries.top(current_principal(), request.community_id, request.top)
@@ -28,7 +28,7 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
             standings=[_standing(s) for s in view.standings], total_members=view.total_members
         )
 
-    async def GetStanding(  # noqa: N802
+    async def GetStanding(
         self, request: api.GetStandingRequest, context: grpc.aio.ServicerContext
     ) -> api.GetStandingResponse:
         standing, total = self._queries.standing(current_principal(), request.community_id, request.member_id)

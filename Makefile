@@ -1,0 +1,69 @@
+# Guild: one workspace, four services. `make up` runs the suite locally; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PY := .venv/bin/python
+FERRETDB := deploy/local/bin/ferretdb
+BUF := node_modules/.bin/buf
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+.PHONY: sync
+sync: ## Install the Python workspace (locked) and the build tools
+	$(UV) sync --locked
+	@if [ ! -x $(BUF) ] || [ package-lock.json -nt $(BUF) ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+
+.PHONY: ferretdb
+ferretdb: ## Build the local FerretDB binary if it is missing or stale
+	@bash deploy/local/build-ferretdb.sh >/dev/null
+
+.PHONY: proto
+proto: sync ## Regenerate Python code from protos/
+	$(PY) tools/gen_proto.py
+
+.PHONY: proto-check
+proto-check: sync ## Fail if the generated code is stale
+	$(PY) tools/gen_proto.py --check
+
+.PHONY: lint
+lint: sync proto-check ## ruff, mypy and buf lint
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py
+	cd protos && ../$(BUF) lint
+
+.PHONY: test
+test: sync ferretdb ## Unit, service and integration tests on real FerretDB and NATS
+	.venv/bin/pytest
+
+.PHONY: test-unit
+test-unit: sync ferretdb ## Only the libraries' and services' own tests
+	.venv/bin/pytest libs services
+
+.PHONY: test-integration
+test-integration: sync ferretdb ## Only the whole-suite tests
+	.venv/bin/pytest tests/integration
+
+.PHONY: up
+up: sync ferretdb ## Start NATS, FerretDB and the four services locally
+	bash deploy/local/up.sh
+
+.PHONY: down
+down: ## Stop everything `make up` started
+	bash deploy/local/down.sh
+
+.PHONY: status
+status: ## Show what is running locally
+	bash deploy/local/status.sh
+
+.PHONY: token
+token: ## Print a development token: make token SUB=alice
+	@$(PY) -m guild_common.devtoken --sub $${SUB:-alice}
+
+.PHONY: clean
+clean: ## Remove local data, logs and caches
+	bash deploy/local/down.sh --purge || true
+	rm -rf .local .pytest_cache .mypy_cache .ruff_cache
