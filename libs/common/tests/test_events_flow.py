@@ -9,6 +9,9 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf import wrappers_pb2
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
 from guild_common.events.consumer import DEAD_LETTERS, ConsumerSpec, EventConsumer, PermanentError
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import PENDING, OutboxRelay, outbox_fields, outbox_update
@@ -16,8 +19,6 @@ from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config
 from guild_common.mongo import Document
 from guild_testing.fixtures import Infra
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 
 def _event(text: str) -> Envelope:

@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild.content.v1 import content_service_pb2 as api

@@ -10,6 +10,7 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
+
 from guild.events.v1 import content_events_pb2 as events
 from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api

@@ -9,6 +9,7 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
+
 from guild.events.v1 import content_events_pb2 as events
 from guild.reputation.v1 import leaderboard_pb2 as pb
 from guild.reputation.v1 import reputation_service_pb2 as api

@@ -12,9 +12,9 @@ from typing import Any
 import nats
 import pytest
 import pytest_asyncio
+
 from guild_common.auth import issue_token
 from guild_common.settings import ServiceSettings
-
 from guild_testing.servers import FerretServer, NatsServer
 
 

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
+
 from guild_common.service import Builder, ServiceApp
 from guild_common.settings import ServiceSettings
 

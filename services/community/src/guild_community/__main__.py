@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from guild_common.service import run_service
-
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import grpc
+
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
 from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import outbox_relay
-
 from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
 from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings

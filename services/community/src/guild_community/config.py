@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from guild_common.settings import ServiceSettings
 from pydantic import Field
+
+from guild_common.settings import ServiceSettings
 
 
 class CommunitySettings(ServiceSettings):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from guild_common.service import run_service
-
 from guild_content.bootstrap import build
 from guild_content.config import ContentSettings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from guild.content.v1 import content_service_pb2, content_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.channels import service_channel
@@ -11,7 +12,6 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
-
 from guild_content.adapters import membership_directory, mongo_repository
 from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
 from guild_content.adapters.mongo_repository import MongoQuestionRepository

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer
@@ -10,7 +11,6 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer
-
 from guild_notify.adapters.mongo_inbox import INDEXES, MongoInbox
 from guild_notify.app.event_handlers import ContentEventHandlers
 from guild_notify.app.use_cases import InboxUseCases

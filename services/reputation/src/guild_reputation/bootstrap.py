@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import structlog
+
 from guild.reputation.v1 import reputation_service_pb2, reputation_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer
@@ -11,7 +12,6 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
-
 from guild_reputation.adapters.mongo_ledger import INDEXES, OUTBOX_COLLECTIONS, MongoLedger
 from guild_reputation.app.event_handlers import ContentEventHandlers, rebuild_boards
 from guild_reputation.app.queries import LeaderboardQueries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,7 +123,13 @@ class EventConsumer:
                 await self._sleep(1.0)
                 continue
             for message in messages:
-                await self.handle(message)
+                try:
+                    await self.handle(message)
+                except Exception as exc:
+                    # The database or NATS failed mid-way: leave the message for redelivery.
+                    log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+                    with contextlib.suppress(Exception):
+                        await message.nak(delay=self._backoff[0])
             if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
                 last_cleanup = datetime.now(UTC)
                 await self._forget_old_processed()

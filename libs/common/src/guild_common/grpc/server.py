@@ -86,7 +86,7 @@ class ServiceServer:
         last: bool | None = None
         while True:
             try:
-                ok = await self._healthy()
+                ok = await self._healthy() and self._workers_alive()
             except Exception:
                 ok = False
             if ok != last:
@@ -94,6 +94,10 @@ class ServiceServer:
                 log.info("health", serving=ok)
                 last = ok
             await asyncio.sleep(self._health_interval)
+
+    def _workers_alive(self) -> bool:
+        """A worker that ended on its own (it should run until stopped) makes the process unhealthy."""
+        return not any(task.done() for task in self._tasks[: len(self._workers)])
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight calls, then stop workers."""

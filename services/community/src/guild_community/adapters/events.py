@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
-
 from guild_community.domain.model import CommunityCreated, DomainEvent, MemberJoined
 
 SERVICE = "community"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
 from guild_common.errors import AlreadyExists
 from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
 from guild_community.adapters.events import to_envelope
 from guild_community.app.ports import MemberPage
 from guild_community.domain.model import (

@@ -11,7 +11,6 @@ from guild_common.clock import utc_now
 from guild_common.errors import NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
-
 from guild_community.app.ports import CommunityRepository, MemberPage
 from guild_community.domain.model import Community, Membership, Role, Visibility
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import grpc
+
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
-
 from guild_community.app.use_cases import CommunityUseCases, NewCommunity
 from guild_community.entrypoints.mapping import (
     community_to_pb,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from guild.community.v1 import community_pb2 as pb
 from guild_common.errors import FieldViolation, InvalidArgument
-
 from guild_community.domain.model import Community, Lifecycle, Membership, Role, Visibility
 
 ROLE_TO_PB = {

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from guild.events.v1 import content_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
-
 from guild_content.domain.model import (
     AnswerAccepted,
     AnswerPosted,

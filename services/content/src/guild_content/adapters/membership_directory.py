@@ -6,13 +6,13 @@ from __future__ import annotations
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from pymongo.asynchronous.database import AsyncDatabase
+
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
-from pymongo.asynchronous.database import AsyncDatabase
-
 from guild_content.domain.model import CommunityView, MembershipView, Role
 
 COMMUNITY_VIEWS = "community_views"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
-from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.keyset import keyset_page
+from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
 from guild_content.app.ports import QuestionPage
 from guild_content.domain.model import Answer, CommunityView, Question

@@ -5,7 +5,6 @@ from __future__ import annotations
 from guild.events.v1 import community_events_pb2 as events
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
-
 from guild_content.app.ports import MembershipStore
 from guild_content.domain.model import CommunityView, MembershipView, Role
 

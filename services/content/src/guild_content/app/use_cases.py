@@ -10,7 +10,6 @@ from guild_common.clock import utc_now
 from guild_common.errors import Aborted, NotFound, PermissionDenied, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
-
 from guild_content.app.ports import MembershipDirectory, QuestionPage, QuestionRepository
 from guild_content.domain.model import Answer, CommunityView, MembershipView, Question
 

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild.content.v1 import question_pb2 as pb
 from guild_common.auth import current_principal
-
 from guild_content.app.use_cases import ContentUseCases
 from guild_content.domain.model import Answer, Question
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.keyset import keyset_page
+from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import InboxPage
 from guild_notify.domain.model import Notification, NotificationType
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
-
 from guild_notify.app.ports import Inbox
 from guild_notify.domain.model import answer_accepted, new_answer
 

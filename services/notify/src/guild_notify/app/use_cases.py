@@ -5,7 +5,6 @@ from __future__ import annotations
 from guild_common.auth import Principal
 from guild_common.errors import NotFound, Validator
 from guild_common.pagination import clamp_page_size
-
 from guild_notify.app.ports import Inbox, InboxPage
 
 MARK_MAX = 500

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
-
 from guild_notify.app.use_cases import InboxUseCases
 from guild_notify.domain.model import Notification, NotificationType
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
 from guild_reputation.app.ports import Total
 from guild_reputation.domain.rules import LedgerEntry, Rule
 

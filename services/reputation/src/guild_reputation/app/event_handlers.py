@@ -5,7 +5,6 @@ from __future__ import annotations
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
-
 from guild_reputation.app.ports import Ledger, Total
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule, earns_for_answer

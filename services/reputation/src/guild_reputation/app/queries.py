@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from guild_common.auth import Principal
 from guild_common.errors import Validator
-
 from guild_reputation.domain.leaderboard import Leaderboards, Standing
 
 TOP_DEFAULT = 10

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grpc
+
 from guild.reputation.v1 import leaderboard_pb2 as pb
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
-
 from guild_reputation.app.queries import LeaderboardQueries
 from guild_reputation.domain.leaderboard import Standing
 

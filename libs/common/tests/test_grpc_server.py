@@ -1,0 +1,133 @@
+"""The shared gRPC server: authentication, error mapping, health and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+import pytest_asyncio
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from guild_common.auth import current_principal
+from guild_common.errors import FieldViolation, InvalidArgument
+from guild_common.grpc.server import ServiceServer
+from guild_common.settings import ServiceSettings
+from guild_testing.fixtures import auth
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+async def whoami(request: bytes, context: Any) -> bytes:
+    return current_principal().subject.encode()
+
+
+async def boom(request: bytes, context: Any) -> bytes:
+    raise RuntimeError("secret internals")
+
+
+async def invalid(request: bytes, context: Any) -> bytes:
+    raise InvalidArgument("bad", violations=[FieldViolation("title", "must not be empty")])
+
+
+class Idle:
+    def __init__(self) -> None:
+        self.stopped = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.stopped.wait()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[str, bool]]]:
+    state = {"healthy": True}
+
+    async def healthy() -> bool:
+        return state["healthy"]
+
+    def register(srv: grpc.aio.Server) -> list[str]:
+        handlers = {
+            name: grpc.unary_unary_rpc_method_handler(
+                fn, request_deserializer=_identity, response_serializer=_identity
+            )
+            for name, fn in {"WhoAmI": whoami, "Boom": boom, "Invalid": invalid}.items()
+        }
+        srv.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", handlers)])
+        return ["test.Probe"]
+
+    settings = ServiceSettings(
+        service_name="probe", grpc_host="127.0.0.1", grpc_port=0, shutdown_grace_seconds=1
+    )
+    srv = ServiceServer(settings, register=register, workers=[Idle()], healthy=healthy, health_interval=0.05)
+    await srv.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}")
+    yield srv, channel, state
+    await channel.close()
+    await srv.stop()
+
+
+def _call(channel: grpc.aio.Channel, method: str) -> Any:
+    return channel.unary_unary(
+        f"/test.Probe/{method}", request_serializer=_identity, response_deserializer=_identity
+    )
+
+
+async def test_principal_is_bound_and_missing_tokens_are_refused(server: Any) -> None:
+    _, channel, _ = server
+    assert await _call(channel, "WhoAmI")(b"", metadata=auth("ann")) == b"ann"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _call(channel, "WhoAmI")(b"")
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_unexpected_errors_are_internal_with_a_correlation_id_and_no_details(server: Any) -> None:
+    _, channel, _ = server
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _call(channel, "Boom")(b"", metadata=auth("ann"))
+    assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "correlation id" in (caught.value.details() or "")
+    assert "secret internals" not in (caught.value.details() or "")
+    assert "Traceback" not in (caught.value.details() or "")
+
+
+async def test_invalid_argument_carries_field_violations_and_error_info(server: Any) -> None:
+    _, channel, _ = server
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _call(channel, "Invalid")(b"", metadata=auth("ann"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert status.details[1].Unpack(bad)
+    assert (info.reason, info.domain) == ("INVALID_ARGUMENT", "probe.guild")
+    assert [(v.field, v.description) for v in bad.field_violations] == [("title", "must not be empty")]
+
+
+async def test_health_follows_dependencies_and_is_open(server: Any) -> None:
+    _, channel, state = server
+    stub = health_pb2_grpc.HealthStub(channel)
+
+    async def status() -> int:
+        return int((await stub.Check(health_pb2.HealthCheckRequest(service="test.Probe"))).status)
+
+    for _ in range(40):
+        if await status() == health_pb2.HealthCheckResponse.SERVING:
+            break
+        await asyncio.sleep(0.05)
+    assert await status() == health_pb2.HealthCheckResponse.SERVING
+    state["healthy"] = False
+    for _ in range(40):
+        if await status() == health_pb2.HealthCheckResponse.NOT_SERVING:
+            break
+        await asyncio.sleep(0.05)
+    assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
