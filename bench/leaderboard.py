@@ -58,9 +58,11 @@ def main() -> None:
 
     print(f"members                 {args.members:>12,}")
     print(f"build (set each)        {build_s:>12.2f} s (under tracemalloc)")
-    print(f"memory per member       {(after - before) / args.members:>12.0f} B (board structure; the id strings are not counted)")
+    per_member = (after - before) / args.members
+    print(f"memory per member       {per_member:>12.0f} B (board only; id strings not counted)")
     print(f"standing median         {_median_us(standing_samples):>12.2f} us")
-    print(f"standing p99            {sorted(standing_samples)[int(len(standing_samples) * 0.99)] * 1e6:>12.2f} us")
+    p99 = sorted(standing_samples)[int(len(standing_samples) * 0.99)] * 1e6
+    print(f"standing p99            {p99:>12.2f} us")
     print(f"update median           {_median_us(update_samples):>12.2f} us")
     print(f"top-10 median           {_median_us(top_samples):>12.2f} us")
 
