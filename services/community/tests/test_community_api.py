@@ -190,3 +190,16 @@ async def test_writes_publish_versioned_events_on_the_region_and_programme_subje
     assert received[0].payload(events.CommunityCreated).slug == "sales-emea"
     joined = [e.payload(events.MemberJoined) for e in received[1:]]
     assert [(j.member_id, j.role) for j in joined] == [("olivia", "owner"), ("ann", "member")]
+
+
+async def test_concurrent_joins_are_all_counted(stub: api_grpc.CommunityServiceStub) -> None:
+    community = (await stub.CreateCommunity(_create(slug="busy"), metadata=auth("olivia"))).community
+    people = [f"p{i}" for i in range(25)]
+    await asyncio.gather(
+        *(
+            stub.JoinCommunity(api.JoinCommunityRequest(community_id=community.id), metadata=auth(p))
+            for p in people
+        )
+    )
+    got = await stub.GetCommunity(api.GetCommunityRequest(community_id=community.id), metadata=auth("olivia"))
+    assert got.community.member_count == 26

@@ -252,3 +252,25 @@ async def test_community_service_down_is_unavailable_for_unknown_members(
                 api.AskQuestionRequest(community_id="c1", title="Anyone?"), metadata=auth("ann")
             )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_concurrent_answers_and_acceptance_lose_no_update(suite: Suite) -> None:
+    question = (await _ask(suite)).question
+    answers = await asyncio.gather(
+        *(
+            suite.content.AnswerQuestion(
+                api.AnswerQuestionRequest(question_id=question.id, body=f"answer {i}"),
+                metadata=auth("bob" if i % 2 else "olivia"),
+            )
+            for i in range(12)
+        ),
+    )
+    await suite.content.AcceptAnswer(
+        api.AcceptAnswerRequest(question_id=question.id, answer_id=answers[3].answer.id), metadata=auth("ann")
+    )
+    got = await suite.content.GetQuestion(
+        api.GetQuestionRequest(question_id=question.id), metadata=auth("ann")
+    )
+    assert got.question.answer_count == 12
+    assert got.question.accepted_answer_id == answers[3].answer.id
+    assert len(got.answers) == 12

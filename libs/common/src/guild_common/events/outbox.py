@@ -16,6 +16,7 @@ import structlog
 from opentelemetry import metrics, propagate
 from pymongo.asynchronous.database import AsyncDatabase
 
+from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document, IndexSpec
 
@@ -142,8 +143,9 @@ class OutboxRelay:
         for envelope in events:
             await self._publisher.publish(envelope)
             _published.add(1, {"event.type": envelope.type})
-        await self._db[collection].update_one(
-            {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
-            {"$set": {OUTBOX: [], PENDING: False}},
-        )
+        async with document_lock(collection, doc["_id"]):
+            await self._db[collection].update_one(
+                {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
+                {"$set": {OUTBOX: [], PENDING: False}},
+            )
         return len(events)

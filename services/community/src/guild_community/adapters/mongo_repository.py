@@ -8,6 +8,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.doclocks import document_lock
 from guild_common.errors import AlreadyExists
 from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
@@ -137,9 +138,10 @@ class MongoCommunityRepository:
             await self._memberships.insert_one({**_membership_doc(membership), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             return False
-        await self._communities.update_one(
-            {"_id": membership.community_id}, {"$inc": {"member_count": 1, "version": 1}}
-        )
+        async with document_lock(COMMUNITIES, membership.community_id):
+            await self._communities.update_one(
+                {"_id": membership.community_id}, {"$inc": {"member_count": 1, "version": 1}}
+            )
         self._on_events()
         return True
 

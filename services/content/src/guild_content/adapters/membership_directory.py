@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
+from guild_common.doclocks import document_lock
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
 from guild_content.domain.model import CommunityView, MembershipView, Role
@@ -62,31 +63,33 @@ class MembershipReadModel:
         self._memberships = db[MEMBERSHIP_VIEWS]
 
     async def put_community(self, view: CommunityView) -> None:
-        await self._communities.update_one(
-            {"_id": view.id},
-            {
-                "$set": {
-                    "region": view.region,
-                    "programme": view.programme,
-                    "lifecycle": view.lifecycle,
-                    "visibility": view.visibility,
-                }
-            },
-            upsert=True,
-        )
+        async with document_lock(COMMUNITY_VIEWS, view.id):
+            await self._communities.update_one(
+                {"_id": view.id},
+                {
+                    "$set": {
+                        "region": view.region,
+                        "programme": view.programme,
+                        "lifecycle": view.lifecycle,
+                        "visibility": view.visibility,
+                    }
+                },
+                upsert=True,
+            )
 
     async def put_membership(self, view: MembershipView) -> None:
-        await self._memberships.update_one(
-            {"_id": _key(view.community_id, view.member_id)},
-            {
-                "$set": {
-                    "community_id": view.community_id,
-                    "member_id": view.member_id,
-                    "role": view.role.value,
-                }
-            },
-            upsert=True,
-        )
+        async with document_lock(MEMBERSHIP_VIEWS, _key(view.community_id, view.member_id)):
+            await self._memberships.update_one(
+                {"_id": _key(view.community_id, view.member_id)},
+                {
+                    "$set": {
+                        "community_id": view.community_id,
+                        "member_id": view.member_id,
+                        "role": view.role.value,
+                    }
+                },
+                upsert=True,
+            )
 
     async def community(self, community_id: str) -> CommunityView | None:
         doc = await self._communities.find_one({"_id": community_id})

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.doclocks import document_lock
 from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
@@ -107,7 +108,8 @@ class MongoQuestionRepository:
             stored = await self.get_answer(answer.id)
             assert stored is not None
             return stored
-        await self._questions.update_one({"_id": answer.question_id}, {"$inc": {"answer_count": 1}})
+        async with document_lock(QUESTIONS, answer.question_id):
+            await self._questions.update_one({"_id": answer.question_id}, {"$inc": {"answer_count": 1}})
         answer.events.clear()
         self._on_events()
         return answer
@@ -121,7 +123,10 @@ class MongoQuestionRepository:
             {"$set": {"accepted_answer_id": question.accepted_answer_id}, "$inc": {"version": 1}},
             outbox_update(to_envelopes(question.events, community)),
         )
-        result = await self._questions.update_one({"_id": question.id, "version": question.version}, update)
+        async with document_lock(QUESTIONS, question.id):
+            result = await self._questions.update_one(
+                {"_id": question.id, "version": question.version}, update
+            )
         if result.modified_count != 1:
             return False
         question.version += 1

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
+from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
@@ -94,21 +95,22 @@ class MongoLedger:
         ).to_list()
         points = int(rows[0]["points"]) if rows else 0
         entries = int(rows[0]["entries"]) if rows else 0
-        try:
-            await self._totals.update_one(
-                {"_id": f"{community_id}:{member_id}", "entries": {"$lt": entries}},
-                {
-                    "$set": {
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "points": points,
-                        "entries": entries,
-                    }
-                },
-                upsert=True,
-            )
-        except DuplicateKeyError:
-            pass  # a fresher total is stored already
+        async with document_lock(TOTALS, f"{community_id}:{member_id}"):
+            try:
+                await self._totals.update_one(
+                    {"_id": f"{community_id}:{member_id}", "entries": {"$lt": entries}},
+                    {
+                        "$set": {
+                            "community_id": community_id,
+                            "member_id": member_id,
+                            "points": points,
+                            "entries": entries,
+                        }
+                    },
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                pass  # a fresher total is stored already
         return Total(community_id, member_id, points)
 
     async def net_for_target(
