@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&guild/events/v1/community_events.proto\x12\x0fguild.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x10\x43ommunityCreated\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tprogramme\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x12\n\nvisibility\x18\x06 \x01(\t\x12\x11\n\tlifecycle\x18\x07 \x01(\t\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x97\x01\n\x0cMemberJoined\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tprogramme\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12-\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&guild/events/v1/community_events.proto\x12\x0fguild.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x10\x43ommunityCreated\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x11\n\tprogramme\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x12\n\nvisibility\x18\x06 \x01(\t\x12\x11\n\tlifecycle\x18\x07 \x01(\t\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x97\x01\n\x0cMemberJoined\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tprogramme\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12-\n\tjoin_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbf\x01\n\x10LifecycleChanged\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x1a\n\x12previous_lifecycle\x18\x02 \x01(\t\x12\x11\n\tlifecycle\x18\x03 \x01(\t\x12\x12\n\nchanged_by\x18\x04 \x01(\t\x12\x11\n\tprogramme\x18\x05 \x01(\t\x12\x0e\n\x06region\x18\x06 \x01(\t\x12/\n\x0b\x63hange_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\nMemberLeft\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x04 \x01(\t\x12\x11\n\tprogramme\x18\x05 \x01(\t\x12\x0e\n\x06region\x18\x06 \x01(\t\x12.\n\nleave_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x0bRoleGranted\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x15\n\rprevious_role\x18\x04 \x01(\t\x12\x12\n\ngranted_by\x18\x05 \x01(\t\x12\x11\n\tprogramme\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12.\n\ngrant_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x0bRoleRevoked\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x14\n\x0c\x63urrent_role\x18\x04 \x01(\t\x12\x12\n\nrevoked_by\x18\x05 \x01(\t\x12\x11\n\tprogramme\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12/\n\x0brevoke_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMUNITYCREATED']._serialized_end=304
   _globals['_MEMBERJOINED']._serialized_start=307
   _globals['_MEMBERJOINED']._serialized_end=458
+  _globals['_LIFECYCLECHANGED']._serialized_start=461
+  _globals['_LIFECYCLECHANGED']._serialized_end=652
+  _globals['_MEMBERLEFT']._serialized_start=655
+  _globals['_MEMBERLEFT']._serialized_end=825
+  _globals['_ROLEGRANTED']._serialized_start=828
+  _globals['_ROLEGRANTED']._serialized_end=1022
+  _globals['_ROLEREVOKED']._serialized_start=1025
+  _globals['_ROLEREVOKED']._serialized_end=1219
 # @@protoc_insertion_point(module_scope)

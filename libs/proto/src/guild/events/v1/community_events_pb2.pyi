@@ -102,3 +102,175 @@ class MemberJoined(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MemberJoined: _TypeAlias = MemberJoined  # noqa: Y015
+
+@_typing.final
+class LifecycleChanged(_message.Message):
+    """type guild.community.lifecycle_changed.v1"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_LIFECYCLE_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    CHANGE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    previous_lifecycle: _builtins.str
+    """Lifecycle names in lowercase: draft, pilot, live, archived."""
+    lifecycle: _builtins.str
+    changed_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def change_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        previous_lifecycle: _builtins.str = ...,
+        lifecycle: _builtins.str = ...,
+        changed_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        change_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_time", b"change_time", "changed_by", b"changed_by", "community_id", b"community_id", "lifecycle", b"lifecycle", "previous_lifecycle", b"previous_lifecycle", "programme", b"programme", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LifecycleChanged: _TypeAlias = LifecycleChanged  # noqa: Y015
+
+@_typing.final
+class MemberLeft(_message.Message):
+    """type guild.community.member_left.v1: left on their own, removed or banned."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    ACTOR_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    LEAVE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    reason: _builtins.str
+    """left, removed or banned."""
+    actor_id: _builtins.str
+    """The member themself, or the owner or moderator who removed them."""
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def leave_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        actor_id: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        leave_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["leave_time", b"leave_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "community_id", b"community_id", "leave_time", b"leave_time", "member_id", b"member_id", "programme", b"programme", "reason", b"reason", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberLeft: _TypeAlias = MemberLeft  # noqa: Y015
+
+@_typing.final
+class RoleGranted(_message.Message):
+    """type guild.community.role_granted.v1"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_ROLE_FIELD_NUMBER: _builtins.int
+    GRANTED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    GRANT_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    role: _builtins.str
+    """Role name in lowercase: member, champion, curator, moderator, owner."""
+    previous_role: _builtins.str
+    granted_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def grant_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        previous_role: _builtins.str = ...,
+        granted_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        grant_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grant_time", b"grant_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "grant_time", b"grant_time", "granted_by", b"granted_by", "member_id", b"member_id", "previous_role", b"previous_role", "programme", b"programme", "region", b"region", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoleGranted: _TypeAlias = RoleGranted  # noqa: Y015
+
+@_typing.final
+class RoleRevoked(_message.Message):
+    """type guild.community.role_revoked.v1: the member is back to the given role (member unless stated)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    CURRENT_ROLE_FIELD_NUMBER: _builtins.int
+    REVOKED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    REVOKE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    role: _builtins.str
+    """The role taken away."""
+    current_role: _builtins.str
+    """The role the member holds now."""
+    revoked_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def revoke_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        current_role: _builtins.str = ...,
+        revoked_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        revoke_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["revoke_time", b"revoke_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "current_role", b"current_role", "member_id", b"member_id", "programme", b"programme", "region", b"region", "revoke_time", b"revoke_time", "revoked_by", b"revoked_by", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RoleRevoked: _TypeAlias = RoleRevoked  # noqa: Y015

@@ -179,3 +179,101 @@ class AnswerUnaccepted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnswerUnaccepted: _TypeAlias = AnswerUnaccepted  # noqa: Y015
+
+@_typing.final
+class VoteChanged(_message.Message):
+    """type guild.content.vote_changed.v1: a member cast, changed or retracted a vote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGET_KIND_FIELD_NUMBER: _builtins.int
+    TARGET_ID_FIELD_NUMBER: _builtins.int
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    VOTER_ID_FIELD_NUMBER: _builtins.int
+    TARGET_AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VALUE_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    VOTE_TIME_FIELD_NUMBER: _builtins.int
+    target_kind: _builtins.str
+    """question or answer."""
+    target_id: _builtins.str
+    question_id: _builtins.str
+    community_id: _builtins.str
+    voter_id: _builtins.str
+    target_author_id: _builtins.str
+    """Author of the voted post, who gains or loses by it."""
+    previous_value: _builtins.int
+    """-1, 0 (none) or +1, before and after."""
+    value: _builtins.int
+    score: _builtins.int
+    """The post's score after the change."""
+    @_builtins.property
+    def vote_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        target_kind: _builtins.str = ...,
+        target_id: _builtins.str = ...,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        voter_id: _builtins.str = ...,
+        target_author_id: _builtins.str = ...,
+        previous_value: _builtins.int = ...,
+        value: _builtins.int = ...,
+        score: _builtins.int = ...,
+        vote_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["vote_time", b"vote_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "previous_value", b"previous_value", "question_id", b"question_id", "score", b"score", "target_author_id", b"target_author_id", "target_id", b"target_id", "target_kind", b"target_kind", "value", b"value", "vote_time", b"vote_time", "voter_id", b"voter_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VoteChanged: _TypeAlias = VoteChanged  # noqa: Y015
+
+@_typing.final
+class PostRemoved(_message.Message):
+    """type guild.content.post_removed.v1: a moderator removed a post (or its author deleted it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    REMOVED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    BY_MODERATOR_FIELD_NUMBER: _builtins.int
+    REMOVE_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    """question, answer, discussion, resource, article, announcement or comment."""
+    community_id: _builtins.str
+    author_id: _builtins.str
+    removed_by: _builtins.str
+    reason: _builtins.str
+    by_moderator: _builtins.bool
+    """True when a moderator removed it; points it earned are reversed only then."""
+    @_builtins.property
+    def remove_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        removed_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        by_moderator: _builtins.bool = ...,
+        remove_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["remove_time", b"remove_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "by_moderator", b"by_moderator", "community_id", b"community_id", "kind", b"kind", "post_id", b"post_id", "reason", b"reason", "remove_time", b"remove_time", "removed_by", b"removed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostRemoved: _TypeAlias = PostRemoved  # noqa: Y015
