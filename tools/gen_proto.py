@@ -1,5 +1,7 @@
 """Generate Python code for every proto under protos/ into libs/proto/src.
 
+Only files whose content changes are rewritten, so a running process never sees a half-written tree.
+
 ``--check`` generates into a temporary folder and fails if the committed code differs.
 """
 
@@ -74,8 +76,16 @@ def main() -> int:
             return 1
         print("generated code is fresh")
         return 0
-    shutil.rmtree(target, ignore_errors=True)
-    generate(OUT_ROOT)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(Path(tmp))
+        fresh = Path(tmp) / "guild"
+        for rel in differences(fresh, target):
+            source, destination = fresh / rel, target / rel
+            if source.exists():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, destination)
+            else:
+                destination.unlink()
     print(f"generated into {target.relative_to(ROOT)}")
     return 0
 
