@@ -29,11 +29,16 @@ proto-check: sync ## Fail if the generated code is stale
 	$(PY) tools/gen_proto.py --check
 
 .PHONY: lint
-lint: sync proto-check ## ruff, mypy and buf lint
+lint: sync proto-check ## ruff, mypy, buf lint and the Kubernetes manifests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py
 	cd protos && ../$(BUF) lint
+	bash tools/k8s/validate.sh
+
+.PHONY: k8s-validate
+k8s-validate: sync ## Render every Kubernetes overlay and validate it offline against the schemas
+	bash tools/k8s/validate.sh
 
 .PHONY: test
 test: sync ferretdb ## Unit, service and integration tests on real FerretDB and NATS

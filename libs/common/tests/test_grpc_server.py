@@ -131,3 +131,11 @@ async def test_health_follows_dependencies_and_is_open(server: Any) -> None:
             break
         await asyncio.sleep(0.05)
     assert await status() == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_liveness_reports_the_process_alone(server: Any) -> None:
+    _, channel, state = server
+    state["healthy"] = False
+    stub = health_pb2_grpc.HealthStub(channel)
+    response = await stub.Check(health_pb2.HealthCheckRequest(service="liveness"))
+    assert response.status == health_pb2.HealthCheckResponse.SERVING

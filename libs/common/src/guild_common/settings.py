@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     # Days a stream keeps events for consumers to replay.
     stream_max_age_days: float = 7.0
     stream_duplicate_window_seconds: float = 300.0
+    # Copies of each stream kept by a NATS cluster (3 in production, 1 for a single server).
+    stream_replicas: int = 1
 
     @property
     def database_name(self) -> str:

@@ -55,7 +55,12 @@ class ConsumerSpec:
 
     @property
     def durable(self) -> str:
-        return f"{self.name}_{self.stream}"
+        """``<name>_<stream>``, with the slice added when this deployment takes one, so slices stay apart."""
+        if self.region == "*" and self.programme == "*":
+            return f"{self.name}_{self.stream}"
+        region = "all" if self.region == "*" else self.region
+        programme = "all" if self.programme == "*" else self.programme
+        return f"{self.name}_{region}_{programme}_{self.stream}"
 
     @property
     def filter_subject(self) -> str:

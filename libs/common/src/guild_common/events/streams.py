@@ -13,7 +13,9 @@ def stream_name(service: str) -> str:
     return f"GUILD_{service.upper()}"
 
 
-def stream_config(service: str, *, max_age_days: float, duplicate_window_seconds: float) -> StreamConfig:
+def stream_config(
+    service: str, *, max_age_days: float, duplicate_window_seconds: float, replicas: int = 1
+) -> StreamConfig:
     return StreamConfig(
         name=stream_name(service),
         subjects=[f"guild.*.*.{service}.>"],
@@ -22,6 +24,7 @@ def stream_config(service: str, *, max_age_days: float, duplicate_window_seconds
         discard=DiscardPolicy.OLD,
         max_age=max_age_days * 86400,
         duplicate_window=duplicate_window_seconds,
+        num_replicas=replicas,
     )
 
 
@@ -39,4 +42,5 @@ def stream_config_for(service: str, settings: ServiceSettings) -> StreamConfig:
         service,
         max_age_days=settings.stream_max_age_days,
         duplicate_window_seconds=settings.stream_duplicate_window_seconds,
+        replicas=settings.stream_replicas,
     )

@@ -38,7 +38,10 @@ class _ForwardToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
 
 
 def service_channel(target: str, *, service_token: str = "") -> grpc.aio.Channel:
-    """One long-lived channel per target and process; close it with ``await channel.close()``."""
+    """One long-lived channel per target and process; close it with ``await channel.close()``.
+
+    Calls are balanced round-robin over every address the target resolves to (a headless Service).
+    """
     options = [
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.enable_retries", 1),
@@ -48,6 +51,7 @@ def service_channel(target: str, *, service_token: str = "") -> grpc.aio.Channel
 
 
 _RETRY_POLICY = (
-    '{"methodConfig": [{"name": [{}], "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s",'
+    '{"loadBalancingConfig": [{"round_robin": {}}],'
+    ' "methodConfig": [{"name": [{}], "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s",'
     ' "maxBackoff": "1s", "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]}'
 )

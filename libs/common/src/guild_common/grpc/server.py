@@ -28,6 +28,9 @@ class Worker(Protocol):
 
 
 Registrar = Callable[[grpc.aio.Server], Sequence[str]]
+# Health entry that reports the process alone (for liveness probes); "" and the services also follow
+# the dependencies (for readiness).
+LIVENESS = "liveness"
 HealthCheck = Callable[[], Awaitable[bool]]
 
 
@@ -70,6 +73,7 @@ class ServiceServer:
 
     async def start(self) -> None:
         await self._set_health(False)
+        await self._health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self._server.start()
         self._tasks = [asyncio.create_task(w.run(), name=type(w).__name__) for w in self._workers]
         self._tasks.append(asyncio.create_task(self._watch_health(), name="health"))
