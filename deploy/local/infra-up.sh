@@ -17,14 +17,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case ${1:-} in
-  "") ;;
-  -h | --help)
-    usage
-    exit 0
-    ;;
-  *) die "unknown argument: $1" ;;
-esac
+takes_no_arguments "$@"
 
 timeout=${GUILD_INFRA_TIMEOUT:-30}
 

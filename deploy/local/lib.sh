@@ -53,6 +53,18 @@ usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
+# takes_no_arguments "$@": a script without arguments answers -h/--help and refuses anything else.
+takes_no_arguments() {
+  case ${1:-} in
+    "") ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    *) die "unknown argument: $1" ;;
+  esac
+}
+
 ensure_state_dirs() {
   mkdir -p "$LOG_DIR" "$DATA_DIR" "$RUN_DIR"
   if [[ ! -e "$STATE/.gitignore" ]]; then

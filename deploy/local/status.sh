@@ -9,14 +9,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case ${1:-} in
-  "") ;;
-  -h | --help)
-    usage
-    exit 0
-    ;;
-  *) die "unknown argument: $1" ;;
-esac
+takes_no_arguments "$@"
 
 # line NAME DEFAULT_ADDR EXTERNAL_URL DEFAULT_PORT
 line() {

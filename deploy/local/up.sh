@@ -10,14 +10,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case ${1:-} in
-  "") ;;
-  -h | --help)
-    usage
-    exit 0
-    ;;
-  *) die "unknown argument: $1" ;;
-esac
+takes_no_arguments "$@"
 
 if [[ -z ${GUILD_MONGO_URI:-} && -z ${FERRETDB_BIN:-} ]]; then
   "$LOCAL_DIR/build-ferretdb.sh" >/dev/null
