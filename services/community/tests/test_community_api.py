@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 
 import grpc
 import nats
 import pytest
-import pytest_asyncio
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -17,21 +15,7 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_common.events.envelope import Envelope
-from guild_community.bootstrap import build
-from guild_community.config import CommunitySettings
 from guild_testing.fixtures import Infra, auth
-from guild_testing.inprocess import RunningService, running_service
-
-
-@pytest_asyncio.fixture
-async def service(settings_for: Callable[..., CommunitySettings]) -> AsyncIterator[RunningService]:
-    async with running_service(settings_for(CommunitySettings), build) as running:
-        yield running
-
-
-@pytest.fixture
-def stub(service: RunningService) -> api_grpc.CommunityServiceStub:
-    return api_grpc.CommunityServiceStub(service.channel)
 
 
 def _create(slug: str = "sales-emea", **overrides: object) -> api.CreateCommunityRequest:

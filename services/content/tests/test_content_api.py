@@ -3,74 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import grpc
 import nats
 import pytest
-import pytest_asyncio
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
-from guild.community.v1 import community_service_pb2 as community_api
-from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope
 from guild_common.settings import ServiceSettings
-from guild_community import bootstrap as community_bootstrap
-from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.config import ContentSettings
 from guild_testing.fixtures import Infra, auth
-from guild_testing.inprocess import RunningService, running_service
+from guild_testing.inprocess import running_service
 
-
-@dataclass
-class Suite:
-    community: community_grpc.CommunityServiceStub
-    content: api_grpc.ContentServiceStub
-    content_service: RunningService
-    community_id: str
-
-
-@pytest_asyncio.fixture
-async def suite(settings_for: Callable[..., ServiceSettings]) -> AsyncIterator[Suite]:
-    async with running_service(settings_for(CommunitySettings), community_bootstrap.build) as community:
-        content_settings = settings_for(ContentSettings, community_addr=community.address)
-        async with running_service(content_settings, content_bootstrap.build) as content:
-            community_stub = community_grpc.CommunityServiceStub(community.channel)
-            created = await community_stub.CreateCommunity(
-                community_api.CreateCommunityRequest(
-                    name="New starters", slug="new-starters", programme="induction", region="emea"
-                ),
-                metadata=auth("olivia"),
-            )
-            community_id = created.community.id
-            for person in ("ann", "bob"):
-                await community_stub.JoinCommunity(
-                    community_api.JoinCommunityRequest(community_id=community_id), metadata=auth(person)
-                )
-            yield Suite(community_stub, api_grpc.ContentServiceStub(content.channel), content, community_id)
-
-
-def _error_reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, violations = "", {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-            assert info.domain == "content.guild"
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = {v.field: v.description for v in bad.field_violations}
-    return reason, violations
+if TYPE_CHECKING:
+    from services.content.tests.conftest import Suite
 
 
 async def _ask(
@@ -138,12 +89,12 @@ async def test_bad_input_gets_clear_errors_and_writes_nothing(suite: Suite) -> N
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _ask(suite, who="mallory")
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert _error_reason(caught.value)[0] == "NOT_A_MEMBER"
+    assert suite.reason(caught.value)[0] == "NOT_A_MEMBER"
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _ask(suite, title="  ")
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "title" in _error_reason(caught.value)[1]
+    assert "title" in suite.reason(caught.value)[1]
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await suite.content.GetQuestion(api.GetQuestionRequest(question_id="missing"), metadata=auth("ann"))

@@ -44,3 +44,16 @@ def test_rank_agrees_with_a_full_sort() -> None:
     expected = sorted(points.items(), key=lambda kv: (-kv[1], kv[0]))
     for rank, (member, value) in enumerate(expected, start=1):
         assert board.standing(member) == Standing(member, value, rank)
+
+
+def test_loading_in_bulk_agrees_with_setting_one_by_one() -> None:
+    rng = random.Random(3)
+    items = [(f"m{rng.randrange(500)}", rng.randrange(-20, 300)) for _ in range(3000)]
+    one_by_one, bulk = Leaderboard(), Leaderboard()
+    for member, points in items:
+        one_by_one.set(member, points)
+    bulk.set("m1", 999)
+    bulk.load(items[:1500])
+    bulk.load(items[1500:])
+    assert bulk.top(1000) == one_by_one.top(1000)
+    assert len(bulk) == len(one_by_one)

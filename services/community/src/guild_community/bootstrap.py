@@ -10,7 +10,19 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import outbox_relay
+from guild_community.adapters.mongo_people import (
+    PEOPLE_INDEXES,
+    PEOPLE_OUTBOX_COLLECTIONS,
+    MongoPeopleRepository,
+)
 from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
+from guild_community.adapters.mongo_surveys import (
+    SURVEY_INDEXES,
+    SURVEY_OUTBOX_COLLECTIONS,
+    MongoSurveyRepository,
+)
+from guild_community.app.people import PeopleUseCases
+from guild_community.app.surveys import SurveyUseCases
 from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
 from guild_community.entrypoints.grpc_api import CommunityServicer
@@ -20,14 +32,19 @@ SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityServi
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, CommunitySettings)
-    await ensure_indexes(infra.db, INDEXES)
-    relay = await outbox_relay(infra, settings, OUTBOX_COLLECTIONS)
+    await ensure_indexes(infra.db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES])
+    relay = await outbox_relay(
+        infra, settings, [*OUTBOX_COLLECTIONS, *PEOPLE_OUTBOX_COLLECTIONS, *SURVEY_OUTBOX_COLLECTIONS]
+    )
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
+    await repository.backfill()
     use_cases = CommunityUseCases(repository, regions=settings.regions)
+    people = PeopleUseCases(MongoPeopleRepository(infra.db, on_events=relay.wake), regions=settings.regions)
+    surveys = SurveyUseCases(MongoSurveyRepository(infra.db, on_events=relay.wake), repository)
 
     def register(server: grpc.aio.Server) -> list[str]:
         community_service_pb2_grpc.add_CommunityServiceServicer_to_server(
-            CommunityServicer(use_cases), server
+            CommunityServicer(use_cases, people, surveys), server
         )
         return [SERVICE_NAME]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 
 from guild.content.v1 import content_service_pb2, content_service_pb2_grpc
@@ -12,9 +14,16 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
-from guild_content.adapters import membership_directory, mongo_repository
+from guild_content.adapters import (
+    membership_directory,
+    moderation_repository,
+    mongo_repository,
+    resource_repository,
+)
 from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
+from guild_content.adapters.moderation_repository import MongoModerationRepository
 from guild_content.adapters.mongo_repository import MongoQuestionRepository
+from guild_content.adapters.resource_repository import MongoResourceRepository
 from guild_content.app.event_handlers import CommunityEventHandlers
 from guild_content.app.use_cases import ContentUseCases
 from guild_content.config import ContentSettings
@@ -26,14 +35,27 @@ SERVICE_NAME = content_service_pb2.DESCRIPTOR.services_by_name["ContentService"]
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, ContentSettings)
     await ensure_indexes(
-        infra.db, [*mongo_repository.INDEXES, *membership_directory.INDEXES, *consumer_indexes()]
+        infra.db,
+        [
+            *mongo_repository.INDEXES,
+            *moderation_repository.INDEXES,
+            *resource_repository.INDEXES,
+            *membership_directory.INDEXES,
+            *consumer_indexes(),
+        ],
     )
-    relay = await outbox_relay(infra, settings, mongo_repository.OUTBOX_COLLECTIONS)
+    relay = await outbox_relay(
+        infra, settings, [*mongo_repository.OUTBOX_COLLECTIONS, resource_repository.RESOURCES]
+    )
     read_model = MembershipReadModel(infra.db)
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
     use_cases = ContentUseCases(
         MongoQuestionRepository(infra.db, on_events=relay.wake),
         ReadThroughDirectory(read_model, community_channel),
+        MongoModerationRepository(infra.db, on_events=relay.wake),
+        MongoResourceRepository(infra.db, on_events=relay.wake),
+        flag_threshold=settings.flag_threshold,
+        unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
     )
     consumer = await event_consumer(
         infra, settings, source_service="community", handlers=CommunityEventHandlers(read_model).handlers()

@@ -1,1 +1,1 @@
-"""Guild notify service: the in-app inbox."""
+"""Guild notify service: inbox, live stream, preferences, email, digests, broadcasts and webhooks."""

@@ -6,14 +6,32 @@ import grpc
 
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
-from guild_common.grpc.server import ServiceServer
+from guild_common.grpc.server import ServiceServer, Worker
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer
-from guild_notify.adapters.mongo_inbox import INDEXES, MongoInbox
-from guild_notify.app.event_handlers import ContentEventHandlers
-from guild_notify.app.use_cases import InboxUseCases
+from guild_notify.adapters import email as email_adapter
+from guild_notify.adapters import mongo_broadcasts, mongo_digests, mongo_inbox, mongo_preferences, webhooks
+from guild_notify.adapters.email import MongoEmailOutbox, SmtpMailer
+from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
+from guild_notify.adapters.mongo_digests import MongoContentFeed, MongoDigestRuns
+from guild_notify.adapters.mongo_inbox import MongoInbox
+from guild_notify.adapters.mongo_preferences import MongoPreferences
+from guild_notify.adapters.webhooks import HttpxPoster, MongoDeliveries, MongoWebhooks, event_json
+from guild_notify.app.digests import DigestRunner, DigestScheduler
+from guild_notify.app.email_delivery import EmailDelivery
+from guild_notify.app.event_handlers import (
+    WEBHOOK_EVENT_TYPES,
+    NotificationEvents,
+    content_projections,
+    membership_projections,
+)
+from guild_notify.app.live import LiveStreams
+from guild_notify.app.notifier import Notifier
+from guild_notify.app.unsubscribe import UnsubscribeTokens
+from guild_notify.app.use_cases import BroadcastUseCases, InboxUseCases, PreferenceUseCases
+from guild_notify.app.webhooks import WebhookDelivery, WebhookFanout, WebhookUseCases
 from guild_notify.config import NotifySettings
 from guild_notify.entrypoints.grpc_api import NotifyServicer
 
@@ -22,16 +40,101 @@ SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].f
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, NotifySettings)
-    await ensure_indexes(infra.db, [*INDEXES, *consumer_indexes()])
+    await ensure_indexes(
+        infra.db,
+        [
+            *mongo_inbox.INDEXES,
+            *mongo_preferences.INDEXES,
+            *email_adapter.INDEXES,
+            *webhooks.INDEXES,
+            *mongo_broadcasts.INDEXES,
+            *mongo_digests.INDEXES,
+            *consumer_indexes(),
+        ],
+    )
     inbox = MongoInbox(infra.db)
-    consumer = await event_consumer(
-        infra, settings, source_service="content", handlers=ContentEventHandlers(inbox).handlers()
+    await inbox.backfill_sequences()
+    await ensure_indexes(infra.db, mongo_inbox.SEQUENCE_INDEXES)
+    preferences = MongoPreferences(infra.db)
+    live = LiveStreams()
+    tokens = UnsubscribeTokens(settings.unsubscribe_secret)
+    workers: list[Worker] = []
+
+    delivery: EmailDelivery | None = None
+    outbox = MongoEmailOutbox(infra.db, on_enqueue=lambda: delivery.wake() if delivery else None)
+    if settings.smtp_host:  # without a host, emails wait queued until one is configured
+        delivery = EmailDelivery(
+            outbox,
+            SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_from),
+            retry_base_seconds=settings.email_retry_base_seconds,
+            retry_max_seconds=settings.email_retry_max_seconds,
+            sweep_seconds=settings.email_sweep_seconds,
+        )
+        workers.append(delivery)
+
+    hooks, deliveries = MongoWebhooks(infra.db), MongoDeliveries(infra.db)
+    poster = HttpxPoster(settings.webhook_timeout_seconds)
+    webhook_delivery = WebhookDelivery(
+        hooks,
+        deliveries,
+        poster,
+        max_attempts=settings.webhook_max_attempts,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_max_seconds=settings.webhook_retry_max_seconds,
+        sweep_seconds=settings.webhook_sweep_seconds,
+    )
+    workers.append(webhook_delivery)
+    fanout = WebhookFanout(hooks, deliveries, event_json)
+    fanout.on_queued = webhook_delivery.wake
+
+    notifier = Notifier(inbox, preferences, live, outbox, tokens, settings.unsubscribe_base_url)
+    memberships, broadcasts = MongoMemberships(infra.db), MongoBroadcasts(infra.db)
+    feed = MongoContentFeed(infra.db)
+    events = NotificationEvents(
+        notifier,
+        webhooks=fanout.on_event,
+        projections={**membership_projections(memberships), **content_projections(feed)},
+    )
+    digests = DigestRunner(
+        memberships,
+        preferences,
+        feed,
+        MongoDigestRuns(infra.db),
+        outbox,
+        tokens,
+        settings.unsubscribe_base_url,
+    )
+    workers.append(DigestScheduler(digests, check_seconds=settings.digest_check_seconds))
+    for source in events.sources():
+        workers.append(
+            await event_consumer(infra, settings, source_service=source, handlers=events.handlers(source))
+        )
+
+    servicer = NotifyServicer(
+        InboxUseCases(
+            inbox,
+            live,
+            poll_seconds=settings.stream_poll_seconds,
+            broadcasts=broadcasts,
+            memberships=memberships,
+            preferences=preferences,
+        ),
+        PreferenceUseCases(preferences, tokens),
+        WebhookUseCases(
+            hooks,
+            deliveries,
+            allowed_hosts=settings.webhook_hosts,
+            allow_http=settings.webhook_allow_http,
+            event_types=WEBHOOK_EVENT_TYPES,
+            on_replay=webhook_delivery.wake,
+        ),
+        BroadcastUseCases(broadcasts, memberships, feed),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
-        notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(
-            NotifyServicer(InboxUseCases(inbox)), server
-        )
+        notify_service_pb2_grpc.add_NotifyServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
-    return ServiceServer(settings, register=register, workers=[consumer], healthy=infra.healthy)
+    return ServiceServer(
+        settings, register=register, workers=workers, healthy=infra.healthy, closers=[poster.aclose]
+    )

@@ -8,3 +8,29 @@ from guild_common.settings import ServiceSettings
 class NotifySettings(ServiceSettings):
     service_name: str = "notify"
     grpc_port: int = 50054
+    # Open streams re-read the store this often even without a wake-up (writes by other processes).
+    stream_poll_seconds: float = 2.0
+    # SMTP delivery; with no host, emails wait in the queue until one is configured.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "Guild <no-reply@guild.local>"
+    email_retry_base_seconds: float = 5.0
+    email_retry_max_seconds: float = 900.0
+    email_sweep_seconds: float = 5.0
+    # How often the digest scheduler looks for a day or week whose digests are due.
+    digest_check_seconds: float = 60.0
+    # Signs unsubscribe links; set a real secret in production.
+    unsubscribe_secret: str = "guild-dev-unsubscribe-secret"
+    unsubscribe_base_url: str = "https://guild.local/unsubscribe"
+    # Webhooks call only these hosts (comma-separated); http is refused unless allowed.
+    webhook_allowed_hosts: str = ""
+    webhook_allow_http: bool = False
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_sweep_seconds: float = 5.0
+    webhook_timeout_seconds: float = 10.0
+
+    @property
+    def webhook_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip())

@@ -1,1 +1,1 @@
-"""Guild reputation service: points ledger and leaderboards."""
+"""Guild reputation service: points ledger, leaderboards and badges."""

@@ -2,52 +2,106 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 import structlog
 
 from guild.reputation.v1 import reputation_service_pb2, reputation_service_pb2_grpc
+from guild_common.clock import utc_now
 from guild_common.events.consumer import consumer_indexes
+from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
-from guild_reputation.adapters.mongo_ledger import INDEXES, OUTBOX_COLLECTIONS, MongoLedger
-from guild_reputation.app.event_handlers import ContentEventHandlers, rebuild_boards
+from guild_reputation.adapters import community_roles, mongo_badges, mongo_ledger, mongo_rules
+from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
+from guild_reputation.adapters.mongo_badges import MongoBadges
+from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.app.badges import BadgeRules, BadgeUseCases
+from guild_reputation.app.boards import LiveBoards, rebuild_boards
+from guild_reputation.app.event_handlers import CommunityEventHandlers, ContentEventHandlers, PointsFollower
 from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.leaderboard import Leaderboards
+from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
 from guild_reputation.entrypoints.grpc_api import ReputationServicer
+from guild_reputation.entrypoints.points_stream import PointsStream
 
 SERVICE_NAME = reputation_service_pb2.DESCRIPTOR.services_by_name["ReputationService"].full_name
 log = structlog.get_logger("guild.reputation")
+# How far before the rebuild the points stream starts, for clocks and writes in flight.
+FOLLOW_MARGIN = timedelta(seconds=10)
 
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, ReputationSettings)
-    await ensure_indexes(infra.db, [*INDEXES, *consumer_indexes()])
-    relay = await outbox_relay(infra, settings, OUTBOX_COLLECTIONS)
-    ledger = MongoLedger(infra.db, on_events=relay.wake)
-    boards = Leaderboards()
-    loaded = await rebuild_boards(ledger, boards)
+    await ensure_indexes(
+        infra.db,
+        [
+            *mongo_ledger.INDEXES,
+            *mongo_rules.INDEXES,
+            *community_roles.INDEXES,
+            *mongo_badges.INDEXES,
+            *consumer_indexes(),
+        ],
+    )
+    relay = await outbox_relay(
+        infra, settings, [*mongo_ledger.OUTBOX_COLLECTIONS, *mongo_badges.OUTBOX_COLLECTIONS]
+    )
+    calendar = Calendar(settings.leaderboard_timezone)
+    ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar)
+    live = LiveBoards(Leaderboards(), calendar)
+    await ledger.migrate_totals()
+    since = utc_now() - FOLLOW_MARGIN
+    loaded = await rebuild_boards(ledger, live)
     log.info("leaderboards rebuilt", totals=loaded)
     points = PointsTable(
         question_asked=settings.points_question_asked,
         answer_posted=settings.points_answer_posted,
         answer_accepted=settings.points_answer_accepted,
+        upvote_received=settings.points_upvote_received,
+        daily_caps=dict(settings.points_daily_cap),
     )
-    consumer = await event_consumer(
+    rules = MongoPointsRules(infra.db)
+    badges = MongoBadges(infra.db, on_events=relay.wake)
+    role_model = RoleReadModel(infra.db)
+    community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
+    content_consumer = await event_consumer(
         infra,
         settings,
         source_service="content",
-        handlers=ContentEventHandlers(ledger, boards, points).handlers(),
+        handlers=ContentEventHandlers(ledger, live, points, rules, BadgeRules(badges, calendar)).handlers(),
     )
+    community_consumer = await event_consumer(
+        infra, settings, source_service="community", handlers=CommunityEventHandlers(role_model).handlers()
+    )
+    points_stream = PointsStream(
+        infra.js,
+        PointsFollower(ledger, live),
+        since=since,
+        region=settings.region_filter,
+        programme=settings.programme_filter,
+    )
+    roles = ReadThroughRoles(role_model, community_channel)
+    use_cases = PointsRulesUseCases(rules, roles, points)
+    badge_use_cases = BadgeUseCases(badges, roles)
 
     def register(server: grpc.aio.Server) -> list[str]:
         reputation_service_pb2_grpc.add_ReputationServiceServicer_to_server(
-            ReputationServicer(LeaderboardQueries(boards)), server
+            ReputationServicer(LeaderboardQueries(live), use_cases, badge_use_cases), server
         )
         return [SERVICE_NAME]
 
-    return ServiceServer(settings, register=register, workers=[relay, consumer], healthy=infra.healthy)
+    return ServiceServer(
+        settings,
+        register=register,
+        workers=[relay, content_consumer, community_consumer, points_stream],
+        healthy=infra.healthy,
+        closers=[community_channel.close],
+    )

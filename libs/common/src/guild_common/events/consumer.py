@@ -33,6 +33,7 @@ PROCESSED = "processed_events"
 DEAD_LETTERS = "dead_letters"
 
 EventHandler = Callable[[Envelope], Awaitable[None]]
+LAG_CHECK_SECONDS = 5.0
 
 
 class PermanentError(Exception):
@@ -98,6 +99,12 @@ class EventConsumer:
         self._ack_wait = ack_wait_seconds
         self._retention = processed_retention
         self._stopping = asyncio.Event()
+        self._pending = 0
+        _meter.create_observable_gauge(
+            "guild.events.consumer.pending",
+            callbacks=[lambda _: [metrics.Observation(self._pending, {"consumer": self._spec.durable})]],
+            description="messages in the stream this consumer has not yet been delivered (consumer lag)",
+        )
 
     def stop(self) -> None:
         self._stopping.set()
@@ -118,7 +125,12 @@ class EventConsumer:
     async def run(self) -> None:
         subscription = await self._subscribe_until_ready()
         last_cleanup = datetime.now(UTC)
+        last_lag_check = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            if loop.time() - last_lag_check > LAG_CHECK_SECONDS:
+                last_lag_check = loop.time()
+                await self._measure_lag(subscription)
             try:
                 messages = await subscription.fetch(self._batch_size, timeout=1.0)
             except (TimeoutError, NatsTimeoutError):
@@ -139,6 +151,14 @@ class EventConsumer:
                 last_cleanup = datetime.now(UTC)
                 await self._forget_old_processed()
         await subscription.unsubscribe()
+
+    async def _measure_lag(self, subscription: JetStreamContext.PullSubscription) -> None:
+        try:
+            info = await subscription.consumer_info()
+        except Exception as exc:
+            log.debug("consumer info unavailable", consumer=self._spec.durable, error=repr(exc))
+            return
+        self._pending = int(info.num_pending or 0)
 
     async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription:
         delay = 0.5

@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from guild_community.domain.model import Community, DomainEvent, Membership, Role
+from guild_community.domain.model import (
+    Community,
+    DomainEvent,
+    Invitation,
+    JoinRequest,
+    JoinRequested,
+    Lifecycle,
+    MemberInvited,
+    MemberLeft,
+    Membership,
+    Role,
+    Visibility,
+)
 
 
 @dataclass(frozen=True)
 class MemberPage:
     members: list[Membership]
     next_token: str
+
+
+@dataclass(frozen=True)
+class CommunityPage:
+    communities: list[Community]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class JoinRequestPage:
+    requests: list[JoinRequest]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class CommunityFilter:
+    programme: str = ""
+    region: str = ""
+    lifecycle: Lifecycle | None = None
+    visibility: Visibility | None = None
+    # Only communities this person belongs to (hidden ones included); "" for all visible ones.
+    member_id: str = ""
+    name_prefix: str = ""
 
 
 class CommunityRepository(Protocol):
@@ -23,11 +61,66 @@ class CommunityRepository(Protocol):
 
     async def get_community(self, community_id: str) -> Community | None: ...
 
+    async def update_community(self, community_id: str, change: Callable[[Community], None]) -> Community:
+        """Read, apply ``change`` (which may raise) and store the community with its new events, atomically
+        with respect to other updates of it; NotFound if it does not exist."""
+        ...
+
+    async def list_communities(
+        self, where: CommunityFilter, page_size: int, page_token: str
+    ) -> CommunityPage: ...
+
     async def get_membership(self, community_id: str, member_id: str) -> Membership | None: ...
 
     async def add_membership(self, membership: Membership, events: list[DomainEvent]) -> bool:
         """Store a new membership with its events; False if it already existed."""
         ...
+
+    async def add_memberships(
+        self, community: Community, memberships: Sequence[Membership]
+    ) -> tuple[int, int]:
+        """Store many new memberships (existing ones are kept); (newly stored, member count)."""
+        ...
+
+    async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]: ...
+
+    async def banned_among(self, community_id: str, member_ids: Sequence[str]) -> set[str]: ...
+
+    async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
+        """End a membership, publishing ``event``; False if it had already ended."""
+        ...
+
+    async def update_membership(
+        self, community_id: str, member_id: str, change: Callable[[Membership], list[DomainEvent]]
+    ) -> Membership:
+        """Read, apply ``change`` and store the membership's role with the returned events."""
+        ...
+
+    async def count_role(self, community_id: str, role: Role) -> int: ...
+
+    def roles_lock(self, community_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialises changes that could leave a community without an owner."""
+        ...
+
+    async def add_join_request(self, request: JoinRequest, event: JoinRequested) -> JoinRequest: ...
+
+    async def get_join_request(self, community_id: str, member_id: str) -> JoinRequest | None: ...
+
+    async def delete_join_request(self, community_id: str, member_id: str) -> bool: ...
+
+    async def list_join_requests(
+        self, community_id: str, page_size: int, page_token: str
+    ) -> JoinRequestPage: ...
+
+    async def add_invitation(self, invitation: Invitation, event: MemberInvited) -> Invitation: ...
+
+    async def get_invitation(self, community_id: str, member_id: str) -> Invitation | None: ...
+
+    async def delete_invitation(self, community_id: str, member_id: str) -> None: ...
+
+    async def add_ban(self, community_id: str, member_id: str, banned_by: str, when: datetime) -> None: ...
+
+    async def is_banned(self, community_id: str, member_id: str) -> bool: ...
 
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str

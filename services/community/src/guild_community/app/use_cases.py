@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import NotFound, Validator
+from guild_common.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Validator,
+)
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
-from guild_community.app.ports import CommunityRepository, MemberPage
-from guild_community.domain.model import Community, Membership, Role, Visibility
+from guild_community.app.ports import (
+    CommunityFilter,
+    CommunityPage,
+    CommunityRepository,
+    JoinRequestPage,
+    MemberPage,
+)
+from guild_community.domain.authorization import Action, authorize
+from guild_community.domain.model import (
+    AUTO_HIDE_DEFAULT,
+    Admission,
+    Community,
+    CommunityPatch,
+    DomainEvent,
+    Invitation,
+    JoinRequest,
+    JoinRequested,
+    LeaveReason,
+    Lifecycle,
+    MemberInvited,
+    MemberLeft,
+    Membership,
+    Role,
+    RoleGranted,
+    RoleRevoked,
+    Visibility,
+    valid_member_id,
+)
+
+COHORT_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +59,24 @@ class NewCommunity:
     region: str
     visibility: Visibility
     request_id: str
+    lifecycle: Lifecycle = Lifecycle.LIVE
+    auto_hide_flag_threshold: int = AUTO_HIDE_DEFAULT
+    pilot_cap: int = 0
+
+
+@dataclass(frozen=True)
+class EnrolmentFailure:
+    index: int
+    member_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrolmentResult:
+    enrolled: int
+    already_members: int
+    member_count: int
+    failures: list[EnrolmentFailure] = field(default_factory=list)
 
 
 class CommunityUseCases:
@@ -37,6 +90,8 @@ class CommunityUseCases:
         self._repo = repository
         self._regions = regions
         self._clock = clock
+
+    # Communities
 
     async def create_community(self, caller: Principal, new: NewCommunity) -> Community:
         community_id = (
@@ -53,23 +108,278 @@ class CommunityUseCases:
             owner=caller.subject,
             now=self._clock(),
             allowed_regions=self._regions,
+            lifecycle=new.lifecycle,
+            auto_hide_flag_threshold=new.auto_hide_flag_threshold,
+            pilot_cap=new.pilot_cap,
         )
         return await self._repo.add_community(community, owner)
 
     async def get_community(self, caller: Principal, community_id: str) -> Community:
         return await self._visible_community(caller, community_id)
 
+    async def list_communities(
+        self, caller: Principal, where: CommunityFilter, mine: bool, page_size: int, page_token: str
+    ) -> CommunityPage:
+        size = clamp_page_size(page_size, default=50, maximum=200)
+        check = Validator()
+        check.require(len(where.name_prefix) <= 120, "name_prefix", "at most 120 characters")
+        check.check()
+        if mine:
+            where = CommunityFilter(
+                programme=where.programme,
+                region=where.region,
+                lifecycle=where.lifecycle,
+                visibility=where.visibility,
+                member_id=caller.subject,
+                name_prefix=where.name_prefix,
+            )
+        return await self._repo.list_communities(where, size, page_token)
+
+    async def update_community(
+        self, caller: Principal, community_id: str, patch: CommunityPatch
+    ) -> Community:
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.UPDATE_COMMUNITY)
+        now = self._clock()
+        return await self._repo.update_community(community_id, lambda c: c.update(patch, caller.subject, now))
+
+    async def change_lifecycle(self, caller: Principal, community_id: str, target: Lifecycle) -> Community:
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.CHANGE_LIFECYCLE)
+        now = self._clock()
+        return await self._repo.update_community(
+            community_id, lambda c: c.change_lifecycle(target, caller.subject, now)
+        )
+
+    # Joining
+
     async def join(self, caller: Principal, community_id: str) -> Membership:
         community = await self._visible_community(caller, community_id)
         existing = await self._repo.get_membership(community_id, caller.subject)
         if existing is not None:
             return existing
-        membership = community.admit(caller.subject, self._clock())
-        if not await self._repo.add_membership(membership, community.events):
-            stored = await self._repo.get_membership(community_id, caller.subject)
-            if stored is not None:
-                return stored
+        invitation = await self._repo.get_invitation(community_id, caller.subject)
+        banned = await self._repo.is_banned(community_id, caller.subject)
+        community.check_admission(Admission.JOIN, invited=invitation is not None, banned=banned)
+        return await self._admit(community, caller.subject)
+
+    async def request_to_join(self, caller: Principal, community_id: str) -> JoinRequest:
+        community = await self._visible_community(caller, community_id)
+        if await self._repo.get_membership(community_id, caller.subject) is not None:
+            raise AlreadyExists("already a member", reason="ALREADY_MEMBER")
+        banned = await self._repo.is_banned(community_id, caller.subject)
+        community.check_admission(Admission.REQUEST, banned=banned)
+        request = JoinRequest(community_id, caller.subject, self._clock())
+        return await self._repo.add_join_request(
+            request, JoinRequested(request, community.region, community.programme)
+        )
+
+    async def list_join_requests(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> JoinRequestPage:
+        size = clamp_page_size(page_size, default=50, maximum=500)
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
+        return await self._repo.list_join_requests(community_id, size, page_token)
+
+    async def approve_join_request(self, caller: Principal, community_id: str, member_id: str) -> Membership:
+        _require_member_id(member_id)
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
+        if await self._repo.get_join_request(community_id, member_id) is None:
+            existing = await self._repo.get_membership(community_id, member_id)
+            if existing is not None:
+                return existing  # approved already
+            raise NotFound(f"no join request from {member_id}", reason="JOIN_REQUEST_NOT_FOUND")
+        banned = await self._repo.is_banned(community_id, member_id)
+        community.check_admission(Admission.APPROVE, banned=banned)
+        membership = await self._admit(community, member_id)
+        await self._repo.delete_join_request(community_id, member_id)
         return membership
+
+    async def deny_join_request(self, caller: Principal, community_id: str, member_id: str) -> None:
+        _require_member_id(member_id)
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
+        if not await self._repo.delete_join_request(community_id, member_id):
+            raise NotFound(f"no join request from {member_id}", reason="JOIN_REQUEST_NOT_FOUND")
+
+    async def invite(self, caller: Principal, community_id: str, member_id: str) -> Invitation:
+        _require_member_id(member_id)
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.INVITE_MEMBER)
+        if await self._repo.get_membership(community_id, member_id) is not None:
+            raise AlreadyExists(f"{member_id} is already a member", reason="ALREADY_MEMBER")
+        banned = await self._repo.is_banned(community_id, member_id)
+        community.check_admission(Admission.INVITE, banned=banned)
+        invitation = Invitation(community_id, member_id, caller.subject, self._clock())
+        return await self._repo.add_invitation(
+            invitation, MemberInvited(invitation, community.region, community.programme)
+        )
+
+    async def accept_invitation(self, caller: Principal, community_id: str) -> Membership:
+        community = await self._visible_community(caller, community_id)
+        existing = await self._repo.get_membership(community_id, caller.subject)
+        if existing is not None:
+            return existing
+        invitation = await self._repo.get_invitation(community_id, caller.subject)
+        banned = await self._repo.is_banned(community_id, caller.subject)
+        community.check_admission(Admission.ACCEPT, invited=invitation is not None, banned=banned)
+        return await self._admit(community, caller.subject)
+
+    async def enrol_cohort(
+        self, caller: Principal, community_id: str, member_ids: Sequence[str]
+    ) -> EnrolmentResult:
+        if len(member_ids) > COHORT_MAX:
+            raise InvalidArgument(
+                "too many member ids",
+                violations=[_violation("member_ids", f"at most {COHORT_MAX} entries")],
+            )
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.ENROL_COHORT)
+        community.check_admission(Admission.ENROL)
+        failures: list[EnrolmentFailure] = []
+        wanted: dict[str, int] = {}
+        for index, member_id in enumerate(member_ids):
+            if not valid_member_id(member_id):
+                failures.append(EnrolmentFailure(index, member_id, "INVALID_MEMBER_ID"))
+            else:
+                wanted.setdefault(member_id, index)
+        banned = await self._repo.banned_among(community_id, list(wanted))
+        for member_id in banned:
+            failures.append(EnrolmentFailure(wanted.pop(member_id), member_id, "MEMBER_BANNED"))
+        newcomers = list(wanted)
+        if community.lifecycle == Lifecycle.PILOT and community.pilot_cap:
+            # Pilots are small: find who is new to check the cap. Otherwise the inserts tell.
+            existing = await self._repo.existing_members(community_id, newcomers)
+            newcomers = [m for m in newcomers if m not in existing]
+            community.check_pilot_cap(len(newcomers))
+        now = self._clock()
+        memberships = [Membership(community_id, m, Role.MEMBER, now) for m in newcomers]
+        inserted, count = await self._repo.add_memberships(community, memberships)
+        failures.sort(key=lambda f: f.index)
+        return EnrolmentResult(
+            enrolled=inserted,
+            already_members=len(wanted) - inserted,
+            member_count=count,
+            failures=failures,
+        )
+
+    # Leaving
+
+    async def leave(self, caller: Principal, community_id: str) -> None:
+        community = await self._visible_community(caller, community_id)
+        membership = await self._repo.get_membership(community_id, caller.subject)
+        if membership is None:
+            raise NotFound(
+                f"{caller.subject} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND"
+            )
+        authorize(membership.role, Action.LEAVE_COMMUNITY)
+        community.check_writable()
+        async with self._repo.roles_lock(community_id):
+            await self._keep_an_owner(community_id, membership)
+            await self._repo.remove_membership(
+                membership, self._left(community, caller.subject, LeaveReason.LEFT, caller.subject)
+            )
+
+    async def remove(self, caller: Principal, community_id: str, member_id: str, *, ban: bool) -> None:
+        _require_member_id(member_id)
+        community = await self._visible_community(caller, community_id)
+        target = await self._repo.get_membership(community_id, member_id)
+        action = Action.BAN_MEMBER if ban else Action.REMOVE_MEMBER
+        if target is not None and target.role in (Role.MODERATOR, Role.OWNER):
+            action = Action.REMOVE_STAFF
+        await self._authorize(caller, community, action)
+        if target is None and not ban:
+            raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
+        community.check_writable()
+        async with self._repo.roles_lock(community_id):
+            if target is not None:
+                await self._keep_an_owner(community_id, target)
+            reason = LeaveReason.REMOVED
+            if ban:
+                reason = LeaveReason.BANNED
+                await self._repo.add_ban(community_id, member_id, caller.subject, self._clock())
+                await self._repo.delete_invitation(community_id, member_id)
+                await self._repo.delete_join_request(community_id, member_id)
+            if target is not None:
+                await self._repo.remove_membership(
+                    target, self._left(community, member_id, reason, caller.subject)
+                )
+
+    # Roles
+
+    async def grant_role(
+        self, caller: Principal, community_id: str, member_id: str, role: Role | None
+    ) -> Membership:
+        _require_member_id(member_id)
+        _require_role(role)
+        assert role is not None
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.GRANT_ROLE)
+        community.check_writable()
+        now = self._clock()
+        async with self._repo.roles_lock(community_id):
+            target = await self._require_membership(community_id, member_id)
+            if target.role == role:
+                return target
+            await self._keep_an_owner(community_id, target)
+
+            def grant(m: Membership) -> list[DomainEvent]:
+                previous, m.role = m.role, role
+                return [
+                    RoleGranted(
+                        community_id,
+                        member_id,
+                        role,
+                        previous,
+                        caller.subject,
+                        community.region,
+                        community.programme,
+                        now,
+                    )
+                ]
+
+            return await self._repo.update_membership(community_id, member_id, grant)
+
+    async def revoke_role(
+        self, caller: Principal, community_id: str, member_id: str, role: Role | None
+    ) -> Membership:
+        _require_member_id(member_id)
+        _require_role(role)
+        assert role is not None
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.REVOKE_ROLE)
+        community.check_writable()
+        now = self._clock()
+        async with self._repo.roles_lock(community_id):
+            target = await self._require_membership(community_id, member_id)
+            if target.role != role:
+                raise FailedPrecondition(
+                    f"{member_id} does not hold the {role.value} role",
+                    reason="ROLE_NOT_HELD",
+                    metadata={"role": role.value, "current_role": target.role.value},
+                )
+            await self._keep_an_owner(community_id, target)
+
+            def revoke(m: Membership) -> list[DomainEvent]:
+                m.role = Role.MEMBER
+                return [
+                    RoleRevoked(
+                        community_id,
+                        member_id,
+                        role,
+                        Role.MEMBER,
+                        caller.subject,
+                        community.region,
+                        community.programme,
+                        now,
+                    )
+                ]
+
+            return await self._repo.update_membership(community_id, member_id, revoke)
+
+    # Reads
 
     async def list_members(
         self, caller: Principal, community_id: str, role: Role | None, page_size: int, page_token: str
@@ -93,6 +403,44 @@ class CommunityUseCases:
             raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
         return membership, community
 
+    # Helpers
+
+    async def _admit(self, community: Community, member_id: str) -> Membership:
+        """Make someone a member (admission already checked); clears their invitation."""
+        community.check_pilot_cap(1)
+        membership = community.admit(member_id, self._clock())
+        if not await self._repo.add_membership(membership, community.events):
+            stored = await self._repo.get_membership(community.id, member_id)
+            if stored is not None:
+                return stored
+        await self._repo.delete_invitation(community.id, member_id)
+        return membership
+
+    def _left(self, community: Community, member_id: str, reason: LeaveReason, actor: str) -> MemberLeft:
+        return MemberLeft(
+            community.id, member_id, reason, actor, community.region, community.programme, self._clock()
+        )
+
+    async def _keep_an_owner(self, community_id: str, losing: Membership) -> None:
+        """Call under roles_lock before ``losing`` stops being an owner."""
+        if losing.role == Role.OWNER and await self._repo.count_role(community_id, Role.OWNER) <= 1:
+            raise FailedPrecondition(
+                "a community must keep at least one owner; grant ownership to someone else first",
+                reason="LAST_OWNER",
+            )
+
+    async def _authorize(self, caller: Principal, community: Community, action: Action) -> Role | None:
+        membership = await self._repo.get_membership(community.id, caller.subject)
+        role = membership.role if membership is not None else None
+        authorize(role, action)
+        return role
+
+    async def _require_membership(self, community_id: str, member_id: str) -> Membership:
+        membership = await self._repo.get_membership(community_id, member_id)
+        if membership is None:
+            raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
+        return membership
+
     async def _require_community(self, community_id: str) -> Community:
         check = Validator()
         check.require(bool(community_id), "community_id", "must not be empty")
@@ -106,7 +454,26 @@ class CommunityUseCases:
         community = await self._require_community(community_id)
         if community.visible_to(None) or caller.is_service:
             return community
-        if await self._repo.get_membership(community_id, caller.subject) is None:
-            # Hidden communities do not reveal that they exist.
+        if (
+            await self._repo.get_membership(community_id, caller.subject) is None
+            and await self._repo.get_invitation(community_id, caller.subject) is None
+        ):
+            # Hidden communities do not reveal that they exist (except to members and invitees).
             raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
         return community
+
+
+def _violation(field_name: str, description: str) -> FieldViolation:
+    return FieldViolation(field_name, description)
+
+
+def _require_member_id(member_id: str) -> None:
+    check = Validator()
+    check.require(valid_member_id(member_id), "member_id", "1-128 printable characters without spaces")
+    check.check()
+
+
+def _require_role(role: Role | None) -> None:
+    check = Validator()
+    check.require(role not in (None, Role.MEMBER), "role", "champion, curator, moderator or owner")
+    check.check()

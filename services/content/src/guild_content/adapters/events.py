@@ -14,9 +14,21 @@ from guild_content.domain.model import (
     AnswerAccepted,
     AnswerPosted,
     AnswerUnaccepted,
+    CommentPosted,
     CommunityView,
     DomainEvent,
+    ItemMarkedOutdated,
+    ItemRated,
+    MentionMade,
+    PostEdited,
+    PostFlagged,
+    PostHidden,
+    PostLocked,
+    PostRemoved,
+    PostRestored,
     QuestionAsked,
+    ResourceShared,
+    VoteChanged,
 )
 
 SERVICE = "content"
@@ -86,6 +98,189 @@ def _payload(event: DomainEvent) -> tuple[str, str, Message]:
                     answer_author_id=author,
                     unaccepted_by=by,
                     unaccept_time=_ts(t),
+                ),
+            )
+        case VoteChanged(target=t, voter_id=voter, previous_value=prev, value=value, score=score, time=time):
+            return (
+                "vote_changed",
+                t.id,
+                pb.VoteChanged(
+                    target_kind=t.kind,
+                    target_id=t.id,
+                    question_id=t.question_id,
+                    community_id=t.community_id,
+                    voter_id=voter,
+                    target_author_id=t.author_id,
+                    previous_value=prev,
+                    value=value,
+                    score=score,
+                    vote_time=_ts(time),
+                ),
+            )
+        case CommentPosted(comment=c, post=post):
+            return (
+                "comment_posted",
+                c.id,
+                pb.CommentPosted(
+                    comment_id=c.id,
+                    post_id=post.id,
+                    post_kind=post.kind,
+                    question_id=post.question_id,
+                    community_id=post.community_id,
+                    author_id=c.author_id,
+                    post_author_id=post.author_id,
+                    create_time=_ts(c.create_time),
+                ),
+            )
+        case PostEdited(post=post, editor_id=editor, revision=revision, time=time):
+            return (
+                "post_edited",
+                post.id,
+                pb.PostEdited(
+                    post_id=post.id,
+                    kind=post.kind,
+                    question_id=post.question_id,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    editor_id=editor,
+                    revision=revision,
+                    edit_time=_ts(time),
+                ),
+            )
+        case PostRemoved(post=post, removed_by=by, reason=reason, by_moderator=by_moderator, time=time):
+            return (
+                "post_removed",
+                post.id,
+                pb.PostRemoved(
+                    post_id=post.id,
+                    kind=post.kind,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    removed_by=by,
+                    reason=reason,
+                    by_moderator=by_moderator,
+                    remove_time=_ts(time),
+                ),
+            )
+        case PostFlagged(post=post, reason=reason, flag_count=count, time=time):
+            return (
+                "post_flagged",
+                post.id,
+                pb.PostFlagged(
+                    post_id=post.id,
+                    kind=post.kind,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    reason=reason,
+                    flag_count=count,
+                    flag_time=_ts(time),
+                ),
+            )
+        case PostHidden(
+            post=post, hidden_by=by, reason=reason, by_flags=by_flags, flag_count=count, time=time
+        ):
+            return (
+                "post_hidden",
+                post.id,
+                pb.PostHidden(
+                    post_id=post.id,
+                    kind=post.kind,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    hidden_by=by,
+                    reason=reason,
+                    by_flags=by_flags,
+                    flag_count=count,
+                    hide_time=_ts(time),
+                ),
+            )
+        case PostRestored(post=post, restored_by=by, reason=reason, time=time):
+            return (
+                "post_restored",
+                post.id,
+                pb.PostRestored(
+                    post_id=post.id,
+                    kind=post.kind,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    restored_by=by,
+                    reason=reason,
+                    restore_time=_ts(time),
+                ),
+            )
+        case PostLocked(post=post, locked_by=by, reason=reason, locked=locked, time=time):
+            return (
+                "post_locked",
+                post.id,
+                pb.PostLocked(
+                    post_id=post.id,
+                    kind=post.kind,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    locked_by=by,
+                    reason=reason,
+                    locked=locked,
+                    lock_time=_ts(time),
+                ),
+            )
+        case MentionMade(mentioned_id=member, post=post, time=time):
+            return (
+                "mention_made",
+                post.id,
+                pb.MentionMade(
+                    mentioned_id=member,
+                    post_id=post.id,
+                    kind=post.kind,
+                    question_id=post.question_id,
+                    community_id=post.community_id,
+                    author_id=post.author_id,
+                    mention_time=_ts(time),
+                ),
+            )
+        case ResourceShared(resource=r):
+            return (
+                "resource_shared",
+                r.id,
+                pb.ResourceShared(
+                    resource_id=r.id,
+                    community_id=r.community_id,
+                    author_id=r.author_id,
+                    url=r.url,
+                    title=r.title,
+                    media_type=r.media_type,
+                    tags=r.tags,
+                    create_time=_ts(r.create_time),
+                ),
+            )
+        case ItemRated(item=item, rater_id=rater, stars=stars, previous_stars=prev, rating=rating, time=time):
+            return (
+                "item_rated",
+                item.id,
+                pb.ItemRated(
+                    item_id=item.id,
+                    item_kind=item.kind,
+                    community_id=item.community_id,
+                    author_id=item.author_id,
+                    rater_id=rater,
+                    stars=stars,
+                    previous_stars=prev,
+                    average=rating.average,
+                    count=rating.count,
+                    rate_time=_ts(time),
+                ),
+            )
+        case ItemMarkedOutdated(item=item, member_id=member, outdated_count=count, time=time):
+            return (
+                "item_marked_outdated",
+                item.id,
+                pb.ItemMarkedOutdated(
+                    item_id=item.id,
+                    item_kind=item.kind,
+                    community_id=item.community_id,
+                    author_id=item.author_id,
+                    member_id=member,
+                    outdated_count=count,
+                    mark_time=_ts(time),
                 ),
             )
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover

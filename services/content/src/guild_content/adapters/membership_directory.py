@@ -3,14 +3,18 @@ read through to the community service when it has not heard of someone yet."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
+from guild_common.clock import utc_now
 from guild_common.doclocks import document_lock
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
@@ -56,44 +60,98 @@ def _reason(error: grpc.aio.AioRpcError) -> str:
 
 
 class MembershipReadModel:
-    """The local copy; written by event handlers and by read-through."""
+    """The local copy; written by event handlers and by read-through.
+
+    Events of one community or membership may arrive late or twice, so each fact keeps the time it is
+    true as of (``lifecycle_time``, ``role_time``, ``join_time``, ``left_time``) and an older fact never
+    overwrites a newer one. Every write reads and writes the document under its lock.
+    """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._communities = db[COMMUNITY_VIEWS]
         self._memberships = db[MEMBERSHIP_VIEWS]
 
-    async def put_community(self, view: CommunityView) -> None:
+    async def put_community(self, view: CommunityView, as_of: datetime) -> None:
         async with document_lock(COMMUNITY_VIEWS, view.id):
+            doc = await self._communities.find_one({"_id": view.id})
+            fields: Document = {
+                "region": view.region,
+                "programme": view.programme,
+                "visibility": view.visibility,
+            }
+            if doc is None or _older(doc.get("lifecycle_time"), as_of):
+                fields |= {"lifecycle": view.lifecycle, "lifecycle_time": as_of}
+            await self._communities.update_one({"_id": view.id}, {"$set": fields}, upsert=True)
+
+    async def set_lifecycle(self, community_id: str, lifecycle: str, as_of: datetime) -> None:
+        """Record a lifecycle change; a community not known yet is read through when first needed."""
+        async with document_lock(COMMUNITY_VIEWS, community_id):
+            doc = await self._communities.find_one({"_id": community_id})
+            if doc is None or not _older(doc.get("lifecycle_time"), as_of):
+                return
             await self._communities.update_one(
-                {"_id": view.id},
+                {"_id": community_id}, {"$set": {"lifecycle": lifecycle, "lifecycle_time": as_of}}
+            )
+
+    async def put_membership(self, view: MembershipView, as_of: datetime) -> None:
+        """The member belongs with ``view.role`` as of ``as_of`` (joined, or read through)."""
+        key = _key(view.community_id, view.member_id)
+        async with document_lock(MEMBERSHIP_VIEWS, key):
+            doc = await self._memberships.find_one({"_id": key})
+            if doc is not None and not _older(doc.get("left_time"), as_of):
+                return  # they left after this; a stale join
+            fields: Document = {
+                "community_id": view.community_id,
+                "member_id": view.member_id,
+                "active": True,
+                "join_time": as_of,
+            }
+            if doc is None or _older(doc.get("role_time"), as_of):
+                fields |= {"role": view.role.value, "role_time": as_of}
+            await self._memberships.update_one({"_id": key}, {"$set": fields}, upsert=True)
+
+    async def remove_membership(self, community_id: str, member_id: str, as_of: datetime) -> None:
+        """The member left (or was removed) at ``as_of``; kept as a marker so a stale join cannot revive
+        the membership."""
+        key = _key(community_id, member_id)
+        async with document_lock(MEMBERSHIP_VIEWS, key):
+            doc = await self._memberships.find_one({"_id": key})
+            if doc is not None and not _older(doc.get("join_time"), as_of):
+                return  # they joined again after this; a stale leave
+            await self._memberships.update_one(
+                {"_id": key},
                 {
                     "$set": {
-                        "region": view.region,
-                        "programme": view.programme,
-                        "lifecycle": view.lifecycle,
-                        "visibility": view.visibility,
-                    }
+                        "community_id": community_id,
+                        "member_id": member_id,
+                        "active": False,
+                        "left_time": as_of,
+                    },
+                    "$setOnInsert": {"role": Role.MEMBER.value},
                 },
                 upsert=True,
             )
 
-    async def put_membership(self, view: MembershipView) -> None:
-        async with document_lock(MEMBERSHIP_VIEWS, _key(view.community_id, view.member_id)):
-            await self._memberships.update_one(
-                {"_id": _key(view.community_id, view.member_id)},
-                {
-                    "$set": {
-                        "community_id": view.community_id,
-                        "member_id": view.member_id,
-                        "role": view.role.value,
-                    }
-                },
-                upsert=True,
-            )
+    async def set_role(self, community_id: str, member_id: str, role: Role, as_of: datetime) -> None:
+        """The member's role changed at ``as_of``; an older change is ignored."""
+        key = _key(community_id, member_id)
+        async with document_lock(MEMBERSHIP_VIEWS, key):
+            doc = await self._memberships.find_one({"_id": key})
+            if doc is not None and not _older(doc.get("role_time"), as_of):
+                return
+            fields: Document = {
+                "community_id": community_id,
+                "member_id": member_id,
+                "role": role.value,
+                "role_time": as_of,
+            }
+            if doc is None:
+                fields["active"] = True  # roles are granted to members
+            await self._memberships.update_one({"_id": key}, {"$set": fields}, upsert=True)
 
     async def community(self, community_id: str) -> CommunityView | None:
         doc = await self._communities.find_one({"_id": community_id})
-        if doc is None:
+        if doc is None or "region" not in doc:
             return None
         return CommunityView(
             id=doc["_id"],
@@ -103,11 +161,27 @@ class MembershipReadModel:
             visibility=doc.get("visibility", "open"),
         )
 
+    async def communities_of(self, member_id: str) -> list[str]:
+        return await _communities_of(self._memberships, member_id)
+
     async def membership(self, community_id: str, member_id: str) -> MembershipView | None:
+        """The current membership; None when unknown or left (the caller then asks the community service)."""
         doc = await self._memberships.find_one({"_id": _key(community_id, member_id)})
-        if doc is None:
+        if doc is None or not doc.get("active", True):
             return None
         return MembershipView(community_id=community_id, member_id=member_id, role=Role(doc["role"]))
+
+
+async def _communities_of(memberships: AsyncCollection[Document], member_id: str) -> list[str]:
+    cursor = memberships.find({"member_id": member_id, "active": {"$ne": False}}, {"community_id": 1})
+    return [str(d["community_id"]) async for d in cursor]
+
+
+def _older(stored: datetime | None, as_of: datetime) -> bool:
+    """True when a fact recorded as of ``stored`` is older than one as of ``as_of`` (or none is recorded)."""
+    if stored is None:
+        return True
+    return stored < as_of.replace(microsecond=as_of.microsecond // 1000 * 1000)
 
 
 class ReadThroughDirectory:
@@ -138,8 +212,12 @@ class ReadThroughDirectory:
             lifecycle=_LIFECYCLE_FROM_PB.get(c.lifecycle, "live"),
             visibility=_VISIBILITY_FROM_PB.get(c.visibility, "open"),
         )
-        await self._read_model.put_community(view)
+        await self._read_model.put_community(view, utc_now())
         return view
+
+    async def communities_of(self, member_id: str) -> list[str]:
+        """From the read model: the memberships content has heard of or read through."""
+        return await self._read_model.communities_of(member_id)
 
     async def membership(self, community_id: str, member_id: str) -> MembershipView | None:
         known = await self._read_model.membership(community_id, member_id)
@@ -157,7 +235,7 @@ class ReadThroughDirectory:
             member_id=member_id,
             role=_ROLE_FROM_PB.get(response.member.role, Role.MEMBER),
         )
-        await self._read_model.put_membership(view)
+        await self._read_model.put_membership(view, utc_now())
         return view
 
     @staticmethod

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -11,23 +13,105 @@ from guild_common.doclocks import document_lock
 from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
+from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
-from guild_content.app.ports import QuestionPage
-from guild_content.domain.model import Answer, CommunityView, Question
+from guild_content.app.ports import CommentPage, IndexedQuestion, QuestionPage, RevisionPage, TagPage
+from guild_content.domain.model import (
+    Answer,
+    Comment,
+    CommunityView,
+    DomainEvent,
+    Post,
+    PostRef,
+    PostRemoved,
+    Question,
+    Revision,
+    Text,
+    VoteChanged,
+)
+from guild_content.domain.search import IndexedText
 
 QUESTIONS = "questions"
 ANSWERS = "answers"
-OUTBOX_COLLECTIONS = [QUESTIONS, ANSWERS]
+COMMENTS = "comments"
+VOTES = "votes"
+REVISIONS = "revisions"
+OUTBOX_COLLECTIONS = [QUESTIONS, ANSWERS, COMMENTS]
 INDEXES = [
     IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
+    IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
+    IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
+    IndexSpec(VOTES, [("target_id", 1), ("value", 1)]),
+    IndexSpec(REVISIONS, [("post_id", 1), ("number", -1), ("_id", -1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
 _NO_OUTBOX = {"outbox": 0}
+_LIVE = {"deleted": {"$ne": True}}
+# What lists and search show: neither deleted nor hidden by moderation.
+VISIBLE = {"deleted": {"$ne": True}, "hidden": {"$ne": True}}
+
+COLLECTION_OF = {"question": QUESTIONS, "answer": ANSWERS, "comment": COMMENTS}
+
+
+def _edit_fields(doc: Document) -> Document:
+    return {
+        "version": doc.get("version", 1),
+        "update_time": doc.get("update_time"),
+        "edit_count": doc.get("edit_count", 0),
+        "deleted": doc.get("deleted", False),
+        "hidden": doc.get("hidden", False),
+        "locked": doc.get("locked", False),
+    }
+
+
+def _comment_doc(c: Comment) -> Document:
+    return {
+        "_id": c.id,
+        "post_id": c.post_id,
+        "post_kind": c.post_kind,
+        "question_id": c.question_id,
+        "community_id": c.community_id,
+        "author_id": c.author_id,
+        "body": c.body,
+        "create_time": c.create_time,
+        "version": c.version,
+    }
+
+
+def _comment(doc: Document) -> Comment:
+    return Comment(
+        id=doc["_id"],
+        post_id=doc["post_id"],
+        post_kind=doc["post_kind"],
+        question_id=doc["question_id"],
+        community_id=doc["community_id"],
+        author_id=doc["author_id"],
+        body=doc["body"],
+        create_time=doc["create_time"],
+        **_edit_fields(doc),
+    )
+
+
+def _revision(doc: Document) -> Revision:
+    return Revision(
+        post_id=doc["post_id"],
+        number=doc["number"],
+        editor_id=doc["editor_id"],
+        edit_time=doc["edit_time"],
+        text=Text(doc.get("title", ""), doc.get("body", ""), list(doc.get("tags", []))),
+    )
+
+
+def _search_fields(title: str, body: str, tags: list[str]) -> Document:
+    indexed = IndexedText.of(title, body, tags)
+    return {"terms": indexed.terms, "title_terms": indexed.title_terms}
 
 
 def _question_doc(q: Question) -> Document:
     return {
+        **_search_fields(q.title, q.body, q.tags),
         "_id": q.id,
         "community_id": q.community_id,
         "author_id": q.author_id,
@@ -37,6 +121,7 @@ def _question_doc(q: Question) -> Document:
         "create_time": q.create_time,
         "answer_count": q.answer_count,
         "accepted_answer_id": q.accepted_answer_id,
+        "score": q.score,
         "version": q.version,
     }
 
@@ -52,7 +137,8 @@ def _question(doc: Document) -> Question:
         create_time=doc["create_time"],
         answer_count=doc.get("answer_count", 0),
         accepted_answer_id=doc.get("accepted_answer_id", ""),
-        version=doc.get("version", 1),
+        score=doc.get("score", 0),
+        **_edit_fields(doc),
     )
 
 
@@ -64,6 +150,8 @@ def _answer_doc(a: Answer) -> Document:
         "author_id": a.author_id,
         "body": a.body,
         "create_time": a.create_time,
+        "score": a.score,
+        "version": a.version,
     }
 
 
@@ -75,6 +163,8 @@ def _answer(doc: Document) -> Answer:
         author_id=doc["author_id"],
         body=doc["body"],
         create_time=doc["create_time"],
+        score=doc.get("score", 0),
+        **_edit_fields(doc),
     )
 
 
@@ -82,6 +172,9 @@ class MongoQuestionRepository:
     def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
         self._questions = db[QUESTIONS]
         self._answers = db[ANSWERS]
+        self._comments = db[COMMENTS]
+        self._votes = db[VOTES]
+        self._revisions = db[REVISIONS]
         self._on_events = on_events
 
     async def add_question(self, question: Question, community: CommunityView) -> Question:
@@ -136,7 +229,7 @@ class MongoQuestionRepository:
 
     async def list_answers(self, question_id: str, limit: int) -> list[Answer]:
         cursor = (
-            self._answers.find({"question_id": question_id}, _NO_OUTBOX)
+            self._answers.find({"question_id": question_id, **VISIBLE}, _NO_OUTBOX)
             .sort([("create_time", 1), ("_id", 1)])
             .limit(limit)
         )
@@ -145,9 +238,243 @@ class MongoQuestionRepository:
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage:
         docs, next_token = await keyset_page(
             self._questions,
-            {"community_id": community_id},
+            {"community_id": community_id, **VISIBLE},
             sort_field="create_time",
             descending=True,
+            page_size=page_size,
+            page_token=page_token,
+            projection=_NO_OUTBOX,
+        )
+        return QuestionPage([_question(d) for d in docs], next_token)
+
+    async def apply_vote(
+        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+    ) -> tuple[int, int]:
+        """Store the voter's ``value`` (0 removes the vote) and the post's recounted score.
+
+        Returns ``(previous value, score)``. The score is the ``$sum`` of the post's votes, computed and
+        stored under the post's lock after the vote is written, so whichever recount runs last sees every
+        vote written before it: the stored score equals the sum of the votes, however votes interleave.
+        """
+        vote_id = f"{target.id}:{voter_id}"
+        posts_name = QUESTIONS if target.kind == "question" else ANSWERS
+        async with document_lock(VOTES, vote_id):
+            doc = await self._votes.find_one({"_id": vote_id})
+            previous = int(doc["value"]) if doc else 0
+            if previous == value:
+                return previous, await self._stored_score(posts_name, target.id)
+            if value == 0:
+                await self._votes.delete_one({"_id": vote_id})
+            else:
+                await self._votes.update_one(
+                    {"_id": vote_id},
+                    {
+                        "$set": {
+                            "target_id": target.id,
+                            "voter_id": voter_id,
+                            "value": value,
+                            "vote_time": now,
+                        }
+                    },
+                    upsert=True,
+                )
+            async with document_lock(posts_name, target.id):
+                score = await self.count_score(target.id)
+                event = VoteChanged(target, voter_id, previous, value, score, now)
+                envelopes = to_envelopes([event], community)
+                await self._db_posts(posts_name).update_one(
+                    {"_id": target.id}, merge_updates({"$set": {"score": score}}, outbox_update(envelopes))
+                )
+        self._on_events()
+        return previous, score
+
+    async def count_score(self, target_id: str) -> int:
+        cursor = await self._votes.aggregate(
+            [{"$match": {"target_id": target_id}}, {"$group": {"_id": None, "score": {"$sum": "$value"}}}]
+        )
+        rows = await cursor.to_list()
+        return int(rows[0]["score"]) if rows else 0
+
+    async def _stored_score(self, posts_name: str, target_id: str) -> int:
+        doc = await self._db_posts(posts_name).find_one({"_id": target_id}, {"score": 1})
+        return int(doc.get("score", 0)) if doc else 0
+
+    def _db_posts(self, name: str) -> AsyncCollection[Document]:
+        return {QUESTIONS: self._questions, ANSWERS: self._answers, COMMENTS: self._comments}[name]
+
+    async def add_comment(self, comment: Comment, community: CommunityView) -> Comment:
+        envelopes = to_envelopes(comment.events, community)
+        try:
+            await self._comments.insert_one({**_comment_doc(comment), **outbox_fields(envelopes)})
+        except DuplicateKeyError:
+            stored = await self.get_post(comment.id)
+            assert isinstance(stored, Comment)
+            return stored
+        comment.events.clear()
+        self._on_events()
+        return comment
+
+    async def get_post(self, post_id: str) -> Post | None:
+        """A question, answer or comment by id, deleted or not."""
+        if (question := await self.get_question(post_id)) is not None:
+            return question
+        if (answer := await self.get_answer(post_id)) is not None:
+            return answer
+        doc = await self._comments.find_one({"_id": post_id}, _NO_OUTBOX)
+        return _comment(doc) if doc else None
+
+    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage:
+        docs, next_token = await keyset_page(
+            self._comments,
+            {"post_id": post_id, **VISIBLE},
+            sort_field="create_time",
+            descending=False,
+            page_size=page_size,
+            page_token=page_token,
+            projection=_NO_OUTBOX,
+        )
+        return CommentPage([_comment(d) for d in docs], next_token)
+
+    async def save_edit(
+        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+    ) -> bool:
+        """Store the edited text if the post is unchanged since read, and its previous text as ``revision``.
+
+        The revision is written first under the post's lock, keyed by post and number; if the process
+        stops before the post is updated, the next edit writes the same number again with the same text.
+        """
+        name = COLLECTION_OF[post.kind]
+        fields: Document = {"body": text.body, "update_time": revision.edit_time}
+        if post.kind == "question":
+            fields |= {
+                "title": text.title,
+                "tags": text.tags,
+                **_search_fields(text.title, text.body, text.tags),
+            }
+        update = merge_updates(
+            {"$set": fields, "$inc": {"version": 1, "edit_count": 1}},
+            outbox_update(to_envelopes(events, community)),
+        )
+        async with document_lock(name, post.id):
+            current = await self._db_posts(name).find_one({"_id": post.id}, {"version": 1, "edit_count": 1})
+            if current is None or current.get("version", 1) != post.version:
+                return False
+            previous = revision.text
+            await self._revisions.replace_one(
+                {"_id": f"{post.id}:{revision.number}"},
+                {
+                    "post_id": post.id,
+                    "number": revision.number,
+                    "editor_id": revision.editor_id,
+                    "edit_time": revision.edit_time,
+                    "title": previous.title,
+                    "body": previous.body,
+                    "tags": previous.tags,
+                },
+                upsert=True,
+            )
+            result = await self._db_posts(name).update_one({"_id": post.id, "version": post.version}, update)
+        if result.modified_count != 1:
+            return False
+        self._on_events()
+        return True
+
+    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage:
+        docs, next_token = await keyset_page(
+            self._revisions,
+            {"post_id": post_id},
+            sort_field="number",
+            descending=True,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return RevisionPage([_revision(d) for d in docs], next_token)
+
+    async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
+        """Soft-delete a post with its events; False if it was deleted already. Answers leave the count."""
+        ref = removal.post
+        name = COLLECTION_OF[ref.kind]
+        fields = {
+            "deleted": True,
+            "deleted_by": removal.removed_by,
+            "delete_reason": removal.reason,
+            "delete_time": removal.time,
+        }
+        update = merge_updates(
+            {"$set": fields, "$inc": {"version": 1}}, outbox_update(to_envelopes([removal], community))
+        )
+        async with document_lock(name, ref.id):
+            result = await self._db_posts(name).update_one({"_id": ref.id, **_LIVE}, update)
+        if result.modified_count != 1:
+            return False
+        if ref.kind == "answer":
+            async with document_lock(QUESTIONS, ref.question_id):
+                await self._questions.update_one({"_id": ref.question_id}, {"$inc": {"answer_count": -1}})
+        self._on_events()
+        return True
+
+    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage:
+        """Tags of the community's live questions, most used first, then by name; counted on each call."""
+        position = decode_token(page_token)
+        pipeline: list[Document] = [
+            {"$match": {"community_id": community_id, **VISIBLE}},
+            {"$project": {"tags": 1}},
+            {"$unwind": "$tags"},
+            {"$group": {"_id": "$tags", "count": {"$sum": 1}}},
+        ]
+        if position:
+            after_count, after_tag = int(position["c"]), str(position["t"])
+            pipeline.append(
+                {
+                    "$match": {
+                        "$or": [
+                            {"count": {"$lt": after_count}},
+                            {"count": after_count, "_id": {"$gt": after_tag}},
+                        ]
+                    }
+                }
+            )
+        pipeline += [{"$sort": {"count": -1, "_id": 1}}, {"$limit": page_size + 1}]
+        rows = await (await self._questions.aggregate(pipeline)).to_list()
+        counts = [(str(r["_id"]), int(r["count"])) for r in rows[:page_size]]
+        next_token = ""
+        if len(rows) > page_size:
+            next_token = encode_token({"t": counts[-1][0], "c": counts[-1][1]})
+        return TagPage(counts, next_token)
+
+    async def search_candidates(
+        self, community_ids: list[str], query_terms: list[str], tag: str, answered: bool | None, limit: int
+    ) -> list[IndexedQuestion]:
+        """Live questions of the communities with a term of the query, newest first, at most ``limit``."""
+        query: Document = {
+            "community_id": {"$in": community_ids},
+            "terms": {"$in": query_terms},
+            **VISIBLE,
+        }
+        if tag:
+            query["tags"] = tag
+        if answered is not None:
+            query["answer_count"] = {"$gt": 0} if answered else 0
+        cursor = self._questions.find(query, _NO_OUTBOX).sort([("create_time", -1), ("_id", -1)]).limit(limit)
+        return [
+            IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
+            async for d in cursor
+        ]
+
+    async def unanswered(
+        self, community_id: str, asked_before: datetime, page_size: int, page_token: str
+    ) -> QuestionPage:
+        """Visible questions without answers asked before ``asked_before``, oldest first."""
+        docs, next_token = await keyset_page(
+            self._questions,
+            {
+                "community_id": community_id,
+                "answer_count": 0,
+                "create_time": {"$lt": asked_before},
+                **VISIBLE,
+            },
+            sort_field="create_time",
+            descending=False,
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,

@@ -3,14 +3,71 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
-from guild_content.domain.model import Answer, CommunityView, MembershipView, Question
+from guild_content.domain.model import (
+    Answer,
+    Comment,
+    CommunityView,
+    DomainEvent,
+    Flag,
+    MembershipView,
+    ModerationEntry,
+    Post,
+    PostRef,
+    PostRemoved,
+    Question,
+    RatingSummary,
+    Resource,
+    Review,
+    Revision,
+    Role,
+    Text,
+)
 
 
 @dataclass(frozen=True)
 class QuestionPage:
     questions: list[Question]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    comments: list[Comment]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class RevisionPage:
+    revisions: list[Revision]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class TagPage:
+    tags: list[tuple[str, int]]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class IndexedQuestion:
+    question: Question
+    terms: list[str]
+    title_terms: list[str]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    question: Question
+    relevance: int
+    matched_terms: list[str]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
     next_token: str
 
 
@@ -35,6 +92,132 @@ class QuestionRepository(Protocol):
 
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage: ...
 
+    async def apply_vote(
+        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+    ) -> tuple[int, int]:
+        """Store a vote (0 removes it) and the post's recounted score; returns (previous value, score)."""
+        ...
+
+    async def add_comment(self, comment: Comment, community: CommunityView) -> Comment: ...
+
+    async def get_post(self, post_id: str) -> Post | None:
+        """A question, answer or comment by id, deleted or not."""
+        ...
+
+    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage: ...
+
+    async def save_edit(
+        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+    ) -> bool:
+        """Store an edit if the post's version is unchanged, keeping the previous text."""
+        ...
+
+    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage: ...
+
+    async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
+        """Soft-delete a post with its events; False if it was deleted already."""
+        ...
+
+    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage: ...
+
+    async def unanswered(
+        self, community_id: str, asked_before: datetime, page_size: int, page_token: str
+    ) -> QuestionPage:
+        """Visible questions without answers asked before ``asked_before``, oldest first."""
+        ...
+
+    async def search_candidates(
+        self, community_ids: list[str], query_terms: list[str], tag: str, answered: bool | None, limit: int
+    ) -> list[IndexedQuestion]:
+        """Live questions sharing a term with the query, newest first, at most ``limit``."""
+        ...
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    post: PostRef
+    excerpt: str
+    flag_count: int
+    reasons: list[str]
+    hidden: bool
+    queue_time: datetime
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    entries: list[ModerationEntry]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    resources: list[Resource]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[Review]
+    next_token: str
+
+
+class ResourceRepository(Protocol):
+    async def add_resource(self, resource: Resource, community: CommunityView) -> tuple[Resource, bool]:
+        """Store a new resource; (stored resource, True) if its id or URL was there already."""
+        ...
+
+    async def get_resource(self, resource_id: str) -> Resource | None: ...
+
+    async def list_resources(
+        self, community_id: str, top_rated: bool, page_size: int, page_token: str
+    ) -> ResourcePage: ...
+
+    async def rate(
+        self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
+    ) -> tuple[int, RatingSummary]:
+        """Store a member's rating and the item's recounted summary; (previous stars, summary)."""
+        ...
+
+    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage: ...
+
+    async def mark_outdated(
+        self, item: Resource, member_id: str, now: datetime, community: CommunityView
+    ) -> int:
+        """Record a member's outdated mark once; returns the item's number of marks."""
+        ...
+
+    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage: ...
+
+
+class ModerationRepository(Protocol):
+    async def add_flag(self, flag: Flag) -> bool:
+        """Store the flag; False if the member flagged this post before."""
+        ...
+
+    async def count_flags(self, flag: Flag, threshold: int, community: CommunityView) -> tuple[int, bool]:
+        """Recount the post's flags, hide it when they first reach the threshold; (count, hidden)."""
+        ...
+
+    async def set_state(
+        self, ref: PostRef, fields: dict[str, bool], event: DomainEvent, community: CommunityView
+    ) -> dict[str, Any]:
+        """Set hidden or locked on a post with the event for its author; returns the post's state."""
+        ...
+
+    async def resolve(self, entry: ModerationEntry, hidden: bool) -> None:
+        """Log a moderator's action and take the post off the queue."""
+        ...
+
+    async def queue(self, community_id: str, page_size: int, page_token: str) -> QueuePage: ...
+
+    async def moderation_log(self, community_id: str, page_size: int, page_token: str) -> LogPage: ...
+
 
 class MembershipDirectory(Protocol):
     """Who belongs where: a local read model fed by community events, read through on a miss."""
@@ -43,10 +226,20 @@ class MembershipDirectory(Protocol):
 
     async def membership(self, community_id: str, member_id: str) -> MembershipView | None: ...
 
+    async def communities_of(self, member_id: str) -> list[str]:
+        """The communities the member is known to belong to."""
+        ...
+
 
 class MembershipStore(Protocol):
     """The writable side of the membership read model."""
 
-    async def put_community(self, view: CommunityView) -> None: ...
+    async def put_community(self, view: CommunityView, as_of: datetime) -> None: ...
 
-    async def put_membership(self, view: MembershipView) -> None: ...
+    async def set_lifecycle(self, community_id: str, lifecycle: str, as_of: datetime) -> None: ...
+
+    async def put_membership(self, view: MembershipView, as_of: datetime) -> None: ...
+
+    async def remove_membership(self, community_id: str, member_id: str, as_of: datetime) -> None: ...
+
+    async def set_role(self, community_id: str, member_id: str, role: Role, as_of: datetime) -> None: ...

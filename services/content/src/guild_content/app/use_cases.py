@@ -3,17 +3,77 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import Aborted, NotFound, PermissionDenied, Validator
+from guild_common.errors import (
+    Aborted,
+    AlreadyExists,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    Validator,
+)
 from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size
-from guild_content.app.ports import MembershipDirectory, QuestionPage, QuestionRepository
-from guild_content.domain.model import Answer, CommunityView, MembershipView, Question
+from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_content.app.ports import (
+    CommentPage,
+    IndexedQuestion,
+    LogPage,
+    MembershipDirectory,
+    ModerationRepository,
+    QuestionPage,
+    QuestionRepository,
+    QueuePage,
+    ResourcePage,
+    ResourceRepository,
+    ReviewPage,
+    RevisionPage,
+    SearchHit,
+    SearchPage,
+    TagPage,
+)
+from guild_content.domain.model import (
+    MODERATING_ROLES,
+    Answer,
+    Comment,
+    CommunityView,
+    DomainEvent,
+    Flag,
+    MembershipView,
+    MentionMade,
+    ModerationEntry,
+    Post,
+    PostEdited,
+    PostHidden,
+    PostLocked,
+    PostRef,
+    PostRemoved,
+    PostRestored,
+    Question,
+    RatingSummary,
+    Resource,
+    Revision,
+    Text,
+    check_moderation,
+    edited_text,
+    ensure_champion,
+    ensure_curator,
+    ensure_moderator,
+    ensure_unlocked,
+    mentioned,
+    normalise_tags,
+)
+from guild_content.domain.search import QUERY_TERMS_MAX, relevance, terms
 
 ACCEPT_ATTEMPTS = 5
+# Search ranks at most this many of the newest matching questions.
+SEARCH_CANDIDATES = 500
+SIMILAR_HINTS = 3
+EDIT_ATTEMPTS = 5
 
 
 class ContentUseCases:
@@ -21,9 +81,17 @@ class ContentUseCases:
         self,
         repository: QuestionRepository,
         directory: MembershipDirectory,
+        moderation: ModerationRepository,
+        resources: ResourceRepository,
         *,
+        flag_threshold: int = 3,
+        unanswered_after: timedelta = timedelta(hours=24),
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._moderation = moderation
+        self._resources = resources
+        self._flag_threshold = flag_threshold
+        self._unanswered_after = unanswered_after
         self._repo = repository
         self._directory = directory
         self._clock = clock
@@ -43,25 +111,28 @@ class ContentUseCases:
             tags=tags,
             now=self._clock(),
         )
+        await self._mention(question, question.title, question.body)
         return await self._repo.add_question(question, community)
 
     async def answer(self, caller: Principal, question_id: str, body: str, request_id: str) -> Answer:
-        question = await self._question(question_id)
+        question = await self._visible_question(question_id)
         community, _ = await self._member_of(caller, question.community_id)
         community.ensure_writable()
+        ensure_unlocked(question)
         answer = question.answer(
             id=_id("answer", caller, request_id), author_id=caller.subject, body=body, now=self._clock()
         )
+        await self._mention(answer, answer.body)
         return await self._repo.add_answer(answer, community)
 
     async def accept(self, caller: Principal, question_id: str, answer_id: str) -> Question:
         _require(question_id=question_id, answer_id=answer_id)
         for _ in range(ACCEPT_ATTEMPTS):
-            question = await self._question(question_id)
+            question = await self._visible_question(question_id)
             community, membership = await self._member_of(caller, question.community_id)
             community.ensure_writable()
             answer = await self._repo.get_answer(answer_id)
-            if answer is None or answer.question_id != question.id:
+            if answer is None or answer.deleted or answer.hidden or answer.question_id != question.id:
                 raise NotFound(f"answer {answer_id} not found on this question", reason="ANSWER_NOT_FOUND")
             previous_author = ""
             if question.accepted_answer_id and question.accepted_answer_id != answer.id:
@@ -79,6 +150,11 @@ class ContentUseCases:
         limit = clamp_page_size(answer_limit, default=100, maximum=500, field="answer_limit")
         question = await self._question(question_id)
         await self._readable(caller, question.community_id)
+        if question.hidden and caller.subject != question.author_id:
+            # Hidden pending review: its author and the moderators still see it.
+            membership = await self._directory.membership(question.community_id, caller.subject)
+            if membership is None or membership.role not in MODERATING_ROLES:
+                raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
         return question, await self._repo.list_answers(question.id, limit)
 
     async def list_questions(
@@ -89,10 +165,381 @@ class ContentUseCases:
         await self._readable(caller, community_id)
         return await self._repo.list_questions(community_id, size, page_token)
 
+    async def vote(self, caller: Principal, target_id: str, value: int) -> tuple[PostRef, int]:
+        """Set the caller's vote on a question or answer to ``value`` (+1, -1, or 0 to retract).
+
+        Returns the target and its score after the vote. Voting the same way twice changes nothing.
+        """
+        _require(target_id=target_id)
+        if value not in (-1, 0, 1):
+            raise InvalidArgument(
+                "invalid vote", violations=[FieldViolation("direction", "must be up or down")]
+            )
+        post = await self._post(target_id, kinds=("question", "answer"))
+        target = post.ref()
+        community, _ = await self._member_of(caller, target.community_id)
+        community.ensure_writable()
+        ensure_unlocked(post)
+        target.check_voter(caller.subject)
+        _, score = await self._repo.apply_vote(target, caller.subject, value, self._clock(), community)
+        return target, score
+
+    async def add_comment(self, caller: Principal, post_id: str, body: str, request_id: str) -> Comment:
+        post = await self._post(post_id, kinds=("question", "answer"))
+        community, _ = await self._member_of(caller, post.community_id)
+        community.ensure_writable()
+        ensure_unlocked(post)
+        comment = Comment.post(
+            id=_id("comment", caller, request_id),
+            on=post.ref(),
+            author_id=caller.subject,
+            body=body,
+            now=self._clock(),
+        )
+        await self._mention(comment, comment.body)
+        return await self._repo.add_comment(comment, community)
+
+    async def list_comments(
+        self, caller: Principal, post_id: str, page_size: int, page_token: str
+    ) -> CommentPage:
+        size = clamp_page_size(page_size, default=50, maximum=100)
+        post = await self._post(post_id, kinds=("question", "answer"))
+        await self._readable(caller, post.community_id)
+        return await self._repo.list_comments(post.id, size, page_token)
+
+    async def edit(self, caller: Principal, post_id: str, new: Text, mask: list[str]) -> tuple[Post, int]:
+        """Edit a post's text; returns the post as stored and the revision holding the previous text."""
+        for _ in range(EDIT_ATTEMPTS):
+            post = await self._post(post_id)
+            community, membership = await self._member_of(caller, post.community_id)
+            community.ensure_writable()
+            post.ref().ensure_may_change(membership)
+            ensure_unlocked(post)
+            text = edited_text(post.kind, post.text, mask, new)
+            now = self._clock()
+            number = post.edit_count + 1
+            revision = Revision(post.id, number, caller.subject, now, post.text)
+            event = PostEdited(post.ref(), caller.subject, number, now)
+            named = mentioned(
+                text.title, text.body, author_id=post.author_id, before=(post.text.title, post.text.body)
+            )
+            mentions = [
+                MentionMade(m, post.ref(), now) for m in await self._members(post.community_id, named)
+            ]
+            if await self._repo.save_edit(post, text, revision, [event, *mentions], community):
+                stored = await self._repo.get_post(post.id)
+                assert stored is not None
+                return stored, number
+        raise Aborted("the post changed concurrently; retry", reason="CONCURRENT_UPDATE")
+
+    async def accepted_answer_id(self, question_id: str) -> str:
+        question = await self._repo.get_question(question_id)
+        return question.accepted_answer_id if question else ""
+
+    async def list_revisions(
+        self, caller: Principal, post_id: str, page_size: int, page_token: str
+    ) -> RevisionPage:
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        post = await self._post(post_id)
+        await self._readable(caller, post.community_id)
+        return await self._repo.list_revisions(post.id, size, page_token)
+
+    async def delete(self, caller: Principal, post_id: str, reason: str) -> PostRef:
+        """Soft-delete a post; a deleted accepted answer is no longer accepted."""
+        post = await self._post(post_id, include_hidden=True)
+        community, membership = await self._member_of(caller, post.community_id)
+        community.ensure_writable()
+        by_moderator = post.ref().ensure_may_change(membership)
+        if by_moderator:
+            _require(reason=reason.strip())
+        now = self._clock()
+        removal = PostRemoved(post.ref(), caller.subject, reason.strip(), by_moderator, now)
+        await self._repo.mark_deleted(removal, community)
+        if isinstance(post, Answer):
+            await self._withdraw_acceptance(post, caller.subject, community)
+        return post.ref()
+
+    async def _withdraw_acceptance(self, answer: Answer, by: str, community: CommunityView) -> None:
+        for _ in range(ACCEPT_ATTEMPTS):
+            question = await self._repo.get_question(answer.question_id)
+            if question is None or not question.withdraw(answer, by, self._clock()):
+                return
+            if await self._repo.save_acceptance(question, community):
+                return
+        raise Aborted("the question changed concurrently; retry", reason="CONCURRENT_UPDATE")
+
+    async def list_tags(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> TagPage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=50, maximum=200)
+        await self._readable(caller, community_id)
+        return await self._repo.tag_counts(community_id, size, page_token)
+
+    async def search(
+        self,
+        caller: Principal,
+        query: str,
+        community_id: str,
+        tag: str,
+        answered: bool | None,
+        page_size: int,
+        page_token: str,
+    ) -> SearchPage:
+        """Questions matching the query, most relevant first (then newest), in the caller's communities.
+
+        Pages continue after the last hit's (relevance, time, id), so a page token stays valid while
+        questions are added and ranks never repeat or skip a hit that did not change.
+        """
+        size = clamp_page_size(page_size, default=20, maximum=50)
+        wanted = _query_terms(query, "query")
+        if community_id:
+            await self._readable(caller, community_id)
+            communities = [community_id]
+        else:
+            communities = await self._directory.communities_of(caller.subject)
+        if not communities:
+            return SearchPage([], "")
+        tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
+        candidates = await self._repo.search_candidates(
+            communities, wanted, tag_filter, answered, SEARCH_CANDIDATES
+        )
+        hits = _ranked(wanted, candidates)
+        position = decode_token(page_token)
+        if position:
+            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
+            hits = [h for h in hits if _rank_key(h) > after]
+        page = hits[:size]
+        next_token = ""
+        if len(hits) > size:
+            last = page[-1]
+            next_token = encode_token(
+                {"r": last.relevance, "t": last.question.create_time.timestamp(), "id": last.question.id}
+            )
+        return SearchPage(page, next_token)
+
+    async def unanswered(
+        self, caller: Principal, community_id: str, min_age_minutes: int, page_size: int, page_token: str
+    ) -> tuple[list[tuple[Question, list[SearchHit]]], str]:
+        """The curation queue: questions unanswered for a while, each with similar answered questions."""
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=50)
+        check = Validator()
+        check.require(min_age_minutes >= 0, "min_age_minutes", "must not be negative")
+        check.check()
+        _, membership = await self._member_of(caller, community_id)
+        ensure_champion(membership)
+        age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
+        page = await self._repo.unanswered(community_id, self._clock() - age, size, page_token)
+        items = []
+        for question in page.questions:
+            wanted = terms(question.title)
+            hits: list[SearchHit] = []
+            if wanted:
+                candidates = await self._repo.search_candidates(
+                    [community_id], wanted, "", True, SEARCH_CANDIDATES
+                )
+                hits = [h for h in _ranked(wanted, candidates) if h.question.id != question.id][
+                    :SIMILAR_HINTS
+                ]
+            items.append((question, hits))
+        return items, page.next_token
+
+    async def similar(self, caller: Principal, community_id: str, title: str, limit: int) -> list[SearchHit]:
+        """Questions of the community most like a draft title."""
+        _require(community_id=community_id)
+        size = clamp_page_size(limit, default=5, maximum=20, field="limit")
+        wanted = _query_terms(title, "title")
+        await self._readable(caller, community_id)
+        candidates = await self._repo.search_candidates([community_id], wanted, "", None, SEARCH_CANDIDATES)
+        return _ranked(wanted, candidates)[:size]
+
+    async def flag(self, caller: Principal, post_id: str, reason: str, note: str) -> tuple[int, bool]:
+        """Flag a post once; returns the post's flag count and whether it is now hidden."""
+        post = await self._post(post_id, include_hidden=True)
+        community, _ = await self._member_of(caller, post.community_id)
+        community.ensure_writable()
+        flag = Flag.raise_(
+            post=post.ref(), member_id=caller.subject, reason=reason, note=note, now=self._clock()
+        )
+        if not await self._moderation.add_flag(flag):
+            raise AlreadyExists("you flagged this post already", reason="ALREADY_FLAGGED")
+        return await self._moderation.count_flags(flag, self._flag_threshold, community)
+
+    async def moderation_queue(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> QueuePage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        await self._moderator_of(caller, community_id)
+        return await self._moderation.queue(community_id, size, page_token)
+
+    async def moderation_log(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> LogPage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        await self._moderator_of(caller, community_id)
+        return await self._moderation.moderation_log(community_id, size, page_token)
+
+    async def moderate(self, caller: Principal, post_id: str, action: str, reason: str) -> Post:
+        """Hide, restore, lock, unlock or delete a post; logged, and the author hears of it."""
+        check_moderation(action, reason)
+        reason = reason.strip()
+        post = await self._post(post_id, include_hidden=True)
+        community = await self._moderator_of(caller, post.community_id)
+        community.ensure_writable()
+        ref, now, by = post.ref(), self._clock(), caller.subject
+        if action == "delete":
+            await self._repo.mark_deleted(PostRemoved(ref, by, reason, True, now), community)
+            if isinstance(post, Answer):
+                await self._withdraw_acceptance(post, by, community)
+            post.deleted = True
+        else:
+            event: DomainEvent
+            match action:
+                case "hide":
+                    fields, event = {"hidden": True}, PostHidden(ref, by, reason, False, 0, now)
+                case "restore":
+                    fields, event = {"hidden": False}, PostRestored(ref, by, reason, now)
+                case _:
+                    locked = action == "lock"
+                    fields, event = {"locked": locked}, PostLocked(ref, by, reason, locked, now)
+            state = await self._moderation.set_state(ref, fields, event, community)
+            post.hidden, post.locked = bool(state.get("hidden")), bool(state.get("locked"))
+        await self._moderation.resolve(ModerationEntry(new_id(), ref, action, by, reason, now), post.hidden)
+        return post
+
+    async def _mention(self, post: Post, *texts: str) -> None:
+        """Queue a mention event on a new post for each member of its community it names."""
+        named = mentioned(*texts, author_id=post.author_id)
+        ref = post.ref()
+        time = post.create_time
+        for member in await self._members(post.community_id, named):
+            post.events.append(MentionMade(member, ref, time))
+
+    async def _members(self, community_id: str, member_ids: list[str]) -> list[str]:
+        """Those of ``member_ids`` who belong to the community; nobody outside hears of its posts."""
+        found = []
+        for member_id in member_ids:
+            try:
+                membership = await self._directory.membership(community_id, member_id)
+            except Unavailable:
+                continue  # the community service cannot confirm: no mention rather than no post
+            if membership is not None:
+                found.append(member_id)
+        return found
+
+    async def share_resource(
+        self,
+        caller: Principal,
+        community_id: str,
+        url: str,
+        title: str,
+        summary: str,
+        media_type: str,
+        tags: list[str],
+        request_id: str,
+    ) -> tuple[Resource, bool]:
+        """Share a link; a URL already shared in the community gives the earlier resource and True."""
+        _require(community_id=community_id)
+        community, _ = await self._member_of(caller, community_id)
+        community.ensure_writable()
+        resource = Resource.share(
+            id=_id("resource", caller, request_id),
+            community_id=community_id,
+            author_id=caller.subject,
+            url=url,
+            title=title,
+            summary=summary,
+            media_type=media_type,
+            tags=tags,
+            now=self._clock(),
+        )
+        return await self._resources.add_resource(resource, community)
+
+    async def get_resource(self, caller: Principal, resource_id: str) -> Resource:
+        resource = await self._resource(resource_id)
+        await self._readable(caller, resource.community_id)
+        return resource
+
+    async def list_resources(
+        self, caller: Principal, community_id: str, top_rated: bool, page_size: int, page_token: str
+    ) -> ResourcePage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        await self._readable(caller, community_id)
+        return await self._resources.list_resources(community_id, top_rated, size, page_token)
+
+    async def rate(
+        self, caller: Principal, item_id: str, stars: int, review: str
+    ) -> tuple[int, RatingSummary]:
+        """Rate an item 1-5, once per member: rating again replaces the earlier rating."""
+        item = await self._resource(item_id)
+        community, _ = await self._member_of(caller, item.community_id)
+        community.ensure_writable()
+        item.check_rating(caller.subject, stars, review)
+        return await self._resources.rate(item, caller.subject, stars, review, self._clock(), community)
+
+    async def list_reviews(
+        self, caller: Principal, item_id: str, page_size: int, page_token: str
+    ) -> ReviewPage:
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        item = await self._resource(item_id)
+        await self._readable(caller, item.community_id)
+        return await self._resources.list_reviews(item.id, size, page_token)
+
+    async def mark_outdated(self, caller: Principal, resource_id: str) -> int:
+        item = await self._resource(resource_id)
+        community, _ = await self._member_of(caller, item.community_id)
+        community.ensure_writable()
+        return await self._resources.mark_outdated(item, caller.subject, self._clock(), community)
+
+    async def list_outdated(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> ResourcePage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        _, membership = await self._member_of(caller, community_id)
+        ensure_curator(membership)
+        return await self._resources.list_outdated(community_id, size, page_token)
+
+    async def _resource(self, resource_id: str) -> Resource:
+        _require(resource_id=resource_id)
+        resource = await self._resources.get_resource(resource_id)
+        if resource is None:
+            raise NotFound(f"resource {resource_id} not found", reason="RESOURCE_NOT_FOUND")
+        return resource
+
+    async def _moderator_of(self, caller: Principal, community_id: str) -> CommunityView:
+        community, membership = await self._member_of(caller, community_id)
+        ensure_moderator(membership)
+        return community
+
+    async def _post(
+        self,
+        post_id: str,
+        kinds: tuple[str, ...] = ("question", "answer", "comment"),
+        *,
+        include_hidden: bool = False,
+    ) -> Post:
+        """A live post of one of ``kinds``; deleted posts, and unless asked hidden ones, are not found."""
+        _require(post_id=post_id)
+        post = await self._repo.get_post(post_id)
+        if post is None or post.deleted or post.kind not in kinds or (post.hidden and not include_hidden):
+            raise NotFound(f"post {post_id} not found", reason="POST_NOT_FOUND")
+        return post
+
     async def _question(self, question_id: str) -> Question:
         _require(question_id=question_id)
         question = await self._repo.get_question(question_id)
-        if question is None:
+        if question is None or question.deleted:
+            raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
+        return question
+
+    async def _visible_question(self, question_id: str) -> Question:
+        question = await self._question(question_id)
+        if question.hidden:
             raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
         return question
 
@@ -126,3 +573,26 @@ def _require(**fields: str) -> None:
     for name, value in fields.items():
         check.require(bool(value), name, "must not be empty")
     check.check()
+
+
+def _query_terms(text: str, field: str) -> list[str]:
+    wanted = terms(text)[:QUERY_TERMS_MAX]
+    if not wanted:
+        raise InvalidArgument(
+            "nothing to search for",
+            violations=[FieldViolation(field, "needs at least one word that is not a stop word")],
+        )
+    return wanted
+
+
+def _ranked(wanted: list[str], candidates: list[IndexedQuestion]) -> list[SearchHit]:
+    hits = []
+    for candidate in candidates:
+        score, matched = relevance(wanted, candidate.terms, candidate.title_terms)
+        if score:
+            hits.append(SearchHit(candidate.question, score, matched))
+    return sorted(hits, key=_rank_key)
+
+
+def _rank_key(hit: SearchHit) -> tuple[int, float, str]:
+    return (-hit.relevance, -hit.question.create_time.timestamp(), hit.question.id)

@@ -1,11 +1,18 @@
-"""What the inbox needs from storage."""
+"""What the notify use cases need from storage and delivery."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from guild_notify.domain.model import Notification
+from guild_notify.domain.broadcasts import Broadcast, Membership
+from guild_notify.domain.model import Notification, NotificationGroup
+from guild_notify.domain.preferences import Preferences
+
+# A keyset position in an inbox: (create time, id) of the last notification seen.
+Position = tuple[datetime, str]
 
 
 @dataclass(frozen=True)
@@ -16,16 +23,103 @@ class InboxPage:
 
 
 class Inbox(Protocol):
-    async def add(self, notification: Notification) -> bool:
-        """Store it unless it exists; False for a duplicate."""
+    async def add(self, notification: Notification) -> Notification | None:
+        """Store it with the recipient's next sequence unless it exists; None for a duplicate."""
         ...
 
-    async def page(
-        self, recipient_id: str, unread_only: bool, page_size: int, page_token: str
-    ) -> InboxPage: ...
+    async def page_after(
+        self, recipient_id: str, unread_only: bool, limit: int, position: Position | None
+    ) -> list[Notification]:
+        """Up to ``limit`` notifications after ``position`` (create time, id), newest first."""
+        ...
 
     async def owned(self, recipient_id: str, ids: list[str]) -> set[str]:
         """Which of ``ids`` belong to ``recipient_id``."""
         ...
 
     async def mark_read(self, recipient_id: str, ids: list[str]) -> int: ...
+
+    async def mark_all_read(self, recipient_id: str) -> int: ...
+
+    async def unread_count(self, recipient_id: str) -> int: ...
+
+    async def groups(
+        self, recipient_id: str, unread_only: bool, page_size: int, page_token: str
+    ) -> tuple[list[NotificationGroup], str]: ...
+
+    async def after(self, recipient_id: str, sequence: int, limit: int) -> list[Notification]:
+        """The recipient's notifications with a sequence above ``sequence``, in sequence order."""
+        ...
+
+    async def last_sequence(self, recipient_id: str) -> int: ...
+
+
+class PreferencesStore(Protocol):
+    async def get(self, member_id: str) -> Preferences: ...
+
+    async def change(self, member_id: str, change: Callable[[Preferences], Preferences]) -> Preferences:
+        """Apply ``change`` to the stored preferences (defaults if none) without losing a concurrent one."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """An email waiting to be sent; its id is the notification's, so a redelivered event queues it once."""
+
+    id: str
+    to: str
+    subject: str
+    text: str
+    html: str
+    create_time: datetime
+
+
+class EmailQueue(Protocol):
+    async def enqueue(self, email: OutgoingEmail) -> bool:
+        """Queue it unless queued already; False for a duplicate."""
+        ...
+
+
+class LiveFeed(Protocol):
+    def published(self, recipient_id: str) -> None:
+        """Wake the recipient's open streams: something new is stored."""
+        ...
+
+
+class Memberships(Protocol):
+    """Who belongs to which community, with which role: a read model fed by community events."""
+
+    async def joined(self, community_id: str, member_id: str, role: str, at: datetime) -> None: ...
+
+    async def role_changed(self, community_id: str, member_id: str, role: str, at: datetime) -> None: ...
+
+    async def left(self, community_id: str, member_id: str) -> None: ...
+
+    async def get(self, community_id: str, member_id: str) -> Membership | None: ...
+
+    async def of_member(self, member_id: str) -> list[Membership]: ...
+
+
+class BroadcastStore(Protocol):
+    """``since`` maps each community a member sees broadcasts of to the time they joined it."""
+
+    async def create(self, broadcast: Broadcast) -> Broadcast:
+        """Store it, or return the one stored under its id already."""
+        ...
+
+    async def after(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        unread_only: bool,
+        limit: int,
+        position: Position | None,
+    ) -> list[tuple[Broadcast, bool]]: ...
+
+    async def unread_count(self, member_id: str, since: dict[str, datetime]) -> int: ...
+
+    async def visible_ids(self, since: dict[str, datetime], ids: list[str]) -> set[str]: ...
+
+    async def mark_read(self, member_id: str, since: dict[str, datetime], ids: list[str]) -> int: ...
+
+    async def mark_all_read(self, member_id: str, since: dict[str, datetime]) -> int: ...

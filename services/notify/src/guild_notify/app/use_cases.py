@@ -1,24 +1,132 @@
-"""Inbox use cases: a member reads and marks only their own notifications."""
+"""Inbox, preference and broadcast use cases: a member reads and changes only their own."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
 from guild_common.auth import Principal
-from guild_common.errors import NotFound, Validator
-from guild_common.pagination import clamp_page_size
-from guild_notify.app.ports import Inbox, InboxPage
+from guild_common.clock import utc_now
+from guild_common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Validator
+from guild_common.ids import id_for_request, new_id
+from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_notify.app.digests import ContentFeed
+from guild_notify.app.live import LiveStreams
+from guild_notify.app.ports import BroadcastStore, Inbox, InboxPage, Memberships, Position, PreferencesStore
+from guild_notify.app.unsubscribe import UnsubscribeTokens
+from guild_notify.domain.broadcasts import LEADER_ROLES, MAX_TEXT, Broadcast, is_broadcast_id
+from guild_notify.domain.digests import ContentItem
+from guild_notify.domain.model import Notification, NotificationGroup, NotificationType
+from guild_notify.domain.preferences import (
+    MAX_MUTED,
+    Channels,
+    DigestFrequency,
+    Preferences,
+    valid_email,
+)
 
 MARK_MAX = 500
+STREAM_BATCH = 100
+
+
+@dataclass(frozen=True)
+class PreferencesChange:
+    """The fields of an update, each None when the update mask does not name it."""
+
+    channels: dict[NotificationType, Channels] | None = None
+    muted_community_ids: list[str] | None = None
+    digest_frequency: DigestFrequency | None = None
+    email_address: str | None = None
+
+
+def resume_token(sequence: int) -> str:
+    return encode_token({"s": sequence})
+
+
+def _resume_position(token: str) -> int | None:
+    position = decode_token(token, "resume_token")
+    if not position:
+        return None
+    sequence = position.get("s")
+    check = Validator()
+    check.require(isinstance(sequence, int) and sequence >= 0, "resume_token", "not a token from this API")
+    check.check()
+    assert isinstance(sequence, int)
+    return sequence
+
+
+def _inbox_position(token: str) -> Position | None:
+    """The keyset position of a ListNotifications page token (the format of ``guild_common.keyset``)."""
+    position = decode_token(token)
+    if not position:
+        return None
+    try:
+        return datetime.fromisoformat(position["t"]), str(position["id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgument(
+            "invalid page token", violations=[FieldViolation("page_token", "not a token from this API")]
+        ) from exc
 
 
 class InboxUseCases:
-    def __init__(self, inbox: Inbox) -> None:
+    """A member's inbox: personal notifications merged on read with broadcasts to their communities."""
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        live: LiveStreams | None = None,
+        poll_seconds: float = 2.0,
+        *,
+        broadcasts: BroadcastStore | None = None,
+        memberships: Memberships | None = None,
+        preferences: PreferencesStore | None = None,
+    ) -> None:
         self._inbox = inbox
+        self._live = live or LiveStreams()
+        self._poll = poll_seconds
+        self._broadcasts = broadcasts
+        self._memberships = memberships
+        self._preferences = preferences
+
+    async def _broadcast_view(self, member_id: str) -> dict[str, datetime]:
+        """The communities whose broadcasts the member sees, with the time they joined each."""
+        if self._broadcasts is None or self._memberships is None or self._preferences is None:
+            return {}
+        prefs = await self._preferences.get(member_id)
+        if not prefs.channels_for(NotificationType.BROADCAST).in_app:
+            return {}
+        return {
+            m.community_id: m.join_time
+            for m in await self._memberships.of_member(member_id)
+            if m.community_id not in prefs.muted_community_ids
+        }
 
     async def list_notifications(
         self, caller: Principal, unread_only: bool, page_size: int, page_token: str
     ) -> InboxPage:
         size = clamp_page_size(page_size, default=20, maximum=100)
-        return await self._inbox.page(caller.subject, unread_only, size, page_token)
+        position = _inbox_position(page_token)
+        member = caller.subject
+        merged = await self._inbox.page_after(member, unread_only, size + 1, position)
+        view = await self._broadcast_view(member)
+        if view and self._broadcasts is not None:
+            shared = await self._broadcasts.after(member, view, unread_only, size + 1, position)
+            merged += [b.for_member(member, read) for b, read in shared]
+            merged.sort(key=lambda n: (n.create_time, n.id), reverse=True)
+        page = merged[:size]
+        token = ""
+        if len(merged) > size:
+            last = page[-1]
+            token = encode_token({"t": last.create_time.isoformat(), "id": last.id})
+        return InboxPage(page, token, await self._unread(member, view))
+
+    async def _unread(self, member: str, view: dict[str, datetime]) -> int:
+        personal = await self._inbox.unread_count(member)
+        if view and self._broadcasts is not None:
+            personal += await self._broadcasts.unread_count(member, view)
+        return personal
 
     async def mark_read(self, caller: Principal, ids: list[str]) -> int:
         """Mark all of ``ids`` read, or none if any is not the caller's."""
@@ -28,7 +136,14 @@ class InboxUseCases:
         check.require(len(unique) <= MARK_MAX, "notification_ids", f"at most {MARK_MAX} at once")
         check.require(all(unique), "notification_ids", "must not contain empty ids")
         check.check()
-        missing = set(unique) - await self._inbox.owned(caller.subject, unique)
+        member = caller.subject
+        shared = [i for i in unique if is_broadcast_id(i)]
+        personal = [i for i in unique if not is_broadcast_id(i)]
+        view = await self._broadcast_view(member) if shared else {}
+        found = await self._inbox.owned(member, personal) if personal else set()
+        if shared and self._broadcasts is not None:
+            found |= await self._broadcasts.visible_ids(view, shared)
+        missing = set(unique) - found
         if missing:
             # Another member's notification is indistinguishable from a missing one.
             raise NotFound(
@@ -36,4 +151,142 @@ class InboxUseCases:
                 reason="NOTIFICATION_NOT_FOUND",
                 metadata={"ids": ",".join(sorted(missing)[:20])},
             )
-        return await self._inbox.mark_read(caller.subject, unique)
+        marked = await self._inbox.mark_read(member, personal) if personal else 0
+        if shared and self._broadcasts is not None:
+            marked += await self._broadcasts.mark_read(member, view, shared)
+        return marked
+
+    async def mark_all_read(self, caller: Principal) -> int:
+        marked = await self._inbox.mark_all_read(caller.subject)
+        view = await self._broadcast_view(caller.subject)
+        if view and self._broadcasts is not None:
+            marked += await self._broadcasts.mark_all_read(caller.subject, view)
+        return marked
+
+    async def unread_count(self, caller: Principal) -> int:
+        return await self._unread(caller.subject, await self._broadcast_view(caller.subject))
+
+    async def list_groups(
+        self, caller: Principal, unread_only: bool, page_size: int, page_token: str
+    ) -> tuple[list[NotificationGroup], str]:
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        return await self._inbox.groups(caller.subject, unread_only, size, page_token)
+
+    async def stream(
+        self, caller: Principal, token: str, on_ready: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncIterator[Notification]:
+        """The caller's notifications after the token's sequence (or from now on), as they are stored.
+
+        Reads the store after each wake-up, so nothing between the token and now is skipped and nothing
+        is sent twice; a periodic re-read covers writes by other processes. ``on_ready`` runs once the
+        stream is listening and its position is fixed: from then on nothing new is missed.
+        """
+        recipient = caller.subject
+        position = _resume_position(token)
+        with self._live.subscribe(recipient) as woken:
+            last = position if position is not None else await self._inbox.last_sequence(recipient)
+            if on_ready is not None:
+                await on_ready()
+            while True:
+                woken.clear()
+                batch = await self._inbox.after(recipient, last, STREAM_BATCH)
+                for notification in batch:
+                    yield notification
+                    last = notification.sequence
+                if len(batch) == STREAM_BATCH:
+                    continue
+                try:
+                    await asyncio.wait_for(woken.wait(), timeout=self._poll)
+                except TimeoutError:
+                    pass
+
+
+class PreferenceUseCases:
+    def __init__(self, store: PreferencesStore, tokens: UnsubscribeTokens) -> None:
+        self._store = store
+        self._tokens = tokens
+
+    async def get(self, caller: Principal) -> Preferences:
+        return await self._store.get(caller.subject)
+
+    async def update(self, caller: Principal, change: PreferencesChange) -> Preferences:
+        check = Validator()
+        if change.email_address:
+            check.require(
+                valid_email(change.email_address), "preferences.email_address", "not an email address"
+            )
+        if change.muted_community_ids is not None:
+            check.require(
+                len(change.muted_community_ids) <= MAX_MUTED,
+                "preferences.muted_community_ids",
+                f"at most {MAX_MUTED} communities",
+            )
+            check.require(all(change.muted_community_ids), "preferences.muted_community_ids", "empty id")
+        check.check()
+
+        def apply(current: Preferences) -> Preferences:
+            updated = current
+            if change.channels is not None:
+                updated = updated.with_channels(change.channels)
+            if change.muted_community_ids is not None:
+                updated = replace(updated, muted_community_ids=frozenset(change.muted_community_ids))
+            if change.digest_frequency is not None:
+                updated = replace(updated, digest_frequency=change.digest_frequency)
+            if change.email_address is not None:
+                updated = replace(updated, email_address=change.email_address)
+            return updated
+
+        return await self._store.change(caller.subject, apply)
+
+    async def unsubscribe(self, token: str) -> Preferences:
+        """Turn off the email the token was issued for; the token itself is the authority."""
+        member_id, topic = self._tokens.verify(token)
+        if isinstance(topic, NotificationType):
+            return await self._store.change(member_id, lambda p: p.without_email_for(topic))
+        return await self._store.change(member_id, lambda p: replace(p, digest_frequency=DigestFrequency.OFF))
+
+
+class BroadcastUseCases:
+    def __init__(self, broadcasts: BroadcastStore, memberships: Memberships, feed: ContentFeed) -> None:
+        self._broadcasts = broadcasts
+        self._memberships = memberships
+        self._feed = feed
+
+    async def create(
+        self, caller: Principal, community_id: str, text: str, subject_id: str, request_id: str
+    ) -> Broadcast:
+        check = Validator()
+        check.require(bool(community_id), "broadcast.community_id", "required")
+        check.require(bool(text.strip()), "broadcast.text", "required")
+        check.require(len(text) <= MAX_TEXT, "broadcast.text", f"at most {MAX_TEXT} characters")
+        check.check()
+        membership = await self._memberships.get(community_id, caller.subject)
+        if membership is None or membership.role not in LEADER_ROLES:
+            raise PermissionDenied(
+                "only community leaders may broadcast",
+                reason="ROLE_REQUIRED",
+                metadata={"community_id": community_id, "required_role": ",".join(sorted(LEADER_ROLES))},
+            )
+        broadcast_id = id_for_request("broadcast", caller.subject, request_id) if request_id else new_id()
+        broadcast = await self._broadcasts.create(
+            Broadcast(
+                id=broadcast_id,
+                community_id=community_id,
+                author_id=caller.subject,
+                text=text.strip(),
+                subject_id=subject_id,
+                create_time=utc_now(),
+            )
+        )
+        # Also new content for the digests; keyed by the broadcast, so a retried create records it once.
+        await self._feed.record(
+            ContentItem(
+                id=broadcast.notification_id,
+                community_id=broadcast.community_id,
+                kind="notice",
+                title=broadcast.text[:200],
+                author_id=broadcast.author_id,
+                create_time=broadcast.create_time,
+            )
+        )
+        return broadcast

@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
+from guild.notify.v1 import webhook_pb2 as wpb
 from guild_common.auth import current_principal
-from guild_notify.app.use_cases import InboxUseCases
-from guild_notify.domain.model import Notification, NotificationType
+from guild_common.errors import FieldViolation, InvalidArgument
+from guild_notify.app.use_cases import (
+    BroadcastUseCases,
+    InboxUseCases,
+    PreferencesChange,
+    PreferenceUseCases,
+    resume_token,
+)
+from guild_notify.app.webhooks import WebhookUseCases
+from guild_notify.domain.broadcasts import Broadcast
+from guild_notify.domain.model import Notification, NotificationGroup, NotificationType
+from guild_notify.domain.preferences import Channels, DigestFrequency, Preferences
+from guild_notify.domain.webhooks import Delivery, DeliveryState, Webhook
 
-_TYPE_TO_PB = {
-    NotificationType.NEW_ANSWER: pb.NOTIFICATION_TYPE_NEW_ANSWER,
-    NotificationType.ANSWER_ACCEPTED: pb.NOTIFICATION_TYPE_ANSWER_ACCEPTED,
+# NotificationType.X is NOTIFICATION_TYPE_X on the wire; a type missing from the proto fails at import.
+_TYPE_TO_PB = {t: pb.NotificationType.Value(f"NOTIFICATION_TYPE_{t.name}") for t in NotificationType}
+_TYPE_FROM_PB = {v: k for k, v in _TYPE_TO_PB.items()}
+_DIGEST_TO_PB = {
+    DigestFrequency.OFF: pb.DIGEST_FREQUENCY_OFF,
+    DigestFrequency.DAILY: pb.DIGEST_FREQUENCY_DAILY,
+    DigestFrequency.WEEKLY: pb.DIGEST_FREQUENCY_WEEKLY,
 }
+_DIGEST_FROM_PB = {v: k for k, v in _DIGEST_TO_PB.items()}
+_MASK_PATHS = ("channels", "muted_community_ids", "digest_frequency", "email_address")
+
+
+def _timestamp(value: object) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)  # type: ignore[arg-type]
+    return stamp
 
 
 def notification_to_pb(n: Notification) -> pb.Notification:
-    created = Timestamp()
-    created.FromDatetime(n.create_time)
     return pb.Notification(
         id=n.id,
         recipient_id=n.recipient_id,
@@ -29,14 +53,139 @@ def notification_to_pb(n: Notification) -> pb.Notification:
         subject_id=n.subject_id,
         actor_id=n.actor_id,
         text=n.text,
-        create_time=created,
+        create_time=_timestamp(n.create_time),
         read=n.read,
+        sequence=n.sequence,
+        group_key=n.group_key,
+    )
+
+
+def group_to_pb(g: NotificationGroup) -> pb.NotificationGroup:
+    return pb.NotificationGroup(
+        group_key=g.key,
+        type=_TYPE_TO_PB[g.type],
+        community_id=g.community_id,
+        subject_id=g.subject_id,
+        unread_count=g.unread_count,
+        total_count=g.total_count,
+        latest_actor_id=g.latest_actor_id,
+        latest_text=g.latest_text,
+        update_time=_timestamp(g.update_time),
+        summary=g.summary,
+    )
+
+
+def preferences_to_pb(p: Preferences) -> pb.Preferences:
+    return pb.Preferences(
+        member_id=p.member_id,
+        channels=[
+            pb.ChannelPreference(type=_TYPE_TO_PB[t], in_app=c.in_app, email=c.email)
+            for t, c in p.effective_channels().items()
+        ],
+        muted_community_ids=sorted(p.muted_community_ids),
+        digest_frequency=_DIGEST_TO_PB[p.digest_frequency],
+        email_address=p.email_address,
+    )
+
+
+_STATE_TO_PB = {
+    DeliveryState.PENDING: wpb.WEBHOOK_DELIVERY_STATE_PENDING,
+    DeliveryState.DELIVERED: wpb.WEBHOOK_DELIVERY_STATE_DELIVERED,
+    DeliveryState.DEAD: wpb.WEBHOOK_DELIVERY_STATE_DEAD,
+}
+
+
+def webhook_to_pb(w: Webhook) -> wpb.Webhook:
+    return wpb.Webhook(
+        id=w.id,
+        owner_id=w.owner_id,
+        url=w.url,
+        event_types=list(w.event_types),
+        create_time=_timestamp(w.create_time),
+    )
+
+
+def delivery_to_pb(d: Delivery) -> wpb.WebhookDelivery:
+    return wpb.WebhookDelivery(
+        id=d.id,
+        webhook_id=d.webhook_id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        state=_STATE_TO_PB[d.state],
+        attempts=[
+            wpb.WebhookAttempt(
+                attempt=a.attempt,
+                attempt_time=_timestamp(a.at),
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+            )
+            for a in d.attempts
+        ],
+        create_time=_timestamp(d.create_time),
+        next_attempt_time=_timestamp(d.next_attempt_time),
+    )
+
+
+def broadcast_to_pb(b: Broadcast) -> pb.Broadcast:
+    return pb.Broadcast(
+        id=b.id,
+        community_id=b.community_id,
+        author_id=b.author_id,
+        text=b.text,
+        subject_id=b.subject_id,
+        create_time=_timestamp(b.create_time),
+    )
+
+
+def change_from_pb(request: api.UpdatePreferencesRequest) -> PreferencesChange:
+    paths = list(dict.fromkeys(request.update_mask.paths))
+    violations = [
+        FieldViolation("update_mask", f"unknown path {path!r}; known: {', '.join(_MASK_PATHS)}")
+        for path in paths
+        if path not in _MASK_PATHS
+    ]
+    if not paths:
+        violations.append(FieldViolation("update_mask", "must name at least one field"))
+    given = request.preferences
+    channels: dict[NotificationType, Channels] | None = None
+    if "channels" in paths:
+        channels = {}
+        for i, entry in enumerate(given.channels):
+            if entry.type not in _TYPE_FROM_PB:
+                violations.append(
+                    FieldViolation(f"preferences.channels[{i}].type", "unknown notification type")
+                )
+                continue
+            channels[_TYPE_FROM_PB[entry.type]] = Channels(in_app=entry.in_app, email=entry.email)
+    digest: DigestFrequency | None = None
+    if "digest_frequency" in paths:
+        if given.digest_frequency not in _DIGEST_FROM_PB:
+            violations.append(FieldViolation("preferences.digest_frequency", "must be off, daily or weekly"))
+        else:
+            digest = _DIGEST_FROM_PB[given.digest_frequency]
+    if violations:
+        raise InvalidArgument("request has invalid fields", violations=violations)
+    return PreferencesChange(
+        channels=channels,
+        muted_community_ids=list(given.muted_community_ids) if "muted_community_ids" in paths else None,
+        digest_frequency=digest,
+        email_address=given.email_address if "email_address" in paths else None,
     )
 
 
 class NotifyServicer(api_grpc.NotifyServiceServicer):
-    def __init__(self, use_cases: InboxUseCases) -> None:
-        self._uc = use_cases
+    def __init__(
+        self,
+        inbox: InboxUseCases,
+        preferences: PreferenceUseCases,
+        webhooks: WebhookUseCases,
+        broadcasts: BroadcastUseCases,
+    ) -> None:
+        self._uc = inbox
+        self._prefs = preferences
+        self._webhooks = webhooks
+        self._broadcasts = broadcasts
 
     async def ListNotifications(
         self, request: api.ListNotificationsRequest, context: grpc.aio.ServicerContext
@@ -55,3 +204,105 @@ class NotifyServicer(api_grpc.NotifyServiceServicer):
     ) -> api.MarkNotificationsReadResponse:
         marked = await self._uc.mark_read(current_principal(), list(request.notification_ids))
         return api.MarkNotificationsReadResponse(marked_count=marked)
+
+    async def MarkAllNotificationsRead(
+        self, request: api.MarkAllNotificationsReadRequest, context: grpc.aio.ServicerContext
+    ) -> api.MarkAllNotificationsReadResponse:
+        return api.MarkAllNotificationsReadResponse(
+            marked_count=await self._uc.mark_all_read(current_principal())
+        )
+
+    async def GetUnreadCount(
+        self, request: api.GetUnreadCountRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetUnreadCountResponse:
+        return api.GetUnreadCountResponse(unread_count=await self._uc.unread_count(current_principal()))
+
+    async def ListNotificationGroups(
+        self, request: api.ListNotificationGroupsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListNotificationGroupsResponse:
+        groups, token = await self._uc.list_groups(
+            current_principal(), request.unread_only, request.page_size, request.page_token
+        )
+        return api.ListNotificationGroupsResponse(
+            groups=[group_to_pb(g) for g in groups], next_page_token=token
+        )
+
+    async def StreamNotifications(
+        self, request: api.StreamNotificationsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[api.StreamNotificationsResponse]:
+        async def ready() -> None:
+            # Headers tell the client the stream is live: anything stored from now on will arrive.
+            await context.send_initial_metadata(())
+
+        async for n in self._uc.stream(current_principal(), request.resume_token, on_ready=ready):
+            yield api.StreamNotificationsResponse(
+                notification=notification_to_pb(n), resume_token=resume_token(n.sequence)
+            )
+
+    async def GetPreferences(
+        self, request: api.GetPreferencesRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetPreferencesResponse:
+        return api.GetPreferencesResponse(
+            preferences=preferences_to_pb(await self._prefs.get(current_principal()))
+        )
+
+    async def UpdatePreferences(
+        self, request: api.UpdatePreferencesRequest, context: grpc.aio.ServicerContext
+    ) -> api.UpdatePreferencesResponse:
+        updated = await self._prefs.update(current_principal(), change_from_pb(request))
+        return api.UpdatePreferencesResponse(preferences=preferences_to_pb(updated))
+
+    async def Unsubscribe(
+        self, request: api.UnsubscribeRequest, context: grpc.aio.ServicerContext
+    ) -> api.UnsubscribeResponse:
+        current_principal()  # any authenticated caller; the token names the member
+        return api.UnsubscribeResponse(
+            preferences=preferences_to_pb(await self._prefs.unsubscribe(request.token))
+        )
+
+    async def CreateWebhook(
+        self, request: api.CreateWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateWebhookResponse:
+        webhook = await self._webhooks.create(
+            current_principal(), request.webhook.url, list(request.webhook.event_types), request.request_id
+        )
+        return api.CreateWebhookResponse(webhook=webhook_to_pb(webhook), secret=webhook.secret)
+
+    async def ListWebhooks(
+        self, request: api.ListWebhooksRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListWebhooksResponse:
+        hooks, token = await self._webhooks.list_webhooks(
+            current_principal(), request.page_size, request.page_token
+        )
+        return api.ListWebhooksResponse(webhooks=[webhook_to_pb(w) for w in hooks], next_page_token=token)
+
+    async def DeleteWebhook(
+        self, request: api.DeleteWebhookRequest, context: grpc.aio.ServicerContext
+    ) -> api.DeleteWebhookResponse:
+        await self._webhooks.delete(current_principal(), request.webhook_id)
+        return api.DeleteWebhookResponse()
+
+    async def ListWebhookDeliveries(
+        self, request: api.ListWebhookDeliveriesRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListWebhookDeliveriesResponse:
+        deliveries, token = await self._webhooks.deliveries(
+            current_principal(), request.webhook_id, request.page_size, request.page_token
+        )
+        return api.ListWebhookDeliveriesResponse(
+            deliveries=[delivery_to_pb(d) for d in deliveries], next_page_token=token
+        )
+
+    async def ReplayWebhookDelivery(
+        self, request: api.ReplayWebhookDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> api.ReplayWebhookDeliveryResponse:
+        delivery = await self._webhooks.replay(current_principal(), request.delivery_id)
+        return api.ReplayWebhookDeliveryResponse(delivery=delivery_to_pb(delivery))
+
+    async def CreateBroadcast(
+        self, request: api.CreateBroadcastRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateBroadcastResponse:
+        given = request.broadcast
+        broadcast = await self._broadcasts.create(
+            current_principal(), given.community_id, given.text, given.subject_id, request.request_id
+        )
+        return api.CreateBroadcastResponse(broadcast=broadcast_to_pb(broadcast))

@@ -1,13 +1,48 @@
-"""Points from content events. Each (event, rule) counts once however often it is delivered."""
+"""Points from content events, roles from community events, board updates from points events.
+
+Each (event, rule) counts once however often it is delivered.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
-from guild_common.events.consumer import EventHandler
+from guild.events.v1 import reputation_events_pb2 as reputation_events
+from guild_common.doclocks import document_lock
+from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope
-from guild_reputation.app.ports import Ledger, Total
-from guild_reputation.domain.leaderboard import Leaderboards
-from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule, earns_for_answer
+from guild_reputation.app.badges import BadgeRules
+from guild_reputation.app.boards import LiveBoards
+from guild_reputation.app.ports import Ledger, PointsRules, RoleWriter
+from guild_reputation.domain.rules import (
+    LedgerEntry,
+    PointsTable,
+    Rule,
+    RuleSetting,
+    capped_amount,
+    earns_for_answer,
+    upvote_delta,
+)
+
+M = TypeVar("M", bound=Message)
+DAILY_CAPS = "daily_caps"
+
+
+def payload(envelope: Envelope, message_type: type[M], *required: str) -> M:
+    """The event's payload; a malformed one, or one missing a required field, is dead-lettered."""
+    try:
+        message = envelope.payload(message_type)
+    except DecodeError as exc:
+        raise PermanentError(f"malformed {message_type.DESCRIPTOR.name}: {exc}") from exc
+    missing = [name for name in required if not getattr(message, name)]
+    if missing:
+        raise PermanentError(f"{message_type.DESCRIPTOR.name} without {', '.join(missing)}")
+    return message
 
 
 def _region_programme(envelope: Envelope) -> tuple[str, str]:
@@ -17,13 +52,70 @@ def _region_programme(envelope: Envelope) -> tuple[str, str]:
 
 
 class ContentEventHandlers:
-    def __init__(self, ledger: Ledger, boards: Leaderboards, points: PointsTable) -> None:
-        self._ledger = ledger
-        self._boards = boards
-        self._points = points
+    """Ledger entries and badges from content events."""
 
-    async def _award(
-        self, envelope: Envelope, rule: Rule, community_id: str, member_id: str, amount: int, target_id: str
+    def __init__(
+        self,
+        ledger: Ledger,
+        live: LiveBoards,
+        points: PointsTable,
+        rules: PointsRules,
+        badges: BadgeRules | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._live = live
+        self._points = points
+        self._rules = rules
+        self._badges = badges
+
+    async def _setting(self, community_id: str, rule: Rule) -> RuleSetting:
+        return self._points.effective(await self._rules.overrides(community_id))[rule]
+
+    async def _record(self, envelope: Envelope, entry: LedgerEntry) -> None:
+        """Append the entry, store the totals and show them on this replica's boards; the other
+        replicas follow the entry's ``points_changed`` event."""
+        region, programme = _region_programme(envelope)
+        await self._ledger.record(entry, region=region, programme=programme)
+        await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
+
+    async def _gain(
+        self,
+        envelope: Envelope,
+        rule: Rule,
+        community_id: str,
+        member_id: str,
+        target_id: str,
+        actor_id: str = "",
+    ) -> None:
+        """A gain under the community's points for ``rule``, cut by the daily cap."""
+        setting = await self._setting(community_id, rule)
+        entry = LedgerEntry.for_event(
+            event_id=envelope.id,
+            rule=rule,
+            community_id=community_id,
+            member_id=member_id,
+            amount=setting.points,
+            target_id=target_id,
+            time=envelope.time,
+            actor_id=actor_id,
+        )
+        if setting.daily_cap <= 0:
+            await self._record(envelope, entry)
+            return
+        async with document_lock(DAILY_CAPS, (community_id, member_id, rule)):
+            earned = await self._ledger.earned_on(community_id, member_id, rule, envelope.time)
+            amount, capped = capped_amount(setting, earned)
+            await self._record(envelope, entry.capped_to(amount) if capped else entry)
+
+    async def _reverse(
+        self,
+        envelope: Envelope,
+        rule: Rule,
+        community_id: str,
+        member_id: str,
+        target_id: str,
+        amount: int,
+        actor_id: str = "",
     ) -> None:
         entry = LedgerEntry.for_event(
             event_id=envelope.id,
@@ -33,51 +125,55 @@ class ContentEventHandlers:
             amount=amount,
             target_id=target_id,
             time=envelope.time,
+            actor_id=actor_id,
         )
-        region, programme = _region_programme(envelope)
-        self._apply(await self._ledger.record(entry, region=region, programme=programme))
+        await self._record(envelope, entry)
 
-    def _apply(self, total: Total) -> None:
-        self._boards.board(total.community_id).set(total.member_id, total.points)
+    async def _removed(self, community_id: str, member_id: str, target_id: str) -> bool:
+        return await self._ledger.has_entry(community_id, member_id, target_id, Rule.POST_REMOVED)
 
     async def question_asked(self, envelope: Envelope) -> None:
-        e = envelope.payload(events.QuestionAsked)
-        await self._award(
-            envelope,
-            Rule.QUESTION_ASKED,
-            e.community_id,
-            e.author_id,
-            self._points.question_asked,
-            e.question_id,
-        )
+        e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
+        await self._gain(envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id)
+        if self._badges:
+            await self._badges.question_asked(
+                envelope.id, *_region_programme(envelope), e.community_id, e.author_id, envelope.time
+            )
 
     async def answer_posted(self, envelope: Envelope) -> None:
-        e = envelope.payload(events.AnswerPosted)
-        if earns_for_answer(e.author_id, e.question_author_id):
-            await self._award(
-                envelope,
-                Rule.ANSWER_POSTED,
+        e = payload(envelope, events.AnswerPosted, "answer_id", "community_id", "author_id")
+        if not earns_for_answer(e.author_id, e.question_author_id):
+            return
+        await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id)
+        if self._badges:
+            await self._badges.answer_posted(
+                envelope.id,
+                *_region_programme(envelope),
                 e.community_id,
                 e.author_id,
-                self._points.answer_posted,
                 e.answer_id,
+                e.question_id,
+                e.question_author_id,
+                envelope.time,
             )
 
     async def answer_accepted(self, envelope: Envelope) -> None:
-        e = envelope.payload(events.AnswerAccepted)
-        if earns_for_answer(e.answer_author_id, e.question_author_id):
-            await self._award(
-                envelope,
-                Rule.ANSWER_ACCEPTED,
-                e.community_id,
-                e.answer_author_id,
-                self._points.answer_accepted,
-                e.answer_id,
+        e = payload(envelope, events.AnswerAccepted, "answer_id", "community_id", "answer_author_id")
+        if not earns_for_answer(e.answer_author_id, e.question_author_id):
+            return
+        if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
+            return
+        await self._gain(envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, e.answer_id)
+        if self._badges:
+            await self._badges.answer_accepted(
+                envelope.id, *_region_programme(envelope), e.community_id, e.answer_author_id, envelope.time
             )
 
     async def answer_unaccepted(self, envelope: Envelope) -> None:
         """Take back what the acceptance earned, whatever the rules said at the time."""
-        e = envelope.payload(events.AnswerUnaccepted)
+        e = payload(envelope, events.AnswerUnaccepted, "answer_id", "community_id", "answer_author_id")
+        if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
+            return  # the removal took it back already
         net = await self._ledger.net_for_target(
             e.community_id,
             e.answer_author_id,
@@ -85,9 +181,61 @@ class ContentEventHandlers:
             [Rule.ANSWER_ACCEPTED, Rule.ANSWER_ACCEPTED_REVERSED],
         )
         if net > 0:
-            await self._award(
-                envelope, Rule.ANSWER_ACCEPTED_REVERSED, e.community_id, e.answer_author_id, -net, e.answer_id
+            await self._reverse(
+                envelope, Rule.ANSWER_ACCEPTED_REVERSED, e.community_id, e.answer_author_id, e.answer_id, -net
             )
+
+    async def vote_changed(self, envelope: Envelope) -> None:
+        """An upvote earns its author points; retracting it takes back what that voter's upvote earned."""
+        e = payload(envelope, events.VoteChanged, "target_id", "community_id", "voter_id", "target_author_id")
+        if e.voter_id == e.target_author_id:
+            return
+        if await self._removed(e.community_id, e.target_author_id, e.target_id):
+            return
+        delta = upvote_delta(e.previous_value, e.value)
+        if delta > 0:
+            await self._gain(
+                envelope, Rule.UPVOTE_RECEIVED, e.community_id, e.target_author_id, e.target_id, e.voter_id
+            )
+        if self._badges and e.target_kind == "answer":
+            await self._badges.answer_scored(
+                envelope.id,
+                *_region_programme(envelope),
+                e.community_id,
+                e.target_author_id,
+                e.score,
+                envelope.time,
+            )
+        if delta >= 0:
+            return
+        net = await self._ledger.net_for_target(
+            e.community_id,
+            e.target_author_id,
+            e.target_id,
+            [Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED],
+            actor_id=e.voter_id,
+        )
+        if net > 0:
+            await self._reverse(
+                envelope,
+                Rule.UPVOTE_RETRACTED,
+                e.community_id,
+                e.target_author_id,
+                e.target_id,
+                -net,
+                e.voter_id,
+            )
+
+    async def post_removed(self, envelope: Envelope) -> None:
+        """A moderator's removal takes back everything the post earned its author, once."""
+        e = payload(envelope, events.PostRemoved, "post_id", "community_id", "author_id")
+        if not e.by_moderator or await self._removed(e.community_id, e.author_id, e.post_id):
+            return
+        net = await self._ledger.net_for_target(
+            e.community_id, e.author_id, e.post_id, [r for r in Rule if r is not Rule.POST_REMOVED]
+        )
+        # Recorded even at 0: it marks the post removed, so later votes or unaccepting earn or take nothing.
+        await self._reverse(envelope, Rule.POST_REMOVED, e.community_id, e.author_id, e.post_id, -net)
 
     def handlers(self) -> dict[str, EventHandler]:
         return {
@@ -95,13 +243,73 @@ class ContentEventHandlers:
             "guild.content.answer_posted.v1": self.answer_posted,
             "guild.content.answer_accepted.v1": self.answer_accepted,
             "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
+            "guild.content.vote_changed.v1": self.vote_changed,
+            "guild.content.post_removed.v1": self.post_removed,
         }
 
 
-async def rebuild_boards(ledger: Ledger, boards: Leaderboards) -> int:
-    """Load every stored total into the in-memory boards; returns how many."""
-    count = 0
-    async for total in ledger.totals():
-        boards.board(total.community_id).set(total.member_id, total.points)
-        count += 1
-    return count
+class CommunityEventHandlers:
+    """Community roles into the local read model, so owners can be recognised without a call."""
+
+    def __init__(self, roles: RoleWriter) -> None:
+        self._roles = roles
+
+    async def member_joined(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
+        await self._roles.put(
+            e.community_id,
+            e.member_id,
+            e.role or "member",
+            envelope.time,
+            region=e.region,
+            programme=e.programme,
+        )
+
+    async def role_granted(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.RoleGranted, "community_id", "member_id", "role")
+        await self._roles.put(
+            e.community_id, e.member_id, e.role, envelope.time, region=e.region, programme=e.programme
+        )
+
+    async def role_revoked(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.RoleRevoked, "community_id", "member_id")
+        await self._roles.put(
+            e.community_id,
+            e.member_id,
+            e.current_role or "member",
+            envelope.time,
+            region=e.region,
+            programme=e.programme,
+        )
+
+    async def member_left(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
+        await self._roles.put(e.community_id, e.member_id, "", envelope.time)
+
+    def handlers(self) -> dict[str, EventHandler]:
+        return {
+            "guild.community.member_joined.v1": self.member_joined,
+            "guild.community.role_granted.v1": self.role_granted,
+            "guild.community.role_revoked.v1": self.role_revoked,
+            "guild.community.member_left.v1": self.member_left,
+        }
+
+
+class PointsFollower:
+    """Keeps this replica's boards current from every replica's ``points_changed`` events.
+
+    The event carries one entry; the stored totals it touched are read back (they include the entry,
+    which is released only after they are written, and stored totals only grow in entries), so
+    applying is absolute, idempotent and, events being handled one at a time, never goes backwards.
+    """
+
+    def __init__(self, ledger: Ledger, live: LiveBoards) -> None:
+        self._ledger = ledger
+        self._live = live
+
+    async def points_changed(self, envelope: Envelope) -> None:
+        e = payload(envelope, reputation_events.PointsChanged, "entry_id", "community_id", "member_id")
+        if self._live.applied(e.entry_id):
+            return
+        moment = e.time.ToDatetime(tzinfo=UTC) if e.HasField("time") else envelope.time
+        await self._live.refresh(self._ledger, e.community_id, e.member_id, moment, e.entry_id)

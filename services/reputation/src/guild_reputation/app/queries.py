@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from guild_common.auth import Principal
 from guild_common.errors import Validator
-from guild_reputation.domain.leaderboard import Leaderboards, Standing
+from guild_reputation.app.boards import LiveBoards
+from guild_reputation.domain.leaderboard import Leaderboard, Standing
+from guild_reputation.domain.periods import GLOBAL, PeriodKind
 
 TOP_DEFAULT = 10
 TOP_MAX = 100
@@ -18,26 +20,57 @@ class BoardView:
     total_members: int
 
 
-class LeaderboardQueries:
-    def __init__(self, boards: Leaderboards) -> None:
-        self._boards = boards
+@dataclass(frozen=True)
+class StandingView:
+    standing: Standing
+    total_members: int
+    percentile: float = 0.0
+    above: Standing | None = None
+    below: Standing | None = None
 
-    def top(self, caller: Principal, community_id: str, n: int) -> BoardView:
+
+class LeaderboardQueries:
+    def __init__(self, live: LiveBoards) -> None:
+        self._live = live
+
+    def _board(self, community_id: str, all_communities: bool, period: PeriodKind) -> Leaderboard | None:
         check = Validator()
-        check.require(bool(community_id), "community_id", "must not be empty")
+        check.require(all_communities or bool(community_id), "community_id", "must not be empty")
+        check.check()
+        key = self._live.current().key(period)
+        return self._live.boards.find(GLOBAL if all_communities else community_id, key)
+
+    def top(
+        self,
+        caller: Principal,
+        community_id: str,
+        n: int,
+        *,
+        period: PeriodKind = PeriodKind.ALL_TIME,
+        all_communities: bool = False,
+    ) -> BoardView:
+        check = Validator()
         check.require(0 <= n <= TOP_MAX, "top", f"between 0 and {TOP_MAX}")
         check.check()
-        board = self._boards.find(community_id)
+        board = self._board(community_id, all_communities, period)
         if board is None:
             return BoardView([], 0)
         return BoardView(board.top(n or TOP_DEFAULT), len(board))
 
-    def standing(self, caller: Principal, community_id: str, member_id: str) -> tuple[Standing, int]:
+    def standing(
+        self,
+        caller: Principal,
+        community_id: str,
+        member_id: str,
+        *,
+        period: PeriodKind = PeriodKind.ALL_TIME,
+        all_communities: bool = False,
+    ) -> StandingView:
         """The member's standing; a member without points stands unranked (rank 0) with 0 points."""
-        check = Validator()
-        check.require(bool(community_id), "community_id", "must not be empty")
-        check.check()
+        board = self._board(community_id, all_communities, period)
         member = member_id or caller.subject
-        board = self._boards.find(community_id)
         standing = board.standing(member) if board else None
-        return standing or Standing(member, 0, 0), len(board) if board else 0
+        if board is None or standing is None:
+            return StandingView(Standing(member, 0, 0), len(board) if board else 0)
+        above, below = board.neighbours(standing)
+        return StandingView(standing, len(board), board.percentile(standing), above, below)

@@ -38,11 +38,36 @@ class Leaderboard:
         self._points[member_id] = points
         self._ranked.add((member_id, points))
 
+    def load(self, items: list[tuple[str, int]]) -> None:
+        """Set many members at once (sorted in one pass; later items win)."""
+        fresh = {m: p for m, p in items if m not in self._points}
+        for member_id, points in items:
+            if member_id not in fresh:
+                self.set(member_id, points)
+        self._points.update(fresh)
+        self._ranked.update(fresh.items())
+
     def standing(self, member_id: str) -> Standing | None:
         points = self._points.get(member_id)
         if points is None:
             return None
         return Standing(member_id, points, self._ranked.index((member_id, points)) + 1)
+
+    def at(self, rank: int) -> Standing | None:
+        """The standing at a 1-based rank, or None beyond the board."""
+        if rank < 1 or rank > len(self._ranked):
+            return None
+        member_id, points = self._ranked[rank - 1]
+        return Standing(member_id, points, rank)
+
+    def neighbours(self, standing: Standing) -> tuple[Standing | None, Standing | None]:
+        """The members ranked just above and just below."""
+        return self.at(standing.rank - 1), self.at(standing.rank + 1)
+
+    def percentile(self, standing: Standing) -> float:
+        """Share of the board at or below this standing, in percent."""
+        total = len(self._ranked)
+        return 100.0 * (total - standing.rank + 1) / total if total and standing.rank else 0.0
 
     def top(self, n: int) -> list[Standing]:
         return [
@@ -51,17 +76,27 @@ class Leaderboard:
         ]
 
 
+BoardKey = tuple[str, str]
+"""(community id or ``*`` for all communities, period key)."""
+
+
 class Leaderboards:
-    """All boards of this process, by community."""
+    """All boards of this process, by community (or ``*``) and period."""
 
     def __init__(self) -> None:
-        self._boards: dict[str, Leaderboard] = {}
+        self._boards: dict[BoardKey, Leaderboard] = {}
 
-    def board(self, community_id: str) -> Leaderboard:
-        board = self._boards.get(community_id)
+    def board(self, community_id: str, period: str = "all") -> Leaderboard:
+        key = (community_id, period)
+        board = self._boards.get(key)
         if board is None:
-            board = self._boards[community_id] = Leaderboard()
+            board = self._boards[key] = Leaderboard()
         return board
 
-    def find(self, community_id: str) -> Leaderboard | None:
-        return self._boards.get(community_id)
+    def find(self, community_id: str, period: str = "all") -> Leaderboard | None:
+        return self._boards.get((community_id, period))
+
+    def retain(self, periods: set[str]) -> None:
+        """Drop boards of periods that are over."""
+        for key in [k for k in self._boards if k[1] not in periods]:
+            del self._boards[key]

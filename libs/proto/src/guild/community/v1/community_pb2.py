@@ -25,21 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"guild/community/v1/community.proto\x12\x12guild.community.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x02\n\tCommunity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x11\n\tprogramme\x18\x05 \x01(\t\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x32\n\nvisibility\x18\x07 \x01(\x0e\x32\x1e.guild.community.v1.Visibility\x12\x30\n\tlifecycle\x18\x08 \x01(\x0e\x32\x1d.guild.community.v1.Lifecycle\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\n \x01(\t\x12\x14\n\x0cmember_count\x18\x0b \x01(\x03\"\x88\x01\n\x06Member\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12&\n\x04role\x18\x03 \x01(\x0e\x32\x18.guild.community.v1.Role\x12-\n\tjoin_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x90\x01\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fVISIBILITY_OPEN\x10\x01\x12\x1e\n\x1aVISIBILITY_REQUEST_TO_JOIN\x10\x02\x12\x1a\n\x16VISIBILITY_INVITE_ONLY\x10\x03\x12\x15\n\x11VISIBILITY_HIDDEN\x10\x04*|\n\tLifecycle\x12\x19\n\x15LIFECYCLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLIFECYCLE_DRAFT\x10\x01\x12\x13\n\x0fLIFECYCLE_PILOT\x10\x02\x12\x12\n\x0eLIFECYCLE_LIVE\x10\x03\x12\x16\n\x12LIFECYCLE_ARCHIVED\x10\x04*v\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_MEMBER\x10\x01\x12\x11\n\rROLE_CHAMPION\x10\x02\x12\x10\n\x0cROLE_CURATOR\x10\x03\x12\x12\n\x0eROLE_MODERATOR\x10\x04\x12\x0e\n\nROLE_OWNER\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"guild/community/v1/community.proto\x12\x12guild.community.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x02\n\tCommunity\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04slug\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x11\n\tprogramme\x18\x05 \x01(\t\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x32\n\nvisibility\x18\x07 \x01(\x0e\x32\x1e.guild.community.v1.Visibility\x12\x30\n\tlifecycle\x18\x08 \x01(\x0e\x32\x1d.guild.community.v1.Lifecycle\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ncreated_by\x18\n \x01(\t\x12\x14\n\x0cmember_count\x18\x0b \x01(\x03\x12\x37\n\x08settings\x18\x0c \x01(\x0b\x32%.guild.community.v1.CommunitySettings\"H\n\x11\x43ommunitySettings\x12 \n\x18\x61uto_hide_flag_threshold\x18\x01 \x01(\x05\x12\x11\n\tpilot_cap\x18\x02 \x01(\x05\"\x88\x01\n\x06Member\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12&\n\x04role\x18\x03 \x01(\x0e\x32\x18.guild.community.v1.Role\x12-\n\tjoin_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x0bJoinRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"z\n\nInvitation\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x12\n\ninvited_by\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfe\x01\n\x07Profile\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x11\n\tjob_title\x18\x03 \x01(\t\x12\x12\n\ndepartment\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x0b\n\x03\x62io\x18\x06 \x01(\t\x12\x11\n\texpertise\x18\x07 \x03(\t\x12\x11\n\tinterests\x18\x08 \x03(\t\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66ollower_count\x18\n \x01(\x03\x12\x17\n\x0f\x66ollowing_count\x18\x0b \x01(\x03\"c\n\x06\x46ollow\x12\x13\n\x0b\x66ollower_id\x18\x01 \x01(\t\x12\x13\n\x0b\x66ollowee_id\x18\x02 \x01(\t\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x90\x01\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fVISIBILITY_OPEN\x10\x01\x12\x1e\n\x1aVISIBILITY_REQUEST_TO_JOIN\x10\x02\x12\x1a\n\x16VISIBILITY_INVITE_ONLY\x10\x03\x12\x15\n\x11VISIBILITY_HIDDEN\x10\x04*|\n\tLifecycle\x12\x19\n\x15LIFECYCLE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLIFECYCLE_DRAFT\x10\x01\x12\x13\n\x0fLIFECYCLE_PILOT\x10\x02\x12\x12\n\x0eLIFECYCLE_LIVE\x10\x03\x12\x16\n\x12LIFECYCLE_ARCHIVED\x10\x04*v\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_MEMBER\x10\x01\x12\x11\n\rROLE_CHAMPION\x10\x02\x12\x10\n\x0cROLE_CURATOR\x10\x03\x12\x12\n\x0eROLE_MODERATOR\x10\x04\x12\x0e\n\nROLE_OWNER\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.community.v1.community_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VISIBILITY']._serialized_start=534
-  _globals['_VISIBILITY']._serialized_end=678
-  _globals['_LIFECYCLE']._serialized_start=680
-  _globals['_LIFECYCLE']._serialized_end=804
-  _globals['_ROLE']._serialized_start=806
-  _globals['_ROLE']._serialized_end=924
+  _globals['_VISIBILITY']._serialized_start=1252
+  _globals['_VISIBILITY']._serialized_end=1396
+  _globals['_LIFECYCLE']._serialized_start=1398
+  _globals['_LIFECYCLE']._serialized_end=1522
+  _globals['_ROLE']._serialized_start=1524
+  _globals['_ROLE']._serialized_end=1642
   _globals['_COMMUNITY']._serialized_start=92
-  _globals['_COMMUNITY']._serialized_end=392
-  _globals['_MEMBER']._serialized_start=395
-  _globals['_MEMBER']._serialized_end=531
+  _globals['_COMMUNITY']._serialized_end=449
+  _globals['_COMMUNITYSETTINGS']._serialized_start=451
+  _globals['_COMMUNITYSETTINGS']._serialized_end=523
+  _globals['_MEMBER']._serialized_start=526
+  _globals['_MEMBER']._serialized_end=662
+  _globals['_JOINREQUEST']._serialized_start=664
+  _globals['_JOINREQUEST']._serialized_end=767
+  _globals['_INVITATION']._serialized_start=769
+  _globals['_INVITATION']._serialized_end=891
+  _globals['_PROFILE']._serialized_start=894
+  _globals['_PROFILE']._serialized_end=1148
+  _globals['_FOLLOW']._serialized_start=1150
+  _globals['_FOLLOW']._serialized_end=1249
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -103,6 +105,7 @@ class Community(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     CREATED_BY_FIELD_NUMBER: _builtins.int
     MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned identifier."""
     slug: _builtins.str
@@ -119,6 +122,10 @@ class Community(_message.Message):
     member_count: _builtins.int
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def settings(self) -> Global___CommunitySettings:
+        """Per-community settings."""
+
     def __init__(
         self,
         *,
@@ -133,14 +140,41 @@ class Community(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         created_by: _builtins.str = ...,
         member_count: _builtins.int = ...,
+        settings: Global___CommunitySettings | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "settings", b"settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "description", b"description", "id", b"id", "lifecycle", b"lifecycle", "member_count", b"member_count", "name", b"name", "programme", b"programme", "region", b"region", "slug", b"slug", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "created_by", b"created_by", "description", b"description", "id", b"id", "lifecycle", b"lifecycle", "member_count", b"member_count", "name", b"name", "programme", b"programme", "region", b"region", "settings", b"settings", "slug", b"slug", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Community: _TypeAlias = Community  # noqa: Y015
+
+@_typing.final
+class CommunitySettings(_message.Message):
+    """Settings an owner may change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AUTO_HIDE_FLAG_THRESHOLD_FIELD_NUMBER: _builtins.int
+    PILOT_CAP_FIELD_NUMBER: _builtins.int
+    auto_hide_flag_threshold: _builtins.int
+    """Open flags that hide a post until a moderator reviews it; 1-100, default 3."""
+    pilot_cap: _builtins.int
+    """Most members a community may have while in pilot; 0 means no cap."""
+    def __init__(
+        self,
+        *,
+        auto_hide_flag_threshold: _builtins.int = ...,
+        pilot_cap: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_hide_flag_threshold", b"auto_hide_flag_threshold", "pilot_cap", b"pilot_cap"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommunitySettings: _TypeAlias = CommunitySettings  # noqa: Y015
 
 @_typing.final
 class Member(_message.Message):
@@ -172,3 +206,150 @@ class Member(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Member: _TypeAlias = Member  # noqa: Y015
+
+@_typing.final
+class JoinRequest(_message.Message):
+    """A pending request to join a request_to_join community."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "create_time", b"create_time", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JoinRequest: _TypeAlias = JoinRequest  # noqa: Y015
+
+@_typing.final
+class Invitation(_message.Message):
+    """A pending invitation; the invitee accepts it to become a member."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    INVITED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    invited_by: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        invited_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "create_time", b"create_time", "invited_by", b"invited_by", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Invitation: _TypeAlias = Invitation  # noqa: Y015
+
+@_typing.final
+class Profile(_message.Message):
+    """A person's profile, shared across communities."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    JOB_TITLE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    BIO_FIELD_NUMBER: _builtins.int
+    EXPERTISE_FIELD_NUMBER: _builtins.int
+    INTERESTS_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    FOLLOWER_COUNT_FIELD_NUMBER: _builtins.int
+    FOLLOWING_COUNT_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    """The person's member id (token subject)."""
+    display_name: _builtins.str
+    job_title: _builtins.str
+    department: _builtins.str
+    region: _builtins.str
+    """Region code from the deployment's configured list, or empty."""
+    bio: _builtins.str
+    follower_count: _builtins.int
+    following_count: _builtins.int
+    @_builtins.property
+    def expertise(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Declared expertise: topic tags, lowercase."""
+
+    @_builtins.property
+    def interests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Topics the person wants to learn about, lowercase tags."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        job_title: _builtins.str = ...,
+        department: _builtins.str = ...,
+        region: _builtins.str = ...,
+        bio: _builtins.str = ...,
+        expertise: _abc.Iterable[_builtins.str] | None = ...,
+        interests: _abc.Iterable[_builtins.str] | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        follower_count: _builtins.int = ...,
+        following_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bio", b"bio", "department", b"department", "display_name", b"display_name", "expertise", b"expertise", "follower_count", b"follower_count", "following_count", b"following_count", "interests", b"interests", "job_title", b"job_title", "member_id", b"member_id", "region", b"region", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Profile: _TypeAlias = Profile  # noqa: Y015
+
+@_typing.final
+class Follow(_message.Message):
+    """One person following another."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWEE_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    follower_id: _builtins.str
+    followee_id: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        follower_id: _builtins.str = ...,
+        followee_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "followee_id", b"followee_id", "follower_id", b"follower_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Follow: _TypeAlias = Follow  # noqa: Y015

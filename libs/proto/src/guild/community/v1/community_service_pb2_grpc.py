@@ -45,10 +45,85 @@ class CommunityServiceStub:
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetCommunityRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetCommunityResponse.FromString,
                 _registered_method=True)
+        self.ListCommunities = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListCommunities',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesResponse.FromString,
+                _registered_method=True)
+        self.UpdateCommunity = channel.unary_unary(
+                '/guild.community.v1.CommunityService/UpdateCommunity',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityResponse.FromString,
+                _registered_method=True)
+        self.ChangeLifecycle = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ChangeLifecycle',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleResponse.FromString,
+                _registered_method=True)
         self.JoinCommunity = channel.unary_unary(
                 '/guild.community.v1.CommunityService/JoinCommunity',
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityResponse.FromString,
+                _registered_method=True)
+        self.RequestToJoin = channel.unary_unary(
+                '/guild.community.v1.CommunityService/RequestToJoin',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinResponse.FromString,
+                _registered_method=True)
+        self.ListJoinRequests = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListJoinRequests',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsResponse.FromString,
+                _registered_method=True)
+        self.ApproveJoinRequest = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ApproveJoinRequest',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestResponse.FromString,
+                _registered_method=True)
+        self.DenyJoinRequest = channel.unary_unary(
+                '/guild.community.v1.CommunityService/DenyJoinRequest',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestResponse.FromString,
+                _registered_method=True)
+        self.InviteMember = channel.unary_unary(
+                '/guild.community.v1.CommunityService/InviteMember',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberResponse.FromString,
+                _registered_method=True)
+        self.AcceptInvitation = channel.unary_unary(
+                '/guild.community.v1.CommunityService/AcceptInvitation',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationResponse.FromString,
+                _registered_method=True)
+        self.EnrolCohort = channel.unary_unary(
+                '/guild.community.v1.CommunityService/EnrolCohort',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.FromString,
+                _registered_method=True)
+        self.LeaveCommunity = channel.unary_unary(
+                '/guild.community.v1.CommunityService/LeaveCommunity',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityResponse.FromString,
+                _registered_method=True)
+        self.RemoveMember = channel.unary_unary(
+                '/guild.community.v1.CommunityService/RemoveMember',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberResponse.FromString,
+                _registered_method=True)
+        self.BanMember = channel.unary_unary(
+                '/guild.community.v1.CommunityService/BanMember',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberResponse.FromString,
+                _registered_method=True)
+        self.GrantRole = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GrantRole',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleResponse.FromString,
+                _registered_method=True)
+        self.RevokeRole = channel.unary_unary(
+                '/guild.community.v1.CommunityService/RevokeRole',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleResponse.FromString,
                 _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/guild.community.v1.CommunityService/ListMembers',
@@ -59,6 +134,71 @@ class CommunityServiceStub:
                 '/guild.community.v1.CommunityService/GetMembership',
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipResponse.FromString,
+                _registered_method=True)
+        self.UpdateProfile = channel.unary_unary(
+                '/guild.community.v1.CommunityService/UpdateProfile',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileResponse.FromString,
+                _registered_method=True)
+        self.GetProfile = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GetProfile',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileResponse.FromString,
+                _registered_method=True)
+        self.FollowMember = channel.unary_unary(
+                '/guild.community.v1.CommunityService/FollowMember',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberResponse.FromString,
+                _registered_method=True)
+        self.UnfollowMember = channel.unary_unary(
+                '/guild.community.v1.CommunityService/UnfollowMember',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberResponse.FromString,
+                _registered_method=True)
+        self.ListFollowers = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListFollowers',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersResponse.FromString,
+                _registered_method=True)
+        self.ListFollowing = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListFollowing',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingResponse.FromString,
+                _registered_method=True)
+        self.CreateSurvey = channel.unary_unary(
+                '/guild.community.v1.CommunityService/CreateSurvey',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyResponse.FromString,
+                _registered_method=True)
+        self.OpenSurvey = channel.unary_unary(
+                '/guild.community.v1.CommunityService/OpenSurvey',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyResponse.FromString,
+                _registered_method=True)
+        self.CloseSurvey = channel.unary_unary(
+                '/guild.community.v1.CommunityService/CloseSurvey',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyResponse.FromString,
+                _registered_method=True)
+        self.GetSurvey = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GetSurvey',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResponse.FromString,
+                _registered_method=True)
+        self.SubmitSurveyResponse = channel.unary_unary(
+                '/guild.community.v1.CommunityService/SubmitSurveyResponse',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseResponse.FromString,
+                _registered_method=True)
+        self.GetSurveyResults = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GetSurveyResults',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsResponse.FromString,
+                _registered_method=True)
+        self.ListFreeTextAnswers = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListFreeTextAnswers',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.FromString,
                 _registered_method=True)
 
 
@@ -80,8 +220,113 @@ class CommunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCommunities(self, request, context):
+        """Lists communities by name, with filters and a name prefix search.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCommunity(self, request, context):
+        """Updates the fields named in update_mask. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeLifecycle(self, request, context):
+        """Moves a community along draft -> pilot -> live -> archived (or pilot -> draft). Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def JoinCommunity(self, request, context):
-        """Joins an open community as a member. Joining twice keeps the first membership.
+        """Joins an open community as a member (or accepts a pending invitation). Joining twice keeps the first membership.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestToJoin(self, request, context):
+        """Asks to join a request_to_join community; an owner or moderator approves or denies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJoinRequests(self, request, context):
+        """Lists pending join requests, oldest first. Owners and moderators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveJoinRequest(self, request, context):
+        """Approves a pending join request: the requester becomes a member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DenyJoinRequest(self, request, context):
+        """Denies a pending join request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InviteMember(self, request, context):
+        """Invites someone (into a pilot cohort, or an invite_only community).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptInvitation(self, request, context):
+        """Accepts the caller's pending invitation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrolCohort(self, request, context):
+        """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LeaveCommunity(self, request, context):
+        """Leaves a community. The last owner cannot leave.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMember(self, request, context):
+        """Removes a member; they may join again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BanMember(self, request, context):
+        """Removes a member (if they are one) and bars them from joining again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantRole(self, request, context):
+        """Gives a member a role. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeRole(self, request, context):
+        """Takes a role away; the member is back to member. Owners only; the last owner cannot be demoted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,6 +346,97 @@ class CommunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateProfile(self, request, context):
+        """Creates or updates the caller's own profile; the fields in update_mask are taken from profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProfile(self, request, context):
+        """Gets a person's profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowMember(self, request, context):
+        """Follows a person. Following twice keeps the first follow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfollowMember(self, request, context):
+        """Stops following a person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowers(self, request, context):
+        """Lists who follows a person, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowing(self, request, context):
+        """Lists whom a person follows, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSurvey(self, request, context):
+        """Drafts a survey of 1-10 questions. Owners only. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenSurvey(self, request, context):
+        """Opens a drafted survey for answers. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSurvey(self, request, context):
+        """Closes an open survey; answers are final. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSurvey(self, request, context):
+        """Gets a survey. Members of its community.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitSurveyResponse(self, request, context):
+        """Answers an open survey, or replaces the caller's earlier answers while it is open. Members only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSurveyResults(self, request, context):
+        """Counts, averages, distributions and NPS per question. Owners and moderators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFreeTextAnswers(self, request, context):
+        """Free-text answers to one question, newest first. Owners and moderators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -114,10 +450,85 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetCommunityRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetCommunityResponse.SerializeToString,
             ),
+            'ListCommunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCommunities,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesResponse.SerializeToString,
+            ),
+            'UpdateCommunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCommunity,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityResponse.SerializeToString,
+            ),
+            'ChangeLifecycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeLifecycle,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleResponse.SerializeToString,
+            ),
             'JoinCommunity': grpc.unary_unary_rpc_method_handler(
                     servicer.JoinCommunity,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityResponse.SerializeToString,
+            ),
+            'RequestToJoin': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestToJoin,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinResponse.SerializeToString,
+            ),
+            'ListJoinRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJoinRequests,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsResponse.SerializeToString,
+            ),
+            'ApproveJoinRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveJoinRequest,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestResponse.SerializeToString,
+            ),
+            'DenyJoinRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.DenyJoinRequest,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestResponse.SerializeToString,
+            ),
+            'InviteMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.InviteMember,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberResponse.SerializeToString,
+            ),
+            'AcceptInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptInvitation,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationResponse.SerializeToString,
+            ),
+            'EnrolCohort': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrolCohort,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.SerializeToString,
+            ),
+            'LeaveCommunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.LeaveCommunity,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityResponse.SerializeToString,
+            ),
+            'RemoveMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMember,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberResponse.SerializeToString,
+            ),
+            'BanMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.BanMember,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberResponse.SerializeToString,
+            ),
+            'GrantRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantRole,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleResponse.SerializeToString,
+            ),
+            'RevokeRole': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeRole,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleResponse.SerializeToString,
             ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
@@ -128,6 +539,71 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     servicer.GetMembership,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipResponse.SerializeToString,
+            ),
+            'UpdateProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProfile,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileResponse.SerializeToString,
+            ),
+            'GetProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProfile,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileResponse.SerializeToString,
+            ),
+            'FollowMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.FollowMember,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberResponse.SerializeToString,
+            ),
+            'UnfollowMember': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfollowMember,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberResponse.SerializeToString,
+            ),
+            'ListFollowers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowers,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersResponse.SerializeToString,
+            ),
+            'ListFollowing': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowing,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingResponse.SerializeToString,
+            ),
+            'CreateSurvey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSurvey,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyResponse.SerializeToString,
+            ),
+            'OpenSurvey': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSurvey,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyResponse.SerializeToString,
+            ),
+            'CloseSurvey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSurvey,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyResponse.SerializeToString,
+            ),
+            'GetSurvey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSurvey,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResponse.SerializeToString,
+            ),
+            'SubmitSurveyResponse': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitSurveyResponse,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseResponse.SerializeToString,
+            ),
+            'GetSurveyResults': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSurveyResults,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsResponse.SerializeToString,
+            ),
+            'ListFreeTextAnswers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFreeTextAnswers,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -196,6 +672,87 @@ class CommunityService:
             _registered_method=True)
 
     @staticmethod
+    def ListCommunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListCommunities',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListCommunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCommunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/UpdateCommunity',
+            guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.UpdateCommunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeLifecycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ChangeLifecycle',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ChangeLifecycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def JoinCommunity(request,
             target,
             options=(),
@@ -212,6 +769,330 @@ class CommunityService:
             '/guild.community.v1.CommunityService/JoinCommunity',
             guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.JoinCommunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestToJoin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/RequestToJoin',
+            guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.RequestToJoinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJoinRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListJoinRequests',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListJoinRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveJoinRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ApproveJoinRequest',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ApproveJoinRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DenyJoinRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/DenyJoinRequest',
+            guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.DenyJoinRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InviteMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/InviteMember',
+            guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.InviteMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/AcceptInvitation',
+            guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.AcceptInvitationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrolCohort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/EnrolCohort',
+            guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LeaveCommunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/LeaveCommunity',
+            guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/RemoveMember',
+            guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.RemoveMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BanMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/BanMember',
+            guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.BanMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GrantRole',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GrantRoleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeRole(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/RevokeRole',
+            guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.RevokeRoleResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -266,6 +1147,357 @@ class CommunityService:
             '/guild.community.v1.CommunityService/GetMembership',
             guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.GetMembershipResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/UpdateProfile',
+            guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.UpdateProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GetProfile',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/FollowMember',
+            guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.FollowMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfollowMember(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/UnfollowMember',
+            guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.UnfollowMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListFollowers',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListFollowing',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFollowingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSurvey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/CreateSurvey',
+            guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.CreateSurveyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSurvey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/OpenSurvey',
+            guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.OpenSurveyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSurvey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/CloseSurvey',
+            guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.CloseSurveyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSurvey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GetSurvey',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitSurveyResponse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/SubmitSurveyResponse',
+            guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.SubmitSurveyResponseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSurveyResults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GetSurveyResults',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetSurveyResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFreeTextAnswers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListFreeTextAnswers',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,12 +37,68 @@ class CommunityServiceStub:
     """Creates a community; the caller becomes its owner. Idempotent by request_id."""
     GetCommunity: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetCommunityRequest, _community_service_pb2.GetCommunityResponse]
     """Gets a community by id."""
+    ListCommunities: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListCommunitiesRequest, _community_service_pb2.ListCommunitiesResponse]
+    """Lists communities by name, with filters and a name prefix search."""
+    UpdateCommunity: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.UpdateCommunityRequest, _community_service_pb2.UpdateCommunityResponse]
+    """Updates the fields named in update_mask. Owners only."""
+    ChangeLifecycle: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ChangeLifecycleRequest, _community_service_pb2.ChangeLifecycleResponse]
+    """Moves a community along draft -> pilot -> live -> archived (or pilot -> draft). Owners only."""
     JoinCommunity: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.JoinCommunityRequest, _community_service_pb2.JoinCommunityResponse]
-    """Joins an open community as a member. Joining twice keeps the first membership."""
+    """Joins an open community as a member (or accepts a pending invitation). Joining twice keeps the first membership."""
+    RequestToJoin: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.RequestToJoinRequest, _community_service_pb2.RequestToJoinResponse]
+    """Asks to join a request_to_join community; an owner or moderator approves or denies."""
+    ListJoinRequests: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListJoinRequestsRequest, _community_service_pb2.ListJoinRequestsResponse]
+    """Lists pending join requests, oldest first. Owners and moderators."""
+    ApproveJoinRequest: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ApproveJoinRequestRequest, _community_service_pb2.ApproveJoinRequestResponse]
+    """Approves a pending join request: the requester becomes a member."""
+    DenyJoinRequest: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.DenyJoinRequestRequest, _community_service_pb2.DenyJoinRequestResponse]
+    """Denies a pending join request."""
+    InviteMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.InviteMemberRequest, _community_service_pb2.InviteMemberResponse]
+    """Invites someone (into a pilot cohort, or an invite_only community)."""
+    AcceptInvitation: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.AcceptInvitationRequest, _community_service_pb2.AcceptInvitationResponse]
+    """Accepts the caller's pending invitation."""
+    EnrolCohort: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.EnrolCohortRequest, _community_service_pb2.EnrolCohortResponse]
+    """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+    LeaveCommunity: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.LeaveCommunityRequest, _community_service_pb2.LeaveCommunityResponse]
+    """Leaves a community. The last owner cannot leave."""
+    RemoveMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.RemoveMemberRequest, _community_service_pb2.RemoveMemberResponse]
+    """Removes a member; they may join again."""
+    BanMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.BanMemberRequest, _community_service_pb2.BanMemberResponse]
+    """Removes a member (if they are one) and bars them from joining again."""
+    GrantRole: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GrantRoleRequest, _community_service_pb2.GrantRoleResponse]
+    """Gives a member a role. Owners only."""
+    RevokeRole: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.RevokeRoleRequest, _community_service_pb2.RevokeRoleResponse]
+    """Takes a role away; the member is back to member. Owners only; the last owner cannot be demoted."""
     ListMembers: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListMembersRequest, _community_service_pb2.ListMembersResponse]
     """Lists a community's members with their roles, oldest first."""
     GetMembership: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetMembershipRequest, _community_service_pb2.GetMembershipResponse]
     """Gets one membership: the check other services make before letting someone act."""
+    UpdateProfile: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.UpdateProfileRequest, _community_service_pb2.UpdateProfileResponse]
+    """Creates or updates the caller's own profile; the fields in update_mask are taken from profile."""
+    GetProfile: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetProfileRequest, _community_service_pb2.GetProfileResponse]
+    """Gets a person's profile."""
+    FollowMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.FollowMemberRequest, _community_service_pb2.FollowMemberResponse]
+    """Follows a person. Following twice keeps the first follow."""
+    UnfollowMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.UnfollowMemberRequest, _community_service_pb2.UnfollowMemberResponse]
+    """Stops following a person."""
+    ListFollowers: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListFollowersRequest, _community_service_pb2.ListFollowersResponse]
+    """Lists who follows a person, newest first."""
+    ListFollowing: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListFollowingRequest, _community_service_pb2.ListFollowingResponse]
+    """Lists whom a person follows, newest first."""
+    CreateSurvey: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.CreateSurveyRequest, _community_service_pb2.CreateSurveyResponse]
+    """Drafts a survey of 1-10 questions. Owners only. Idempotent by request_id."""
+    OpenSurvey: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.OpenSurveyRequest, _community_service_pb2.OpenSurveyResponse]
+    """Opens a drafted survey for answers. Owners only."""
+    CloseSurvey: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.CloseSurveyRequest, _community_service_pb2.CloseSurveyResponse]
+    """Closes an open survey; answers are final. Owners only."""
+    GetSurvey: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetSurveyRequest, _community_service_pb2.GetSurveyResponse]
+    """Gets a survey. Members of its community."""
+    SubmitSurveyResponse: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.SubmitSurveyResponseRequest, _community_service_pb2.SubmitSurveyResponseResponse]
+    """Answers an open survey, or replaces the caller's earlier answers while it is open. Members only."""
+    GetSurveyResults: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetSurveyResultsRequest, _community_service_pb2.GetSurveyResultsResponse]
+    """Counts, averages, distributions and NPS per question. Owners and moderators."""
+    ListFreeTextAnswers: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListFreeTextAnswersRequest, _community_service_pb2.ListFreeTextAnswersResponse]
+    """Free-text answers to one question, newest first. Owners and moderators."""
 
 @_typing.type_check_only
 class CommunityServiceAsyncStub(CommunityServiceStub):
@@ -53,12 +109,68 @@ class CommunityServiceAsyncStub(CommunityServiceStub):
     """Creates a community; the caller becomes its owner. Idempotent by request_id."""
     GetCommunity: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetCommunityRequest, _community_service_pb2.GetCommunityResponse]  # type: ignore[assignment]
     """Gets a community by id."""
+    ListCommunities: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListCommunitiesRequest, _community_service_pb2.ListCommunitiesResponse]  # type: ignore[assignment]
+    """Lists communities by name, with filters and a name prefix search."""
+    UpdateCommunity: _aio.UnaryUnaryMultiCallable[_community_service_pb2.UpdateCommunityRequest, _community_service_pb2.UpdateCommunityResponse]  # type: ignore[assignment]
+    """Updates the fields named in update_mask. Owners only."""
+    ChangeLifecycle: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ChangeLifecycleRequest, _community_service_pb2.ChangeLifecycleResponse]  # type: ignore[assignment]
+    """Moves a community along draft -> pilot -> live -> archived (or pilot -> draft). Owners only."""
     JoinCommunity: _aio.UnaryUnaryMultiCallable[_community_service_pb2.JoinCommunityRequest, _community_service_pb2.JoinCommunityResponse]  # type: ignore[assignment]
-    """Joins an open community as a member. Joining twice keeps the first membership."""
+    """Joins an open community as a member (or accepts a pending invitation). Joining twice keeps the first membership."""
+    RequestToJoin: _aio.UnaryUnaryMultiCallable[_community_service_pb2.RequestToJoinRequest, _community_service_pb2.RequestToJoinResponse]  # type: ignore[assignment]
+    """Asks to join a request_to_join community; an owner or moderator approves or denies."""
+    ListJoinRequests: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListJoinRequestsRequest, _community_service_pb2.ListJoinRequestsResponse]  # type: ignore[assignment]
+    """Lists pending join requests, oldest first. Owners and moderators."""
+    ApproveJoinRequest: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ApproveJoinRequestRequest, _community_service_pb2.ApproveJoinRequestResponse]  # type: ignore[assignment]
+    """Approves a pending join request: the requester becomes a member."""
+    DenyJoinRequest: _aio.UnaryUnaryMultiCallable[_community_service_pb2.DenyJoinRequestRequest, _community_service_pb2.DenyJoinRequestResponse]  # type: ignore[assignment]
+    """Denies a pending join request."""
+    InviteMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.InviteMemberRequest, _community_service_pb2.InviteMemberResponse]  # type: ignore[assignment]
+    """Invites someone (into a pilot cohort, or an invite_only community)."""
+    AcceptInvitation: _aio.UnaryUnaryMultiCallable[_community_service_pb2.AcceptInvitationRequest, _community_service_pb2.AcceptInvitationResponse]  # type: ignore[assignment]
+    """Accepts the caller's pending invitation."""
+    EnrolCohort: _aio.UnaryUnaryMultiCallable[_community_service_pb2.EnrolCohortRequest, _community_service_pb2.EnrolCohortResponse]  # type: ignore[assignment]
+    """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+    LeaveCommunity: _aio.UnaryUnaryMultiCallable[_community_service_pb2.LeaveCommunityRequest, _community_service_pb2.LeaveCommunityResponse]  # type: ignore[assignment]
+    """Leaves a community. The last owner cannot leave."""
+    RemoveMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.RemoveMemberRequest, _community_service_pb2.RemoveMemberResponse]  # type: ignore[assignment]
+    """Removes a member; they may join again."""
+    BanMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.BanMemberRequest, _community_service_pb2.BanMemberResponse]  # type: ignore[assignment]
+    """Removes a member (if they are one) and bars them from joining again."""
+    GrantRole: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GrantRoleRequest, _community_service_pb2.GrantRoleResponse]  # type: ignore[assignment]
+    """Gives a member a role. Owners only."""
+    RevokeRole: _aio.UnaryUnaryMultiCallable[_community_service_pb2.RevokeRoleRequest, _community_service_pb2.RevokeRoleResponse]  # type: ignore[assignment]
+    """Takes a role away; the member is back to member. Owners only; the last owner cannot be demoted."""
     ListMembers: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListMembersRequest, _community_service_pb2.ListMembersResponse]  # type: ignore[assignment]
     """Lists a community's members with their roles, oldest first."""
     GetMembership: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetMembershipRequest, _community_service_pb2.GetMembershipResponse]  # type: ignore[assignment]
     """Gets one membership: the check other services make before letting someone act."""
+    UpdateProfile: _aio.UnaryUnaryMultiCallable[_community_service_pb2.UpdateProfileRequest, _community_service_pb2.UpdateProfileResponse]  # type: ignore[assignment]
+    """Creates or updates the caller's own profile; the fields in update_mask are taken from profile."""
+    GetProfile: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetProfileRequest, _community_service_pb2.GetProfileResponse]  # type: ignore[assignment]
+    """Gets a person's profile."""
+    FollowMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.FollowMemberRequest, _community_service_pb2.FollowMemberResponse]  # type: ignore[assignment]
+    """Follows a person. Following twice keeps the first follow."""
+    UnfollowMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.UnfollowMemberRequest, _community_service_pb2.UnfollowMemberResponse]  # type: ignore[assignment]
+    """Stops following a person."""
+    ListFollowers: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListFollowersRequest, _community_service_pb2.ListFollowersResponse]  # type: ignore[assignment]
+    """Lists who follows a person, newest first."""
+    ListFollowing: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListFollowingRequest, _community_service_pb2.ListFollowingResponse]  # type: ignore[assignment]
+    """Lists whom a person follows, newest first."""
+    CreateSurvey: _aio.UnaryUnaryMultiCallable[_community_service_pb2.CreateSurveyRequest, _community_service_pb2.CreateSurveyResponse]  # type: ignore[assignment]
+    """Drafts a survey of 1-10 questions. Owners only. Idempotent by request_id."""
+    OpenSurvey: _aio.UnaryUnaryMultiCallable[_community_service_pb2.OpenSurveyRequest, _community_service_pb2.OpenSurveyResponse]  # type: ignore[assignment]
+    """Opens a drafted survey for answers. Owners only."""
+    CloseSurvey: _aio.UnaryUnaryMultiCallable[_community_service_pb2.CloseSurveyRequest, _community_service_pb2.CloseSurveyResponse]  # type: ignore[assignment]
+    """Closes an open survey; answers are final. Owners only."""
+    GetSurvey: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetSurveyRequest, _community_service_pb2.GetSurveyResponse]  # type: ignore[assignment]
+    """Gets a survey. Members of its community."""
+    SubmitSurveyResponse: _aio.UnaryUnaryMultiCallable[_community_service_pb2.SubmitSurveyResponseRequest, _community_service_pb2.SubmitSurveyResponseResponse]  # type: ignore[assignment]
+    """Answers an open survey, or replaces the caller's earlier answers while it is open. Members only."""
+    GetSurveyResults: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetSurveyResultsRequest, _community_service_pb2.GetSurveyResultsResponse]  # type: ignore[assignment]
+    """Counts, averages, distributions and NPS per question. Owners and moderators."""
+    ListFreeTextAnswers: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListFreeTextAnswersRequest, _community_service_pb2.ListFreeTextAnswersResponse]  # type: ignore[assignment]
+    """Free-text answers to one question, newest first. Owners and moderators."""
 
 class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Communities and who belongs to them."""
@@ -80,12 +192,132 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         """Gets a community by id."""
 
     @_abc_1.abstractmethod
+    def ListCommunities(
+        self,
+        request: _community_service_pb2.ListCommunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListCommunitiesResponse, _abc.Awaitable[_community_service_pb2.ListCommunitiesResponse]]:
+        """Lists communities by name, with filters and a name prefix search."""
+
+    @_abc_1.abstractmethod
+    def UpdateCommunity(
+        self,
+        request: _community_service_pb2.UpdateCommunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.UpdateCommunityResponse, _abc.Awaitable[_community_service_pb2.UpdateCommunityResponse]]:
+        """Updates the fields named in update_mask. Owners only."""
+
+    @_abc_1.abstractmethod
+    def ChangeLifecycle(
+        self,
+        request: _community_service_pb2.ChangeLifecycleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ChangeLifecycleResponse, _abc.Awaitable[_community_service_pb2.ChangeLifecycleResponse]]:
+        """Moves a community along draft -> pilot -> live -> archived (or pilot -> draft). Owners only."""
+
+    @_abc_1.abstractmethod
     def JoinCommunity(
         self,
         request: _community_service_pb2.JoinCommunityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_community_service_pb2.JoinCommunityResponse, _abc.Awaitable[_community_service_pb2.JoinCommunityResponse]]:
-        """Joins an open community as a member. Joining twice keeps the first membership."""
+        """Joins an open community as a member (or accepts a pending invitation). Joining twice keeps the first membership."""
+
+    @_abc_1.abstractmethod
+    def RequestToJoin(
+        self,
+        request: _community_service_pb2.RequestToJoinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.RequestToJoinResponse, _abc.Awaitable[_community_service_pb2.RequestToJoinResponse]]:
+        """Asks to join a request_to_join community; an owner or moderator approves or denies."""
+
+    @_abc_1.abstractmethod
+    def ListJoinRequests(
+        self,
+        request: _community_service_pb2.ListJoinRequestsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListJoinRequestsResponse, _abc.Awaitable[_community_service_pb2.ListJoinRequestsResponse]]:
+        """Lists pending join requests, oldest first. Owners and moderators."""
+
+    @_abc_1.abstractmethod
+    def ApproveJoinRequest(
+        self,
+        request: _community_service_pb2.ApproveJoinRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ApproveJoinRequestResponse, _abc.Awaitable[_community_service_pb2.ApproveJoinRequestResponse]]:
+        """Approves a pending join request: the requester becomes a member."""
+
+    @_abc_1.abstractmethod
+    def DenyJoinRequest(
+        self,
+        request: _community_service_pb2.DenyJoinRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.DenyJoinRequestResponse, _abc.Awaitable[_community_service_pb2.DenyJoinRequestResponse]]:
+        """Denies a pending join request."""
+
+    @_abc_1.abstractmethod
+    def InviteMember(
+        self,
+        request: _community_service_pb2.InviteMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.InviteMemberResponse, _abc.Awaitable[_community_service_pb2.InviteMemberResponse]]:
+        """Invites someone (into a pilot cohort, or an invite_only community)."""
+
+    @_abc_1.abstractmethod
+    def AcceptInvitation(
+        self,
+        request: _community_service_pb2.AcceptInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.AcceptInvitationResponse, _abc.Awaitable[_community_service_pb2.AcceptInvitationResponse]]:
+        """Accepts the caller's pending invitation."""
+
+    @_abc_1.abstractmethod
+    def EnrolCohort(
+        self,
+        request: _community_service_pb2.EnrolCohortRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.EnrolCohortResponse, _abc.Awaitable[_community_service_pb2.EnrolCohortResponse]]:
+        """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+
+    @_abc_1.abstractmethod
+    def LeaveCommunity(
+        self,
+        request: _community_service_pb2.LeaveCommunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.LeaveCommunityResponse, _abc.Awaitable[_community_service_pb2.LeaveCommunityResponse]]:
+        """Leaves a community. The last owner cannot leave."""
+
+    @_abc_1.abstractmethod
+    def RemoveMember(
+        self,
+        request: _community_service_pb2.RemoveMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.RemoveMemberResponse, _abc.Awaitable[_community_service_pb2.RemoveMemberResponse]]:
+        """Removes a member; they may join again."""
+
+    @_abc_1.abstractmethod
+    def BanMember(
+        self,
+        request: _community_service_pb2.BanMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.BanMemberResponse, _abc.Awaitable[_community_service_pb2.BanMemberResponse]]:
+        """Removes a member (if they are one) and bars them from joining again."""
+
+    @_abc_1.abstractmethod
+    def GrantRole(
+        self,
+        request: _community_service_pb2.GrantRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GrantRoleResponse, _abc.Awaitable[_community_service_pb2.GrantRoleResponse]]:
+        """Gives a member a role. Owners only."""
+
+    @_abc_1.abstractmethod
+    def RevokeRole(
+        self,
+        request: _community_service_pb2.RevokeRoleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.RevokeRoleResponse, _abc.Awaitable[_community_service_pb2.RevokeRoleResponse]]:
+        """Takes a role away; the member is back to member. Owners only; the last owner cannot be demoted."""
 
     @_abc_1.abstractmethod
     def ListMembers(
@@ -102,5 +334,109 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_community_service_pb2.GetMembershipResponse, _abc.Awaitable[_community_service_pb2.GetMembershipResponse]]:
         """Gets one membership: the check other services make before letting someone act."""
+
+    @_abc_1.abstractmethod
+    def UpdateProfile(
+        self,
+        request: _community_service_pb2.UpdateProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.UpdateProfileResponse, _abc.Awaitable[_community_service_pb2.UpdateProfileResponse]]:
+        """Creates or updates the caller's own profile; the fields in update_mask are taken from profile."""
+
+    @_abc_1.abstractmethod
+    def GetProfile(
+        self,
+        request: _community_service_pb2.GetProfileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GetProfileResponse, _abc.Awaitable[_community_service_pb2.GetProfileResponse]]:
+        """Gets a person's profile."""
+
+    @_abc_1.abstractmethod
+    def FollowMember(
+        self,
+        request: _community_service_pb2.FollowMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.FollowMemberResponse, _abc.Awaitable[_community_service_pb2.FollowMemberResponse]]:
+        """Follows a person. Following twice keeps the first follow."""
+
+    @_abc_1.abstractmethod
+    def UnfollowMember(
+        self,
+        request: _community_service_pb2.UnfollowMemberRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.UnfollowMemberResponse, _abc.Awaitable[_community_service_pb2.UnfollowMemberResponse]]:
+        """Stops following a person."""
+
+    @_abc_1.abstractmethod
+    def ListFollowers(
+        self,
+        request: _community_service_pb2.ListFollowersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListFollowersResponse, _abc.Awaitable[_community_service_pb2.ListFollowersResponse]]:
+        """Lists who follows a person, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListFollowing(
+        self,
+        request: _community_service_pb2.ListFollowingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListFollowingResponse, _abc.Awaitable[_community_service_pb2.ListFollowingResponse]]:
+        """Lists whom a person follows, newest first."""
+
+    @_abc_1.abstractmethod
+    def CreateSurvey(
+        self,
+        request: _community_service_pb2.CreateSurveyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.CreateSurveyResponse, _abc.Awaitable[_community_service_pb2.CreateSurveyResponse]]:
+        """Drafts a survey of 1-10 questions. Owners only. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def OpenSurvey(
+        self,
+        request: _community_service_pb2.OpenSurveyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.OpenSurveyResponse, _abc.Awaitable[_community_service_pb2.OpenSurveyResponse]]:
+        """Opens a drafted survey for answers. Owners only."""
+
+    @_abc_1.abstractmethod
+    def CloseSurvey(
+        self,
+        request: _community_service_pb2.CloseSurveyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.CloseSurveyResponse, _abc.Awaitable[_community_service_pb2.CloseSurveyResponse]]:
+        """Closes an open survey; answers are final. Owners only."""
+
+    @_abc_1.abstractmethod
+    def GetSurvey(
+        self,
+        request: _community_service_pb2.GetSurveyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GetSurveyResponse, _abc.Awaitable[_community_service_pb2.GetSurveyResponse]]:
+        """Gets a survey. Members of its community."""
+
+    @_abc_1.abstractmethod
+    def SubmitSurveyResponse(
+        self,
+        request: _community_service_pb2.SubmitSurveyResponseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.SubmitSurveyResponseResponse, _abc.Awaitable[_community_service_pb2.SubmitSurveyResponseResponse]]:
+        """Answers an open survey, or replaces the caller's earlier answers while it is open. Members only."""
+
+    @_abc_1.abstractmethod
+    def GetSurveyResults(
+        self,
+        request: _community_service_pb2.GetSurveyResultsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GetSurveyResultsResponse, _abc.Awaitable[_community_service_pb2.GetSurveyResultsResponse]]:
+        """Counts, averages, distributions and NPS per question. Owners and moderators."""
+
+    @_abc_1.abstractmethod
+    def ListFreeTextAnswers(
+        self,
+        request: _community_service_pb2.ListFreeTextAnswersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListFreeTextAnswersResponse, _abc.Awaitable[_community_service_pb2.ListFreeTextAnswersResponse]]:
+        """Free-text answers to one question, newest first. Owners and moderators."""
 
 def add_CommunityServiceServicer_to_server(servicer: CommunityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

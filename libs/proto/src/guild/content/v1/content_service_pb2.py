@@ -22,36 +22,141 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from guild.content.v1 import question_pb2 as guild_dot_content_dot_v1_dot_question__pb2
+from guild.content.v1 import resource_pb2 as guild_dot_content_dot_v1_dot_resource__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&guild/content/v1/content_service.proto\x12\x10guild.content.v1\x1a\x1fguild/content/v1/question.proto\"i\n\x12\x41skQuestionRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"C\n\x13\x41skQuestionResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\"N\n\x15\x41nswerQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"B\n\x16\x41nswerQuestionResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.guild.content.v1.Answer\"=\n\x13\x41\x63\x63\x65ptAnswerRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x11\n\tanswer_id\x18\x02 \x01(\t\"D\n\x14\x41\x63\x63\x65ptAnswerResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\"?\n\x12GetQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nswer_limit\x18\x02 \x01(\x05\"n\n\x13GetQuestionResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\x12)\n\x07\x61nswers\x18\x02 \x03(\x0b\x32\x18.guild.content.v1.Answer\"S\n\x14ListQuestionsRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x15ListQuestionsResponse\x12-\n\tquestions\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.Question\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xee\x03\n\x0e\x43ontentService\x12Z\n\x0b\x41skQuestion\x12$.guild.content.v1.AskQuestionRequest\x1a%.guild.content.v1.AskQuestionResponse\x12\x63\n\x0e\x41nswerQuestion\x12\'.guild.content.v1.AnswerQuestionRequest\x1a(.guild.content.v1.AnswerQuestionResponse\x12]\n\x0c\x41\x63\x63\x65ptAnswer\x12%.guild.content.v1.AcceptAnswerRequest\x1a&.guild.content.v1.AcceptAnswerResponse\x12Z\n\x0bGetQuestion\x12$.guild.content.v1.GetQuestionRequest\x1a%.guild.content.v1.GetQuestionResponse\x12`\n\rListQuestions\x12&.guild.content.v1.ListQuestionsRequest\x1a\'.guild.content.v1.ListQuestionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&guild/content/v1/content_service.proto\x12\x10guild.content.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fguild/content/v1/question.proto\x1a\x1fguild/content/v1/resource.proto\"i\n\x12\x41skQuestionRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"C\n\x13\x41skQuestionResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\"N\n\x15\x41nswerQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"B\n\x16\x41nswerQuestionResponse\x12(\n\x06\x61nswer\x18\x01 \x01(\x0b\x32\x18.guild.content.v1.Answer\"=\n\x13\x41\x63\x63\x65ptAnswerRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x11\n\tanswer_id\x18\x02 \x01(\t\"D\n\x14\x41\x63\x63\x65ptAnswerResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\"?\n\x12GetQuestionRequest\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61nswer_limit\x18\x02 \x01(\x05\"n\n\x13GetQuestionResponse\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\x12)\n\x07\x61nswers\x18\x02 \x03(\x0b\x32\x18.guild.content.v1.Answer\"S\n\x14ListQuestionsRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x15ListQuestionsResponse\x12-\n\tquestions\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.Question\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"X\n\x0f\x43\x61stVoteRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\t\x12\x32\n\tdirection\x18\x02 \x01(\x0e\x32\x1f.guild.content.v1.VoteDirection\"}\n\x10\x43\x61stVoteResponse\x12\x11\n\ttarget_id\x18\x01 \x01(\t\x12\x13\n\x0btarget_kind\x18\x02 \x01(\t\x12\x32\n\tdirection\x18\x03 \x01(\x0e\x32\x1f.guild.content.v1.VoteDirection\x12\r\n\x05score\x18\x04 \x01(\x03\"\'\n\x12RetractVoteRequest\x12\x11\n\ttarget_id\x18\x01 \x01(\t\"L\n\x13RetractVoteResponse\x12\x11\n\ttarget_id\x18\x01 \x01(\t\x12\x13\n\x0btarget_kind\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x03\"F\n\x11\x41\x64\x64\x43ommentRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04\x62ody\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"@\n\x12\x41\x64\x64\x43ommentResponse\x12*\n\x07\x63omment\x18\x01 \x01(\x0b\x32\x19.guild.content.v1.Comment\"M\n\x13ListCommentsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\\\n\x14ListCommentsResponse\x12+\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x19.guild.content.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x0f\x45\x64itPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0c\n\x04tags\x18\x04 \x03(\t\x12/\n\x0bupdate_mask\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\xb6\x01\n\x10\x45\x64itPostResponse\x12.\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.QuestionH\x00\x12*\n\x06\x61nswer\x18\x02 \x01(\x0b\x32\x18.guild.content.v1.AnswerH\x00\x12,\n\x07\x63omment\x18\x03 \x01(\x0b\x32\x19.guild.content.v1.CommentH\x00\x12\x10\n\x08revision\x18\x04 \x01(\x05\x42\x06\n\x04post\"N\n\x14ListRevisionsRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x15ListRevisionsResponse\x12-\n\trevisions\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.Revision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x11\x44\x65letePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"3\n\x12\x44\x65letePostResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"N\n\x0fListTagsRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"U\n\x10ListTagsResponse\x12(\n\x04tags\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.TagCount\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa5\x01\n\x16SearchQuestionsRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x0b\n\x03tag\x18\x03 \x01(\t\x12\x32\n\x08\x61nswered\x18\x04 \x01(\x0e\x32 .guild.content.v1.AnsweredFilter\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"c\n\tSearchHit\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\x12\x11\n\trelevance\x18\x02 \x01(\x05\x12\x15\n\rmatched_terms\x18\x03 \x03(\t\"]\n\x17SearchQuestionsResponse\x12)\n\x04hits\x18\x01 \x03(\x0b\x32\x1b.guild.content.v1.SearchHit\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x1b\x46indSimilarQuestionsRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"I\n\x1c\x46indSimilarQuestionsResponse\x12)\n\x04hits\x18\x01 \x03(\x0b\x32\x1b.guild.content.v1.SearchHit\"^\n\x0f\x46lagPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12,\n\x06reason\x18\x02 \x01(\x0e\x32\x1c.guild.content.v1.FlagReason\x12\x0c\n\x04note\x18\x03 \x01(\t\"G\n\x10\x46lagPostResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\nflag_count\x18\x02 \x01(\x05\x12\x0e\n\x06hidden\x18\x03 \x01(\x08\"\xd3\x01\n\x13ModerationQueueItem\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x03 \x01(\t\x12\x11\n\tauthor_id\x18\x04 \x01(\t\x12\x0f\n\x07\x65xcerpt\x18\x05 \x01(\t\x12\x12\n\nflag_count\x18\x06 \x01(\x05\x12\x0f\n\x07reasons\x18\x07 \x03(\t\x12\x0e\n\x06hidden\x18\x08 \x01(\x08\x12.\n\nqueue_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x1aListModerationQueueRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x1bListModerationQueueResponse\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.guild.content.v1.ModerationQueueItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"j\n\x13ModeratePostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x32\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\".guild.content.v1.ModerationAction\x12\x0e\n\x06reason\x18\x03 \x01(\t\"f\n\x14ModeratePostResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06hidden\x18\x03 \x01(\x08\x12\x0e\n\x06locked\x18\x04 \x01(\x08\x12\x0f\n\x07\x64\x65leted\x18\x05 \x01(\x08\"\xb1\x01\n\x12ModerationLogEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x18ListModerationLogRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"k\n\x19ListModerationLogResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32$.guild.content.v1.ModerationLogEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8f\x01\n\x14ShareResourceRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x0f\n\x07summary\x18\x04 \x01(\t\x12\x12\n\nmedia_type\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"]\n\x15ShareResourceResponse\x12,\n\x08resource\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Resource\x12\x16\n\x0e\x61lready_shared\x18\x02 \x01(\x08\")\n\x12GetResourceRequest\x12\x13\n\x0bresource_id\x18\x01 \x01(\t\"C\n\x13GetResourceResponse\x12,\n\x08resource\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Resource\"\x83\x01\n\x14ListResourcesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12.\n\x05order\x18\x02 \x01(\x0e\x32\x1f.guild.content.v1.ResourceOrder\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"_\n\x15ListResourcesResponse\x12-\n\tresources\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.Resource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x0fRateItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\r\n\x05stars\x18\x02 \x01(\x05\x12\x0e\n\x06review\x18\x03 \x01(\t\"[\n\x10RateItemResponse\x12/\n\x06rating\x18\x01 \x01(\x0b\x32\x1f.guild.content.v1.RatingSummary\x12\x16\n\x0eprevious_stars\x18\x02 \x01(\x05\"L\n\x12ListReviewsRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Y\n\x13ListReviewsResponse\x12)\n\x07reviews\x18\x01 \x03(\x0b\x32\x18.guild.content.v1.Review\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x13MarkOutdatedRequest\x12\x13\n\x0bresource_id\x18\x01 \x01(\t\"C\n\x14MarkOutdatedResponse\x12\x13\n\x0bresource_id\x18\x01 \x01(\t\x12\x16\n\x0eoutdated_count\x18\x02 \x01(\x05\"[\n\x1cListOutdatedResourcesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"g\n\x1dListOutdatedResourcesResponse\x12-\n\tresources\x18\x01 \x03(\x0b\x32\x1a.guild.content.v1.Resource\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x1eListUnansweredQuestionsRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x17\n\x0fmin_age_minutes\x18\x02 \x01(\x05\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"p\n\x12UnansweredQuestion\x12,\n\x08question\x18\x01 \x01(\x0b\x32\x1a.guild.content.v1.Question\x12,\n\x07similar\x18\x02 \x03(\x0b\x32\x1b.guild.content.v1.SearchHit\"o\n\x1fListUnansweredQuestionsResponse\x12\x33\n\x05items\x18\x01 \x03(\x0b\x32$.guild.content.v1.UnansweredQuestion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*o\n\x0e\x41nsweredFilter\x12\x1f\n\x1b\x41NSWERED_FILTER_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x41NSWERED_FILTER_ANSWERED\x10\x01\x12\x1e\n\x1a\x41NSWERED_FILTER_UNANSWERED\x10\x02*\x8c\x01\n\nFlagReason\x12\x1b\n\x17\x46LAG_REASON_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46LAG_REASON_SPAM\x10\x01\x12\x19\n\x15\x46LAG_REASON_OFFENSIVE\x10\x02\x12\x19\n\x15\x46LAG_REASON_OFF_TOPIC\x10\x03\x12\x15\n\x11\x46LAG_REASON_OTHER\x10\x04*\xc8\x01\n\x10ModerationAction\x12!\n\x1dMODERATION_ACTION_UNSPECIFIED\x10\x00\x12\x1a\n\x16MODERATION_ACTION_HIDE\x10\x01\x12\x1d\n\x19MODERATION_ACTION_RESTORE\x10\x02\x12\x1a\n\x16MODERATION_ACTION_LOCK\x10\x03\x12\x1c\n\x18MODERATION_ACTION_UNLOCK\x10\x04\x12\x1c\n\x18MODERATION_ACTION_DELETE\x10\x05\x32\xd1\x14\n\x0e\x43ontentService\x12Z\n\x0b\x41skQuestion\x12$.guild.content.v1.AskQuestionRequest\x1a%.guild.content.v1.AskQuestionResponse\x12\x63\n\x0e\x41nswerQuestion\x12\'.guild.content.v1.AnswerQuestionRequest\x1a(.guild.content.v1.AnswerQuestionResponse\x12]\n\x0c\x41\x63\x63\x65ptAnswer\x12%.guild.content.v1.AcceptAnswerRequest\x1a&.guild.content.v1.AcceptAnswerResponse\x12Z\n\x0bGetQuestion\x12$.guild.content.v1.GetQuestionRequest\x1a%.guild.content.v1.GetQuestionResponse\x12`\n\rListQuestions\x12&.guild.content.v1.ListQuestionsRequest\x1a\'.guild.content.v1.ListQuestionsResponse\x12Q\n\x08\x43\x61stVote\x12!.guild.content.v1.CastVoteRequest\x1a\".guild.content.v1.CastVoteResponse\x12Z\n\x0bRetractVote\x12$.guild.content.v1.RetractVoteRequest\x1a%.guild.content.v1.RetractVoteResponse\x12W\n\nAddComment\x12#.guild.content.v1.AddCommentRequest\x1a$.guild.content.v1.AddCommentResponse\x12]\n\x0cListComments\x12%.guild.content.v1.ListCommentsRequest\x1a&.guild.content.v1.ListCommentsResponse\x12Q\n\x08\x45\x64itPost\x12!.guild.content.v1.EditPostRequest\x1a\".guild.content.v1.EditPostResponse\x12`\n\rListRevisions\x12&.guild.content.v1.ListRevisionsRequest\x1a\'.guild.content.v1.ListRevisionsResponse\x12W\n\nDeletePost\x12#.guild.content.v1.DeletePostRequest\x1a$.guild.content.v1.DeletePostResponse\x12Q\n\x08ListTags\x12!.guild.content.v1.ListTagsRequest\x1a\".guild.content.v1.ListTagsResponse\x12\x66\n\x0fSearchQuestions\x12(.guild.content.v1.SearchQuestionsRequest\x1a).guild.content.v1.SearchQuestionsResponse\x12u\n\x14\x46indSimilarQuestions\x12-.guild.content.v1.FindSimilarQuestionsRequest\x1a..guild.content.v1.FindSimilarQuestionsResponse\x12Q\n\x08\x46lagPost\x12!.guild.content.v1.FlagPostRequest\x1a\".guild.content.v1.FlagPostResponse\x12r\n\x13ListModerationQueue\x12,.guild.content.v1.ListModerationQueueRequest\x1a-.guild.content.v1.ListModerationQueueResponse\x12]\n\x0cModeratePost\x12%.guild.content.v1.ModeratePostRequest\x1a&.guild.content.v1.ModeratePostResponse\x12l\n\x11ListModerationLog\x12*.guild.content.v1.ListModerationLogRequest\x1a+.guild.content.v1.ListModerationLogResponse\x12`\n\rShareResource\x12&.guild.content.v1.ShareResourceRequest\x1a\'.guild.content.v1.ShareResourceResponse\x12Z\n\x0bGetResource\x12$.guild.content.v1.GetResourceRequest\x1a%.guild.content.v1.GetResourceResponse\x12`\n\rListResources\x12&.guild.content.v1.ListResourcesRequest\x1a\'.guild.content.v1.ListResourcesResponse\x12Q\n\x08RateItem\x12!.guild.content.v1.RateItemRequest\x1a\".guild.content.v1.RateItemResponse\x12Z\n\x0bListReviews\x12$.guild.content.v1.ListReviewsRequest\x1a%.guild.content.v1.ListReviewsResponse\x12]\n\x0cMarkOutdated\x12%.guild.content.v1.MarkOutdatedRequest\x1a&.guild.content.v1.MarkOutdatedResponse\x12x\n\x15ListOutdatedResources\x12..guild.content.v1.ListOutdatedResourcesRequest\x1a/.guild.content.v1.ListOutdatedResourcesResponse\x12~\n\x17ListUnansweredQuestions\x12\x30.guild.content.v1.ListUnansweredQuestionsRequest\x1a\x31.guild.content.v1.ListUnansweredQuestionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.content.v1.content_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASKQUESTIONREQUEST']._serialized_start=93
-  _globals['_ASKQUESTIONREQUEST']._serialized_end=198
-  _globals['_ASKQUESTIONRESPONSE']._serialized_start=200
-  _globals['_ASKQUESTIONRESPONSE']._serialized_end=267
-  _globals['_ANSWERQUESTIONREQUEST']._serialized_start=269
-  _globals['_ANSWERQUESTIONREQUEST']._serialized_end=347
-  _globals['_ANSWERQUESTIONRESPONSE']._serialized_start=349
-  _globals['_ANSWERQUESTIONRESPONSE']._serialized_end=415
-  _globals['_ACCEPTANSWERREQUEST']._serialized_start=417
-  _globals['_ACCEPTANSWERREQUEST']._serialized_end=478
-  _globals['_ACCEPTANSWERRESPONSE']._serialized_start=480
-  _globals['_ACCEPTANSWERRESPONSE']._serialized_end=548
-  _globals['_GETQUESTIONREQUEST']._serialized_start=550
-  _globals['_GETQUESTIONREQUEST']._serialized_end=613
-  _globals['_GETQUESTIONRESPONSE']._serialized_start=615
-  _globals['_GETQUESTIONRESPONSE']._serialized_end=725
-  _globals['_LISTQUESTIONSREQUEST']._serialized_start=727
-  _globals['_LISTQUESTIONSREQUEST']._serialized_end=810
-  _globals['_LISTQUESTIONSRESPONSE']._serialized_start=812
-  _globals['_LISTQUESTIONSRESPONSE']._serialized_end=907
-  _globals['_CONTENTSERVICE']._serialized_start=910
-  _globals['_CONTENTSERVICE']._serialized_end=1404
+  _globals['_ANSWEREDFILTER']._serialized_start=5687
+  _globals['_ANSWEREDFILTER']._serialized_end=5798
+  _globals['_FLAGREASON']._serialized_start=5801
+  _globals['_FLAGREASON']._serialized_end=5941
+  _globals['_MODERATIONACTION']._serialized_start=5944
+  _globals['_MODERATIONACTION']._serialized_end=6144
+  _globals['_ASKQUESTIONREQUEST']._serialized_start=193
+  _globals['_ASKQUESTIONREQUEST']._serialized_end=298
+  _globals['_ASKQUESTIONRESPONSE']._serialized_start=300
+  _globals['_ASKQUESTIONRESPONSE']._serialized_end=367
+  _globals['_ANSWERQUESTIONREQUEST']._serialized_start=369
+  _globals['_ANSWERQUESTIONREQUEST']._serialized_end=447
+  _globals['_ANSWERQUESTIONRESPONSE']._serialized_start=449
+  _globals['_ANSWERQUESTIONRESPONSE']._serialized_end=515
+  _globals['_ACCEPTANSWERREQUEST']._serialized_start=517
+  _globals['_ACCEPTANSWERREQUEST']._serialized_end=578
+  _globals['_ACCEPTANSWERRESPONSE']._serialized_start=580
+  _globals['_ACCEPTANSWERRESPONSE']._serialized_end=648
+  _globals['_GETQUESTIONREQUEST']._serialized_start=650
+  _globals['_GETQUESTIONREQUEST']._serialized_end=713
+  _globals['_GETQUESTIONRESPONSE']._serialized_start=715
+  _globals['_GETQUESTIONRESPONSE']._serialized_end=825
+  _globals['_LISTQUESTIONSREQUEST']._serialized_start=827
+  _globals['_LISTQUESTIONSREQUEST']._serialized_end=910
+  _globals['_LISTQUESTIONSRESPONSE']._serialized_start=912
+  _globals['_LISTQUESTIONSRESPONSE']._serialized_end=1007
+  _globals['_CASTVOTEREQUEST']._serialized_start=1009
+  _globals['_CASTVOTEREQUEST']._serialized_end=1097
+  _globals['_CASTVOTERESPONSE']._serialized_start=1099
+  _globals['_CASTVOTERESPONSE']._serialized_end=1224
+  _globals['_RETRACTVOTEREQUEST']._serialized_start=1226
+  _globals['_RETRACTVOTEREQUEST']._serialized_end=1265
+  _globals['_RETRACTVOTERESPONSE']._serialized_start=1267
+  _globals['_RETRACTVOTERESPONSE']._serialized_end=1343
+  _globals['_ADDCOMMENTREQUEST']._serialized_start=1345
+  _globals['_ADDCOMMENTREQUEST']._serialized_end=1415
+  _globals['_ADDCOMMENTRESPONSE']._serialized_start=1417
+  _globals['_ADDCOMMENTRESPONSE']._serialized_end=1481
+  _globals['_LISTCOMMENTSREQUEST']._serialized_start=1483
+  _globals['_LISTCOMMENTSREQUEST']._serialized_end=1560
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_start=1562
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_end=1654
+  _globals['_EDITPOSTREQUEST']._serialized_start=1656
+  _globals['_EDITPOSTREQUEST']._serialized_end=1782
+  _globals['_EDITPOSTRESPONSE']._serialized_start=1785
+  _globals['_EDITPOSTRESPONSE']._serialized_end=1967
+  _globals['_LISTREVISIONSREQUEST']._serialized_start=1969
+  _globals['_LISTREVISIONSREQUEST']._serialized_end=2047
+  _globals['_LISTREVISIONSRESPONSE']._serialized_start=2049
+  _globals['_LISTREVISIONSRESPONSE']._serialized_end=2144
+  _globals['_DELETEPOSTREQUEST']._serialized_start=2146
+  _globals['_DELETEPOSTREQUEST']._serialized_end=2198
+  _globals['_DELETEPOSTRESPONSE']._serialized_start=2200
+  _globals['_DELETEPOSTRESPONSE']._serialized_end=2251
+  _globals['_LISTTAGSREQUEST']._serialized_start=2253
+  _globals['_LISTTAGSREQUEST']._serialized_end=2331
+  _globals['_LISTTAGSRESPONSE']._serialized_start=2333
+  _globals['_LISTTAGSRESPONSE']._serialized_end=2418
+  _globals['_SEARCHQUESTIONSREQUEST']._serialized_start=2421
+  _globals['_SEARCHQUESTIONSREQUEST']._serialized_end=2586
+  _globals['_SEARCHHIT']._serialized_start=2588
+  _globals['_SEARCHHIT']._serialized_end=2687
+  _globals['_SEARCHQUESTIONSRESPONSE']._serialized_start=2689
+  _globals['_SEARCHQUESTIONSRESPONSE']._serialized_end=2782
+  _globals['_FINDSIMILARQUESTIONSREQUEST']._serialized_start=2784
+  _globals['_FINDSIMILARQUESTIONSREQUEST']._serialized_end=2865
+  _globals['_FINDSIMILARQUESTIONSRESPONSE']._serialized_start=2867
+  _globals['_FINDSIMILARQUESTIONSRESPONSE']._serialized_end=2940
+  _globals['_FLAGPOSTREQUEST']._serialized_start=2942
+  _globals['_FLAGPOSTREQUEST']._serialized_end=3036
+  _globals['_FLAGPOSTRESPONSE']._serialized_start=3038
+  _globals['_FLAGPOSTRESPONSE']._serialized_end=3109
+  _globals['_MODERATIONQUEUEITEM']._serialized_start=3112
+  _globals['_MODERATIONQUEUEITEM']._serialized_end=3323
+  _globals['_LISTMODERATIONQUEUEREQUEST']._serialized_start=3325
+  _globals['_LISTMODERATIONQUEUEREQUEST']._serialized_end=3414
+  _globals['_LISTMODERATIONQUEUERESPONSE']._serialized_start=3416
+  _globals['_LISTMODERATIONQUEUERESPONSE']._serialized_end=3524
+  _globals['_MODERATEPOSTREQUEST']._serialized_start=3526
+  _globals['_MODERATEPOSTREQUEST']._serialized_end=3632
+  _globals['_MODERATEPOSTRESPONSE']._serialized_start=3634
+  _globals['_MODERATEPOSTRESPONSE']._serialized_end=3736
+  _globals['_MODERATIONLOGENTRY']._serialized_start=3739
+  _globals['_MODERATIONLOGENTRY']._serialized_end=3916
+  _globals['_LISTMODERATIONLOGREQUEST']._serialized_start=3918
+  _globals['_LISTMODERATIONLOGREQUEST']._serialized_end=4005
+  _globals['_LISTMODERATIONLOGRESPONSE']._serialized_start=4007
+  _globals['_LISTMODERATIONLOGRESPONSE']._serialized_end=4114
+  _globals['_SHARERESOURCEREQUEST']._serialized_start=4117
+  _globals['_SHARERESOURCEREQUEST']._serialized_end=4260
+  _globals['_SHARERESOURCERESPONSE']._serialized_start=4262
+  _globals['_SHARERESOURCERESPONSE']._serialized_end=4355
+  _globals['_GETRESOURCEREQUEST']._serialized_start=4357
+  _globals['_GETRESOURCEREQUEST']._serialized_end=4398
+  _globals['_GETRESOURCERESPONSE']._serialized_start=4400
+  _globals['_GETRESOURCERESPONSE']._serialized_end=4467
+  _globals['_LISTRESOURCESREQUEST']._serialized_start=4470
+  _globals['_LISTRESOURCESREQUEST']._serialized_end=4601
+  _globals['_LISTRESOURCESRESPONSE']._serialized_start=4603
+  _globals['_LISTRESOURCESRESPONSE']._serialized_end=4698
+  _globals['_RATEITEMREQUEST']._serialized_start=4700
+  _globals['_RATEITEMREQUEST']._serialized_end=4765
+  _globals['_RATEITEMRESPONSE']._serialized_start=4767
+  _globals['_RATEITEMRESPONSE']._serialized_end=4858
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=4860
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=4936
+  _globals['_LISTREVIEWSRESPONSE']._serialized_start=4938
+  _globals['_LISTREVIEWSRESPONSE']._serialized_end=5027
+  _globals['_MARKOUTDATEDREQUEST']._serialized_start=5029
+  _globals['_MARKOUTDATEDREQUEST']._serialized_end=5071
+  _globals['_MARKOUTDATEDRESPONSE']._serialized_start=5073
+  _globals['_MARKOUTDATEDRESPONSE']._serialized_end=5140
+  _globals['_LISTOUTDATEDRESOURCESREQUEST']._serialized_start=5142
+  _globals['_LISTOUTDATEDRESOURCESREQUEST']._serialized_end=5233
+  _globals['_LISTOUTDATEDRESOURCESRESPONSE']._serialized_start=5235
+  _globals['_LISTOUTDATEDRESOURCESRESPONSE']._serialized_end=5338
+  _globals['_LISTUNANSWEREDQUESTIONSREQUEST']._serialized_start=5340
+  _globals['_LISTUNANSWEREDQUESTIONSREQUEST']._serialized_end=5458
+  _globals['_UNANSWEREDQUESTION']._serialized_start=5460
+  _globals['_UNANSWEREDQUESTION']._serialized_end=5572
+  _globals['_LISTUNANSWEREDQUESTIONSRESPONSE']._serialized_start=5574
+  _globals['_LISTUNANSWEREDQUESTIONSRESPONSE']._serialized_end=5685
+  _globals['_CONTENTSERVICE']._serialized_start=6147
+  _globals['_CONTENTSERVICE']._serialized_end=8788
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,116 @@ class ContentServiceStub:
                 request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsRequest.SerializeToString,
                 response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsResponse.FromString,
                 _registered_method=True)
+        self.CastVote = channel.unary_unary(
+                '/guild.content.v1.ContentService/CastVote',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteResponse.FromString,
+                _registered_method=True)
+        self.RetractVote = channel.unary_unary(
+                '/guild.content.v1.ContentService/RetractVote',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteResponse.FromString,
+                _registered_method=True)
+        self.AddComment = channel.unary_unary(
+                '/guild.content.v1.ContentService/AddComment',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentResponse.FromString,
+                _registered_method=True)
+        self.ListComments = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListComments',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsResponse.FromString,
+                _registered_method=True)
+        self.EditPost = channel.unary_unary(
+                '/guild.content.v1.ContentService/EditPost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.EditPostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.EditPostResponse.FromString,
+                _registered_method=True)
+        self.ListRevisions = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListRevisions',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsResponse.FromString,
+                _registered_method=True)
+        self.DeletePost = channel.unary_unary(
+                '/guild.content.v1.ContentService/DeletePost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostResponse.FromString,
+                _registered_method=True)
+        self.ListTags = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListTags',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsResponse.FromString,
+                _registered_method=True)
+        self.SearchQuestions = channel.unary_unary(
+                '/guild.content.v1.ContentService/SearchQuestions',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsResponse.FromString,
+                _registered_method=True)
+        self.FindSimilarQuestions = channel.unary_unary(
+                '/guild.content.v1.ContentService/FindSimilarQuestions',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsResponse.FromString,
+                _registered_method=True)
+        self.FlagPost = channel.unary_unary(
+                '/guild.content.v1.ContentService/FlagPost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostResponse.FromString,
+                _registered_method=True)
+        self.ListModerationQueue = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListModerationQueue',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueResponse.FromString,
+                _registered_method=True)
+        self.ModeratePost = channel.unary_unary(
+                '/guild.content.v1.ContentService/ModeratePost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostResponse.FromString,
+                _registered_method=True)
+        self.ListModerationLog = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListModerationLog',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogResponse.FromString,
+                _registered_method=True)
+        self.ShareResource = channel.unary_unary(
+                '/guild.content.v1.ContentService/ShareResource',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceResponse.FromString,
+                _registered_method=True)
+        self.GetResource = channel.unary_unary(
+                '/guild.content.v1.ContentService/GetResource',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceResponse.FromString,
+                _registered_method=True)
+        self.ListResources = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListResources',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesResponse.FromString,
+                _registered_method=True)
+        self.RateItem = channel.unary_unary(
+                '/guild.content.v1.ContentService/RateItem',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RateItemRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RateItemResponse.FromString,
+                _registered_method=True)
+        self.ListReviews = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListReviews',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsResponse.FromString,
+                _registered_method=True)
+        self.MarkOutdated = channel.unary_unary(
+                '/guild.content.v1.ContentService/MarkOutdated',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedResponse.FromString,
+                _registered_method=True)
+        self.ListOutdatedResources = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListOutdatedResources',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesResponse.FromString,
+                _registered_method=True)
+        self.ListUnansweredQuestions = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListUnansweredQuestions',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -81,7 +191,7 @@ class ContentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AcceptAnswer(self, request, context):
-        """Accepts one answer; only the asker may. Accepting another answer replaces the first.
+        """Accepts one answer; the asker or a moderator may. Accepting another answer replaces the first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,6 +206,161 @@ class ContentServiceServicer:
 
     def ListQuestions(self, request, context):
         """Lists a community's questions, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CastVote(self, request, context):
+        """Casts or changes the caller's vote on a question or answer (one per member and post; not on one's own).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetractVote(self, request, context):
+        """Retracts the caller's vote; retracting when there is none changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddComment(self, request, context):
+        """Comments on a question or answer. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComments(self, request, context):
+        """Lists a post's comments, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditPost(self, request, context):
+        """Edits a question, answer or comment (its author or a moderator); the previous text is kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRevisions(self, request, context):
+        """Lists a post's earlier texts, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePost(self, request, context):
+        """Deletes a question, answer or comment (its author or a moderator). The post is kept, hidden.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTags(self, request, context):
+        """Lists the tags of a community's questions, most used first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchQuestions(self, request, context):
+        """Finds questions by keywords in their title, body and tags, most relevant first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindSimilarQuestions(self, request, context):
+        """Questions like a draft title, to point an asker at an existing question before they ask again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FlagPost(self, request, context):
+        """Flags a post for moderators, once per member and post. Enough distinct flags hide it pending review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModerationQueue(self, request, context):
+        """Lists flagged posts awaiting review, oldest first; moderators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ModeratePost(self, request, context):
+        """Hides, restores, locks, unlocks or deletes a post with a reason; moderators only. Logged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModerationLog(self, request, context):
+        """Lists a community's moderation actions, newest first; moderators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShareResource(self, request, context):
+        """Shares a link in a community. A URL shared there before returns the existing resource. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetResource(self, request, context):
+        """Gets a resource.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListResources(self, request, context):
+        """Lists a community's resources, newest or best rated first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateItem(self, request, context):
+        """Rates a resource 1 to 5 with an optional review: one rating per member and item, changed by rating again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListReviews(self, request, context):
+        """Lists an item's ratings with their reviews, latest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkOutdated(self, request, context):
+        """Marks a resource outdated, once per member; marking again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOutdatedResources(self, request, context):
+        """Lists a community's resources most often marked outdated first; curators and moderators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUnansweredQuestions(self, request, context):
+        """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
+        champions, curators and moderators only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +393,116 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.ListQuestions,
                     request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsRequest.FromString,
                     response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsResponse.SerializeToString,
+            ),
+            'CastVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CastVote,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteResponse.SerializeToString,
+            ),
+            'RetractVote': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetractVote,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteResponse.SerializeToString,
+            ),
+            'AddComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddComment,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentResponse.SerializeToString,
+            ),
+            'ListComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComments,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsResponse.SerializeToString,
+            ),
+            'EditPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditPost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.EditPostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.EditPostResponse.SerializeToString,
+            ),
+            'ListRevisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRevisions,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsResponse.SerializeToString,
+            ),
+            'DeletePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostResponse.SerializeToString,
+            ),
+            'ListTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTags,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsResponse.SerializeToString,
+            ),
+            'SearchQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchQuestions,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsResponse.SerializeToString,
+            ),
+            'FindSimilarQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindSimilarQuestions,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsResponse.SerializeToString,
+            ),
+            'FlagPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.FlagPost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostResponse.SerializeToString,
+            ),
+            'ListModerationQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModerationQueue,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueResponse.SerializeToString,
+            ),
+            'ModeratePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModeratePost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostResponse.SerializeToString,
+            ),
+            'ListModerationLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModerationLog,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogResponse.SerializeToString,
+            ),
+            'ShareResource': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShareResource,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceResponse.SerializeToString,
+            ),
+            'GetResource': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetResource,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceResponse.SerializeToString,
+            ),
+            'ListResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResources,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesResponse.SerializeToString,
+            ),
+            'RateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateItem,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RateItemRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RateItemResponse.SerializeToString,
+            ),
+            'ListReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReviews,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsResponse.SerializeToString,
+            ),
+            'MarkOutdated': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkOutdated,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedResponse.SerializeToString,
+            ),
+            'ListOutdatedResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOutdatedResources,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesResponse.SerializeToString,
+            ),
+            'ListUnansweredQuestions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUnansweredQuestions,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +641,600 @@ class ContentService:
             '/guild.content.v1.ContentService/ListQuestions',
             guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsRequest.SerializeToString,
             guild_dot_content_dot_v1_dot_content__service__pb2.ListQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CastVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/CastVote',
+            guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.CastVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetractVote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/RetractVote',
+            guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.RetractVoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/AddComment',
+            guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.AddCommentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListComments',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/EditPost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.EditPostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.EditPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListRevisions',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListRevisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/DeletePost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.DeletePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListTags',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/SearchQuestions',
+            guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.SearchQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindSimilarQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/FindSimilarQuestions',
+            guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.FindSimilarQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FlagPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/FlagPost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.FlagPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModerationQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListModerationQueue',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModeratePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ModeratePost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ModeratePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModerationLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListModerationLog',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListModerationLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShareResource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ShareResource',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ShareResourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetResource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/GetResource',
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetResourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListResources',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListResourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/RateItem',
+            guild_dot_content_dot_v1_dot_content__service__pb2.RateItemRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.RateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListReviews',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkOutdated(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/MarkOutdated',
+            guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.MarkOutdatedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOutdatedResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListOutdatedResources',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListOutdatedResourcesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUnansweredQuestions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListUnansweredQuestions',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,11 +38,57 @@ class ContentServiceStub:
     AnswerQuestion: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.AnswerQuestionRequest, _content_service_pb2.AnswerQuestionResponse]
     """Answers a question. Idempotent by request_id."""
     AcceptAnswer: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.AcceptAnswerRequest, _content_service_pb2.AcceptAnswerResponse]
-    """Accepts one answer; only the asker may. Accepting another answer replaces the first."""
+    """Accepts one answer; the asker or a moderator may. Accepting another answer replaces the first."""
     GetQuestion: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetQuestionRequest, _content_service_pb2.GetQuestionResponse]
     """Gets a question with its answers, oldest answer first."""
     ListQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListQuestionsRequest, _content_service_pb2.ListQuestionsResponse]
     """Lists a community's questions, newest first."""
+    CastVote: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.CastVoteRequest, _content_service_pb2.CastVoteResponse]
+    """Casts or changes the caller's vote on a question or answer (one per member and post; not on one's own)."""
+    RetractVote: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.RetractVoteRequest, _content_service_pb2.RetractVoteResponse]
+    """Retracts the caller's vote; retracting when there is none changes nothing."""
+    AddComment: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.AddCommentRequest, _content_service_pb2.AddCommentResponse]
+    """Comments on a question or answer. Idempotent by request_id."""
+    ListComments: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListCommentsRequest, _content_service_pb2.ListCommentsResponse]
+    """Lists a post's comments, oldest first."""
+    EditPost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.EditPostRequest, _content_service_pb2.EditPostResponse]
+    """Edits a question, answer or comment (its author or a moderator); the previous text is kept."""
+    ListRevisions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListRevisionsRequest, _content_service_pb2.ListRevisionsResponse]
+    """Lists a post's earlier texts, newest first."""
+    DeletePost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.DeletePostRequest, _content_service_pb2.DeletePostResponse]
+    """Deletes a question, answer or comment (its author or a moderator). The post is kept, hidden."""
+    ListTags: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListTagsRequest, _content_service_pb2.ListTagsResponse]
+    """Lists the tags of a community's questions, most used first."""
+    SearchQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SearchQuestionsRequest, _content_service_pb2.SearchQuestionsResponse]
+    """Finds questions by keywords in their title, body and tags, most relevant first."""
+    FindSimilarQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FindSimilarQuestionsRequest, _content_service_pb2.FindSimilarQuestionsResponse]
+    """Questions like a draft title, to point an asker at an existing question before they ask again."""
+    FlagPost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FlagPostRequest, _content_service_pb2.FlagPostResponse]
+    """Flags a post for moderators, once per member and post. Enough distinct flags hide it pending review."""
+    ListModerationQueue: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListModerationQueueRequest, _content_service_pb2.ListModerationQueueResponse]
+    """Lists flagged posts awaiting review, oldest first; moderators only."""
+    ModeratePost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ModeratePostRequest, _content_service_pb2.ModeratePostResponse]
+    """Hides, restores, locks, unlocks or deletes a post with a reason; moderators only. Logged."""
+    ListModerationLog: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListModerationLogRequest, _content_service_pb2.ListModerationLogResponse]
+    """Lists a community's moderation actions, newest first; moderators only."""
+    ShareResource: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ShareResourceRequest, _content_service_pb2.ShareResourceResponse]
+    """Shares a link in a community. A URL shared there before returns the existing resource. Idempotent by request_id."""
+    GetResource: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetResourceRequest, _content_service_pb2.GetResourceResponse]
+    """Gets a resource."""
+    ListResources: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListResourcesRequest, _content_service_pb2.ListResourcesResponse]
+    """Lists a community's resources, newest or best rated first."""
+    RateItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.RateItemRequest, _content_service_pb2.RateItemResponse]
+    """Rates a resource 1 to 5 with an optional review: one rating per member and item, changed by rating again."""
+    ListReviews: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListReviewsRequest, _content_service_pb2.ListReviewsResponse]
+    """Lists an item's ratings with their reviews, latest first."""
+    MarkOutdated: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.MarkOutdatedRequest, _content_service_pb2.MarkOutdatedResponse]
+    """Marks a resource outdated, once per member; marking again changes nothing."""
+    ListOutdatedResources: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListOutdatedResourcesRequest, _content_service_pb2.ListOutdatedResourcesResponse]
+    """Lists a community's resources most often marked outdated first; curators and moderators only."""
+    ListUnansweredQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListUnansweredQuestionsRequest, _content_service_pb2.ListUnansweredQuestionsResponse]
+    """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
+    champions, curators and moderators only.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -54,11 +100,57 @@ class ContentServiceAsyncStub(ContentServiceStub):
     AnswerQuestion: _aio.UnaryUnaryMultiCallable[_content_service_pb2.AnswerQuestionRequest, _content_service_pb2.AnswerQuestionResponse]  # type: ignore[assignment]
     """Answers a question. Idempotent by request_id."""
     AcceptAnswer: _aio.UnaryUnaryMultiCallable[_content_service_pb2.AcceptAnswerRequest, _content_service_pb2.AcceptAnswerResponse]  # type: ignore[assignment]
-    """Accepts one answer; only the asker may. Accepting another answer replaces the first."""
+    """Accepts one answer; the asker or a moderator may. Accepting another answer replaces the first."""
     GetQuestion: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetQuestionRequest, _content_service_pb2.GetQuestionResponse]  # type: ignore[assignment]
     """Gets a question with its answers, oldest answer first."""
     ListQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListQuestionsRequest, _content_service_pb2.ListQuestionsResponse]  # type: ignore[assignment]
     """Lists a community's questions, newest first."""
+    CastVote: _aio.UnaryUnaryMultiCallable[_content_service_pb2.CastVoteRequest, _content_service_pb2.CastVoteResponse]  # type: ignore[assignment]
+    """Casts or changes the caller's vote on a question or answer (one per member and post; not on one's own)."""
+    RetractVote: _aio.UnaryUnaryMultiCallable[_content_service_pb2.RetractVoteRequest, _content_service_pb2.RetractVoteResponse]  # type: ignore[assignment]
+    """Retracts the caller's vote; retracting when there is none changes nothing."""
+    AddComment: _aio.UnaryUnaryMultiCallable[_content_service_pb2.AddCommentRequest, _content_service_pb2.AddCommentResponse]  # type: ignore[assignment]
+    """Comments on a question or answer. Idempotent by request_id."""
+    ListComments: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListCommentsRequest, _content_service_pb2.ListCommentsResponse]  # type: ignore[assignment]
+    """Lists a post's comments, oldest first."""
+    EditPost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.EditPostRequest, _content_service_pb2.EditPostResponse]  # type: ignore[assignment]
+    """Edits a question, answer or comment (its author or a moderator); the previous text is kept."""
+    ListRevisions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListRevisionsRequest, _content_service_pb2.ListRevisionsResponse]  # type: ignore[assignment]
+    """Lists a post's earlier texts, newest first."""
+    DeletePost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.DeletePostRequest, _content_service_pb2.DeletePostResponse]  # type: ignore[assignment]
+    """Deletes a question, answer or comment (its author or a moderator). The post is kept, hidden."""
+    ListTags: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListTagsRequest, _content_service_pb2.ListTagsResponse]  # type: ignore[assignment]
+    """Lists the tags of a community's questions, most used first."""
+    SearchQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SearchQuestionsRequest, _content_service_pb2.SearchQuestionsResponse]  # type: ignore[assignment]
+    """Finds questions by keywords in their title, body and tags, most relevant first."""
+    FindSimilarQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FindSimilarQuestionsRequest, _content_service_pb2.FindSimilarQuestionsResponse]  # type: ignore[assignment]
+    """Questions like a draft title, to point an asker at an existing question before they ask again."""
+    FlagPost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FlagPostRequest, _content_service_pb2.FlagPostResponse]  # type: ignore[assignment]
+    """Flags a post for moderators, once per member and post. Enough distinct flags hide it pending review."""
+    ListModerationQueue: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListModerationQueueRequest, _content_service_pb2.ListModerationQueueResponse]  # type: ignore[assignment]
+    """Lists flagged posts awaiting review, oldest first; moderators only."""
+    ModeratePost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ModeratePostRequest, _content_service_pb2.ModeratePostResponse]  # type: ignore[assignment]
+    """Hides, restores, locks, unlocks or deletes a post with a reason; moderators only. Logged."""
+    ListModerationLog: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListModerationLogRequest, _content_service_pb2.ListModerationLogResponse]  # type: ignore[assignment]
+    """Lists a community's moderation actions, newest first; moderators only."""
+    ShareResource: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ShareResourceRequest, _content_service_pb2.ShareResourceResponse]  # type: ignore[assignment]
+    """Shares a link in a community. A URL shared there before returns the existing resource. Idempotent by request_id."""
+    GetResource: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetResourceRequest, _content_service_pb2.GetResourceResponse]  # type: ignore[assignment]
+    """Gets a resource."""
+    ListResources: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListResourcesRequest, _content_service_pb2.ListResourcesResponse]  # type: ignore[assignment]
+    """Lists a community's resources, newest or best rated first."""
+    RateItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.RateItemRequest, _content_service_pb2.RateItemResponse]  # type: ignore[assignment]
+    """Rates a resource 1 to 5 with an optional review: one rating per member and item, changed by rating again."""
+    ListReviews: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListReviewsRequest, _content_service_pb2.ListReviewsResponse]  # type: ignore[assignment]
+    """Lists an item's ratings with their reviews, latest first."""
+    MarkOutdated: _aio.UnaryUnaryMultiCallable[_content_service_pb2.MarkOutdatedRequest, _content_service_pb2.MarkOutdatedResponse]  # type: ignore[assignment]
+    """Marks a resource outdated, once per member; marking again changes nothing."""
+    ListOutdatedResources: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListOutdatedResourcesRequest, _content_service_pb2.ListOutdatedResourcesResponse]  # type: ignore[assignment]
+    """Lists a community's resources most often marked outdated first; curators and moderators only."""
+    ListUnansweredQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListUnansweredQuestionsRequest, _content_service_pb2.ListUnansweredQuestionsResponse]  # type: ignore[assignment]
+    """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
+    champions, curators and moderators only.
+    """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Questions and answers."""
@@ -85,7 +177,7 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _content_service_pb2.AcceptAnswerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.AcceptAnswerResponse, _abc.Awaitable[_content_service_pb2.AcceptAnswerResponse]]:
-        """Accepts one answer; only the asker may. Accepting another answer replaces the first."""
+        """Accepts one answer; the asker or a moderator may. Accepting another answer replaces the first."""
 
     @_abc_1.abstractmethod
     def GetQuestion(
@@ -102,5 +194,183 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.ListQuestionsResponse, _abc.Awaitable[_content_service_pb2.ListQuestionsResponse]]:
         """Lists a community's questions, newest first."""
+
+    @_abc_1.abstractmethod
+    def CastVote(
+        self,
+        request: _content_service_pb2.CastVoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.CastVoteResponse, _abc.Awaitable[_content_service_pb2.CastVoteResponse]]:
+        """Casts or changes the caller's vote on a question or answer (one per member and post; not on one's own)."""
+
+    @_abc_1.abstractmethod
+    def RetractVote(
+        self,
+        request: _content_service_pb2.RetractVoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.RetractVoteResponse, _abc.Awaitable[_content_service_pb2.RetractVoteResponse]]:
+        """Retracts the caller's vote; retracting when there is none changes nothing."""
+
+    @_abc_1.abstractmethod
+    def AddComment(
+        self,
+        request: _content_service_pb2.AddCommentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.AddCommentResponse, _abc.Awaitable[_content_service_pb2.AddCommentResponse]]:
+        """Comments on a question or answer. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def ListComments(
+        self,
+        request: _content_service_pb2.ListCommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListCommentsResponse, _abc.Awaitable[_content_service_pb2.ListCommentsResponse]]:
+        """Lists a post's comments, oldest first."""
+
+    @_abc_1.abstractmethod
+    def EditPost(
+        self,
+        request: _content_service_pb2.EditPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.EditPostResponse, _abc.Awaitable[_content_service_pb2.EditPostResponse]]:
+        """Edits a question, answer or comment (its author or a moderator); the previous text is kept."""
+
+    @_abc_1.abstractmethod
+    def ListRevisions(
+        self,
+        request: _content_service_pb2.ListRevisionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListRevisionsResponse, _abc.Awaitable[_content_service_pb2.ListRevisionsResponse]]:
+        """Lists a post's earlier texts, newest first."""
+
+    @_abc_1.abstractmethod
+    def DeletePost(
+        self,
+        request: _content_service_pb2.DeletePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.DeletePostResponse, _abc.Awaitable[_content_service_pb2.DeletePostResponse]]:
+        """Deletes a question, answer or comment (its author or a moderator). The post is kept, hidden."""
+
+    @_abc_1.abstractmethod
+    def ListTags(
+        self,
+        request: _content_service_pb2.ListTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListTagsResponse, _abc.Awaitable[_content_service_pb2.ListTagsResponse]]:
+        """Lists the tags of a community's questions, most used first."""
+
+    @_abc_1.abstractmethod
+    def SearchQuestions(
+        self,
+        request: _content_service_pb2.SearchQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SearchQuestionsResponse, _abc.Awaitable[_content_service_pb2.SearchQuestionsResponse]]:
+        """Finds questions by keywords in their title, body and tags, most relevant first."""
+
+    @_abc_1.abstractmethod
+    def FindSimilarQuestions(
+        self,
+        request: _content_service_pb2.FindSimilarQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.FindSimilarQuestionsResponse, _abc.Awaitable[_content_service_pb2.FindSimilarQuestionsResponse]]:
+        """Questions like a draft title, to point an asker at an existing question before they ask again."""
+
+    @_abc_1.abstractmethod
+    def FlagPost(
+        self,
+        request: _content_service_pb2.FlagPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.FlagPostResponse, _abc.Awaitable[_content_service_pb2.FlagPostResponse]]:
+        """Flags a post for moderators, once per member and post. Enough distinct flags hide it pending review."""
+
+    @_abc_1.abstractmethod
+    def ListModerationQueue(
+        self,
+        request: _content_service_pb2.ListModerationQueueRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListModerationQueueResponse, _abc.Awaitable[_content_service_pb2.ListModerationQueueResponse]]:
+        """Lists flagged posts awaiting review, oldest first; moderators only."""
+
+    @_abc_1.abstractmethod
+    def ModeratePost(
+        self,
+        request: _content_service_pb2.ModeratePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ModeratePostResponse, _abc.Awaitable[_content_service_pb2.ModeratePostResponse]]:
+        """Hides, restores, locks, unlocks or deletes a post with a reason; moderators only. Logged."""
+
+    @_abc_1.abstractmethod
+    def ListModerationLog(
+        self,
+        request: _content_service_pb2.ListModerationLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListModerationLogResponse, _abc.Awaitable[_content_service_pb2.ListModerationLogResponse]]:
+        """Lists a community's moderation actions, newest first; moderators only."""
+
+    @_abc_1.abstractmethod
+    def ShareResource(
+        self,
+        request: _content_service_pb2.ShareResourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ShareResourceResponse, _abc.Awaitable[_content_service_pb2.ShareResourceResponse]]:
+        """Shares a link in a community. A URL shared there before returns the existing resource. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def GetResource(
+        self,
+        request: _content_service_pb2.GetResourceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetResourceResponse, _abc.Awaitable[_content_service_pb2.GetResourceResponse]]:
+        """Gets a resource."""
+
+    @_abc_1.abstractmethod
+    def ListResources(
+        self,
+        request: _content_service_pb2.ListResourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListResourcesResponse, _abc.Awaitable[_content_service_pb2.ListResourcesResponse]]:
+        """Lists a community's resources, newest or best rated first."""
+
+    @_abc_1.abstractmethod
+    def RateItem(
+        self,
+        request: _content_service_pb2.RateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.RateItemResponse, _abc.Awaitable[_content_service_pb2.RateItemResponse]]:
+        """Rates a resource 1 to 5 with an optional review: one rating per member and item, changed by rating again."""
+
+    @_abc_1.abstractmethod
+    def ListReviews(
+        self,
+        request: _content_service_pb2.ListReviewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListReviewsResponse, _abc.Awaitable[_content_service_pb2.ListReviewsResponse]]:
+        """Lists an item's ratings with their reviews, latest first."""
+
+    @_abc_1.abstractmethod
+    def MarkOutdated(
+        self,
+        request: _content_service_pb2.MarkOutdatedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.MarkOutdatedResponse, _abc.Awaitable[_content_service_pb2.MarkOutdatedResponse]]:
+        """Marks a resource outdated, once per member; marking again changes nothing."""
+
+    @_abc_1.abstractmethod
+    def ListOutdatedResources(
+        self,
+        request: _content_service_pb2.ListOutdatedResourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListOutdatedResourcesResponse, _abc.Awaitable[_content_service_pb2.ListOutdatedResourcesResponse]]:
+        """Lists a community's resources most often marked outdated first; curators and moderators only."""
+
+    @_abc_1.abstractmethod
+    def ListUnansweredQuestions(
+        self,
+        request: _content_service_pb2.ListUnansweredQuestionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListUnansweredQuestionsResponse, _abc.Awaitable[_content_service_pb2.ListUnansweredQuestionsResponse]]:
+        """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
+        champions, curators and moderators only.
+        """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -18,6 +19,24 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _VoteDirection:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _VoteDirectionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VoteDirection.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VOTE_DIRECTION_UNSPECIFIED: _VoteDirection.ValueType  # 0
+    VOTE_DIRECTION_UP: _VoteDirection.ValueType  # 1
+    VOTE_DIRECTION_DOWN: _VoteDirection.ValueType  # 2
+
+class VoteDirection(_VoteDirection, metaclass=_VoteDirectionEnumTypeWrapper):
+    """Which way a member votes on a question or answer."""
+
+VOTE_DIRECTION_UNSPECIFIED: VoteDirection.ValueType  # 0
+VOTE_DIRECTION_UP: VoteDirection.ValueType  # 1
+VOTE_DIRECTION_DOWN: VoteDirection.ValueType  # 2
+Global___VoteDirection: _TypeAlias = VoteDirection  # noqa: Y015
 
 @_typing.final
 class Question(_message.Message):
@@ -34,6 +53,8 @@ class Question(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     ANSWER_COUNT_FIELD_NUMBER: _builtins.int
     ACCEPTED_ANSWER_ID_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     community_id: _builtins.str
     author_id: _builtins.str
@@ -43,10 +64,16 @@ class Question(_message.Message):
     answer_count: _builtins.int
     accepted_answer_id: _builtins.str
     """Empty while no answer is accepted."""
+    score: _builtins.int
+    """The sum of the question's votes (+1 or -1 each)."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset until the question is first edited."""
+
     def __init__(
         self,
         *,
@@ -59,10 +86,12 @@ class Question(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         answer_count: _builtins.int = ...,
         accepted_answer_id: _builtins.str = ...,
+        score: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answer_id", b"accepted_answer_id", "answer_count", b"answer_count", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "tags", b"tags", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answer_id", b"accepted_answer_id", "answer_count", b"answer_count", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "score", b"score", "tags", b"tags", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -81,14 +110,22 @@ class Answer(_message.Message):
     BODY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     ACCEPTED_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     question_id: _builtins.str
     community_id: _builtins.str
     author_id: _builtins.str
     body: _builtins.str
     accepted: _builtins.bool
+    score: _builtins.int
+    """The sum of the answer's votes (+1 or -1 each)."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset until the answer is first edited."""
+
     def __init__(
         self,
         *,
@@ -99,11 +136,133 @@ class Answer(_message.Message):
         body: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         accepted: _builtins.bool = ...,
+        score: _builtins.int = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "question_id", b"question_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "question_id", b"question_id", "score", b"score", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Answer: _TypeAlias = Answer  # noqa: Y015
+
+@_typing.final
+class Comment(_message.Message):
+    """A comment on a question or an answer (one level: comments take no comments)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    POST_KIND_FIELD_NUMBER: _builtins.int
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    post_id: _builtins.str
+    """The question or answer commented on."""
+    post_kind: _builtins.str
+    """question or answer."""
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    body: _builtins.str
+    """Markdown, stored as written."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset until the comment is first edited."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        post_kind: _builtins.str = ...,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        body: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "post_id", b"post_id", "post_kind", b"post_kind", "question_id", b"question_id", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Comment: _TypeAlias = Comment  # noqa: Y015
+
+@_typing.final
+class Revision(_message.Message):
+    """The text of a post before one edit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    EDITOR_ID_FIELD_NUMBER: _builtins.int
+    EDIT_TIME_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    BODY_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    revision: _builtins.int
+    """1 for the text as first posted, then one more per edit."""
+    editor_id: _builtins.str
+    """Who made the edit that replaced this text, and when."""
+    title: _builtins.str
+    """Empty for answers and comments."""
+    body: _builtins.str
+    @_builtins.property
+    def edit_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        editor_id: _builtins.str = ...,
+        edit_time: _timestamp_pb2.Timestamp | None = ...,
+        title: _builtins.str = ...,
+        body: _builtins.str = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["edit_time", b"edit_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "edit_time", b"edit_time", "editor_id", b"editor_id", "post_id", b"post_id", "revision", b"revision", "tags", b"tags", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Revision: _TypeAlias = Revision  # noqa: Y015
+
+@_typing.final
+class TagCount(_message.Message):
+    """A tag and how many live questions of a community carry it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    tag: _builtins.str
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        tag: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagCount: _TypeAlias = TagCount  # noqa: Y015

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -274,3 +276,360 @@ class RoleRevoked(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RoleRevoked: _TypeAlias = RoleRevoked  # noqa: Y015
+
+@_typing.final
+class CommunityUpdated(_message.Message):
+    """type guild.community.community_updated.v1: name, description, visibility or settings changed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
+    AUTO_HIDE_FLAG_THRESHOLD_FIELD_NUMBER: _builtins.int
+    PILOT_CAP_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    name: _builtins.str
+    description: _builtins.str
+    visibility: _builtins.str
+    """Visibility name in lowercase: open, request_to_join, invite_only, hidden."""
+    auto_hide_flag_threshold: _builtins.int
+    pilot_cap: _builtins.int
+    updated_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The update_mask paths that were applied."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        visibility: _builtins.str = ...,
+        auto_hide_flag_threshold: _builtins.int = ...,
+        pilot_cap: _builtins.int = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        updated_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_hide_flag_threshold", b"auto_hide_flag_threshold", "changed_fields", b"changed_fields", "community_id", b"community_id", "description", b"description", "name", b"name", "pilot_cap", b"pilot_cap", "programme", b"programme", "region", b"region", "update_time", b"update_time", "updated_by", b"updated_by", "visibility", b"visibility"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommunityUpdated: _TypeAlias = CommunityUpdated  # noqa: Y015
+
+@_typing.final
+class MemberInvited(_message.Message):
+    """type guild.community.member_invited.v1: someone was invited (into a pilot cohort or a closed community)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    INVITED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    INVITE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    invited_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def invite_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        invited_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        invite_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["invite_time", b"invite_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "invite_time", b"invite_time", "invited_by", b"invited_by", "member_id", b"member_id", "programme", b"programme", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberInvited: _TypeAlias = MemberInvited  # noqa: Y015
+
+@_typing.final
+class JoinRequested(_message.Message):
+    """type guild.community.join_requested.v1: someone asked to join; owners and moderators decide."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    REQUEST_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def request_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        request_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request_time", b"request_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "member_id", b"member_id", "programme", b"programme", "region", b"region", "request_time", b"request_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___JoinRequested: _TypeAlias = JoinRequested  # noqa: Y015
+
+@_typing.final
+class ProfileUpdated(_message.Message):
+    """type guild.community.profile_updated.v1: a person changed their profile. People belong to no one
+    community: the subject's region is the profile's region (or "global") and its programme is "global".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    JOB_TITLE_FIELD_NUMBER: _builtins.int
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    EXPERTISE_FIELD_NUMBER: _builtins.int
+    INTERESTS_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    display_name: _builtins.str
+    job_title: _builtins.str
+    department: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def expertise(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def interests(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The update_mask paths that were applied."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        job_title: _builtins.str = ...,
+        department: _builtins.str = ...,
+        region: _builtins.str = ...,
+        expertise: _abc.Iterable[_builtins.str] | None = ...,
+        interests: _abc.Iterable[_builtins.str] | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "department", b"department", "display_name", b"display_name", "expertise", b"expertise", "interests", b"interests", "job_title", b"job_title", "member_id", b"member_id", "region", b"region", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProfileUpdated: _TypeAlias = ProfileUpdated  # noqa: Y015
+
+@_typing.final
+class Followed(_message.Message):
+    """type guild.community.followed.v1: one person follows another (subject region and programme "global")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWEE_ID_FIELD_NUMBER: _builtins.int
+    FOLLOW_TIME_FIELD_NUMBER: _builtins.int
+    follower_id: _builtins.str
+    followee_id: _builtins.str
+    @_builtins.property
+    def follow_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        follower_id: _builtins.str = ...,
+        followee_id: _builtins.str = ...,
+        follow_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["follow_time", b"follow_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_time", b"follow_time", "followee_id", b"followee_id", "follower_id", b"follower_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Followed: _TypeAlias = Followed  # noqa: Y015
+
+@_typing.final
+class Unfollowed(_message.Message):
+    """type guild.community.unfollowed.v1: one person stopped following another (region, programme "global")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWEE_ID_FIELD_NUMBER: _builtins.int
+    UNFOLLOW_TIME_FIELD_NUMBER: _builtins.int
+    follower_id: _builtins.str
+    followee_id: _builtins.str
+    @_builtins.property
+    def unfollow_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        follower_id: _builtins.str = ...,
+        followee_id: _builtins.str = ...,
+        unfollow_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unfollow_time", b"unfollow_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["followee_id", b"followee_id", "follower_id", b"follower_id", "unfollow_time", b"unfollow_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Unfollowed: _TypeAlias = Unfollowed  # noqa: Y015
+
+@_typing.final
+class SurveyOpened(_message.Message):
+    """type guild.community.survey_opened.v1: members can answer now (notify invites them)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVEY_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    OPENED_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    OPEN_TIME_FIELD_NUMBER: _builtins.int
+    survey_id: _builtins.str
+    community_id: _builtins.str
+    title: _builtins.str
+    opened_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def open_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        survey_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        opened_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        open_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["open_time", b"open_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "open_time", b"open_time", "opened_by", b"opened_by", "programme", b"programme", "region", b"region", "survey_id", b"survey_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SurveyOpened: _TypeAlias = SurveyOpened  # noqa: Y015
+
+@_typing.final
+class SurveyResponseSubmitted(_message.Message):
+    """type guild.community.survey_response_submitted.v1: a member answered (or changed their answers)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVEY_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REPLACED_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    SUBMIT_TIME_FIELD_NUMBER: _builtins.int
+    survey_id: _builtins.str
+    community_id: _builtins.str
+    member_id: _builtins.str
+    replaced: _builtins.bool
+    """True when earlier answers were replaced."""
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def submit_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        survey_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        replaced: _builtins.bool = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        submit_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["submit_time", b"submit_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "member_id", b"member_id", "programme", b"programme", "region", b"region", "replaced", b"replaced", "submit_time", b"submit_time", "survey_id", b"survey_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SurveyResponseSubmitted: _TypeAlias = SurveyResponseSubmitted  # noqa: Y015
+
+@_typing.final
+class SurveyClosed(_message.Message):
+    """type guild.community.survey_closed.v1: answers are final."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVEY_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CLOSED_BY_FIELD_NUMBER: _builtins.int
+    RESPONSE_COUNT_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    survey_id: _builtins.str
+    community_id: _builtins.str
+    closed_by: _builtins.str
+    response_count: _builtins.int
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        survey_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        closed_by: _builtins.str = ...,
+        response_count: _builtins.int = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "closed_by", b"closed_by", "community_id", b"community_id", "programme", b"programme", "region", b"region", "response_count", b"response_count", "survey_id", b"survey_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SurveyClosed: _TypeAlias = SurveyClosed  # noqa: Y015

@@ -277,3 +277,450 @@ class PostRemoved(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostRemoved: _TypeAlias = PostRemoved  # noqa: Y015
+
+@_typing.final
+class CommentPosted(_message.Message):
+    """type guild.content.comment_posted.v1"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMENT_ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    POST_KIND_FIELD_NUMBER: _builtins.int
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    POST_AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    comment_id: _builtins.str
+    post_id: _builtins.str
+    """The question or answer commented on."""
+    post_kind: _builtins.str
+    """question or answer."""
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    post_author_id: _builtins.str
+    """Author of the post commented on, who may want to hear of it."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        comment_id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        post_kind: _builtins.str = ...,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        post_author_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "comment_id", b"comment_id", "community_id", b"community_id", "create_time", b"create_time", "post_author_id", b"post_author_id", "post_id", b"post_id", "post_kind", b"post_kind", "question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommentPosted: _TypeAlias = CommentPosted  # noqa: Y015
+
+@_typing.final
+class PostEdited(_message.Message):
+    """type guild.content.post_edited.v1: a question, answer or comment was edited; its previous text is kept."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    EDITOR_ID_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    EDIT_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    """question, answer or comment."""
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    editor_id: _builtins.str
+    revision: _builtins.int
+    """The revision that holds the previous text."""
+    @_builtins.property
+    def edit_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        editor_id: _builtins.str = ...,
+        revision: _builtins.int = ...,
+        edit_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["edit_time", b"edit_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "edit_time", b"edit_time", "editor_id", b"editor_id", "kind", b"kind", "post_id", b"post_id", "question_id", b"question_id", "revision", b"revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostEdited: _TypeAlias = PostEdited  # noqa: Y015
+
+@_typing.final
+class PostFlagged(_message.Message):
+    """type guild.content.post_flagged.v1: a member flagged a post for moderators."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    FLAG_COUNT_FIELD_NUMBER: _builtins.int
+    FLAG_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    """question, answer or comment."""
+    community_id: _builtins.str
+    author_id: _builtins.str
+    reason: _builtins.str
+    """spam, offensive, off_topic or other."""
+    flag_count: _builtins.int
+    """Distinct members who flagged the post so far."""
+    @_builtins.property
+    def flag_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        flag_count: _builtins.int = ...,
+        flag_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["flag_time", b"flag_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "flag_count", b"flag_count", "flag_time", b"flag_time", "kind", b"kind", "post_id", b"post_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostFlagged: _TypeAlias = PostFlagged  # noqa: Y015
+
+@_typing.final
+class PostHidden(_message.Message):
+    """type guild.content.post_hidden.v1: a post was hidden, by enough flags or by a moderator."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    HIDDEN_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    BY_FLAGS_FIELD_NUMBER: _builtins.int
+    FLAG_COUNT_FIELD_NUMBER: _builtins.int
+    HIDE_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    hidden_by: _builtins.str
+    """The moderator; empty when flags hid it."""
+    reason: _builtins.str
+    by_flags: _builtins.bool
+    flag_count: _builtins.int
+    @_builtins.property
+    def hide_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        hidden_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        by_flags: _builtins.bool = ...,
+        flag_count: _builtins.int = ...,
+        hide_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hide_time", b"hide_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "by_flags", b"by_flags", "community_id", b"community_id", "flag_count", b"flag_count", "hidden_by", b"hidden_by", "hide_time", b"hide_time", "kind", b"kind", "post_id", b"post_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostHidden: _TypeAlias = PostHidden  # noqa: Y015
+
+@_typing.final
+class PostRestored(_message.Message):
+    """type guild.content.post_restored.v1: a moderator made a hidden post visible again."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    RESTORED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    RESTORE_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    restored_by: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def restore_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        restored_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        restore_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["restore_time", b"restore_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "kind", b"kind", "post_id", b"post_id", "reason", b"reason", "restore_time", b"restore_time", "restored_by", b"restored_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostRestored: _TypeAlias = PostRestored  # noqa: Y015
+
+@_typing.final
+class PostLocked(_message.Message):
+    """type guild.content.post_locked.v1: a moderator locked a post (no answers, comments, votes or edits), or unlocked it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    LOCKED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    LOCKED_FIELD_NUMBER: _builtins.int
+    LOCK_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    locked_by: _builtins.str
+    reason: _builtins.str
+    locked: _builtins.bool
+    """False when unlocked."""
+    @_builtins.property
+    def lock_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        locked_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        locked: _builtins.bool = ...,
+        lock_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lock_time", b"lock_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "kind", b"kind", "lock_time", b"lock_time", "locked", b"locked", "locked_by", b"locked_by", "post_id", b"post_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostLocked: _TypeAlias = PostLocked  # noqa: Y015
+
+@_typing.final
+class MentionMade(_message.Message):
+    """type guild.content.mention_made.v1: a post names a member with @member_id; one event per member named."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MENTIONED_ID_FIELD_NUMBER: _builtins.int
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    MENTION_TIME_FIELD_NUMBER: _builtins.int
+    mentioned_id: _builtins.str
+    """The member named."""
+    post_id: _builtins.str
+    kind: _builtins.str
+    """question, answer or comment."""
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    """Who wrote the mention."""
+    @_builtins.property
+    def mention_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        mentioned_id: _builtins.str = ...,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        mention_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mention_time", b"mention_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "kind", b"kind", "mention_time", b"mention_time", "mentioned_id", b"mentioned_id", "post_id", b"post_id", "question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MentionMade: _TypeAlias = MentionMade  # noqa: Y015
+
+@_typing.final
+class ResourceShared(_message.Message):
+    """type guild.content.resource_shared.v1"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    MEDIA_TYPE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    resource_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    url: _builtins.str
+    title: _builtins.str
+    media_type: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        resource_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        url: _builtins.str = ...,
+        title: _builtins.str = ...,
+        media_type: _builtins.str = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "create_time", b"create_time", "media_type", b"media_type", "resource_id", b"resource_id", "tags", b"tags", "title", b"title", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResourceShared: _TypeAlias = ResourceShared  # noqa: Y015
+
+@_typing.final
+class ItemRated(_message.Message):
+    """type guild.content.item_rated.v1: a member rated an item or changed their rating."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    ITEM_KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    RATER_ID_FIELD_NUMBER: _builtins.int
+    STARS_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STARS_FIELD_NUMBER: _builtins.int
+    AVERAGE_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    RATE_TIME_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    item_kind: _builtins.str
+    """resource."""
+    community_id: _builtins.str
+    author_id: _builtins.str
+    """Author of the item."""
+    rater_id: _builtins.str
+    stars: _builtins.int
+    """1 to 5; previous_stars is 0 for a first rating."""
+    previous_stars: _builtins.int
+    average: _builtins.float
+    """The item's average and count after the rating."""
+    count: _builtins.int
+    @_builtins.property
+    def rate_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        item_kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        rater_id: _builtins.str = ...,
+        stars: _builtins.int = ...,
+        previous_stars: _builtins.int = ...,
+        average: _builtins.float = ...,
+        count: _builtins.int = ...,
+        rate_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rate_time", b"rate_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "average", b"average", "community_id", b"community_id", "count", b"count", "item_id", b"item_id", "item_kind", b"item_kind", "previous_stars", b"previous_stars", "rate_time", b"rate_time", "rater_id", b"rater_id", "stars", b"stars"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemRated: _TypeAlias = ItemRated  # noqa: Y015
+
+@_typing.final
+class ItemMarkedOutdated(_message.Message):
+    """type guild.content.item_marked_outdated.v1: a member marked an item outdated (once per member and item)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    ITEM_KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    OUTDATED_COUNT_FIELD_NUMBER: _builtins.int
+    MARK_TIME_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    item_kind: _builtins.str
+    """resource."""
+    community_id: _builtins.str
+    author_id: _builtins.str
+    member_id: _builtins.str
+    outdated_count: _builtins.int
+    """Members who marked the item outdated so far."""
+    @_builtins.property
+    def mark_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        item_kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        outdated_count: _builtins.int = ...,
+        mark_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mark_time", b"mark_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "item_id", b"item_id", "item_kind", b"item_kind", "mark_time", b"mark_time", "member_id", b"member_id", "outdated_count", b"outdated_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemMarkedOutdated: _TypeAlias = ItemMarkedOutdated  # noqa: Y015

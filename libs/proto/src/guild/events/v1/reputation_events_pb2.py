@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guild/events/v1/reputation_events.proto\x12\x0fguild.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n\rPointsChanged\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x17\n\x0fsource_event_id\x18\x06 \x01(\t\x12\x11\n\ttarget_id\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'guild/events/v1/reputation_events.proto\x12\x0fguild.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n\rPointsChanged\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\x03\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12\x17\n\x0fsource_event_id\x18\x06 \x01(\t\x12\x11\n\ttarget_id\x18\x07 \x01(\t\x12(\n\x04time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe4\x01\n\x0c\x42\x61\x64geAwarded\x12\x10\n\x08\x61ward_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\r\n\x05\x62\x61\x64ge\x18\x04 \x01(\t\x12\x0c\n\x04tier\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x10\n\x08\x63itation\x18\x07 \x01(\t\x12\x12\n\ngranted_by\x18\x08 \x01(\t\x12\x17\n\x0fsource_event_id\x18\t \x01(\t\x12.\n\naward_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_POINTSCHANGED']._serialized_start=94
   _globals['_POINTSCHANGED']._serialized_end=284
+  _globals['_BADGEAWARDED']._serialized_start=287
+  _globals['_BADGEAWARDED']._serialized_end=515
 # @@protoc_insertion_point(module_scope)

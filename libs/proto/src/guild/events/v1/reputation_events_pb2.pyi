@@ -62,3 +62,59 @@ class PointsChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PointsChanged: _TypeAlias = PointsChanged  # noqa: Y015
+
+@_typing.final
+class BadgeAwarded(_message.Message):
+    """type guild.reputation.badge_awarded.v1: a member earned or was granted a badge (once per badge and tier)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AWARD_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    BADGE_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    CITATION_FIELD_NUMBER: _builtins.int
+    GRANTED_BY_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
+    AWARD_TIME_FIELD_NUMBER: _builtins.int
+    award_id: _builtins.str
+    community_id: _builtins.str
+    member_id: _builtins.str
+    badge: _builtins.str
+    """first_question, first_answer, first_accepted_answer, helpful, mentor, conversation_starter, streak
+    or champion.
+    """
+    tier: _builtins.str
+    """bronze, silver or gold."""
+    title: _builtins.str
+    citation: _builtins.str
+    """The owner's citation (champion only)."""
+    granted_by: _builtins.str
+    """The owner who granted it; empty when earned by activity."""
+    source_event_id: _builtins.str
+    """ce-id of the event that earned it; empty when granted."""
+    @_builtins.property
+    def award_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        award_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        badge: _builtins.str = ...,
+        tier: _builtins.str = ...,
+        title: _builtins.str = ...,
+        citation: _builtins.str = ...,
+        granted_by: _builtins.str = ...,
+        source_event_id: _builtins.str = ...,
+        award_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["award_time", b"award_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id", "award_time", b"award_time", "badge", b"badge", "citation", b"citation", "community_id", b"community_id", "granted_by", b"granted_by", "member_id", b"member_id", "source_event_id", b"source_event_id", "tier", b"tier", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BadgeAwarded: _TypeAlias = BadgeAwarded  # noqa: Y015

@@ -25,15 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"guild/notify/v1/notification.proto\x12\x0fguild.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0crecipient_id\x18\x02 \x01(\t\x12/\n\x04type\x18\x03 \x01(\x0e\x32!.guild.notify.v1.NotificationType\x12\x14\n\x0c\x63ommunity_id\x18\x04 \x01(\t\x12\x12\n\nsubject_id\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04read\x18\t \x01(\x08*~\n\x10NotificationType\x12!\n\x1dNOTIFICATION_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1cNOTIFICATION_TYPE_NEW_ANSWER\x10\x01\x12%\n!NOTIFICATION_TYPE_ANSWER_ACCEPTED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"guild/notify/v1/notification.proto\x12\x0fguild.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0crecipient_id\x18\x02 \x01(\t\x12/\n\x04type\x18\x03 \x01(\x0e\x32!.guild.notify.v1.NotificationType\x12\x14\n\x0c\x63ommunity_id\x18\x04 \x01(\t\x12\x12\n\nsubject_id\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04read\x18\t \x01(\x08\x12\x10\n\x08sequence\x18\n \x01(\x03\x12\x11\n\tgroup_key\x18\x0b \x01(\t\"\x9c\x02\n\x11NotificationGroup\x12\x11\n\tgroup_key\x18\x01 \x01(\t\x12/\n\x04type\x18\x02 \x01(\x0e\x32!.guild.notify.v1.NotificationType\x12\x14\n\x0c\x63ommunity_id\x18\x03 \x01(\t\x12\x12\n\nsubject_id\x18\x04 \x01(\t\x12\x14\n\x0cunread_count\x18\x05 \x01(\x03\x12\x13\n\x0btotal_count\x18\x06 \x01(\x03\x12\x17\n\x0flatest_actor_id\x18\x07 \x01(\t\x12\x13\n\x0blatest_text\x18\x08 \x01(\t\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07summary\x18\n \x01(\t\"c\n\x11\x43hannelPreference\x12/\n\x04type\x18\x01 \x01(\x0e\x32!.guild.notify.v1.NotificationType\x12\x0e\n\x06in_app\x18\x02 \x01(\x08\x12\r\n\x05\x65mail\x18\x03 \x01(\x08\"\xc6\x01\n\x0bPreferences\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x34\n\x08\x63hannels\x18\x02 \x03(\x0b\x32\".guild.notify.v1.ChannelPreference\x12\x1b\n\x13muted_community_ids\x18\x03 \x03(\t\x12:\n\x10\x64igest_frequency\x18\x04 \x01(\x0e\x32 .guild.notify.v1.DigestFrequency\x12\x15\n\remail_address\x18\x05 \x01(\t\"\x93\x01\n\tBroadcast\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\x12\n\nsubject_id\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x8d\x02\n\x10NotificationType\x12!\n\x1dNOTIFICATION_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1cNOTIFICATION_TYPE_NEW_ANSWER\x10\x01\x12%\n!NOTIFICATION_TYPE_ANSWER_ACCEPTED\x10\x02\x12\"\n\x1eNOTIFICATION_TYPE_ROLE_GRANTED\x10\x03\x12$\n NOTIFICATION_TYPE_VOTE_MILESTONE\x10\x04\x12\"\n\x1eNOTIFICATION_TYPE_POST_REMOVED\x10\x05\x12\x1f\n\x1bNOTIFICATION_TYPE_BROADCAST\x10\x06*\x86\x01\n\x0f\x44igestFrequency\x12 \n\x1c\x44IGEST_FREQUENCY_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44IGEST_FREQUENCY_OFF\x10\x01\x12\x1a\n\x16\x44IGEST_FREQUENCY_DAILY\x10\x02\x12\x1b\n\x17\x44IGEST_FREQUENCY_WEEKLY\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.notify.v1.notification_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONTYPE']._serialized_start=325
-  _globals['_NOTIFICATIONTYPE']._serialized_end=451
+  _globals['_NOTIFICATIONTYPE']._serialized_start=1102
+  _globals['_NOTIFICATIONTYPE']._serialized_end=1371
+  _globals['_DIGESTFREQUENCY']._serialized_start=1374
+  _globals['_DIGESTFREQUENCY']._serialized_end=1508
   _globals['_NOTIFICATION']._serialized_start=89
-  _globals['_NOTIFICATION']._serialized_end=323
+  _globals['_NOTIFICATION']._serialized_end=360
+  _globals['_NOTIFICATIONGROUP']._serialized_start=363
+  _globals['_NOTIFICATIONGROUP']._serialized_end=647
+  _globals['_CHANNELPREFERENCE']._serialized_start=649
+  _globals['_CHANNELPREFERENCE']._serialized_end=748
+  _globals['_PREFERENCES']._serialized_start=751
+  _globals['_PREFERENCES']._serialized_end=949
+  _globals['_BROADCAST']._serialized_start=952
+  _globals['_BROADCAST']._serialized_end=1099
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -29,6 +31,14 @@ class _NotificationTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """Someone answered the recipient's question."""
     NOTIFICATION_TYPE_ANSWER_ACCEPTED: _NotificationType.ValueType  # 2
     """The recipient's answer was accepted."""
+    NOTIFICATION_TYPE_ROLE_GRANTED: _NotificationType.ValueType  # 3
+    """The recipient was given a community role (champion, curator, moderator, owner)."""
+    NOTIFICATION_TYPE_VOTE_MILESTONE: _NotificationType.ValueType  # 4
+    """The recipient's post reached a score milestone (10, 25, 50, 100, ...)."""
+    NOTIFICATION_TYPE_POST_REMOVED: _NotificationType.ValueType  # 5
+    """A moderator removed the recipient's post."""
+    NOTIFICATION_TYPE_BROADCAST: _NotificationType.ValueType  # 6
+    """A community-wide notice from a community leader; stored once, shown to every member."""
 
 class NotificationType(_NotificationType, metaclass=_NotificationTypeEnumTypeWrapper):
     """What a notification is about."""
@@ -38,7 +48,35 @@ NOTIFICATION_TYPE_NEW_ANSWER: NotificationType.ValueType  # 1
 """Someone answered the recipient's question."""
 NOTIFICATION_TYPE_ANSWER_ACCEPTED: NotificationType.ValueType  # 2
 """The recipient's answer was accepted."""
+NOTIFICATION_TYPE_ROLE_GRANTED: NotificationType.ValueType  # 3
+"""The recipient was given a community role (champion, curator, moderator, owner)."""
+NOTIFICATION_TYPE_VOTE_MILESTONE: NotificationType.ValueType  # 4
+"""The recipient's post reached a score milestone (10, 25, 50, 100, ...)."""
+NOTIFICATION_TYPE_POST_REMOVED: NotificationType.ValueType  # 5
+"""A moderator removed the recipient's post."""
+NOTIFICATION_TYPE_BROADCAST: NotificationType.ValueType  # 6
+"""A community-wide notice from a community leader; stored once, shown to every member."""
 Global___NotificationType: _TypeAlias = NotificationType  # noqa: Y015
+
+class _DigestFrequency:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DigestFrequencyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DigestFrequency.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DIGEST_FREQUENCY_UNSPECIFIED: _DigestFrequency.ValueType  # 0
+    DIGEST_FREQUENCY_OFF: _DigestFrequency.ValueType  # 1
+    DIGEST_FREQUENCY_DAILY: _DigestFrequency.ValueType  # 2
+    DIGEST_FREQUENCY_WEEKLY: _DigestFrequency.ValueType  # 3
+
+class DigestFrequency(_DigestFrequency, metaclass=_DigestFrequencyEnumTypeWrapper):
+    """How often new-content types are bundled into an email digest."""
+
+DIGEST_FREQUENCY_UNSPECIFIED: DigestFrequency.ValueType  # 0
+DIGEST_FREQUENCY_OFF: DigestFrequency.ValueType  # 1
+DIGEST_FREQUENCY_DAILY: DigestFrequency.ValueType  # 2
+DIGEST_FREQUENCY_WEEKLY: DigestFrequency.ValueType  # 3
+Global___DigestFrequency: _TypeAlias = DigestFrequency  # noqa: Y015
 
 @_typing.final
 class Notification(_message.Message):
@@ -55,6 +93,8 @@ class Notification(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     READ_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    GROUP_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     recipient_id: _builtins.str
     type: Global___NotificationType.ValueType
@@ -65,6 +105,10 @@ class Notification(_message.Message):
     """The member whose action caused it."""
     text: _builtins.str
     read: _builtins.bool
+    sequence: _builtins.int
+    """Position in the recipient's stream: increases by one per notification of that recipient."""
+    group_key: _builtins.str
+    """Notifications with the same key (recipient, type, subject) are shown as one group."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -79,11 +123,172 @@ class Notification(_message.Message):
         text: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         read: _builtins.bool = ...,
+        sequence: _builtins.int = ...,
+        group_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "read", b"read", "recipient_id", b"recipient_id", "subject_id", b"subject_id", "text", b"text", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor_id", b"actor_id", "community_id", b"community_id", "create_time", b"create_time", "group_key", b"group_key", "id", b"id", "read", b"read", "recipient_id", b"recipient_id", "sequence", b"sequence", "subject_id", b"subject_id", "text", b"text", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Notification: _TypeAlias = Notification  # noqa: Y015
+
+@_typing.final
+class NotificationGroup(_message.Message):
+    """Notifications about the same subject, e.g. "3 new answers on ..."."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_KEY_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    UNREAD_COUNT_FIELD_NUMBER: _builtins.int
+    TOTAL_COUNT_FIELD_NUMBER: _builtins.int
+    LATEST_ACTOR_ID_FIELD_NUMBER: _builtins.int
+    LATEST_TEXT_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    group_key: _builtins.str
+    type: Global___NotificationType.ValueType
+    community_id: _builtins.str
+    subject_id: _builtins.str
+    unread_count: _builtins.int
+    """Unread notifications in the group."""
+    total_count: _builtins.int
+    """Every notification in the group."""
+    latest_actor_id: _builtins.str
+    """The member whose action caused the latest notification."""
+    latest_text: _builtins.str
+    """Text of the latest notification."""
+    summary: _builtins.str
+    """A one-line summary, e.g. "3 new answers on \\u201cHow do I book leave?\\u201d"."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        group_key: _builtins.str = ...,
+        type: Global___NotificationType.ValueType = ...,
+        community_id: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        unread_count: _builtins.int = ...,
+        total_count: _builtins.int = ...,
+        latest_actor_id: _builtins.str = ...,
+        latest_text: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        summary: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "group_key", b"group_key", "latest_actor_id", b"latest_actor_id", "latest_text", b"latest_text", "subject_id", b"subject_id", "summary", b"summary", "total_count", b"total_count", "type", b"type", "unread_count", b"unread_count", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotificationGroup: _TypeAlias = NotificationGroup  # noqa: Y015
+
+@_typing.final
+class ChannelPreference(_message.Message):
+    """The channels a member hears one notification type on."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    IN_APP_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    type: Global___NotificationType.ValueType
+    in_app: _builtins.bool
+    email: _builtins.bool
+    def __init__(
+        self,
+        *,
+        type: Global___NotificationType.ValueType = ...,
+        in_app: _builtins.bool = ...,
+        email: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "in_app", b"in_app", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChannelPreference: _TypeAlias = ChannelPreference  # noqa: Y015
+
+@_typing.final
+class Preferences(_message.Message):
+    """A member's notification preferences."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    MUTED_COMMUNITY_IDS_FIELD_NUMBER: _builtins.int
+    DIGEST_FREQUENCY_FIELD_NUMBER: _builtins.int
+    EMAIL_ADDRESS_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    digest_frequency: Global___DigestFrequency.ValueType
+    email_address: _builtins.str
+    """Where email goes; no email is sent while it is empty."""
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelPreference]:
+        """One entry per notification type; types a member never set carry the defaults."""
+
+    @_builtins.property
+    def muted_community_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Communities the member hears nothing from."""
+
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        channels: _abc.Iterable[Global___ChannelPreference] | None = ...,
+        muted_community_ids: _abc.Iterable[_builtins.str] | None = ...,
+        digest_frequency: Global___DigestFrequency.ValueType = ...,
+        email_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "digest_frequency", b"digest_frequency", "email_address", b"email_address", "member_id", b"member_id", "muted_community_ids", b"muted_community_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Preferences: _TypeAlias = Preferences  # noqa: Y015
+
+@_typing.final
+class Broadcast(_message.Message):
+    """A community-wide notice: stored once and merged into each member's inbox when read."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    SUBJECT_ID_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    text: _builtins.str
+    subject_id: _builtins.str
+    """What it is about, e.g. a resource id; may be empty."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        subject_id: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "subject_id", b"subject_id", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Broadcast: _TypeAlias = Broadcast  # noqa: Y015

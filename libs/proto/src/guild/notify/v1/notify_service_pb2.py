@@ -22,24 +22,78 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from guild.notify.v1 import notification_pb2 as guild_dot_notify_dot_v1_dot_notification__pb2
+from guild.notify.v1 import webhook_pb2 as guild_dot_notify_dot_v1_dot_webhook__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$guild/notify/v1/notify_service.proto\x12\x0fguild.notify.v1\x1a\"guild/notify/v1/notification.proto\"V\n\x18ListNotificationsRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x80\x01\n\x19ListNotificationsResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.guild.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x14\n\x0cunread_count\x18\x03 \x01(\x03\"8\n\x1cMarkNotificationsReadRequest\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"5\n\x1dMarkNotificationsReadResponse\x12\x14\n\x0cmarked_count\x18\x01 \x01(\x03\x32\xf3\x01\n\rNotifyService\x12j\n\x11ListNotifications\x12).guild.notify.v1.ListNotificationsRequest\x1a*.guild.notify.v1.ListNotificationsResponse\x12v\n\x15MarkNotificationsRead\x12-.guild.notify.v1.MarkNotificationsReadRequest\x1a..guild.notify.v1.MarkNotificationsReadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$guild/notify/v1/notify_service.proto\x12\x0fguild.notify.v1\x1a google/protobuf/field_mask.proto\x1a\"guild/notify/v1/notification.proto\x1a\x1dguild/notify/v1/webhook.proto\"V\n\x18ListNotificationsRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x80\x01\n\x19ListNotificationsResponse\x12\x34\n\rnotifications\x18\x01 \x03(\x0b\x32\x1d.guild.notify.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x14\n\x0cunread_count\x18\x03 \x01(\x03\"8\n\x1cMarkNotificationsReadRequest\x12\x18\n\x10notification_ids\x18\x01 \x03(\t\"5\n\x1dMarkNotificationsReadResponse\x12\x14\n\x0cmarked_count\x18\x01 \x01(\x03\"!\n\x1fMarkAllNotificationsReadRequest\"8\n MarkAllNotificationsReadResponse\x12\x14\n\x0cmarked_count\x18\x01 \x01(\x03\"\x17\n\x15GetUnreadCountRequest\".\n\x16GetUnreadCountResponse\x12\x14\n\x0cunread_count\x18\x01 \x01(\x03\"[\n\x1dListNotificationGroupsRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"m\n\x1eListNotificationGroupsResponse\x12\x32\n\x06groups\x18\x01 \x03(\x0b\x32\".guild.notify.v1.NotificationGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x1aStreamNotificationsRequest\x12\x14\n\x0cresume_token\x18\x01 \x01(\t\"h\n\x1bStreamNotificationsResponse\x12\x33\n\x0cnotification\x18\x01 \x01(\x0b\x32\x1d.guild.notify.v1.Notification\x12\x14\n\x0cresume_token\x18\x02 \x01(\t\"\x17\n\x15GetPreferencesRequest\"K\n\x16GetPreferencesResponse\x12\x31\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x1c.guild.notify.v1.Preferences\"~\n\x18UpdatePreferencesRequest\x12\x31\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x1c.guild.notify.v1.Preferences\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"N\n\x19UpdatePreferencesResponse\x12\x31\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x1c.guild.notify.v1.Preferences\"#\n\x12UnsubscribeRequest\x12\r\n\x05token\x18\x01 \x01(\t\"H\n\x13UnsubscribeResponse\x12\x31\n\x0bpreferences\x18\x01 \x01(\x0b\x32\x1c.guild.notify.v1.Preferences\"U\n\x14\x43reateWebhookRequest\x12)\n\x07webhook\x18\x01 \x01(\x0b\x32\x18.guild.notify.v1.Webhook\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"R\n\x15\x43reateWebhookResponse\x12)\n\x07webhook\x18\x01 \x01(\x0b\x32\x18.guild.notify.v1.Webhook\x12\x0e\n\x06secret\x18\x02 \x01(\t\"<\n\x13ListWebhooksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"[\n\x14ListWebhooksResponse\x12*\n\x08webhooks\x18\x01 \x03(\x0b\x32\x18.guild.notify.v1.Webhook\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"*\n\x14\x44\x65leteWebhookRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteWebhookResponse\"Y\n\x1cListWebhookDeliveriesRequest\x12\x12\n\nwebhook_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"n\n\x1dListWebhookDeliveriesResponse\x12\x34\n\ndeliveries\x18\x01 \x03(\x0b\x32 .guild.notify.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x1cReplayWebhookDeliveryRequest\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\"S\n\x1dReplayWebhookDeliveryResponse\x12\x32\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32 .guild.notify.v1.WebhookDelivery\"[\n\x16\x43reateBroadcastRequest\x12-\n\tbroadcast\x18\x01 \x01(\x0b\x32\x1a.guild.notify.v1.Broadcast\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"H\n\x17\x43reateBroadcastResponse\x12-\n\tbroadcast\x18\x01 \x01(\x0b\x32\x1a.guild.notify.v1.Broadcast2\xe2\x0c\n\rNotifyService\x12j\n\x11ListNotifications\x12).guild.notify.v1.ListNotificationsRequest\x1a*.guild.notify.v1.ListNotificationsResponse\x12v\n\x15MarkNotificationsRead\x12-.guild.notify.v1.MarkNotificationsReadRequest\x1a..guild.notify.v1.MarkNotificationsReadResponse\x12\x7f\n\x18MarkAllNotificationsRead\x12\x30.guild.notify.v1.MarkAllNotificationsReadRequest\x1a\x31.guild.notify.v1.MarkAllNotificationsReadResponse\x12\x61\n\x0eGetUnreadCount\x12&.guild.notify.v1.GetUnreadCountRequest\x1a\'.guild.notify.v1.GetUnreadCountResponse\x12y\n\x16ListNotificationGroups\x12..guild.notify.v1.ListNotificationGroupsRequest\x1a/.guild.notify.v1.ListNotificationGroupsResponse\x12r\n\x13StreamNotifications\x12+.guild.notify.v1.StreamNotificationsRequest\x1a,.guild.notify.v1.StreamNotificationsResponse0\x01\x12\x61\n\x0eGetPreferences\x12&.guild.notify.v1.GetPreferencesRequest\x1a\'.guild.notify.v1.GetPreferencesResponse\x12j\n\x11UpdatePreferences\x12).guild.notify.v1.UpdatePreferencesRequest\x1a*.guild.notify.v1.UpdatePreferencesResponse\x12X\n\x0bUnsubscribe\x12#.guild.notify.v1.UnsubscribeRequest\x1a$.guild.notify.v1.UnsubscribeResponse\x12\x64\n\x0f\x43reateBroadcast\x12\'.guild.notify.v1.CreateBroadcastRequest\x1a(.guild.notify.v1.CreateBroadcastResponse\x12^\n\rCreateWebhook\x12%.guild.notify.v1.CreateWebhookRequest\x1a&.guild.notify.v1.CreateWebhookResponse\x12[\n\x0cListWebhooks\x12$.guild.notify.v1.ListWebhooksRequest\x1a%.guild.notify.v1.ListWebhooksResponse\x12^\n\rDeleteWebhook\x12%.guild.notify.v1.DeleteWebhookRequest\x1a&.guild.notify.v1.DeleteWebhookResponse\x12v\n\x15ListWebhookDeliveries\x12-.guild.notify.v1.ListWebhookDeliveriesRequest\x1a..guild.notify.v1.ListWebhookDeliveriesResponse\x12v\n\x15ReplayWebhookDelivery\x12-.guild.notify.v1.ReplayWebhookDeliveryRequest\x1a..guild.notify.v1.ReplayWebhookDeliveryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.notify.v1.notify_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=93
-  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=179
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=182
-  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=310
-  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_start=312
-  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_end=368
-  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_start=370
-  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_end=423
-  _globals['_NOTIFYSERVICE']._serialized_start=426
-  _globals['_NOTIFYSERVICE']._serialized_end=669
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_start=158
+  _globals['_LISTNOTIFICATIONSREQUEST']._serialized_end=244
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_start=247
+  _globals['_LISTNOTIFICATIONSRESPONSE']._serialized_end=375
+  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_start=377
+  _globals['_MARKNOTIFICATIONSREADREQUEST']._serialized_end=433
+  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_start=435
+  _globals['_MARKNOTIFICATIONSREADRESPONSE']._serialized_end=488
+  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_start=490
+  _globals['_MARKALLNOTIFICATIONSREADREQUEST']._serialized_end=523
+  _globals['_MARKALLNOTIFICATIONSREADRESPONSE']._serialized_start=525
+  _globals['_MARKALLNOTIFICATIONSREADRESPONSE']._serialized_end=581
+  _globals['_GETUNREADCOUNTREQUEST']._serialized_start=583
+  _globals['_GETUNREADCOUNTREQUEST']._serialized_end=606
+  _globals['_GETUNREADCOUNTRESPONSE']._serialized_start=608
+  _globals['_GETUNREADCOUNTRESPONSE']._serialized_end=654
+  _globals['_LISTNOTIFICATIONGROUPSREQUEST']._serialized_start=656
+  _globals['_LISTNOTIFICATIONGROUPSREQUEST']._serialized_end=747
+  _globals['_LISTNOTIFICATIONGROUPSRESPONSE']._serialized_start=749
+  _globals['_LISTNOTIFICATIONGROUPSRESPONSE']._serialized_end=858
+  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_start=860
+  _globals['_STREAMNOTIFICATIONSREQUEST']._serialized_end=910
+  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_start=912
+  _globals['_STREAMNOTIFICATIONSRESPONSE']._serialized_end=1016
+  _globals['_GETPREFERENCESREQUEST']._serialized_start=1018
+  _globals['_GETPREFERENCESREQUEST']._serialized_end=1041
+  _globals['_GETPREFERENCESRESPONSE']._serialized_start=1043
+  _globals['_GETPREFERENCESRESPONSE']._serialized_end=1118
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_start=1120
+  _globals['_UPDATEPREFERENCESREQUEST']._serialized_end=1246
+  _globals['_UPDATEPREFERENCESRESPONSE']._serialized_start=1248
+  _globals['_UPDATEPREFERENCESRESPONSE']._serialized_end=1326
+  _globals['_UNSUBSCRIBEREQUEST']._serialized_start=1328
+  _globals['_UNSUBSCRIBEREQUEST']._serialized_end=1363
+  _globals['_UNSUBSCRIBERESPONSE']._serialized_start=1365
+  _globals['_UNSUBSCRIBERESPONSE']._serialized_end=1437
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=1439
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=1524
+  _globals['_CREATEWEBHOOKRESPONSE']._serialized_start=1526
+  _globals['_CREATEWEBHOOKRESPONSE']._serialized_end=1608
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=1610
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=1670
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=1672
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1763
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1765
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1807
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_start=1809
+  _globals['_DELETEWEBHOOKRESPONSE']._serialized_end=1832
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1834
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1923
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1925
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2035
+  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_start=2037
+  _globals['_REPLAYWEBHOOKDELIVERYREQUEST']._serialized_end=2088
+  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_start=2090
+  _globals['_REPLAYWEBHOOKDELIVERYRESPONSE']._serialized_end=2173
+  _globals['_CREATEBROADCASTREQUEST']._serialized_start=2175
+  _globals['_CREATEBROADCASTREQUEST']._serialized_end=2266
+  _globals['_CREATEBROADCASTRESPONSE']._serialized_start=2268
+  _globals['_CREATEBROADCASTRESPONSE']._serialized_end=2340
+  _globals['_NOTIFYSERVICE']._serialized_start=2343
+  _globals['_NOTIFYSERVICE']._serialized_end=3977
 # @@protoc_insertion_point(module_scope)

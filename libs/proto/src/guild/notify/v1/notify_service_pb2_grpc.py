@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class NotifyServiceStub:
-    """The in-app inbox.
+    """The in-app inbox and a member's notification preferences.
     """
 
     def __init__(self, channel):
@@ -45,10 +45,75 @@ class NotifyServiceStub:
                 request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadRequest.SerializeToString,
                 response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadResponse.FromString,
                 _registered_method=True)
+        self.MarkAllNotificationsRead = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/MarkAllNotificationsRead',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadResponse.FromString,
+                _registered_method=True)
+        self.GetUnreadCount = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/GetUnreadCount',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountResponse.FromString,
+                _registered_method=True)
+        self.ListNotificationGroups = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/ListNotificationGroups',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsResponse.FromString,
+                _registered_method=True)
+        self.StreamNotifications = channel.unary_stream(
+                '/guild.notify.v1.NotifyService/StreamNotifications',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsResponse.FromString,
+                _registered_method=True)
+        self.GetPreferences = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/GetPreferences',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesResponse.FromString,
+                _registered_method=True)
+        self.UpdatePreferences = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/UpdatePreferences',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesResponse.FromString,
+                _registered_method=True)
+        self.Unsubscribe = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/Unsubscribe',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeResponse.FromString,
+                _registered_method=True)
+        self.CreateBroadcast = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/CreateBroadcast',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastResponse.FromString,
+                _registered_method=True)
+        self.CreateWebhook = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/CreateWebhook',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhooks = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/ListWebhooks',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.DeleteWebhook = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/DeleteWebhook',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookResponse.FromString,
+                _registered_method=True)
+        self.ListWebhookDeliveries = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/ListWebhookDeliveries',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesResponse.FromString,
+                _registered_method=True)
+        self.ReplayWebhookDelivery = channel.unary_unary(
+                '/guild.notify.v1.NotifyService/ReplayWebhookDelivery',
+                request_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryRequest.SerializeToString,
+                response_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
-    """The in-app inbox.
+    """The in-app inbox and a member's notification preferences.
     """
 
     def ListNotifications(self, request, context):
@@ -60,6 +125,101 @@ class NotifyServiceServicer:
 
     def MarkNotificationsRead(self, request, context):
         """Marks some of the caller's notifications read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkAllNotificationsRead(self, request, context):
+        """Marks every notification of the caller read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUnreadCount(self, request, context):
+        """How many of the caller's notifications are unread.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotificationGroups(self, request, context):
+        """Lists the caller's notifications grouped by (type, subject), the group with the newest notification first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamNotifications(self, request, context):
+        """Streams the caller's new notifications as they arrive, from after `resume_token`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPreferences(self, request, context):
+        """The caller's preferences, defaults filled in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePreferences(self, request, context):
+        """Changes the fields of the caller's preferences named in `update_mask`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unsubscribe(self, request, context):
+        """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
+        front end may call it with its own service token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBroadcast(self, request, context):
+        """Sends a notice to every member of a community (owners, curators, champions and moderators only).
+        Members see it in ListNotifications as a NOTIFICATION_TYPE_BROADCAST notification with the id
+        "broadcast:<id>", which MarkNotificationsRead accepts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateWebhook(self, request, context):
+        """Registers a webhook; needs the `notify.webhooks` scope. The response carries the signing secret,
+        shown only here.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhooks(self, request, context):
+        """Lists the caller's webhooks, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteWebhook(self, request, context):
+        """Removes one of the caller's webhooks; its pending deliveries are dropped when they fall due.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWebhookDeliveries(self, request, context):
+        """Lists the deliveries of one of the caller's webhooks, newest first, with every attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplayWebhookDelivery(self, request, context):
+        """Delivers a delivery again (typically a dead one), with a fresh set of attempts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +238,71 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadRequest.FromString,
                     response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadResponse.SerializeToString,
             ),
+            'MarkAllNotificationsRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkAllNotificationsRead,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadResponse.SerializeToString,
+            ),
+            'GetUnreadCount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUnreadCount,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountResponse.SerializeToString,
+            ),
+            'ListNotificationGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotificationGroups,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsResponse.SerializeToString,
+            ),
+            'StreamNotifications': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamNotifications,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsResponse.SerializeToString,
+            ),
+            'GetPreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPreferences,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesResponse.SerializeToString,
+            ),
+            'UpdatePreferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePreferences,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesResponse.SerializeToString,
+            ),
+            'Unsubscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unsubscribe,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeResponse.SerializeToString,
+            ),
+            'CreateBroadcast': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBroadcast,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastResponse.SerializeToString,
+            ),
+            'CreateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateWebhook,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookResponse.SerializeToString,
+            ),
+            'ListWebhooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhooks,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksResponse.SerializeToString,
+            ),
+            'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteWebhook,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookResponse.SerializeToString,
+            ),
+            'ListWebhookDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWebhookDeliveries,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesResponse.SerializeToString,
+            ),
+            'ReplayWebhookDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplayWebhookDelivery,
+                    request_deserializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryRequest.FromString,
+                    response_serializer=guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'guild.notify.v1.NotifyService', rpc_method_handlers)
@@ -87,7 +312,7 @@ def add_NotifyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotifyService:
-    """The in-app inbox.
+    """The in-app inbox and a member's notification preferences.
     """
 
     @staticmethod
@@ -134,6 +359,357 @@ class NotifyService:
             '/guild.notify.v1.NotifyService/MarkNotificationsRead',
             guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadRequest.SerializeToString,
             guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkNotificationsReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkAllNotificationsRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/MarkAllNotificationsRead',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.MarkAllNotificationsReadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUnreadCount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/GetUnreadCount',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.GetUnreadCountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotificationGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/ListNotificationGroups',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListNotificationGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamNotifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/StreamNotifications',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.StreamNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/GetPreferences',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.GetPreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePreferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/UpdatePreferences',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.UpdatePreferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unsubscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/Unsubscribe',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.UnsubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBroadcast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/CreateBroadcast',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateBroadcastResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/CreateWebhook',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.CreateWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/ListWebhooks',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/DeleteWebhook',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.DeleteWebhookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWebhookDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/ListWebhookDeliveries',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ListWebhookDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplayWebhookDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.notify.v1.NotifyService/ReplayWebhookDelivery',
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryRequest.SerializeToString,
+            guild_dot_notify_dot_v1_dot_notify__service__pb2.ReplayWebhookDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,7 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class NotifyServiceStub:
-    """The in-app inbox."""
+    """The in-app inbox and a member's notification preferences."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -37,19 +37,85 @@ class NotifyServiceStub:
     """Lists the caller's notifications, newest first."""
     MarkNotificationsRead: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.MarkNotificationsReadRequest, _notify_service_pb2.MarkNotificationsReadResponse]
     """Marks some of the caller's notifications read."""
+    MarkAllNotificationsRead: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.MarkAllNotificationsReadRequest, _notify_service_pb2.MarkAllNotificationsReadResponse]
+    """Marks every notification of the caller read."""
+    GetUnreadCount: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.GetUnreadCountRequest, _notify_service_pb2.GetUnreadCountResponse]
+    """How many of the caller's notifications are unread."""
+    ListNotificationGroups: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ListNotificationGroupsRequest, _notify_service_pb2.ListNotificationGroupsResponse]
+    """Lists the caller's notifications grouped by (type, subject), the group with the newest notification first."""
+    StreamNotifications: _grpc.UnaryStreamMultiCallable[_notify_service_pb2.StreamNotificationsRequest, _notify_service_pb2.StreamNotificationsResponse]
+    """Streams the caller's new notifications as they arrive, from after `resume_token`."""
+    GetPreferences: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.GetPreferencesRequest, _notify_service_pb2.GetPreferencesResponse]
+    """The caller's preferences, defaults filled in."""
+    UpdatePreferences: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.UpdatePreferencesRequest, _notify_service_pb2.UpdatePreferencesResponse]
+    """Changes the fields of the caller's preferences named in `update_mask`."""
+    Unsubscribe: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.UnsubscribeRequest, _notify_service_pb2.UnsubscribeResponse]
+    """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
+    front end may call it with its own service token.
+    """
+    CreateBroadcast: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.CreateBroadcastRequest, _notify_service_pb2.CreateBroadcastResponse]
+    """Sends a notice to every member of a community (owners, curators, champions and moderators only).
+    Members see it in ListNotifications as a NOTIFICATION_TYPE_BROADCAST notification with the id
+    "broadcast:<id>", which MarkNotificationsRead accepts.
+    """
+    CreateWebhook: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.CreateWebhookRequest, _notify_service_pb2.CreateWebhookResponse]
+    """Registers a webhook; needs the `notify.webhooks` scope. The response carries the signing secret,
+    shown only here.
+    """
+    ListWebhooks: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ListWebhooksRequest, _notify_service_pb2.ListWebhooksResponse]
+    """Lists the caller's webhooks, oldest first."""
+    DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteWebhookRequest, _notify_service_pb2.DeleteWebhookResponse]
+    """Removes one of the caller's webhooks; its pending deliveries are dropped when they fall due."""
+    ListWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ListWebhookDeliveriesRequest, _notify_service_pb2.ListWebhookDeliveriesResponse]
+    """Lists the deliveries of one of the caller's webhooks, newest first, with every attempt."""
+    ReplayWebhookDelivery: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.ReplayWebhookDeliveryRequest, _notify_service_pb2.ReplayWebhookDeliveryResponse]
+    """Delivers a delivery again (typically a dead one), with a fresh set of attempts."""
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
-    """The in-app inbox."""
+    """The in-app inbox and a member's notification preferences."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListNotifications: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListNotificationsRequest, _notify_service_pb2.ListNotificationsResponse]  # type: ignore[assignment]
     """Lists the caller's notifications, newest first."""
     MarkNotificationsRead: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.MarkNotificationsReadRequest, _notify_service_pb2.MarkNotificationsReadResponse]  # type: ignore[assignment]
     """Marks some of the caller's notifications read."""
+    MarkAllNotificationsRead: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.MarkAllNotificationsReadRequest, _notify_service_pb2.MarkAllNotificationsReadResponse]  # type: ignore[assignment]
+    """Marks every notification of the caller read."""
+    GetUnreadCount: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.GetUnreadCountRequest, _notify_service_pb2.GetUnreadCountResponse]  # type: ignore[assignment]
+    """How many of the caller's notifications are unread."""
+    ListNotificationGroups: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListNotificationGroupsRequest, _notify_service_pb2.ListNotificationGroupsResponse]  # type: ignore[assignment]
+    """Lists the caller's notifications grouped by (type, subject), the group with the newest notification first."""
+    StreamNotifications: _aio.UnaryStreamMultiCallable[_notify_service_pb2.StreamNotificationsRequest, _notify_service_pb2.StreamNotificationsResponse]  # type: ignore[assignment]
+    """Streams the caller's new notifications as they arrive, from after `resume_token`."""
+    GetPreferences: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.GetPreferencesRequest, _notify_service_pb2.GetPreferencesResponse]  # type: ignore[assignment]
+    """The caller's preferences, defaults filled in."""
+    UpdatePreferences: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.UpdatePreferencesRequest, _notify_service_pb2.UpdatePreferencesResponse]  # type: ignore[assignment]
+    """Changes the fields of the caller's preferences named in `update_mask`."""
+    Unsubscribe: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.UnsubscribeRequest, _notify_service_pb2.UnsubscribeResponse]  # type: ignore[assignment]
+    """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
+    front end may call it with its own service token.
+    """
+    CreateBroadcast: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.CreateBroadcastRequest, _notify_service_pb2.CreateBroadcastResponse]  # type: ignore[assignment]
+    """Sends a notice to every member of a community (owners, curators, champions and moderators only).
+    Members see it in ListNotifications as a NOTIFICATION_TYPE_BROADCAST notification with the id
+    "broadcast:<id>", which MarkNotificationsRead accepts.
+    """
+    CreateWebhook: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.CreateWebhookRequest, _notify_service_pb2.CreateWebhookResponse]  # type: ignore[assignment]
+    """Registers a webhook; needs the `notify.webhooks` scope. The response carries the signing secret,
+    shown only here.
+    """
+    ListWebhooks: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListWebhooksRequest, _notify_service_pb2.ListWebhooksResponse]  # type: ignore[assignment]
+    """Lists the caller's webhooks, oldest first."""
+    DeleteWebhook: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.DeleteWebhookRequest, _notify_service_pb2.DeleteWebhookResponse]  # type: ignore[assignment]
+    """Removes one of the caller's webhooks; its pending deliveries are dropped when they fall due."""
+    ListWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ListWebhookDeliveriesRequest, _notify_service_pb2.ListWebhookDeliveriesResponse]  # type: ignore[assignment]
+    """Lists the deliveries of one of the caller's webhooks, newest first, with every attempt."""
+    ReplayWebhookDelivery: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.ReplayWebhookDeliveryRequest, _notify_service_pb2.ReplayWebhookDeliveryResponse]  # type: ignore[assignment]
+    """Delivers a delivery again (typically a dead one), with a fresh set of attempts."""
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The in-app inbox."""
+    """The in-app inbox and a member's notification preferences."""
 
     @_abc_1.abstractmethod
     def ListNotifications(
@@ -66,5 +132,116 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notify_service_pb2.MarkNotificationsReadResponse, _abc.Awaitable[_notify_service_pb2.MarkNotificationsReadResponse]]:
         """Marks some of the caller's notifications read."""
+
+    @_abc_1.abstractmethod
+    def MarkAllNotificationsRead(
+        self,
+        request: _notify_service_pb2.MarkAllNotificationsReadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.MarkAllNotificationsReadResponse, _abc.Awaitable[_notify_service_pb2.MarkAllNotificationsReadResponse]]:
+        """Marks every notification of the caller read."""
+
+    @_abc_1.abstractmethod
+    def GetUnreadCount(
+        self,
+        request: _notify_service_pb2.GetUnreadCountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.GetUnreadCountResponse, _abc.Awaitable[_notify_service_pb2.GetUnreadCountResponse]]:
+        """How many of the caller's notifications are unread."""
+
+    @_abc_1.abstractmethod
+    def ListNotificationGroups(
+        self,
+        request: _notify_service_pb2.ListNotificationGroupsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.ListNotificationGroupsResponse, _abc.Awaitable[_notify_service_pb2.ListNotificationGroupsResponse]]:
+        """Lists the caller's notifications grouped by (type, subject), the group with the newest notification first."""
+
+    @_abc_1.abstractmethod
+    def StreamNotifications(
+        self,
+        request: _notify_service_pb2.StreamNotificationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_notify_service_pb2.StreamNotificationsResponse], _abc.AsyncIterator[_notify_service_pb2.StreamNotificationsResponse]]:
+        """Streams the caller's new notifications as they arrive, from after `resume_token`."""
+
+    @_abc_1.abstractmethod
+    def GetPreferences(
+        self,
+        request: _notify_service_pb2.GetPreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.GetPreferencesResponse, _abc.Awaitable[_notify_service_pb2.GetPreferencesResponse]]:
+        """The caller's preferences, defaults filled in."""
+
+    @_abc_1.abstractmethod
+    def UpdatePreferences(
+        self,
+        request: _notify_service_pb2.UpdatePreferencesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.UpdatePreferencesResponse, _abc.Awaitable[_notify_service_pb2.UpdatePreferencesResponse]]:
+        """Changes the fields of the caller's preferences named in `update_mask`."""
+
+    @_abc_1.abstractmethod
+    def Unsubscribe(
+        self,
+        request: _notify_service_pb2.UnsubscribeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.UnsubscribeResponse, _abc.Awaitable[_notify_service_pb2.UnsubscribeResponse]]:
+        """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
+        front end may call it with its own service token.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateBroadcast(
+        self,
+        request: _notify_service_pb2.CreateBroadcastRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.CreateBroadcastResponse, _abc.Awaitable[_notify_service_pb2.CreateBroadcastResponse]]:
+        """Sends a notice to every member of a community (owners, curators, champions and moderators only).
+        Members see it in ListNotifications as a NOTIFICATION_TYPE_BROADCAST notification with the id
+        "broadcast:<id>", which MarkNotificationsRead accepts.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateWebhook(
+        self,
+        request: _notify_service_pb2.CreateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.CreateWebhookResponse, _abc.Awaitable[_notify_service_pb2.CreateWebhookResponse]]:
+        """Registers a webhook; needs the `notify.webhooks` scope. The response carries the signing secret,
+        shown only here.
+        """
+
+    @_abc_1.abstractmethod
+    def ListWebhooks(
+        self,
+        request: _notify_service_pb2.ListWebhooksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.ListWebhooksResponse, _abc.Awaitable[_notify_service_pb2.ListWebhooksResponse]]:
+        """Lists the caller's webhooks, oldest first."""
+
+    @_abc_1.abstractmethod
+    def DeleteWebhook(
+        self,
+        request: _notify_service_pb2.DeleteWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.DeleteWebhookResponse, _abc.Awaitable[_notify_service_pb2.DeleteWebhookResponse]]:
+        """Removes one of the caller's webhooks; its pending deliveries are dropped when they fall due."""
+
+    @_abc_1.abstractmethod
+    def ListWebhookDeliveries(
+        self,
+        request: _notify_service_pb2.ListWebhookDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.ListWebhookDeliveriesResponse, _abc.Awaitable[_notify_service_pb2.ListWebhookDeliveriesResponse]]:
+        """Lists the deliveries of one of the caller's webhooks, newest first, with every attempt."""
+
+    @_abc_1.abstractmethod
+    def ReplayWebhookDelivery(
+        self,
+        request: _notify_service_pb2.ReplayWebhookDeliveryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_service_pb2.ReplayWebhookDeliveryResponse, _abc.Awaitable[_notify_service_pb2.ReplayWebhookDeliveryResponse]]:
+        """Delivers a delivery again (typically a dead one), with a fresh set of attempts."""
 
 def add_NotifyServiceServicer_to_server(servicer: NotifyServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

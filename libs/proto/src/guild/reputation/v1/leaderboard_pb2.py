@@ -24,13 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%guild/reputation/v1/leaderboard.proto\x12\x13guild.reputation.v1\";\n\x08Standing\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x03\x12\x0c\n\x04rank\x18\x03 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%guild/reputation/v1/leaderboard.proto\x12\x13guild.reputation.v1\";\n\x08Standing\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x03\x12\x0c\n\x04rank\x18\x03 \x01(\x03*X\n\x06Period\x12\x16\n\x12PERIOD_UNSPECIFIED\x10\x00\x12\x13\n\x0fPERIOD_ALL_TIME\x10\x01\x12\x0f\n\x0bPERIOD_WEEK\x10\x02\x12\x10\n\x0cPERIOD_MONTH\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.reputation.v1.leaderboard_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PERIOD']._serialized_start=123
+  _globals['_PERIOD']._serialized_end=211
   _globals['_STANDING']._serialized_start=62
   _globals['_STANDING']._serialized_end=121
 # @@protoc_insertion_point(module_scope)

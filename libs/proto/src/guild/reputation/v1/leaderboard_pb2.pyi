@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -15,6 +16,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Period:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Period.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PERIOD_UNSPECIFIED: _Period.ValueType  # 0
+    """All time."""
+    PERIOD_ALL_TIME: _Period.ValueType  # 1
+    PERIOD_WEEK: _Period.ValueType  # 2
+    PERIOD_MONTH: _Period.ValueType  # 3
+
+class Period(_Period, metaclass=_PeriodEnumTypeWrapper):
+    """The period a leaderboard covers; weeks (Monday first) and months are calendar periods in the
+    service's configured time zone.
+    """
+
+PERIOD_UNSPECIFIED: Period.ValueType  # 0
+"""All time."""
+PERIOD_ALL_TIME: Period.ValueType  # 1
+PERIOD_WEEK: Period.ValueType  # 2
+PERIOD_MONTH: Period.ValueType  # 3
+Global___Period: _TypeAlias = Period  # noqa: Y015
 
 @_typing.final
 class Standing(_message.Message):

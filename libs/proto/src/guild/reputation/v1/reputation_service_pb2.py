@@ -22,24 +22,42 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from guild.reputation.v1 import badge_pb2 as guild_dot_reputation_dot_v1_dot_badge__pb2
 from guild.reputation.v1 import leaderboard_pb2 as guild_dot_reputation_dot_v1_dot_leaderboard__pb2
+from guild.reputation.v1 import points_rules_pb2 as guild_dot_reputation_dot_v1_dot_points__rules__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,guild/reputation/v1/reputation_service.proto\x12\x13guild.reputation.v1\x1a%guild/reputation/v1/leaderboard.proto\":\n\x15GetLeaderboardRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0b\n\x03top\x18\x02 \x01(\x05\"a\n\x16GetLeaderboardResponse\x12\x30\n\tstandings\x18\x01 \x03(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\"=\n\x12GetStandingRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\"]\n\x13GetStandingResponse\x12/\n\x08standing\x18\x01 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\x32\xe0\x01\n\x11ReputationService\x12i\n\x0eGetLeaderboard\x12*.guild.reputation.v1.GetLeaderboardRequest\x1a+.guild.reputation.v1.GetLeaderboardResponse\x12`\n\x0bGetStanding\x12\'.guild.reputation.v1.GetStandingRequest\x1a(.guild.reputation.v1.GetStandingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,guild/reputation/v1/reputation_service.proto\x12\x13guild.reputation.v1\x1a\x1fguild/reputation/v1/badge.proto\x1a%guild/reputation/v1/leaderboard.proto\x1a&guild/reputation/v1/points_rules.proto\"\x80\x01\n\x15GetLeaderboardRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0b\n\x03top\x18\x02 \x01(\x05\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"a\n\x16GetLeaderboardResponse\x12\x30\n\tstandings\x18\x01 \x03(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\"\x83\x01\n\x12GetStandingRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"\xcd\x01\n\x13GetStandingResponse\x12/\n\x08standing\x18\x01 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\x12\x12\n\npercentile\x18\x03 \x01(\x01\x12,\n\x05\x61\x62ove\x18\x04 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12,\n\x05\x62\x65low\x18\x05 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\"]\n\x15SetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12.\n\x05rules\x18\x02 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"H\n\x16SetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"-\n\x15GetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\"H\n\x16GetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"c\n\x11ListBadgesRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"^\n\x12ListBadgesResponse\x12/\n\x06\x61wards\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.BadgeAward\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x19GrantChampionBadgeRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x10\n\x08\x63itation\x18\x03 \x01(\t\"L\n\x1aGrantChampionBadgeResponse\x12.\n\x05\x61ward\x18\x01 \x01(\x0b\x32\x1f.guild.reputation.v1.BadgeAward2\x8c\x05\n\x11ReputationService\x12i\n\x0eGetLeaderboard\x12*.guild.reputation.v1.GetLeaderboardRequest\x1a+.guild.reputation.v1.GetLeaderboardResponse\x12`\n\x0bGetStanding\x12\'.guild.reputation.v1.GetStandingRequest\x1a(.guild.reputation.v1.GetStandingResponse\x12i\n\x0eSetPointsRules\x12*.guild.reputation.v1.SetPointsRulesRequest\x1a+.guild.reputation.v1.SetPointsRulesResponse\x12i\n\x0eGetPointsRules\x12*.guild.reputation.v1.GetPointsRulesRequest\x1a+.guild.reputation.v1.GetPointsRulesResponse\x12]\n\nListBadges\x12&.guild.reputation.v1.ListBadgesRequest\x1a\'.guild.reputation.v1.ListBadgesResponse\x12u\n\x12GrantChampionBadge\x12..guild.reputation.v1.GrantChampionBadgeRequest\x1a/.guild.reputation.v1.GrantChampionBadgeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.reputation.v1.reputation_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETLEADERBOARDREQUEST']._serialized_start=108
-  _globals['_GETLEADERBOARDREQUEST']._serialized_end=166
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=168
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=265
-  _globals['_GETSTANDINGREQUEST']._serialized_start=267
-  _globals['_GETSTANDINGREQUEST']._serialized_end=328
-  _globals['_GETSTANDINGRESPONSE']._serialized_start=330
-  _globals['_GETSTANDINGRESPONSE']._serialized_end=423
-  _globals['_REPUTATIONSERVICE']._serialized_start=426
-  _globals['_REPUTATIONSERVICE']._serialized_end=650
+  _globals['_GETLEADERBOARDREQUEST']._serialized_start=182
+  _globals['_GETLEADERBOARDREQUEST']._serialized_end=310
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=312
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=409
+  _globals['_GETSTANDINGREQUEST']._serialized_start=412
+  _globals['_GETSTANDINGREQUEST']._serialized_end=543
+  _globals['_GETSTANDINGRESPONSE']._serialized_start=546
+  _globals['_GETSTANDINGRESPONSE']._serialized_end=751
+  _globals['_SETPOINTSRULESREQUEST']._serialized_start=753
+  _globals['_SETPOINTSRULESREQUEST']._serialized_end=846
+  _globals['_SETPOINTSRULESRESPONSE']._serialized_start=848
+  _globals['_SETPOINTSRULESRESPONSE']._serialized_end=920
+  _globals['_GETPOINTSRULESREQUEST']._serialized_start=922
+  _globals['_GETPOINTSRULESREQUEST']._serialized_end=967
+  _globals['_GETPOINTSRULESRESPONSE']._serialized_start=969
+  _globals['_GETPOINTSRULESRESPONSE']._serialized_end=1041
+  _globals['_LISTBADGESREQUEST']._serialized_start=1043
+  _globals['_LISTBADGESREQUEST']._serialized_end=1142
+  _globals['_LISTBADGESRESPONSE']._serialized_start=1144
+  _globals['_LISTBADGESRESPONSE']._serialized_end=1238
+  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_start=1240
+  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_end=1326
+  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_start=1328
+  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_end=1404
+  _globals['_REPUTATIONSERVICE']._serialized_start=1407
+  _globals['_REPUTATIONSERVICE']._serialized_end=2059
 # @@protoc_insertion_point(module_scope)

@@ -7,7 +7,9 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from guild.reputation.v1 import badge_pb2 as _badge_pb2
 from guild.reputation.v1 import leaderboard_pb2 as _leaderboard_pb2
+from guild.reputation.v1 import points_rules_pb2 as _points_rules_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -25,18 +27,25 @@ class GetLeaderboardRequest(_message.Message):
 
     COMMUNITY_ID_FIELD_NUMBER: _builtins.int
     TOP_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    ALL_COMMUNITIES_FIELD_NUMBER: _builtins.int
     community_id: _builtins.str
     top: _builtins.int
     """At most 100; 0 means 10."""
+    period: _leaderboard_pb2.Period.ValueType
+    all_communities: _builtins.bool
+    """The board across all communities; community_id is then ignored."""
     def __init__(
         self,
         *,
         community_id: _builtins.str = ...,
         top: _builtins.int = ...,
+        period: _leaderboard_pb2.Period.ValueType = ...,
+        all_communities: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "top", b"top"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_communities", b"all_communities", "community_id", b"community_id", "period", b"period", "top", b"top"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -71,18 +80,25 @@ class GetStandingRequest(_message.Message):
 
     COMMUNITY_ID_FIELD_NUMBER: _builtins.int
     MEMBER_ID_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    ALL_COMMUNITIES_FIELD_NUMBER: _builtins.int
     community_id: _builtins.str
     member_id: _builtins.str
     """Empty means the caller."""
+    period: _leaderboard_pb2.Period.ValueType
+    all_communities: _builtins.bool
+    """The board across all communities; community_id is then ignored."""
     def __init__(
         self,
         *,
         community_id: _builtins.str = ...,
         member_id: _builtins.str = ...,
+        period: _leaderboard_pb2.Period.ValueType = ...,
+        all_communities: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "member_id", b"member_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_communities", b"all_communities", "community_id", b"community_id", "member_id", b"member_id", "period", b"period"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -94,19 +110,219 @@ class GetStandingResponse(_message.Message):
 
     STANDING_FIELD_NUMBER: _builtins.int
     TOTAL_MEMBERS_FIELD_NUMBER: _builtins.int
+    PERCENTILE_FIELD_NUMBER: _builtins.int
+    ABOVE_FIELD_NUMBER: _builtins.int
+    BELOW_FIELD_NUMBER: _builtins.int
     total_members: _builtins.int
+    percentile: _builtins.float
+    """Share of ranked members at or below this one, 0 to 100; 0 when unranked."""
     @_builtins.property
     def standing(self) -> _leaderboard_pb2.Standing: ...
+    @_builtins.property
+    def above(self) -> _leaderboard_pb2.Standing:
+        """The member ranked just above (unset at the top or when unranked)."""
+
+    @_builtins.property
+    def below(self) -> _leaderboard_pb2.Standing:
+        """The member ranked just below (unset at the bottom or when unranked)."""
+
     def __init__(
         self,
         *,
         standing: _leaderboard_pb2.Standing | None = ...,
         total_members: _builtins.int = ...,
+        percentile: _builtins.float = ...,
+        above: _leaderboard_pb2.Standing | None = ...,
+        below: _leaderboard_pb2.Standing | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["standing", b"standing"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["above", b"above", "below", b"below", "standing", b"standing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["standing", b"standing", "total_members", b"total_members"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["above", b"above", "below", b"below", "percentile", b"percentile", "standing", b"standing", "total_members", b"total_members"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStandingResponse: _TypeAlias = GetStandingResponse  # noqa: Y015
+
+@_typing.final
+class SetPointsRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[_points_rules_pb2.PointsRule]: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        rules: _abc.Iterable[_points_rules_pb2.PointsRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRulesRequest: _TypeAlias = SetPointsRulesRequest  # noqa: Y015
+
+@_typing.final
+class SetPointsRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[_points_rules_pb2.PointsRule]:
+        """Every rule in force after the change."""
+
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[_points_rules_pb2.PointsRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPointsRulesResponse: _TypeAlias = SetPointsRulesResponse  # noqa: Y015
+
+@_typing.final
+class GetPointsRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPointsRulesRequest: _TypeAlias = GetPointsRulesRequest  # noqa: Y015
+
+@_typing.final
+class GetPointsRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _containers.RepeatedCompositeFieldContainer[_points_rules_pb2.PointsRule]: ...
+    def __init__(
+        self,
+        *,
+        rules: _abc.Iterable[_points_rules_pb2.PointsRule] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPointsRulesResponse: _TypeAlias = GetPointsRulesResponse  # noqa: Y015
+
+@_typing.final
+class ListBadgesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    """Empty means the caller."""
+    community_id: _builtins.str
+    """Empty means every community."""
+    page_size: _builtins.int
+    """At most 100; 0 means 50."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "member_id", b"member_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBadgesRequest: _TypeAlias = ListBadgesRequest  # noqa: Y015
+
+@_typing.final
+class ListBadgesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AWARDS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def awards(self) -> _containers.RepeatedCompositeFieldContainer[_badge_pb2.BadgeAward]: ...
+    def __init__(
+        self,
+        *,
+        awards: _abc.Iterable[_badge_pb2.BadgeAward] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awards", b"awards", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBadgesResponse: _TypeAlias = ListBadgesResponse  # noqa: Y015
+
+@_typing.final
+class GrantChampionBadgeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    CITATION_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    member_id: _builtins.str
+    citation: _builtins.str
+    """Why: 1 to 500 characters."""
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        citation: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citation", b"citation", "community_id", b"community_id", "member_id", b"member_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantChampionBadgeRequest: _TypeAlias = GrantChampionBadgeRequest  # noqa: Y015
+
+@_typing.final
+class GrantChampionBadgeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AWARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def award(self) -> _badge_pb2.BadgeAward: ...
+    def __init__(
+        self,
+        *,
+        award: _badge_pb2.BadgeAward | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["award", b"award"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["award", b"award"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantChampionBadgeResponse: _TypeAlias = GrantChampionBadgeResponse  # noqa: Y015

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ReputationServiceStub:
-    """Points and leaderboards.
+    """Points, leaderboards and badges.
     """
 
     def __init__(self, channel):
@@ -45,21 +45,69 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingResponse.FromString,
                 _registered_method=True)
+        self.SetPointsRules = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/SetPointsRules',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesResponse.FromString,
+                _registered_method=True)
+        self.GetPointsRules = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetPointsRules',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesResponse.FromString,
+                _registered_method=True)
+        self.ListBadges = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ListBadges',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesResponse.FromString,
+                _registered_method=True)
+        self.GrantChampionBadge = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GrantChampionBadge',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.FromString,
+                _registered_method=True)
 
 
 class ReputationServiceServicer:
-    """Points and leaderboards.
+    """Points, leaderboards and badges.
     """
 
     def GetLeaderboard(self, request, context):
-        """The top of a community's all-time leaderboard.
+        """The top of a leaderboard: a community's or all communities', all time or this week or month.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetStanding(self, request, context):
-        """A member's points and rank in a community.
+        """A member's points, rank, percentile and neighbours on a leaderboard.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetPointsRules(self, request, context):
+        """Sets a community's points for the listed rules (others keep their values). Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPointsRules(self, request, context):
+        """The points rules in force in a community: its overrides over the defaults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBadges(self, request, context):
+        """A member's badges, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GrantChampionBadge(self, request, context):
+        """Grants a member the champion badge of a community, with a citation. Owners only; once per member.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +126,26 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingResponse.SerializeToString,
             ),
+            'SetPointsRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPointsRules,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesResponse.SerializeToString,
+            ),
+            'GetPointsRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPointsRules,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesResponse.SerializeToString,
+            ),
+            'ListBadges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBadges,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesResponse.SerializeToString,
+            ),
+            'GrantChampionBadge': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantChampionBadge,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'guild.reputation.v1.ReputationService', rpc_method_handlers)
@@ -87,7 +155,7 @@ def add_ReputationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ReputationService:
-    """Points and leaderboards.
+    """Points, leaderboards and badges.
     """
 
     @staticmethod
@@ -134,6 +202,114 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/GetStanding',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetStandingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPointsRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/SetPointsRules',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetPointsRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPointsRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetPointsRules',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetPointsRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBadges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ListBadges',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantChampionBadge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GrantChampionBadge',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.FromString,
             options,
             channel_credentials,
             insecure,

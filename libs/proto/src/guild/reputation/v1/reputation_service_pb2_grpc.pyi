@@ -27,29 +27,45 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ReputationServiceStub:
-    """Points and leaderboards."""
+    """Points, leaderboards and badges."""
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ReputationServiceAsyncStub: ...
     GetLeaderboard: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetLeaderboardRequest, _reputation_service_pb2.GetLeaderboardResponse]
-    """The top of a community's all-time leaderboard."""
+    """The top of a leaderboard: a community's or all communities', all time or this week or month."""
     GetStanding: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetStandingRequest, _reputation_service_pb2.GetStandingResponse]
-    """A member's points and rank in a community."""
+    """A member's points, rank, percentile and neighbours on a leaderboard."""
+    SetPointsRules: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.SetPointsRulesRequest, _reputation_service_pb2.SetPointsRulesResponse]
+    """Sets a community's points for the listed rules (others keep their values). Owners only."""
+    GetPointsRules: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetPointsRulesRequest, _reputation_service_pb2.GetPointsRulesResponse]
+    """The points rules in force in a community: its overrides over the defaults."""
+    ListBadges: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ListBadgesRequest, _reputation_service_pb2.ListBadgesResponse]
+    """A member's badges, newest first."""
+    GrantChampionBadge: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GrantChampionBadgeRequest, _reputation_service_pb2.GrantChampionBadgeResponse]
+    """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
 
 @_typing.type_check_only
 class ReputationServiceAsyncStub(ReputationServiceStub):
-    """Points and leaderboards."""
+    """Points, leaderboards and badges."""
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetLeaderboard: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetLeaderboardRequest, _reputation_service_pb2.GetLeaderboardResponse]  # type: ignore[assignment]
-    """The top of a community's all-time leaderboard."""
+    """The top of a leaderboard: a community's or all communities', all time or this week or month."""
     GetStanding: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetStandingRequest, _reputation_service_pb2.GetStandingResponse]  # type: ignore[assignment]
-    """A member's points and rank in a community."""
+    """A member's points, rank, percentile and neighbours on a leaderboard."""
+    SetPointsRules: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.SetPointsRulesRequest, _reputation_service_pb2.SetPointsRulesResponse]  # type: ignore[assignment]
+    """Sets a community's points for the listed rules (others keep their values). Owners only."""
+    GetPointsRules: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetPointsRulesRequest, _reputation_service_pb2.GetPointsRulesResponse]  # type: ignore[assignment]
+    """The points rules in force in a community: its overrides over the defaults."""
+    ListBadges: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ListBadgesRequest, _reputation_service_pb2.ListBadgesResponse]  # type: ignore[assignment]
+    """A member's badges, newest first."""
+    GrantChampionBadge: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GrantChampionBadgeRequest, _reputation_service_pb2.GrantChampionBadgeResponse]  # type: ignore[assignment]
+    """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
 
 class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Points and leaderboards."""
+    """Points, leaderboards and badges."""
 
     @_abc_1.abstractmethod
     def GetLeaderboard(
@@ -57,7 +73,7 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _reputation_service_pb2.GetLeaderboardRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_reputation_service_pb2.GetLeaderboardResponse, _abc.Awaitable[_reputation_service_pb2.GetLeaderboardResponse]]:
-        """The top of a community's all-time leaderboard."""
+        """The top of a leaderboard: a community's or all communities', all time or this week or month."""
 
     @_abc_1.abstractmethod
     def GetStanding(
@@ -65,6 +81,38 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _reputation_service_pb2.GetStandingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_reputation_service_pb2.GetStandingResponse, _abc.Awaitable[_reputation_service_pb2.GetStandingResponse]]:
-        """A member's points and rank in a community."""
+        """A member's points, rank, percentile and neighbours on a leaderboard."""
+
+    @_abc_1.abstractmethod
+    def SetPointsRules(
+        self,
+        request: _reputation_service_pb2.SetPointsRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.SetPointsRulesResponse, _abc.Awaitable[_reputation_service_pb2.SetPointsRulesResponse]]:
+        """Sets a community's points for the listed rules (others keep their values). Owners only."""
+
+    @_abc_1.abstractmethod
+    def GetPointsRules(
+        self,
+        request: _reputation_service_pb2.GetPointsRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetPointsRulesResponse, _abc.Awaitable[_reputation_service_pb2.GetPointsRulesResponse]]:
+        """The points rules in force in a community: its overrides over the defaults."""
+
+    @_abc_1.abstractmethod
+    def ListBadges(
+        self,
+        request: _reputation_service_pb2.ListBadgesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ListBadgesResponse, _abc.Awaitable[_reputation_service_pb2.ListBadgesResponse]]:
+        """A member's badges, newest first."""
+
+    @_abc_1.abstractmethod
+    def GrantChampionBadge(
+        self,
+        request: _reputation_service_pb2.GrantChampionBadgeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GrantChampionBadgeResponse, _abc.Awaitable[_reputation_service_pb2.GrantChampionBadgeResponse]]:
+        """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
 
 def add_ReputationServiceServicer_to_server(servicer: ReputationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,248 @@
+"""Broadcasts, per-member read state and the membership read model that decides who sees them.
+
+A broadcast is one document however large its community (O(1) writes). A member's view of it is computed
+on read: visible if it was sent to one of the member's communities since they joined, read if it is in
+``broadcast_reads`` or older than the member's read-all cursor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild_common.clock import utc_now
+from guild_common.doclocks import document_lock
+from guild_common.mongo import Document, IndexSpec
+from guild_notify.app.ports import Position
+from guild_notify.domain.broadcasts import Broadcast, Membership
+
+BROADCASTS = "broadcasts"
+READS = "broadcast_reads"
+CURSORS = "broadcast_cursors"
+MEMBERSHIPS = "memberships"
+# One document per member with their communities and join times: read by _id, the one lookup every
+# store serves from its primary key, on each inbox read.
+MEMBER_COMMUNITIES = "member_communities"
+INDEXES = [
+    IndexSpec(BROADCASTS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(READS, [("member_id", 1), ("community_id", 1), ("create_time", -1)]),
+]
+_SCAN = 200
+
+
+def _broadcast(doc: Document) -> Broadcast:
+    return Broadcast(
+        id=doc["broadcast_id"],
+        community_id=doc["community_id"],
+        author_id=doc["author_id"],
+        text=doc["text"],
+        subject_id=doc.get("subject_id", ""),
+        create_time=doc["create_time"],
+    )
+
+
+def _after(position: Position | None) -> dict[str, Any]:
+    if position is None:
+        return {}
+    at, last_id = position
+    return {"$or": [{"create_time": {"$lt": at}}, {"create_time": at, "_id": {"$lt": last_id}}]}
+
+
+class MongoMemberships:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._memberships = db[MEMBERSHIPS]
+        self._communities = db[MEMBER_COMMUNITIES]
+
+    async def joined(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
+        key = f"{community_id}:{member_id}"
+        async with document_lock(MEMBERSHIPS, key):
+            await self._memberships.update_one(
+                {"_id": key},
+                {
+                    "$set": {
+                        "community_id": community_id,
+                        "member_id": member_id,
+                        "role": role,
+                        "join_time": at,
+                    }
+                },
+                upsert=True,
+            )
+        await self._set_community(member_id, community_id, at)
+
+    async def _set_community(self, member_id: str, community_id: str, joined: datetime | None) -> None:
+        async with document_lock(MEMBER_COMMUNITIES, member_id):
+            doc = await self._communities.find_one({"_id": member_id}) or {"communities": []}
+            rest = [c for c in doc["communities"] if c["community_id"] != community_id]
+            if joined is not None:
+                rest.append({"community_id": community_id, "join_time": joined})
+            await self._communities.replace_one({"_id": member_id}, {"communities": rest}, upsert=True)
+
+    async def role_changed(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
+        key = f"{community_id}:{member_id}"
+        async with document_lock(MEMBERSHIPS, key):
+            await self._memberships.update_one(
+                {"_id": key},
+                {
+                    "$set": {"community_id": community_id, "member_id": member_id, "role": role},
+                    "$setOnInsert": {"join_time": at},
+                },
+                upsert=True,
+            )
+            stored = await self._memberships.find_one({"_id": key}, {"join_time": 1})
+        if stored is not None:
+            await self._set_community(member_id, community_id, stored["join_time"])
+
+    async def left(self, community_id: str, member_id: str) -> None:
+        key = f"{community_id}:{member_id}"
+        async with document_lock(MEMBERSHIPS, key):
+            await self._memberships.delete_one({"_id": key})
+        await self._set_community(member_id, community_id, None)
+
+    async def get(self, community_id: str, member_id: str) -> Membership | None:
+        doc = await self._memberships.find_one({"_id": f"{community_id}:{member_id}"})
+        return _membership(doc) if doc is not None else None
+
+    async def of_member(self, member_id: str) -> list[Membership]:
+        """The member's communities (role not included: ask :meth:`get` for one community's role)."""
+        doc = await self._communities.find_one({"_id": member_id})
+        return [
+            Membership(community_id=c["community_id"], member_id=member_id, role="", join_time=c["join_time"])
+            for c in (doc or {}).get("communities", [])
+        ]
+
+
+def _membership(doc: Document) -> Membership:
+    return Membership(
+        community_id=doc["community_id"],
+        member_id=doc["member_id"],
+        role=doc["role"],
+        join_time=doc["join_time"],
+    )
+
+
+class MongoBroadcasts:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._broadcasts = db[BROADCASTS]
+        self._reads = db[READS]
+        self._cursors = db[CURSORS]
+
+    async def create(self, b: Broadcast) -> Broadcast:
+        try:
+            await self._broadcasts.insert_one(
+                {
+                    "_id": b.notification_id,
+                    "broadcast_id": b.id,
+                    "community_id": b.community_id,
+                    "author_id": b.author_id,
+                    "text": b.text,
+                    "subject_id": b.subject_id,
+                    "create_time": b.create_time,
+                }
+            )
+        except DuplicateKeyError:
+            doc = await self._broadcasts.find_one({"_id": b.notification_id})
+            assert doc is not None
+            return _broadcast(doc)
+        return b
+
+    async def _cursor(self, member_id: str) -> datetime | None:
+        doc = await self._cursors.find_one({"_id": member_id})
+        return doc["read_before"] if doc is not None else None
+
+    @staticmethod
+    def _visible(since: dict[str, datetime], cursor: datetime | None, unread_only: bool) -> dict[str, Any]:
+        """Broadcasts to ``since``'s communities from the member's join time (and after the cursor)."""
+        clauses = []
+        for community_id, joined in since.items():
+            if unread_only and cursor is not None and cursor >= joined:
+                clauses.append({"community_id": community_id, "create_time": {"$gt": cursor}})
+            else:
+                clauses.append({"community_id": community_id, "create_time": {"$gte": joined}})
+        return {"$or": clauses}
+
+    async def after(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        unread_only: bool,
+        limit: int,
+        position: Position | None,
+    ) -> list[tuple[Broadcast, bool]]:
+        """Up to ``limit`` visible broadcasts after ``position`` (newest first), each with its read flag."""
+        if not since:
+            return []
+        cursor = await self._cursor(member_id)
+        found: list[tuple[Broadcast, bool]] = []
+        while len(found) < limit:
+            query = {"$and": [self._visible(since, cursor, unread_only), _after(position)]}
+            docs = await (
+                self._broadcasts.find(query).sort([("create_time", -1), ("_id", -1)]).limit(_SCAN).to_list()
+            )
+            if not docs:
+                break
+            ids = [d["_id"] for d in docs]
+            read = {
+                r["broadcast"]
+                async for r in self._reads.find({"member_id": member_id, "broadcast": {"$in": ids}})
+            }
+            for doc in docs:
+                is_read = doc["_id"] in read or (cursor is not None and doc["create_time"] <= cursor)
+                if not (unread_only and is_read):
+                    found.append((_broadcast(doc), is_read))
+            if len(docs) < _SCAN:
+                break
+            position = (docs[-1]["create_time"], docs[-1]["_id"])
+        return found[:limit]
+
+    async def unread_count(self, member_id: str, since: dict[str, datetime]) -> int:
+        if not since:
+            return 0
+        visible = self._visible(since, await self._cursor(member_id), unread_only=True)
+        total = await self._broadcasts.count_documents(visible)
+        if total == 0:
+            return 0
+        read = await self._reads.count_documents({"$and": [{"member_id": member_id}, visible]})
+        return max(total - read, 0)
+
+    async def visible_ids(self, since: dict[str, datetime], ids: list[str]) -> set[str]:
+        if not since or not ids:
+            return set()
+        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, unread_only=False)]}
+        return {d["_id"] async for d in self._broadcasts.find(query, {"_id": 1})}
+
+    async def mark_read(self, member_id: str, since: dict[str, datetime], ids: list[str]) -> int:
+        """Mark the visible ones among ``ids`` read; how many were unread."""
+        if not since or not ids:
+            return 0
+        cursor = await self._cursor(member_id)
+        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, unread_only=False)]}
+        marked = 0
+        async for doc in self._broadcasts.find(query):
+            if cursor is not None and doc["create_time"] <= cursor:
+                continue
+            try:
+                await self._reads.insert_one(
+                    {
+                        "_id": f"{doc['_id']}:{member_id}",
+                        "broadcast": doc["_id"],
+                        "member_id": member_id,
+                        "community_id": doc["community_id"],
+                        "create_time": doc["create_time"],
+                    }
+                )
+            except DuplicateKeyError:
+                continue
+            marked += 1
+        return marked
+
+    async def mark_all_read(self, member_id: str, since: dict[str, datetime]) -> int:
+        async with document_lock(CURSORS, member_id):
+            unread = await self.unread_count(member_id, since)
+            await self._cursors.update_one(
+                {"_id": member_id}, {"$set": {"read_before": utc_now()}}, upsert=True
+            )
+        return unread

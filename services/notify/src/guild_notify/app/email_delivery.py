@@ -1,0 +1,115 @@
+"""Sends queued emails; an SMTP server that is down delays delivery with backoff but loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from guild_common.clock import utc_now
+from guild_notify.app.ports import OutgoingEmail
+
+log = structlog.get_logger("guild.notify.email")
+
+
+class EmailOutbox(Protocol):
+    async def due(self, now: datetime, limit: int) -> list[tuple[OutgoingEmail, int]]:
+        """Pending emails whose next attempt is due, with the attempts made so far."""
+        ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def sent(self, email_id: str, attempts: int, at: datetime) -> None: ...
+
+    async def failed(self, email_id: str, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> None: ...
+
+
+def retry_delay(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff after ``attempts`` failed attempts: base, 2*base, 4*base, ... up to ``cap``."""
+    return float(min(cap, base * 2 ** max(attempts - 1, 0)))
+
+
+class EmailDelivery:
+    """A worker: woken when an email is queued, and sweeping for retries that fall due."""
+
+    def __init__(
+        self,
+        outbox: EmailOutbox,
+        mailer: Mailer,
+        *,
+        retry_base_seconds: float,
+        retry_max_seconds: float,
+        sweep_seconds: float = 5.0,
+        batch_size: int = 50,
+    ) -> None:
+        self._outbox = outbox
+        self._mailer = mailer
+        self._base = retry_base_seconds
+        self._cap = retry_max_seconds
+        self._sweep = sweep_seconds
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                sent_all = await self.deliver_due()
+            except Exception as exc:  # the database is down: try again on the next sweep
+                log.warning("email sweep failed", error=repr(exc))
+                sent_all = True
+            if not sent_all:
+                continue
+            await self._sleep_until_next()
+
+    async def _sleep_until_next(self) -> None:
+        timeout = self._sweep
+        try:
+            upcoming = await self._outbox.next_due()
+        except Exception:
+            upcoming = None
+        if upcoming is not None:
+            timeout = max(0.0, min(timeout, (upcoming - utc_now()).total_seconds()))
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+
+    async def deliver_due(self) -> bool:
+        """Attempt every due email once; True when fewer than a batch were due."""
+        due = await self._outbox.due(utc_now(), self._batch)
+        for email, attempts in due:
+            if self._stopping.is_set():
+                return True
+            try:
+                await self._mailer.send(email)
+            except Exception as exc:
+                delay = retry_delay(attempts + 1, self._base, self._cap)
+                log.warning(
+                    "email not sent; will retry",
+                    email_id=email.id,
+                    attempt=attempts + 1,
+                    retry_in_s=delay,
+                    error=repr(exc),
+                )
+                await self._outbox.failed(
+                    email.id, attempts + 1, utc_now() + timedelta(seconds=delay), repr(exc)
+                )
+            else:
+                await self._outbox.sent(email.id, attempts + 1, utc_now())
+                log.info("email sent", email_id=email.id, attempt=attempts + 1)
+        return len(due) < self._batch

@@ -1,0 +1,299 @@
+"""Webhooks: registration, fan-out of events to deliveries, and the delivery worker.
+
+Deliveries are records: queued once per (webhook, event), attempted with exponential backoff, each
+attempt logged on the record, dead after ``max_attempts`` and replayable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import structlog
+
+from guild_common.auth import Principal
+from guild_common.clock import utc_now
+from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
+from guild_common.events.envelope import Envelope
+from guild_common.ids import id_for_request, new_id
+from guild_common.pagination import clamp_page_size
+from guild_notify.app.email_delivery import retry_delay
+from guild_notify.domain.webhooks import (
+    ID_HEADER,
+    MAX_EVENT_TYPES,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Webhook,
+    delivery_id,
+    signature,
+    url_violations,
+)
+
+log = structlog.get_logger("guild.notify.webhooks")
+WEBHOOK_SCOPE = "notify.webhooks"
+
+
+class WebhookStore(Protocol):
+    async def create(self, webhook: Webhook) -> Webhook:
+        """Store it, or return the one stored under its id already."""
+        ...
+
+    async def get(self, webhook_id: str) -> Webhook | None: ...
+
+    async def page(self, owner_id: str, page_size: int, page_token: str) -> tuple[list[Webhook], str]: ...
+
+    async def delete(self, webhook_id: str) -> None: ...
+
+    async def subscribed(self, event_type: str) -> list[Webhook]: ...
+
+
+class DeliveryStore(Protocol):
+    async def enqueue(self, delivery: Delivery) -> bool: ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def page(self, webhook_id: str, page_size: int, page_token: str) -> tuple[list[Delivery], str]: ...
+
+    async def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def record(
+        self,
+        delivery_id: str,
+        attempt: Attempt,
+        state: DeliveryState,
+        next_attempt_time: datetime,
+        round_attempts: int,
+    ) -> None: ...
+
+    async def replay(self, delivery_id: str, now: datetime) -> Delivery: ...
+
+
+class HttpPoster(Protocol):
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the status code; raises when no response comes."""
+        ...
+
+
+class WebhookUseCases:
+    def __init__(
+        self,
+        webhooks: WebhookStore,
+        deliveries: DeliveryStore,
+        *,
+        allowed_hosts: frozenset[str],
+        allow_http: bool,
+        event_types: frozenset[str],
+        on_replay: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._webhooks = webhooks
+        self._deliveries = deliveries
+        self._allowed_hosts = allowed_hosts
+        self._allow_http = allow_http
+        self._event_types = event_types
+        self._on_replay = on_replay
+
+    async def create(self, caller: Principal, url: str, event_types: list[str], request_id: str) -> Webhook:
+        if WEBHOOK_SCOPE not in caller.scopes and not caller.is_service:
+            raise PermissionDenied(
+                f"registering webhooks needs the {WEBHOOK_SCOPE} scope",
+                reason="MISSING_SCOPE",
+                metadata={"required_scope": WEBHOOK_SCOPE},
+            )
+        check = Validator()
+        check.violations += url_violations(url, self._allowed_hosts, allow_http=self._allow_http)
+        unique = list(dict.fromkeys(event_types))
+        check.require(bool(unique), "webhook.event_types", "must name at least one event type")
+        check.require(len(unique) <= MAX_EVENT_TYPES, "webhook.event_types", f"at most {MAX_EVENT_TYPES}")
+        unknown = [t for t in unique if t not in self._event_types]
+        check.require(not unknown, "webhook.event_types", f"unknown event types: {', '.join(unknown[:5])}")
+        check.check()
+        webhook_id = id_for_request("webhook", caller.subject, request_id) if request_id else new_id()
+        return await self._webhooks.create(
+            Webhook(
+                id=webhook_id,
+                owner_id=caller.subject,
+                url=url,
+                event_types=tuple(unique),
+                secret=secrets.token_urlsafe(32),
+                create_time=utc_now(),
+            )
+        )
+
+    async def _owned(self, caller: Principal, webhook_id: str) -> Webhook:
+        webhook = await self._webhooks.get(webhook_id) if webhook_id else None
+        if webhook is None or webhook.owner_id != caller.subject:
+            raise NotFound(f"webhook {webhook_id!r} not found", reason="WEBHOOK_NOT_FOUND")
+        return webhook
+
+    async def list_webhooks(
+        self, caller: Principal, page_size: int, page_token: str
+    ) -> tuple[list[Webhook], str]:
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        return await self._webhooks.page(caller.subject, size, page_token)
+
+    async def delete(self, caller: Principal, webhook_id: str) -> None:
+        await self._owned(caller, webhook_id)
+        await self._webhooks.delete(webhook_id)
+
+    async def deliveries(
+        self, caller: Principal, webhook_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Delivery], str]:
+        await self._owned(caller, webhook_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        return await self._deliveries.page(webhook_id, size, page_token)
+
+    async def replay(self, caller: Principal, delivery_id: str) -> Delivery:
+        delivery = await self._deliveries.get(delivery_id) if delivery_id else None
+        if delivery is None or delivery.owner_id != caller.subject:
+            raise NotFound(f"delivery {delivery_id!r} not found", reason="DELIVERY_NOT_FOUND")
+        if delivery.state is DeliveryState.PENDING:
+            raise FailedPrecondition("the delivery is still being attempted", reason="DELIVERY_PENDING")
+        replayed = await self._deliveries.replay(delivery_id, utc_now())
+        self._on_replay()
+        return replayed
+
+
+class WebhookFanout:
+    """Queues one delivery per subscribed webhook for an event; idempotent by (webhook, event)."""
+
+    def __init__(
+        self, webhooks: WebhookStore, deliveries: DeliveryStore, render: Callable[[Envelope], str]
+    ) -> None:
+        self._webhooks = webhooks
+        self._deliveries = deliveries
+        self._render = render
+        self.on_queued: Callable[[], None] = lambda: None
+
+    async def on_event(self, envelope: Envelope) -> None:
+        subscribed = await self._webhooks.subscribed(envelope.type)
+        if not subscribed:
+            return
+        body = self._render(envelope)
+        now = utc_now()
+        for webhook in subscribed:
+            await self._deliveries.enqueue(
+                Delivery(
+                    id=delivery_id(webhook.id, envelope.id),
+                    webhook_id=webhook.id,
+                    owner_id=webhook.owner_id,
+                    event_id=envelope.id,
+                    event_type=envelope.type,
+                    body=body,
+                    state=DeliveryState.PENDING,
+                    create_time=now,
+                    next_attempt_time=now,
+                )
+            )
+        self.on_queued()
+
+
+class WebhookDelivery:
+    """A worker: woken when deliveries are queued, sweeping for retries that fall due."""
+
+    def __init__(
+        self,
+        webhooks: WebhookStore,
+        deliveries: DeliveryStore,
+        poster: HttpPoster,
+        *,
+        max_attempts: int,
+        retry_base_seconds: float,
+        retry_max_seconds: float,
+        sweep_seconds: float = 5.0,
+        batch_size: int = 50,
+    ) -> None:
+        self._webhooks = webhooks
+        self._deliveries = deliveries
+        self._poster = poster
+        self._max_attempts = max_attempts
+        self._base = retry_base_seconds
+        self._cap = retry_max_seconds
+        self._sweep = sweep_seconds
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                due = await self._deliveries.due(utc_now(), self._batch)
+                await asyncio.gather(*(self.attempt(d) for d in due))
+            except Exception as exc:  # the database is down: try again on the next sweep
+                log.warning("webhook sweep failed", error=repr(exc))
+                due = []
+            if len(due) >= self._batch:
+                continue
+            await self._sleep_until_next()
+
+    async def _sleep_until_next(self) -> None:
+        timeout = self._sweep
+        try:
+            upcoming = await self._deliveries.next_due()
+        except Exception:
+            upcoming = None
+        if upcoming is not None:
+            timeout = max(0.0, min(timeout, (upcoming - utc_now()).total_seconds()))
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+        except TimeoutError:
+            pass
+
+    async def attempt(self, delivery: Delivery) -> None:
+        number = len(delivery.attempts) + 1
+        round_attempts = delivery.round_attempts + 1
+        webhook = await self._webhooks.get(delivery.webhook_id)
+        started = time.perf_counter()
+        status, error = 0, ""
+        if webhook is None:
+            error = "webhook deleted"
+        else:
+            body = delivery.body.encode()
+            timestamp = int(time.time())
+            headers = {
+                "Content-Type": "application/json",
+                ID_HEADER: delivery.id,
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: signature(webhook.secret, timestamp, body),
+            }
+            try:
+                status = await self._poster.post(webhook.url, body, headers)
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}"
+            except Exception as exc:
+                error = repr(exc)
+        now = utc_now()
+        attempt = Attempt(
+            attempt=number,
+            at=now,
+            status_code=status,
+            error=error[:500],
+            duration_ms=int((time.perf_counter() - started) * 1000),
+        )
+        next_time = now
+        if attempt.ok:
+            state = DeliveryState.DELIVERED
+        elif webhook is None or round_attempts >= self._max_attempts:
+            state = DeliveryState.DEAD
+            log.error("webhook delivery dead-lettered", delivery_id=delivery.id, attempts=number, error=error)
+        else:
+            state = DeliveryState.PENDING
+            next_time = now + timedelta(seconds=retry_delay(round_attempts, self._base, self._cap))
+        log.info("webhook attempt", delivery_id=delivery.id, attempt=number, status=status, state=state.value)
+        await self._deliveries.record(delivery.id, attempt, state, next_time, round_attempts)

@@ -1,0 +1,231 @@
+"""Webhooks against a real HTTP receiver on loopback: rules, signatures, retries, dead letters, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+import pytest
+import pytest_asyncio
+from services.notify.tests.support import Events
+
+from guild.events.v1 import community_events_pb2 as community
+from guild.events.v1 import content_events_pb2 as content
+from guild.notify.v1 import notify_service_pb2 as api
+from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
+from guild.notify.v1 import webhook_pb2 as wpb
+from guild_common.settings import ServiceSettings
+from guild_notify.bootstrap import build
+from guild_notify.config import NotifySettings
+from guild_notify.domain.webhooks import verify_signature
+from guild_testing.fixtures import auth, token_for
+from guild_testing.inprocess import running_service
+
+ACCEPTED = "guild.content.answer_accepted.v1"
+JOINED = "guild.community.member_joined.v1"
+
+
+def admin(subject: str = "hr-system") -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token_for(subject, scopes=('notify.webhooks',))}")]
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Answers each POST with the next planned status (the last one repeats) and keeps what came."""
+
+    statuses: list[int] = field(default_factory=lambda: [200])
+    received: list[Received] = field(default_factory=list)
+    url: str = ""
+
+    def plan(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+
+    def answer(self, request: Received) -> int:
+        self.received.append(request)
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.received) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"{len(self.received)} of {count} requests"
+            await asyncio.sleep(0.05)
+        return self.received
+
+
+@contextmanager
+def http_receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = receiver.answer(Received({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/guild"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest_asyncio.fixture
+async def hooks(
+    settings_for: Callable[..., ServiceSettings], events: Events
+) -> AsyncIterator[api_grpc.NotifyServiceStub]:
+    settings = settings_for(
+        NotifySettings,
+        webhook_allowed_hosts="127.0.0.1, hooks.example.com",
+        webhook_allow_http=True,
+        webhook_max_attempts=3,
+        webhook_retry_base_seconds=0.1,
+        webhook_retry_max_seconds=0.3,
+        webhook_sweep_seconds=0.5,
+    )
+    async with running_service(settings, build) as running:
+        yield api_grpc.NotifyServiceStub(running.channel)
+
+
+def _create(url: str, *types: str, request_id: str = "") -> api.CreateWebhookRequest:
+    return api.CreateWebhookRequest(webhook=wpb.Webhook(url=url, event_types=types), request_id=request_id)
+
+
+async def _expect(code: grpc.StatusCode, call: object) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    assert caught.value.code() == code
+
+
+async def test_registration_rules(hooks: api_grpc.NotifyServiceStub) -> None:
+    url = "https://hooks.example.com/guild"
+    await _expect(
+        grpc.StatusCode.PERMISSION_DENIED, hooks.CreateWebhook(_create(url, ACCEPTED), metadata=auth("ann"))
+    )
+    for bad in [
+        _create("https://evil.example.net/x", ACCEPTED),
+        _create("ftp://hooks.example.com/x", ACCEPTED),
+        _create("https://user:pw@hooks.example.com/x", ACCEPTED),
+        _create("not a url", ACCEPTED),
+        _create(url, "guild.content.nothing.v1"),
+        _create(url),
+    ]:
+        await _expect(grpc.StatusCode.INVALID_ARGUMENT, hooks.CreateWebhook(bad, metadata=admin()))
+
+    created = await hooks.CreateWebhook(_create(url, ACCEPTED, JOINED, request_id="r1"), metadata=admin())
+    assert created.secret
+    assert list(created.webhook.event_types) == [ACCEPTED, JOINED]
+    again = await hooks.CreateWebhook(_create(url, ACCEPTED, request_id="r1"), metadata=admin())
+    assert (again.webhook.id, again.secret) == (created.webhook.id, created.secret)
+
+    listed = await hooks.ListWebhooks(api.ListWebhooksRequest(), metadata=admin())
+    assert [w.id for w in listed.webhooks] == [created.webhook.id]
+    assert not (await hooks.ListWebhooks(api.ListWebhooksRequest(), metadata=admin("lms"))).webhooks
+    delete_other = hooks.DeleteWebhook(
+        api.DeleteWebhookRequest(webhook_id=created.webhook.id), metadata=admin("lms")
+    )
+    await _expect(grpc.StatusCode.NOT_FOUND, delete_other)
+    await hooks.DeleteWebhook(api.DeleteWebhookRequest(webhook_id=created.webhook.id), metadata=admin())
+    assert not (await hooks.ListWebhooks(api.ListWebhooksRequest(), metadata=admin())).webhooks
+
+
+async def _deliveries(
+    hooks: api_grpc.NotifyServiceStub, webhook_id: str, settled: Callable[[list[wpb.WebhookDelivery]], bool]
+) -> list[wpb.WebhookDelivery]:
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        response = await hooks.ListWebhookDeliveries(
+            api.ListWebhookDeliveriesRequest(webhook_id=webhook_id), metadata=admin()
+        )
+        if settled(list(response.deliveries)):
+            return list(response.deliveries)
+        assert asyncio.get_running_loop().time() < deadline, response
+        await asyncio.sleep(0.05)
+
+
+async def test_signed_deliveries_retry_dead_letter_and_replay(
+    hooks: api_grpc.NotifyServiceStub, events: Events
+) -> None:
+    with http_receiver() as receiver:
+        created = await hooks.CreateWebhook(_create(receiver.url, ACCEPTED, JOINED), metadata=admin())
+        webhook_id, secret = created.webhook.id, created.secret
+
+        receiver.plan(500, 502, 200)
+        accepted = await events.emit(
+            "content",
+            "answer_accepted",
+            content.AnswerAccepted(
+                answer_id="a1", question_id="q1", answer_author_id="bob", accepted_by="ann"
+            ),
+        )
+        requests = await receiver.wait_for(3)
+        for request in requests:
+            timestamp = int(request.headers["guild-webhook-timestamp"])
+            assert verify_signature(
+                secret, timestamp, request.body, request.headers["guild-webhook-signature"]
+            )
+            assert not verify_signature(
+                "other", timestamp, request.body, request.headers["guild-webhook-signature"]
+            )
+        body = json.loads(requests[0].body)
+        assert (body["id"], body["type"], body["data"]["answer_id"]) == (accepted.id, ACCEPTED, "a1")
+        assert len({r.headers["guild-webhook-id"] for r in requests}) == 1
+
+        [delivered] = await _deliveries(
+            hooks, webhook_id, lambda ds: bool(ds) and ds[0].state == wpb.WEBHOOK_DELIVERY_STATE_DELIVERED
+        )
+        assert [a.status_code for a in delivered.attempts] == [500, 502, 200]
+        assert [a.attempt for a in delivered.attempts] == [1, 2, 3]
+
+        # An endpoint that keeps failing: dead after three attempts, then replayed once it recovers.
+        receiver.plan(503)
+        await events.emit(
+            "community", "member_joined", community.MemberJoined(community_id="c1", member_id="eve")
+        )
+        await events.emit("content", "answer_posted", content.AnswerPosted(answer_id="a2"))  # not subscribed
+        settled = await _deliveries(
+            hooks,
+            webhook_id,
+            lambda ds: len(ds) == 2 and ds[0].state == wpb.WEBHOOK_DELIVERY_STATE_DEAD,
+        )
+        dead = settled[0]
+        assert dead.event_type == JOINED
+        assert [a.status_code for a in dead.attempts] == [503, 503, 503]
+        assert all(a.error == "HTTP 503" for a in dead.attempts)
+
+        await _expect(
+            grpc.StatusCode.NOT_FOUND,
+            hooks.ReplayWebhookDelivery(
+                api.ReplayWebhookDeliveryRequest(delivery_id=dead.id), metadata=admin("lms")
+            ),
+        )
+        receiver.plan(204)
+        replayed = await hooks.ReplayWebhookDelivery(
+            api.ReplayWebhookDeliveryRequest(delivery_id=dead.id), metadata=admin()
+        )
+        assert replayed.delivery.state == wpb.WEBHOOK_DELIVERY_STATE_PENDING
+        final = await _deliveries(
+            hooks, webhook_id, lambda ds: ds[0].state == wpb.WEBHOOK_DELIVERY_STATE_DELIVERED
+        )
+        assert [a.status_code for a in final[0].attempts] == [503, 503, 503, 204]
+        assert len(receiver.received) == 7

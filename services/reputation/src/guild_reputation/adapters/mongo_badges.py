@@ -1,0 +1,157 @@
+"""Badge awards (with their ``badge_awarded`` events in the outbox) and the facts badges are counted from.
+
+An award's ``_id`` is ``<community>:<member>:<badge>:<tier>``, a fact's is its natural key: both are
+inserted once however often an event is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild.events.v1 import reputation_events_pb2 as pb
+from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.keyset import keyset_page
+from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.mongo_ledger import LEDGER
+from guild_reputation.domain.badges import Award, Badge, Tier
+
+BADGE_AWARDS = "badge_awards"
+BADGE_FACTS = "badge_facts"
+OUTBOX_COLLECTIONS = [BADGE_AWARDS]
+INDEXES = [
+    IndexSpec(BADGE_AWARDS, [("member_id", 1), ("award_time", -1)]),
+    IndexSpec(BADGE_AWARDS, [("member_id", 1), ("community_id", 1), ("award_time", -1)]),
+    IndexSpec(BADGE_FACTS, [("community_id", 1), ("kind", 1), ("subject_id", 1)]),
+    IndexSpec(BADGE_FACTS, [("community_id", 1), ("member_id", 1), ("kind", 1)]),
+    *outbox_indexes(OUTBOX_COLLECTIONS),
+]
+
+
+def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:
+    time = Timestamp()
+    time.FromDatetime(award.time)
+    headers = current_trace_headers()
+    return new_envelope(
+        service="reputation",
+        name="badge_awarded",
+        payload=pb.BadgeAwarded(
+            award_id=award.id,
+            community_id=award.community_id,
+            member_id=award.member_id,
+            badge=award.badge.value,
+            tier=award.tier.value,
+            title=award.title,
+            citation=award.citation,
+            granted_by=award.granted_by,
+            source_event_id=award.source_event_id,
+            award_time=time,
+        ),
+        subject=award.member_id,
+        region=region,
+        programme=programme,
+        traceparent=headers.get("traceparent", ""),
+        tracestate=headers.get("tracestate", ""),
+    )
+
+
+def _award_from(doc: Document) -> Award:
+    return Award(
+        id=doc["_id"],
+        community_id=doc["community_id"],
+        member_id=doc["member_id"],
+        badge=Badge(doc["badge"]),
+        tier=Tier(doc["tier"]),
+        time=doc["award_time"],
+        citation=doc.get("citation", ""),
+        granted_by=doc.get("granted_by", ""),
+        source_event_id=doc.get("source_event_id", ""),
+    )
+
+
+class MongoBadges:
+    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+        self._awards = db[BADGE_AWARDS]
+        self._facts = db[BADGE_FACTS]
+        self._ledger = db[LEDGER]
+        self._on_events = on_events
+
+    async def award(self, award: Award, *, region: str, programme: str) -> bool:
+        """Store the award and its event; False when it was awarded before."""
+        doc = {
+            "_id": award.id,
+            "community_id": award.community_id,
+            "member_id": award.member_id,
+            "badge": award.badge.value,
+            "tier": award.tier.value,
+            "citation": award.citation,
+            "granted_by": award.granted_by,
+            "source_event_id": award.source_event_id,
+            "award_time": award.time,
+            **outbox_fields([_badge_awarded(award, region, programme)]),
+        }
+        try:
+            await self._awards.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        self._on_events()
+        return True
+
+    async def get(self, award_id: str) -> Award | None:
+        doc = await self._awards.find_one({"_id": award_id})
+        return None if doc is None else _award_from(doc)
+
+    async def list(
+        self, member_id: str, community_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Award], str]:
+        query: Document = {"member_id": member_id}
+        if community_id:
+            query["community_id"] = community_id
+        docs, token = await keyset_page(
+            self._awards,
+            query,
+            sort_field="award_time",
+            descending=True,
+            page_size=page_size,
+            page_token=page_token,
+            projection={"outbox": 0},
+        )
+        return [_award_from(d) for d in docs], token
+
+    async def add_fact(
+        self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
+    ) -> None:
+        try:
+            await self._facts.insert_one(
+                {
+                    "_id": fact_id,
+                    "community_id": community_id,
+                    "member_id": member_id,
+                    "kind": kind,
+                    "subject_id": subject_id,
+                }
+            )
+        except DuplicateKeyError:
+            pass
+
+    async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int:
+        return await self._facts.count_documents(
+            {"community_id": community_id, "kind": kind, "subject_id": subject_id}
+        )
+
+    async def fact_subjects(self, community_id: str, member_id: str, kind: str) -> set[str]:
+        cursor = self._facts.find(
+            {"community_id": community_id, "member_id": member_id, "kind": kind}, {"subject_id": 1}
+        )
+        return {doc["subject_id"] async for doc in cursor}
+
+    async def distinct_targets(self, community_id: str, member_id: str, rule: str) -> int:
+        """How many different posts earned the member an entry under ``rule``."""
+        targets = await self._ledger.distinct(
+            "target_id", {"community_id": community_id, "member_id": member_id, "rule": rule}
+        )
+        return len(targets)

@@ -1,0 +1,38 @@
+"""Per-community points overrides: one document per community, a sub-document per rule."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild_common.clock import utc_now
+from guild_common.doclocks import document_lock
+from guild_common.mongo import Document, IndexSpec
+from guild_reputation.domain.rules import RuleSetting
+
+POINTS_RULES = "points_rules"
+INDEXES: list[IndexSpec] = []
+
+
+class MongoPointsRules:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._rules = db[POINTS_RULES]
+
+    async def overrides(self, community_id: str) -> dict[str, RuleSetting]:
+        doc = await self._rules.find_one({"_id": community_id})
+        if doc is None:
+            return {}
+        return {
+            name: RuleSetting(int(value["points"]), int(value.get("daily_cap", 0)))
+            for name, value in doc.get("rules", {}).items()
+        }
+
+    async def set_overrides(self, community_id: str, overrides: dict[str, RuleSetting], by: str) -> None:
+        fields: Document = {
+            f"rules.{name}": {"points": s.points, "daily_cap": s.daily_cap} for name, s in overrides.items()
+        }
+        async with document_lock(POINTS_RULES, community_id):
+            await self._rules.update_one(
+                {"_id": community_id},
+                {"$set": {**fields, "update_time": utc_now(), "updated_by": by}, "$inc": {"version": 1}},
+                upsert=True,
+            )
