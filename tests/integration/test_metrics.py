@@ -211,3 +211,11 @@ async def test_outbox_backlog_is_reported(metrics_receiver: MetricsReceiver, sce
         points = metrics_receiver.find("guild.outbox.backlog", "guild-content")
     assert points, "guild.outbox.backlog not exported"
     assert all(p.value >= 0 for p in points)
+
+
+async def test_notifications_sent_by_channel(metrics_receiver: MetricsReceiver, scenario: str) -> None:
+    # Kai answered Lea's question: Lea's in-app notification is counted on the in_app channel.
+    sent = await metrics_receiver.wait_for(
+        "guild.notifications.sent", "guild-notify", {"channel": "in_app", "notification.type": "new_answer"}
+    )
+    assert sent[-1].value >= 1

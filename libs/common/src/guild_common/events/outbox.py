@@ -8,7 +8,6 @@ publish and clear republishes; JetStream's ``Nats-Msg-Id`` dedupe absorbs it.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document, IndexSpec
+from guild_common.sweeper import SweepingWorker
 
 log = structlog.get_logger("guild.outbox")
 _meter = metrics.get_meter("guild.outbox")
@@ -66,7 +66,7 @@ class Publisher(Protocol):
     async def publish(self, envelope: Envelope) -> None: ...
 
 
-class OutboxRelay:
+class OutboxRelay(SweepingWorker):
     """Publishes pending events of the given collections; woken on each write, and sweeping."""
 
     def __init__(
@@ -78,13 +78,11 @@ class OutboxRelay:
         sweep_seconds: float = 2.0,
         batch_size: int = 100,
     ) -> None:
+        super().__init__(sweep_seconds=sweep_seconds)
         self._db = db
         self._collections = list(collections)
         self._publisher = publisher
-        self._sweep_seconds = sweep_seconds
         self._batch_size = batch_size
-        self._wake = asyncio.Event()
-        self._stopping = False
         self._backlog = 0
         _meter.create_observable_gauge(
             "guild.outbox.backlog",
@@ -92,32 +90,9 @@ class OutboxRelay:
             description="documents with unpublished events at the last sweep",
         )
 
-    def wake(self) -> None:
-        """Ask the relay to run now (called after each write that queued events)."""
-        self._wake.set()
-
-    async def run(self) -> None:
-        failures = 0
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self.drain()
-                failures = 0
-                delay = self._sweep_seconds
-            except Exception as exc:
-                failures += 1
-                delay = min(self._sweep_seconds * 2 ** min(failures, 5), 30.0)
-                log.warning("outbox publish failed; will retry", error=repr(exc), retry_in_s=delay)
-            if self._stopping:
-                break
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
+    async def sweep(self) -> bool:
+        await self.drain()
+        return False
 
     async def drain(self) -> int:
         """Publish everything pending now; returns the number of events published."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
 
 from guild_common.clock import utc_now
+from guild_common.sweeper import SweepingWorker
+from guild_notify.app.metrics import count_sent
 from guild_notify.app.ports import OutgoingEmail
 
 log = structlog.get_logger("guild.notify.email")
@@ -35,7 +36,7 @@ def retry_delay(attempts: int, base: float, cap: float) -> float:
     return float(min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
-class EmailDelivery:
+class EmailDelivery(SweepingWorker):
     """A worker: woken when an email is queued, and sweeping for retries that fall due."""
 
     def __init__(
@@ -48,52 +49,25 @@ class EmailDelivery:
         sweep_seconds: float = 5.0,
         batch_size: int = 50,
     ) -> None:
+        super().__init__(sweep_seconds=sweep_seconds)
         self._outbox = outbox
         self._mailer = mailer
         self._base = retry_base_seconds
         self._cap = retry_max_seconds
-        self._sweep = sweep_seconds
         self._batch = batch_size
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def sweep(self) -> bool:
+        return not await self.deliver_due()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                sent_all = await self.deliver_due()
-            except Exception as exc:  # the database is down: try again on the next sweep
-                log.warning("email sweep failed", error=repr(exc))
-                sent_all = True
-            if not sent_all:
-                continue
-            await self._sleep_until_next()
-
-    async def _sleep_until_next(self) -> None:
-        timeout = self._sweep
-        try:
-            upcoming = await self._outbox.next_due()
-        except Exception:
-            upcoming = None
-        if upcoming is not None:
-            timeout = max(0.0, min(timeout, (upcoming - utc_now()).total_seconds()))
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
+    async def seconds_until_due(self) -> float | None:
+        upcoming = await self._outbox.next_due()
+        return None if upcoming is None else (upcoming - utc_now()).total_seconds()
 
     async def deliver_due(self) -> bool:
         """Attempt every due email once; True when fewer than a batch were due."""
         due = await self._outbox.due(utc_now(), self._batch)
         for email, attempts in due:
-            if self._stopping.is_set():
+            if self.stopping:
                 return True
             try:
                 await self._mailer.send(email)
@@ -111,5 +85,6 @@ class EmailDelivery:
                 )
             else:
                 await self._outbox.sent(email.id, attempts + 1, utc_now())
+                count_sent("email")
                 log.info("email sent", email_id=email.id, attempt=attempts + 1)
         return len(due) < self._batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from guild_notify.app.metrics import count_sent
 from guild_notify.app.ports import EmailQueue, Inbox, LiveFeed, OutgoingEmail, PreferencesStore
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.domain.model import Notification
@@ -33,6 +34,7 @@ class Notifier:
         prefs = await self._preferences.get(n.recipient_id)
         in_app = prefs.wants(n.type, n.community_id, Channel.IN_APP)
         if in_app and await self._inbox.add(n) is not None:
+            count_sent("in_app", n.type.value)
             self._live.published(n.recipient_id)
         if prefs.wants(n.type, n.community_id, Channel.EMAIL):
             token = self._tokens.issue(n.recipient_id, n.type)

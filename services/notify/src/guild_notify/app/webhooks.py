@@ -21,6 +21,7 @@ from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, 
 from guild_common.events.envelope import Envelope
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
+from guild_common.sweeper import SweepingWorker
 from guild_notify.app.email_delivery import retry_delay
 from guild_notify.domain.webhooks import (
     ID_HEADER,
@@ -196,7 +197,7 @@ class WebhookFanout:
         self.on_queued()
 
 
-class WebhookDelivery:
+class WebhookDelivery(SweepingWorker):
     """A worker: woken when deliveries are queued, sweeping for retries that fall due."""
 
     def __init__(
@@ -211,49 +212,23 @@ class WebhookDelivery:
         sweep_seconds: float = 5.0,
         batch_size: int = 50,
     ) -> None:
+        super().__init__(sweep_seconds=sweep_seconds)
         self._webhooks = webhooks
         self._deliveries = deliveries
         self._poster = poster
         self._max_attempts = max_attempts
         self._base = retry_base_seconds
         self._cap = retry_max_seconds
-        self._sweep = sweep_seconds
         self._batch = batch_size
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
 
-    def wake(self) -> None:
-        self._wake.set()
+    async def sweep(self) -> bool:
+        due = await self._deliveries.due(utc_now(), self._batch)
+        await asyncio.gather(*(self.attempt(d) for d in due))
+        return len(due) >= self._batch
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                due = await self._deliveries.due(utc_now(), self._batch)
-                await asyncio.gather(*(self.attempt(d) for d in due))
-            except Exception as exc:  # the database is down: try again on the next sweep
-                log.warning("webhook sweep failed", error=repr(exc))
-                due = []
-            if len(due) >= self._batch:
-                continue
-            await self._sleep_until_next()
-
-    async def _sleep_until_next(self) -> None:
-        timeout = self._sweep
-        try:
-            upcoming = await self._deliveries.next_due()
-        except Exception:
-            upcoming = None
-        if upcoming is not None:
-            timeout = max(0.0, min(timeout, (upcoming - utc_now()).total_seconds()))
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-        except TimeoutError:
-            pass
+    async def seconds_until_due(self) -> float | None:
+        upcoming = await self._deliveries.next_due()
+        return None if upcoming is None else (upcoming - utc_now()).total_seconds()
 
     async def attempt(self, delivery: Delivery) -> None:
         number = len(delivery.attempts) + 1
