@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
+from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_community.domain.authorization import TABLE, Action, is_allowed, required_role
 from guild_community.domain.model import Role
@@ -132,6 +135,18 @@ async def _perform(stub: Stub, cid: str, action: Action) -> None:
             await stub.SubmitSurveyResponse(
                 api.SubmitSurveyResponseRequest(survey_id=survey_id, answers=[answer]), metadata=me
             )
+    elif action == Action.MANAGE_GOALS:
+        await stub.CreateGoal(
+            api.CreateGoalRequest(
+                community_id=cid,
+                metric=gpb.GOAL_METRIC_CONTRIBUTORS_PCT,
+                target=30,
+                deadline=Timestamp(seconds=int(time.time()) + 86400),
+            ),
+            metadata=me,
+        )
+    elif action == Action.VIEW_GOALS:
+        await stub.ListGoals(api.ListGoalsRequest(community_id=cid), metadata=me)
     else:  # pragma: no cover - every action has a case
         raise AssertionError(action)
 

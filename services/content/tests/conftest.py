@@ -145,7 +145,7 @@ class Suite:
                         Envelope.from_message(m.subject, m.headers, m.data)
                         for m in await sub.fetch(50, timeout=0.25)
                     ]
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):
                     pass
         finally:
             await nc.close()

@@ -178,7 +178,7 @@ async def test_locks_deletes_and_the_moderation_log(suite: Suite) -> None:
         ("unlock", question.id, "olivia", "calm again"),
         ("lock", question.id, "olivia", "heated thread"),
     ]
-    received = await suite.content_events(8)
+    received = await suite.content_events(7)
     removed = [e.payload(events.PostRemoved) for e in received if e.type.endswith("post_removed.v1")]
     assert [(r.post_id, r.by_moderator, r.author_id, r.reason) for r in removed] == [
         (answer.id, True, "bob", "spam link")

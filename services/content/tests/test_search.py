@@ -12,6 +12,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import community_events_pb2 as community_events
+from guild_common.doclocks import document_lock
 from guild_content.domain.search import IndexedText, relevance, terms
 from guild_testing.fixtures import auth
 
@@ -158,9 +159,11 @@ async def test_unanswered_queue_for_champions_with_similar_answered_questions(su
     db = suite.content_service.app.infra.db
     now = datetime.now(UTC)
     for question_id, age in ((leave.id, 50), (answered.id, 49), (canteen.id, 3)):
-        await db.questions.update_one(
-            {"_id": question_id}, {"$set": {"create_time": now - timedelta(hours=age)}}
-        )
+        # Under the document's lock, as the service's own writers (the outbox relay) take it.
+        async with document_lock("questions", question_id):
+            await db.questions.update_one(
+                {"_id": question_id}, {"$set": {"create_time": now - timedelta(hours=age)}}
+            )
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await suite.content.ListUnansweredQuestions(

@@ -49,7 +49,7 @@ class Events:
 @pytest_asyncio.fixture
 async def events(infra: Infra, clean_streams: None) -> AsyncIterator[Events]:
     nc = await nats.connect(infra.nats_url)
-    for service in ("content", "community"):
+    for service in ("content", "community", "reputation"):
         await ensure_stream(
             nc.jetstream(), stream_config(service, max_age_days=7, duplicate_window_seconds=300)
         )

@@ -15,16 +15,22 @@ from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
 from guild_content.adapters import (
+    curation_repository,
+    feed_repository,
     membership_directory,
     moderation_repository,
     mongo_repository,
     resource_repository,
 )
+from guild_content.adapters.curation_repository import MongoCurationRepository
+from guild_content.adapters.feed_repository import MongoFeedRepository
 from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
 from guild_content.adapters.moderation_repository import MongoModerationRepository
 from guild_content.adapters.mongo_repository import MongoQuestionRepository
 from guild_content.adapters.resource_repository import MongoResourceRepository
+from guild_content.app.curation import CurationUseCases
 from guild_content.app.event_handlers import CommunityEventHandlers
+from guild_content.app.feeds import FeedUseCases
 from guild_content.app.use_cases import ContentUseCases
 from guild_content.config import ContentSettings
 from guild_content.entrypoints.grpc_api import ContentServicer
@@ -40,29 +46,51 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_repository.INDEXES,
             *moderation_repository.INDEXES,
             *resource_repository.INDEXES,
+            *curation_repository.INDEXES,
+            *feed_repository.INDEXES,
             *membership_directory.INDEXES,
             *consumer_indexes(),
         ],
     )
     relay = await outbox_relay(
-        infra, settings, [*mongo_repository.OUTBOX_COLLECTIONS, resource_repository.RESOURCES]
+        infra,
+        settings,
+        [
+            *mongo_repository.OUTBOX_COLLECTIONS,
+            resource_repository.RESOURCES,
+            *curation_repository.OUTBOX_COLLECTIONS,
+        ],
     )
     read_model = MembershipReadModel(infra.db)
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
+    questions = MongoQuestionRepository(infra.db, on_events=relay.wake)
+    resources = MongoResourceRepository(infra.db, on_events=relay.wake)
+    directory = ReadThroughDirectory(read_model, community_channel)
     use_cases = ContentUseCases(
-        MongoQuestionRepository(infra.db, on_events=relay.wake),
-        ReadThroughDirectory(read_model, community_channel),
+        questions,
+        directory,
         MongoModerationRepository(infra.db, on_events=relay.wake),
-        MongoResourceRepository(infra.db, on_events=relay.wake),
+        resources,
         flag_threshold=settings.flag_threshold,
         unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
     )
+    curation = CurationUseCases(
+        MongoCurationRepository(infra.db, on_events=relay.wake), questions, resources, directory
+    )
+    feed_store = MongoFeedRepository(infra.db)
+    await feed_store.backfill_activity_times()
+    feeds = FeedUseCases(feed_store, directory)
     consumer = await event_consumer(
-        infra, settings, source_service="community", handlers=CommunityEventHandlers(read_model).handlers()
+        infra,
+        settings,
+        source_service="community",
+        handlers=CommunityEventHandlers(read_model, feed_store).handlers(),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
-        content_service_pb2_grpc.add_ContentServiceServicer_to_server(ContentServicer(use_cases), server)
+        content_service_pb2_grpc.add_ContentServiceServicer_to_server(
+            ContentServicer(use_cases, curation, feeds), server
+        )
         return [SERVICE_NAME]
 
     return ServiceServer(

@@ -24,6 +24,7 @@ from guild_notify.app.email_delivery import EmailDelivery
 from guild_notify.app.event_handlers import (
     WEBHOOK_EVENT_TYPES,
     NotificationEvents,
+    audience_handlers,
     content_projections,
     membership_projections,
 )
@@ -94,6 +95,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         notifier,
         webhooks=fanout.on_event,
         projections={**membership_projections(memberships), **content_projections(feed)},
+        audiences=audience_handlers(notifier, memberships, broadcasts, feed, preferences, preferences),
     )
     digests = DigestRunner(
         memberships,

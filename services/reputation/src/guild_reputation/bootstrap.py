@@ -16,17 +16,34 @@ from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
-from guild_reputation.adapters import community_roles, mongo_badges, mongo_ledger, mongo_rules
+from guild_reputation.adapters import (
+    community_roles,
+    mongo_badges,
+    mongo_insights,
+    mongo_ledger,
+    mongo_recognition,
+    mongo_rules,
+)
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
+from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.boards import LiveBoards, rebuild_boards
-from guild_reputation.app.event_handlers import CommunityEventHandlers, ContentEventHandlers, PointsFollower
+from guild_reputation.app.event_handlers import (
+    CommunityEventHandlers,
+    ContentEventHandlers,
+    PointsFollower,
+    combine,
+)
+from guild_reputation.app.insights import InsightsHandlers, InsightsQueries
 from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
@@ -48,11 +65,19 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_rules.INDEXES,
             *community_roles.INDEXES,
             *mongo_badges.INDEXES,
+            *mongo_insights.INDEXES,
+            *mongo_recognition.INDEXES,
             *consumer_indexes(),
         ],
     )
     relay = await outbox_relay(
-        infra, settings, [*mongo_ledger.OUTBOX_COLLECTIONS, *mongo_badges.OUTBOX_COLLECTIONS]
+        infra,
+        settings,
+        [
+            *mongo_ledger.OUTBOX_COLLECTIONS,
+            *mongo_badges.OUTBOX_COLLECTIONS,
+            *mongo_recognition.OUTBOX_COLLECTIONS,
+        ],
     )
     calendar = Calendar(settings.leaderboard_timezone)
     ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar)
@@ -71,15 +96,31 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     rules = MongoPointsRules(infra.db)
     badges = MongoBadges(infra.db, on_events=relay.wake)
     role_model = RoleReadModel(infra.db)
+    weeks = Weeks(settings.leaderboard_timezone)
+    insights = MongoInsights(infra.db, weeks)
+    insight_handlers = InsightsHandlers(insights)
+    recognition = MongoRecognition(infra.db, on_events=relay.wake)
+    recognition_handlers = RecognitionHandlers(recognition)
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
     content_consumer = await event_consumer(
         infra,
         settings,
         source_service="content",
-        handlers=ContentEventHandlers(ledger, live, points, rules, BadgeRules(badges, calendar)).handlers(),
+        handlers=combine(
+            ContentEventHandlers(ledger, live, points, rules, BadgeRules(badges, calendar)).handlers(),
+            insight_handlers.content_handlers(),
+            recognition_handlers.content_handlers(),
+        ),
     )
     community_consumer = await event_consumer(
-        infra, settings, source_service="community", handlers=CommunityEventHandlers(role_model).handlers()
+        infra,
+        settings,
+        source_service="community",
+        handlers=combine(
+            CommunityEventHandlers(role_model).handlers(),
+            insight_handlers.community_handlers(),
+            recognition_handlers.community_handlers(),
+        ),
     )
     points_stream = PointsStream(
         infra.js,
@@ -94,7 +135,14 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
 
     def register(server: grpc.aio.Server) -> list[str]:
         reputation_service_pb2_grpc.add_ReputationServiceServicer_to_server(
-            ReputationServicer(LeaderboardQueries(live), use_cases, badge_use_cases), server
+            ReputationServicer(
+                LeaderboardQueries(live),
+                use_cases,
+                badge_use_cases,
+                InsightsQueries(insights, weeks, roles),
+                RecognitionUseCases(recognition, roles),
+            ),
+            server,
         )
         return [SERVICE_NAME]
 

@@ -17,6 +17,7 @@ from guild_common.events.outbox import merge_updates, outbox_fields, outbox_inde
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_community.adapters.events import to_envelope
+from guild_community.adapters.mongo_roster import Roster
 from guild_community.app.ports import CommunityFilter, CommunityPage, JoinRequestPage, MemberPage
 from guild_community.domain.model import (
     Community,
@@ -141,13 +142,31 @@ class MongoCommunityRepository:
         self._bans = db[BANS]
         self._departures = db[DEPARTURES]
         self._on_events = on_events
+        self._roster = Roster(db)
 
     async def backfill(self) -> None:
-        """Give communities stored before name search their name key."""
+        """Give communities stored before name search their name key, and before rosters their roster."""
         async for doc in self._communities.find({"name_key": {"$exists": False}}, {"name": 1}):
             async with document_lock(COMMUNITIES, doc["_id"]):
                 await self._communities.update_one(
                     {"_id": doc["_id"]}, {"$set": {"name_key": name_key(doc["name"])}}
+                )
+        async for doc in self._communities.find({}, {"_id": 1}):
+            if await self._roster.has_head(doc["_id"]):
+                continue
+            async with self._roster.lock(doc["_id"]):
+                cursor = self._memberships.find(
+                    {"community_id": doc["_id"], "roster": {"$exists": False}}, {"outbox": 0}
+                ).sort([("join_time", 1), ("_id", 1)])
+                memberships = [_membership(d) async for d in cursor]
+                placed = await self._roster.positions(doc["_id"], len(memberships))
+                for position, m in zip(placed, memberships, strict=True):
+                    async with document_lock(MEMBERSHIPS, m.key):
+                        await self._memberships.update_one(
+                            {"_id": m.key}, {"$set": {"roster": list(position)}}
+                        )
+                await self._roster.append(
+                    doc["_id"], [(p, m, m.member_id) for p, m in zip(placed, memberships, strict=True)]
                 )
 
     async def update_community(self, community_id: str, change: Callable[[Community], None]) -> Community:
@@ -206,10 +225,14 @@ class MongoCommunityRepository:
     async def add_community(self, community: Community, owner: Membership) -> Community:
         # The owner's membership goes first: a retry after a crash in between completes the pair,
         # and a membership without its community is never visible (every read checks the community).
-        try:
-            await self._memberships.insert_one(_membership_doc(owner))
-        except DuplicateKeyError:
-            pass
+        async with self._roster.lock(community.id):
+            [position] = await self._roster.positions(community.id, 1)
+            try:
+                await self._memberships.insert_one({**_membership_doc(owner), "roster": list(position)})
+            except DuplicateKeyError:
+                pass
+            else:
+                await self._roster.append(community.id, [(position, owner, owner.member_id)])
         envelopes = [to_envelope(e) for e in community.events]
         try:
             await self._communities.insert_one({**_community_doc(community), **outbox_fields(envelopes)})
@@ -237,15 +260,20 @@ class MongoCommunityRepository:
     async def add_membership(self, membership: Membership, events: list[DomainEvent]) -> bool:
         own = [e for e in events if isinstance(e, MemberJoined) and e.membership.key == membership.key]
         envelopes = [to_envelope(e) for e in own]
-        # Insert and increment under the community's lock, so a recount (also under it) never falls
-        # between the two and counts this membership twice.
-        async with document_lock(COMMUNITIES, membership.community_id):
+        # Insert, place in the roster and increment under the community's lock (lock order: community,
+        # then roster), as a bulk enrolment does.
+        async with (
+            document_lock(COMMUNITIES, membership.community_id),
+            self._roster.lock(membership.community_id),
+        ):
+            [position] = await self._roster.positions(membership.community_id, 1)
             try:
                 await self._memberships.insert_one(
-                    {**_membership_doc(membership), **outbox_fields(envelopes)}
+                    {**_membership_doc(membership), "roster": list(position), **outbox_fields(envelopes)}
                 )
             except DuplicateKeyError:
                 return False
+            await self._roster.append(membership.community_id, [(position, membership, membership.member_id)])
             await self._communities.update_one(
                 {"_id": membership.community_id}, {"$inc": {"member_count": 1, "version": 1}}
             )
@@ -257,36 +285,49 @@ class MongoCommunityRepository:
     ) -> tuple[int, int]:
         """Insert many memberships, each with its member_joined event; skip existing ones.
 
-        Returns (newly inserted, member count after recounting)."""
+        Returns (newly inserted, member count). The count moves by what each chunk inserted, under the
+        community's lock as a single join does: counting the memberships would read them all on FerretDB."""
         inserted = 0
         chunk = 1000
         for start in range(0, len(memberships), chunk):
             part = memberships[start : start + chunk]
-            ops = [
-                InsertOne(
-                    {
-                        **_membership_doc(m),
-                        **outbox_fields(
-                            [to_envelope(MemberJoined(m, community.region, community.programme))]
-                        ),
-                    }
+            async with document_lock(COMMUNITIES, community.id), self._roster.lock(community.id):
+                before = inserted
+                placed = await self._roster.positions(community.id, len(part))
+                ops = [
+                    InsertOne(
+                        {
+                            **_membership_doc(m),
+                            "roster": list(position),
+                            **outbox_fields(
+                                [to_envelope(MemberJoined(m, community.region, community.programme))]
+                            ),
+                        }
+                    )
+                    for m, position in zip(part, placed, strict=True)
+                ]
+                failed: set[int] = set()
+                try:
+                    result = await self._memberships.bulk_write(ops, ordered=False)
+                    inserted += result.inserted_count
+                except BulkWriteError as exc:
+                    inserted += int(exc.details.get("nInserted", 0))
+                    failed = {int(e["index"]) for e in exc.details.get("writeErrors", [])}
+                # Members that existed already keep their entry; their positions here hold gone entries.
+                await self._roster.append(
+                    community.id,
+                    [
+                        (position, None if i in failed else m, m.member_id)
+                        for i, (m, position) in enumerate(zip(part, placed, strict=True))
+                    ],
                 )
-                for m in part
-            ]
-            try:
-                result = await self._memberships.bulk_write(ops, ordered=False)
-                inserted += result.inserted_count
-            except BulkWriteError as exc:
-                inserted += int(exc.details.get("nInserted", 0))
+                if inserted > before:
+                    await self._communities.update_one(
+                        {"_id": community.id}, {"$inc": {"member_count": inserted - before, "version": 1}}
+                    )
         self._on_events()
-        count = await self.recount(community.id)
-        return inserted, count
-
-    async def recount(self, community_id: str) -> int:
-        async with document_lock(COMMUNITIES, community_id):
-            count = await self._memberships.count_documents({"community_id": community_id})
-            await self._communities.update_one({"_id": community_id}, {"$set": {"member_count": count}})
-        return count
+        stored = await self.get_community(community.id)
+        return inserted, stored.member_count if stored is not None else 0
 
     async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]:
         keys = [membership_key(community_id, m) for m in member_ids]
@@ -326,9 +367,12 @@ class MongoCommunityRepository:
             document_lock(MEMBERSHIPS, membership.key),
             document_lock(COMMUNITIES, membership.community_id),
         ):
+            doc = await self._memberships.find_one({"_id": membership.key}, {"roster": 1})
             result = await self._memberships.delete_one({"_id": membership.key})
             if result.deleted_count != 1:
                 return False
+            if doc is not None and doc.get("roster"):
+                await self._roster.mark_gone(membership.community_id, membership.member_id, doc["roster"])
             await self._communities.update_one(
                 {"_id": membership.community_id}, {"$inc": {"member_count": -1}}
             )
@@ -350,6 +394,9 @@ class MongoCommunityRepository:
                     {"$set": {"role": membership.role.value}}, outbox_update([to_envelope(e) for e in events])
                 )
                 await self._memberships.update_one({"_id": key}, update)
+                doc = await self._memberships.find_one({"_id": key}, {"roster": 1})
+                if doc is not None and doc.get("roster"):
+                    await self._roster.set_role(community_id, member_id, doc["roster"], membership.role)
         if events:
             self._on_events()
         return membership
@@ -452,16 +499,5 @@ class MongoCommunityRepository:
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str
     ) -> MemberPage:
-        query: dict[str, Any] = {"community_id": community_id}
-        if role is not None:
-            query["role"] = role.value
-        docs, next_token = await keyset_page(
-            self._memberships,
-            query,
-            sort_field="join_time",
-            descending=False,
-            page_size=page_size,
-            page_token=page_token,
-            projection={"outbox": 0},
-        )
-        return MemberPage([_membership(d) for d in docs], next_token)
+        page = await self._roster.page(community_id, role, page_size, page_token)
+        return MemberPage(page.members, page.next_token)

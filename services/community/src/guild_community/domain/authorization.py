@@ -27,6 +27,8 @@ class Action(StrEnum):
     MANAGE_SURVEYS = "manage_surveys"
     VIEW_SURVEY_RESULTS = "view_survey_results"
     ANSWER_SURVEYS = "answer_surveys"
+    MANAGE_GOALS = "manage_goals"
+    VIEW_GOALS = "view_goals"
 
 
 # Ranks order the roles for naming the least role an action needs.
@@ -59,6 +61,8 @@ TABLE: dict[Action, frozenset[Role]] = {
     Action.MANAGE_SURVEYS: _OWNERS,
     Action.VIEW_SURVEY_RESULTS: _STAFF,
     Action.ANSWER_SURVEYS: _EVERYONE,
+    Action.MANAGE_GOALS: _OWNERS,
+    Action.VIEW_GOALS: _EVERYONE,
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -76,6 +80,8 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.MANAGE_SURVEYS: "create, open, close surveys",
     Action.VIEW_SURVEY_RESULTS: "survey results and free-text answers",
     Action.ANSWER_SURVEYS: "answer an open survey, see surveys (GetSurvey)",
+    Action.MANAGE_GOALS: "set goals: metric, target, deadline (CreateGoal)",
+    Action.VIEW_GOALS: "see the community's goals (ListGoals)",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, TypeAlias
 
 import grpc
@@ -9,6 +10,7 @@ import grpc
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+from guild_community.app.goals import GoalUseCases, NewGoal
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.ports import CommunityFilter
 from guild_community.app.surveys import NewSurvey, SurveyUseCases
@@ -18,6 +20,8 @@ from guild_community.entrypoints.mapping import (
     community_to_pb,
     enrolment_to_pb,
     follow_to_pb,
+    goal_metric_from_pb,
+    goal_to_pb,
     initial_lifecycle_from_pb,
     invitation_to_pb,
     join_request_to_pb,
@@ -41,10 +45,17 @@ Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 class CommunityServicer(api_grpc.CommunityServiceServicer):
-    def __init__(self, use_cases: CommunityUseCases, people: PeopleUseCases, surveys: SurveyUseCases) -> None:
+    def __init__(
+        self,
+        use_cases: CommunityUseCases,
+        people: PeopleUseCases,
+        surveys: SurveyUseCases,
+        goals: GoalUseCases,
+    ) -> None:
         self._uc = use_cases
         self._people = people
         self._surveys = surveys
+        self._goals = goals
 
     async def CreateCommunity(
         self, request: api.CreateCommunityRequest, context: Context
@@ -298,4 +309,25 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         )
         return api.ListFreeTextAnswersResponse(
             answers=[api.FreeTextAnswer(member_id=m, text=t) for m, t in answers], next_page_token=token
+        )
+
+    async def CreateGoal(self, request: api.CreateGoalRequest, context: Context) -> api.CreateGoalResponse:
+        goal = await self._goals.create(
+            current_principal(),
+            NewGoal(
+                community_id=request.community_id,
+                metric=goal_metric_from_pb(request.metric),
+                target=request.target,
+                deadline=request.deadline.ToDatetime(tzinfo=UTC) if request.HasField("deadline") else None,
+                request_id=request.request_id,
+            ),
+        )
+        return api.CreateGoalResponse(goal=goal_to_pb(goal))
+
+    async def ListGoals(self, request: api.ListGoalsRequest, context: Context) -> api.ListGoalsResponse:
+        page = await self._goals.list(
+            current_principal(), request.community_id, request.page_size, request.page_token
+        )
+        return api.ListGoalsResponse(
+            goals=[goal_to_pb(g) for g in page.goals], next_page_token=page.next_token
         )

@@ -9,9 +9,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
+from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_common.errors import FieldViolation, InvalidArgument
 from guild_community.app.use_cases import EnrolmentResult
+from guild_community.domain.goals import Goal, GoalMetric
 from guild_community.domain.model import (
     AUTO_HIDE_DEFAULT,
     Community,
@@ -295,4 +297,32 @@ def result_to_pb(r: QuestionResult) -> spb.QuestionResult:
         average=r.average,
         distribution=r.distribution,
         net_promoter_score=r.net_promoter_score,
+    )
+
+
+GOAL_METRIC_TO_PB = {
+    GoalMetric.WEEKLY_ACTIVE_MEMBERS_PCT: gpb.GOAL_METRIC_WEEKLY_ACTIVE_MEMBERS_PCT,
+    GoalMetric.QUESTIONS_ANSWERED_WITHIN_24H_PCT: gpb.GOAL_METRIC_QUESTIONS_ANSWERED_WITHIN_24H_PCT,
+    GoalMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: gpb.GOAL_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS,
+    GoalMetric.CONTRIBUTORS_PCT: gpb.GOAL_METRIC_CONTRIBUTORS_PCT,
+    GoalMetric.NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT: gpb.GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT,
+}
+GOAL_METRIC_FROM_PB: dict[int, GoalMetric] = {int(v): k for k, v in GOAL_METRIC_TO_PB.items()}
+
+
+def goal_metric_from_pb(value: int) -> GoalMetric | None:
+    """None for unspecified or unknown values (the domain reports the field)."""
+    return GOAL_METRIC_FROM_PB.get(value)
+
+
+def goal_to_pb(g: Goal) -> gpb.Goal:
+    return gpb.Goal(
+        id=g.id,
+        community_id=g.community_id,
+        metric=GOAL_METRIC_TO_PB[g.metric],
+        target=g.target,
+        deadline=timestamp(g.deadline),
+        set_in_lifecycle=LIFECYCLE_TO_PB[g.set_in_lifecycle],
+        created_by=g.created_by,
+        create_time=timestamp(g.create_time),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -10,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guild.events.v1 import content_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
+from guild_content.domain.curation import CollectionFollowed, CollectionPublished, CurationEvent, ItemFeatured
 from guild_content.domain.model import (
     AnswerAccepted,
     AnswerPosted,
@@ -20,6 +22,7 @@ from guild_content.domain.model import (
     ItemMarkedOutdated,
     ItemRated,
     MentionMade,
+    PostCreated,
     PostEdited,
     PostFlagged,
     PostHidden,
@@ -40,7 +43,7 @@ def _ts(value: datetime) -> Timestamp:
     return ts
 
 
-def _payload(event: DomainEvent) -> tuple[str, str, Message]:
+def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
     """Event name, CloudEvents subject and payload."""
     match event:
         case QuestionAsked(question=q):
@@ -54,6 +57,20 @@ def _payload(event: DomainEvent) -> tuple[str, str, Message]:
                     title=q.title,
                     tags=q.tags,
                     create_time=_ts(q.create_time),
+                ),
+            )
+        case PostCreated(post=p):
+            return (
+                "post_created",
+                p.id,
+                pb.PostCreated(
+                    post_id=p.id,
+                    kind=p.kind,
+                    community_id=p.community_id,
+                    author_id=p.author_id,
+                    title=p.title,
+                    tags=p.tags,
+                    create_time=_ts(p.create_time),
                 ),
             )
         case AnswerPosted(answer=a, question=q):
@@ -283,10 +300,50 @@ def _payload(event: DomainEvent) -> tuple[str, str, Message]:
                     mark_time=_ts(time),
                 ),
             )
+        case CollectionPublished(collection=c, time=time):
+            return (
+                "collection_published",
+                c.id,
+                pb.CollectionPublished(
+                    collection_id=c.id,
+                    community_id=c.community_id,
+                    curator_id=c.curator_id,
+                    title=c.title,
+                    item_count=len(c.items),
+                    publish_time=_ts(time),
+                ),
+            )
+        case CollectionFollowed(collection=c, follower_id=follower, follower_count=count, time=time):
+            return (
+                "collection_followed",
+                c.id,
+                pb.CollectionFollowed(
+                    collection_id=c.id,
+                    community_id=c.community_id,
+                    curator_id=c.curator_id,
+                    follower_id=follower,
+                    follower_count=count,
+                    follow_time=_ts(time),
+                ),
+            )
+        case ItemFeatured(feature=f):
+            return (
+                "item_featured",
+                f.item_id,
+                pb.ItemFeatured(
+                    community_id=f.community_id,
+                    item_kind=f.item_kind,
+                    item_id=f.item_id,
+                    title=f.title,
+                    author_id=f.author_id,
+                    featured_by=f.featured_by,
+                    feature_time=_ts(f.feature_time),
+                ),
+            )
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover
 
 
-def to_envelopes(events: list[DomainEvent], community: CommunityView) -> list[Envelope]:
+def to_envelopes(events: Sequence[DomainEvent | CurationEvent], community: CommunityView) -> list[Envelope]:
     trace_headers = current_trace_headers()
     envelopes = []
     for event in events:

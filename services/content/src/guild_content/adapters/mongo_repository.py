@@ -17,6 +17,8 @@ from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.app.ports import CommentPage, IndexedQuestion, QuestionPage, RevisionPage, TagPage
 from guild_content.domain.model import (
+    POST_KINDS,
+    TOPIC_KINDS,
     Answer,
     Comment,
     CommunityView,
@@ -39,6 +41,10 @@ REVISIONS = "revisions"
 OUTBOX_COLLECTIONS = [QUESTIONS, ANSWERS, COMMENTS]
 INDEXES = [
     IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(QUESTIONS, [("community_id", 1), ("kind", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(QUESTIONS, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
+    IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
+    IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
     IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
@@ -52,7 +58,13 @@ _LIVE = {"deleted": {"$ne": True}}
 # What lists and search show: neither deleted nor hidden by moderation.
 VISIBLE = {"deleted": {"$ne": True}, "hidden": {"$ne": True}}
 
-COLLECTION_OF = {"question": QUESTIONS, "answer": ANSWERS, "comment": COMMENTS}
+COLLECTION_OF = {
+    **{kind: QUESTIONS for kind in POST_KINDS},
+    "answer": ANSWERS,
+    "comment": COMMENTS,
+}
+# Questions proper among the posts of the questions collection (documents without a kind are questions).
+QUESTIONS_ONLY = {"kind": {"$nin": list(TOPIC_KINDS)}}
 
 
 def _edit_fields(doc: Document) -> Document:
@@ -113,12 +125,15 @@ def _question_doc(q: Question) -> Document:
     return {
         **_search_fields(q.title, q.body, q.tags),
         "_id": q.id,
+        "kind": q.kind,
         "community_id": q.community_id,
         "author_id": q.author_id,
         "title": q.title,
         "body": q.body,
         "tags": q.tags,
         "create_time": q.create_time,
+        # Last answer or comment (the post itself at first): what the recent-activity feed sorts by.
+        "activity_time": q.create_time,
         "answer_count": q.answer_count,
         "accepted_answer_id": q.accepted_answer_id,
         "score": q.score,
@@ -138,6 +153,7 @@ def _question(doc: Document) -> Question:
         answer_count=doc.get("answer_count", 0),
         accepted_answer_id=doc.get("accepted_answer_id", ""),
         score=doc.get("score", 0),
+        kind=doc.get("kind", "question"),
         **_edit_fields(doc),
     )
 
@@ -202,7 +218,10 @@ class MongoQuestionRepository:
             assert stored is not None
             return stored
         async with document_lock(QUESTIONS, answer.question_id):
-            await self._questions.update_one({"_id": answer.question_id}, {"$inc": {"answer_count": 1}})
+            await self._questions.update_one(
+                {"_id": answer.question_id},
+                {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}},
+            )
         answer.events.clear()
         self._on_events()
         return answer
@@ -238,7 +257,25 @@ class MongoQuestionRepository:
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage:
         docs, next_token = await keyset_page(
             self._questions,
-            {"community_id": community_id, **VISIBLE},
+            {"community_id": community_id, **QUESTIONS_ONLY, **VISIBLE},
+            sort_field="create_time",
+            descending=True,
+            page_size=page_size,
+            page_token=page_token,
+            projection=_NO_OUTBOX,
+        )
+        return QuestionPage([_question(d) for d in docs], next_token)
+
+    async def list_posts(self, community_id: str, kind: str, page_size: int, page_token: str) -> QuestionPage:
+        """Visible posts of one kind (every kind when empty), newest first."""
+        query: Document = {"community_id": community_id, **VISIBLE}
+        if kind == "question":
+            query |= QUESTIONS_ONLY
+        elif kind:
+            query["kind"] = kind
+        docs, next_token = await keyset_page(
+            self._questions,
+            query,
             sort_field="create_time",
             descending=True,
             page_size=page_size,
@@ -257,7 +294,7 @@ class MongoQuestionRepository:
         vote written before it: the stored score equals the sum of the votes, however votes interleave.
         """
         vote_id = f"{target.id}:{voter_id}"
-        posts_name = QUESTIONS if target.kind == "question" else ANSWERS
+        posts_name = COLLECTION_OF[target.kind]
         async with document_lock(VOTES, vote_id):
             doc = await self._votes.find_one({"_id": vote_id})
             previous = int(doc["value"]) if doc else 0
@@ -310,6 +347,10 @@ class MongoQuestionRepository:
             stored = await self.get_post(comment.id)
             assert isinstance(stored, Comment)
             return stored
+        async with document_lock(QUESTIONS, comment.question_id):
+            await self._questions.update_one(
+                {"_id": comment.question_id}, {"$max": {"activity_time": comment.create_time}}
+            )
         comment.events.clear()
         self._on_events()
         return comment
@@ -345,7 +386,7 @@ class MongoQuestionRepository:
         """
         name = COLLECTION_OF[post.kind]
         fields: Document = {"body": text.body, "update_time": revision.edit_time}
-        if post.kind == "question":
+        if post.kind in POST_KINDS:
             fields |= {
                 "title": text.title,
                 "tags": text.tags,
@@ -449,6 +490,7 @@ class MongoQuestionRepository:
         query: Document = {
             "community_id": {"$in": community_ids},
             "terms": {"$in": query_terms},
+            **QUESTIONS_ONLY,
             **VISIBLE,
         }
         if tag:
@@ -471,6 +513,7 @@ class MongoQuestionRepository:
                 "community_id": community_id,
                 "answer_count": 0,
                 "create_time": {"$lt": asked_before},
+                **QUESTIONS_ONLY,
                 **VISIBLE,
             },
             sort_field="create_time",

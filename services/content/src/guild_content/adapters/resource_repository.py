@@ -34,6 +34,7 @@ OUTDATED_MARKS = "outdated_marks"
 INDEXES = [
     IndexSpec(RESOURCES, [("community_id", 1), ("url", 1)], unique=True),
     IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
     IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
     IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
     IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
@@ -60,6 +61,7 @@ def _resource_doc(r: Resource) -> Document:
         "media_type": r.media_type,
         "tags": r.tags,
         "create_time": r.create_time,
+        "activity_time": r.create_time,
         **_rating_fields(r.rating, r.create_time),
     }
 

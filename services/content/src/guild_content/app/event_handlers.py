@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guild.events.v1 import community_events_pb2 as events
 from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope
-from guild_content.app.ports import MembershipStore
+from guild_content.app.ports import MembershipStore, PersonFollowStore
 from guild_content.domain.model import CommunityView, MembershipView, Role
 
 
@@ -28,8 +28,21 @@ def _role(name: str) -> Role:
 
 
 class CommunityEventHandlers:
-    def __init__(self, read_model: MembershipStore) -> None:
+    def __init__(self, read_model: MembershipStore, follows: PersonFollowStore) -> None:
         self._read_model = read_model
+        self._follows = follows
+
+    async def followed(self, envelope: Envelope) -> None:
+        e = envelope.payload(events.Followed)
+        await self._follows.set_person_follow(
+            e.follower_id, e.followee_id, True, _as_of(e.follow_time, envelope)
+        )
+
+    async def unfollowed(self, envelope: Envelope) -> None:
+        e = envelope.payload(events.Unfollowed)
+        await self._follows.set_person_follow(
+            e.follower_id, e.followee_id, False, _as_of(e.unfollow_time, envelope)
+        )
 
     async def community_created(self, envelope: Envelope) -> None:
         e = envelope.payload(events.CommunityCreated)
@@ -79,4 +92,6 @@ class CommunityEventHandlers:
             "guild.community.member_left.v1": self.member_left,
             "guild.community.role_granted.v1": self.role_granted,
             "guild.community.role_revoked.v1": self.role_revoked,
+            "guild.community.followed.v1": self.followed,
+            "guild.community.unfollowed.v1": self.unfollowed,
         }

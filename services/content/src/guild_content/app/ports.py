@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from guild_content.domain.curation import Collection, Feature
 from guild_content.domain.model import (
     Answer,
     Comment,
@@ -91,6 +93,10 @@ class QuestionRepository(Protocol):
     async def list_answers(self, question_id: str, limit: int) -> list[Answer]: ...
 
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage: ...
+
+    async def list_posts(self, community_id: str, kind: str, page_size: int, page_token: str) -> QuestionPage:
+        """Visible posts of one kind (every kind when empty), newest first."""
+        ...
 
     async def apply_vote(
         self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
@@ -217,6 +223,113 @@ class ModerationRepository(Protocol):
     async def queue(self, community_id: str, page_size: int, page_token: str) -> QueuePage: ...
 
     async def moderation_log(self, community_id: str, page_size: int, page_token: str) -> LogPage: ...
+
+
+@dataclass(frozen=True)
+class CollectionPage:
+    collections: list[Collection]
+    next_token: str
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    items: list[Feature]
+    next_token: str
+
+
+class CurationRepository(Protocol):
+    async def add_collection(self, collection: Collection) -> Collection:
+        """Store a new collection; returns the stored one if the id exists already."""
+        ...
+
+    async def get_collection(self, collection_id: str) -> Collection | None: ...
+
+    async def change_collection(
+        self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
+    ) -> Collection:
+        """Apply ``change`` to the stored collection under its lock; store it with its events."""
+        ...
+
+    async def list_collections(
+        self, community_id: str, published: bool, page_size: int, page_token: str
+    ) -> CollectionPage: ...
+
+    async def set_following(
+        self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
+    ) -> int:
+        """Record or drop a member's follow; returns the recounted number of followers."""
+        ...
+
+    async def is_following(self, collection_id: str, member_id: str) -> bool: ...
+
+    async def feature(self, feature: Feature, community: CommunityView) -> Feature:
+        """Put an item on the front page with its events; an item featured already is returned as stored."""
+        ...
+
+    async def unfeature(self, feature_id: str) -> bool: ...
+
+    async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage: ...
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """One source of a feed: live posts or resources of some communities (or with some tags), in one order.
+
+    ``sort`` is create_time, activity_time or score (always descending, ties by id); ``since`` keeps posts
+    created from then on.
+    """
+
+    source: str
+    sort: str
+    community_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    author_ids: tuple[str, ...] = ()
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    post: Question | None
+    resource: Resource | None
+    # The value the feed sorts by, and the id that breaks ties.
+    key: datetime | int
+    id: str
+    community_id: str
+    activity_time: datetime
+
+
+@dataclass(frozen=True)
+class FollowedTagPage:
+    tags: list[str]
+    next_token: str
+
+
+class FeedRepository(Protocol):
+    async def feed_page(
+        self, query: FeedQuery, after: tuple[datetime | int, str] | None, limit: int
+    ) -> list[FeedEntry]:
+        """Up to ``limit`` entries of the source after the (key, id) position, in feed order."""
+        ...
+
+    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> None: ...
+
+    async def unfollow_tag(self, member_id: str, tag: str) -> None: ...
+
+    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage: ...
+
+    async def count_followed_tags(self, member_id: str) -> int: ...
+
+    async def followees(self, member_id: str, limit: int) -> list[str]:
+        """People the member follows (a read model of community follow events), at most ``limit``."""
+        ...
+
+
+class PersonFollowStore(Protocol):
+    async def set_person_follow(
+        self, follower_id: str, followee_id: str, active: bool, as_of: datetime
+    ) -> None:
+        """Record a follow or unfollow unless a later one is recorded already."""
+        ...
 
 
 class MembershipDirectory(Protocol):

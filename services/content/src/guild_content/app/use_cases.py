@@ -38,6 +38,7 @@ from guild_content.app.ports import (
 )
 from guild_content.domain.model import (
     MODERATING_ROLES,
+    POST_KINDS,
     Answer,
     Comment,
     CommunityView,
@@ -114,6 +115,56 @@ class ContentUseCases:
         await self._mention(question, question.title, question.body)
         return await self._repo.add_question(question, community)
 
+    async def create_post(
+        self,
+        caller: Principal,
+        community_id: str,
+        kind: str,
+        title: str,
+        body: str,
+        tags: list[str],
+        request_id: str,
+    ) -> Question:
+        """Post a question, discussion, article or announcement (owners and moderators only)."""
+        _require(community_id=community_id)
+        community, membership = await self._member_of(caller, community_id)
+        community.ensure_writable()
+        post = Question.create(
+            kind=kind,
+            id=_id("question" if kind == "question" else "post", caller, request_id),
+            community_id=community_id,
+            author_id=caller.subject,
+            title=title,
+            body=body,
+            tags=tags,
+            by=membership,
+            now=self._clock(),
+        )
+        await self._mention(post, post.title, post.body)
+        return await self._repo.add_question(post, community)
+
+    async def get_post(self, caller: Principal, post_id: str) -> Question:
+        """A top-level post; hidden ones only for their author and the moderators."""
+        post = await self._post(post_id, kinds=POST_KINDS, include_hidden=True)
+        assert isinstance(post, Question)
+        await self._readable(caller, post.community_id)
+        if post.hidden and caller.subject != post.author_id:
+            membership = await self._directory.membership(post.community_id, caller.subject)
+            if membership is None or membership.role not in MODERATING_ROLES:
+                raise NotFound(f"post {post_id} not found", reason="POST_NOT_FOUND")
+        return post
+
+    async def list_posts(
+        self, caller: Principal, community_id: str, kind: str, page_size: int, page_token: str
+    ) -> QuestionPage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        check = Validator()
+        check.require(not kind or kind in POST_KINDS, "kind", "empty or one of " + ", ".join(POST_KINDS))
+        check.check()
+        await self._readable(caller, community_id)
+        return await self._repo.list_posts(community_id, kind, size, page_token)
+
     async def answer(self, caller: Principal, question_id: str, body: str, request_id: str) -> Answer:
         question = await self._visible_question(question_id)
         community, _ = await self._member_of(caller, question.community_id)
@@ -175,7 +226,7 @@ class ContentUseCases:
             raise InvalidArgument(
                 "invalid vote", violations=[FieldViolation("direction", "must be up or down")]
             )
-        post = await self._post(target_id, kinds=("question", "answer"))
+        post = await self._post(target_id, kinds=(*POST_KINDS, "answer"))
         target = post.ref()
         community, _ = await self._member_of(caller, target.community_id)
         community.ensure_writable()
@@ -185,7 +236,7 @@ class ContentUseCases:
         return target, score
 
     async def add_comment(self, caller: Principal, post_id: str, body: str, request_id: str) -> Comment:
-        post = await self._post(post_id, kinds=("question", "answer"))
+        post = await self._post(post_id, kinds=(*POST_KINDS, "answer"))
         community, _ = await self._member_of(caller, post.community_id)
         community.ensure_writable()
         ensure_unlocked(post)
@@ -203,7 +254,7 @@ class ContentUseCases:
         self, caller: Principal, post_id: str, page_size: int, page_token: str
     ) -> CommentPage:
         size = clamp_page_size(page_size, default=50, maximum=100)
-        post = await self._post(post_id, kinds=("question", "answer"))
+        post = await self._post(post_id, kinds=(*POST_KINDS, "answer"))
         await self._readable(caller, post.community_id)
         return await self._repo.list_comments(post.id, size, page_token)
 
@@ -519,7 +570,7 @@ class ContentUseCases:
     async def _post(
         self,
         post_id: str,
-        kinds: tuple[str, ...] = ("question", "answer", "comment"),
+        kinds: tuple[str, ...] = (*POST_KINDS, "answer", "comment"),
         *,
         include_hidden: bool = False,
     ) -> Post:
@@ -533,7 +584,7 @@ class ContentUseCases:
     async def _question(self, question_id: str) -> Question:
         _require(question_id=question_id)
         question = await self._repo.get_question(question_id)
-        if question is None or question.deleted:
+        if question is None or question.deleted or question.kind != "question":
             raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
         return question
 

@@ -56,6 +56,13 @@ class QuestionAsked:
 
 
 @dataclass(frozen=True)
+class PostCreated:
+    """A discussion, article or announcement was posted (questions announce themselves as QuestionAsked)."""
+
+    post: Question
+
+
+@dataclass(frozen=True)
 class AnswerPosted:
     answer: Answer
     question: Question
@@ -292,7 +299,15 @@ def check_body(body: str, check: Validator, maximum: int = BODY_MAX) -> None:
     check.require(len(body) <= maximum, "body", f"at most {maximum} characters")
 
 
-EDITABLE = {"question": ("title", "body", "tags"), "answer": ("body",), "comment": ("body",)}
+# Kinds of top-level post stored alongside questions, sharing their edits, comments, votes and moderation.
+TOPIC_KINDS = ("discussion", "article", "announcement")
+POST_KINDS = ("question", *TOPIC_KINDS)
+ANNOUNCING_ROLES = frozenset({Role.MODERATOR, Role.OWNER})
+EDITABLE = {
+    **{kind: ("title", "body", "tags") for kind in POST_KINDS},
+    "answer": ("body",),
+    "comment": ("body",),
+}
 
 
 def edited_text(kind: str, current: Text, mask: list[str], new: Text) -> Text:
@@ -308,8 +323,10 @@ def edited_text(kind: str, current: Text, mask: list[str], new: Text) -> Text:
         body=new.body if "body" in fields else current.body,
         tags=normalise_tags(new.tags) if "tags" in fields else current.tags,
     )
-    if kind == "question":
+    if kind in POST_KINDS:
         check_question_text(text.title, text.body, text.tags, check)
+        if kind != "question":
+            check_body(text.body, check)
     else:
         check_body(text.body, check, COMMENT_MAX if kind == "comment" else BODY_MAX)
     check.check()
@@ -344,9 +361,9 @@ class Question:
     deleted: bool = False
     hidden: bool = False
     locked: bool = False
+    # question, or one of TOPIC_KINDS: a post that is not a question has no answers, only comments.
+    kind: str = "question"
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
-
-    kind = "question"
 
     @property
     def text(self) -> Text:
@@ -381,7 +398,58 @@ class Question:
         return question
 
     def ref(self) -> PostRef:
-        return PostRef("question", self.id, self.id, self.community_id, self.author_id)
+        return PostRef(self.kind, self.id, self.id, self.community_id, self.author_id)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        kind: str,
+        id: str,
+        community_id: str,
+        author_id: str,
+        title: str,
+        body: str,
+        tags: list[str],
+        by: MembershipView,
+        now: datetime,
+    ) -> Question:
+        """A new post of any of POST_KINDS; announcements come from owners and moderators only."""
+        check = Validator()
+        check.require(kind in POST_KINDS, "kind", "one of " + ", ".join(POST_KINDS))
+        check.check()
+        if kind == "question":
+            return cls.ask(
+                id=id,
+                community_id=community_id,
+                author_id=author_id,
+                title=title,
+                body=body,
+                tags=tags,
+                now=now,
+            )
+        if kind == "announcement" and by.role not in ANNOUNCING_ROLES:
+            raise PermissionDenied(
+                "only owners and moderators may post announcements",
+                reason="NOT_A_MODERATOR",
+                metadata={"required_role": Role.MODERATOR.value},
+            )
+        normal_tags = normalise_tags(tags)
+        check_question_text(title, body, normal_tags, check)
+        check_body(body, check)
+        check.check()
+        post = cls(
+            id=id,
+            community_id=community_id,
+            author_id=author_id,
+            title=title.strip(),
+            body=body,
+            tags=normal_tags,
+            create_time=now,
+            kind=kind,
+        )
+        post.events.append(PostCreated(post))
+        return post
 
     def withdraw(self, answer: Answer, by: str, now: datetime) -> bool:
         """Withdraw the acceptance of ``answer`` (it is being removed); False if it was not accepted."""
@@ -674,6 +742,7 @@ class Resource:
 
 DomainEvent = (
     QuestionAsked
+    | PostCreated
     | AnswerPosted
     | AnswerAccepted
     | AnswerUnaccepted

@@ -9,11 +9,16 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import content_service_pb2_grpc as api_grpc
+from guild.content.v1 import curation_pb2 as curation_pb
+from guild.content.v1 import feed_pb2, post_pb2
 from guild.content.v1 import question_pb2 as pb
 from guild.content.v1 import resource_pb2 as resource_pb
 from guild_common.auth import current_principal
-from guild_content.app.ports import SearchHit
+from guild_content.app.curation import CurationUseCases
+from guild_content.app.feeds import FeedUseCases
+from guild_content.app.ports import FeedEntry, SearchHit
 from guild_content.app.use_cases import ContentUseCases
+from guild_content.domain.curation import Collection, CollectionItem, Feature
 from guild_content.domain.model import Answer, Comment, Question, RatingSummary, Resource, Revision, Text
 
 
@@ -97,8 +102,10 @@ _VOTE_VALUE = {pb.VOTE_DIRECTION_UP: 1, pb.VOTE_DIRECTION_DOWN: -1}
 
 
 class ContentServicer(api_grpc.ContentServiceServicer):
-    def __init__(self, use_cases: ContentUseCases) -> None:
+    def __init__(self, use_cases: ContentUseCases, curation: CurationUseCases, feeds: FeedUseCases) -> None:
         self._uc = use_cases
+        self._curation = curation
+        self._feeds = feeds
 
     async def AskQuestion(
         self, request: api.AskQuestionRequest, context: grpc.aio.ServicerContext
@@ -192,6 +199,8 @@ class ContentServicer(api_grpc.ContentServiceServicer):
         )
         response = api.EditPostResponse(revision=revision)
         match post:
+            case Question() if post.kind != "question":
+                response.topic.CopyFrom(post_to_pb(post))
             case Question():
                 response.question.CopyFrom(question_to_pb(post))
             case Answer():
@@ -411,6 +420,252 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             ],
             next_page_token=next_token,
         )
+
+    async def CreateCollection(
+        self, request: api.CreateCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateCollectionResponse:
+        collection = await self._curation.create_collection(
+            current_principal(), request.community_id, request.title, request.description, request.request_id
+        )
+        return api.CreateCollectionResponse(collection=collection_to_pb(collection))
+
+    async def GetCollection(
+        self, request: api.GetCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetCollectionResponse:
+        collection, following = await self._curation.get_collection(
+            current_principal(), request.collection_id
+        )
+        return api.GetCollectionResponse(collection=collection_to_pb(collection), following=following)
+
+    async def ListCollections(
+        self, request: api.ListCollectionsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListCollectionsResponse:
+        page = await self._curation.list_collections(
+            current_principal(), request.community_id, request.drafts, request.page_size, request.page_token
+        )
+        return api.ListCollectionsResponse(
+            collections=[collection_to_pb(c) for c in page.collections], next_page_token=page.next_token
+        )
+
+    async def AddCollectionItem(
+        self, request: api.AddCollectionItemRequest, context: grpc.aio.ServicerContext
+    ) -> api.AddCollectionItemResponse:
+        collection, item = await self._curation.add_item(
+            current_principal(),
+            request.collection_id,
+            post_id=request.post_id,
+            url=request.url,
+            title=request.title,
+            note=request.note,
+            position=request.position if request.HasField("position") else None,
+            request_id=request.request_id,
+        )
+        return api.AddCollectionItemResponse(collection=collection_to_pb(collection), item=item_to_pb(item))
+
+    async def RemoveCollectionItem(
+        self, request: api.RemoveCollectionItemRequest, context: grpc.aio.ServicerContext
+    ) -> api.RemoveCollectionItemResponse:
+        collection = await self._curation.remove_item(
+            current_principal(), request.collection_id, request.item_id
+        )
+        return api.RemoveCollectionItemResponse(collection=collection_to_pb(collection))
+
+    async def ReorderCollectionItems(
+        self, request: api.ReorderCollectionItemsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ReorderCollectionItemsResponse:
+        collection = await self._curation.reorder(
+            current_principal(), request.collection_id, list(request.item_ids)
+        )
+        return api.ReorderCollectionItemsResponse(collection=collection_to_pb(collection))
+
+    async def PublishCollection(
+        self, request: api.PublishCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> api.PublishCollectionResponse:
+        collection = await self._curation.publish(current_principal(), request.collection_id)
+        return api.PublishCollectionResponse(collection=collection_to_pb(collection))
+
+    async def FollowCollection(
+        self, request: api.FollowCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> api.FollowCollectionResponse:
+        count = await self._curation.follow(current_principal(), request.collection_id, True)
+        return api.FollowCollectionResponse(collection_id=request.collection_id, follower_count=count)
+
+    async def UnfollowCollection(
+        self, request: api.UnfollowCollectionRequest, context: grpc.aio.ServicerContext
+    ) -> api.UnfollowCollectionResponse:
+        count = await self._curation.follow(current_principal(), request.collection_id, False)
+        return api.UnfollowCollectionResponse(collection_id=request.collection_id, follower_count=count)
+
+    async def FeatureItem(
+        self, request: api.FeatureItemRequest, context: grpc.aio.ServicerContext
+    ) -> api.FeatureItemResponse:
+        feature = await self._curation.feature(
+            current_principal(), request.community_id, request.item_kind, request.item_id
+        )
+        return api.FeatureItemResponse(item=feature_to_pb(feature))
+
+    async def UnfeatureItem(
+        self, request: api.UnfeatureItemRequest, context: grpc.aio.ServicerContext
+    ) -> api.UnfeatureItemResponse:
+        await self._curation.unfeature(
+            current_principal(), request.community_id, request.item_kind, request.item_id
+        )
+        return api.UnfeatureItemResponse()
+
+    async def ListFeaturedItems(
+        self, request: api.ListFeaturedItemsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListFeaturedItemsResponse:
+        page = await self._curation.list_featured(
+            current_principal(), request.community_id, request.page_size, request.page_token
+        )
+        return api.ListFeaturedItemsResponse(
+            items=[feature_to_pb(f) for f in page.items], next_page_token=page.next_token
+        )
+
+    async def CreatePost(
+        self, request: api.CreatePostRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreatePostResponse:
+        post = await self._uc.create_post(
+            current_principal(),
+            request.community_id,
+            request.kind,
+            request.title,
+            request.body,
+            list(request.tags),
+            request.request_id,
+        )
+        return api.CreatePostResponse(post=post_to_pb(post))
+
+    async def GetPost(
+        self, request: api.GetPostRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetPostResponse:
+        post = await self._uc.get_post(current_principal(), request.post_id)
+        return api.GetPostResponse(post=post_to_pb(post))
+
+    async def ListPosts(
+        self, request: api.ListPostsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListPostsResponse:
+        page = await self._uc.list_posts(
+            current_principal(), request.community_id, request.kind, request.page_size, request.page_token
+        )
+        return api.ListPostsResponse(
+            posts=[post_to_pb(p) for p in page.questions], next_page_token=page.next_token
+        )
+
+    async def ListCommunityFeed(
+        self, request: api.ListCommunityFeedRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListCommunityFeedResponse:
+        page = await self._feeds.community_feed(
+            current_principal(),
+            request.community_id,
+            _FEED_ORDER.get(request.order, ""),
+            request.page_size,
+            request.page_token,
+        )
+        return api.ListCommunityFeedResponse(
+            items=[feed_item_to_pb(e) for e in page.entries], next_page_token=page.next_token
+        )
+
+    async def ListPersonalFeed(
+        self, request: api.ListPersonalFeedRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListPersonalFeedResponse:
+        page = await self._feeds.personal_feed(current_principal(), request.page_size, request.page_token)
+        return api.ListPersonalFeedResponse(
+            items=[feed_item_to_pb(e) for e in page.entries], next_page_token=page.next_token
+        )
+
+    async def FollowTag(
+        self, request: api.FollowTagRequest, context: grpc.aio.ServicerContext
+    ) -> api.FollowTagResponse:
+        return api.FollowTagResponse(tag=await self._feeds.follow_tag(current_principal(), request.tag))
+
+    async def UnfollowTag(
+        self, request: api.UnfollowTagRequest, context: grpc.aio.ServicerContext
+    ) -> api.UnfollowTagResponse:
+        return api.UnfollowTagResponse(tag=await self._feeds.unfollow_tag(current_principal(), request.tag))
+
+    async def ListFollowedTags(
+        self, request: api.ListFollowedTagsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListFollowedTagsResponse:
+        page = await self._feeds.followed_tags(current_principal(), request.page_size, request.page_token)
+        return api.ListFollowedTagsResponse(tags=page.tags, next_page_token=page.next_token)
+
+
+_FEED_ORDER = {
+    feed_pb2.FEED_ORDER_UNSPECIFIED: "newest",
+    feed_pb2.FEED_ORDER_RECENT_ACTIVITY: "activity",
+    feed_pb2.FEED_ORDER_TOP_WEEK: "top_week",
+    feed_pb2.FEED_ORDER_TOP_MONTH: "top_month",
+}
+
+
+def feed_item_to_pb(entry: FeedEntry) -> feed_pb2.FeedItem:
+    item = feed_pb2.FeedItem(activity_time=_ts(entry.activity_time))
+    if entry.post is not None:
+        item.post.CopyFrom(post_to_pb(entry.post))
+    elif entry.resource is not None:
+        item.resource.CopyFrom(resource_to_pb(entry.resource))
+    return item
+
+
+def post_to_pb(p: Question) -> post_pb2.Post:
+    return post_pb2.Post(
+        id=p.id,
+        kind=p.kind,
+        community_id=p.community_id,
+        author_id=p.author_id,
+        title=p.title,
+        body=p.body,
+        tags=p.tags,
+        create_time=_ts(p.create_time),
+        update_time=_ts(p.update_time) if p.update_time else None,
+        score=p.score,
+        answer_count=p.answer_count,
+        accepted_answer_id=p.accepted_answer_id,
+        hidden=p.hidden,
+        locked=p.locked,
+    )
+
+
+def item_to_pb(i: CollectionItem) -> curation_pb.CollectionItem:
+    return curation_pb.CollectionItem(
+        id=i.id,
+        kind=i.kind,
+        post_id=i.post_id,
+        url=i.url,
+        title=i.title,
+        note=i.note,
+        position=i.position,
+        add_time=_ts(i.add_time),
+    )
+
+
+def collection_to_pb(c: Collection) -> curation_pb.Collection:
+    return curation_pb.Collection(
+        id=c.id,
+        community_id=c.community_id,
+        curator_id=c.curator_id,
+        title=c.title,
+        description=c.description,
+        items=[item_to_pb(i) for i in c.items],
+        published=c.published,
+        publish_time=_ts(c.publish_time) if c.publish_time else None,
+        create_time=_ts(c.create_time),
+        update_time=_ts(c.update_time) if c.update_time else None,
+        follower_count=c.follower_count,
+    )
+
+
+def feature_to_pb(f: Feature) -> curation_pb.FeaturedItem:
+    return curation_pb.FeaturedItem(
+        community_id=f.community_id,
+        item_kind=f.item_kind,
+        item_id=f.item_id,
+        title=f.title,
+        author_id=f.author_id,
+        featured_by=f.featured_by,
+        feature_time=_ts(f.feature_time),
+    )
 
 
 def rating_to_pb(rating: RatingSummary) -> resource_pb.RatingSummary:

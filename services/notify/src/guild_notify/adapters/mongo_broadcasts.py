@@ -18,6 +18,7 @@ from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import Position
 from guild_notify.domain.broadcasts import Broadcast, Membership
+from guild_notify.domain.model import NotificationType
 
 BROADCASTS = "broadcasts"
 READS = "broadcast_reads"
@@ -29,6 +30,7 @@ MEMBER_COMMUNITIES = "member_communities"
 INDEXES = [
     IndexSpec(BROADCASTS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(READS, [("member_id", 1), ("community_id", 1), ("create_time", -1)]),
+    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("_id", 1)]),
 ]
 _SCAN = 200
 
@@ -41,6 +43,7 @@ def _broadcast(doc: Document) -> Broadcast:
         text=doc["text"],
         subject_id=doc.get("subject_id", ""),
         create_time=doc["create_time"],
+        type=NotificationType(doc.get("type", NotificationType.BROADCAST.value)),
     )
 
 
@@ -106,6 +109,17 @@ class MongoMemberships:
         doc = await self._memberships.find_one({"_id": f"{community_id}:{member_id}"})
         return _membership(doc) if doc is not None else None
 
+    async def with_roles(self, community_id: str, roles: tuple[str, ...], limit: int) -> list[str]:
+        """Up to ``limit`` members holding one of ``roles`` in the community, by id."""
+        cursor = (
+            self._memberships.find(
+                {"community_id": community_id, "role": {"$in": list(roles)}}, {"member_id": 1}
+            )
+            .sort([("_id", 1)])
+            .limit(limit)
+        )
+        return [d["member_id"] async for d in cursor]
+
     async def of_member(self, member_id: str) -> list[Membership]:
         """The member's communities (role not included: ask :meth:`get` for one community's role)."""
         doc = await self._communities.find_one({"_id": member_id})
@@ -141,6 +155,7 @@ class MongoBroadcasts:
                     "text": b.text,
                     "subject_id": b.subject_id,
                     "create_time": b.create_time,
+                    "type": b.type.value,
                 }
             )
         except DuplicateKeyError:
@@ -154,14 +169,22 @@ class MongoBroadcasts:
         return doc["read_before"] if doc is not None else None
 
     @staticmethod
-    def _visible(since: dict[str, datetime], cursor: datetime | None, unread_only: bool) -> dict[str, Any]:
-        """Broadcasts to ``since``'s communities from the member's join time (and after the cursor)."""
+    def _visible(
+        since: dict[str, datetime],
+        cursor: datetime | None,
+        unread_only: bool,
+        hidden: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """Broadcasts to ``since``'s communities from the member's join time (and after the cursor),
+        leaving out the ``hidden`` types (documents without a type are leaders' broadcasts)."""
         clauses = []
         for community_id, joined in since.items():
             if unread_only and cursor is not None and cursor >= joined:
                 clauses.append({"community_id": community_id, "create_time": {"$gt": cursor}})
             else:
                 clauses.append({"community_id": community_id, "create_time": {"$gte": joined}})
+        if hidden:
+            return {"$and": [{"$or": clauses}, {"type": {"$nin": sorted(hidden)}}]}
         return {"$or": clauses}
 
     async def after(
@@ -171,6 +194,8 @@ class MongoBroadcasts:
         unread_only: bool,
         limit: int,
         position: Position | None,
+        *,
+        hidden: frozenset[str] = frozenset(),
     ) -> list[tuple[Broadcast, bool]]:
         """Up to ``limit`` visible broadcasts after ``position`` (newest first), each with its read flag."""
         if not since:
@@ -178,7 +203,7 @@ class MongoBroadcasts:
         cursor = await self._cursor(member_id)
         found: list[tuple[Broadcast, bool]] = []
         while len(found) < limit:
-            query = {"$and": [self._visible(since, cursor, unread_only), _after(position)]}
+            query = {"$and": [self._visible(since, cursor, unread_only, hidden), _after(position)]}
             docs = await (
                 self._broadcasts.find(query).sort([("create_time", -1), ("_id", -1)]).limit(_SCAN).to_list()
             )
@@ -198,28 +223,39 @@ class MongoBroadcasts:
             position = (docs[-1]["create_time"], docs[-1]["_id"])
         return found[:limit]
 
-    async def unread_count(self, member_id: str, since: dict[str, datetime]) -> int:
+    async def unread_count(
+        self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
+    ) -> int:
         if not since:
             return 0
-        visible = self._visible(since, await self._cursor(member_id), unread_only=True)
+        visible = self._visible(since, await self._cursor(member_id), True, hidden)
         total = await self._broadcasts.count_documents(visible)
         if total == 0:
             return 0
         read = await self._reads.count_documents({"$and": [{"member_id": member_id}, visible]})
         return max(total - read, 0)
 
-    async def visible_ids(self, since: dict[str, datetime], ids: list[str]) -> set[str]:
+    async def visible_ids(
+        self, since: dict[str, datetime], ids: list[str], *, hidden: frozenset[str] = frozenset()
+    ) -> set[str]:
         if not since or not ids:
             return set()
-        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, unread_only=False)]}
+        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, False, hidden)]}
         return {d["_id"] async for d in self._broadcasts.find(query, {"_id": 1})}
 
-    async def mark_read(self, member_id: str, since: dict[str, datetime], ids: list[str]) -> int:
+    async def mark_read(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        ids: list[str],
+        *,
+        hidden: frozenset[str] = frozenset(),
+    ) -> int:
         """Mark the visible ones among ``ids`` read; how many were unread."""
         if not since or not ids:
             return 0
         cursor = await self._cursor(member_id)
-        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, unread_only=False)]}
+        query = {"$and": [{"_id": {"$in": ids}}, self._visible(since, None, False, hidden)]}
         marked = 0
         async for doc in self._broadcasts.find(query):
             if cursor is not None and doc["create_time"] <= cursor:
@@ -232,6 +268,7 @@ class MongoBroadcasts:
                         "member_id": member_id,
                         "community_id": doc["community_id"],
                         "create_time": doc["create_time"],
+                        "type": doc.get("type", NotificationType.BROADCAST.value),
                     }
                 )
             except DuplicateKeyError:
@@ -239,9 +276,11 @@ class MongoBroadcasts:
             marked += 1
         return marked
 
-    async def mark_all_read(self, member_id: str, since: dict[str, datetime]) -> int:
+    async def mark_all_read(
+        self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
+    ) -> int:
         async with document_lock(CURSORS, member_id):
-            unread = await self.unread_count(member_id, since)
+            unread = await self.unread_count(member_id, since, hidden=hidden)
             await self._cursors.update_one(
                 {"_id": member_id}, {"$set": {"read_before": utc_now()}}, upsert=True
             )

@@ -29,10 +29,14 @@ class Notifier:
         self._tokens = tokens
         self._unsubscribe_base_url = unsubscribe_base_url
 
-    async def deliver(self, n: Notification) -> None:
-        """Idempotent: the inbox and the email queue are keyed by the notification id."""
+    async def deliver(self, n: Notification, *, in_app_allowed: bool = True) -> None:
+        """Idempotent: the inbox and the email queue are keyed by the notification id.
+
+        ``in_app_allowed=False`` sends only the email, for a notification the inbox shows otherwise
+        (merged on read from one stored copy).
+        """
         prefs = await self._preferences.get(n.recipient_id)
-        in_app = prefs.wants(n.type, n.community_id, Channel.IN_APP)
+        in_app = in_app_allowed and prefs.wants(n.type, n.community_id, Channel.IN_APP)
         if in_app and await self._inbox.add(n) is not None:
             count_sent("in_app", n.type.value)
             self._live.published(n.recipient_id)

@@ -99,9 +99,14 @@ class Memberships(Protocol):
 
     async def of_member(self, member_id: str) -> list[Membership]: ...
 
+    async def with_roles(self, community_id: str, roles: tuple[str, ...], limit: int) -> list[str]:
+        """Up to ``limit`` members of the community holding one of ``roles``."""
+        ...
+
 
 class BroadcastStore(Protocol):
-    """``since`` maps each community a member sees broadcasts of to the time they joined it."""
+    """``since`` maps each community a member sees broadcasts of to the time they joined it; ``hidden``
+    names the notice types the member turned off in the inbox."""
 
     async def create(self, broadcast: Broadcast) -> Broadcast:
         """Store it, or return the one stored under its id already."""
@@ -114,12 +119,27 @@ class BroadcastStore(Protocol):
         unread_only: bool,
         limit: int,
         position: Position | None,
+        *,
+        hidden: frozenset[str] = frozenset(),
     ) -> list[tuple[Broadcast, bool]]: ...
 
-    async def unread_count(self, member_id: str, since: dict[str, datetime]) -> int: ...
+    async def unread_count(
+        self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
+    ) -> int: ...
 
-    async def visible_ids(self, since: dict[str, datetime], ids: list[str]) -> set[str]: ...
+    async def visible_ids(
+        self, since: dict[str, datetime], ids: list[str], *, hidden: frozenset[str] = frozenset()
+    ) -> set[str]: ...
 
-    async def mark_read(self, member_id: str, since: dict[str, datetime], ids: list[str]) -> int: ...
+    async def mark_read(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        ids: list[str],
+        *,
+        hidden: frozenset[str] = frozenset(),
+    ) -> int: ...
 
-    async def mark_all_read(self, member_id: str, since: dict[str, datetime]) -> int: ...
+    async def mark_all_read(
+        self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
+    ) -> int: ...

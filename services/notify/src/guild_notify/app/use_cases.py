@@ -16,7 +16,13 @@ from guild_notify.app.digests import ContentFeed
 from guild_notify.app.live import LiveStreams
 from guild_notify.app.ports import BroadcastStore, Inbox, InboxPage, Memberships, Position, PreferencesStore
 from guild_notify.app.unsubscribe import UnsubscribeTokens
-from guild_notify.domain.broadcasts import LEADER_ROLES, MAX_TEXT, Broadcast, is_broadcast_id
+from guild_notify.domain.broadcasts import (
+    LEADER_ROLES,
+    MAX_TEXT,
+    SHARED_TYPES,
+    Broadcast,
+    is_broadcast_id,
+)
 from guild_notify.domain.digests import ContentItem
 from guild_notify.domain.model import Notification, NotificationGroup, NotificationType
 from guild_notify.domain.preferences import (
@@ -90,18 +96,21 @@ class InboxUseCases:
         self._memberships = memberships
         self._preferences = preferences
 
-    async def _broadcast_view(self, member_id: str) -> dict[str, datetime]:
-        """The communities whose broadcasts the member sees, with the time they joined each."""
+    async def _broadcast_view(self, member_id: str) -> tuple[dict[str, datetime], frozenset[str]]:
+        """The communities whose broadcasts the member sees, with the time they joined each, and the
+        types of community-wide notices the member turned off in the inbox."""
         if self._broadcasts is None or self._memberships is None or self._preferences is None:
-            return {}
+            return {}, frozenset()
         prefs = await self._preferences.get(member_id)
         if not prefs.channels_for(NotificationType.BROADCAST).in_app:
-            return {}
-        return {
+            return {}, frozenset()
+        hidden = frozenset(t.value for t in SHARED_TYPES if not prefs.channels_for(t).in_app)
+        since = {
             m.community_id: m.join_time
             for m in await self._memberships.of_member(member_id)
             if m.community_id not in prefs.muted_community_ids
         }
+        return since, hidden
 
     async def list_notifications(
         self, caller: Principal, unread_only: bool, page_size: int, page_token: str
@@ -110,9 +119,11 @@ class InboxUseCases:
         position = _inbox_position(page_token)
         member = caller.subject
         merged = await self._inbox.page_after(member, unread_only, size + 1, position)
-        view = await self._broadcast_view(member)
+        view, hidden = await self._broadcast_view(member)
         if view and self._broadcasts is not None:
-            shared = await self._broadcasts.after(member, view, unread_only, size + 1, position)
+            shared = await self._broadcasts.after(
+                member, view, unread_only, size + 1, position, hidden=hidden
+            )
             merged += [b.for_member(member, read) for b, read in shared]
             merged.sort(key=lambda n: (n.create_time, n.id), reverse=True)
         page = merged[:size]
@@ -120,12 +131,12 @@ class InboxUseCases:
         if len(merged) > size:
             last = page[-1]
             token = encode_token({"t": last.create_time.isoformat(), "id": last.id})
-        return InboxPage(page, token, await self._unread(member, view))
+        return InboxPage(page, token, await self._unread(member, view, hidden))
 
-    async def _unread(self, member: str, view: dict[str, datetime]) -> int:
+    async def _unread(self, member: str, view: dict[str, datetime], hidden: frozenset[str]) -> int:
         personal = await self._inbox.unread_count(member)
         if view and self._broadcasts is not None:
-            personal += await self._broadcasts.unread_count(member, view)
+            personal += await self._broadcasts.unread_count(member, view, hidden=hidden)
         return personal
 
     async def mark_read(self, caller: Principal, ids: list[str]) -> int:
@@ -139,10 +150,10 @@ class InboxUseCases:
         member = caller.subject
         shared = [i for i in unique if is_broadcast_id(i)]
         personal = [i for i in unique if not is_broadcast_id(i)]
-        view = await self._broadcast_view(member) if shared else {}
+        view, hidden = await self._broadcast_view(member) if shared else ({}, frozenset())
         found = await self._inbox.owned(member, personal) if personal else set()
         if shared and self._broadcasts is not None:
-            found |= await self._broadcasts.visible_ids(view, shared)
+            found |= await self._broadcasts.visible_ids(view, shared, hidden=hidden)
         missing = set(unique) - found
         if missing:
             # Another member's notification is indistinguishable from a missing one.
@@ -153,18 +164,19 @@ class InboxUseCases:
             )
         marked = await self._inbox.mark_read(member, personal) if personal else 0
         if shared and self._broadcasts is not None:
-            marked += await self._broadcasts.mark_read(member, view, shared)
+            marked += await self._broadcasts.mark_read(member, view, shared, hidden=hidden)
         return marked
 
     async def mark_all_read(self, caller: Principal) -> int:
         marked = await self._inbox.mark_all_read(caller.subject)
-        view = await self._broadcast_view(caller.subject)
+        view, hidden = await self._broadcast_view(caller.subject)
         if view and self._broadcasts is not None:
-            marked += await self._broadcasts.mark_all_read(caller.subject, view)
+            marked += await self._broadcasts.mark_all_read(caller.subject, view, hidden=hidden)
         return marked
 
     async def unread_count(self, caller: Principal) -> int:
-        return await self._unread(caller.subject, await self._broadcast_view(caller.subject))
+        view, hidden = await self._broadcast_view(caller.subject)
+        return await self._unread(caller.subject, view, hidden)
 
     async def list_groups(
         self, caller: Principal, unread_only: bool, page_size: int, page_token: str

@@ -11,6 +11,8 @@ from guild_notify.domain.model import Notification, NotificationType
 LEADER_ROLES = frozenset({"owner", "curator", "champion", "moderator"})
 PREFIX = "broadcast:"
 MAX_TEXT = 2000
+# Community-wide notices besides leaders' broadcasts, each with its own in-app preference.
+SHARED_TYPES = (NotificationType.SURVEY_OPENED, NotificationType.NEW_CONTENT)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Broadcast:
     text: str
     subject_id: str
     create_time: datetime
+    # Broadcasts are written by leaders; surveys and shared resources reach a community the same way.
+    type: NotificationType = NotificationType.BROADCAST
 
     @property
     def notification_id(self) -> str:
@@ -39,7 +43,7 @@ class Broadcast:
         return Notification(
             id=self.notification_id,
             recipient_id=member_id,
-            type=NotificationType.BROADCAST,
+            type=self.type,
             community_id=self.community_id,
             subject_id=self.subject_id or self.id,
             actor_id=self.author_id,

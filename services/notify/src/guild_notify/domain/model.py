@@ -14,6 +14,15 @@ class NotificationType(StrEnum):
     VOTE_MILESTONE = "vote_milestone"
     POST_REMOVED = "post_removed"
     BROADCAST = "broadcast"
+    BADGE_EARNED = "badge_earned"
+    CONTENT_FLAGGED = "content_flagged"
+    JOIN_REQUESTED = "join_requested"
+    NEW_COMMENT = "new_comment"
+    MENTION = "mention"
+    SURVEY_OPENED = "survey_opened"
+    NEW_CONTENT = "new_content"
+    POST_HIDDEN = "post_hidden"
+    POST_RESTORED = "post_restored"
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,18 @@ TYPES: dict[NotificationType, TypeInfo] = {
     NotificationType.VOTE_MILESTONE: TypeInfo("score milestones", "Your post reached a milestone"),
     NotificationType.POST_REMOVED: TypeInfo("removals", "A moderator removed your post", default_email=True),
     NotificationType.BROADCAST: TypeInfo("notices", "News from your community"),
+    NotificationType.BADGE_EARNED: TypeInfo("badges", "You earned a badge"),
+    NotificationType.CONTENT_FLAGGED: TypeInfo("flags", "A post in your community was flagged"),
+    NotificationType.JOIN_REQUESTED: TypeInfo(
+        "join requests", "Someone asks to join your community", default_email=True
+    ),
+    NotificationType.NEW_COMMENT: TypeInfo("new comments", "New comment on your post"),
+    NotificationType.MENTION: TypeInfo("mentions", "You were mentioned"),
+    NotificationType.SURVEY_OPENED: TypeInfo("surveys", "A survey is open in your community"),
+    # New content reaches email through the digest; a member with digests off may ask for it one by one.
+    NotificationType.NEW_CONTENT: TypeInfo("new items", "New in your community"),
+    NotificationType.POST_HIDDEN: TypeInfo("hidden posts", "Your post was hidden", default_email=True),
+    NotificationType.POST_RESTORED: TypeInfo("restored posts", "Your post was restored"),
 }
 
 
@@ -277,3 +298,115 @@ def post_removed(
         text=f"A moderator removed your {kind or 'post'}{because}",
         time=time,
     )
+
+
+def badge_earned(
+    *,
+    event_id: str,
+    award_id: str,
+    community_id: str,
+    member_id: str,
+    title: str,
+    citation: str,
+    granted_by: str,
+    time: datetime,
+) -> Notification | None:
+    """A member hears of a badge they earned, with its citation."""
+    if not member_id:
+        return None
+    because = f": {citation}" if citation else ""
+    return Notification.for_event(
+        event_id=event_id,
+        recipient_id=member_id,
+        type=NotificationType.BADGE_EARNED,
+        community_id=community_id,
+        subject_id=award_id,
+        actor_id=granted_by,
+        text=f"You earned the badge \u201c{title}\u201d{because}",
+        time=time,
+        subject_title=title,
+    )
+
+
+def new_comment(
+    *,
+    event_id: str,
+    post_id: str,
+    post_kind: str,
+    community_id: str,
+    post_author: str,
+    comment_author: str,
+    time: datetime,
+) -> Notification | None:
+    """A post's author hears of a comment on it, unless they wrote it."""
+    if not post_author or post_author == comment_author:
+        return None
+    return Notification.for_event(
+        event_id=event_id,
+        recipient_id=post_author,
+        type=NotificationType.NEW_COMMENT,
+        community_id=community_id,
+        subject_id=post_id,
+        actor_id=comment_author,
+        text=f"{comment_author} commented on your {post_kind or 'post'}",
+        time=time,
+    )
+
+
+def mention(
+    *,
+    event_id: str,
+    mentioned_id: str,
+    post_id: str,
+    kind: str,
+    community_id: str,
+    author_id: str,
+    time: datetime,
+) -> Notification | None:
+    """A member hears that someone else mentioned them."""
+    if not mentioned_id or mentioned_id == author_id:
+        return None
+    return Notification.for_event(
+        event_id=event_id,
+        recipient_id=mentioned_id,
+        type=NotificationType.MENTION,
+        community_id=community_id,
+        subject_id=post_id,
+        actor_id=author_id,
+        text=f"{author_id} mentioned you in a {kind or 'post'}",
+        time=time,
+    )
+
+
+def moderation_outcome(
+    *,
+    event_id: str,
+    type: NotificationType,
+    post_id: str,
+    kind: str,
+    community_id: str,
+    author_id: str,
+    moderator_id: str,
+    reason: str,
+    time: datetime,
+) -> Notification | None:
+    """An author hears that their post was hidden or restored (not when they did it themselves)."""
+    if not author_id or author_id == moderator_id:
+        return None
+    verb = {NotificationType.POST_HIDDEN: "hidden", NotificationType.POST_RESTORED: "restored"}[type]
+    because = f": {reason}" if reason else ""
+    return Notification.for_event(
+        event_id=event_id,
+        recipient_id=author_id,
+        type=type,
+        community_id=community_id,
+        subject_id=post_id,
+        actor_id=moderator_id,
+        text=f"Your {kind or 'post'} was {verb}{because}",
+        time=time,
+    )
+
+
+# Who hears about flagged content and join requests in a community.
+MODERATOR_ROLES = ("moderator", "owner")
+OWNER_ROLES = ("owner",)

@@ -59,7 +59,7 @@ def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:
     )
 
 
-def _award_from(doc: Document) -> Award:
+def award_from(doc: Document) -> Award:
     return Award(
         id=doc["_id"],
         community_id=doc["community_id"],
@@ -103,7 +103,7 @@ class MongoBadges:
 
     async def get(self, award_id: str) -> Award | None:
         doc = await self._awards.find_one({"_id": award_id})
-        return None if doc is None else _award_from(doc)
+        return None if doc is None else award_from(doc)
 
     async def list(
         self, member_id: str, community_id: str, page_size: int, page_token: str
@@ -120,7 +120,7 @@ class MongoBadges:
             page_token=page_token,
             projection={"outbox": 0},
         )
-        return [_award_from(d) for d in docs], token
+        return [award_from(d) for d in docs], token
 
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str

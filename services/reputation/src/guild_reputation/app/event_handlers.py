@@ -5,6 +5,7 @@ Each (event, rule) counts once however often it is delivered.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import TypeVar
 
@@ -45,7 +46,26 @@ def payload(envelope: Envelope, message_type: type[M], *required: str) -> M:
     return message
 
 
-def _region_programme(envelope: Envelope) -> tuple[str, str]:
+def combine(*tables: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
+    """One handler per event type running the given tables' handlers of that type in order."""
+    chains: dict[str, list[EventHandler]] = {}
+    for table in tables:
+        for name, handler in table.items():
+            chains.setdefault(name, []).append(handler)
+
+    def chained(handlers: list[EventHandler]) -> EventHandler:
+        async def handle(envelope: Envelope) -> None:
+            for handler in handlers:
+                await handler(envelope)
+
+        return handle
+
+    return {
+        name: handlers[0] if len(handlers) == 1 else chained(handlers) for name, handlers in chains.items()
+    }
+
+
+def region_programme(envelope: Envelope) -> tuple[str, str]:
     """Region and programme from the subject ``guild.<region>.<programme>.<svc>.<event>``."""
     parts = envelope.topic.split(".")
     return (parts[1], parts[2]) if len(parts) >= 5 else ("unknown", "unknown")
@@ -74,7 +94,7 @@ class ContentEventHandlers:
     async def _record(self, envelope: Envelope, entry: LedgerEntry) -> None:
         """Append the entry, store the totals and show them on this replica's boards; the other
         replicas follow the entry's ``points_changed`` event."""
-        region, programme = _region_programme(envelope)
+        region, programme = region_programme(envelope)
         await self._ledger.record(entry, region=region, programme=programme)
         await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
 
@@ -137,7 +157,7 @@ class ContentEventHandlers:
         await self._gain(envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id)
         if self._badges:
             await self._badges.question_asked(
-                envelope.id, *_region_programme(envelope), e.community_id, e.author_id, envelope.time
+                envelope.id, *region_programme(envelope), e.community_id, e.author_id, envelope.time
             )
 
     async def answer_posted(self, envelope: Envelope) -> None:
@@ -148,7 +168,7 @@ class ContentEventHandlers:
         if self._badges:
             await self._badges.answer_posted(
                 envelope.id,
-                *_region_programme(envelope),
+                *region_programme(envelope),
                 e.community_id,
                 e.author_id,
                 e.answer_id,
@@ -166,7 +186,7 @@ class ContentEventHandlers:
         await self._gain(envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, e.answer_id)
         if self._badges:
             await self._badges.answer_accepted(
-                envelope.id, *_region_programme(envelope), e.community_id, e.answer_author_id, envelope.time
+                envelope.id, *region_programme(envelope), e.community_id, e.answer_author_id, envelope.time
             )
 
     async def answer_unaccepted(self, envelope: Envelope) -> None:
@@ -200,7 +220,7 @@ class ContentEventHandlers:
         if self._badges and e.target_kind == "answer":
             await self._badges.answer_scored(
                 envelope.id,
-                *_region_programme(envelope),
+                *region_programme(envelope),
                 e.community_id,
                 e.target_author_id,
                 e.score,

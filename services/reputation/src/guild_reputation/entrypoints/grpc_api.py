@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import grpc
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.reputation.v1 import badge_pb2
+from guild.reputation.v1 import insights_pb2 as insights_pb
 from guild.reputation.v1 import leaderboard_pb2 as pb
 from guild.reputation.v1 import points_rules_pb2 as rules_pb
+from guild.reputation.v1 import recognition_pb2 as recognition_pb
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
 from guild_reputation.app.badges import BadgeUseCases
+from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.domain.badges import Award, Tier
+from guild_reputation.domain.insights import GoalMetric, GoalValue, Insights, PostKind, Scope, pct
 from guild_reputation.domain.leaderboard import Standing
 from guild_reputation.domain.periods import PeriodKind
+from guild_reputation.domain.recognition import ContributionSummary
 from guild_reputation.domain.rules import Rule, RuleSetting
 
 _PERIOD_FROM_PB = {
@@ -66,11 +75,104 @@ def _award(a: Award) -> badge_pb2.BadgeAward:
     )
 
 
+_METRIC_FROM_PB = {
+    insights_pb.GoalMetric.Value(f"GOAL_METRIC_{metric.name}"): metric for metric in GoalMetric
+}
+_METRIC_TO_PB = {metric: value for value, metric in _METRIC_FROM_PB.items()}
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _optional_time(message: Message, name: str) -> datetime | None:
+    if not message.HasField(name):
+        return None
+    stamp: Timestamp = getattr(message, name)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def _insights(i: Insights) -> insights_pb.Insights:
+    q = i.questions
+    message = insights_pb.Insights(
+        week=i.week,
+        week_start=_timestamp(i.week_start),
+        as_of=_timestamp(i.as_of),
+        members=i.members,
+        active_members_7_days=i.active_7_days,
+        active_members_30_days=i.active_30_days,
+        contributors=i.contributors,
+        contributors_pct=pct(i.contributors, i.members),
+        posts=insights_pb.PostsByKind(
+            questions=i.posts[PostKind.QUESTION],
+            answers=i.posts[PostKind.ANSWER],
+            comments=i.posts[PostKind.COMMENT],
+            resources=i.posts[PostKind.RESOURCE],
+        ),
+        questions_asked=q.asked,
+        questions_answered=q.answered,
+        questions_answered_pct=pct(q.answered, q.asked),
+        answered_within_24h_pct=pct(q.answered_within_24h, q.asked),
+        new_starters=i.new_starters,
+        new_starters_posted=i.new_starters_posted,
+        new_starters_posted_pct=pct(i.new_starters_posted, i.new_starters),
+        top_contributors=[
+            insights_pb.Contributor(member_id=member, posts=posts) for member, posts in i.top_contributors
+        ],
+    )
+    setattr(message, i.scope.value, i.scope_id)
+    if q.median_seconds is not None:
+        message.median_time_to_first_answer.FromTimedelta(timedelta(seconds=q.median_seconds))
+    return message
+
+
+def _goal(g: GoalValue) -> api.GetGoalProgressResponse:
+    return api.GetGoalProgressResponse(
+        metric=_METRIC_TO_PB[g.metric],
+        value=g.value,
+        sample_size=g.sample_size,
+        since=_timestamp(g.since),
+        until=_timestamp(g.until),
+    )
+
+
+def _summary(c: ContributionSummary) -> recognition_pb.ContributionSummary:
+    message = recognition_pb.ContributionSummary(
+        member_id=c.member_id,
+        start_time=_timestamp(c.start),
+        end_time=_timestamp(c.end),
+        questions=c.questions,
+        answers=c.answers,
+        accepted_answers=c.accepted_answers,
+        comments=c.comments,
+        resources_shared=c.resources_shared,
+        resource_average_rating=c.resource_average_rating,
+        resource_ratings=c.resource_ratings,
+        badges=[_award(a) for a in c.badges],
+        top_tags=[recognition_pb.TagCount(tag=tag, count=count) for tag, count in c.top_tags],
+        community_ids=c.community_ids,
+    )
+    for held in c.roles:
+        role = message.roles.add(community_id=held.community_id, role=held.role, since=_timestamp(held.since))
+        if held.until is not None:
+            role.until.CopyFrom(_timestamp(held.until))
+    return message
+
+
 class ReputationServicer(api_grpc.ReputationServiceServicer):
     def __init__(
-        self, queries: LeaderboardQueries, rules: PointsRulesUseCases, badges: BadgeUseCases
+        self,
+        queries: LeaderboardQueries,
+        rules: PointsRulesUseCases,
+        badges: BadgeUseCases,
+        insights: InsightsQueries,
+        recognition: RecognitionUseCases,
     ) -> None:
+        self._recognition = recognition
         self._queries = queries
+        self._insights = insights
         self._rules = rules
         self._badges = badges
 
@@ -141,3 +243,47 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
             current_principal(), request.community_id, request.member_id, request.citation
         )
         return api.GrantChampionBadgeResponse(award=_award(award))
+
+    async def GetInsights(
+        self, request: api.GetInsightsRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetInsightsResponse:
+        which = request.WhichOneof("scope")
+        scope = Scope(which) if which else None
+        scope_id = str(getattr(request, which)) if which else ""
+        insights = await self._insights.insights(current_principal(), scope, scope_id, request.week)
+        return api.GetInsightsResponse(insights=_insights(insights))
+
+    async def GetGoalProgress(
+        self, request: api.GetGoalProgressRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetGoalProgressResponse:
+        value = await self._insights.goal_progress(
+            current_principal(),
+            request.community_id,
+            _METRIC_FROM_PB.get(insights_pb.GoalMetric.ValueType(request.metric)),
+            _optional_time(request, "since"),
+            _optional_time(request, "until"),
+        )
+        return _goal(value)
+
+    async def GetContributionSummary(
+        self, request: api.GetContributionSummaryRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetContributionSummaryResponse:
+        summary = await self._recognition.summary(
+            current_principal(),
+            request.member_id,
+            _optional_time(request, "start_time"),
+            _optional_time(request, "end_time"),
+        )
+        return api.GetContributionSummaryResponse(summary=_summary(summary))
+
+    async def RequestContributionSummary(
+        self, request: api.RequestContributionSummaryRequest, context: grpc.aio.ServicerContext
+    ) -> api.RequestContributionSummaryResponse:
+        summary_id, summary = await self._recognition.request(
+            current_principal(),
+            request.member_id,
+            _optional_time(request, "start_time"),
+            _optional_time(request, "end_time"),
+            request.request_id,
+        )
+        return api.RequestContributionSummaryResponse(summary_id=summary_id, summary=_summary(summary))

@@ -7,8 +7,10 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from guild.community.v1 import community_pb2 as _community_pb2
+from guild.community.v1 import goal_pb2 as _goal_pb2
 from guild.community.v1 import survey_pb2 as _survey_pb2
 import builtins as _builtins
 import sys
@@ -895,7 +897,11 @@ class ListMembersResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
-    def members(self) -> _containers.RepeatedCompositeFieldContainer[_community_pb2.Member]: ...
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[_community_pb2.Member]:
+        """In join order. With a role filter a page may hold fewer than page_size members, even none, while
+        next_page_token is set: each call reads a bounded part of the community; follow the token.
+        """
+
     def __init__(
         self,
         *,
@@ -1544,3 +1550,107 @@ class ListFreeTextAnswersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFreeTextAnswersResponse: _TypeAlias = ListFreeTextAnswersResponse  # noqa: Y015
+
+@_typing.final
+class CreateGoalRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    metric: _goal_pb2.GoalMetric.ValueType
+    target: _builtins.float
+    """Percent (0-100] for the *_pct metrics; seconds (> 0) for median_time_to_first_answer_seconds."""
+    request_id: _builtins.str
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp:
+        """In the future, at most five years ahead."""
+
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        metric: _goal_pb2.GoalMetric.ValueType = ...,
+        target: _builtins.float = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "deadline", b"deadline", "metric", b"metric", "request_id", b"request_id", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateGoalRequest: _TypeAlias = CreateGoalRequest  # noqa: Y015
+
+@_typing.final
+class CreateGoalResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOAL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def goal(self) -> _goal_pb2.Goal: ...
+    def __init__(
+        self,
+        *,
+        goal: _goal_pb2.Goal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goal", b"goal"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateGoalResponse: _TypeAlias = CreateGoalResponse  # noqa: Y015
+
+@_typing.final
+class ListGoalsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    page_size: _builtins.int
+    """At most 200; 0 means 50."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGoalsRequest: _TypeAlias = ListGoalsRequest  # noqa: Y015
+
+@_typing.final
+class ListGoalsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOALS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def goals(self) -> _containers.RepeatedCompositeFieldContainer[_goal_pb2.Goal]: ...
+    def __init__(
+        self,
+        *,
+        goals: _abc.Iterable[_goal_pb2.Goal] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goals", b"goals", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListGoalsResponse: _TypeAlias = ListGoalsResponse  # noqa: Y015

@@ -200,6 +200,16 @@ class CommunityServiceStub:
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.FromString,
                 _registered_method=True)
+        self.CreateGoal = channel.unary_unary(
+                '/guild.community.v1.CommunityService/CreateGoal',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalResponse.FromString,
+                _registered_method=True)
+        self.ListGoals = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListGoals',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.FromString,
+                _registered_method=True)
 
 
 class CommunityServiceServicer:
@@ -437,6 +447,20 @@ class CommunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateGoal(self, request, context):
+        """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGoals(self, request, context):
+        """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -604,6 +628,16 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     servicer.ListFreeTextAnswers,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.SerializeToString,
+            ),
+            'CreateGoal': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateGoal,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalResponse.SerializeToString,
+            ),
+            'ListGoals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGoals,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1498,6 +1532,60 @@ class CommunityService:
             '/guild.community.v1.CommunityService/ListFreeTextAnswers',
             guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.ListFreeTextAnswersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateGoal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/CreateGoal',
+            guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.CreateGoalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGoals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListGoals',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -99,6 +99,10 @@ class CommunityServiceStub:
     """Counts, averages, distributions and NPS per question. Owners and moderators."""
     ListFreeTextAnswers: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListFreeTextAnswersRequest, _community_service_pb2.ListFreeTextAnswersResponse]
     """Free-text answers to one question, newest first. Owners and moderators."""
+    CreateGoal: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.CreateGoalRequest, _community_service_pb2.CreateGoalResponse]
+    """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id."""
+    ListGoals: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListGoalsRequest, _community_service_pb2.ListGoalsResponse]
+    """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
 
 @_typing.type_check_only
 class CommunityServiceAsyncStub(CommunityServiceStub):
@@ -171,6 +175,10 @@ class CommunityServiceAsyncStub(CommunityServiceStub):
     """Counts, averages, distributions and NPS per question. Owners and moderators."""
     ListFreeTextAnswers: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListFreeTextAnswersRequest, _community_service_pb2.ListFreeTextAnswersResponse]  # type: ignore[assignment]
     """Free-text answers to one question, newest first. Owners and moderators."""
+    CreateGoal: _aio.UnaryUnaryMultiCallable[_community_service_pb2.CreateGoalRequest, _community_service_pb2.CreateGoalResponse]  # type: ignore[assignment]
+    """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id."""
+    ListGoals: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListGoalsRequest, _community_service_pb2.ListGoalsResponse]  # type: ignore[assignment]
+    """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
 
 class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Communities and who belongs to them."""
@@ -438,5 +446,21 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_community_service_pb2.ListFreeTextAnswersResponse, _abc.Awaitable[_community_service_pb2.ListFreeTextAnswersResponse]]:
         """Free-text answers to one question, newest first. Owners and moderators."""
+
+    @_abc_1.abstractmethod
+    def CreateGoal(
+        self,
+        request: _community_service_pb2.CreateGoalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.CreateGoalResponse, _abc.Awaitable[_community_service_pb2.CreateGoalResponse]]:
+        """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def ListGoals(
+        self,
+        request: _community_service_pb2.ListGoalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListGoalsResponse, _abc.Awaitable[_community_service_pb2.ListGoalsResponse]]:
+        """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
 
 def add_CommunityServiceServicer_to_server(servicer: CommunityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -170,6 +170,106 @@ class ContentServiceStub:
                 request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.SerializeToString,
                 response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.FromString,
                 _registered_method=True)
+        self.CreateCollection = channel.unary_unary(
+                '/guild.content.v1.ContentService/CreateCollection',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionResponse.FromString,
+                _registered_method=True)
+        self.GetCollection = channel.unary_unary(
+                '/guild.content.v1.ContentService/GetCollection',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionResponse.FromString,
+                _registered_method=True)
+        self.ListCollections = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListCollections',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsResponse.FromString,
+                _registered_method=True)
+        self.AddCollectionItem = channel.unary_unary(
+                '/guild.content.v1.ContentService/AddCollectionItem',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemResponse.FromString,
+                _registered_method=True)
+        self.RemoveCollectionItem = channel.unary_unary(
+                '/guild.content.v1.ContentService/RemoveCollectionItem',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemResponse.FromString,
+                _registered_method=True)
+        self.ReorderCollectionItems = channel.unary_unary(
+                '/guild.content.v1.ContentService/ReorderCollectionItems',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsResponse.FromString,
+                _registered_method=True)
+        self.PublishCollection = channel.unary_unary(
+                '/guild.content.v1.ContentService/PublishCollection',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionResponse.FromString,
+                _registered_method=True)
+        self.FollowCollection = channel.unary_unary(
+                '/guild.content.v1.ContentService/FollowCollection',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionResponse.FromString,
+                _registered_method=True)
+        self.UnfollowCollection = channel.unary_unary(
+                '/guild.content.v1.ContentService/UnfollowCollection',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionResponse.FromString,
+                _registered_method=True)
+        self.FeatureItem = channel.unary_unary(
+                '/guild.content.v1.ContentService/FeatureItem',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemResponse.FromString,
+                _registered_method=True)
+        self.UnfeatureItem = channel.unary_unary(
+                '/guild.content.v1.ContentService/UnfeatureItem',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemResponse.FromString,
+                _registered_method=True)
+        self.ListFeaturedItems = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListFeaturedItems',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsResponse.FromString,
+                _registered_method=True)
+        self.CreatePost = channel.unary_unary(
+                '/guild.content.v1.ContentService/CreatePost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostResponse.FromString,
+                _registered_method=True)
+        self.GetPost = channel.unary_unary(
+                '/guild.content.v1.ContentService/GetPost',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetPostRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetPostResponse.FromString,
+                _registered_method=True)
+        self.ListPosts = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListPosts',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsResponse.FromString,
+                _registered_method=True)
+        self.ListCommunityFeed = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListCommunityFeed',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedResponse.FromString,
+                _registered_method=True)
+        self.ListPersonalFeed = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListPersonalFeed',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedResponse.FromString,
+                _registered_method=True)
+        self.FollowTag = channel.unary_unary(
+                '/guild.content.v1.ContentService/FollowTag',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagResponse.FromString,
+                _registered_method=True)
+        self.UnfollowTag = channel.unary_unary(
+                '/guild.content.v1.ContentService/UnfollowTag',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagResponse.FromString,
+                _registered_method=True)
+        self.ListFollowedTags = channel.unary_unary(
+                '/guild.content.v1.ContentService/ListFollowedTags',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -366,6 +466,146 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCollection(self, request, context):
+        """Creates a draft collection; curators, moderators and owners only. Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCollection(self, request, context):
+        """Gets a collection: published ones for members and visitors, drafts for curators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCollections(self, request, context):
+        """Lists a community's published collections, or its drafts for curators, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCollectionItem(self, request, context):
+        """Adds a post or an external link to a collection at a position; curators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveCollectionItem(self, request, context):
+        """Removes an item from a collection; curators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReorderCollectionItems(self, request, context):
+        """Replaces the order of a collection's items at once; curators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishCollection(self, request, context):
+        """Publishes a collection for members; curators only. Publishing again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowCollection(self, request, context):
+        """Follows a published collection, once per member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfollowCollection(self, request, context):
+        """Stops following a collection; unfollowing when not following changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FeatureItem(self, request, context):
+        """Features a post or a published collection on the community's front page; curators and moderators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfeatureItem(self, request, context):
+        """Takes an item off the front page; curators and moderators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFeaturedItems(self, request, context):
+        """Lists a community's featured items, latest featured first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePost(self, request, context):
+        """Posts a question, discussion, article or announcement (owners and moderators only). Idempotent by request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPost(self, request, context):
+        """Gets a question, discussion, article or announcement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPosts(self, request, context):
+        """Lists a community's posts of one kind, or of every kind, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCommunityFeed(self, request, context):
+        """A community's feed: newest, recent activity, or top of the week or month. Cursor-paginated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPersonalFeed(self, request, context):
+        """The caller's feed: newest posts and resources of their communities and posts with the tags they follow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowTag(self, request, context):
+        """Follows a tag for the personal feed (at most 30 tags); following again changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnfollowTag(self, request, context):
+        """Stops following a tag; unfollowing when not following changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFollowedTags(self, request, context):
+        """Lists the tags the caller follows, alphabetically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -503,6 +743,106 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.ListUnansweredQuestions,
                     request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.FromString,
                     response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.SerializeToString,
+            ),
+            'CreateCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCollection,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionResponse.SerializeToString,
+            ),
+            'GetCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCollection,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionResponse.SerializeToString,
+            ),
+            'ListCollections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCollections,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsResponse.SerializeToString,
+            ),
+            'AddCollectionItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCollectionItem,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemResponse.SerializeToString,
+            ),
+            'RemoveCollectionItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveCollectionItem,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemResponse.SerializeToString,
+            ),
+            'ReorderCollectionItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReorderCollectionItems,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsResponse.SerializeToString,
+            ),
+            'PublishCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishCollection,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionResponse.SerializeToString,
+            ),
+            'FollowCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.FollowCollection,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionResponse.SerializeToString,
+            ),
+            'UnfollowCollection': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfollowCollection,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionResponse.SerializeToString,
+            ),
+            'FeatureItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.FeatureItem,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemResponse.SerializeToString,
+            ),
+            'UnfeatureItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfeatureItem,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemResponse.SerializeToString,
+            ),
+            'ListFeaturedItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFeaturedItems,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsResponse.SerializeToString,
+            ),
+            'CreatePost': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostResponse.SerializeToString,
+            ),
+            'GetPost': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPost,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetPostRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.GetPostResponse.SerializeToString,
+            ),
+            'ListPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPosts,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsResponse.SerializeToString,
+            ),
+            'ListCommunityFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCommunityFeed,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedResponse.SerializeToString,
+            ),
+            'ListPersonalFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPersonalFeed,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedResponse.SerializeToString,
+            ),
+            'FollowTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.FollowTag,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagResponse.SerializeToString,
+            ),
+            'UnfollowTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnfollowTag,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagResponse.SerializeToString,
+            ),
+            'ListFollowedTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFollowedTags,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1235,6 +1575,546 @@ class ContentService:
             '/guild.content.v1.ContentService/ListUnansweredQuestions',
             guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsRequest.SerializeToString,
             guild_dot_content_dot_v1_dot_content__service__pb2.ListUnansweredQuestionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/CreateCollection',
+            guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.CreateCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/GetCollection',
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCollections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListCollections',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCollectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCollectionItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/AddCollectionItem',
+            guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.AddCollectionItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveCollectionItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/RemoveCollectionItem',
+            guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.RemoveCollectionItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReorderCollectionItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ReorderCollectionItems',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ReorderCollectionItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/PublishCollection',
+            guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.PublishCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/FollowCollection',
+            guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.FollowCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfollowCollection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/UnfollowCollection',
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FeatureItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/FeatureItem',
+            guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.FeatureItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfeatureItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/UnfeatureItem',
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfeatureItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFeaturedItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListFeaturedItems',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListFeaturedItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/CreatePost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.CreatePostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/GetPost',
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetPostRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.GetPostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListPosts',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCommunityFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListCommunityFeed',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListCommunityFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPersonalFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListPersonalFeed',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListPersonalFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/FollowTag',
+            guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.FollowTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnfollowTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/UnfollowTag',
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnfollowTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFollowedTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/ListFollowedTags',
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -89,6 +89,46 @@ class ContentServiceStub:
     """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
     champions, curators and moderators only.
     """
+    CreateCollection: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.CreateCollectionRequest, _content_service_pb2.CreateCollectionResponse]
+    """Creates a draft collection; curators, moderators and owners only. Idempotent by request_id."""
+    GetCollection: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetCollectionRequest, _content_service_pb2.GetCollectionResponse]
+    """Gets a collection: published ones for members and visitors, drafts for curators."""
+    ListCollections: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListCollectionsRequest, _content_service_pb2.ListCollectionsResponse]
+    """Lists a community's published collections, or its drafts for curators, newest first."""
+    AddCollectionItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.AddCollectionItemRequest, _content_service_pb2.AddCollectionItemResponse]
+    """Adds a post or an external link to a collection at a position; curators only."""
+    RemoveCollectionItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.RemoveCollectionItemRequest, _content_service_pb2.RemoveCollectionItemResponse]
+    """Removes an item from a collection; curators only."""
+    ReorderCollectionItems: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ReorderCollectionItemsRequest, _content_service_pb2.ReorderCollectionItemsResponse]
+    """Replaces the order of a collection's items at once; curators only."""
+    PublishCollection: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.PublishCollectionRequest, _content_service_pb2.PublishCollectionResponse]
+    """Publishes a collection for members; curators only. Publishing again changes nothing."""
+    FollowCollection: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FollowCollectionRequest, _content_service_pb2.FollowCollectionResponse]
+    """Follows a published collection, once per member."""
+    UnfollowCollection: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.UnfollowCollectionRequest, _content_service_pb2.UnfollowCollectionResponse]
+    """Stops following a collection; unfollowing when not following changes nothing."""
+    FeatureItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FeatureItemRequest, _content_service_pb2.FeatureItemResponse]
+    """Features a post or a published collection on the community's front page; curators and moderators only."""
+    UnfeatureItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.UnfeatureItemRequest, _content_service_pb2.UnfeatureItemResponse]
+    """Takes an item off the front page; curators and moderators only."""
+    ListFeaturedItems: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListFeaturedItemsRequest, _content_service_pb2.ListFeaturedItemsResponse]
+    """Lists a community's featured items, latest featured first."""
+    CreatePost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.CreatePostRequest, _content_service_pb2.CreatePostResponse]
+    """Posts a question, discussion, article or announcement (owners and moderators only). Idempotent by request_id."""
+    GetPost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetPostRequest, _content_service_pb2.GetPostResponse]
+    """Gets a question, discussion, article or announcement."""
+    ListPosts: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListPostsRequest, _content_service_pb2.ListPostsResponse]
+    """Lists a community's posts of one kind, or of every kind, newest first."""
+    ListCommunityFeed: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListCommunityFeedRequest, _content_service_pb2.ListCommunityFeedResponse]
+    """A community's feed: newest, recent activity, or top of the week or month. Cursor-paginated."""
+    ListPersonalFeed: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListPersonalFeedRequest, _content_service_pb2.ListPersonalFeedResponse]
+    """The caller's feed: newest posts and resources of their communities and posts with the tags they follow."""
+    FollowTag: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FollowTagRequest, _content_service_pb2.FollowTagResponse]
+    """Follows a tag for the personal feed (at most 30 tags); following again changes nothing."""
+    UnfollowTag: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.UnfollowTagRequest, _content_service_pb2.UnfollowTagResponse]
+    """Stops following a tag; unfollowing when not following changes nothing."""
+    ListFollowedTags: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListFollowedTagsRequest, _content_service_pb2.ListFollowedTagsResponse]
+    """Lists the tags the caller follows, alphabetically."""
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -151,6 +191,46 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
     champions, curators and moderators only.
     """
+    CreateCollection: _aio.UnaryUnaryMultiCallable[_content_service_pb2.CreateCollectionRequest, _content_service_pb2.CreateCollectionResponse]  # type: ignore[assignment]
+    """Creates a draft collection; curators, moderators and owners only. Idempotent by request_id."""
+    GetCollection: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetCollectionRequest, _content_service_pb2.GetCollectionResponse]  # type: ignore[assignment]
+    """Gets a collection: published ones for members and visitors, drafts for curators."""
+    ListCollections: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListCollectionsRequest, _content_service_pb2.ListCollectionsResponse]  # type: ignore[assignment]
+    """Lists a community's published collections, or its drafts for curators, newest first."""
+    AddCollectionItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.AddCollectionItemRequest, _content_service_pb2.AddCollectionItemResponse]  # type: ignore[assignment]
+    """Adds a post or an external link to a collection at a position; curators only."""
+    RemoveCollectionItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.RemoveCollectionItemRequest, _content_service_pb2.RemoveCollectionItemResponse]  # type: ignore[assignment]
+    """Removes an item from a collection; curators only."""
+    ReorderCollectionItems: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ReorderCollectionItemsRequest, _content_service_pb2.ReorderCollectionItemsResponse]  # type: ignore[assignment]
+    """Replaces the order of a collection's items at once; curators only."""
+    PublishCollection: _aio.UnaryUnaryMultiCallable[_content_service_pb2.PublishCollectionRequest, _content_service_pb2.PublishCollectionResponse]  # type: ignore[assignment]
+    """Publishes a collection for members; curators only. Publishing again changes nothing."""
+    FollowCollection: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FollowCollectionRequest, _content_service_pb2.FollowCollectionResponse]  # type: ignore[assignment]
+    """Follows a published collection, once per member."""
+    UnfollowCollection: _aio.UnaryUnaryMultiCallable[_content_service_pb2.UnfollowCollectionRequest, _content_service_pb2.UnfollowCollectionResponse]  # type: ignore[assignment]
+    """Stops following a collection; unfollowing when not following changes nothing."""
+    FeatureItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FeatureItemRequest, _content_service_pb2.FeatureItemResponse]  # type: ignore[assignment]
+    """Features a post or a published collection on the community's front page; curators and moderators only."""
+    UnfeatureItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.UnfeatureItemRequest, _content_service_pb2.UnfeatureItemResponse]  # type: ignore[assignment]
+    """Takes an item off the front page; curators and moderators only."""
+    ListFeaturedItems: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListFeaturedItemsRequest, _content_service_pb2.ListFeaturedItemsResponse]  # type: ignore[assignment]
+    """Lists a community's featured items, latest featured first."""
+    CreatePost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.CreatePostRequest, _content_service_pb2.CreatePostResponse]  # type: ignore[assignment]
+    """Posts a question, discussion, article or announcement (owners and moderators only). Idempotent by request_id."""
+    GetPost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetPostRequest, _content_service_pb2.GetPostResponse]  # type: ignore[assignment]
+    """Gets a question, discussion, article or announcement."""
+    ListPosts: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListPostsRequest, _content_service_pb2.ListPostsResponse]  # type: ignore[assignment]
+    """Lists a community's posts of one kind, or of every kind, newest first."""
+    ListCommunityFeed: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListCommunityFeedRequest, _content_service_pb2.ListCommunityFeedResponse]  # type: ignore[assignment]
+    """A community's feed: newest, recent activity, or top of the week or month. Cursor-paginated."""
+    ListPersonalFeed: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListPersonalFeedRequest, _content_service_pb2.ListPersonalFeedResponse]  # type: ignore[assignment]
+    """The caller's feed: newest posts and resources of their communities and posts with the tags they follow."""
+    FollowTag: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FollowTagRequest, _content_service_pb2.FollowTagResponse]  # type: ignore[assignment]
+    """Follows a tag for the personal feed (at most 30 tags); following again changes nothing."""
+    UnfollowTag: _aio.UnaryUnaryMultiCallable[_content_service_pb2.UnfollowTagRequest, _content_service_pb2.UnfollowTagResponse]  # type: ignore[assignment]
+    """Stops following a tag; unfollowing when not following changes nothing."""
+    ListFollowedTags: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListFollowedTagsRequest, _content_service_pb2.ListFollowedTagsResponse]  # type: ignore[assignment]
+    """Lists the tags the caller follows, alphabetically."""
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Questions and answers."""
@@ -372,5 +452,165 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Questions still unanswered after a while, oldest first, each with similar answered questions as a hint;
         champions, curators and moderators only.
         """
+
+    @_abc_1.abstractmethod
+    def CreateCollection(
+        self,
+        request: _content_service_pb2.CreateCollectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.CreateCollectionResponse, _abc.Awaitable[_content_service_pb2.CreateCollectionResponse]]:
+        """Creates a draft collection; curators, moderators and owners only. Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def GetCollection(
+        self,
+        request: _content_service_pb2.GetCollectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetCollectionResponse, _abc.Awaitable[_content_service_pb2.GetCollectionResponse]]:
+        """Gets a collection: published ones for members and visitors, drafts for curators."""
+
+    @_abc_1.abstractmethod
+    def ListCollections(
+        self,
+        request: _content_service_pb2.ListCollectionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListCollectionsResponse, _abc.Awaitable[_content_service_pb2.ListCollectionsResponse]]:
+        """Lists a community's published collections, or its drafts for curators, newest first."""
+
+    @_abc_1.abstractmethod
+    def AddCollectionItem(
+        self,
+        request: _content_service_pb2.AddCollectionItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.AddCollectionItemResponse, _abc.Awaitable[_content_service_pb2.AddCollectionItemResponse]]:
+        """Adds a post or an external link to a collection at a position; curators only."""
+
+    @_abc_1.abstractmethod
+    def RemoveCollectionItem(
+        self,
+        request: _content_service_pb2.RemoveCollectionItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.RemoveCollectionItemResponse, _abc.Awaitable[_content_service_pb2.RemoveCollectionItemResponse]]:
+        """Removes an item from a collection; curators only."""
+
+    @_abc_1.abstractmethod
+    def ReorderCollectionItems(
+        self,
+        request: _content_service_pb2.ReorderCollectionItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ReorderCollectionItemsResponse, _abc.Awaitable[_content_service_pb2.ReorderCollectionItemsResponse]]:
+        """Replaces the order of a collection's items at once; curators only."""
+
+    @_abc_1.abstractmethod
+    def PublishCollection(
+        self,
+        request: _content_service_pb2.PublishCollectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.PublishCollectionResponse, _abc.Awaitable[_content_service_pb2.PublishCollectionResponse]]:
+        """Publishes a collection for members; curators only. Publishing again changes nothing."""
+
+    @_abc_1.abstractmethod
+    def FollowCollection(
+        self,
+        request: _content_service_pb2.FollowCollectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.FollowCollectionResponse, _abc.Awaitable[_content_service_pb2.FollowCollectionResponse]]:
+        """Follows a published collection, once per member."""
+
+    @_abc_1.abstractmethod
+    def UnfollowCollection(
+        self,
+        request: _content_service_pb2.UnfollowCollectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.UnfollowCollectionResponse, _abc.Awaitable[_content_service_pb2.UnfollowCollectionResponse]]:
+        """Stops following a collection; unfollowing when not following changes nothing."""
+
+    @_abc_1.abstractmethod
+    def FeatureItem(
+        self,
+        request: _content_service_pb2.FeatureItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.FeatureItemResponse, _abc.Awaitable[_content_service_pb2.FeatureItemResponse]]:
+        """Features a post or a published collection on the community's front page; curators and moderators only."""
+
+    @_abc_1.abstractmethod
+    def UnfeatureItem(
+        self,
+        request: _content_service_pb2.UnfeatureItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.UnfeatureItemResponse, _abc.Awaitable[_content_service_pb2.UnfeatureItemResponse]]:
+        """Takes an item off the front page; curators and moderators only."""
+
+    @_abc_1.abstractmethod
+    def ListFeaturedItems(
+        self,
+        request: _content_service_pb2.ListFeaturedItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListFeaturedItemsResponse, _abc.Awaitable[_content_service_pb2.ListFeaturedItemsResponse]]:
+        """Lists a community's featured items, latest featured first."""
+
+    @_abc_1.abstractmethod
+    def CreatePost(
+        self,
+        request: _content_service_pb2.CreatePostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.CreatePostResponse, _abc.Awaitable[_content_service_pb2.CreatePostResponse]]:
+        """Posts a question, discussion, article or announcement (owners and moderators only). Idempotent by request_id."""
+
+    @_abc_1.abstractmethod
+    def GetPost(
+        self,
+        request: _content_service_pb2.GetPostRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetPostResponse, _abc.Awaitable[_content_service_pb2.GetPostResponse]]:
+        """Gets a question, discussion, article or announcement."""
+
+    @_abc_1.abstractmethod
+    def ListPosts(
+        self,
+        request: _content_service_pb2.ListPostsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListPostsResponse, _abc.Awaitable[_content_service_pb2.ListPostsResponse]]:
+        """Lists a community's posts of one kind, or of every kind, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListCommunityFeed(
+        self,
+        request: _content_service_pb2.ListCommunityFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListCommunityFeedResponse, _abc.Awaitable[_content_service_pb2.ListCommunityFeedResponse]]:
+        """A community's feed: newest, recent activity, or top of the week or month. Cursor-paginated."""
+
+    @_abc_1.abstractmethod
+    def ListPersonalFeed(
+        self,
+        request: _content_service_pb2.ListPersonalFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListPersonalFeedResponse, _abc.Awaitable[_content_service_pb2.ListPersonalFeedResponse]]:
+        """The caller's feed: newest posts and resources of their communities and posts with the tags they follow."""
+
+    @_abc_1.abstractmethod
+    def FollowTag(
+        self,
+        request: _content_service_pb2.FollowTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.FollowTagResponse, _abc.Awaitable[_content_service_pb2.FollowTagResponse]]:
+        """Follows a tag for the personal feed (at most 30 tags); following again changes nothing."""
+
+    @_abc_1.abstractmethod
+    def UnfollowTag(
+        self,
+        request: _content_service_pb2.UnfollowTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.UnfollowTagResponse, _abc.Awaitable[_content_service_pb2.UnfollowTagResponse]]:
+        """Stops following a tag; unfollowing when not following changes nothing."""
+
+    @_abc_1.abstractmethod
+    def ListFollowedTags(
+        self,
+        request: _content_service_pb2.ListFollowedTagsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListFollowedTagsResponse, _abc.Awaitable[_content_service_pb2.ListFollowedTagsResponse]]:
+        """Lists the tags the caller follows, alphabetically."""
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -724,3 +724,164 @@ class ItemMarkedOutdated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ItemMarkedOutdated: _TypeAlias = ItemMarkedOutdated  # noqa: Y015
+
+@_typing.final
+class CollectionPublished(_message.Message):
+    """type guild.content.collection_published.v1: a curator published a collection for members."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CURATOR_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    PUBLISH_TIME_FIELD_NUMBER: _builtins.int
+    collection_id: _builtins.str
+    community_id: _builtins.str
+    curator_id: _builtins.str
+    title: _builtins.str
+    item_count: _builtins.int
+    @_builtins.property
+    def publish_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        collection_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        curator_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        item_count: _builtins.int = ...,
+        publish_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["publish_time", b"publish_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection_id", b"collection_id", "community_id", b"community_id", "curator_id", b"curator_id", "item_count", b"item_count", "publish_time", b"publish_time", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectionPublished: _TypeAlias = CollectionPublished  # noqa: Y015
+
+@_typing.final
+class CollectionFollowed(_message.Message):
+    """type guild.content.collection_followed.v1: a member followed a collection (once per member and collection)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COLLECTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CURATOR_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWER_ID_FIELD_NUMBER: _builtins.int
+    FOLLOWER_COUNT_FIELD_NUMBER: _builtins.int
+    FOLLOW_TIME_FIELD_NUMBER: _builtins.int
+    collection_id: _builtins.str
+    community_id: _builtins.str
+    curator_id: _builtins.str
+    """The collection's curator."""
+    follower_id: _builtins.str
+    follower_count: _builtins.int
+    @_builtins.property
+    def follow_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        collection_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        curator_id: _builtins.str = ...,
+        follower_id: _builtins.str = ...,
+        follower_count: _builtins.int = ...,
+        follow_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["follow_time", b"follow_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection_id", b"collection_id", "community_id", b"community_id", "curator_id", b"curator_id", "follow_time", b"follow_time", "follower_count", b"follower_count", "follower_id", b"follower_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CollectionFollowed: _TypeAlias = CollectionFollowed  # noqa: Y015
+
+@_typing.final
+class ItemFeatured(_message.Message):
+    """type guild.content.item_featured.v1: a curator or moderator featured a post or collection on the front page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    ITEM_KIND_FIELD_NUMBER: _builtins.int
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    FEATURED_BY_FIELD_NUMBER: _builtins.int
+    FEATURE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    item_kind: _builtins.str
+    """post or collection."""
+    item_id: _builtins.str
+    title: _builtins.str
+    author_id: _builtins.str
+    """Author of the post, or the collection's curator."""
+    featured_by: _builtins.str
+    @_builtins.property
+    def feature_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        item_kind: _builtins.str = ...,
+        item_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        featured_by: _builtins.str = ...,
+        feature_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["feature_time", b"feature_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "feature_time", b"feature_time", "featured_by", b"featured_by", "item_id", b"item_id", "item_kind", b"item_kind", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ItemFeatured: _TypeAlias = ItemFeatured  # noqa: Y015
+
+@_typing.final
+class PostCreated(_message.Message):
+    """type guild.content.post_created.v1: a discussion, article or announcement was posted.
+    Questions are announced as question_asked and resources as resource_shared.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    post_id: _builtins.str
+    kind: _builtins.str
+    """discussion, article or announcement."""
+    community_id: _builtins.str
+    author_id: _builtins.str
+    title: _builtins.str
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        post_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "create_time", b"create_time", "kind", b"kind", "post_id", b"post_id", "tags", b"tags", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PostCreated: _TypeAlias = PostCreated  # noqa: Y015

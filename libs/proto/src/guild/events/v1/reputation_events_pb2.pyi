@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -118,3 +120,82 @@ class BadgeAwarded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BadgeAwarded: _TypeAlias = BadgeAwarded  # noqa: Y015
+
+@_typing.final
+class RecognitionSummaryIssued(_message.Message):
+    """type guild.reputation.recognition_summary_issued.v1: a member's contribution summary, issued at the
+    request of the member or an owner, for HR systems.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    QUESTIONS_FIELD_NUMBER: _builtins.int
+    ANSWERS_FIELD_NUMBER: _builtins.int
+    ACCEPTED_ANSWERS_FIELD_NUMBER: _builtins.int
+    COMMENTS_FIELD_NUMBER: _builtins.int
+    RESOURCES_SHARED_FIELD_NUMBER: _builtins.int
+    RESOURCE_AVERAGE_RATING_FIELD_NUMBER: _builtins.int
+    BADGES_FIELD_NUMBER: _builtins.int
+    TOP_TAGS_FIELD_NUMBER: _builtins.int
+    COMMUNITY_IDS_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    ISSUE_TIME_FIELD_NUMBER: _builtins.int
+    summary_id: _builtins.str
+    member_id: _builtins.str
+    requested_by: _builtins.str
+    questions: _builtins.int
+    answers: _builtins.int
+    accepted_answers: _builtins.int
+    comments: _builtins.int
+    resources_shared: _builtins.int
+    resource_average_rating: _builtins.float
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def badges(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Titles of the badges awarded in the period."""
+
+    @_builtins.property
+    def top_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def community_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"<community_id>:<role>" for each role held in the period."""
+
+    @_builtins.property
+    def issue_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        summary_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        questions: _builtins.int = ...,
+        answers: _builtins.int = ...,
+        accepted_answers: _builtins.int = ...,
+        comments: _builtins.int = ...,
+        resources_shared: _builtins.int = ...,
+        resource_average_rating: _builtins.float = ...,
+        badges: _abc.Iterable[_builtins.str] | None = ...,
+        top_tags: _abc.Iterable[_builtins.str] | None = ...,
+        community_ids: _abc.Iterable[_builtins.str] | None = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
+        issue_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "issue_time", b"issue_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answers", b"accepted_answers", "answers", b"answers", "badges", b"badges", "comments", b"comments", "community_ids", b"community_ids", "end_time", b"end_time", "issue_time", b"issue_time", "member_id", b"member_id", "questions", b"questions", "requested_by", b"requested_by", "resource_average_rating", b"resource_average_rating", "resources_shared", b"resources_shared", "roles", b"roles", "start_time", b"start_time", "summary_id", b"summary_id", "top_tags", b"top_tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecognitionSummaryIssued: _TypeAlias = RecognitionSummaryIssued  # noqa: Y015

@@ -39,6 +39,24 @@ class _NotificationTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """A moderator removed the recipient's post."""
     NOTIFICATION_TYPE_BROADCAST: _NotificationType.ValueType  # 6
     """A community-wide notice from a community leader; stored once, shown to every member."""
+    NOTIFICATION_TYPE_BADGE_EARNED: _NotificationType.ValueType  # 7
+    """A badge was awarded to the recipient."""
+    NOTIFICATION_TYPE_CONTENT_FLAGGED: _NotificationType.ValueType  # 8
+    """A post in a community the recipient moderates was flagged (or hidden by flags)."""
+    NOTIFICATION_TYPE_JOIN_REQUESTED: _NotificationType.ValueType  # 9
+    """Someone asks to join a community the recipient owns."""
+    NOTIFICATION_TYPE_NEW_COMMENT: _NotificationType.ValueType  # 10
+    """A comment on the recipient's post."""
+    NOTIFICATION_TYPE_MENTION: _NotificationType.ValueType  # 11
+    """The recipient was mentioned in a post."""
+    NOTIFICATION_TYPE_SURVEY_OPENED: _NotificationType.ValueType  # 12
+    """A survey opened in one of the recipient's communities (stored once, merged on read)."""
+    NOTIFICATION_TYPE_NEW_CONTENT: _NotificationType.ValueType  # 13
+    """A resource was shared in one of the recipient's communities (stored once, merged on read)."""
+    NOTIFICATION_TYPE_POST_HIDDEN: _NotificationType.ValueType  # 14
+    """A moderator (or enough flags) hid the recipient's post."""
+    NOTIFICATION_TYPE_POST_RESTORED: _NotificationType.ValueType  # 15
+    """The recipient's hidden post was restored."""
 
 class NotificationType(_NotificationType, metaclass=_NotificationTypeEnumTypeWrapper):
     """What a notification is about."""
@@ -56,6 +74,24 @@ NOTIFICATION_TYPE_POST_REMOVED: NotificationType.ValueType  # 5
 """A moderator removed the recipient's post."""
 NOTIFICATION_TYPE_BROADCAST: NotificationType.ValueType  # 6
 """A community-wide notice from a community leader; stored once, shown to every member."""
+NOTIFICATION_TYPE_BADGE_EARNED: NotificationType.ValueType  # 7
+"""A badge was awarded to the recipient."""
+NOTIFICATION_TYPE_CONTENT_FLAGGED: NotificationType.ValueType  # 8
+"""A post in a community the recipient moderates was flagged (or hidden by flags)."""
+NOTIFICATION_TYPE_JOIN_REQUESTED: NotificationType.ValueType  # 9
+"""Someone asks to join a community the recipient owns."""
+NOTIFICATION_TYPE_NEW_COMMENT: NotificationType.ValueType  # 10
+"""A comment on the recipient's post."""
+NOTIFICATION_TYPE_MENTION: NotificationType.ValueType  # 11
+"""The recipient was mentioned in a post."""
+NOTIFICATION_TYPE_SURVEY_OPENED: NotificationType.ValueType  # 12
+"""A survey opened in one of the recipient's communities (stored once, merged on read)."""
+NOTIFICATION_TYPE_NEW_CONTENT: NotificationType.ValueType  # 13
+"""A resource was shared in one of the recipient's communities (stored once, merged on read)."""
+NOTIFICATION_TYPE_POST_HIDDEN: NotificationType.ValueType  # 14
+"""A moderator (or enough flags) hid the recipient's post."""
+NOTIFICATION_TYPE_POST_RESTORED: NotificationType.ValueType  # 15
+"""The recipient's hidden post was restored."""
 Global___NotificationType: _TypeAlias = NotificationType  # noqa: Y015
 
 class _DigestFrequency:

@@ -22,42 +22,61 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from guild.reputation.v1 import badge_pb2 as guild_dot_reputation_dot_v1_dot_badge__pb2
+from guild.reputation.v1 import insights_pb2 as guild_dot_reputation_dot_v1_dot_insights__pb2
 from guild.reputation.v1 import leaderboard_pb2 as guild_dot_reputation_dot_v1_dot_leaderboard__pb2
 from guild.reputation.v1 import points_rules_pb2 as guild_dot_reputation_dot_v1_dot_points__rules__pb2
+from guild.reputation.v1 import recognition_pb2 as guild_dot_reputation_dot_v1_dot_recognition__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,guild/reputation/v1/reputation_service.proto\x12\x13guild.reputation.v1\x1a\x1fguild/reputation/v1/badge.proto\x1a%guild/reputation/v1/leaderboard.proto\x1a&guild/reputation/v1/points_rules.proto\"\x80\x01\n\x15GetLeaderboardRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0b\n\x03top\x18\x02 \x01(\x05\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"a\n\x16GetLeaderboardResponse\x12\x30\n\tstandings\x18\x01 \x03(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\"\x83\x01\n\x12GetStandingRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"\xcd\x01\n\x13GetStandingResponse\x12/\n\x08standing\x18\x01 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\x12\x12\n\npercentile\x18\x03 \x01(\x01\x12,\n\x05\x61\x62ove\x18\x04 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12,\n\x05\x62\x65low\x18\x05 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\"]\n\x15SetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12.\n\x05rules\x18\x02 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"H\n\x16SetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"-\n\x15GetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\"H\n\x16GetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"c\n\x11ListBadgesRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"^\n\x12ListBadgesResponse\x12/\n\x06\x61wards\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.BadgeAward\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x19GrantChampionBadgeRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x10\n\x08\x63itation\x18\x03 \x01(\t\"L\n\x1aGrantChampionBadgeResponse\x12.\n\x05\x61ward\x18\x01 \x01(\x0b\x32\x1f.guild.reputation.v1.BadgeAward2\x8c\x05\n\x11ReputationService\x12i\n\x0eGetLeaderboard\x12*.guild.reputation.v1.GetLeaderboardRequest\x1a+.guild.reputation.v1.GetLeaderboardResponse\x12`\n\x0bGetStanding\x12\'.guild.reputation.v1.GetStandingRequest\x1a(.guild.reputation.v1.GetStandingResponse\x12i\n\x0eSetPointsRules\x12*.guild.reputation.v1.SetPointsRulesRequest\x1a+.guild.reputation.v1.SetPointsRulesResponse\x12i\n\x0eGetPointsRules\x12*.guild.reputation.v1.GetPointsRulesRequest\x1a+.guild.reputation.v1.GetPointsRulesResponse\x12]\n\nListBadges\x12&.guild.reputation.v1.ListBadgesRequest\x1a\'.guild.reputation.v1.ListBadgesResponse\x12u\n\x12GrantChampionBadge\x12..guild.reputation.v1.GrantChampionBadgeRequest\x1a/.guild.reputation.v1.GrantChampionBadgeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,guild/reputation/v1/reputation_service.proto\x12\x13guild.reputation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fguild/reputation/v1/badge.proto\x1a\"guild/reputation/v1/insights.proto\x1a%guild/reputation/v1/leaderboard.proto\x1a&guild/reputation/v1/points_rules.proto\x1a%guild/reputation/v1/recognition.proto\"\x80\x01\n\x15GetLeaderboardRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x0b\n\x03top\x18\x02 \x01(\x05\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"a\n\x16GetLeaderboardResponse\x12\x30\n\tstandings\x18\x01 \x03(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\"\x83\x01\n\x12GetStandingRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12+\n\x06period\x18\x03 \x01(\x0e\x32\x1b.guild.reputation.v1.Period\x12\x17\n\x0f\x61ll_communities\x18\x04 \x01(\x08\"\xcd\x01\n\x13GetStandingResponse\x12/\n\x08standing\x18\x01 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12\x15\n\rtotal_members\x18\x02 \x01(\x03\x12\x12\n\npercentile\x18\x03 \x01(\x01\x12,\n\x05\x61\x62ove\x18\x04 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\x12,\n\x05\x62\x65low\x18\x05 \x01(\x0b\x32\x1d.guild.reputation.v1.Standing\"]\n\x15SetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12.\n\x05rules\x18\x02 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"H\n\x16SetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"-\n\x15GetPointsRulesRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\"H\n\x16GetPointsRulesResponse\x12.\n\x05rules\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.PointsRule\"c\n\x11ListBadgesRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"^\n\x12ListBadgesResponse\x12/\n\x06\x61wards\x18\x01 \x03(\x0b\x32\x1f.guild.reputation.v1.BadgeAward\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x19GrantChampionBadgeRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x10\n\x08\x63itation\x18\x03 \x01(\t\"L\n\x1aGrantChampionBadgeResponse\x12.\n\x05\x61ward\x18\x01 \x01(\x0b\x32\x1f.guild.reputation.v1.BadgeAward\"j\n\x12GetInsightsRequest\x12\x16\n\x0c\x63ommunity_id\x18\x01 \x01(\tH\x00\x12\x13\n\tprogramme\x18\x02 \x01(\tH\x00\x12\x10\n\x06region\x18\x03 \x01(\tH\x00\x12\x0c\n\x04week\x18\x04 \x01(\tB\x07\n\x05scope\"F\n\x13GetInsightsResponse\x12/\n\x08insights\x18\x01 \x01(\x0b\x32\x1d.guild.reputation.v1.Insights\"\xb5\x01\n\x16GetGoalProgressRequest\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12/\n\x06metric\x18\x02 \x01(\x0e\x32\x1f.guild.reputation.v1.GoalMetric\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc4\x01\n\x17GetGoalProgressResponse\x12/\n\x06metric\x18\x01 \x01(\x0e\x32\x1f.guild.reputation.v1.GoalMetric\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x13\n\x0bsample_size\x18\x03 \x01(\x03\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x1dGetContributionSummaryRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x1eGetContributionSummaryResponse\x12\x39\n\x07summary\x18\x01 \x01(\x0b\x32(.guild.reputation.v1.ContributionSummary\"\xa8\x01\n!RequestContributionSummaryRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"s\n\"RequestContributionSummaryResponse\x12\x12\n\nsummary_id\x18\x01 \x01(\t\x12\x39\n\x07summary\x18\x02 \x01(\x0b\x32(.guild.reputation.v1.ContributionSummary2\xf0\x08\n\x11ReputationService\x12i\n\x0eGetLeaderboard\x12*.guild.reputation.v1.GetLeaderboardRequest\x1a+.guild.reputation.v1.GetLeaderboardResponse\x12`\n\x0bGetStanding\x12\'.guild.reputation.v1.GetStandingRequest\x1a(.guild.reputation.v1.GetStandingResponse\x12i\n\x0eSetPointsRules\x12*.guild.reputation.v1.SetPointsRulesRequest\x1a+.guild.reputation.v1.SetPointsRulesResponse\x12i\n\x0eGetPointsRules\x12*.guild.reputation.v1.GetPointsRulesRequest\x1a+.guild.reputation.v1.GetPointsRulesResponse\x12]\n\nListBadges\x12&.guild.reputation.v1.ListBadgesRequest\x1a\'.guild.reputation.v1.ListBadgesResponse\x12u\n\x12GrantChampionBadge\x12..guild.reputation.v1.GrantChampionBadgeRequest\x1a/.guild.reputation.v1.GrantChampionBadgeResponse\x12`\n\x0bGetInsights\x12\'.guild.reputation.v1.GetInsightsRequest\x1a(.guild.reputation.v1.GetInsightsResponse\x12l\n\x0fGetGoalProgress\x12+.guild.reputation.v1.GetGoalProgressRequest\x1a,.guild.reputation.v1.GetGoalProgressResponse\x12\x81\x01\n\x16GetContributionSummary\x12\x32.guild.reputation.v1.GetContributionSummaryRequest\x1a\x33.guild.reputation.v1.GetContributionSummaryResponse\x12\x8d\x01\n\x1aRequestContributionSummary\x12\x36.guild.reputation.v1.RequestContributionSummaryRequest\x1a\x37.guild.reputation.v1.RequestContributionSummaryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.reputation.v1.reputation_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETLEADERBOARDREQUEST']._serialized_start=182
-  _globals['_GETLEADERBOARDREQUEST']._serialized_end=310
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=312
-  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=409
-  _globals['_GETSTANDINGREQUEST']._serialized_start=412
-  _globals['_GETSTANDINGREQUEST']._serialized_end=543
-  _globals['_GETSTANDINGRESPONSE']._serialized_start=546
-  _globals['_GETSTANDINGRESPONSE']._serialized_end=751
-  _globals['_SETPOINTSRULESREQUEST']._serialized_start=753
-  _globals['_SETPOINTSRULESREQUEST']._serialized_end=846
-  _globals['_SETPOINTSRULESRESPONSE']._serialized_start=848
-  _globals['_SETPOINTSRULESRESPONSE']._serialized_end=920
-  _globals['_GETPOINTSRULESREQUEST']._serialized_start=922
-  _globals['_GETPOINTSRULESREQUEST']._serialized_end=967
-  _globals['_GETPOINTSRULESRESPONSE']._serialized_start=969
-  _globals['_GETPOINTSRULESRESPONSE']._serialized_end=1041
-  _globals['_LISTBADGESREQUEST']._serialized_start=1043
-  _globals['_LISTBADGESREQUEST']._serialized_end=1142
-  _globals['_LISTBADGESRESPONSE']._serialized_start=1144
-  _globals['_LISTBADGESRESPONSE']._serialized_end=1238
-  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_start=1240
-  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_end=1326
-  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_start=1328
-  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_end=1404
-  _globals['_REPUTATIONSERVICE']._serialized_start=1407
-  _globals['_REPUTATIONSERVICE']._serialized_end=2059
+  _globals['_GETLEADERBOARDREQUEST']._serialized_start=290
+  _globals['_GETLEADERBOARDREQUEST']._serialized_end=418
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=420
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=517
+  _globals['_GETSTANDINGREQUEST']._serialized_start=520
+  _globals['_GETSTANDINGREQUEST']._serialized_end=651
+  _globals['_GETSTANDINGRESPONSE']._serialized_start=654
+  _globals['_GETSTANDINGRESPONSE']._serialized_end=859
+  _globals['_SETPOINTSRULESREQUEST']._serialized_start=861
+  _globals['_SETPOINTSRULESREQUEST']._serialized_end=954
+  _globals['_SETPOINTSRULESRESPONSE']._serialized_start=956
+  _globals['_SETPOINTSRULESRESPONSE']._serialized_end=1028
+  _globals['_GETPOINTSRULESREQUEST']._serialized_start=1030
+  _globals['_GETPOINTSRULESREQUEST']._serialized_end=1075
+  _globals['_GETPOINTSRULESRESPONSE']._serialized_start=1077
+  _globals['_GETPOINTSRULESRESPONSE']._serialized_end=1149
+  _globals['_LISTBADGESREQUEST']._serialized_start=1151
+  _globals['_LISTBADGESREQUEST']._serialized_end=1250
+  _globals['_LISTBADGESRESPONSE']._serialized_start=1252
+  _globals['_LISTBADGESRESPONSE']._serialized_end=1346
+  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_start=1348
+  _globals['_GRANTCHAMPIONBADGEREQUEST']._serialized_end=1434
+  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_start=1436
+  _globals['_GRANTCHAMPIONBADGERESPONSE']._serialized_end=1512
+  _globals['_GETINSIGHTSREQUEST']._serialized_start=1514
+  _globals['_GETINSIGHTSREQUEST']._serialized_end=1620
+  _globals['_GETINSIGHTSRESPONSE']._serialized_start=1622
+  _globals['_GETINSIGHTSRESPONSE']._serialized_end=1692
+  _globals['_GETGOALPROGRESSREQUEST']._serialized_start=1695
+  _globals['_GETGOALPROGRESSREQUEST']._serialized_end=1876
+  _globals['_GETGOALPROGRESSRESPONSE']._serialized_start=1879
+  _globals['_GETGOALPROGRESSRESPONSE']._serialized_end=2075
+  _globals['_GETCONTRIBUTIONSUMMARYREQUEST']._serialized_start=2078
+  _globals['_GETCONTRIBUTIONSUMMARYREQUEST']._serialized_end=2222
+  _globals['_GETCONTRIBUTIONSUMMARYRESPONSE']._serialized_start=2224
+  _globals['_GETCONTRIBUTIONSUMMARYRESPONSE']._serialized_end=2315
+  _globals['_REQUESTCONTRIBUTIONSUMMARYREQUEST']._serialized_start=2318
+  _globals['_REQUESTCONTRIBUTIONSUMMARYREQUEST']._serialized_end=2486
+  _globals['_REQUESTCONTRIBUTIONSUMMARYRESPONSE']._serialized_start=2488
+  _globals['_REQUESTCONTRIBUTIONSUMMARYRESPONSE']._serialized_end=2603
+  _globals['_REPUTATIONSERVICE']._serialized_start=2606
+  _globals['_REPUTATIONSERVICE']._serialized_end=3742
 # @@protoc_insertion_point(module_scope)

@@ -65,6 +65,26 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.FromString,
                 _registered_method=True)
+        self.GetInsights = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetInsights',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsResponse.FromString,
+                _registered_method=True)
+        self.GetGoalProgress = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetGoalProgress',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.FromString,
+                _registered_method=True)
+        self.GetContributionSummary = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetContributionSummary',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryResponse.FromString,
+                _registered_method=True)
+        self.RequestContributionSummary = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/RequestContributionSummary',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.FromString,
+                _registered_method=True)
 
 
 class ReputationServiceServicer:
@@ -113,6 +133,36 @@ class ReputationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInsights(self, request, context):
+        """Participation figures of a community, programme or region for one week. Members of the community,
+        or services, for a community; any signed-in caller for a programme or region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGoalProgress(self, request, context):
+        """A community's current value of a goal metric. Members of the community, or services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContributionSummary(self, request, context):
+        """A member's contributions over a period. The member, an owner of a community they belong to, or a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestContributionSummary(self, request, context):
+        """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
+        member or an owner of a community they belong to; once per request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReputationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +195,26 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     servicer.GrantChampionBadge,
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.SerializeToString,
+            ),
+            'GetInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInsights,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsResponse.SerializeToString,
+            ),
+            'GetGoalProgress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGoalProgress,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.SerializeToString,
+            ),
+            'GetContributionSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContributionSummary,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryResponse.SerializeToString,
+            ),
+            'RequestContributionSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestContributionSummary,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +380,114 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/GrantChampionBadge',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GrantChampionBadgeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetInsights',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetInsightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGoalProgress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetGoalProgress',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContributionSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetContributionSummary',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestContributionSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/RequestContributionSummary',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

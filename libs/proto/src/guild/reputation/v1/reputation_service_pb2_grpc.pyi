@@ -45,6 +45,18 @@ class ReputationServiceStub:
     """A member's badges, newest first."""
     GrantChampionBadge: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GrantChampionBadgeRequest, _reputation_service_pb2.GrantChampionBadgeResponse]
     """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
+    GetInsights: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetInsightsRequest, _reputation_service_pb2.GetInsightsResponse]
+    """Participation figures of a community, programme or region for one week. Members of the community,
+    or services, for a community; any signed-in caller for a programme or region.
+    """
+    GetGoalProgress: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetGoalProgressRequest, _reputation_service_pb2.GetGoalProgressResponse]
+    """A community's current value of a goal metric. Members of the community, or services."""
+    GetContributionSummary: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetContributionSummaryRequest, _reputation_service_pb2.GetContributionSummaryResponse]
+    """A member's contributions over a period. The member, an owner of a community they belong to, or a service."""
+    RequestContributionSummary: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.RequestContributionSummaryRequest, _reputation_service_pb2.RequestContributionSummaryResponse]
+    """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
+    member or an owner of a community they belong to; once per request_id.
+    """
 
 @_typing.type_check_only
 class ReputationServiceAsyncStub(ReputationServiceStub):
@@ -63,6 +75,18 @@ class ReputationServiceAsyncStub(ReputationServiceStub):
     """A member's badges, newest first."""
     GrantChampionBadge: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GrantChampionBadgeRequest, _reputation_service_pb2.GrantChampionBadgeResponse]  # type: ignore[assignment]
     """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
+    GetInsights: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetInsightsRequest, _reputation_service_pb2.GetInsightsResponse]  # type: ignore[assignment]
+    """Participation figures of a community, programme or region for one week. Members of the community,
+    or services, for a community; any signed-in caller for a programme or region.
+    """
+    GetGoalProgress: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetGoalProgressRequest, _reputation_service_pb2.GetGoalProgressResponse]  # type: ignore[assignment]
+    """A community's current value of a goal metric. Members of the community, or services."""
+    GetContributionSummary: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetContributionSummaryRequest, _reputation_service_pb2.GetContributionSummaryResponse]  # type: ignore[assignment]
+    """A member's contributions over a period. The member, an owner of a community they belong to, or a service."""
+    RequestContributionSummary: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.RequestContributionSummaryRequest, _reputation_service_pb2.RequestContributionSummaryResponse]  # type: ignore[assignment]
+    """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
+    member or an owner of a community they belong to; once per request_id.
+    """
 
 class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Points, leaderboards and badges."""
@@ -114,5 +138,41 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reputation_service_pb2.GrantChampionBadgeResponse, _abc.Awaitable[_reputation_service_pb2.GrantChampionBadgeResponse]]:
         """Grants a member the champion badge of a community, with a citation. Owners only; once per member."""
+
+    @_abc_1.abstractmethod
+    def GetInsights(
+        self,
+        request: _reputation_service_pb2.GetInsightsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetInsightsResponse, _abc.Awaitable[_reputation_service_pb2.GetInsightsResponse]]:
+        """Participation figures of a community, programme or region for one week. Members of the community,
+        or services, for a community; any signed-in caller for a programme or region.
+        """
+
+    @_abc_1.abstractmethod
+    def GetGoalProgress(
+        self,
+        request: _reputation_service_pb2.GetGoalProgressRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetGoalProgressResponse, _abc.Awaitable[_reputation_service_pb2.GetGoalProgressResponse]]:
+        """A community's current value of a goal metric. Members of the community, or services."""
+
+    @_abc_1.abstractmethod
+    def GetContributionSummary(
+        self,
+        request: _reputation_service_pb2.GetContributionSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetContributionSummaryResponse, _abc.Awaitable[_reputation_service_pb2.GetContributionSummaryResponse]]:
+        """A member's contributions over a period. The member, an owner of a community they belong to, or a service."""
+
+    @_abc_1.abstractmethod
+    def RequestContributionSummary(
+        self,
+        request: _reputation_service_pb2.RequestContributionSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.RequestContributionSummaryResponse, _abc.Awaitable[_reputation_service_pb2.RequestContributionSummaryResponse]]:
+        """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
+        member or an owner of a community they belong to; once per request_id.
+        """
 
 def add_ReputationServiceServicer_to_server(servicer: ReputationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,94 @@
+"""Goal use cases: owners set a community's goals; its members see them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from guild_common.auth import Principal
+from guild_common.clock import utc_now
+from guild_common.errors import NotFound, Validator
+from guild_common.ids import id_for_request, new_id
+from guild_common.pagination import clamp_page_size
+from guild_community.app.ports import CommunityRepository
+from guild_community.domain.authorization import Action, authorize
+from guild_community.domain.goals import Goal, GoalMetric
+from guild_community.domain.model import Community
+
+
+@dataclass(frozen=True)
+class GoalPage:
+    goals: list[Goal]
+    next_token: str
+
+
+class GoalRepository(Protocol):
+    async def add_goal(self, goal: Goal) -> Goal:
+        """Store a new goal; returns the stored one if its id exists already (a retried create)."""
+        ...
+
+    async def list_goals(self, community_id: str, page_size: int, page_token: str) -> GoalPage: ...
+
+
+@dataclass(frozen=True)
+class NewGoal:
+    community_id: str
+    metric: GoalMetric | None
+    target: float
+    deadline: datetime | None
+    request_id: str
+
+
+class GoalUseCases:
+    def __init__(
+        self,
+        goals: GoalRepository,
+        communities: CommunityRepository,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._goals = goals
+        self._communities = communities
+        self._clock = clock
+
+    async def create(self, caller: Principal, new: NewGoal) -> Goal:
+        community = await self._community(new.community_id)
+        await self._authorize(caller, community, Action.MANAGE_GOALS)
+        community.check_writable()
+        goal_id = (
+            id_for_request("goal", f"{community.id}:{caller.subject}", new.request_id)
+            if new.request_id
+            else new_id()
+        )
+        goal = Goal.set(
+            id=goal_id,
+            community_id=community.id,
+            metric=new.metric,
+            target=new.target,
+            deadline=new.deadline,
+            lifecycle=community.lifecycle,
+            created_by=caller.subject,
+            now=self._clock(),
+        )
+        return await self._goals.add_goal(goal)
+
+    async def list(self, caller: Principal, community_id: str, page_size: int, page_token: str) -> GoalPage:
+        size = clamp_page_size(page_size, default=50, maximum=200)
+        community = await self._community(community_id)
+        await self._authorize(caller, community, Action.VIEW_GOALS)
+        return await self._goals.list_goals(community.id, size, page_token)
+
+    async def _community(self, community_id: str) -> Community:
+        check = Validator()
+        check.require(bool(community_id), "community_id", "must not be empty")
+        check.check()
+        community = await self._communities.get_community(community_id)
+        if community is None:
+            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+        return community
+
+    async def _authorize(self, caller: Principal, community: Community, action: Action) -> None:
+        membership = await self._communities.get_membership(community.id, caller.subject)
+        authorize(membership.role if membership is not None else None, action)

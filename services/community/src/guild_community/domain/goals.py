@@ -1,0 +1,72 @@
+"""Community goals: a metric, a target and a deadline, recorded with the lifecycle they were set in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from guild_common.errors import Validator
+from guild_community.domain.model import Lifecycle
+
+# How far ahead a deadline may lie.
+MAX_HORIZON = timedelta(days=5 * 366)
+# The longest median time to first answer a goal may name: thirty days.
+MAX_SECONDS_TARGET = 30 * 24 * 3600.0
+
+
+class GoalMetric(StrEnum):
+    WEEKLY_ACTIVE_MEMBERS_PCT = "weekly_active_members_pct"
+    QUESTIONS_ANSWERED_WITHIN_24H_PCT = "questions_answered_within_24h_pct"
+    MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS = "median_time_to_first_answer_seconds"
+    CONTRIBUTORS_PCT = "contributors_pct"
+    NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT = "new_starters_asked_within_30_days_pct"
+
+    @property
+    def is_percentage(self) -> bool:
+        return self.value.endswith("_pct")
+
+
+@dataclass(frozen=True)
+class Goal:
+    id: str
+    community_id: str
+    metric: GoalMetric
+    target: float
+    deadline: datetime
+    set_in_lifecycle: Lifecycle
+    created_by: str
+    create_time: datetime
+
+    @classmethod
+    def set(
+        cls,
+        *,
+        id: str,
+        community_id: str,
+        metric: GoalMetric | None,
+        target: float,
+        deadline: datetime | None,
+        lifecycle: Lifecycle,
+        created_by: str,
+        now: datetime,
+    ) -> Goal:
+        check = Validator()
+        check.require(metric is not None, "metric", "one of " + ", ".join(m.value for m in GoalMetric))
+        if metric is not None:
+            if metric.is_percentage:
+                check.require(0 < target <= 100, "target", "a percentage above 0 and at most 100")
+            else:
+                check.require(
+                    0 < target <= MAX_SECONDS_TARGET, "target", "seconds above 0 and at most 30 days"
+                )
+        check.require(deadline is not None, "deadline", "must be set")
+        if deadline is not None:
+            check.require(deadline > now, "deadline", "must be in the future")
+            check.require(deadline <= now + MAX_HORIZON, "deadline", "at most five years ahead")
+        check.check()
+        assert metric is not None
+        assert deadline is not None
+        # Stored to the millisecond: keep the same precision in what a create returns.
+        deadline = deadline.replace(microsecond=deadline.microsecond // 1000 * 1000)
+        return cls(id, community_id, metric, float(target), deadline, lifecycle, created_by, now)

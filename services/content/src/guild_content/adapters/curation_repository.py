@@ -1,0 +1,245 @@
+"""Collections, their followers and featured items in MongoDB.
+
+A collection is one document holding its ordered items; every change to it (items, order, publication,
+follower count) is a read-modify-write under the collection's lock, so a reorder replaces the whole order
+at once. Follows are their own documents (``<collection>:<member>``) and the follower count is recounted
+from them under the lock after each follow or unfollow. A featured item is one document per community,
+kind and item, switched on and off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild_common.doclocks import document_lock
+from guild_common.errors import NotFound
+from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.keyset import keyset_page
+from guild_common.mongo import Document, IndexSpec
+from guild_content.adapters.events import to_envelopes
+from guild_content.app.ports import CollectionPage, FeaturePage
+from guild_content.domain.curation import Collection, CollectionFollowed, CollectionItem, Feature
+from guild_content.domain.model import CommunityView
+
+COLLECTIONS = "collections"
+COLLECTION_FOLLOWS = "collection_follows"
+FEATURES = "featured_items"
+OUTBOX_COLLECTIONS = [COLLECTIONS, FEATURES]
+INDEXES = [
+    IndexSpec(COLLECTIONS, [("community_id", 1), ("published", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(COLLECTION_FOLLOWS, [("collection_id", 1)]),
+    IndexSpec(FEATURES, [("community_id", 1), ("active", 1), ("feature_time", -1), ("_id", -1)]),
+    *outbox_indexes(OUTBOX_COLLECTIONS),
+]
+_NO_OUTBOX = {"outbox": 0}
+
+
+def _item_doc(i: CollectionItem) -> Document:
+    return {
+        "id": i.id,
+        "kind": i.kind,
+        "post_id": i.post_id,
+        "url": i.url,
+        "title": i.title,
+        "note": i.note,
+        "position": i.position,
+        "add_time": i.add_time,
+    }
+
+
+def _state(c: Collection) -> Document:
+    """The fields a change to a collection may touch."""
+    return {
+        "title": c.title,
+        "description": c.description,
+        "items": [_item_doc(i) for i in c.items],
+        "published": c.published,
+        "publish_time": c.publish_time,
+        "update_time": c.update_time,
+    }
+
+
+def _collection_doc(c: Collection) -> Document:
+    return {
+        "_id": c.id,
+        "community_id": c.community_id,
+        "curator_id": c.curator_id,
+        "create_time": c.create_time,
+        "follower_count": c.follower_count,
+        **_state(c),
+    }
+
+
+def _collection(doc: Document) -> Collection:
+    items = [
+        CollectionItem(
+            id=i["id"],
+            kind=i["kind"],
+            post_id=i.get("post_id", ""),
+            url=i.get("url", ""),
+            title=i.get("title", ""),
+            note=i.get("note", ""),
+            position=int(i["position"]),
+            add_time=i["add_time"],
+        )
+        for i in doc.get("items", [])
+    ]
+    return Collection(
+        id=doc["_id"],
+        community_id=doc["community_id"],
+        curator_id=doc["curator_id"],
+        title=doc["title"],
+        description=doc.get("description", ""),
+        create_time=doc["create_time"],
+        items=sorted(items, key=lambda i: i.position),
+        published=bool(doc.get("published", False)),
+        publish_time=doc.get("publish_time"),
+        update_time=doc.get("update_time"),
+        follower_count=int(doc.get("follower_count", 0)),
+    )
+
+
+def _feature(doc: Document) -> Feature:
+    return Feature(
+        community_id=doc["community_id"],
+        item_kind=doc["item_kind"],
+        item_id=doc["item_id"],
+        title=doc.get("title", ""),
+        author_id=doc.get("author_id", ""),
+        featured_by=doc["featured_by"],
+        feature_time=doc["feature_time"],
+    )
+
+
+class MongoCurationRepository:
+    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+        self._collections = db[COLLECTIONS]
+        self._follows = db[COLLECTION_FOLLOWS]
+        self._features = db[FEATURES]
+        self._on_events = on_events
+
+    async def add_collection(self, collection: Collection) -> Collection:
+        """Store a new collection; returns the stored one if the id exists already."""
+        try:
+            await self._collections.insert_one({**_collection_doc(collection), **outbox_fields([])})
+        except DuplicateKeyError:
+            stored = await self.get_collection(collection.id)
+            assert stored is not None
+            return stored
+        return collection
+
+    async def get_collection(self, collection_id: str) -> Collection | None:
+        doc = await self._collections.find_one({"_id": collection_id}, _NO_OUTBOX)
+        return _collection(doc) if doc else None
+
+    async def change_collection(
+        self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
+    ) -> Collection:
+        """Apply ``change`` to the stored collection under its lock and store the result with its events."""
+        async with document_lock(COLLECTIONS, collection_id):
+            doc = await self._collections.find_one({"_id": collection_id}, _NO_OUTBOX)
+            if doc is None:
+                raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
+            collection = _collection(doc)
+            change(collection)
+            update: Document = {"$set": _state(collection)}
+            if collection.events:
+                update = merge_updates(update, outbox_update(to_envelopes(collection.events, community)))
+            await self._collections.update_one({"_id": collection_id}, update)
+        if collection.events:
+            collection.events.clear()
+            self._on_events()
+        return collection
+
+    async def list_collections(
+        self, community_id: str, published: bool, page_size: int, page_token: str
+    ) -> CollectionPage:
+        docs, next_token = await keyset_page(
+            self._collections,
+            {"community_id": community_id, "published": published},
+            sort_field="create_time",
+            descending=True,
+            page_size=page_size,
+            page_token=page_token,
+            projection=_NO_OUTBOX,
+        )
+        return CollectionPage([_collection(d) for d in docs], next_token)
+
+    async def set_following(
+        self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
+    ) -> int:
+        """Record or drop the member's follow; returns the recounted number of followers.
+
+        A new follow queues ``collection_followed`` on the collection in the same write as the count.
+        """
+        follow_id = f"{collection.id}:{member_id}"
+        changed = False
+        if follow:
+            try:
+                await self._follows.insert_one(
+                    {"_id": follow_id, "collection_id": collection.id, "member_id": member_id, "time": now}
+                )
+                changed = True
+            except DuplicateKeyError:
+                pass
+        else:
+            changed = (await self._follows.delete_one({"_id": follow_id})).deleted_count == 1
+        async with document_lock(COLLECTIONS, collection.id):
+            count = await self._follows.count_documents({"collection_id": collection.id})
+            update: Document = {"$set": {"follower_count": count}}
+            if follow and changed:
+                event = CollectionFollowed(collection, member_id, count, now)
+                update = merge_updates(update, outbox_update(to_envelopes([event], community)))
+            await self._collections.update_one({"_id": collection.id}, update)
+        if follow and changed:
+            self._on_events()
+        return count
+
+    async def is_following(self, collection_id: str, member_id: str) -> bool:
+        return await self._follows.find_one({"_id": f"{collection_id}:{member_id}"}, {"_id": 1}) is not None
+
+    async def feature(self, feature: Feature, community: CommunityView) -> Feature:
+        """Put the item on the front page with ``item_featured``; an item featured already stays as it is."""
+        async with document_lock(FEATURES, feature.id):
+            doc = await self._features.find_one({"_id": feature.id}, _NO_OUTBOX)
+            if doc is not None and doc.get("active"):
+                return _feature(doc)
+            fields = {
+                "community_id": feature.community_id,
+                "item_kind": feature.item_kind,
+                "item_id": feature.item_id,
+                "title": feature.title,
+                "author_id": feature.author_id,
+                "featured_by": feature.featured_by,
+                "feature_time": feature.feature_time,
+                "active": True,
+            }
+            update = merge_updates({"$set": fields}, outbox_update(to_envelopes(feature.events, community)))
+            await self._features.update_one({"_id": feature.id}, update, upsert=True)
+        feature.events.clear()
+        self._on_events()
+        return feature
+
+    async def unfeature(self, feature_id: str) -> bool:
+        """Take the item off the front page; False if it was not on it."""
+        async with document_lock(FEATURES, feature_id):
+            result = await self._features.update_one(
+                {"_id": feature_id, "active": True}, {"$set": {"active": False}}
+            )
+        return result.modified_count == 1
+
+    async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage:
+        docs, next_token = await keyset_page(
+            self._features,
+            {"community_id": community_id, "active": True},
+            sort_field="feature_time",
+            descending=True,
+            page_size=page_size,
+            page_token=page_token,
+            projection=_NO_OUTBOX,
+        )
+        return FeaturePage([_feature(d) for d in docs], next_token)

@@ -1,0 +1,245 @@
+"""Curation use cases: collections (learning paths) and a community's featured items."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from guild_common.auth import Principal
+from guild_common.clock import utc_now
+from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
+from guild_common.ids import id_for_request, new_id
+from guild_common.pagination import clamp_page_size
+from guild_content.app.ports import (
+    CollectionPage,
+    CurationRepository,
+    FeaturePage,
+    MembershipDirectory,
+    QuestionRepository,
+    ResourceRepository,
+)
+from guild_content.domain.curation import (
+    FEATURE_KINDS,
+    Collection,
+    CollectionItem,
+    Feature,
+    ItemFeatured,
+)
+from guild_content.domain.model import CURATING_ROLES, CommunityView, MembershipView, ensure_curator
+
+
+class CurationUseCases:
+    def __init__(
+        self,
+        curation: CurationRepository,
+        questions: QuestionRepository,
+        resources: ResourceRepository,
+        directory: MembershipDirectory,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._curation = curation
+        self._questions = questions
+        self._resources = resources
+        self._directory = directory
+        self._clock = clock
+
+    async def create_collection(
+        self, caller: Principal, community_id: str, title: str, description: str, request_id: str
+    ) -> Collection:
+        _require(community_id=community_id)
+        community = await self._curator_of(caller, community_id)
+        community.ensure_writable()
+        collection = Collection.create(
+            id=id_for_request("collection", caller.subject, request_id) if request_id else new_id(),
+            community_id=community_id,
+            curator_id=caller.subject,
+            title=title,
+            description=description,
+            now=self._clock(),
+        )
+        return await self._curation.add_collection(collection)
+
+    async def get_collection(self, caller: Principal, collection_id: str) -> tuple[Collection, bool]:
+        """A collection and whether the caller follows it; drafts are found by curators only."""
+        collection = await self._collection(collection_id)
+        await self._readable(caller, collection.community_id)
+        if not collection.published and not await self._is_curator(caller, collection.community_id):
+            raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
+        return collection, await self._curation.is_following(collection.id, caller.subject)
+
+    async def list_collections(
+        self, caller: Principal, community_id: str, drafts: bool, page_size: int, page_token: str
+    ) -> CollectionPage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        if drafts:
+            await self._curator_of(caller, community_id)
+        else:
+            await self._readable(caller, community_id)
+        return await self._curation.list_collections(community_id, not drafts, size, page_token)
+
+    async def add_item(
+        self,
+        caller: Principal,
+        collection_id: str,
+        *,
+        post_id: str,
+        url: str,
+        title: str,
+        note: str,
+        position: int | None,
+        request_id: str,
+    ) -> tuple[Collection, CollectionItem]:
+        collection = await self._collection(collection_id)
+        community = await self._curator_of(caller, collection.community_id)
+        community.ensure_writable()
+        if post_id:
+            post_title, _ = await self._post_of(collection.community_id, post_id)
+            title = title.strip() or post_title
+        item = CollectionItem.new(
+            id=id_for_request("collection-item", collection_id, request_id) if request_id else new_id(),
+            post_id=post_id,
+            url=url,
+            title=title,
+            note=note,
+            now=self._clock(),
+        )
+        added: list[CollectionItem] = []
+
+        def change(c: Collection) -> None:
+            added.append(c.add(item, position, self._clock()))
+
+        stored = await self._curation.change_collection(collection_id, change, community)
+        return stored, next(i for i in stored.items if i.id == added[0].id)
+
+    async def remove_item(self, caller: Principal, collection_id: str, item_id: str) -> Collection:
+        _require(item_id=item_id)
+        community = await self._curating(caller, collection_id)
+        return await self._curation.change_collection(
+            collection_id, lambda c: c.remove(item_id, self._clock()), community
+        )
+
+    async def reorder(self, caller: Principal, collection_id: str, item_ids: list[str]) -> Collection:
+        community = await self._curating(caller, collection_id)
+        return await self._curation.change_collection(
+            collection_id, lambda c: c.reorder(item_ids, self._clock()), community
+        )
+
+    async def publish(self, caller: Principal, collection_id: str) -> Collection:
+        community = await self._curating(caller, collection_id)
+        return await self._curation.change_collection(
+            collection_id, lambda c: c.publish(self._clock()), community
+        )
+
+    async def follow(self, caller: Principal, collection_id: str, follow: bool) -> int:
+        """Follow or unfollow a published collection; returns its number of followers."""
+        collection = await self._collection(collection_id)
+        community, _ = await self._member_of(caller, collection.community_id)
+        if not collection.published:
+            if await self._is_curator(caller, collection.community_id):
+                raise FailedPrecondition("only published collections can be followed", reason="NOT_PUBLISHED")
+            raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
+        if follow:
+            community.ensure_writable()
+        return await self._curation.set_following(
+            collection, caller.subject, follow, self._clock(), community
+        )
+
+    async def feature(self, caller: Principal, community_id: str, item_kind: str, item_id: str) -> Feature:
+        _check_feature(community_id, item_kind, item_id)
+        community = await self._curator_of(caller, community_id)
+        community.ensure_writable()
+        if item_kind == "collection":
+            collection = await self._collection(item_id)
+            if collection.community_id != community_id or not collection.published:
+                raise NotFound(f"collection {item_id} not found", reason="COLLECTION_NOT_FOUND")
+            title, author = collection.title, collection.curator_id
+        else:
+            title, author = await self._post_of(community_id, item_id)
+        feature = Feature(community_id, item_kind, item_id, title, author, caller.subject, self._clock())
+        feature.events.append(ItemFeatured(feature))
+        return await self._curation.feature(feature, community)
+
+    async def unfeature(self, caller: Principal, community_id: str, item_kind: str, item_id: str) -> None:
+        _check_feature(community_id, item_kind, item_id)
+        await self._curator_of(caller, community_id)
+        if not await self._curation.unfeature(f"{community_id}:{item_kind}:{item_id}"):
+            raise NotFound(f"{item_kind} {item_id} is not featured", reason="NOT_FEATURED")
+
+    async def list_featured(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> FeaturePage:
+        _require(community_id=community_id)
+        size = clamp_page_size(page_size, default=20, maximum=100)
+        await self._readable(caller, community_id)
+        return await self._curation.list_features(community_id, size, page_token)
+
+    async def _post_of(self, community_id: str, post_id: str) -> tuple[str, str]:
+        """The title and author of a live question or resource of the community."""
+        question = await self._questions.get_question(post_id)
+        live = question is not None and not (question.deleted or question.hidden)
+        if question is not None and live and question.community_id == community_id:
+            return question.title, question.author_id
+        resource = await self._resources.get_resource(post_id)
+        if resource is not None and resource.community_id == community_id:
+            return resource.title, resource.author_id
+        raise NotFound(f"post {post_id} not found in this community", reason="POST_NOT_FOUND")
+
+    async def _collection(self, collection_id: str) -> Collection:
+        _require(collection_id=collection_id)
+        collection = await self._curation.get_collection(collection_id)
+        if collection is None:
+            raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
+        return collection
+
+    async def _curating(self, caller: Principal, collection_id: str) -> CommunityView:
+        """The community of a collection the caller may change; archived communities refuse changes."""
+        collection = await self._collection(collection_id)
+        community = await self._curator_of(caller, collection.community_id)
+        community.ensure_writable()
+        return community
+
+    async def _community(self, community_id: str) -> CommunityView:
+        community = await self._directory.community(community_id)
+        if community is None:
+            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+        return community
+
+    async def _member_of(self, caller: Principal, community_id: str) -> tuple[CommunityView, MembershipView]:
+        community = await self._community(community_id)
+        membership = await self._directory.membership(community_id, caller.subject)
+        if membership is None:
+            raise PermissionDenied("only members of the community may do this", reason="NOT_A_MEMBER")
+        return community, membership
+
+    async def _curator_of(self, caller: Principal, community_id: str) -> CommunityView:
+        community, membership = await self._member_of(caller, community_id)
+        ensure_curator(membership)
+        return community
+
+    async def _is_curator(self, caller: Principal, community_id: str) -> bool:
+        membership = await self._directory.membership(community_id, caller.subject)
+        return membership is not None and membership.role in CURATING_ROLES
+
+    async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
+        community = await self._community(community_id)
+        hidden = community.visibility == "hidden" and not caller.is_service
+        if hidden and await self._directory.membership(community_id, caller.subject) is None:
+            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+        return community
+
+
+def _require(**fields: str) -> None:
+    check = Validator()
+    for name, value in fields.items():
+        check.require(bool(value), name, "must not be empty")
+    check.check()
+
+
+def _check_feature(community_id: str, item_kind: str, item_id: str) -> None:
+    check = Validator()
+    check.require(bool(community_id), "community_id", "must not be empty")
+    check.require(item_kind in FEATURE_KINDS, "item_kind", "post or collection")
+    check.require(bool(item_id), "item_id", "must not be empty")
+    check.check()

@@ -1,0 +1,328 @@
+"""Insight read models, one record per natural key, kept from events; figures are indexed counts.
+
+- ``insight_members``: one per (community, member): latest join, leave after it, first post, first question.
+- ``insight_activity``: one per (community, member, day) the member posted, answered, voted or commented.
+- ``insight_posts``: one per post (question, answer, comment, resource).
+- ``insight_questions``: one per question: when it was asked and when it was first answered.
+
+Each record carries the community's region and programme, so every figure is available per community,
+programme and region. Writes are absolute (a time kept as the earliest or latest seen), so redelivery
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild_common.doclocks import document_lock
+from guild_common.mongo import Document, IndexSpec
+from guild_reputation.domain.insights import (
+    MONTH,
+    NEVER,
+    PostKind,
+    QuestionFigures,
+    Scope,
+    Weeks,
+)
+
+MEMBERS = "insight_members"
+ACTIVITY = "insight_activity"
+POSTS = "insight_posts"
+QUESTIONS = "insight_questions"
+# Most questions one figure reads; beyond it the figures are over the earliest asked.
+QUESTIONS_READ_MAX = 50_000
+
+INDEXES = [
+    *(IndexSpec(MEMBERS, [(scope.value, 1), ("joined_at", 1)]) for scope in Scope),
+    *(IndexSpec(ACTIVITY, [(scope.value, 1), ("day", 1)]) for scope in Scope),
+    *(IndexSpec(POSTS, [(scope.value, 1), ("at", 1)]) for scope in Scope),
+    IndexSpec(POSTS, [("author_id", 1), ("at", 1)]),
+    *(IndexSpec(QUESTIONS, [(scope.value, 1), ("asked_at", 1)]) for scope in Scope),
+]
+
+
+def _routing(community_id: str, region: str, programme: str) -> Document:
+    return {"community_id": community_id, "region": region, "programme": programme}
+
+
+def _earliest(current: Any, moment: datetime) -> datetime:
+    return moment if not isinstance(current, datetime) or moment < current else current
+
+
+class MongoInsights:
+    def __init__(self, db: AsyncDatabase[Document], weeks: Weeks) -> None:
+        self._members = db[MEMBERS]
+        self._activity = db[ACTIVITY]
+        self._posts = db[POSTS]
+        self._questions = db[QUESTIONS]
+        self._weeks = weeks
+
+    # --- writes -------------------------------------------------------------------------------------
+
+    async def _update_member(
+        self, community_id: str, member_id: str, region: str, programme: str, change: dict[str, Any]
+    ) -> None:
+        """Read, change and write the membership record under its lock (``change`` maps a field to a
+        function of its stored value)."""
+        _id = f"{community_id}|{member_id}"
+        async with document_lock(MEMBERS, _id):
+            doc = await self._members.find_one({"_id": _id}) or {}
+            fields = {name: fn(doc.get(name)) for name, fn in change.items()}
+            await self._members.update_one(
+                {"_id": _id},
+                {
+                    "$set": {**_routing(community_id, region, programme), "member_id": member_id, **fields},
+                    "$setOnInsert": {
+                        name: NEVER
+                        for name in ("left_at", "first_post_at", "first_question_at")
+                        if name not in fields
+                    },
+                },
+                upsert=True,
+            )
+
+    async def member_joined(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        _id = f"{community_id}|{member_id}"
+        async with document_lock(MEMBERS, _id):
+            doc = await self._members.find_one({"_id": _id}) or {}
+            joined = doc.get("joined_at")
+            if isinstance(joined, datetime) and joined >= at:
+                return  # this join or a later one is stored
+            left = doc.get("left_at", NEVER)
+            await self._members.update_one(
+                {"_id": _id},
+                {
+                    "$set": {
+                        **_routing(community_id, region, programme),
+                        "member_id": member_id,
+                        "joined_at": at,
+                        # A leave before this join is over.
+                        "left_at": NEVER if left <= at else left,
+                        "first_post_at": doc.get("first_post_at", NEVER),
+                        "first_question_at": doc.get("first_question_at", NEVER),
+                    }
+                },
+                upsert=True,
+            )
+
+    async def member_left(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        _id = f"{community_id}|{member_id}"
+        async with document_lock(MEMBERS, _id):
+            doc = await self._members.find_one({"_id": _id}) or {}
+            joined = doc.get("joined_at")
+            if isinstance(joined, datetime) and joined > at:
+                return  # rejoined since
+            left = doc.get("left_at", NEVER)
+            if left != NEVER and left >= at:
+                return  # this leave or a later one is stored
+            await self._members.update_one(
+                {"_id": _id},
+                {
+                    "$set": {
+                        **_routing(community_id, region, programme),
+                        "member_id": member_id,
+                        "left_at": at,
+                    },
+                    "$setOnInsert": {"first_post_at": NEVER, "first_question_at": NEVER},
+                },
+                upsert=True,
+            )
+
+    async def active(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        day = self._weeks.day(at)
+        try:
+            await self._activity.insert_one(
+                {
+                    "_id": f"{community_id}|{member_id}|{day}",
+                    **_routing(community_id, region, programme),
+                    "member_id": member_id,
+                    "day": day,
+                }
+            )
+        except DuplicateKeyError:
+            pass
+
+    async def posted(
+        self,
+        post_id: str,
+        kind: PostKind,
+        community_id: str,
+        author_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        question_id: str = "",
+    ) -> None:
+        try:
+            await self._posts.insert_one(
+                {
+                    "_id": f"{kind.value}:{post_id}",
+                    **_routing(community_id, region, programme),
+                    "author_id": author_id,
+                    "kind": kind.value,
+                    "at": at,
+                    "question_id": question_id or (post_id if kind is PostKind.QUESTION else ""),
+                }
+            )
+        except DuplicateKeyError:
+            pass
+        change = {"first_post_at": lambda current: _earliest(current, at)}
+        if kind is PostKind.QUESTION:
+            change["first_question_at"] = lambda current: _earliest(current, at)
+        await self._update_member(community_id, author_id, region, programme, change)
+        await self.active(community_id, author_id, region, programme, at)
+
+    async def _update_question(
+        self,
+        question_id: str,
+        community_id: str,
+        region: str,
+        programme: str,
+        field: str,
+        at: datetime,
+        tags: list[str] | None = None,
+    ) -> None:
+        async with document_lock(QUESTIONS, question_id):
+            doc = await self._questions.find_one({"_id": question_id}) or {}
+            times = {
+                "asked_at": doc.get("asked_at", NEVER),
+                "first_answer_at": doc.get("first_answer_at", NEVER),
+            }
+            times[field] = _earliest(None if times[field] == NEVER else times[field], at)
+            answered = times["asked_at"] != NEVER and times["first_answer_at"] != NEVER
+            seconds = (
+                max(0.0, (times["first_answer_at"] - times["asked_at"]).total_seconds()) if answered else None
+            )
+            await self._questions.update_one(
+                {"_id": question_id},
+                {
+                    "$set": {
+                        **_routing(community_id, region, programme),
+                        **times,
+                        "answer_seconds": seconds,
+                        "tags": doc.get("tags", []) if tags is None else tags,
+                    }
+                },
+                upsert=True,
+            )
+
+    async def question_asked(
+        self,
+        question_id: str,
+        community_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        tags: list[str] | None = None,
+    ) -> None:
+        await self._update_question(question_id, community_id, region, programme, "asked_at", at, tags)
+
+    async def question_answered(
+        self, question_id: str, community_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        await self._update_question(question_id, community_id, region, programme, "first_answer_at", at)
+
+    # --- figures ------------------------------------------------------------------------------------
+
+    async def known_community(self, community_id: str) -> bool:
+        """Whether anyone ever joined or posted in the community."""
+        return await self._members.find_one({"community_id": community_id}, {"_id": 1}) is not None
+
+    async def members(self, scope: Scope, scope_id: str, at: datetime) -> int:
+        """Distinct members at ``at``."""
+        query = {scope.value: scope_id, "joined_at": {"$lte": at}, "left_at": {"$gt": at}}
+        if scope is Scope.COMMUNITY:
+            return await self._members.count_documents(query)
+        return len(await self._members.distinct("member_id", query))
+
+    async def active_members(self, scope: Scope, scope_id: str, until: datetime, window: timedelta) -> int:
+        """Distinct members active on the ``window.days`` days up to ``until``."""
+        first, last = self._weeks.days_before(until, window)
+        days = {"$gte": first, "$lte": last}
+        return len(await self._activity.distinct("member_id", {scope.value: scope_id, "day": days}))
+
+    async def contributors(self, scope: Scope, scope_id: str, since: datetime, until: datetime) -> int:
+        query = {scope.value: scope_id, "at": {"$gte": since, "$lt": until}}
+        return len(await self._posts.distinct("author_id", query))
+
+    async def top_contributors(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[str, int]]:
+        """The members with most posts in the span, most first, ties by member id."""
+        pipeline: list[Document] = [
+            {"$match": {scope.value: scope_id, "at": {"$gte": since, "$lt": until}}},
+            {"$group": {"_id": "$author_id", "posts": {"$sum": 1}}},
+            {"$sort": {"posts": -1, "_id": 1}},
+            {"$limit": limit},
+        ]
+        cursor = await self._posts.aggregate(pipeline)
+        return [(str(doc["_id"]), int(doc["posts"])) async for doc in cursor]
+
+    async def posts(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+    ) -> dict[PostKind, int]:
+        return {
+            kind: await self._posts.count_documents(
+                {scope.value: scope_id, "at": {"$gte": since, "$lt": until}, "kind": kind.value}
+            )
+            for kind in PostKind
+        }
+
+    async def questions(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+    ) -> QuestionFigures:
+        cursor = (
+            self._questions.find(
+                {scope.value: scope_id, "asked_at": {"$gte": since, "$lt": until}},
+                {"answer_seconds": 1},
+            )
+            .sort("asked_at", 1)
+            .limit(QUESTIONS_READ_MAX)
+        )
+        seconds = [doc.get("answer_seconds") async for doc in cursor]
+        return QuestionFigures.of([float(s) if s is not None else None for s in seconds])
+
+    async def new_starters(self, scope: Scope, scope_id: str, at: datetime) -> tuple[int, int]:
+        """Members at ``at`` who joined in the 30 days before it, and how many of them have posted."""
+        query: Document = {
+            scope.value: scope_id,
+            "joined_at": {"$gte": at - MONTH, "$lte": at},
+            "left_at": {"$gt": at},
+        }
+        posted = {**query, "first_post_at": {"$lte": at}}
+        if scope is Scope.COMMUNITY:
+            return await self._members.count_documents(query), await self._members.count_documents(posted)
+        return (
+            len(await self._members.distinct("member_id", query)),
+            len(await self._members.distinct("member_id", posted)),
+        )
+
+    async def starters_asking_soon(
+        self, community_id: str, since: datetime, until: datetime, within: timedelta
+    ) -> tuple[int, int]:
+        """Members who joined in [since, until) and are still members, and how many asked a question
+        within ``within`` of joining."""
+        cursor = self._members.find(
+            {
+                "community_id": community_id,
+                "joined_at": {"$gte": since, "$lt": until},
+                "left_at": {"$gt": until},
+            },
+            {"joined_at": 1, "first_question_at": 1},
+        ).limit(QUESTIONS_READ_MAX)
+        joined = asked = 0
+        async for doc in cursor:
+            joined += 1
+            if doc["first_question_at"] - doc["joined_at"] <= within:
+                asked += 1
+        return joined, asked

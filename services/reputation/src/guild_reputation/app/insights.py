@@ -1,0 +1,267 @@
+"""Insights: read models kept from content and community events, and the figures served from them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from guild.events.v1 import community_events_pb2 as community_events
+from guild.events.v1 import content_events_pb2 as events
+from guild_common.auth import Principal
+from guild_common.clock import utc_now
+from guild_common.errors import NotFound, PermissionDenied, Validator
+from guild_common.events.consumer import EventHandler
+from guild_common.events.envelope import Envelope
+from guild_reputation.app.event_handlers import payload, region_programme
+from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.domain.insights import (
+    MONTH,
+    TOP_CONTRIBUTORS,
+    WEEK,
+    GoalMetric,
+    GoalValue,
+    Insights,
+    PostKind,
+    QuestionFigures,
+    Scope,
+    Weeks,
+    pct,
+)
+
+
+class InsightsStore(Protocol):
+    async def member_joined(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None: ...
+
+    async def member_left(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None: ...
+
+    async def active(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None: ...
+
+    async def posted(
+        self,
+        post_id: str,
+        kind: PostKind,
+        community_id: str,
+        author_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        question_id: str = "",
+    ) -> None: ...
+
+    async def question_asked(
+        self,
+        question_id: str,
+        community_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        tags: list[str] | None = None,
+    ) -> None: ...
+
+    async def question_answered(
+        self, question_id: str, community_id: str, region: str, programme: str, at: datetime
+    ) -> None: ...
+
+    async def known_community(self, community_id: str) -> bool: ...
+
+    async def members(self, scope: Scope, scope_id: str, at: datetime) -> int: ...
+
+    async def active_members(
+        self, scope: Scope, scope_id: str, until: datetime, window: timedelta
+    ) -> int: ...
+
+    async def contributors(self, scope: Scope, scope_id: str, since: datetime, until: datetime) -> int: ...
+
+    async def posts(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+    ) -> dict[PostKind, int]: ...
+
+    async def top_contributors(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[str, int]]: ...
+
+    async def questions(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+    ) -> QuestionFigures: ...
+
+    async def new_starters(self, scope: Scope, scope_id: str, at: datetime) -> tuple[int, int]: ...
+
+    async def starters_asking_soon(
+        self, community_id: str, since: datetime, until: datetime, within: timedelta
+    ) -> tuple[int, int]: ...
+
+
+class InsightsHandlers:
+    """Keeps the insight read models from content and community events."""
+
+    def __init__(self, store: InsightsStore) -> None:
+        self._store = store
+
+    async def question_asked(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
+        region, programme = region_programme(envelope)
+        await self._store.question_asked(
+            e.question_id, e.community_id, region, programme, envelope.time, list(e.tags)
+        )
+        await self._store.posted(
+            e.question_id, PostKind.QUESTION, e.community_id, e.author_id, region, programme, envelope.time
+        )
+
+    async def answer_posted(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.AnswerPosted, "answer_id", "question_id", "community_id", "author_id")
+        region, programme = region_programme(envelope)
+        await self._store.posted(
+            e.answer_id,
+            PostKind.ANSWER,
+            e.community_id,
+            e.author_id,
+            region,
+            programme,
+            envelope.time,
+            question_id=e.question_id,
+        )
+        if e.author_id != e.question_author_id:  # the asker's own follow-up does not answer it
+            await self._store.question_answered(
+                e.question_id, e.community_id, region, programme, envelope.time
+            )
+
+    async def comment_posted(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.CommentPosted, "comment_id", "community_id", "author_id")
+        region, programme = region_programme(envelope)
+        await self._store.posted(
+            e.comment_id, PostKind.COMMENT, e.community_id, e.author_id, region, programme, envelope.time
+        )
+
+    async def resource_shared(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.ResourceShared, "resource_id", "community_id", "author_id")
+        region, programme = region_programme(envelope)
+        await self._store.posted(
+            e.resource_id, PostKind.RESOURCE, e.community_id, e.author_id, region, programme, envelope.time
+        )
+
+    async def vote_changed(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.VoteChanged, "community_id", "voter_id")
+        if e.value == 0:
+            return  # a retraction is not participation
+        region, programme = region_programme(envelope)
+        await self._store.active(e.community_id, e.voter_id, region, programme, envelope.time)
+
+    async def member_joined(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
+        region, programme = region_programme(envelope)
+        await self._store.member_joined(e.community_id, e.member_id, region, programme, envelope.time)
+
+    async def member_left(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
+        region, programme = region_programme(envelope)
+        await self._store.member_left(e.community_id, e.member_id, region, programme, envelope.time)
+
+    def content_handlers(self) -> dict[str, EventHandler]:
+        return {
+            "guild.content.question_asked.v1": self.question_asked,
+            "guild.content.answer_posted.v1": self.answer_posted,
+            "guild.content.comment_posted.v1": self.comment_posted,
+            "guild.content.resource_shared.v1": self.resource_shared,
+            "guild.content.vote_changed.v1": self.vote_changed,
+        }
+
+    def community_handlers(self) -> dict[str, EventHandler]:
+        return {
+            "guild.community.member_joined.v1": self.member_joined,
+            "guild.community.member_left.v1": self.member_left,
+        }
+
+
+class InsightsQueries:
+    def __init__(self, store: InsightsStore, weeks: Weeks, roles: RoleDirectory) -> None:
+        self._store = store
+        self._weeks = weeks
+        self._roles = roles
+
+    async def _may_read(self, caller: Principal, community_id: str) -> None:
+        if not await self._store.known_community(community_id):
+            raise NotFound(f"no community {community_id} is known", reason="COMMUNITY_NOT_FOUND")
+        if caller.is_service or await self._roles.role(community_id, caller.subject) is not None:
+            return
+        raise PermissionDenied(
+            "only the community's members read its figures",
+            reason="NOT_COMMUNITY_MEMBER",
+            metadata={"required_role": "member", "community_id": community_id},
+        )
+
+    async def insights(
+        self, caller: Principal, scope: Scope | None, scope_id: str, week: str, now: datetime | None = None
+    ) -> Insights:
+        now = now or utc_now()
+        week = week or self._weeks.key(now)
+        bounds = self._weeks.bounds(week)
+        check = Validator()
+        check.require(scope is not None and bool(scope_id), "scope", "one of community_id, programme, region")
+        check.require(bounds is not None, "week", "an ISO week such as 2026-W48")
+        check.check()
+        assert scope is not None
+        assert bounds is not None
+        if scope is Scope.COMMUNITY:
+            await self._may_read(caller, scope_id)
+        start, end = bounds
+        as_of = min(now, end)
+        s = self._store
+        members = await s.members(scope, scope_id, as_of)
+        starters, starters_posted = await s.new_starters(scope, scope_id, as_of)
+        return Insights(
+            scope=scope,
+            scope_id=scope_id,
+            week=week,
+            week_start=start,
+            as_of=as_of,
+            members=members,
+            active_7_days=await s.active_members(scope, scope_id, as_of, WEEK),
+            active_30_days=await s.active_members(scope, scope_id, as_of, MONTH),
+            contributors=await s.contributors(scope, scope_id, start, end),
+            posts=await s.posts(scope, scope_id, start, end),
+            questions=await s.questions(scope, scope_id, start, end),
+            new_starters=starters,
+            new_starters_posted=starters_posted,
+            top_contributors=await s.top_contributors(scope, scope_id, start, end, TOP_CONTRIBUTORS),
+        )
+
+    async def goal_progress(
+        self,
+        caller: Principal,
+        community_id: str,
+        metric: GoalMetric | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> GoalValue:
+        until = until or utc_now()
+        since = since or until - MONTH
+        check = Validator()
+        check.require(bool(community_id), "community_id", "must not be empty")
+        check.require(metric is not None, "metric", "must be set")
+        check.require(since < until, "since", "must be before until")
+        check.check()
+        assert metric is not None
+        await self._may_read(caller, community_id)
+        s, scope = self._store, Scope.COMMUNITY
+        if metric is GoalMetric.WEEKLY_ACTIVE_MEMBERS_PCT:
+            members = await s.members(scope, community_id, until)
+            active = await s.active_members(scope, community_id, until, WEEK)
+            return GoalValue(metric, pct(active, members), members, since, until)
+        if metric is GoalMetric.CONTRIBUTORS_PCT:
+            members = await s.members(scope, community_id, until)
+            contributors = await s.contributors(scope, community_id, since, until)
+            return GoalValue(metric, pct(contributors, members), members, since, until)
+        if metric is GoalMetric.NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT:
+            joined, asked = await s.starters_asking_soon(community_id, since, until, MONTH)
+            return GoalValue(metric, pct(asked, joined), joined, since, until)
+        questions = await s.questions(scope, community_id, since, until)
+        if metric is GoalMetric.QUESTIONS_ANSWERED_WITHIN_24H_PCT:
+            value = pct(questions.answered_within_24h, questions.asked)
+            return GoalValue(metric, value, questions.asked, since, until)
+        return GoalValue(metric, questions.median_seconds or 0.0, questions.answered, since, until)

@@ -1,0 +1,213 @@
+"""Recognition: read models kept from content and community events, and contribution summaries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from guild.events.v1 import community_events_pb2 as community_events
+from guild.events.v1 import content_events_pb2 as events
+from guild_common.auth import Principal
+from guild_common.clock import utc_now
+from guild_common.errors import NotFound, PermissionDenied, Validator
+from guild_common.events.consumer import EventHandler
+from guild_common.events.envelope import Envelope
+from guild_common.mongo import Document
+from guild_reputation.app.event_handlers import payload
+from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.domain.badges import Award
+from guild_reputation.domain.insights import PostKind
+from guild_reputation.domain.recognition import (
+    ANY_ROLE,
+    DEFAULT_SPAN,
+    ContributionSummary,
+    RoleChange,
+    roles_held,
+    top_tags,
+)
+
+REQUEST_ID_MAX = 100
+
+
+class RecognitionStore(Protocol):
+    async def acceptance(
+        self, answer_id: str, answer_author_id: str, accepted: bool, at: datetime
+    ) -> None: ...
+
+    async def rated(self, item_id: str, author_id: str, average: float, count: int, at: datetime) -> None: ...
+
+    async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None: ...
+
+    async def memberships(self, member_id: str) -> dict[str, str]: ...
+
+    async def posts(self, member_id: str, start: datetime, end: datetime) -> list[Document]: ...
+
+    async def accepted(self, answer_ids: list[str]) -> int: ...
+
+    async def ratings(self, item_ids: list[str]) -> tuple[float, int]: ...
+
+    async def question_tags(self, question_ids: list[str]) -> list[list[str]]: ...
+
+    async def badges(self, member_id: str, start: datetime, end: datetime) -> list[Award]: ...
+
+    async def role_changes(self, member_id: str, end: datetime) -> list[RoleChange]: ...
+
+    async def issue(
+        self, summary_id: str, summary: ContributionSummary, requested_by: str, region: str, programme: str
+    ) -> bool: ...
+
+
+class RecognitionHandlers:
+    def __init__(self, store: RecognitionStore) -> None:
+        self._store = store
+
+    async def answer_accepted(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.AnswerAccepted, "answer_id", "answer_author_id")
+        await self._store.acceptance(e.answer_id, e.answer_author_id, True, envelope.time)
+
+    async def answer_unaccepted(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.AnswerUnaccepted, "answer_id", "answer_author_id")
+        await self._store.acceptance(e.answer_id, e.answer_author_id, False, envelope.time)
+
+    async def item_rated(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.ItemRated, "item_id", "author_id")
+        await self._store.rated(e.item_id, e.author_id, e.average, e.count, envelope.time)
+
+    async def member_joined(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
+        if e.role and e.role != "member":
+            change = RoleChange(e.community_id, e.role, True, envelope.time)
+            await self._store.role_changed(envelope.id, e.member_id, change)
+
+    async def role_granted(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.RoleGranted, "community_id", "member_id", "role")
+        if e.previous_role and e.previous_role != e.role:
+            ended = RoleChange(e.community_id, e.previous_role, False, envelope.time)
+            await self._store.role_changed(f"{envelope.id}:previous", e.member_id, ended)
+        await self._store.role_changed(
+            envelope.id, e.member_id, RoleChange(e.community_id, e.role, True, envelope.time)
+        )
+
+    async def role_revoked(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.RoleRevoked, "community_id", "member_id", "role")
+        await self._store.role_changed(
+            envelope.id, e.member_id, RoleChange(e.community_id, e.role, False, envelope.time)
+        )
+
+    async def member_left(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
+        await self._store.role_changed(
+            envelope.id, e.member_id, RoleChange(e.community_id, ANY_ROLE, False, envelope.time)
+        )
+
+    def content_handlers(self) -> dict[str, EventHandler]:
+        return {
+            "guild.content.answer_accepted.v1": self.answer_accepted,
+            "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
+            "guild.content.item_rated.v1": self.item_rated,
+        }
+
+    def community_handlers(self) -> dict[str, EventHandler]:
+        return {
+            "guild.community.member_joined.v1": self.member_joined,
+            "guild.community.role_granted.v1": self.role_granted,
+            "guild.community.role_revoked.v1": self.role_revoked,
+            "guild.community.member_left.v1": self.member_left,
+        }
+
+
+def _ids(posts: list[Document], kind: PostKind) -> list[str]:
+    prefix = f"{kind.value}:"
+    return [str(doc["_id"])[len(prefix) :] for doc in posts if doc["kind"] == kind.value]
+
+
+class RecognitionUseCases:
+    def __init__(self, store: RecognitionStore, roles: RoleDirectory) -> None:
+        self._store = store
+        self._roles = roles
+
+    async def _may_read(self, caller: Principal, member_id: str, memberships: dict[str, str]) -> None:
+        if caller.subject == member_id:
+            return
+        mine = await self._store.memberships(caller.subject)
+        if any(mine.get(community) == "owner" for community in memberships):
+            return
+        raise PermissionDenied(
+            "only the member and the owners of their communities read their contributions",
+            reason="NOT_OWNER_OF_MEMBERS_COMMUNITY",
+            metadata={"required_role": "owner", "member_id": member_id},
+        )
+
+    async def _summary(
+        self, member_id: str, start: datetime, end: datetime, memberships: dict[str, str]
+    ) -> ContributionSummary:
+        s = self._store
+        posts = await s.posts(member_id, start, end)
+        answers = _ids(posts, PostKind.ANSWER)
+        resources = _ids(posts, PostKind.RESOURCE)
+        average, ratings = await s.ratings(resources)
+        questions = sorted({str(doc["question_id"]) for doc in posts if doc.get("question_id")})
+        communities = sorted({*memberships, *(str(doc["community_id"]) for doc in posts)})
+        return ContributionSummary(
+            member_id=member_id,
+            start=start,
+            end=end,
+            questions=len(_ids(posts, PostKind.QUESTION)),
+            answers=len(answers),
+            accepted_answers=await s.accepted(answers),
+            comments=len(_ids(posts, PostKind.COMMENT)),
+            resources_shared=len(resources),
+            resource_average_rating=average,
+            resource_ratings=ratings,
+            badges=await s.badges(member_id, start, end),
+            top_tags=top_tags(await s.question_tags(questions)),
+            community_ids=communities,
+            roles=roles_held(await s.role_changes(member_id, end), start, end),
+        )
+
+    @staticmethod
+    def _span(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+        end = end or utc_now()
+        start = start or end - DEFAULT_SPAN
+        check = Validator()
+        check.require(start < end, "start_time", "must be before end_time")
+        check.check()
+        return start, end
+
+    async def summary(
+        self, caller: Principal, member_id: str, start: datetime | None, end: datetime | None
+    ) -> ContributionSummary:
+        member_id = member_id or caller.subject
+        start, end = self._span(start, end)
+        memberships = await self._store.memberships(member_id)
+        if not caller.is_service:
+            await self._may_read(caller, member_id, memberships)
+        summary = await self._summary(member_id, start, end, memberships)
+        if caller.subject != member_id and not summary.community_ids and not summary.roles:
+            raise NotFound(f"nothing is known of {member_id}", reason="MEMBER_NOT_FOUND")
+        return summary
+
+    async def request(
+        self,
+        caller: Principal,
+        member_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        request_id: str,
+    ) -> tuple[str, ContributionSummary]:
+        member_id = member_id or caller.subject
+        check = Validator()
+        check.require(
+            0 < len(request_id) <= REQUEST_ID_MAX, "request_id", f"1 to {REQUEST_ID_MAX} characters"
+        )
+        check.check()
+        start, end = self._span(start, end)
+        memberships = await self._store.memberships(member_id)
+        await self._may_read(caller, member_id, memberships)
+        summary = await self._summary(member_id, start, end, memberships)
+        summary_id = f"{member_id}:{caller.subject}:{request_id}"
+        # Routed as the first of the member's communities is.
+        first = min(memberships, default="")
+        region, programme = await self._roles.routing(first, member_id) if first else ("unknown", "unknown")
+        await self._store.issue(summary_id, summary, caller.subject, region, programme)
+        return summary_id, summary
