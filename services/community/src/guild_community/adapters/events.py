@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
+from guild_common.prototime import to_timestamp
 from guild_community.domain.model import (
     CommunityCreated,
     CommunityUpdated,
@@ -23,12 +23,6 @@ from guild_community.domain.model import (
 )
 
 SERVICE = "community"
-
-
-def to_timestamp(value: object) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)  # type: ignore[arg-type]
-    return ts
 
 
 def to_envelope(event: DomainEvent) -> Envelope:

@@ -21,7 +21,8 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
-from guild_community.adapters.events import SERVICE, to_timestamp
+from guild_common.prototime import optional_timestamp, to_timestamp
+from guild_community.adapters.events import SERVICE
 from guild_community.domain.people import (
     GLOBAL,
     Follow,
@@ -61,7 +62,7 @@ def people_envelope(event: PeopleEvent) -> Envelope:
             expertise=p.expertise,
             interests=p.interests,
             changed_fields=list(event.changed_fields),
-            update_time=to_timestamp(p.update_time),
+            update_time=optional_timestamp(p.update_time),
         )
         name, subject, region = "profile_updated", p.member_id, p.region or GLOBAL
     elif isinstance(event, Followed):

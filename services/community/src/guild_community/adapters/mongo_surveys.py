@@ -23,7 +23,8 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
-from guild_community.adapters.events import SERVICE, to_timestamp
+from guild_common.prototime import optional_timestamp, to_timestamp
+from guild_community.adapters.events import SERVICE
 from guild_community.domain.surveys import (
     Answer,
     Question,
@@ -58,7 +59,7 @@ def survey_envelope(event: SurveyEvent) -> Envelope:
             opened_by=event.opened_by,
             programme=event.programme,
             region=event.region,
-            open_time=to_timestamp(s.open_time),
+            open_time=optional_timestamp(s.open_time),
         )
         name, subject = "survey_opened", s.id
     elif isinstance(event, SurveyClosed):
@@ -70,7 +71,7 @@ def survey_envelope(event: SurveyEvent) -> Envelope:
             response_count=s.response_count,
             programme=event.programme,
             region=event.region,
-            close_time=to_timestamp(s.close_time),
+            close_time=optional_timestamp(s.close_time),
         )
         name, subject = "survey_closed", s.id
     else:

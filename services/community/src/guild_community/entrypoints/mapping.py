@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_common.errors import FieldViolation, InvalidArgument
+from guild_common.prototime import to_timestamp as timestamp
 from guild_community.app.use_cases import EnrolmentResult
 from guild_community.domain.goals import Goal, GoalMetric
 from guild_community.domain.model import (
@@ -53,12 +51,6 @@ LIFECYCLE_TO_PB = {
 LIFECYCLE_FROM_PB = {v: k for k, v in LIFECYCLE_TO_PB.items()}
 SETTINGS_PATHS = ("settings.auto_hide_flag_threshold", "settings.pilot_cap")
 UPDATE_PATHS = frozenset({"name", "description", "visibility", "settings", *SETTINGS_PATHS})
-
-
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def visibility_from_pb(value: int) -> Visibility:

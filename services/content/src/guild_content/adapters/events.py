@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.events.v1 import content_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
+from guild_common.prototime import to_timestamp as _ts
 from guild_content.domain.curation import CollectionFollowed, CollectionPublished, CurationEvent, ItemFeatured
 from guild_content.domain.model import (
     AnswerAccepted,
@@ -35,12 +34,6 @@ from guild_content.domain.model import (
 )
 
 SERVICE = "content"
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import content_service_pb2_grpc as api_grpc
@@ -14,18 +11,13 @@ from guild.content.v1 import feed_pb2, post_pb2
 from guild.content.v1 import question_pb2 as pb
 from guild.content.v1 import resource_pb2 as resource_pb
 from guild_common.auth import current_principal
+from guild_common.prototime import to_timestamp as _ts
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feeds import FeedUseCases
 from guild_content.app.ports import FeedEntry, SearchHit
 from guild_content.app.use_cases import ContentUseCases
 from guild_content.domain.curation import Collection, CollectionItem, Feature
 from guild_content.domain.model import Answer, Comment, Question, RatingSummary, Resource, Revision, Text
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def question_to_pb(q: Question) -> pb.Question:

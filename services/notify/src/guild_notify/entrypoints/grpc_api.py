@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
@@ -13,6 +12,7 @@ from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild.notify.v1 import webhook_pb2 as wpb
 from guild_common.auth import current_principal
 from guild_common.errors import FieldViolation, InvalidArgument
+from guild_common.prototime import to_timestamp as _timestamp
 from guild_notify.app.use_cases import (
     BroadcastUseCases,
     InboxUseCases,
@@ -36,12 +36,6 @@ _DIGEST_TO_PB = {
 }
 _DIGEST_FROM_PB = {v: k for k, v in _DIGEST_TO_PB.items()}
 _MASK_PATHS = ("channels", "muted_community_ids", "digest_frequency", "email_address")
-
-
-def _timestamp(value: object) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)  # type: ignore[arg-type]
-    return stamp
 
 
 def notification_to_pb(n: Notification) -> pb.Notification:

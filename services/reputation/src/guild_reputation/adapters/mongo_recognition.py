@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -23,6 +22,7 @@ from guild_common.doclocks import document_lock
 from guild_common.events.envelope import new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
+from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.adapters.community_roles import ROLES
 from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, award_from
 from guild_reputation.adapters.mongo_insights import POSTS, QUESTIONS
@@ -43,12 +43,6 @@ INDEXES = [
     IndexSpec(ROLE_CHANGES, [("member_id", 1), ("at", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 class MongoRecognition:

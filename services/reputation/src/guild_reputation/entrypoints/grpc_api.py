@@ -16,6 +16,7 @@ from guild.reputation.v1 import recognition_pb2 as recognition_pb
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.queries import LeaderboardQueries
@@ -79,12 +80,6 @@ _METRIC_FROM_PB = {
     insights_pb.GoalMetric.Value(f"GOAL_METRIC_{metric.name}"): metric for metric in GoalMetric
 }
 _METRIC_TO_PB = {metric: value for value, metric in _METRIC_FROM_PB.items()}
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _optional_time(message: Message, name: str) -> datetime | None:
