@@ -801,6 +801,65 @@ class CollectionFollowed(_message.Message):
 Global___CollectionFollowed: _TypeAlias = CollectionFollowed  # noqa: Y015
 
 @_typing.final
+class TagFollowed(_message.Message):
+    """type guild.content.tag_followed.v1: a member follows a tag (across communities; subject region and programme
+    "global").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    FOLLOW_TIME_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    tag: _builtins.str
+    """Normalised tag."""
+    @_builtins.property
+    def follow_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        follow_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["follow_time", b"follow_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_time", b"follow_time", "member_id", b"member_id", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagFollowed: _TypeAlias = TagFollowed  # noqa: Y015
+
+@_typing.final
+class TagUnfollowed(_message.Message):
+    """type guild.content.tag_unfollowed.v1: a member stopped following a tag."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    UNFOLLOW_TIME_FIELD_NUMBER: _builtins.int
+    member_id: _builtins.str
+    tag: _builtins.str
+    @_builtins.property
+    def unfollow_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        member_id: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        unfollow_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unfollow_time", b"unfollow_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["member_id", b"member_id", "tag", b"tag", "unfollow_time", b"unfollow_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagUnfollowed: _TypeAlias = TagUnfollowed  # noqa: Y015
+
+@_typing.final
 class ItemFeatured(_message.Message):
     """type guild.content.item_featured.v1: a curator or moderator featured a post or collection on the front page."""
 

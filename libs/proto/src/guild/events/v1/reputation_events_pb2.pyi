@@ -33,6 +33,7 @@ class PointsChanged(_message.Message):
     SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
     TARGET_ID_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
     entry_id: _builtins.str
     community_id: _builtins.str
     member_id: _builtins.str
@@ -45,6 +46,10 @@ class PointsChanged(_message.Message):
     """What the entry is about, e.g. the answer id."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags of the post the entry is about (normalised); feeds reputation by topic, e.g. the expert directory."""
+
     def __init__(
         self,
         *,
@@ -56,10 +61,11 @@ class PointsChanged(_message.Message):
         source_event_id: _builtins.str = ...,
         target_id: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "community_id", b"community_id", "entry_id", b"entry_id", "member_id", b"member_id", "rule", b"rule", "source_event_id", b"source_event_id", "target_id", b"target_id", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "community_id", b"community_id", "entry_id", b"entry_id", "member_id", b"member_id", "rule", b"rule", "source_event_id", b"source_event_id", "tags", b"tags", "target_id", b"target_id", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
