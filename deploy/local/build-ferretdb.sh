@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds deploy/local/bin/ferretdb from deploy/local/ferretdb when the binary is
-# missing, older than main.go/go.mod/go.sum, or was built with another Go
+# missing, older than main.go/go.mod/go.sum/patches, or was built with another Go
 # version or GOFLAGS. Prints the binary's path on stdout.
+#
+# The FerretDB module is vendored into a scratch folder and the patches in
+# deploy/local/ferretdb/patches are applied to it before building (see
+# patches/README.md for what each one fixes).
 #
 # Usage: deploy/local/build-ferretdb.sh [--force]
 set -euo pipefail
@@ -24,7 +28,8 @@ done
 src="$LOCAL_DIR/ferretdb"
 bin="$DEFAULT_FERRETDB_BIN"
 stamp="$LOCAL_DIR/bin/.ferretdb.stamp"
-sources=("$src/main.go" "$src/go.mod" "$src/go.sum")
+patches=("$src"/patches/*.patch)
+sources=("$src/main.go" "$src/go.mod" "$src/go.sum" "${patches[@]}")
 
 for f in "${sources[@]}"; do
   [[ -f $f ]] || die "missing $f"
@@ -64,9 +69,17 @@ if [[ -n $reason ]]; then
   log "building ferretdb ($reason); the first build takes a minute or two"
   mkdir -p "$(dirname "$bin")"
   tmp="$bin.tmp.$$"
-  trap 'rm -f "$tmp"' EXIT
-  (cd "$src" && go build -o "$tmp" .)
+  work="$(dirname "$bin")/.ferretdb-src.$$"
+  trap 'rm -rf "$tmp" "$work"' EXIT
+  mkdir -p "$work"
+  cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$work/"
+  (cd "$work" && go mod vendor)
+  for p in "${patches[@]}"; do
+    patch --quiet --forward -p1 -d "$work/vendor/github.com/FerretDB/FerretDB" <"$p" || die "cannot apply $p"
+  done
+  (cd "$work" && go build -mod=vendor -o "$tmp" .)
   mv -f "$tmp" "$bin"
+  rm -rf "$work"
   trap - EXIT
   printf '%s\n' "$want_stamp" >"$stamp"
   log "built $bin"
