@@ -130,14 +130,14 @@ class Suite:
         finally:
             await nc.close()
 
-    async def content_events(self, count: int, *, timeout: float = 10.0) -> list[Envelope]:
-        """The content events published so far, waiting until at least ``count`` arrived."""
+    async def content_events(
+        self, count: int, *, timeout: float = 10.0, subject: str = "guild.emea.induction.content.>"
+    ) -> list[Envelope]:
+        """The content events published so far on ``subject``, waiting until at least ``count`` arrived."""
         nc = await nats.connect(self.infra.nats_url)
         received: list[Envelope] = []
         try:
-            sub = await nc.jetstream().pull_subscribe(
-                "guild.emea.induction.content.>", stream="GUILD_CONTENT"
-            )
+            sub = await nc.jetstream().pull_subscribe(subject, stream="GUILD_CONTENT")
             deadline = asyncio.get_running_loop().time() + timeout
             while len(received) < count and asyncio.get_running_loop().time() < deadline:
                 try:

@@ -126,6 +126,8 @@ async def test_curators_build_reorder_and_publish_a_collection(suite: Suite) -> 
     assert [(p.collection_id, p.curator_id, p.item_count) for p in published_events] == [
         (created.id, "olivia", 2)
     ]
+    # The external link is not a post: only the question is named.
+    assert list(published_events[0].item_post_ids) == [question.id]
 
 
 async def test_concurrent_additions_keep_every_item_in_order(suite: Suite) -> None:
@@ -240,3 +242,39 @@ async def test_curators_feature_posts_and_collections_on_the_front_page(suite: S
         ("collection", draft.id, "olivia"),
         ("post", question.id, "ann"),
     ]
+
+
+async def test_a_deleted_post_leaves_the_front_page(suite: Suite) -> None:
+    question = await suite.ask("ann", title="Parking permits?")
+    created: api.CreatePostResponse = await suite.content.CreatePost(
+        api.CreatePostRequest(
+            community_id=suite.community_id, kind="discussion", title="Car sharing", body="Who drives?"
+        ),
+        metadata=auth("bob"),
+    )
+    discussion = created.post
+    kept = await suite.ask("bob", title="Bike storage?")
+    for post_id in (question.id, discussion.id, kept.id):
+        await suite.content.FeatureItem(
+            api.FeatureItemRequest(community_id=suite.community_id, item_kind="post", item_id=post_id),
+            metadata=auth("olivia"),
+        )
+
+    async def featured() -> set[str]:
+        response: api.ListFeaturedItemsResponse = await suite.content.ListFeaturedItems(
+            api.ListFeaturedItemsRequest(community_id=suite.community_id), metadata=auth("bob")
+        )
+        return {i.item_id for i in response.items}
+
+    assert await featured() == {question.id, discussion.id, kept.id}
+    # Deleted by its author.
+    await suite.content.DeletePost(api.DeletePostRequest(post_id=question.id), metadata=auth("ann"))
+    assert await featured() == {discussion.id, kept.id}
+    # Removed by a moderator.
+    await suite.content.ModeratePost(
+        api.ModeratePostRequest(
+            post_id=discussion.id, action=api.MODERATION_ACTION_DELETE, reason="duplicate"
+        ),
+        metadata=auth("olivia"),
+    )
+    assert await featured() == {kept.id}

@@ -84,6 +84,10 @@ async def _vote(suite: Suite, target_id: str, who: str) -> None:
     )
 
 
+async def _rate(suite: Suite, item_id: str, who: str, stars: int) -> None:
+    await suite.content.RateItem(api.RateItemRequest(item_id=item_id, stars=stars), metadata=auth(who))
+
+
 async def test_community_feed_newest_active_and_top(suite: Suite) -> None:
     question = (await suite.ask("ann")).id
     discussion = await _post(suite, "discussion", "bob")
@@ -127,10 +131,28 @@ async def test_community_feed_newest_active_and_top(suite: Suite) -> None:
             "score": 5,
         }
     )
+    # Resources rank by their ratings on the same scale: a 4 or 5 counts up, a 1 or 2 down.
+    await _rate(suite, resource, "bob", 5)
+    disliked = await _share(suite, "ann", "https://example.com/outdated")
+    await _rate(suite, disliked, "bob", 1)
+    await db.resources.insert_one(
+        {
+            "_id": "old-resource",
+            "community_id": suite.community_id,
+            "author_id": "bob",
+            "url": "https://example.com/old",
+            "title": "Old but loved",
+            "create_time": datetime.now(UTC) - timedelta(days=12),
+            "activity_time": datetime.now(UTC) - timedelta(days=12),
+            "score": 3,
+        }
+    )
+    scored = [(2, discussion), (1, question), (1, resource), (0, announcement), (-1, disliked)]
     week = await _community_feed(suite, feed_pb2.FEED_ORDER_TOP_WEEK)
-    assert week == [discussion, question, announcement]
+    # Equal scores: the larger id first.
+    assert week == [post_id for _, post_id in sorted(scored, reverse=True)]
     month = await _community_feed(suite, feed_pb2.FEED_ORDER_TOP_MONTH)
-    assert month == ["old-popular", discussion, question, announcement]
+    assert month == ["old-popular", "old-resource", *week]
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await suite.content.ListCommunityFeed(

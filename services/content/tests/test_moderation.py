@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from guild.community.v1 import community_pb2 as community_pb
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import question_pb2 as pb
+from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
 from guild_testing.fixtures import auth
 
@@ -210,3 +215,45 @@ async def test_concurrent_flags_count_every_member_and_hide_once(suite: Suite) -
         api.ListModerationLogRequest(community_id=suite.community_id), metadata=auth("olivia")
     )
     assert [e.action for e in log.entries] == ["auto_hide"]
+
+
+async def test_a_community_threshold_change_reaches_content(suite: Suite) -> None:
+    for person in ("carl", "dave", "erin", "fred"):
+        await suite.community.JoinCommunity(
+            community_api.JoinCommunityRequest(community_id=suite.community_id), metadata=auth(person)
+        )
+    await suite.community.UpdateCommunity(
+        community_api.UpdateCommunityRequest(
+            community=community_pb.Community(
+                id=suite.community_id,
+                settings=community_pb.CommunitySettings(auto_hide_flag_threshold=4),
+            ),
+            update_mask=FieldMask(paths=["settings.auto_hide_flag_threshold"]),
+        ),
+        metadata=auth("olivia"),
+    )
+    views = suite.content_service.app.infra.db.community_views
+
+    async def raised() -> bool:
+        doc = await views.find_one({"_id": suite.community_id})
+        return doc is not None and doc.get("flag_threshold") == 4
+
+    await suite.eventually(raised)
+    # A late copy of an older update does not lower it again.
+    stale = Timestamp()
+    stale.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
+    await suite.publish_community_event(
+        "community_updated",
+        community_events.CommunityUpdated(
+            community_id=suite.community_id, visibility="open", auto_hide_flag_threshold=2, update_time=stale
+        ),
+        subject=suite.community_id,
+    )
+    await suite.settle_community_events()
+
+    question = await suite.ask("ann", title="Cheap watches for sale")
+    for person in ("carl", "dave", "erin"):
+        assert (await _flag(suite, question.id, person)).hidden is False
+    assert (await suite.get(question.id, "bob")).question.id == question.id
+    fourth = await _flag(suite, question.id, "fred")
+    assert (fourth.flag_count, fourth.hidden) == (4, True)

@@ -13,6 +13,7 @@ from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import community_events_pb2 as community_events
 from guild_common.doclocks import document_lock
+from guild_content.adapters.resource_repository import MongoResourceRepository
 from guild_content.domain.search import IndexedText, relevance, terms
 from guild_testing.fixtures import auth
 
@@ -202,3 +203,146 @@ async def test_unanswered_queue_for_champions_with_similar_answered_questions(su
         if not token:
             break
     assert [(i.question.id, len(i.similar)) for i in younger] == [(leave.id, 1), (canteen.id, 0)]
+
+
+async def _search_posts(suite: Suite, who: str = "ann", **kw: object) -> api.SearchPostsResponse:
+    response: api.SearchPostsResponse = await suite.content.SearchPosts(
+        api.SearchPostsRequest(**kw),  # type: ignore[arg-type]
+        metadata=auth(who),
+    )
+    return response
+
+
+def _hit_ids(response: api.SearchPostsResponse) -> list[str]:
+    return [h.post.id if h.HasField("post") else h.resource.id for h in response.hits]
+
+
+async def test_search_posts_covers_every_kind_with_filters(suite: Suite) -> None:
+    async def post(kind: str, who: str, title: str, **kw: object) -> str:
+        created: api.CreatePostResponse = await suite.content.CreatePost(
+            api.CreatePostRequest(
+                community_id=suite.community_id,
+                kind=kind,
+                title=title,
+                body="About mentoring",
+                **kw,  # type: ignore[arg-type]
+            ),
+            metadata=auth(who),
+        )
+        return str(created.post.id)
+
+    question = (await suite.ask("ann", title="Finding a mentor", body="Who mentors new starters?")).id
+    discussion = await post("discussion", "bob", "Mentoring circles")
+    article = await post("article", "ann", "What my mentor taught me", tags=["career"])
+    announcement = await post("announcement", "olivia", "Mentor programme opens")
+    shared: api.ShareResourceResponse = await suite.content.ShareResource(
+        api.ShareResourceRequest(
+            community_id=suite.community_id,
+            url="https://example.com/mentoring",
+            title="A mentor's handbook",
+            summary="How to mentor well",
+            tags=["career"],
+        ),
+        metadata=auth("bob"),
+    )
+    resource = shared.resource.id
+    await suite.ask("bob", title="Parking at the office")
+
+    everything = await _search_posts(suite, query="mentors", community_id=suite.community_id)
+    assert set(_hit_ids(everything)) == {question, discussion, article, announcement, resource}
+    by_kind = {(h.post.kind if h.HasField("post") else "resource"): h.relevance for h in everything.hits}
+    # Every hit has the term in its title (weighted twice).
+    assert set(by_kind.values()) == {2}
+    # Across the caller's communities too.
+    assert set(_hit_ids(await _search_posts(suite, query="mentor"))) == set(_hit_ids(everything))
+
+    for kind, expected in (
+        ("resource", [resource]),
+        ("article", [article]),
+        ("discussion", [discussion]),
+        ("announcement", [announcement]),
+        ("question", [question]),
+    ):
+        found = await _search_posts(suite, query="mentor", community_id=suite.community_id, kind=kind)
+        assert _hit_ids(found) == expected
+    tagged = await _search_posts(suite, query="mentor", tag="Career")
+    assert set(_hit_ids(tagged)) == {article, resource}
+    unanswered = await _search_posts(suite, query="mentor", answered=api.ANSWERED_FILTER_UNANSWERED)
+    assert _hit_ids(unanswered) == [question]
+
+    # One hit per page gives the same order.
+    paged: list[str] = []
+    token = ""
+    while True:
+        page = await _search_posts(suite, query="mentor", page_size=2, page_token=token)
+        paged += _hit_ids(page)
+        token = page.next_page_token
+        if not token:
+            break
+    assert paged == _hit_ids(everything)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _search_posts(suite, query="mentor", kind="poem")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "kind" in suite.reason(caught.value)[1]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _search_posts(suite, query="mentor", kind="resource", answered=api.ANSWERED_FILTER_ANSWERED)
+    assert "answered" in suite.reason(caught.value)[1]
+
+
+async def test_each_term_is_its_own_bounded_lookup(suite: Suite) -> None:
+    """An older post with a rarer term is found however many newer posts share a common one."""
+    old = await suite.ask("ann", title="Pension and annual leave")
+    db = suite.content_service.app.infra.db
+    now = datetime.now(UTC)
+    async with document_lock("questions", old.id):
+        await db.questions.update_one({"_id": old.id}, {"$set": {"create_time": now - timedelta(days=90)}})
+    await db.questions.insert_many(
+        [
+            {
+                "_id": f"leave-{n:04d}",
+                "kind": "question",
+                "community_id": suite.community_id,
+                "author_id": "bob",
+                "title": f"Annual leave question {n}",
+                "body": "",
+                "tags": [],
+                "create_time": now - timedelta(minutes=n),
+                "activity_time": now - timedelta(minutes=n),
+                "answer_count": 0,
+                "score": 0,
+                "terms": ["annual", "leave", "question"],
+                "title_terms": ["annual", "leave", "question"],
+            }
+            for n in range(600)
+        ]
+    )
+    found = await _search(suite, community_id=suite.community_id, query="annual leave pension", page_size=3)
+    assert (found.hits[0].question.id, found.hits[0].relevance) == (old.id, 6)
+    posts = await _search_posts(suite, query="pension leave", page_size=1)
+    assert _hit_ids(posts) == [old.id]
+
+
+async def test_resources_stored_before_search_get_terms_and_a_score(suite: Suite) -> None:
+    db = suite.content_service.app.infra.db
+    await db.resources.insert_one(
+        {
+            "_id": "legacy-resource",
+            "community_id": suite.community_id,
+            "author_id": "ann",
+            "url": "https://example.com/legacy",
+            "title": "Expenses policy",
+            "summary": "Claiming travel",
+            "tags": ["finance"],
+            "create_time": datetime.now(UTC),
+            "rating": {"average": 4.5, "count": 2, "distribution": [0, 0, 0, 1, 1]},
+        }
+    )
+    repository = MongoResourceRepository(db, on_events=lambda: None)
+    assert await repository.backfill() == 1
+    assert await repository.backfill() == 0
+    stored = await db.resources.find_one({"_id": "legacy-resource"})
+    assert stored is not None
+    assert stored["score"] == 2
+    found = await _search_posts(suite, query="travel finance", community_id=suite.community_id)
+    assert _hit_ids(found) == ["legacy-resource"]

@@ -59,13 +59,16 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_repository.OUTBOX_COLLECTIONS,
             resource_repository.RESOURCES,
             *curation_repository.OUTBOX_COLLECTIONS,
+            *feed_repository.OUTBOX_COLLECTIONS,
         ],
     )
     read_model = MembershipReadModel(infra.db)
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
     questions = MongoQuestionRepository(infra.db, on_events=relay.wake)
     resources = MongoResourceRepository(infra.db, on_events=relay.wake)
+    await resources.backfill()
     directory = ReadThroughDirectory(read_model, community_channel)
+    curation_store = MongoCurationRepository(infra.db, on_events=relay.wake)
     use_cases = ContentUseCases(
         questions,
         directory,
@@ -73,11 +76,10 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         resources,
         flag_threshold=settings.flag_threshold,
         unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
+        features=curation_store,
     )
-    curation = CurationUseCases(
-        MongoCurationRepository(infra.db, on_events=relay.wake), questions, resources, directory
-    )
-    feed_store = MongoFeedRepository(infra.db)
+    curation = CurationUseCases(curation_store, questions, resources, directory)
+    feed_store = MongoFeedRepository(infra.db, on_events=relay.wake)
     await feed_store.backfill_activity_times()
     feeds = FeedUseCases(feed_store, directory)
     consumer = await event_consumer(

@@ -20,6 +20,7 @@ from guild_content.domain.model import (
     DomainEvent,
     ItemMarkedOutdated,
     ItemRated,
+    MemberEvent,
     MentionMade,
     PostCreated,
     PostEdited,
@@ -30,10 +31,14 @@ from guild_content.domain.model import (
     PostRestored,
     QuestionAsked,
     ResourceShared,
+    TagFollowed,
+    TagUnfollowed,
     VoteChanged,
 )
 
 SERVICE = "content"
+# Region and programme of events about a member rather than a community (tag follows).
+GLOBAL = "global"
 
 
 def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
@@ -304,6 +309,7 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     title=c.title,
                     item_count=len(c.items),
                     publish_time=_ts(time),
+                    item_post_ids=[item.post_id for item in c.items if item.post_id],
                 ),
             )
         case CollectionFollowed(collection=c, follower_id=follower, follower_count=count, time=time):
@@ -334,6 +340,29 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                 ),
             )
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover
+
+
+def member_envelope(event: MemberEvent) -> Envelope:
+    """A member's own event: no community, so region and programme are ``global``."""
+    payload: Message
+    match event:
+        case TagFollowed(member_id=member, tag=tag, time=time):
+            name = "tag_followed"
+            payload = pb.TagFollowed(member_id=member, tag=tag, follow_time=_ts(time))
+        case TagUnfollowed(member_id=member, tag=tag, time=time):
+            name = "tag_unfollowed"
+            payload = pb.TagUnfollowed(member_id=member, tag=tag, unfollow_time=_ts(time))
+    trace_headers = current_trace_headers()
+    return new_envelope(
+        service=SERVICE,
+        name=name,
+        payload=payload,
+        subject=f"{event.member_id}:{event.tag}",
+        region=GLOBAL,
+        programme=GLOBAL,
+        traceparent=trace_headers.get("traceparent", ""),
+        tracestate=trace_headers.get("tracestate", ""),
+    )
 
 
 def to_envelopes(events: Sequence[DomainEvent | CurationEvent], community: CommunityView) -> list[Envelope]:

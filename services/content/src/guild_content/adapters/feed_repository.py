@@ -1,5 +1,9 @@
 """Feed sources over posts and resources, and the tags members follow, in MongoDB.
 
+A tag follow is one document (``<member>:<tag>``) carrying its ``tag_followed`` event; an unfollow is one
+document per follow that ended (``<member>:<tag>:<follow time in ms>``) carrying ``tag_unfollowed``, so
+following or unfollowing twice emits nothing more, and concurrent unfollows emit one event.
+
 Every source is one keyset query on an index: ``(community_id, <sort>, _id)`` for a community's posts or
 resources, ``(tags, create_time, _id)`` for followed tags, ``(author_id, create_time, _id)`` for followed
 people.
@@ -7,22 +11,30 @@ people.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
+from guild_common.events.envelope import Envelope
+from guild_common.events.outbox import OUTBOX, PENDING, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
+from guild_content.adapters.events import member_envelope
 from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
 from guild_content.adapters.resource_repository import RESOURCES, _resource
 from guild_content.app.ports import FeedEntry, FeedQuery, FollowedTagPage
+from guild_content.domain.model import TagFollowed, TagUnfollowed
 
 TAG_FOLLOWS = "tag_follows"
+TAG_UNFOLLOWS = "tag_unfollows"
 PERSON_FOLLOWS = "person_follows"
+OUTBOX_COLLECTIONS = [TAG_FOLLOWS, TAG_UNFOLLOWS]
 INDEXES = [
     IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
+    *outbox_indexes(OUTBOX_COLLECTIONS),
     IndexSpec(PERSON_FOLLOWS, [("follower_id", 1), ("active", 1)]),
     IndexSpec(QUESTIONS, [("author_id", 1), ("create_time", -1), ("_id", -1)]),
 ]
@@ -30,10 +42,12 @@ _FEED_FIELDS = {"outbox": 0, "terms": 0, "title_terms": 0}
 
 
 class MongoFeedRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None] = lambda: None) -> None:
         self._posts = db[QUESTIONS]
         self._resources = db[RESOURCES]
         self._tag_follows = db[TAG_FOLLOWS]
+        self._tag_unfollows = db[TAG_UNFOLLOWS]
+        self._on_events = on_events
         self._person_follows = db[PERSON_FOLLOWS]
 
     async def feed_page(
@@ -90,16 +104,54 @@ class MongoFeedRepository:
                 changed += result.modified_count
         return changed
 
-    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> None:
+    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
+        """Record the follow with ``tag_followed``; False (and no event) if the member follows it already."""
+        event = member_envelope(TagFollowed(member_id, tag, now))
         try:
             await self._tag_follows.insert_one(
-                {"_id": f"{member_id}:{tag}", "member_id": member_id, "tag": tag, "follow_time": now}
+                {
+                    "_id": f"{member_id}:{tag}",
+                    "member_id": member_id,
+                    "tag": tag,
+                    "follow_time": now,
+                    **outbox_fields([event]),
+                }
             )
         except DuplicateKeyError:
-            pass
+            return False
+        self._on_events()
+        return True
 
-    async def unfollow_tag(self, member_id: str, tag: str) -> None:
-        await self._tag_follows.delete_one({"_id": f"{member_id}:{tag}"})
+    async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
+        """End the follow with ``tag_unfollowed``; False (and no event) if the member did not follow it.
+
+        The ending is written before the follow is removed, with any of the follow's events not yet
+        published, so a crash in between leaves a follow whose next unfollow writes the same ending again
+        (one event), and a follow removed before the relay reached it still announces itself first.
+        """
+        key = f"{member_id}:{tag}"
+        async with document_lock(TAG_FOLLOWS, key):
+            doc = await self._tag_follows.find_one({"_id": key})
+            if doc is None:
+                return False
+            pending = [Envelope.from_document(e) for e in doc.get(OUTBOX, [])] if doc.get(PENDING) else []
+            ended = member_envelope(TagUnfollowed(member_id, tag, now))
+            follow_ms = int(_aware(doc["follow_time"]).timestamp() * 1000)
+            try:
+                await self._tag_unfollows.insert_one(
+                    {
+                        "_id": f"{key}:{follow_ms}",
+                        "member_id": member_id,
+                        "tag": tag,
+                        "end_time": now,
+                        **outbox_fields([*pending, ended]),
+                    }
+                )
+            except DuplicateKeyError:
+                pass
+            result = await self._tag_follows.delete_one({"_id": key})
+        self._on_events()
+        return result.deleted_count == 1
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage:
         docs, next_token = await keyset_page(
@@ -109,8 +161,12 @@ class MongoFeedRepository:
             descending=False,
             page_size=page_size,
             page_token=page_token,
+            projection={"tag": 1},
         )
         return FollowedTagPage([d["tag"] for d in docs], next_token)
+
+    async def follows_tag(self, member_id: str, tag: str) -> bool:
+        return await self._tag_follows.find_one({"_id": f"{member_id}:{tag}"}, {"_id": 1}) is not None
 
     async def count_followed_tags(self, member_id: str) -> int:
         return await self._tag_follows.count_documents({"member_id": member_id})

@@ -74,14 +74,32 @@ class MembershipReadModel:
     async def put_community(self, view: CommunityView, as_of: datetime) -> None:
         async with document_lock(COMMUNITY_VIEWS, view.id):
             doc = await self._communities.find_one({"_id": view.id})
-            fields: Document = {
-                "region": view.region,
-                "programme": view.programme,
-                "visibility": view.visibility,
-            }
+            fields: Document = {"region": view.region, "programme": view.programme}
             if doc is None or _older(doc.get("lifecycle_time"), as_of):
                 fields |= {"lifecycle": view.lifecycle, "lifecycle_time": as_of}
+            if doc is None or _older(doc.get("settings_time"), as_of):
+                fields |= {"visibility": view.visibility, "settings_time": as_of}
+                if view.flag_threshold:
+                    fields["flag_threshold"] = view.flag_threshold
             await self._communities.update_one({"_id": view.id}, {"$set": fields}, upsert=True)
+
+    async def update_settings(
+        self, community_id: str, visibility: str, flag_threshold: int, as_of: datetime
+    ) -> None:
+        """Record a community's visibility and flag threshold as of ``as_of``; an older update is ignored.
+
+        A community not known yet keeps only these; the rest is read through when first needed.
+        """
+        async with document_lock(COMMUNITY_VIEWS, community_id):
+            doc = await self._communities.find_one({"_id": community_id})
+            if doc is not None and not _older(doc.get("settings_time"), as_of):
+                return
+            fields: Document = {"settings_time": as_of}
+            if visibility:
+                fields["visibility"] = visibility
+            if flag_threshold > 0:
+                fields["flag_threshold"] = flag_threshold
+            await self._communities.update_one({"_id": community_id}, {"$set": fields}, upsert=True)
 
     async def set_lifecycle(self, community_id: str, lifecycle: str, as_of: datetime) -> None:
         """Record a lifecycle change; a community not known yet is read through when first needed."""
@@ -151,7 +169,7 @@ class MembershipReadModel:
 
     async def community(self, community_id: str) -> CommunityView | None:
         doc = await self._communities.find_one({"_id": community_id})
-        if doc is None or "region" not in doc:
+        if doc is None or "region" not in doc or "lifecycle" not in doc:
             return None
         return CommunityView(
             id=doc["_id"],
@@ -159,6 +177,7 @@ class MembershipReadModel:
             programme=doc["programme"],
             lifecycle=doc["lifecycle"],
             visibility=doc.get("visibility", "open"),
+            flag_threshold=int(doc.get("flag_threshold", 0)),
         )
 
     async def communities_of(self, member_id: str) -> list[str]:
@@ -211,6 +230,7 @@ class ReadThroughDirectory:
             programme=c.programme,
             lifecycle=_LIFECYCLE_FROM_PB.get(c.lifecycle, "live"),
             visibility=_VISIBILITY_FROM_PB.get(c.visibility, "open"),
+            flag_threshold=c.settings.auto_hide_flag_threshold,
         )
         await self._read_model.put_community(view, utc_now())
         return view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -46,6 +47,7 @@ INDEXES = [
     IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
+    IndexSpec(QUESTIONS, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
@@ -484,24 +486,44 @@ class MongoQuestionRepository:
         return TagPage(counts, next_token)
 
     async def search_candidates(
-        self, community_ids: list[str], query_terms: list[str], tag: str, answered: bool | None, limit: int
+        self,
+        community_ids: list[str],
+        query_terms: list[str],
+        tag: str,
+        answered: bool | None,
+        limit: int,
+        *,
+        kinds: tuple[str, ...] = ("question",),
     ) -> list[IndexedQuestion]:
-        """Live questions of the communities with a term of the query, newest first, at most ``limit``."""
-        query: Document = {
-            "community_id": {"$in": community_ids},
-            "terms": {"$in": query_terms},
-            **QUESTIONS_ONLY,
-            **VISIBLE,
-        }
+        """Visible posts of ``kinds`` in the communities having a term of the query.
+
+        One lookup per term on ``(terms, community_id, create_time, _id)``, each the newest ``limit``
+        posts with that term; a post found by several terms is returned once.
+        """
+        base: Document = {"community_id": {"$in": community_ids}, **VISIBLE}
+        if set(kinds) != set(POST_KINDS):
+            base |= QUESTIONS_ONLY if tuple(kinds) == ("question",) else {"kind": {"$in": list(kinds)}}
         if tag:
-            query["tags"] = tag
+            base["tags"] = tag
         if answered is not None:
-            query["answer_count"] = {"$gt": 0} if answered else 0
-        cursor = self._questions.find(query, _NO_OUTBOX).sort([("create_time", -1), ("_id", -1)]).limit(limit)
-        return [
-            IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
-            async for d in cursor
-        ]
+            base["answer_count"] = {"$gt": 0} if answered else 0
+
+        async def lookup(term: str) -> list[Document]:
+            cursor = (
+                self._questions.find({"terms": term, **base}, _NO_OUTBOX)
+                .sort([("create_time", -1), ("_id", -1)])
+                .limit(limit)
+            )
+            return await cursor.to_list()
+
+        found: dict[str, IndexedQuestion] = {}
+        for docs in await asyncio.gather(*(lookup(term) for term in query_terms)):
+            for d in docs:
+                if d["_id"] not in found:
+                    found[d["_id"]] = IndexedQuestion(
+                        _question(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+                    )
+        return list(found.values())
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str

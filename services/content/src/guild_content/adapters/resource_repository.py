@@ -7,6 +7,7 @@ first. A rating is its own document (``<item>:<member>``); the item's summary is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from guild_common.events.outbox import merge_updates, outbox_fields, outbox_inde
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
-from guild_content.app.ports import ResourcePage, ReviewPage
+from guild_content.app.ports import IndexedResource, ResourcePage, ReviewPage
 from guild_content.domain.model import (
     CommunityView,
     ItemMarkedOutdated,
@@ -27,6 +28,7 @@ from guild_content.domain.model import (
     Resource,
     Review,
 )
+from guild_content.domain.search import IndexedText
 
 RESOURCES = "resources"
 RATINGS = "ratings"
@@ -36,6 +38,8 @@ INDEXES = [
     IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
     IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
+    IndexSpec(RESOURCES, [("community_id", 1), ("score", -1), ("_id", -1)]),
+    IndexSpec(RESOURCES, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
     IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
     IndexSpec(OUTDATED_MARKS, [("item_id", 1)]),
@@ -63,7 +67,13 @@ def _resource_doc(r: Resource) -> Document:
         "create_time": r.create_time,
         "activity_time": r.create_time,
         **_rating_fields(r.rating, r.create_time),
+        **_search_fields(r),
     }
+
+
+def _search_fields(r: Resource) -> Document:
+    indexed = IndexedText.of(r.title, r.summary, r.tags)
+    return {"terms": indexed.terms, "title_terms": indexed.title_terms}
 
 
 def _rating_fields(rating: RatingSummary, create_time: datetime) -> Document:
@@ -74,6 +84,8 @@ def _rating_fields(rating: RatingSummary, create_time: datetime) -> Document:
             "distribution": list(rating.distribution),
         },
         "rating_rank": _rank(rating, create_time),
+        # What the top-of-the-week and -month feeds rank resources by, beside posts' vote scores.
+        "score": rating.score,
     }
 
 
@@ -121,6 +133,26 @@ class MongoResourceRepository:
         resource.events.clear()
         self._on_events()
         return resource, False
+
+    async def backfill(self) -> int:
+        """Give resources stored before search and top feeds covered them their terms and score.
+
+        Run at start-up; a no-op once every resource has both. Returns the number of resources changed.
+        """
+        changed = 0
+        missing = self._resources.find(
+            {"$or": [{"terms": {"$exists": False}}, {"score": {"$exists": False}}]}, {"_id": 1}
+        )
+        async for stub in missing:
+            async with document_lock(RESOURCES, stub["_id"]):
+                doc = await self._resources.find_one({"_id": stub["_id"]}, _NO_OUTBOX)
+                if doc is None:
+                    continue
+                resource = _resource(doc)
+                fields = {"score": resource.rating.score, **_search_fields(resource)}
+                result = await self._resources.update_one({"_id": stub["_id"]}, {"$set": fields})
+            changed += result.modified_count
+        return changed
 
     async def get_resource(self, resource_id: str) -> Resource | None:
         doc = await self._resources.find_one({"_id": resource_id}, _NO_OUTBOX)
@@ -225,3 +257,29 @@ class MongoResourceRepository:
             projection=_NO_OUTBOX,
         )
         return ResourcePage([_resource(d) for d in docs], next_token)
+
+    async def search_candidates(
+        self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
+    ) -> list[IndexedResource]:
+        """Resources of the communities having a term of the query: one lookup per term on
+        ``(terms, community_id, create_time, _id)``, each the newest ``limit``; each resource once."""
+        base: Document = {"community_id": {"$in": community_ids}}
+        if tag:
+            base["tags"] = tag
+
+        async def lookup(term: str) -> list[Document]:
+            cursor = (
+                self._resources.find({"terms": term, **base}, _NO_OUTBOX)
+                .sort([("create_time", -1), ("_id", -1)])
+                .limit(limit)
+            )
+            return await cursor.to_list()
+
+        found: dict[str, IndexedResource] = {}
+        for docs in await asyncio.gather(*(lookup(term) for term in query_terms)):
+            for d in docs:
+                if d["_id"] not in found:
+                    found[d["_id"]] = IndexedResource(
+                        _resource(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+                    )
+        return list(found.values())

@@ -61,6 +61,13 @@ class CommunityEventHandlers:
         e = envelope.payload(events.LifecycleChanged)
         await self._read_model.set_lifecycle(e.community_id, e.lifecycle, _as_of(e.change_time, envelope))
 
+    async def community_updated(self, envelope: Envelope) -> None:
+        """Visibility and the auto-hide flag threshold, which content applies to its own posts."""
+        e = envelope.payload(events.CommunityUpdated)
+        await self._read_model.update_settings(
+            e.community_id, e.visibility, e.auto_hide_flag_threshold, _as_of(e.update_time, envelope)
+        )
+
     async def member_joined(self, envelope: Envelope) -> None:
         e = envelope.payload(events.MemberJoined)
         await self._read_model.put_membership(
@@ -89,6 +96,7 @@ class CommunityEventHandlers:
             "guild.community.community_created.v1": self.community_created,
             "guild.community.member_joined.v1": self.member_joined,
             "guild.community.lifecycle_changed.v1": self.lifecycle_changed,
+            "guild.community.community_updated.v1": self.community_updated,
             "guild.community.member_left.v1": self.member_left,
             "guild.community.role_granted.v1": self.role_granted,
             "guild.community.role_revoked.v1": self.role_revoked,

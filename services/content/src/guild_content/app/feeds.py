@@ -53,7 +53,11 @@ class FeedUseCases:
     async def community_feed(
         self, caller: Principal, community_id: str, order: str, page_size: int, page_token: str
     ) -> FeedPage:
-        """Newest posts and resources, most recent activity, or the top posts of the week or month."""
+        """Newest posts and resources, most recent activity, or the top of the week or month.
+
+        The top ranks posts of every kind by their votes and resources by their ratings (a 4 or 5 star
+        rating counts up, a 1 or 2 down), on one scale.
+        """
         check = Validator()
         check.require(bool(community_id), "community_id", "must not be empty")
         check.require(order in FEED_ORDERS, "order", "one of " + ", ".join(FEED_ORDERS))
@@ -74,7 +78,10 @@ class FeedUseCases:
                 if position.get("since")
                 else self._clock() - TOP_WINDOWS[order]
             )
-            sources = {"p": FeedQuery("posts", "score", ids, since=since)}
+            sources = {
+                "p": FeedQuery("posts", "score", ids, since=since),
+                "r": FeedQuery("resources", "score", ids, since=since),
+            }
             return await self._merged(sources, position, size, extra={"since": since.isoformat()})
         sort = "create_time" if order == "newest" else "activity_time"
         sources = {"p": FeedQuery("posts", sort, ids), "r": FeedQuery("resources", sort, ids)}
@@ -102,7 +109,10 @@ class FeedUseCases:
         return await self._merged(sources, position, size, visible_to=caller, member_of=set(communities))
 
     async def follow_tag(self, caller: Principal, tag: str) -> str:
+        """Follow a tag; following it again changes nothing (and announces nothing)."""
         normal = _tag(tag)
+        if await self._feeds.follows_tag(caller.subject, normal):
+            return normal
         if await self._feeds.count_followed_tags(caller.subject) >= FOLLOWED_TAGS_MAX:
             raise FailedPrecondition(
                 f"at most {FOLLOWED_TAGS_MAX} tags can be followed", reason="TOO_MANY_TAGS"
@@ -111,8 +121,9 @@ class FeedUseCases:
         return normal
 
     async def unfollow_tag(self, caller: Principal, tag: str) -> str:
+        """Stop following a tag; a tag not followed is no error (and announces nothing)."""
         normal = _tag(tag)
-        await self._feeds.unfollow_tag(caller.subject, normal)
+        await self._feeds.unfollow_tag(caller.subject, normal, self._clock())
         return normal
 
     async def followed_tags(self, caller: Principal, page_size: int, page_token: str) -> FollowedTagPage:

@@ -61,6 +61,39 @@ class IndexedQuestion:
 
 
 @dataclass(frozen=True)
+class IndexedResource:
+    resource: Resource
+    terms: list[str]
+    title_terms: list[str]
+
+
+@dataclass(frozen=True)
+class PostHit:
+    """A post (any kind of the questions store) or a resource found by a search."""
+
+    post: Question | None
+    resource: Resource | None
+    relevance: int
+    matched_terms: list[str]
+
+    @property
+    def id(self) -> str:
+        return self.post.id if self.post is not None else self.resource.id if self.resource else ""
+
+    @property
+    def create_time(self) -> datetime:
+        item = self.post if self.post is not None else self.resource
+        assert item is not None
+        return item.create_time
+
+
+@dataclass(frozen=True)
+class PostSearchPage:
+    hits: list[PostHit]
+    next_token: str
+
+
+@dataclass(frozen=True)
 class SearchHit:
     question: Question
     relevance: int
@@ -133,9 +166,17 @@ class QuestionRepository(Protocol):
         ...
 
     async def search_candidates(
-        self, community_ids: list[str], query_terms: list[str], tag: str, answered: bool | None, limit: int
+        self,
+        community_ids: list[str],
+        query_terms: list[str],
+        tag: str,
+        answered: bool | None,
+        limit: int,
+        *,
+        kinds: tuple[str, ...] = ("question",),
     ) -> list[IndexedQuestion]:
-        """Live questions sharing a term with the query, newest first, at most ``limit``."""
+        """Visible posts of ``kinds`` sharing a term with the query: one indexed lookup per term, each
+        at most ``limit`` of the newest posts with that term; each post once."""
         ...
 
 
@@ -199,6 +240,12 @@ class ResourceRepository(Protocol):
         ...
 
     async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage: ...
+
+    async def search_candidates(
+        self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
+    ) -> list[IndexedResource]:
+        """Resources sharing a term with the query: per term at most ``limit`` of the newest; each once."""
+        ...
 
 
 class ModerationRepository(Protocol):
@@ -271,6 +318,12 @@ class CurationRepository(Protocol):
     async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage: ...
 
 
+class FeaturedItems(Protocol):
+    async def unfeature(self, feature_id: str) -> bool:
+        """Take an item off its community's front page; False if it was not on it."""
+        ...
+
+
 @dataclass(frozen=True)
 class FeedQuery:
     """One source of a feed: live posts or resources of some communities (or with some tags), in one order.
@@ -311,9 +364,15 @@ class FeedRepository(Protocol):
         """Up to ``limit`` entries of the source after the (key, id) position, in feed order."""
         ...
 
-    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> None: ...
+    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
+        """Record the follow with its event; False (no event) if the member follows the tag already."""
+        ...
 
-    async def unfollow_tag(self, member_id: str, tag: str) -> None: ...
+    async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
+        """End the follow with its event; False (no event) if the member did not follow the tag."""
+        ...
+
+    async def follows_tag(self, member_id: str, tag: str) -> bool: ...
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage: ...
 
@@ -350,6 +409,10 @@ class MembershipStore(Protocol):
     async def put_community(self, view: CommunityView, as_of: datetime) -> None: ...
 
     async def set_lifecycle(self, community_id: str, lifecycle: str, as_of: datetime) -> None: ...
+
+    async def update_settings(
+        self, community_id: str, visibility: str, flag_threshold: int, as_of: datetime
+    ) -> None: ...
 
     async def put_membership(self, view: MembershipView, as_of: datetime) -> None: ...
 

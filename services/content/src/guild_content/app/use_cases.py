@@ -21,10 +21,13 @@ from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
 from guild_content.app.ports import (
     CommentPage,
+    FeaturedItems,
     IndexedQuestion,
     LogPage,
     MembershipDirectory,
     ModerationRepository,
+    PostHit,
+    PostSearchPage,
     QuestionPage,
     QuestionRepository,
     QueuePage,
@@ -68,11 +71,11 @@ from guild_content.domain.model import (
     mentioned,
     normalise_tags,
 )
-from guild_content.domain.search import QUERY_TERMS_MAX, relevance, terms
+from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
 
 ACCEPT_ATTEMPTS = 5
-# Search ranks at most this many of the newest matching questions.
-SEARCH_CANDIDATES = 500
+# Kinds a search for posts covers: every kind of post, and shared resources.
+SEARCH_KINDS = (*POST_KINDS, "resource")
 SIMILAR_HINTS = 3
 EDIT_ATTEMPTS = 5
 
@@ -87,8 +90,10 @@ class ContentUseCases:
         *,
         flag_threshold: int = 3,
         unanswered_after: timedelta = timedelta(hours=24),
+        features: FeaturedItems | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._features = features
         self._moderation = moderation
         self._resources = resources
         self._flag_threshold = flag_threshold
@@ -306,9 +311,15 @@ class ContentUseCases:
         now = self._clock()
         removal = PostRemoved(post.ref(), caller.subject, reason.strip(), by_moderator, now)
         await self._repo.mark_deleted(removal, community)
-        if isinstance(post, Answer):
-            await self._withdraw_acceptance(post, caller.subject, community)
+        await self._after_removal(post, caller.subject, community)
         return post.ref()
+
+    async def _after_removal(self, post: Post, by: str, community: CommunityView) -> None:
+        """A deleted answer is no longer accepted; a deleted post leaves the front page."""
+        if isinstance(post, Answer):
+            await self._withdraw_acceptance(post, by, community)
+        elif isinstance(post, Question) and self._features is not None:
+            await self._features.unfeature(f"{post.community_id}:post:{post.id}")
 
     async def _withdraw_acceptance(self, answer: Answer, by: str, community: CommunityView) -> None:
         for _ in range(ACCEPT_ATTEMPTS):
@@ -344,16 +355,12 @@ class ContentUseCases:
         """
         size = clamp_page_size(page_size, default=20, maximum=50)
         wanted = _query_terms(query, "query")
-        if community_id:
-            await self._readable(caller, community_id)
-            communities = [community_id]
-        else:
-            communities = await self._directory.communities_of(caller.subject)
+        communities = await self._searched(caller, community_id)
         if not communities:
             return SearchPage([], "")
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
         candidates = await self._repo.search_candidates(
-            communities, wanted, tag_filter, answered, SEARCH_CANDIDATES
+            communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX
         )
         hits = _ranked(wanted, candidates)
         position = decode_token(page_token)
@@ -368,6 +375,68 @@ class ContentUseCases:
                 {"r": last.relevance, "t": last.question.create_time.timestamp(), "id": last.question.id}
             )
         return SearchPage(page, next_token)
+
+    async def search_posts(
+        self,
+        caller: Principal,
+        query: str,
+        community_id: str,
+        kind: str,
+        tag: str,
+        answered: bool | None,
+        page_size: int,
+        page_token: str,
+    ) -> PostSearchPage:
+        """Posts of every kind and resources matching the query, most relevant first (then newest).
+
+        ``answered`` (answered or not) keeps questions only. Pages continue after the last hit's
+        (relevance, time, id), as for questions.
+        """
+        size = clamp_page_size(page_size, default=20, maximum=50)
+        wanted = _query_terms(query, "query")
+        check = Validator()
+        check.require(not kind or kind in SEARCH_KINDS, "kind", "empty or one of " + ", ".join(SEARCH_KINDS))
+        check.require(answered is None or kind in ("", "question"), "answered", "applies to questions only")
+        check.check()
+        communities = await self._searched(caller, community_id)
+        if not communities:
+            return PostSearchPage([], "")
+        tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
+        kinds = ("question",) if answered is not None else (kind,) if kind else SEARCH_KINDS
+        post_kinds = tuple(k for k in kinds if k in POST_KINDS)
+        hits: list[PostHit] = []
+        if post_kinds:
+            for c in await self._repo.search_candidates(
+                communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX, kinds=post_kinds
+            ):
+                score, matched = relevance(wanted, c.terms, c.title_terms)
+                if score:
+                    hits.append(PostHit(c.question, None, score, matched))
+        if "resource" in kinds:
+            for r in await self._resources.search_candidates(
+                communities, wanted, tag_filter, TERM_CANDIDATES_MAX
+            ):
+                score, matched = relevance(wanted, r.terms, r.title_terms)
+                if score:
+                    hits.append(PostHit(None, r.resource, score, matched))
+        hits.sort(key=_post_rank_key)
+        position = decode_token(page_token)
+        if position:
+            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
+            hits = [h for h in hits if _post_rank_key(h) > after]
+        page = hits[:size]
+        next_token = ""
+        if len(hits) > size:
+            last = page[-1]
+            next_token = encode_token({"r": last.relevance, "t": last.create_time.timestamp(), "id": last.id})
+        return PostSearchPage(page, next_token)
+
+    async def _searched(self, caller: Principal, community_id: str) -> list[str]:
+        """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
+        if community_id:
+            await self._readable(caller, community_id)
+            return [community_id]
+        return await self._directory.communities_of(caller.subject)
 
     async def unanswered(
         self, caller: Principal, community_id: str, min_age_minutes: int, page_size: int, page_token: str
@@ -388,7 +457,7 @@ class ContentUseCases:
             hits: list[SearchHit] = []
             if wanted:
                 candidates = await self._repo.search_candidates(
-                    [community_id], wanted, "", True, SEARCH_CANDIDATES
+                    [community_id], wanted, "", True, TERM_CANDIDATES_MAX
                 )
                 hits = [h for h in _ranked(wanted, candidates) if h.question.id != question.id][
                     :SIMILAR_HINTS
@@ -402,7 +471,7 @@ class ContentUseCases:
         size = clamp_page_size(limit, default=5, maximum=20, field="limit")
         wanted = _query_terms(title, "title")
         await self._readable(caller, community_id)
-        candidates = await self._repo.search_candidates([community_id], wanted, "", None, SEARCH_CANDIDATES)
+        candidates = await self._repo.search_candidates([community_id], wanted, "", None, TERM_CANDIDATES_MAX)
         return _ranked(wanted, candidates)[:size]
 
     async def flag(self, caller: Principal, post_id: str, reason: str, note: str) -> tuple[int, bool]:
@@ -415,7 +484,8 @@ class ContentUseCases:
         )
         if not await self._moderation.add_flag(flag):
             raise AlreadyExists("you flagged this post already", reason="ALREADY_FLAGGED")
-        return await self._moderation.count_flags(flag, self._flag_threshold, community)
+        threshold = community.flag_threshold or self._flag_threshold
+        return await self._moderation.count_flags(flag, threshold, community)
 
     async def moderation_queue(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
@@ -443,8 +513,7 @@ class ContentUseCases:
         ref, now, by = post.ref(), self._clock(), caller.subject
         if action == "delete":
             await self._repo.mark_deleted(PostRemoved(ref, by, reason, True, now), community)
-            if isinstance(post, Answer):
-                await self._withdraw_acceptance(post, by, community)
+            await self._after_removal(post, by, community)
             post.deleted = True
         else:
             event: DomainEvent
@@ -647,3 +716,7 @@ def _ranked(wanted: list[str], candidates: list[IndexedQuestion]) -> list[Search
 
 def _rank_key(hit: SearchHit) -> tuple[int, float, str]:
     return (-hit.relevance, -hit.question.create_time.timestamp(), hit.question.id)
+
+
+def _post_rank_key(hit: PostHit) -> tuple[int, float, str]:
+    return (-hit.relevance, -hit.create_time.timestamp(), hit.id)

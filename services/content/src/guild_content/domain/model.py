@@ -37,6 +37,8 @@ class CommunityView:
     programme: str
     lifecycle: str
     visibility: str
+    # Distinct flags that hide a post pending review; 0 while unknown (the service's default applies).
+    flag_threshold: int = 0
 
     def ensure_writable(self) -> None:
         if self.lifecycle == "archived":
@@ -607,6 +609,12 @@ class RatingSummary:
     count: int = 0
     distribution: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
+    @property
+    def score(self) -> int:
+        """A vote-like score for ranking beside posts: a 4 or 5 counts up, a 1 or 2 down, a 3 neither."""
+        d = self.distribution
+        return d[3] + d[4] - d[0] - d[1]
+
     @classmethod
     def of(cls, by_stars: dict[int, int]) -> RatingSummary:
         """From the number of ratings per star value."""
@@ -739,6 +747,24 @@ class Resource:
         if rater_id == self.author_id:
             raise FailedPrecondition("members cannot rate what they shared", reason="OWN_ITEM")
 
+
+@dataclass(frozen=True)
+class TagFollowed:
+    """A member started following a tag (not tied to a community)."""
+
+    member_id: str
+    tag: str
+    time: datetime
+
+
+@dataclass(frozen=True)
+class TagUnfollowed:
+    member_id: str
+    tag: str
+    time: datetime
+
+
+MemberEvent = TagFollowed | TagUnfollowed
 
 DomainEvent = (
     QuestionAsked

@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 QUERY_TERMS_MAX = 12
+# Each query term is one indexed lookup (the multikey ``terms`` index) returning at most this many of the
+# newest live items having that term; their union, at most QUERY_TERMS_MAX * TERM_CANDIDATES_MAX items
+# per kind of store, is ranked in memory. An old item matching only very common terms may fall outside.
+TERM_CANDIDATES_MAX = 200
 TITLE_WEIGHT = 2
 
 STOP_WORDS = frozenset(

@@ -14,7 +14,7 @@ from guild_common.auth import current_principal
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feeds import FeedUseCases
-from guild_content.app.ports import FeedEntry, SearchHit
+from guild_content.app.ports import FeedEntry, PostHit, SearchHit
 from guild_content.app.use_cases import ContentUseCases
 from guild_content.domain.curation import Collection, CollectionItem, Feature
 from guild_content.domain.model import Answer, Comment, Question, RatingSummary, Resource, Revision, Text
@@ -243,6 +243,23 @@ class ContentServicer(api_grpc.ContentServiceServicer):
         )
         return api.SearchQuestionsResponse(
             hits=[_hit_to_pb(h) for h in page.hits], next_page_token=page.next_token
+        )
+
+    async def SearchPosts(
+        self, request: api.SearchPostsRequest, context: grpc.aio.ServicerContext
+    ) -> api.SearchPostsResponse:
+        page = await self._uc.search_posts(
+            current_principal(),
+            request.query,
+            request.community_id,
+            request.kind,
+            request.tag,
+            _ANSWERED.get(request.answered),
+            request.page_size,
+            request.page_token,
+        )
+        return api.SearchPostsResponse(
+            hits=[_post_hit_to_pb(h) for h in page.hits], next_page_token=page.next_token
         )
 
     async def FindSimilarQuestions(
@@ -686,3 +703,12 @@ def _hit_to_pb(hit: SearchHit) -> api.SearchHit:
     return api.SearchHit(
         question=question_to_pb(hit.question), relevance=hit.relevance, matched_terms=hit.matched_terms
     )
+
+
+def _post_hit_to_pb(hit: PostHit) -> api.PostSearchHit:
+    found = api.PostSearchHit(relevance=hit.relevance, matched_terms=hit.matched_terms)
+    if hit.post is not None:
+        found.post.CopyFrom(post_to_pb(hit.post))
+    elif hit.resource is not None:
+        found.resource.CopyFrom(resource_to_pb(hit.resource))
+    return found

@@ -2552,3 +2552,107 @@ class ListFollowedTagsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListFollowedTagsResponse: _TypeAlias = ListFollowedTagsResponse  # noqa: Y015
+
+@_typing.final
+class SearchPostsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    ANSWERED_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """Words to look for; stop words and punctuation are ignored, at most 12 words count. Each word is an
+    indexed lookup of at most the 200 newest posts having it; the union is ranked by relevance.
+    """
+    community_id: _builtins.str
+    """Empty: every community the caller belongs to."""
+    kind: _builtins.str
+    """question, discussion, article, announcement or resource; empty searches every kind."""
+    tag: _builtins.str
+    """Only posts with this tag."""
+    answered: Global___AnsweredFilter.ValueType
+    """Answered or unanswered returns questions only."""
+    page_size: _builtins.int
+    """At most 50; 0 means 20."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        answered: Global___AnsweredFilter.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answered", b"answered", "community_id", b"community_id", "kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "query", b"query", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchPostsRequest: _TypeAlias = SearchPostsRequest  # noqa: Y015
+
+@_typing.final
+class PostSearchHit(_message.Message):
+    """One post or resource found, with why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POST_FIELD_NUMBER: _builtins.int
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    RELEVANCE_FIELD_NUMBER: _builtins.int
+    MATCHED_TERMS_FIELD_NUMBER: _builtins.int
+    relevance: _builtins.int
+    """Matched terms, a title match counting twice."""
+    @_builtins.property
+    def post(self) -> _post_pb2.Post: ...
+    @_builtins.property
+    def resource(self) -> _resource_pb2.Resource: ...
+    @_builtins.property
+    def matched_terms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        post: _post_pb2.Post | None = ...,
+        resource: _resource_pb2.Resource | None = ...,
+        relevance: _builtins.int = ...,
+        matched_terms: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "post", b"post", "resource", b"resource"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item", b"item", "matched_terms", b"matched_terms", "post", b"post", "relevance", b"relevance", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["post", "resource"]  # noqa: Y015
+    _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
+
+Global___PostSearchHit: _TypeAlias = PostSearchHit  # noqa: Y015
+
+@_typing.final
+class SearchPostsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HITS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def hits(self) -> _containers.RepeatedCompositeFieldContainer[Global___PostSearchHit]: ...
+    def __init__(
+        self,
+        *,
+        hits: _abc.Iterable[Global___PostSearchHit] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hits", b"hits", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchPostsResponse: _TypeAlias = SearchPostsResponse  # noqa: Y015

@@ -270,6 +270,11 @@ class ContentServiceStub:
                 request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.SerializeToString,
                 response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.FromString,
                 _registered_method=True)
+        self.SearchPosts = channel.unary_unary(
+                '/guild.content.v1.ContentService/SearchPosts',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -368,7 +373,8 @@ class ContentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchQuestions(self, request, context):
-        """Finds questions by keywords in their title, body and tags, most relevant first.
+        """Finds questions by keywords in their title, body and tags, most relevant first. Each word is an
+        indexed lookup of at most the 200 newest questions having it; the union is ranked by relevance.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -601,6 +607,15 @@ class ContentServiceServicer:
 
     def ListFollowedTags(self, request, context):
         """Lists the tags the caller follows, alphabetically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchPosts(self, request, context):
+        """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
+        their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
+        answered or not.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -843,6 +858,11 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.ListFollowedTags,
                     request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.FromString,
                     response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.SerializeToString,
+            ),
+            'SearchPosts': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchPosts,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2115,6 +2135,33 @@ class ContentService:
             '/guild.content.v1.ContentService/ListFollowedTags',
             guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsRequest.SerializeToString,
             guild_dot_content_dot_v1_dot_content__service__pb2.ListFollowedTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchPosts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/SearchPosts',
+            guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -60,7 +60,9 @@ class ContentServiceStub:
     ListTags: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListTagsRequest, _content_service_pb2.ListTagsResponse]
     """Lists the tags of a community's questions, most used first."""
     SearchQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SearchQuestionsRequest, _content_service_pb2.SearchQuestionsResponse]
-    """Finds questions by keywords in their title, body and tags, most relevant first."""
+    """Finds questions by keywords in their title, body and tags, most relevant first. Each word is an
+    indexed lookup of at most the 200 newest questions having it; the union is ranked by relevance.
+    """
     FindSimilarQuestions: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FindSimilarQuestionsRequest, _content_service_pb2.FindSimilarQuestionsResponse]
     """Questions like a draft title, to point an asker at an existing question before they ask again."""
     FlagPost: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.FlagPostRequest, _content_service_pb2.FlagPostResponse]
@@ -129,6 +131,11 @@ class ContentServiceStub:
     """Stops following a tag; unfollowing when not following changes nothing."""
     ListFollowedTags: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListFollowedTagsRequest, _content_service_pb2.ListFollowedTagsResponse]
     """Lists the tags the caller follows, alphabetically."""
+    SearchPosts: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SearchPostsRequest, _content_service_pb2.SearchPostsResponse]
+    """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
+    their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
+    answered or not.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -162,7 +169,9 @@ class ContentServiceAsyncStub(ContentServiceStub):
     ListTags: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListTagsRequest, _content_service_pb2.ListTagsResponse]  # type: ignore[assignment]
     """Lists the tags of a community's questions, most used first."""
     SearchQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SearchQuestionsRequest, _content_service_pb2.SearchQuestionsResponse]  # type: ignore[assignment]
-    """Finds questions by keywords in their title, body and tags, most relevant first."""
+    """Finds questions by keywords in their title, body and tags, most relevant first. Each word is an
+    indexed lookup of at most the 200 newest questions having it; the union is ranked by relevance.
+    """
     FindSimilarQuestions: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FindSimilarQuestionsRequest, _content_service_pb2.FindSimilarQuestionsResponse]  # type: ignore[assignment]
     """Questions like a draft title, to point an asker at an existing question before they ask again."""
     FlagPost: _aio.UnaryUnaryMultiCallable[_content_service_pb2.FlagPostRequest, _content_service_pb2.FlagPostResponse]  # type: ignore[assignment]
@@ -231,6 +240,11 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """Stops following a tag; unfollowing when not following changes nothing."""
     ListFollowedTags: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListFollowedTagsRequest, _content_service_pb2.ListFollowedTagsResponse]  # type: ignore[assignment]
     """Lists the tags the caller follows, alphabetically."""
+    SearchPosts: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SearchPostsRequest, _content_service_pb2.SearchPostsResponse]  # type: ignore[assignment]
+    """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
+    their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
+    answered or not.
+    """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Questions and answers."""
@@ -345,7 +359,9 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _content_service_pb2.SearchQuestionsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.SearchQuestionsResponse, _abc.Awaitable[_content_service_pb2.SearchQuestionsResponse]]:
-        """Finds questions by keywords in their title, body and tags, most relevant first."""
+        """Finds questions by keywords in their title, body and tags, most relevant first. Each word is an
+        indexed lookup of at most the 200 newest questions having it; the union is ranked by relevance.
+        """
 
     @_abc_1.abstractmethod
     def FindSimilarQuestions(
@@ -612,5 +628,16 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_content_service_pb2.ListFollowedTagsResponse, _abc.Awaitable[_content_service_pb2.ListFollowedTagsResponse]]:
         """Lists the tags the caller follows, alphabetically."""
+
+    @_abc_1.abstractmethod
+    def SearchPosts(
+        self,
+        request: _content_service_pb2.SearchPostsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SearchPostsResponse, _abc.Awaitable[_content_service_pb2.SearchPostsResponse]]:
+        """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
+        their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
+        answered or not.
+        """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

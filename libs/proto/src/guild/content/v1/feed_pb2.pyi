@@ -31,9 +31,11 @@ class _FeedOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FeedOrder.V
     FEED_ORDER_RECENT_ACTIVITY: _FeedOrder.ValueType  # 1
     """Posts and resources with the latest answer or comment first (a new one counts as activity)."""
     FEED_ORDER_TOP_WEEK: _FeedOrder.ValueType  # 2
-    """Posts of the last 7 days by score, highest first."""
+    """Posts and resources of the last 7 days by score, highest first: a post's score is the sum of its votes,
+    a resource's counts each 4 or 5 star rating up and each 1 or 2 star rating down.
+    """
     FEED_ORDER_TOP_MONTH: _FeedOrder.ValueType  # 3
-    """Posts of the last 30 days by score, highest first."""
+    """Posts and resources of the last 30 days by score, highest first (scored as for the week)."""
 
 class FeedOrder(_FeedOrder, metaclass=_FeedOrderEnumTypeWrapper):
     """The order of a community feed."""
@@ -43,9 +45,11 @@ FEED_ORDER_UNSPECIFIED: FeedOrder.ValueType  # 0
 FEED_ORDER_RECENT_ACTIVITY: FeedOrder.ValueType  # 1
 """Posts and resources with the latest answer or comment first (a new one counts as activity)."""
 FEED_ORDER_TOP_WEEK: FeedOrder.ValueType  # 2
-"""Posts of the last 7 days by score, highest first."""
+"""Posts and resources of the last 7 days by score, highest first: a post's score is the sum of its votes,
+a resource's counts each 4 or 5 star rating up and each 1 or 2 star rating down.
+"""
 FEED_ORDER_TOP_MONTH: FeedOrder.ValueType  # 3
-"""Posts of the last 30 days by score, highest first."""
+"""Posts and resources of the last 30 days by score, highest first (scored as for the week)."""
 Global___FeedOrder: _TypeAlias = FeedOrder  # noqa: Y015
 
 @_typing.final

@@ -737,6 +737,7 @@ class CollectionPublished(_message.Message):
     TITLE_FIELD_NUMBER: _builtins.int
     ITEM_COUNT_FIELD_NUMBER: _builtins.int
     PUBLISH_TIME_FIELD_NUMBER: _builtins.int
+    ITEM_POST_IDS_FIELD_NUMBER: _builtins.int
     collection_id: _builtins.str
     community_id: _builtins.str
     curator_id: _builtins.str
@@ -744,6 +745,10 @@ class CollectionPublished(_message.Message):
     item_count: _builtins.int
     @_builtins.property
     def publish_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def item_post_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The posts in the collection, in order (external links are not posts and are left out)."""
+
     def __init__(
         self,
         *,
@@ -753,10 +758,11 @@ class CollectionPublished(_message.Message):
         title: _builtins.str = ...,
         item_count: _builtins.int = ...,
         publish_time: _timestamp_pb2.Timestamp | None = ...,
+        item_post_ids: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["publish_time", b"publish_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection_id", b"collection_id", "community_id", b"community_id", "curator_id", b"curator_id", "item_count", b"item_count", "publish_time", b"publish_time", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["collection_id", b"collection_id", "community_id", b"community_id", "curator_id", b"curator_id", "item_count", b"item_count", "item_post_ids", b"item_post_ids", "publish_time", b"publish_time", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
