@@ -18,3 +18,10 @@ def test_slices_get_their_own_durable_names_and_subjects() -> None:
     assert cpd.durable == "notify_all_healthcare_cpd_GUILD_CONTENT"
     assert emea.filter_subject == "guild.emea.*.content.>"
     assert cpd.filter_subject == "guild.*.healthcare_cpd.content.>"
+
+
+def test_slices_also_read_events_about_people_and_the_whole_deployment_reads_one_subject() -> None:
+    everything = ConsumerSpec(name="content", source_service="community", handlers={})
+    emea = ConsumerSpec(name="notify", source_service="community", handlers={}, region="emea")
+    assert everything.filter_subjects == ["guild.*.*.community.>"]
+    assert emea.filter_subjects == ["guild.emea.*.community.>", "guild.global.global.community.>"]

@@ -139,3 +139,44 @@ async def test_consumer_handles_redelivered_event_once_and_dead_letters_poison(
     assert dead is not None
     assert dead["error"] == "cannot handle poison"
     assert dead["consumer"] == "test_GUILD_DEMO"
+
+
+async def test_a_sliced_consumer_reads_its_slice_and_events_about_people(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        seen.append(envelope.payload(wrappers_pb2.StringValue).value)
+
+    def said(text: str, region: str, programme: str) -> Envelope:
+        return new_envelope(
+            service="demo",
+            name="said",
+            payload=wrappers_pb2.StringValue(value=text),
+            subject=text,
+            region=region,
+            programme=programme,
+        )
+
+    publisher = JetStreamPublisher(js)
+    for event in (
+        said("emea-sales", "emea", "sales"),
+        said("amer-sales", "amer", "sales"),
+        said("profile", "global", "global"),
+        said("emea-cpd", "emea", "healthcare_cpd"),
+    ):
+        await publisher.publish(event)
+    spec = ConsumerSpec(
+        name="sliced", source_service="demo", handlers={"guild.demo.said.v1": handler}, region="emea"
+    )
+    consumer = EventConsumer(js, db, spec)
+    task = asyncio.create_task(consumer.run())
+    for _ in range(100):
+        if len(seen) >= 3:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    consumer.stop()
+    await task
+    assert sorted(seen) == ["emea-cpd", "emea-sales", "profile"]

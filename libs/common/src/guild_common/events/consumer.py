@@ -19,7 +19,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.events.envelope import Envelope
+from guild_common.events.envelope import GLOBAL, Envelope
 from guild_common.events.streams import stream_name
 from guild_common.mongo import Document, IndexSpec
 
@@ -65,7 +65,17 @@ class ConsumerSpec:
 
     @property
     def filter_subject(self) -> str:
+        """The slice's own subjects."""
         return f"guild.{self.region}.{self.programme}.{self.source_service}.>"
+
+    @property
+    def filter_subjects(self) -> list[str]:
+        """What the consumer reads: its slice, and, for a slice, also the events about a person rather than a
+        community (profiles, follows), which travel as region and programme ``global`` and concern every
+        slice. The two never overlap (no slice is named ``global``), as JetStream requires."""
+        if self.region == "*" and self.programme == "*":
+            return [self.filter_subject]
+        return [self.filter_subject, f"guild.{GLOBAL}.{GLOBAL}.{self.source_service}.>"]
 
 
 def consumer_indexes() -> list[IndexSpec]:
@@ -116,10 +126,14 @@ class EventConsumer:
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self._ack_wait,
             max_deliver=self._max_deliver,
-            filter_subject=self._spec.filter_subject,
         )
+        subjects = self._spec.filter_subjects
+        if len(subjects) == 1:
+            config.filter_subject = subjects[0]
+        else:
+            config.filter_subjects = subjects
         return await self._js.pull_subscribe(
-            self._spec.filter_subject, durable=self._spec.durable, stream=self._spec.stream, config=config
+            subjects[0], durable=self._spec.durable, stream=self._spec.stream, config=config
         )
 
     async def run(self) -> None:

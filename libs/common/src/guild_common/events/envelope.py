@@ -17,6 +17,9 @@ CONTENT_TYPE = "application/protobuf"
 
 M = TypeVar("M", bound=Message)
 
+# Region and programme of events about a person rather than a community (profiles, follows).
+GLOBAL = "global"
+
 
 @dataclass(frozen=True)
 class Envelope:
