@@ -9,16 +9,20 @@ from typing import TypeAlias
 
 import grpc
 import pytest
+from google.protobuf.field_mask_pb2 import FieldMask
 from pymongo import AsyncMongoClient
 from services.notify.tests.support import Events, wait_for_inbox
 
+from guild.events.v1 import community_events_pb2 as community
 from guild.events.v1 import content_events_pb2 as content
+from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_notify.adapters.mongo_inbox import INDEXES, SEQUENCE_INDEXES, MongoInbox
+from guild_notify.app.live import LiveStreams
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
 from guild_notify.domain.model import Notification, new_answer
@@ -172,5 +176,123 @@ async def test_notifications_stored_before_sequences_are_numbered_at_start(
             ("p1", 2),
             ("p0", 1),
         ]
-        groups = await stub.ListNotificationGroups(api.ListNotificationGroupsRequest(), metadata=auth("ann"))
-        assert [(g.subject_id, g.total_count) for g in groups.groups] == [("q1", 4)]
+        # The group summary follows the notification's insert: wait for it rather than race it.
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            groups = await stub.ListNotificationGroups(
+                api.ListNotificationGroupsRequest(), metadata=auth("ann")
+            )
+            summary = [(g.subject_id, g.total_count) for g in groups.groups]
+            if summary == [("q1", 4)] or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        assert summary == [("q1", 4)]
+
+
+async def test_community_notices_stream_to_connected_members_and_resume_without_repeats(
+    settings_for: Callable[..., ServiceSettings], events: Events
+) -> None:
+    settings = settings_for(NotifySettings)
+    async with running_service(settings, build) as running:
+        stub = api_grpc.NotifyServiceStub(running.channel)
+        for community_id, member in [("c1", "ann"), ("c1", "bob"), ("c1", "cat"), ("c2", "zed")]:
+            await events.emit(
+                "community",
+                "member_joined",
+                community.MemberJoined(community_id=community_id, member_id=member, role="member"),
+            )
+        await stub.UpdatePreferences(
+            api.UpdatePreferencesRequest(
+                preferences=pb.Preferences(muted_community_ids=["c1"]),
+                update_mask=FieldMask(paths=["muted_community_ids"]),
+            ),
+            metadata=auth("cat"),
+        )
+        await events.emit(
+            "community",
+            "role_granted",
+            community.RoleGranted(community_id="c1", member_id="bob", role="owner", granted_by="olga"),
+        )
+        await wait_for_inbox(stub, "bob", 1)  # every membership before it is known
+
+        async def broadcast(text: str) -> str:
+            response = await stub.CreateBroadcast(
+                api.CreateBroadcastRequest(broadcast=pb.Broadcast(community_id="c1", text=text)),
+                metadata=auth("bob"),
+            )
+            return str(response.broadcast.id)
+
+        ann, zed, cat = await _open(stub, "ann"), await _open(stub, "zed"), await _open(stub, "cat")
+        await broadcast("Town hall at noon")
+        town_hall = await _next(ann)
+        assert (town_hall.notification.type, town_hall.notification.text) == (
+            pb.NOTIFICATION_TYPE_BROADCAST,
+            "Town hall at noon",
+        )
+        assert town_hall.notification.id.startswith("broadcast:")
+        assert not town_hall.notification.read
+        await events.emit(
+            "community",
+            "survey_opened",
+            community.SurveyOpened(survey_id="s1", community_id="c1", title="Pulse", opened_by="bob"),
+        )
+        survey = await _next(ann)
+        assert (survey.notification.type, survey.notification.subject_id) == (
+            pb.NOTIFICATION_TYPE_SURVEY_OPENED,
+            "s1",
+        )
+        await events.emit("content", "answer_posted", _posted("dan", "a1"))
+        answer = await _next(ann)
+        assert (answer.notification.type, answer.notification.sequence) == (
+            pb.NOTIFICATION_TYPE_NEW_ANSWER,
+            1,
+        )
+        ann.cancel()
+
+        # From the broadcast's token: what followed it, not the broadcast again.
+        resumed = await _open(stub, "ann", town_hall.resume_token)
+        after = [(await _next(resumed)).notification.id for _ in range(2)]
+        assert sorted(after) == sorted([survey.notification.id, answer.notification.id])
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(resumed.read(), timeout=0.3)
+        resumed.cancel()
+
+        # From the latest token: nothing again, and what is new arrives.
+        latest = await _open(stub, "ann", answer.resume_token)
+        await broadcast("Office closed Friday")
+        assert (await _next(latest)).notification.text == "Office closed Friday"
+        latest.cancel()
+
+        # Not a member, or muted: none of it.
+        for call in (zed, cat):
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(call.read(), timeout=0.3)
+            call.cancel()
+
+        client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+        try:
+            db = client[settings.database_name]
+            assert await db["broadcasts"].count_documents({}) == 3  # stored once, whoever listens
+            assert await db["notifications"].count_documents({"recipient_id": "ann"}) == 1
+        finally:
+            await client.close()
+
+
+async def test_streams_are_woken_for_the_communities_they_watch_only() -> None:
+    live = LiveStreams()
+    with live.subscribe("ann") as woken:
+        live.watch(woken, ["c1", "c2"])
+        live.community_published("c3")
+        assert not woken.is_set()
+        live.community_published("c2")
+        assert woken.is_set()
+        woken.clear()
+        live.watch(woken, ["c1"])  # left c2
+        live.community_published("c2")
+        assert not woken.is_set()
+        live.community_published("c1")
+        assert woken.is_set()
+        assert (live.watchers("c1"), live.watchers("c2")) == (1, 0)
+    live.community_published("c1")  # closed: nothing left behind to wake
+    assert live.listeners("ann") == 0
+    assert live.watchers("c1") == 0

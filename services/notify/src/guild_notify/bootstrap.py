@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
@@ -12,11 +14,21 @@ from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer
 from guild_notify.adapters import email as email_adapter
-from guild_notify.adapters import mongo_broadcasts, mongo_digests, mongo_inbox, mongo_preferences, webhooks
+from guild_notify.adapters import (
+    mongo_broadcasts,
+    mongo_digests,
+    mongo_inbox,
+    mongo_interests,
+    mongo_nudges,
+    mongo_preferences,
+    webhooks,
+)
 from guild_notify.adapters.email import MongoEmailOutbox, SmtpMailer
 from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
 from guild_notify.adapters.mongo_digests import MongoContentFeed, MongoDigestRuns
 from guild_notify.adapters.mongo_inbox import MongoInbox
+from guild_notify.adapters.mongo_interests import MongoTagInterests
+from guild_notify.adapters.mongo_nudges import MongoNudges
 from guild_notify.adapters.mongo_preferences import MongoPreferences
 from guild_notify.adapters.webhooks import HttpxPoster, MongoDeliveries, MongoWebhooks, event_json
 from guild_notify.app.digests import DigestRunner, DigestScheduler
@@ -27,9 +39,11 @@ from guild_notify.app.event_handlers import (
     audience_handlers,
     content_projections,
     membership_projections,
+    merge_sinks,
 )
 from guild_notify.app.live import LiveStreams
 from guild_notify.app.notifier import Notifier
+from guild_notify.app.questions import UnansweredNudges, interest_projections, question_audiences
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.app.use_cases import BroadcastUseCases, InboxUseCases, PreferenceUseCases
 from guild_notify.app.webhooks import WebhookDelivery, WebhookFanout, WebhookUseCases
@@ -50,14 +64,19 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *webhooks.INDEXES,
             *mongo_broadcasts.INDEXES,
             *mongo_digests.INDEXES,
+            *mongo_interests.INDEXES,
+            *mongo_nudges.INDEXES,
             *consumer_indexes(),
         ],
     )
     inbox = MongoInbox(infra.db)
     await inbox.backfill_sequences()
     await ensure_indexes(infra.db, mongo_inbox.SEQUENCE_INDEXES)
-    preferences = MongoPreferences(infra.db)
     live = LiveStreams()
+    broadcasts = MongoBroadcasts(infra.db, on_create=live.community_published)
+    await broadcasts.backfill_sequences()
+    await ensure_indexes(infra.db, mongo_broadcasts.SEQUENCE_INDEXES)
+    preferences = MongoPreferences(infra.db)
     tokens = UnsubscribeTokens(settings.unsubscribe_secret)
     workers: list[Worker] = []
 
@@ -89,13 +108,30 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     fanout.on_queued = webhook_delivery.wake
 
     notifier = Notifier(inbox, preferences, live, outbox, tokens, settings.unsubscribe_base_url)
-    memberships, broadcasts = MongoMemberships(infra.db), MongoBroadcasts(infra.db)
+    memberships = MongoMemberships(infra.db)
     feed = MongoContentFeed(infra.db)
+    nudges, interests = MongoNudges(infra.db), MongoTagInterests(infra.db)
+    nudger = UnansweredNudges(nudges, memberships, notifier, sweep_seconds=settings.nudge_sweep_seconds)
+    workers.append(nudger)
     events = NotificationEvents(
         notifier,
         webhooks=fanout.on_event,
-        projections={**membership_projections(memberships), **content_projections(feed)},
-        audiences=audience_handlers(notifier, memberships, broadcasts, feed, preferences, preferences),
+        projections=merge_sinks(
+            membership_projections(memberships),
+            content_projections(feed),
+            interest_projections(interests),
+        ),
+        audiences=merge_sinks(
+            audience_handlers(notifier, memberships, broadcasts, feed, preferences, preferences),
+            question_audiences(
+                notifier,
+                memberships,
+                interests,
+                nudges,
+                unanswered_after=timedelta(seconds=settings.unanswered_after_seconds),
+                on_scheduled=nudger.wake,
+            ),
+        ),
     )
     digests = DigestRunner(
         memberships,

@@ -19,6 +19,9 @@ class NotifySettings(ServiceSettings):
     email_sweep_seconds: float = 5.0
     # How often the digest scheduler looks for a day or week whose digests are due.
     digest_check_seconds: float = 60.0
+    # A question with no answer after this long is brought to its community's champions.
+    unanswered_after_seconds: float = 86400.0
+    nudge_sweep_seconds: float = 30.0
     # Signs unsubscribe links; set a real secret in production.
     unsubscribe_secret: str = "guild-dev-unsubscribe-secret"
     unsubscribe_base_url: str = "https://guild.local/unsubscribe"

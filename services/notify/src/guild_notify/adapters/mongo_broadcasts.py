@@ -3,10 +3,17 @@
 A broadcast is one document however large its community (O(1) writes). A member's view of it is computed
 on read: visible if it was sent to one of the member's communities since they joined, read if it is in
 ``broadcast_reads`` or older than the member's read-all cursor.
+
+Each broadcast also takes the next number of one service-wide ``sequence`` when it is inserted (claimed
+under a unique index, as the inbox numbers a member's notifications), so open streams can follow the
+broadcasts in the order they were stored: a broadcast is inserted only after every lower number is
+visible, so a reader that saw number ``n`` has seen every broadcast up to ``n``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +39,12 @@ INDEXES = [
     IndexSpec(READS, [("member_id", 1), ("community_id", 1), ("create_time", -1)]),
     IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("_id", 1)]),
 ]
+# Created after :meth:`MongoBroadcasts.backfill_sequences` numbers broadcasts stored before sequences.
+SEQUENCE_INDEXES = [IndexSpec(BROADCASTS, [("sequence", 1)], unique=True)]
+_SEQUENCE_LOCK = "broadcast_sequence"
+_ALLOCATION_ATTEMPTS = 20
 _SCAN = 200
+_BATCH = 500
 
 
 def _broadcast(doc: Document) -> Broadcast:
@@ -44,6 +56,7 @@ def _broadcast(doc: Document) -> Broadcast:
         subject_id=doc.get("subject_id", ""),
         create_time=doc["create_time"],
         type=NotificationType(doc.get("type", NotificationType.BROADCAST.value)),
+        sequence=doc.get("sequence", 0),
     )
 
 
@@ -109,6 +122,15 @@ class MongoMemberships:
         doc = await self._memberships.find_one({"_id": f"{community_id}:{member_id}"})
         return _membership(doc) if doc is not None else None
 
+    async def members_among(self, community_id: str, member_ids: list[str]) -> set[str]:
+        """Which of ``member_ids`` belong to the community."""
+        found: set[str] = set()
+        for start in range(0, len(member_ids), _BATCH):
+            keys = [f"{community_id}:{m}" for m in member_ids[start : start + _BATCH]]
+            cursor = self._memberships.find({"_id": {"$in": keys}}, {"member_id": 1})
+            found.update([d["member_id"] async for d in cursor])
+        return found
+
     async def with_roles(self, community_id: str, roles: tuple[str, ...], limit: int) -> list[str]:
         """Up to ``limit`` members holding one of ``roles`` in the community, by id."""
         cursor = (
@@ -139,30 +161,98 @@ def _membership(doc: Document) -> Membership:
 
 
 class MongoBroadcasts:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], on_create: Callable[[str], None] = lambda community_id: None
+    ) -> None:
         self._broadcasts = db[BROADCASTS]
         self._reads = db[READS]
         self._cursors = db[CURSORS]
+        self._on_create = on_create
 
     async def create(self, b: Broadcast) -> Broadcast:
-        try:
-            await self._broadcasts.insert_one(
-                {
-                    "_id": b.notification_id,
-                    "broadcast_id": b.id,
-                    "community_id": b.community_id,
-                    "author_id": b.author_id,
-                    "text": b.text,
-                    "subject_id": b.subject_id,
-                    "create_time": b.create_time,
-                    "type": b.type.value,
-                }
-            )
-        except DuplicateKeyError:
+        stored = await self._insert(b)
+        if stored is None:
             doc = await self._broadcasts.find_one({"_id": b.notification_id})
             assert doc is not None
             return _broadcast(doc)
-        return b
+        self._on_create(stored.community_id)
+        return stored
+
+    async def _insert(self, b: Broadcast) -> Broadcast | None:
+        """Store it under the next sequence; None if it is stored already."""
+        async with document_lock(_SEQUENCE_LOCK, ""):
+            if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
+                return None
+            for _ in range(_ALLOCATION_ATTEMPTS):
+                stored = replace(b, sequence=await self.last_sequence() + 1)
+                try:
+                    await self._broadcasts.insert_one(
+                        {
+                            "_id": b.notification_id,
+                            "broadcast_id": b.id,
+                            "community_id": b.community_id,
+                            "author_id": b.author_id,
+                            "text": b.text,
+                            "subject_id": b.subject_id,
+                            "create_time": b.create_time,
+                            "type": b.type.value,
+                            "sequence": stored.sequence,
+                        }
+                    )
+                except DuplicateKeyError:
+                    if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
+                        return None
+                    continue  # another process took this number: take the next one
+                return stored
+        raise RuntimeError(f"no free broadcast sequence after {_ALLOCATION_ATTEMPTS} attempts")
+
+    async def last_sequence(self) -> int:
+        last = await self._broadcasts.find_one({}, {"sequence": 1}, sort=[("sequence", -1)])
+        return int(last.get("sequence", 0)) if last is not None else 0
+
+    async def backfill_sequences(self) -> int:
+        """Number broadcasts stored before sequences existed, in creation order."""
+        legacy = self._broadcasts.find({"sequence": {"$exists": False}}, {"_id": 1}).sort(
+            [("create_time", 1), ("_id", 1)]
+        )
+        count = 0
+        async for doc in legacy:
+            async with document_lock(_SEQUENCE_LOCK, ""):
+                sequence = await self.last_sequence() + 1
+                await self._broadcasts.update_one({"_id": doc["_id"]}, {"$set": {"sequence": sequence}})
+            count += 1
+        return count
+
+    async def stream_after(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        sequence: int,
+        upto: int,
+        limit: int,
+        *,
+        hidden: frozenset[str] = frozenset(),
+    ) -> list[tuple[Broadcast, bool]]:
+        """Up to ``limit`` visible broadcasts numbered in (``sequence``, ``upto``], in sequence order,
+        each with its read flag."""
+        if not since or upto <= sequence:
+            return []
+        query = {
+            "$and": [{"sequence": {"$gt": sequence, "$lte": upto}}, self._visible(since, None, False, hidden)]
+        }
+        docs = await self._broadcasts.find(query).sort([("sequence", 1)]).limit(limit).to_list()
+        if not docs:
+            return []
+        cursor = await self._cursor(member_id)
+        ids = [d["_id"] for d in docs]
+        read = {
+            r["broadcast"]
+            async for r in self._reads.find({"member_id": member_id, "broadcast": {"$in": ids}})
+        }
+        return [
+            (_broadcast(d), d["_id"] in read or (cursor is not None and d["create_time"] <= cursor))
+            for d in docs
+        ]
 
     async def _cursor(self, member_id: str) -> datetime | None:
         doc = await self._cursors.find_one({"_id": member_id})

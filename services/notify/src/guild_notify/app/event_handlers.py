@@ -226,6 +226,26 @@ WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(
 EventSink = Callable[[Envelope], Awaitable[None]]
 
 
+def merge_sinks(*tables: dict[str, EventSink]) -> dict[str, EventSink]:
+    """One table of the given ones: sinks for the same event type run in the order of ``tables``."""
+    merged: dict[str, list[EventSink]] = {}
+    for table in tables:
+        for event_type, sink in table.items():
+            merged.setdefault(event_type, []).append(sink)
+
+    def chain(sinks: list[EventSink]) -> EventSink:
+        if len(sinks) == 1:
+            return sinks[0]
+
+        async def run(envelope: Envelope) -> None:
+            for sink in sinks:
+                await sink(envelope)
+
+        return run
+
+    return {event_type: chain(sinks) for event_type, sinks in merged.items()}
+
+
 def content_projections(feed: ContentFeed) -> dict[str, EventSink]:
     """Keep what is new in each community, the material of digests."""
 

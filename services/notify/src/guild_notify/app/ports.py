@@ -10,6 +10,7 @@ from typing import Protocol
 from guild_notify.domain.broadcasts import Broadcast, Membership
 from guild_notify.domain.model import Notification, NotificationGroup
 from guild_notify.domain.preferences import Preferences
+from guild_notify.domain.questions import QuestionNudge
 
 # A keyset position in an inbox: (create time, id) of the last notification seen.
 Position = tuple[datetime, str]
@@ -103,6 +104,47 @@ class Memberships(Protocol):
         """Up to ``limit`` members of the community holding one of ``roles``."""
         ...
 
+    async def members_among(self, community_id: str, member_ids: list[str]) -> set[str]:
+        """Which of ``member_ids`` belong to the community."""
+        ...
+
+
+class TagInterests(Protocol):
+    """Who follows which tags and who declared expertise in them: read models fed by events."""
+
+    async def followed(self, member_id: str, tag: str, at: datetime) -> None: ...
+
+    async def unfollowed(self, member_id: str, tag: str, at: datetime) -> None: ...
+
+    async def expertise(self, member_id: str, tags: list[str], at: datetime) -> None:
+        """Replace the member's declared expertise tags, unless a newer change is stored."""
+        ...
+
+    async def interested(self, tags: list[str]) -> dict[str, list[str]]:
+        """Members following or expert in any of ``tags``, each with their tags among them."""
+        ...
+
+
+class NudgeStore(Protocol):
+    """Unanswered-question nudges: scheduled when a question is asked, cancelled by its first answer
+    or its removal."""
+
+    async def schedule(self, nudge: QuestionNudge) -> None:
+        """Keep it pending until due, unless it exists or the question was answered already."""
+        ...
+
+    async def cancel(self, question_id: str, at: datetime) -> None:
+        """Never send it (also when the question has not arrived yet)."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[QuestionNudge]: ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def still_pending(self, question_id: str) -> bool: ...
+
+    async def sent(self, question_id: str, at: datetime) -> None: ...
+
 
 class BroadcastStore(Protocol):
     """``since`` maps each community a member sees broadcasts of to the time they joined it; ``hidden``
@@ -122,6 +164,23 @@ class BroadcastStore(Protocol):
         *,
         hidden: frozenset[str] = frozenset(),
     ) -> list[tuple[Broadcast, bool]]: ...
+
+    async def last_sequence(self) -> int:
+        """The highest broadcast sequence stored (every lower one is stored too)."""
+        ...
+
+    async def stream_after(
+        self,
+        member_id: str,
+        since: dict[str, datetime],
+        sequence: int,
+        upto: int,
+        limit: int,
+        *,
+        hidden: frozenset[str] = frozenset(),
+    ) -> list[tuple[Broadcast, bool]]:
+        """Visible broadcasts numbered in (``sequence``, ``upto``], in sequence order, with read flags."""
+        ...
 
     async def unread_count(
         self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()

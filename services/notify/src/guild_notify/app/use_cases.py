@@ -47,20 +47,35 @@ class PreferencesChange:
     email_address: str | None = None
 
 
-def resume_token(sequence: int) -> str:
-    return encode_token({"s": sequence})
+@dataclass(frozen=True)
+class StreamItem:
+    """A notification for a stream, with the token that resumes after it (both of the stream's
+    positions: the member's personal sequence and the broadcast sequence)."""
+
+    notification: Notification
+    resume_token: str
 
 
-def _resume_position(token: str) -> int | None:
+def resume_token(sequence: int, broadcast_sequence: int | None = None) -> str:
+    position: dict[str, int] = {"s": sequence}
+    if broadcast_sequence is not None:
+        position["b"] = broadcast_sequence
+    return encode_token(position)
+
+
+def _resume_position(token: str) -> tuple[int, int | None] | None:
+    """(personal sequence, broadcast sequence or None for a token from before broadcasts streamed)."""
     position = decode_token(token, "resume_token")
     if not position:
         return None
-    sequence = position.get("s")
+    sequence, shared = position.get("s"), position.get("b")
     check = Validator()
-    check.require(isinstance(sequence, int) and sequence >= 0, "resume_token", "not a token from this API")
+    valid = isinstance(sequence, int) and sequence >= 0
+    valid = valid and (shared is None or (isinstance(shared, int) and shared >= 0))
+    check.require(valid, "resume_token", "not a token from this API")
     check.check()
     assert isinstance(sequence, int)
-    return sequence
+    return sequence, shared if isinstance(shared, int) else None
 
 
 def _inbox_position(token: str) -> Position | None:
@@ -186,26 +201,51 @@ class InboxUseCases:
 
     async def stream(
         self, caller: Principal, token: str, on_ready: Callable[[], Awaitable[None]] | None = None
-    ) -> AsyncIterator[Notification]:
-        """The caller's notifications after the token's sequence (or from now on), as they are stored.
+    ) -> AsyncIterator[StreamItem]:
+        """The caller's notifications after the token's positions (or from now on), as they are stored:
+        personal ones by the member's sequence, and notices to the member's communities (broadcasts,
+        surveys, new content: stored once for everyone) by the broadcast sequence. Each item carries a
+        token holding both positions.
 
         Reads the store after each wake-up, so nothing between the token and now is skipped and nothing
         is sent twice; a periodic re-read covers writes by other processes. ``on_ready`` runs once the
-        stream is listening and its position is fixed: from then on nothing new is missed.
+        stream is listening and its positions are fixed: from then on nothing new is missed.
         """
         recipient = caller.subject
-        position = _resume_position(token)
+        resumed = _resume_position(token)
+        shared = self._broadcasts
         with self._live.subscribe(recipient) as woken:
-            last = position if position is not None else await self._inbox.last_sequence(recipient)
+            last = resumed[0] if resumed is not None else await self._inbox.last_sequence(recipient)
+            last_shared = 0
+            if shared is not None:
+                from_token = resumed[1] if resumed is not None else None
+                last_shared = from_token if from_token is not None else await shared.last_sequence()
             if on_ready is not None:
                 await on_ready()
             while True:
                 woken.clear()
                 batch = await self._inbox.after(recipient, last, STREAM_BATCH)
                 for notification in batch:
-                    yield notification
                     last = notification.sequence
-                if len(batch) == STREAM_BATCH:
+                    yield StreamItem(notification, resume_token(last, last_shared))
+                notices: list[tuple[Broadcast, bool]] = []
+                if shared is not None:
+                    view, hidden = await self._broadcast_view(recipient)
+                    self._live.watch(woken, view)
+                    # Every broadcast up to ``upto`` is stored: those not visible to the member are
+                    # passed over once, not read again on every wake-up.
+                    upto = await shared.last_sequence()
+                    notices = await shared.stream_after(
+                        recipient, view, last_shared, upto, STREAM_BATCH, hidden=hidden
+                    )
+                    for broadcast, read in notices:
+                        last_shared = broadcast.sequence
+                        yield StreamItem(
+                            broadcast.for_member(recipient, read), resume_token(last, last_shared)
+                        )
+                    if len(notices) < STREAM_BATCH:
+                        last_shared = max(last_shared, upto)
+                if len(batch) == STREAM_BATCH or len(notices) == STREAM_BATCH:
                     continue
                 try:
                     await asyncio.wait_for(woken.wait(), timeout=self._poll)

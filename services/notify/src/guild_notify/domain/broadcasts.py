@@ -33,6 +33,8 @@ class Broadcast:
     create_time: datetime
     # Broadcasts are written by leaders; surveys and shared resources reach a community the same way.
     type: NotificationType = NotificationType.BROADCAST
+    # Its position among all broadcasts in the order they were stored (0 before it is stored).
+    sequence: int = 0
 
     @property
     def notification_id(self) -> str:

@@ -23,6 +23,8 @@ class NotificationType(StrEnum):
     NEW_CONTENT = "new_content"
     POST_HIDDEN = "post_hidden"
     POST_RESTORED = "post_restored"
+    NEW_QUESTION_IN_TAG = "new_question_in_tag"
+    UNANSWERED_QUESTION = "unanswered_question"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ TYPES: dict[NotificationType, TypeInfo] = {
     NotificationType.NEW_CONTENT: TypeInfo("new items", "New in your community"),
     NotificationType.POST_HIDDEN: TypeInfo("hidden posts", "Your post was hidden", default_email=True),
     NotificationType.POST_RESTORED: TypeInfo("restored posts", "Your post was restored"),
+    NotificationType.NEW_QUESTION_IN_TAG: TypeInfo("new questions", "A new question in a tag you follow"),
+    NotificationType.UNANSWERED_QUESTION: TypeInfo(
+        "unanswered questions", "A question in your community waits for an answer"
+    ),
 }
 
 

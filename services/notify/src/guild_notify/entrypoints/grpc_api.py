@@ -18,7 +18,6 @@ from guild_notify.app.use_cases import (
     InboxUseCases,
     PreferencesChange,
     PreferenceUseCases,
-    resume_token,
 )
 from guild_notify.app.webhooks import WebhookUseCases
 from guild_notify.domain.broadcasts import Broadcast
@@ -228,9 +227,9 @@ class NotifyServicer(api_grpc.NotifyServiceServicer):
             # Headers tell the client the stream is live: anything stored from now on will arrive.
             await context.send_initial_metadata(())
 
-        async for n in self._uc.stream(current_principal(), request.resume_token, on_ready=ready):
+        async for item in self._uc.stream(current_principal(), request.resume_token, on_ready=ready):
             yield api.StreamNotificationsResponse(
-                notification=notification_to_pb(n), resume_token=resume_token(n.sequence)
+                notification=notification_to_pb(item.notification), resume_token=item.resume_token
             )
 
     async def GetPreferences(

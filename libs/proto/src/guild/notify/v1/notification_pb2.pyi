@@ -57,6 +57,10 @@ class _NotificationTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Noti
     """A moderator (or enough flags) hid the recipient's post."""
     NOTIFICATION_TYPE_POST_RESTORED: _NotificationType.ValueType  # 15
     """The recipient's hidden post was restored."""
+    NOTIFICATION_TYPE_NEW_QUESTION_IN_TAG: _NotificationType.ValueType  # 16
+    """A question was asked with a tag the recipient follows or declared expertise in."""
+    NOTIFICATION_TYPE_UNANSWERED_QUESTION: _NotificationType.ValueType  # 17
+    """A question in a community the recipient champions is still unanswered after the configured time."""
 
 class NotificationType(_NotificationType, metaclass=_NotificationTypeEnumTypeWrapper):
     """What a notification is about."""
@@ -92,6 +96,10 @@ NOTIFICATION_TYPE_POST_HIDDEN: NotificationType.ValueType  # 14
 """A moderator (or enough flags) hid the recipient's post."""
 NOTIFICATION_TYPE_POST_RESTORED: NotificationType.ValueType  # 15
 """The recipient's hidden post was restored."""
+NOTIFICATION_TYPE_NEW_QUESTION_IN_TAG: NotificationType.ValueType  # 16
+"""A question was asked with a tag the recipient follows or declared expertise in."""
+NOTIFICATION_TYPE_UNANSWERED_QUESTION: NotificationType.ValueType  # 17
+"""A question in a community the recipient champions is still unanswered after the configured time."""
 Global___NotificationType: _TypeAlias = NotificationType  # noqa: Y015
 
 class _DigestFrequency:
@@ -142,7 +150,9 @@ class Notification(_message.Message):
     text: _builtins.str
     read: _builtins.bool
     sequence: _builtins.int
-    """Position in the recipient's stream: increases by one per notification of that recipient."""
+    """Position in the recipient's stream: increases by one per notification of that recipient. Zero for
+    community-wide notices (broadcasts, surveys, new content), which are stored once for everyone.
+    """
     group_key: _builtins.str
     """Notifications with the same key (recipient, type, subject) are shown as one group."""
     @_builtins.property

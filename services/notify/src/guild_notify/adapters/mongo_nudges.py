@@ -1,0 +1,85 @@
+"""Unanswered-question nudges in MongoDB, one document per question (``_id`` the question id).
+
+A nudge is ``pending`` until it falls due and is sent (``sent``), or until an answer arrives or the
+question is removed (``cancelled``). An answer that arrives before its question leaves a ``cancelled``
+placeholder, so the question, when it comes, is never nudged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild_common.doclocks import document_lock
+from guild_common.mongo import Document, IndexSpec
+from guild_notify.domain.questions import QuestionNudge
+
+NUDGES = "question_nudges"
+INDEXES = [IndexSpec(NUDGES, [("status", 1), ("due_time", 1), ("_id", 1)])]
+PENDING, CANCELLED, SENT = "pending", "cancelled", "sent"
+
+
+def _nudge(doc: Document) -> QuestionNudge:
+    return QuestionNudge(
+        question_id=doc["_id"],
+        community_id=doc["community_id"],
+        title=doc["title"],
+        author_id=doc["author_id"],
+        ask_time=doc["ask_time"],
+        due_time=doc["due_time"],
+    )
+
+
+class MongoNudges:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._nudges = db[NUDGES]
+
+    async def schedule(self, nudge: QuestionNudge) -> None:
+        details = {
+            "community_id": nudge.community_id,
+            "title": nudge.title,
+            "author_id": nudge.author_id,
+            "ask_time": nudge.ask_time,
+            "due_time": nudge.due_time,
+        }
+        async with document_lock(NUDGES, nudge.question_id):
+            doc = await self._nudges.find_one({"_id": nudge.question_id})
+            if doc is None:
+                await self._nudges.insert_one({"_id": nudge.question_id, "status": PENDING, **details})
+            elif "due_time" not in doc:  # answered before the question arrived: keep it cancelled
+                await self._nudges.update_one({"_id": nudge.question_id}, {"$set": details})
+
+    async def cancel(self, question_id: str, at: datetime) -> None:
+        async with document_lock(NUDGES, question_id):
+            doc = await self._nudges.find_one({"_id": question_id}, {"status": 1})
+            if doc is None:
+                await self._nudges.insert_one({"_id": question_id, "status": CANCELLED, "cancel_time": at})
+            elif doc["status"] == PENDING:
+                await self._nudges.update_one(
+                    {"_id": question_id}, {"$set": {"status": CANCELLED, "cancel_time": at}}
+                )
+
+    async def due(self, now: datetime, limit: int) -> list[QuestionNudge]:
+        cursor = (
+            self._nudges.find({"status": PENDING, "due_time": {"$lte": now}})
+            .sort([("due_time", 1), ("_id", 1)])
+            .limit(limit)
+        )
+        return [_nudge(d) async for d in cursor]
+
+    async def next_due(self) -> datetime | None:
+        doc = await self._nudges.find_one(
+            {"status": PENDING}, {"due_time": 1}, sort=[("due_time", 1), ("_id", 1)]
+        )
+        return doc["due_time"] if doc is not None else None
+
+    async def still_pending(self, question_id: str) -> bool:
+        doc = await self._nudges.find_one({"_id": question_id}, {"status": 1})
+        return doc is not None and doc["status"] == PENDING
+
+    async def sent(self, question_id: str, at: datetime) -> None:
+        async with document_lock(NUDGES, question_id):
+            await self._nudges.update_one(
+                {"_id": question_id, "status": PENDING}, {"$set": {"status": SENT, "sent_time": at}}
+            )
