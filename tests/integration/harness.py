@@ -189,8 +189,8 @@ class SuiteProcesses:
 
     Every service gets ``GUILD_GRPC_PORT`` (free port, kept across restarts), ``GUILD_MONGO_DB``
     (``it_<svc>_<run id>``, unique to this object), the shared ``GUILD_MONGO_URI`` and
-    ``GUILD_NATS_URL``, ``GUILD_COMMUNITY_ADDR`` pointing at the community process, quick outbox and
-    consumer retry timings, and OTLP export to ``otlp_endpoint`` (if given).
+    ``GUILD_NATS_URL``, ``GUILD_COMMUNITY_ADDR`` and ``GUILD_REPUTATION_ADDR`` pointing at those
+    processes, quick outbox and consumer retry timings, and OTLP export to ``otlp_endpoint`` (if given).
 
     ``extra_env`` is added to every service's environment and ``service_env[svc]`` to one service's
     (both override the defaults), e.g. ``service_env={"content": {"GUILD_SERVICE_TOKEN": token}}``.
@@ -225,6 +225,8 @@ class SuiteProcesses:
         ports = {svc: free_port() for svc in self.services}
         # Content needs the community address even when community is not part of this suite.
         community_addr = f"127.0.0.1:{ports.get('community') or free_port()}"
+        # Community asks reputation for goal progress.
+        reputation_addr = f"127.0.0.1:{ports.get('reputation') or free_port()}"
         self._procs: dict[str, ServiceProcess] = {}
         for svc in self.services:
             database = f"it_{svc}_{self.run_id}"
@@ -237,6 +239,7 @@ class SuiteProcesses:
                     "GUILD_GRPC_HOST": "127.0.0.1",
                     "GUILD_GRPC_PORT": str(ports[svc]),
                     "GUILD_COMMUNITY_ADDR": community_addr,
+                    "GUILD_REPUTATION_ADDR": reputation_addr,
                     "GUILD_OUTBOX_SWEEP_SECONDS": "0.5",
                     "GUILD_CONSUMER_BACKOFF_SECONDS": "[0.2,0.5,1.0]",
                     "PYTHONUNBUFFERED": "1",

@@ -45,7 +45,7 @@ def read_events(infra: Infra) -> EventReader:
                     for msg in await sub.fetch(100, timeout=0.25):
                         received.append(Envelope.from_message(msg.subject, msg.headers, msg.data))
                         await msg.ack()
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):
                     pass
             return received
         finally:

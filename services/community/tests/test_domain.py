@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from guild_common.errors import FailedPrecondition, PermissionDenied
 from guild_community.domain.authorization import Action, authorize, required_role
+from guild_community.domain.experts import DECLARED_BONUS, expert_score, is_listed, normalise_topic
+from guild_community.domain.goals import (
+    Goal,
+    GoalMetric,
+    GoalStatus,
+    Measurement,
+    goal_status,
+    measured_until,
+)
 from guild_community.domain.model import (
     TRANSITIONS,
     Admission,
@@ -17,6 +26,7 @@ from guild_community.domain.model import (
     Role,
     Visibility,
 )
+from guild_community.domain.people import normalise_tags
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -104,3 +114,50 @@ def test_denials_name_the_least_role_and_every_allowed_role() -> None:
     with pytest.raises(PermissionDenied):
         authorize(None, Action.LEAVE_COMMUNITY)
     authorize(Role.MEMBER, Action.LEAVE_COMMUNITY)
+
+
+def _goal(metric: GoalMetric, target: float) -> Goal:
+    return Goal.set(
+        id="g1",
+        community_id="c1",
+        metric=metric,
+        target=target,
+        deadline=NOW + timedelta(days=30),
+        lifecycle=Lifecycle.PILOT,
+        created_by="olivia",
+        now=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric", "target", "value", "sample", "days_later", "status"),
+    [
+        (GoalMetric.CONTRIBUTORS_PCT, 40, 45.0, 10, 1, GoalStatus.ON_TRACK),
+        (GoalMetric.CONTRIBUTORS_PCT, 40, 39.9, 10, 1, GoalStatus.BEHIND),
+        (GoalMetric.CONTRIBUTORS_PCT, 40, 40.0, 10, 31, GoalStatus.ACHIEVED),
+        (GoalMetric.CONTRIBUTORS_PCT, 40, 10.0, 10, 31, GoalStatus.MISSED),
+        (GoalMetric.CONTRIBUTORS_PCT, 40, 0.0, 0, 31, GoalStatus.UNKNOWN),
+        # A time: lower is better.
+        (GoalMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS, 3600, 1800.0, 3, 1, GoalStatus.ON_TRACK),
+        (GoalMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS, 3600, 7200.0, 3, 1, GoalStatus.BEHIND),
+        (GoalMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS, 3600, 7200.0, 3, 40, GoalStatus.MISSED),
+    ],
+)
+def test_goal_status_judges_the_value_against_target_and_deadline(
+    metric: GoalMetric, target: float, value: float, sample: int, days_later: int, status: GoalStatus
+) -> None:
+    goal = _goal(metric, target)
+    now = NOW + timedelta(days=days_later)
+    until = measured_until(goal, now)
+    assert until == min(now, goal.deadline)
+    assert goal_status(goal, Measurement(value, sample, until - timedelta(days=30), until), now) == status
+
+
+def test_topics_are_normalised_as_posts_tags_and_scored_with_the_declared_bonus() -> None:
+    assert normalise_topic("  Machine   Learning ") == "machine-learning"
+    assert normalise_tags(["C++", "Machine Learning", "machine-learning"]) == ["c++", "machine-learning"]
+    assert expert_score(30, declared=False) == 30
+    assert expert_score(0, declared=True) == DECLARED_BONUS
+    assert is_listed(0, declared=True, member=True)
+    assert not is_listed(0, declared=False, member=True)
+    assert not is_listed(30, declared=True, member=False)

@@ -14,6 +14,7 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_testing.fixtures import auth
+from guild_testing.inprocess import RunningService
 
 from .conftest import EventReader
 
@@ -197,6 +198,30 @@ async def test_the_last_owner_can_neither_leave_nor_be_demoted(stub: Stub) -> No
     assert sum(isinstance(r, grpc.aio.AioRpcError) for r in results) == 1
     roles = await _members(stub, cid)
     assert sorted(roles.values()).count(pb.ROLE_OWNER) == 1
+
+
+async def test_an_owner_whose_removal_is_under_way_does_not_count_as_the_remaining_owner(
+    stub: Stub, service: RunningService
+) -> None:
+    cid = await _create(stub, "two-owners")
+    await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=["ann"]), metadata=OWNER)
+    await stub.GrantRole(
+        api.GrantRoleRequest(community_id=cid, member_id="ann", role=pb.ROLE_OWNER), metadata=OWNER
+    )
+    # Ann's removal recorded her departure (and its member_left event), then stopped before the delete.
+    db = service.app.infra.db
+    ann = await db["memberships"].find_one({"_id": f"{cid}:ann"})
+    assert ann is not None
+    departure = f"{cid}:ann:{int(ann['join_time'].timestamp() * 1000)}"
+    await db["departures"].insert_one({"_id": departure, "community_id": cid, "member_id": "ann"})
+    # Olivia is the only owner who stays: she cannot leave.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.LeaveCommunity(api.LeaveCommunityRequest(community_id=cid), metadata=OWNER)
+    assert _reason(caught.value) == "LAST_OWNER"
+    # Without the departure, ann counts again and olivia may go.
+    await db["departures"].delete_one({"_id": departure})
+    await stub.LeaveCommunity(api.LeaveCommunityRequest(community_id=cid), metadata=OWNER)
+    assert await _members(stub, cid) == {"ann": pb.ROLE_OWNER}
 
 
 async def test_roles_are_granted_and_revoked_with_events(stub: Stub, read_events: EventReader) -> None:

@@ -75,10 +75,11 @@ async def test_people_edit_their_own_profile_with_a_mask(stub: Stub, read_events
         await stub.GetProfile(api.GetProfileRequest(member_id="bob"), metadata=auth("ann"))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
-    received = await read_events("guild.emea.global.community.profile_updated", 2)
+    # People events go out on the global subject; the home region travels in the payload.
+    received = await read_events("guild.global.global.community.profile_updated", 2)
     first = received[0].payload(events.ProfileUpdated)
     assert received[0].type == "guild.community.profile_updated.v1"
-    assert (first.member_id, list(first.expertise)) == ("ann", ["negotiation", "crm"])
+    assert (first.member_id, list(first.expertise), first.region) == ("ann", ["negotiation", "crm"], "emea")
     assert list(received[1].payload(events.ProfileUpdated).changed_fields) == ["bio"]
 
 

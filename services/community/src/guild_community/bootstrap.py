@@ -5,12 +5,19 @@ from __future__ import annotations
 import grpc
 
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
+from guild_common.events.consumer import consumer_indexes
+from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_common.workers import outbox_relay
-from guild_community.adapters.mongo_goals import GOAL_INDEXES, MongoGoalRepository
+from guild_common.workers import event_consumer, outbox_relay
+from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
+from guild_community.adapters.mongo_goals import (
+    GOAL_INDEXES,
+    GOAL_OUTBOX_COLLECTIONS,
+    MongoGoalRepository,
+)
 from guild_community.adapters.mongo_people import (
     PEOPLE_INDEXES,
     PEOPLE_OUTBOX_COLLECTIONS,
@@ -22,6 +29,8 @@ from guild_community.adapters.mongo_surveys import (
     SURVEY_OUTBOX_COLLECTIONS,
     MongoSurveyRepository,
 )
+from guild_community.adapters.reputation_client import ReputationGoalMeasurer
+from guild_community.app.experts import ExpertEventHandlers, ExpertQueries
 from guild_community.app.goals import GoalUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.surveys import SurveyUseCases
@@ -34,21 +43,60 @@ SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityServi
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, CommunitySettings)
-    await ensure_indexes(infra.db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES, *GOAL_INDEXES])
+    await ensure_indexes(
+        infra.db,
+        [
+            *INDEXES,
+            *PEOPLE_INDEXES,
+            *SURVEY_INDEXES,
+            *GOAL_INDEXES,
+            *EXPERT_INDEXES,
+            *consumer_indexes(),
+        ],
+    )
     relay = await outbox_relay(
-        infra, settings, [*OUTBOX_COLLECTIONS, *PEOPLE_OUTBOX_COLLECTIONS, *SURVEY_OUTBOX_COLLECTIONS]
+        infra,
+        settings,
+        [
+            *OUTBOX_COLLECTIONS,
+            *PEOPLE_OUTBOX_COLLECTIONS,
+            *SURVEY_OUTBOX_COLLECTIONS,
+            *GOAL_OUTBOX_COLLECTIONS,
+        ],
     )
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
     await repository.backfill()
     use_cases = CommunityUseCases(repository, regions=settings.regions)
     people = PeopleUseCases(MongoPeopleRepository(infra.db, on_events=relay.wake), regions=settings.regions)
     surveys = SurveyUseCases(MongoSurveyRepository(infra.db, on_events=relay.wake), repository)
-    goals = GoalUseCases(MongoGoalRepository(infra.db), repository)
+    reputation_channel = service_channel(settings.reputation_addr, service_token=settings.service_token)
+    goals = GoalUseCases(
+        MongoGoalRepository(infra.db, on_events=relay.wake),
+        repository,
+        ReputationGoalMeasurer(reputation_channel),
+    )
+    directory = MongoExpertDirectory(infra.db)
+    experts = ExpertQueries(directory, use_cases)
+    expert_handlers = ExpertEventHandlers(directory)
+    # The expert directory learns reputation by topic from reputation's points, and who is a member and
+    # what they declare from this service's own events.
+    reputation_consumer = await event_consumer(
+        infra, settings, source_service="reputation", handlers=expert_handlers.reputation_handlers()
+    )
+    people_consumer = await event_consumer(
+        infra, settings, source_service="community", handlers=expert_handlers.community_handlers()
+    )
 
     def register(server: grpc.aio.Server) -> list[str]:
         community_service_pb2_grpc.add_CommunityServiceServicer_to_server(
-            CommunityServicer(use_cases, people, surveys, goals), server
+            CommunityServicer(use_cases, people, surveys, goals, experts), server
         )
         return [SERVICE_NAME]
 
-    return ServiceServer(settings, register=register, workers=[relay], healthy=infra.healthy)
+    return ServiceServer(
+        settings,
+        register=register,
+        workers=[relay, reputation_consumer, people_consumer],
+        healthy=infra.healthy,
+        closers=[reputation_channel.close],
+    )

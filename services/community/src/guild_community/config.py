@@ -12,3 +12,5 @@ class CommunitySettings(ServiceSettings):
     grpc_port: int = 50051
     # Regions communities may be placed in.
     regions: list[str] = Field(default_factory=lambda: ["emea", "amer", "apac"])
+    # The reputation service, asked for the current value of goal metrics (GetGoalReport).
+    reputation_addr: str = "127.0.0.1:50053"

@@ -50,7 +50,6 @@ _PROFILE_FIELDS = ("display_name", "job_title", "department", "region", "bio", "
 
 def people_envelope(event: PeopleEvent) -> Envelope:
     payload: Message
-    region = GLOBAL
     if isinstance(event, ProfileUpdated):
         p = event.profile
         payload = pb.ProfileUpdated(
@@ -64,7 +63,7 @@ def people_envelope(event: PeopleEvent) -> Envelope:
             changed_fields=list(event.changed_fields),
             update_time=optional_timestamp(p.update_time),
         )
-        name, subject, region = "profile_updated", p.member_id, p.region or GLOBAL
+        name, subject = "profile_updated", p.member_id
     elif isinstance(event, Followed):
         f = event.follow
         payload = pb.Followed(
@@ -83,7 +82,9 @@ def people_envelope(event: PeopleEvent) -> Envelope:
         name=name,
         payload=payload,
         subject=subject,
-        region=region,
+        # A person's events concern every region and programme they take part in; their home region
+        # travels in the payload.
+        region=GLOBAL,
         programme=GLOBAL,
         traceparent=trace.get("traceparent", ""),
         tracestate=trace.get("tracestate", ""),

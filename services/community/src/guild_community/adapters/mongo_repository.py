@@ -131,6 +131,11 @@ def _membership(doc: Document) -> Membership:
     )
 
 
+def departure_id(membership_id: str, join_time: datetime) -> str:
+    """The natural key of the departure that ends one membership (a rejoin is a new membership)."""
+    return f"{membership_id}:{int(join_time.timestamp() * 1000)}"
+
+
 class MongoCommunityRepository:
     """Each write is one single-document operation carrying its own outbox events."""
 
@@ -346,11 +351,11 @@ class MongoCommunityRepository:
     async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
         # The departure record carries the event and is written first; a retry after a crash finds
         # it (natural _id per membership) and finishes the removal.
-        departure_id = f"{membership.key}:{int(membership.join_time.timestamp() * 1000)}"
+        ended_id = departure_id(membership.key, membership.join_time)
         try:
             await self._departures.insert_one(
                 {
-                    "_id": departure_id,
+                    "_id": ended_id,
                     "community_id": event.community_id,
                     "member_id": event.member_id,
                     "reason": event.reason.value,
@@ -402,7 +407,18 @@ class MongoCommunityRepository:
         return membership
 
     async def count_role(self, community_id: str, role: Role) -> int:
-        return await self._memberships.count_documents({"community_id": community_id, "role": role.value})
+        """Active memberships holding ``role``: one whose departure is recorded (a removal under way, or
+        one a crash interrupted before the delete) no longer counts, so it cannot stand in as the owner
+        that lets the last other owner go."""
+        cursor = self._memberships.find(
+            {"community_id": community_id, "role": role.value}, {"member_id": 1, "join_time": 1}
+        )
+        holders = [departure_id(doc["_id"], doc["join_time"]) async for doc in cursor]
+        departing: set[str] = set()
+        for start in range(0, len(holders), 1000):
+            found = self._departures.find({"_id": {"$in": holders[start : start + 1000]}}, {"_id": 1})
+            departing.update([d["_id"] async for d in found])
+        return len(holders) - len(departing)
 
     def roles_lock(self, community_id: str) -> AbstractAsyncContextManager[None]:
         return document_lock(OWNERS_LOCK, community_id)

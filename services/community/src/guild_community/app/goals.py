@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,15 @@ from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_community.app.ports import CommunityRepository
 from guild_community.domain.authorization import Action, authorize
-from guild_community.domain.goals import Goal, GoalMetric
+from guild_community.domain.goals import (
+    Goal,
+    GoalMetric,
+    GoalProgress,
+    GoalSet,
+    Measurement,
+    goal_status,
+    measured_until,
+)
 from guild_community.domain.model import Community
 
 
@@ -25,11 +34,24 @@ class GoalPage:
 
 
 class GoalRepository(Protocol):
-    async def add_goal(self, goal: Goal) -> Goal:
-        """Store a new goal; returns the stored one if its id exists already (a retried create)."""
+    async def add_goal(self, goal: Goal, event: GoalSet) -> Goal:
+        """Store a new goal with its goal_set event; returns the stored one if its id exists already (a
+        retried create, which publishes nothing new)."""
         ...
 
     async def list_goals(self, community_id: str, page_size: int, page_token: str) -> GoalPage: ...
+
+
+class GoalMeasurer(Protocol):
+    async def measure(self, community_id: str, metric: GoalMetric, until: datetime) -> Measurement:
+        """The metric's value over the 30 days before ``until``; Unavailable when it cannot be had."""
+        ...
+
+
+@dataclass(frozen=True)
+class GoalReportPage:
+    goals: list[GoalProgress]
+    next_token: str
 
 
 @dataclass(frozen=True)
@@ -46,11 +68,13 @@ class GoalUseCases:
         self,
         goals: GoalRepository,
         communities: CommunityRepository,
+        measurer: GoalMeasurer,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._goals = goals
         self._communities = communities
+        self._measurer = measurer
         self._clock = clock
 
     async def create(self, caller: Principal, new: NewGoal) -> Goal:
@@ -72,13 +96,33 @@ class GoalUseCases:
             created_by=caller.subject,
             now=self._clock(),
         )
-        return await self._goals.add_goal(goal)
+        return await self._goals.add_goal(goal, GoalSet(goal, community.region, community.programme))
 
     async def list(self, caller: Principal, community_id: str, page_size: int, page_token: str) -> GoalPage:
         size = clamp_page_size(page_size, default=50, maximum=200)
         community = await self._community(community_id)
         await self._authorize(caller, community, Action.VIEW_GOALS)
         return await self._goals.list_goals(community.id, size, page_token)
+
+    async def report(
+        self, caller: Principal, community_id: str, page_size: int, page_token: str
+    ) -> GoalReportPage:
+        """Each goal of a page with its current value and status, measured concurrently."""
+        size = clamp_page_size(page_size, default=20, maximum=50)
+        community = await self._community(community_id)
+        await self._authorize(caller, community, Action.VIEW_GOALS)
+        page = await self._goals.list_goals(community.id, size, page_token)
+        now = self._clock()
+        measurements = await asyncio.gather(
+            *(self._measurer.measure(community.id, g.metric, measured_until(g, now)) for g in page.goals)
+        )
+        return GoalReportPage(
+            [
+                GoalProgress(g, m, goal_status(g, m, now))
+                for g, m in zip(page.goals, measurements, strict=True)
+            ],
+            page.next_token,
+        )
 
     async def _community(self, community_id: str) -> Community:
         check = Validator()
@@ -91,4 +135,7 @@ class GoalUseCases:
 
     async def _authorize(self, caller: Principal, community: Community, action: Action) -> None:
         membership = await self._communities.get_membership(community.id, caller.subject)
+        if not community.visible_to(membership):
+            # Hidden communities do not reveal that they exist.
+            raise NotFound(f"community {community.id} not found", reason="COMMUNITY_NOT_FOUND")
         authorize(membership.role if membership is not None else None, action)

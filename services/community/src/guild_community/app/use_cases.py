@@ -117,6 +117,10 @@ class CommunityUseCases:
     async def get_community(self, caller: Principal, community_id: str) -> Community:
         return await self._visible_community(caller, community_id)
 
+    async def visible_community(self, caller: Principal, community_id: str) -> Community:
+        """The community if the caller can see it; NotFound for a hidden one they are not part of."""
+        return await self._visible_community(caller, community_id)
+
     async def list_communities(
         self, caller: Principal, where: CommunityFilter, mine: bool, page_size: int, page_token: str
     ) -> CommunityPage:

@@ -81,7 +81,7 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.VIEW_SURVEY_RESULTS: "survey results and free-text answers",
     Action.ANSWER_SURVEYS: "answer an open survey, see surveys (GetSurvey)",
     Action.MANAGE_GOALS: "set goals: metric, target, deadline (CreateGoal)",
-    Action.VIEW_GOALS: "see the community's goals (ListGoals)",
+    Action.VIEW_GOALS: "see the community's goals and how it does against them (ListGoals, GetGoalReport)",
 }
 
 

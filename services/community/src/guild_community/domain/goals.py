@@ -70,3 +70,57 @@ class Goal:
         # Stored to the millisecond: keep the same precision in what a create returns.
         deadline = deadline.replace(microsecond=deadline.microsecond // 1000 * 1000)
         return cls(id, community_id, metric, float(target), deadline, lifecycle, created_by, now)
+
+
+@dataclass(frozen=True)
+class GoalSet:
+    """Event: an owner set a goal."""
+
+    goal: Goal
+    region: str
+    programme: str
+
+
+class GoalStatus(StrEnum):
+    UNKNOWN = "unknown"
+    ON_TRACK = "on_track"
+    BEHIND = "behind"
+    ACHIEVED = "achieved"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A metric's value over [since, until) and how many members or questions it is taken over."""
+
+    value: float
+    sample_size: int
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class GoalProgress:
+    goal: Goal
+    measurement: Measurement
+    status: GoalStatus
+
+
+def measured_until(goal: Goal, now: datetime) -> datetime:
+    """The end of the window a goal is judged on: now, or its deadline once that has passed."""
+    return min(now, goal.deadline)
+
+
+def meets_target(goal: Goal, value: float) -> bool:
+    if goal.metric.is_percentage:
+        return value >= goal.target
+    return value <= goal.target  # a time: lower is better
+
+
+def goal_status(goal: Goal, measurement: Measurement, now: datetime) -> GoalStatus:
+    if measurement.sample_size <= 0:
+        return GoalStatus.UNKNOWN
+    met = meets_target(goal, measurement.value)
+    if now >= goal.deadline:
+        return GoalStatus.ACHIEVED if met else GoalStatus.MISSED
+    return GoalStatus.ON_TRACK if met else GoalStatus.BEHIND

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from guild_common.errors import Validator
 
-TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+TAG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,39}$")
 TAGS_MAX = 20
 TEXT_MAX = {"display_name": 80, "job_title": 120, "department": 120, "bio": 2000}
 # Region and programme of the subjects of people events, which belong to no one community.
@@ -86,10 +86,10 @@ def follow_key(follower_id: str, followee_id: str) -> str:
 
 
 def normalise_tags(tags: list[str]) -> list[str]:
-    """Lowercase, trimmed, de-duplicated, in the given order."""
+    """Lowercase, trimmed, spaces to hyphens (as posts' tags), de-duplicated, in the given order."""
     seen: dict[str, None] = {}
     for tag in tags:
-        seen.setdefault(tag.strip().lower(), None)
+        seen.setdefault(re.sub(r"\s+", "-", tag.strip().lower()), None)
     return list(seen)
 
 
@@ -114,7 +114,9 @@ def apply_patch(profile: Profile, patch: ProfilePatch, regions: list[str], now: 
         tags[name] = normalise_tags(given)
         check.require(len(tags[name]) <= TAGS_MAX, f"profile.{name}", f"at most {TAGS_MAX} tags")
         bad = [t for t in tags[name] if not TAG.match(t)]
-        check.require(not bad, f"profile.{name}", "tags are 1-40 lowercase letters, digits, '-' or '_'")
+        check.require(
+            not bad, f"profile.{name}", "tags are 1-40 lowercase letters, digits or '-', '_', '+', '#', '.'"
+        )
     check.check()
     return replace(
         profile,

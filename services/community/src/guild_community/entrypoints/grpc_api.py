@@ -10,6 +10,7 @@ import grpc
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases, NewGoal
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.ports import CommunityFilter
@@ -19,8 +20,10 @@ from guild_community.entrypoints.mapping import (
     answers_from_pb,
     community_to_pb,
     enrolment_to_pb,
+    expert_to_pb,
     follow_to_pb,
     goal_metric_from_pb,
+    goal_progress_to_pb,
     goal_to_pb,
     initial_lifecycle_from_pb,
     invitation_to_pb,
@@ -51,11 +54,13 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         people: PeopleUseCases,
         surveys: SurveyUseCases,
         goals: GoalUseCases,
+        experts: ExpertQueries,
     ) -> None:
         self._uc = use_cases
         self._people = people
         self._surveys = surveys
         self._goals = goals
+        self._experts = experts
 
     async def CreateCommunity(
         self, request: api.CreateCommunityRequest, context: Context
@@ -330,4 +335,22 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         )
         return api.ListGoalsResponse(
             goals=[goal_to_pb(g) for g in page.goals], next_page_token=page.next_token
+        )
+
+    async def ListExperts(self, request: api.ListExpertsRequest, context: Context) -> api.ListExpertsResponse:
+        page = await self._experts.list_experts(
+            current_principal(), request.community_id, request.tag, request.page_size, request.page_token
+        )
+        return api.ListExpertsResponse(
+            experts=[expert_to_pb(e) for e in page.experts], next_page_token=page.next_token
+        )
+
+    async def GetGoalReport(
+        self, request: api.GetGoalReportRequest, context: Context
+    ) -> api.GetGoalReportResponse:
+        page = await self._goals.report(
+            current_principal(), request.community_id, request.page_size, request.page_token
+        )
+        return api.GetGoalReportResponse(
+            goals=[goal_progress_to_pb(p) for p in page.goals], next_page_token=page.next_token
         )

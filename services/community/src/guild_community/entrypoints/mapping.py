@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
+from guild.community.v1 import expert_pb2 as epb
 from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_common.errors import FieldViolation, InvalidArgument
 from guild_common.prototime import to_timestamp as timestamp
 from guild_community.app.use_cases import EnrolmentResult
-from guild_community.domain.goals import Goal, GoalMetric
+from guild_community.domain.experts import Expert
+from guild_community.domain.goals import Goal, GoalMetric, GoalProgress, GoalStatus
 from guild_community.domain.model import (
     AUTO_HIDE_DEFAULT,
     Community,
@@ -317,4 +319,35 @@ def goal_to_pb(g: Goal) -> gpb.Goal:
         set_in_lifecycle=LIFECYCLE_TO_PB[g.set_in_lifecycle],
         created_by=g.created_by,
         create_time=timestamp(g.create_time),
+    )
+
+
+def expert_to_pb(e: Expert) -> epb.Expert:
+    return epb.Expert(
+        member_id=e.member_id,
+        display_name=e.display_name,
+        job_title=e.job_title,
+        declared=e.declared,
+        points=e.points,
+        score=e.score,
+    )
+
+
+GOAL_STATUS_TO_PB = {
+    GoalStatus.UNKNOWN: gpb.GOAL_STATUS_UNKNOWN,
+    GoalStatus.ON_TRACK: gpb.GOAL_STATUS_ON_TRACK,
+    GoalStatus.BEHIND: gpb.GOAL_STATUS_BEHIND,
+    GoalStatus.ACHIEVED: gpb.GOAL_STATUS_ACHIEVED,
+    GoalStatus.MISSED: gpb.GOAL_STATUS_MISSED,
+}
+
+
+def goal_progress_to_pb(p: GoalProgress) -> gpb.GoalProgress:
+    return gpb.GoalProgress(
+        goal=goal_to_pb(p.goal),
+        current_value=p.measurement.value,
+        sample_size=p.measurement.sample_size,
+        status=GOAL_STATUS_TO_PB[p.status],
+        since=timestamp(p.measurement.since),
+        until=timestamp(p.measurement.until),
     )

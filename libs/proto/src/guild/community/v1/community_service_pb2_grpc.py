@@ -210,6 +210,16 @@ class CommunityServiceStub:
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.FromString,
                 _registered_method=True)
+        self.GetGoalReport = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GetGoalReport',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.FromString,
+                _registered_method=True)
+        self.ListExperts = channel.unary_unary(
+                '/guild.community.v1.CommunityService/ListExperts',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsResponse.FromString,
+                _registered_method=True)
 
 
 class CommunityServiceServicer:
@@ -461,6 +471,23 @@ class CommunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetGoalReport(self, request, context):
+        """How the community is doing against its goals: each goal with its current value and status, measured
+        by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
+        service cannot be reached (no partial report).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExperts(self, request, context):
+        """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
+        see it), or across all communities (points earned in hidden communities are left out there).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommunityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -638,6 +665,16 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     servicer.ListGoals,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.SerializeToString,
+            ),
+            'GetGoalReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGoalReport,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.SerializeToString,
+            ),
+            'ListExperts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExperts,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1586,6 +1623,60 @@ class CommunityService:
             '/guild.community.v1.CommunityService/ListGoals',
             guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.ListGoalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGoalReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GetGoalReport',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExperts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/ListExperts',
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

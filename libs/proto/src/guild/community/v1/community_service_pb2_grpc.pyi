@@ -103,6 +103,15 @@ class CommunityServiceStub:
     """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id."""
     ListGoals: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListGoalsRequest, _community_service_pb2.ListGoalsResponse]
     """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
+    GetGoalReport: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetGoalReportRequest, _community_service_pb2.GetGoalReportResponse]
+    """How the community is doing against its goals: each goal with its current value and status, measured
+    by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
+    service cannot be reached (no partial report).
+    """
+    ListExperts: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListExpertsRequest, _community_service_pb2.ListExpertsResponse]
+    """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
+    see it), or across all communities (points earned in hidden communities are left out there).
+    """
 
 @_typing.type_check_only
 class CommunityServiceAsyncStub(CommunityServiceStub):
@@ -179,6 +188,15 @@ class CommunityServiceAsyncStub(CommunityServiceStub):
     """Sets a goal for a community (metric, target, deadline). Owners only. Idempotent by request_id."""
     ListGoals: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListGoalsRequest, _community_service_pb2.ListGoalsResponse]  # type: ignore[assignment]
     """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
+    GetGoalReport: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetGoalReportRequest, _community_service_pb2.GetGoalReportResponse]  # type: ignore[assignment]
+    """How the community is doing against its goals: each goal with its current value and status, measured
+    by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
+    service cannot be reached (no partial report).
+    """
+    ListExperts: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListExpertsRequest, _community_service_pb2.ListExpertsResponse]  # type: ignore[assignment]
+    """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
+    see it), or across all communities (points earned in hidden communities are left out there).
+    """
 
 class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
     """Communities and who belongs to them."""
@@ -462,5 +480,26 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_community_service_pb2.ListGoalsResponse, _abc.Awaitable[_community_service_pb2.ListGoalsResponse]]:
         """Lists a community's goals, oldest first, whatever lifecycle they were set in. Members."""
+
+    @_abc_1.abstractmethod
+    def GetGoalReport(
+        self,
+        request: _community_service_pb2.GetGoalReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GetGoalReportResponse, _abc.Awaitable[_community_service_pb2.GetGoalReportResponse]]:
+        """How the community is doing against its goals: each goal with its current value and status, measured
+        by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
+        service cannot be reached (no partial report).
+        """
+
+    @_abc_1.abstractmethod
+    def ListExperts(
+        self,
+        request: _community_service_pb2.ListExpertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.ListExpertsResponse, _abc.Awaitable[_community_service_pb2.ListExpertsResponse]]:
+        """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
+        see it), or across all communities (points earned in hidden communities are left out there).
+        """
 
 def add_CommunityServiceServicer_to_server(servicer: CommunityServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -53,6 +53,40 @@ GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT: GoalMetric.ValueType  # 5
 """Share of new starters who asked a question within 30 days of joining; higher is better."""
 Global___GoalMetric: _TypeAlias = GoalMetric  # noqa: Y015
 
+class _GoalStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _GoalStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_GoalStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    GOAL_STATUS_UNSPECIFIED: _GoalStatus.ValueType  # 0
+    GOAL_STATUS_UNKNOWN: _GoalStatus.ValueType  # 1
+    """No figure yet: nothing to measure (sample_size 0)."""
+    GOAL_STATUS_ON_TRACK: _GoalStatus.ValueType  # 2
+    """Before the deadline, and the current value meets the target."""
+    GOAL_STATUS_BEHIND: _GoalStatus.ValueType  # 3
+    """Before the deadline, and the current value does not meet the target yet."""
+    GOAL_STATUS_ACHIEVED: _GoalStatus.ValueType  # 4
+    """The deadline has passed and the value at the deadline met the target."""
+    GOAL_STATUS_MISSED: _GoalStatus.ValueType  # 5
+    """The deadline has passed and the value at the deadline did not meet the target."""
+
+class GoalStatus(_GoalStatus, metaclass=_GoalStatusEnumTypeWrapper):
+    """How a goal stands against its target."""
+
+GOAL_STATUS_UNSPECIFIED: GoalStatus.ValueType  # 0
+GOAL_STATUS_UNKNOWN: GoalStatus.ValueType  # 1
+"""No figure yet: nothing to measure (sample_size 0)."""
+GOAL_STATUS_ON_TRACK: GoalStatus.ValueType  # 2
+"""Before the deadline, and the current value meets the target."""
+GOAL_STATUS_BEHIND: GoalStatus.ValueType  # 3
+"""Before the deadline, and the current value does not meet the target yet."""
+GOAL_STATUS_ACHIEVED: GoalStatus.ValueType  # 4
+"""The deadline has passed and the value at the deadline met the target."""
+GOAL_STATUS_MISSED: GoalStatus.ValueType  # 5
+"""The deadline has passed and the value at the deadline did not meet the target."""
+Global___GoalStatus: _TypeAlias = GoalStatus  # noqa: Y015
+
 @_typing.final
 class Goal(_message.Message):
     """A success measure an owner sets for one community: a metric, a target and a deadline."""
@@ -98,3 +132,46 @@ class Goal(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Goal: _TypeAlias = Goal  # noqa: Y015
+
+@_typing.final
+class GoalProgress(_message.Message):
+    """A goal with its current figure from the reputation service's activity insights."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOAL_FIELD_NUMBER: _builtins.int
+    CURRENT_VALUE_FIELD_NUMBER: _builtins.int
+    SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    current_value: _builtins.float
+    """The metric's value over [since, until): a percentage or seconds, as the metric says."""
+    sample_size: _builtins.int
+    """How many members or questions the value is taken over; 0 means no figure yet."""
+    status: Global___GoalStatus.ValueType
+    @_builtins.property
+    def goal(self) -> Global___Goal: ...
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """The window measured: the 30 days before until; until is now, or the deadline once it has passed."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        goal: Global___Goal | None = ...,
+        current_value: _builtins.float = ...,
+        sample_size: _builtins.int = ...,
+        status: Global___GoalStatus.ValueType = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["goal", b"goal", "since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_value", b"current_value", "goal", b"goal", "sample_size", b"sample_size", "since", b"since", "status", b"status", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GoalProgress: _TypeAlias = GoalProgress  # noqa: Y015

@@ -407,7 +407,7 @@ Global___JoinRequested: _TypeAlias = JoinRequested  # noqa: Y015
 @_typing.final
 class ProfileUpdated(_message.Message):
     """type guild.community.profile_updated.v1: a person changed their profile. People belong to no one
-    community: the subject's region is the profile's region (or "global") and its programme is "global".
+    community: subject region and programme "global" (the profile's region is in the payload).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -633,3 +633,56 @@ class SurveyClosed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SurveyClosed: _TypeAlias = SurveyClosed  # noqa: Y015
+
+@_typing.final
+class GoalSet(_message.Message):
+    """type guild.community.goal_set.v1: an owner set a goal for the community."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GOAL_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    METRIC_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    SET_IN_LIFECYCLE_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    SET_TIME_FIELD_NUMBER: _builtins.int
+    goal_id: _builtins.str
+    community_id: _builtins.str
+    metric: _builtins.str
+    """Metric name in lowercase, e.g. weekly_active_members_pct, median_time_to_first_answer_seconds."""
+    target: _builtins.float
+    """Percent for the *_pct metrics, seconds for median_time_to_first_answer_seconds."""
+    set_in_lifecycle: _builtins.str
+    """Lifecycle of the community when the goal was set: draft, pilot or live."""
+    set_by: _builtins.str
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def set_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        goal_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        metric: _builtins.str = ...,
+        target: _builtins.float = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        set_in_lifecycle: _builtins.str = ...,
+        set_by: _builtins.str = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+        set_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["deadline", b"deadline", "set_time", b"set_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "deadline", b"deadline", "goal_id", b"goal_id", "metric", b"metric", "programme", b"programme", "region", b"region", "set_by", b"set_by", "set_in_lifecycle", b"set_in_lifecycle", "set_time", b"set_time", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GoalSet: _TypeAlias = GoalSet  # noqa: Y015

@@ -1,0 +1,53 @@
+"""The reputation service, asked for the current value of a community's goal metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+
+from guild.reputation.v1 import insights_pb2 as rpb
+from guild.reputation.v1 import reputation_service_pb2 as rapi
+from guild.reputation.v1 import reputation_service_pb2_grpc as rapi_grpc
+from guild_common.errors import Unavailable
+from guild_common.prototime import to_timestamp
+from guild_community.domain.goals import GoalMetric, Measurement
+
+# Both services name the metrics alike; the numbers of the two enums are the same.
+METRIC_TO_PB: dict[GoalMetric, rpb.GoalMetric.ValueType] = {
+    GoalMetric.WEEKLY_ACTIVE_MEMBERS_PCT: rpb.GOAL_METRIC_WEEKLY_ACTIVE_MEMBERS_PCT,
+    GoalMetric.QUESTIONS_ANSWERED_WITHIN_24H_PCT: rpb.GOAL_METRIC_QUESTIONS_ANSWERED_WITHIN_24H_PCT,
+    GoalMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: rpb.GOAL_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS,
+    GoalMetric.CONTRIBUTORS_PCT: rpb.GOAL_METRIC_CONTRIBUTORS_PCT,
+    GoalMetric.NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT: rpb.GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT,
+}
+TIMEOUT_SECONDS = 5.0
+
+
+class ReputationGoalMeasurer:
+    """Calls ``ReputationService.GetGoalProgress``, forwarding the caller's token."""
+
+    def __init__(self, channel: grpc.aio.Channel, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self._stub = rapi_grpc.ReputationServiceStub(channel)
+        self._timeout = timeout
+
+    async def measure(self, community_id: str, metric: GoalMetric, until: datetime) -> Measurement:
+        request = rapi.GetGoalProgressRequest(
+            community_id=community_id, metric=METRIC_TO_PB[metric], until=to_timestamp(until)
+        )
+        try:
+            response: rapi.GetGoalProgressResponse = await self._stub.GetGoalProgress(
+                request, timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise Unavailable(
+                "the reputation service could not measure the goals; try again later",
+                reason="REPUTATION_UNAVAILABLE",
+                metadata={"reputation_code": exc.code().name},
+            ) from exc
+        return Measurement(
+            value=response.value,
+            sample_size=response.sample_size,
+            since=response.since.ToDatetime(tzinfo=UTC),
+            until=response.until.ToDatetime(tzinfo=UTC),
+        )
