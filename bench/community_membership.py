@@ -39,8 +39,10 @@ from guild.community.v1 import community_pb2 as cpb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
+from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.mongo import create_client, ensure_indexes
+from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
 from guild_community.adapters.mongo_goals import GOAL_INDEXES, MongoGoalRepository
 from guild_community.adapters.mongo_people import PEOPLE_INDEXES, MongoPeopleRepository
 from guild_community.adapters.mongo_repository import (
@@ -51,6 +53,8 @@ from guild_community.adapters.mongo_repository import (
 )
 from guild_community.adapters.mongo_roster import CHUNK, ROSTERS, chunk_id, head_id
 from guild_community.adapters.mongo_surveys import SURVEY_INDEXES, MongoSurveyRepository
+from guild_community.adapters.reputation_client import ReputationGoalMeasurer
+from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.surveys import SurveyUseCases
@@ -146,15 +150,23 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     client = create_client(uri, app_name="bench")
     await client.drop_database(DB)
     db = client[DB]
-    await ensure_indexes(db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES, *GOAL_INDEXES])
+    await ensure_indexes(db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES, *GOAL_INDEXES, *EXPERT_INDEXES])
     # The service's servicer, use cases and repositories behind its real gRPC server (auth interceptor,
     # logging, error mapping), without the outbox relay: events stay in the outbox (see the docstring).
+    # The goal report's reputation service is not called here; its channel is never used.
     repository = MongoCommunityRepository(db, on_events=lambda: None)
+    use_cases = CommunityUseCases(repository, regions=settings.regions)
+    reputation_channel = service_channel(settings.reputation_addr)
     servicer = CommunityServicer(
-        CommunityUseCases(repository, regions=settings.regions),
+        use_cases,
         PeopleUseCases(MongoPeopleRepository(db, on_events=lambda: None), regions=settings.regions),
         SurveyUseCases(MongoSurveyRepository(db, on_events=lambda: None), repository),
-        GoalUseCases(MongoGoalRepository(db), repository),
+        GoalUseCases(
+            MongoGoalRepository(db, on_events=lambda: None),
+            repository,
+            ReputationGoalMeasurer(reputation_channel),
+        ),
+        ExpertQueries(MongoExpertDirectory(db), use_cases),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
@@ -270,6 +282,7 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
                 await timed("echo", lambda: echo(payload.SerializeToString(), metadata=person))
         await echo_server.stop(None)
     await service.stop()
+    await reputation_channel.close()
     await client.close()
 
     print(f"members in the big community   {args.members:>10,}   (small: {SMALL})")

@@ -13,4 +13,4 @@ class ContentSettings(ServiceSettings):
     # Distinct flags that hide a post pending review.
     flag_threshold: int = 3
     # Questions unanswered this long join the champions' and curators' queue.
-    unanswered_after_minutes: int = 24 * 60
+    unanswered_after_minutes: float = 24 * 60
