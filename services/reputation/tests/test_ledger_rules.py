@@ -379,3 +379,33 @@ async def test_replicas_keep_following_after_nats_restarts(
                     await asyncio.sleep(0.1)
         for stub in stubs:
             assert (await _standing(stub, "ann", expect=14)).standing.points == 14
+
+
+async def test_followers_of_a_collection_earn_its_curator_points_once_each(
+    settings_for: Callable[..., ServiceSettings], producer: Producer
+) -> None:
+    settings = settings_for(ReputationSettings, points_daily_cap={"collection_followed": 7})
+
+    def followed(follower: str, collection: str = "k1") -> events.CollectionFollowed:
+        return events.CollectionFollowed(
+            collection_id=collection, community_id=C1, curator_id="cur", follower_id=follower
+        )
+
+    async with running_service(settings, build) as service:
+        stub = api_grpc.ReputationServiceStub(service.channel)
+        first = await producer.emit("collection_followed", followed("ann"))
+        await producer.redeliver(first)
+        await producer.emit("collection_followed", followed("cur"))  # her own collection: nothing
+        await producer.emit("collection_followed", followed("ann"))  # ann again (refollowed): nothing
+        await producer.emit("collection_followed", followed("bob"))
+        await _standing(stub, "cur", expect=6)
+        await producer.emit("collection_followed", followed("cat", "k2"))  # the cap of 7 a day cuts it to 1
+        assert (await _standing(stub, "cur", expect=7)).standing.points == 7
+        docs = await service.app.infra.db.ledger.find({"member_id": "cur"}).sort("time", 1).to_list()
+        assert [(d["rule"], d["actor_id"], d["amount"]) for d in docs] == [
+            ("collection_followed", "ann", 3),
+            ("collection_followed", "bob", 3),
+            ("collection_followed", "cat", 1),
+        ]
+        rules = await stub.GetPointsRules(api.GetPointsRulesRequest(community_id=C1), metadata=auth("x"))
+        assert {r.rule: (r.points, r.daily_cap) for r in rules.rules}["collection_followed"] == (3, 7)

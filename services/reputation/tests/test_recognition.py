@@ -166,8 +166,25 @@ async def test_contribution_summary_and_its_issue_for_hr(
         await content("item_rated", rated("r1", 4.0, 1), 5)
         await content("item_rated", rated("r1", 4.5, 2), 4)  # the latest average counts
         await content("item_rated", rated("r2", 3.0, 1), 4)
+        # Collections she published in the period, each counted once; one from before it does not count.
+        published = (
+            ("k0", "ann", 400),
+            ("k1", "ann", 3),
+            ("k1", "ann", 2),
+            ("k2", "ann", 2),
+            ("k3", "cat", 2),
+        )
+        for collection, curator_id, days_ago in published:
+            await content(
+                "collection_published",
+                events.CollectionPublished(collection_id=collection, community_id=C1, curator_id=curator_id),
+                days_ago,
+            )
 
-        summary = await _summary(stub, lambda s: s.resource_ratings == 3 and len(s.roles) == 2)
+        summary = await _summary(
+            stub, lambda s: s.resource_ratings == 3 and len(s.roles) == 2 and s.collections_curated >= 2
+        )
+        assert summary.collections_curated == 2
         assert (summary.questions, summary.answers, summary.accepted_answers, summary.comments) == (
             1,
             2,
@@ -222,6 +239,7 @@ async def test_contribution_summary_and_its_issue_for_hr(
         issued = reputation_events.RecognitionSummaryIssued()
         issued.ParseFromString(last.data or b"")
         assert (issued.member_id, issued.requested_by, issued.answers) == ("ann", "bob", 2)
+        assert issued.collections_curated == 2
         assert list(issued.roles) == [f"{C1}:champion", f"{C1}:curator"]
         assert last.headers is not None
         assert last.headers["ce-type"] == "guild.reputation.recognition_summary_issued.v1"

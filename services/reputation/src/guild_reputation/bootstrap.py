@@ -19,19 +19,28 @@ from guild_common.workers import event_consumer, outbox_relay
 from guild_reputation.adapters import (
     community_roles,
     mongo_badges,
+    mongo_board_snapshots,
+    mongo_custom_badges,
     mongo_insights,
     mongo_ledger,
+    mongo_post_tags,
+    mongo_ratings,
     mongo_recognition,
     mongo_rules,
 )
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
+from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots
+from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.adapters.mongo_post_tags import MongoPostTags
+from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
-from guild_reputation.app.badges import BadgeRules, BadgeUseCases
-from guild_reputation.app.boards import LiveBoards, rebuild_boards
+from guild_reputation.app.badges import BadgeRules, BadgeUseCases, CuratorRules
+from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
+from guild_reputation.app.custom_badges import BadgeDefinitionUseCases, CustomBadgeRules
 from guild_reputation.app.event_handlers import (
     CommunityEventHandlers,
     ContentEventHandlers,
@@ -39,10 +48,11 @@ from guild_reputation.app.event_handlers import (
     combine,
 )
 from guild_reputation.app.insights import InsightsHandlers, InsightsQueries
-from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
@@ -62,11 +72,15 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         infra.db,
         [
             *mongo_ledger.INDEXES,
+            *mongo_post_tags.INDEXES,
             *mongo_rules.INDEXES,
             *community_roles.INDEXES,
             *mongo_badges.INDEXES,
+            *mongo_custom_badges.INDEXES,
             *mongo_insights.INDEXES,
             *mongo_recognition.INDEXES,
+            *mongo_ratings.INDEXES,
+            *mongo_board_snapshots.INDEXES,
             *consumer_indexes(),
         ],
     )
@@ -80,17 +94,42 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         ],
     )
     calendar = Calendar(settings.leaderboard_timezone)
-    ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar)
+    snapshotting = settings.leaderboard_snapshot_minutes > 0
+    ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar, journal=snapshotting)
     live = LiveBoards(Leaderboards(), calendar)
-    await ledger.migrate_totals()
+    snapshots = MongoBoardSnapshots(infra.db)
+    if await ledger.migrate_totals():
+        await snapshots.discard()
     since = utc_now() - FOLLOW_MARGIN
-    loaded = await rebuild_boards(ledger, live)
-    log.info("leaderboards rebuilt", totals=loaded)
+    margin = timedelta(seconds=settings.leaderboard_snapshot_margin_seconds)
+    restored = await restore_boards(ledger, snapshots, live, margin=margin)
+    log.info(
+        "leaderboards rebuilt",
+        snapshot_id=restored.snapshot_id,
+        from_snapshot=restored.from_snapshot,
+        totals=restored.from_totals,
+    )
+    snapshotter: list[BoardSnapshotter] = []
+    if snapshotting:
+        snapshotter.append(
+            BoardSnapshotter(
+                live,
+                snapshots,
+                ledger,
+                interval=timedelta(minutes=settings.leaderboard_snapshot_minutes),
+                margin=margin,
+                chunk=settings.leaderboard_snapshot_chunk,
+            )
+        )
     points = PointsTable(
         question_asked=settings.points_question_asked,
         answer_posted=settings.points_answer_posted,
         answer_accepted=settings.points_answer_accepted,
         upvote_received=settings.points_upvote_received,
+        collection_followed=settings.points_collection_followed,
+        resource_shared=settings.points_resource_shared,
+        resource_rated=settings.points_resource_rated,
+        survey_answered=settings.points_survey_answered,
         daily_caps=dict(settings.points_daily_cap),
     )
     rules = MongoPointsRules(infra.db)
@@ -101,15 +140,23 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     insight_handlers = InsightsHandlers(insights)
     recognition = MongoRecognition(infra.db, on_events=relay.wake)
     recognition_handlers = RecognitionHandlers(recognition)
+    post_tags = MongoPostTags(infra.db)
+    definitions = MongoBadgeDefinitions(infra.db)
+    ratings = MongoRatings(infra.db)
+    points_handlers = ContentEventHandlers(
+        ledger, live, points, rules, post_tags, BadgeRules(badges, calendar), ratings
+    )
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
     content_consumer = await event_consumer(
         infra,
         settings,
         source_service="content",
         handlers=combine(
-            ContentEventHandlers(ledger, live, points, rules, BadgeRules(badges, calendar)).handlers(),
+            points_handlers.handlers(),
+            CustomBadgeRules(definitions, badges, post_tags, calendar).handlers(),
             insight_handlers.content_handlers(),
             recognition_handlers.content_handlers(),
+            CuratorRules(badges, ratings).handlers(),
         ),
     )
     community_consumer = await event_consumer(
@@ -120,6 +167,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             CommunityEventHandlers(role_model).handlers(),
             insight_handlers.community_handlers(),
             recognition_handlers.community_handlers(),
+            points_handlers.community_handlers(),
         ),
     )
     points_stream = PointsStream(
@@ -132,6 +180,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     roles = ReadThroughRoles(role_model, community_channel)
     use_cases = PointsRulesUseCases(rules, roles, points)
     badge_use_cases = BadgeUseCases(badges, roles)
+    definition_use_cases = BadgeDefinitionUseCases(
+        definitions, badges, roles, Issuer(settings.badge_issuer_url, settings.badge_issuer_name)
+    )
 
     def register(server: grpc.aio.Server) -> list[str]:
         reputation_service_pb2_grpc.add_ReputationServiceServicer_to_server(
@@ -141,6 +192,8 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 badge_use_cases,
                 InsightsQueries(insights, weeks, roles),
                 RecognitionUseCases(recognition, roles),
+                TagQueries(ledger),
+                definition_use_cases,
             ),
             server,
         )
@@ -149,7 +202,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     return ServiceServer(
         settings,
         register=register,
-        workers=[relay, content_consumer, community_consumer, points_stream],
+        workers=[relay, content_consumer, community_consumer, points_stream, *snapshotter],
         healthy=infra.healthy,
         closers=[community_channel.close],
     )

@@ -14,9 +14,22 @@ class ReputationSettings(ServiceSettings):
     points_answer_posted: int = 5
     points_answer_accepted: int = 15
     points_upvote_received: int = 10
+    points_collection_followed: int = 3
+    points_resource_shared: int = 5
+    points_resource_rated: int = 3
+    points_survey_answered: int = 2
     # Most points one member can earn by a rule in a day, per community (JSON object; 0 or absent: no cap).
     points_daily_cap: dict[str, int] = Field(default_factory=lambda: {"upvote_received": 200})
     # Time zone of the calendar weeks and months of the leaderboards, and of the daily caps.
     leaderboard_timezone: str = "UTC"
+    # Boards snapshots: written every so many minutes (and at graceful shutdown; 0: never, and no totals
+    # journal; the same on every replica), in chunks of so many (member, points) pairs; at start the newest
+    # is loaded, then the totals journaled since it, from this many seconds before it on.
+    leaderboard_snapshot_minutes: float = 10.0
+    leaderboard_snapshot_chunk: int = 20_000
+    leaderboard_snapshot_margin_seconds: float = 300.0
+    # The issuer named in exported Open Badges credentials (GUILD_BADGE_ISSUER_URL, GUILD_BADGE_ISSUER_NAME).
+    badge_issuer_url: str = "https://guild.example.org"
+    badge_issuer_name: str = "Guild"
     # The community service, asked when the local role read model has not heard of someone yet.
     community_addr: str = "127.0.0.1:50051"

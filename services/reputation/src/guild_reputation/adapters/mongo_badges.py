@@ -18,7 +18,7 @@ from guild_common.events.outbox import current_trace_headers, outbox_fields, out
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.adapters.mongo_ledger import LEDGER
-from guild_reputation.domain.badges import Award, Badge, Tier
+from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"
 BADGE_FACTS = "badge_facts"
@@ -43,13 +43,14 @@ def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:
             award_id=award.id,
             community_id=award.community_id,
             member_id=award.member_id,
-            badge=award.badge.value,
+            badge=award.badge,
             tier=award.tier.value,
             title=award.title,
             citation=award.citation,
             granted_by=award.granted_by,
             source_event_id=award.source_event_id,
             award_time=time,
+            definition_id=award.definition_id,
         ),
         subject=award.member_id,
         region=region,
@@ -64,12 +65,16 @@ def award_from(doc: Document) -> Award:
         id=doc["_id"],
         community_id=doc["community_id"],
         member_id=doc["member_id"],
-        badge=Badge(doc["badge"]),
+        badge=str(doc["badge"]),
         tier=Tier(doc["tier"]),
         time=doc["award_time"],
         citation=doc.get("citation", ""),
         granted_by=doc.get("granted_by", ""),
         source_event_id=doc.get("source_event_id", ""),
+        definition_id=doc.get("definition_id", ""),
+        custom_title=doc.get("custom_title", ""),
+        description=doc.get("description", ""),
+        criteria=doc.get("criteria", ""),
     )
 
 
@@ -86,12 +91,22 @@ class MongoBadges:
             "_id": award.id,
             "community_id": award.community_id,
             "member_id": award.member_id,
-            "badge": award.badge.value,
+            "badge": award.badge,
             "tier": award.tier.value,
             "citation": award.citation,
             "granted_by": award.granted_by,
             "source_event_id": award.source_event_id,
             "award_time": award.time,
+            **(
+                {
+                    "definition_id": award.definition_id,
+                    "custom_title": award.custom_title,
+                    "description": award.description,
+                    "criteria": award.criteria,
+                }
+                if award.definition_id
+                else {}
+            ),
             **outbox_fields([_badge_awarded(award, region, programme)]),
         }
         try:

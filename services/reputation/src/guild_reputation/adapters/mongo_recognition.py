@@ -3,6 +3,7 @@
 - ``recognition_accepts``: one per answer: accepted or not, as of the latest acceptance change.
 - ``recognition_ratings``: one per rated item: its average and count, as of the latest rating.
 - ``recognition_role_changes``: one per role grant or revocation (its event id as ``_id``).
+- ``recognition_collections``: one per published collection: its curator and when it was first published.
 - ``recognition_summaries``: one per issued summary, with its ``recognition_summary_issued`` event.
 
 Posts, question tags and badges come from the insight and badge collections.
@@ -33,6 +34,7 @@ ACCEPTS = "recognition_accepts"
 RATINGS = "recognition_ratings"
 ROLE_CHANGES = "recognition_role_changes"
 SUMMARIES = "recognition_summaries"
+COLLECTIONS = "recognition_collections"
 OUTBOX_COLLECTIONS = [SUMMARIES]
 # Most records one summary reads of each kind.
 READ_MAX = 10_000
@@ -41,6 +43,7 @@ BADGES_MAX = 200
 INDEXES = [
     IndexSpec(ACCEPTS, [("answer_author_id", 1), ("answered_at", 1)]),
     IndexSpec(ROLE_CHANGES, [("member_id", 1), ("at", 1)]),
+    IndexSpec(COLLECTIONS, [("curator_id", 1), ("published_at", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
 
@@ -51,6 +54,7 @@ class MongoRecognition:
         self._ratings = db[RATINGS]
         self._role_changes = db[ROLE_CHANGES]
         self._summaries = db[SUMMARIES]
+        self._collections = db[COLLECTIONS]
         self._posts = db[POSTS]
         self._questions = db[QUESTIONS]
         self._awards = db[BADGE_AWARDS]
@@ -97,6 +101,22 @@ class MongoRecognition:
         except DuplicateKeyError:
             pass
 
+    async def collection_published(
+        self, collection_id: str, community_id: str, curator_id: str, at: datetime
+    ) -> None:
+        """Stored once: a collection published again (republished after edits) still counts once."""
+        try:
+            await self._collections.insert_one(
+                {
+                    "_id": collection_id,
+                    "community_id": community_id,
+                    "curator_id": curator_id,
+                    "published_at": at,
+                }
+            )
+        except DuplicateKeyError:
+            pass
+
     # --- reads --------------------------------------------------------------------------------------
 
     async def memberships(self, member_id: str) -> dict[str, str]:
@@ -114,6 +134,11 @@ class MongoRecognition:
             .limit(READ_MAX)
         )
         return [doc async for doc in cursor]
+
+    async def collections_curated(self, member_id: str, start: datetime, end: datetime) -> int:
+        return await self._collections.count_documents(
+            {"curator_id": member_id, "published_at": {"$gte": start, "$lt": end}}
+        )
 
     async def accepted(self, answer_ids: list[str]) -> int:
         if not answer_ids:
@@ -183,6 +208,7 @@ class MongoRecognition:
                 community_ids=summary.community_ids,
                 roles=[f"{r.community_id}:{r.role}" for r in summary.roles],
                 issue_time=_timestamp(now),
+                collections_curated=summary.collections_curated,
             ),
             subject=summary.member_id,
             region=region,

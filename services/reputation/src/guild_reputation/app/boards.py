@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
 
 from guild_common.clock import utc_now
 from guild_common.doclocks import document_lock
-from guild_reputation.app.ports import Ledger, Total
+from guild_reputation.app.ports import BoardChunk, BoardSnapshots, Ledger, SnapshotHead, Total
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar, Periods
 
 # Lock namespace serialising board updates per member within the process.
 LIVE_BOARDS = "live_boards"
+log = structlog.get_logger("guild.reputation.boards")
 
 
 class LiveBoards:
@@ -85,3 +91,136 @@ async def rebuild_boards(ledger: Ledger, live: LiveBoards, *, batch: int = 50_00
             flush()
     flush()
     return count
+
+
+@dataclass(frozen=True)
+class Restored:
+    """How the boards were built at start: from a snapshot (its pairs and the totals changed since it)
+    or, without one, from every stored total."""
+
+    snapshot_id: str
+    from_snapshot: int
+    from_totals: int
+
+
+async def restore_boards(
+    ledger: Ledger,
+    snapshots: BoardSnapshots,
+    live: LiveBoards,
+    *,
+    margin: timedelta = timedelta(minutes=5),
+    batch: int = 50_000,
+) -> Restored:
+    """Load the newest snapshot of the current periods' boards, then the totals written since it.
+
+    Totals written from ``margin`` before the snapshot on are applied over it (absolute points, so
+    applying one the snapshot already held changes nothing): the margin covers totals written just
+    before the snapshot but not yet on the boards it was taken from, and clocks a little apart.
+    Without a snapshot every stored total is read.
+    """
+    head = await snapshots.latest()
+    if head is None:
+        return Restored("", 0, await rebuild_boards(ledger, live, batch=batch))
+    periods = set(live.current().names())
+    from_snapshot = 0
+    async for chunk in snapshots.chunks(head.snapshot_id):
+        if chunk.period in periods:
+            live.boards.board(chunk.community_id, chunk.period).load(
+                list(zip(chunk.member_ids, chunk.points, strict=True))
+            )
+            from_snapshot += len(chunk.member_ids)
+    changed = 0
+    pending: dict[tuple[str, str], list[tuple[str, int]]] = {}
+
+    def flush() -> None:
+        for (community_id, period), items in pending.items():
+            live.boards.board(community_id, period).load(items)
+        pending.clear()
+
+    async for total in ledger.totals_changed_since(periods, head.as_of - margin):
+        pending.setdefault((total.community_id, total.period), []).append((total.member_id, total.points))
+        changed += 1
+        if changed % batch == 0:
+            flush()
+    flush()
+    return Restored(head.snapshot_id, from_snapshot, changed)
+
+
+def snapshot_of(live: LiveBoards, chunk: int) -> tuple[list[BoardChunk], int]:
+    """The current periods' boards as chunks of at most ``chunk`` pairs, and how many pairs in all.
+
+    Taken without awaiting, so each board is copied as it is at one moment."""
+    periods = set(live.current().names())
+    chunks: list[BoardChunk] = []
+    members = 0
+    for community_id, period in live.boards.board_keys():
+        if period not in periods:
+            continue
+        board = live.boards.find(community_id, period)
+        items = board.items() if board is not None else []
+        members += len(items)
+        for start in range(0, len(items), chunk):
+            part = items[start : start + chunk]
+            chunks.append(BoardChunk(community_id, period, [m for m, _ in part], [p for _, p in part]))
+    return chunks, members
+
+
+class BoardSnapshotter:
+    """Writes a snapshot of this replica's boards every ``interval`` (skipped when another replica wrote
+    one in the last half interval) and once more when stopped, then prunes the totals journal."""
+
+    def __init__(
+        self,
+        live: LiveBoards,
+        snapshots: BoardSnapshots,
+        ledger: Ledger,
+        *,
+        interval: timedelta,
+        margin: timedelta = timedelta(minutes=5),
+        chunk: int = 20_000,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """``margin`` must be the one ``restore_boards`` uses: the journal is kept from that long
+        before the oldest snapshot kept."""
+        self._ledger = ledger
+        self._margin = margin
+        self._live = live
+        self._snapshots = snapshots
+        self._interval = interval
+        self._chunk = chunk
+        self._clock = clock
+        self._stopping = asyncio.Event()
+
+    async def write(self) -> SnapshotHead:
+        as_of = self._clock()
+        chunks, members = snapshot_of(self._live, self._chunk)
+        head = SnapshotHead(f"{as_of.strftime('%Y%m%dT%H%M%S.%f')}-{uuid.uuid4().hex[:8]}", as_of, members)
+        oldest = await self._snapshots.write(head, chunks)
+        pruned = await self._ledger.prune_journal(oldest - self._margin)
+        log.info(
+            "boards snapshot written",
+            snapshot_id=head.snapshot_id,
+            members=members,
+            chunks=len(chunks),
+            journal_pruned=pruned,
+        )
+        return head
+
+    async def _due(self) -> bool:
+        latest = await self._snapshots.latest()
+        return latest is None or latest.as_of <= self._clock() - self._interval / 2
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval.total_seconds())
+            except TimeoutError:
+                pass
+            try:
+                if self._stopping.is_set() or await self._due():
+                    await self.write()
+            except Exception:
+                log.exception("boards snapshot failed")
+
+    def stop(self) -> None:
+        self._stopping.set()

@@ -5,7 +5,8 @@ Each (event, rule) counts once however often it is delivered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC
 from typing import TypeVar
 
@@ -19,7 +20,7 @@ from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope
 from guild_reputation.app.badges import BadgeRules
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.ports import Ledger, PointsRules, RoleWriter
+from guild_reputation.app.ports import Ledger, PointsRules, PostTags, Ratings, RoleWriter
 from guild_reputation.domain.rules import (
     LedgerEntry,
     PointsTable,
@@ -27,11 +28,15 @@ from guild_reputation.domain.rules import (
     RuleSetting,
     capped_amount,
     earns_for_answer,
+    normalise_tags,
+    rating_earns,
     upvote_delta,
 )
 
 M = TypeVar("M", bound=Message)
 DAILY_CAPS = "daily_caps"
+# Lock namespace serialising the handling of one member's ratings of one item.
+RATER_ITEM = "rater_item"
 
 
 def payload(envelope: Envelope, message_type: type[M], *required: str) -> M:
@@ -80,12 +85,16 @@ class ContentEventHandlers:
         live: LiveBoards,
         points: PointsTable,
         rules: PointsRules,
+        post_tags: PostTags,
         badges: BadgeRules | None = None,
+        ratings: Ratings | None = None,
     ) -> None:
+        self._ratings = ratings
         self._ledger = ledger
         self._live = live
         self._points = points
         self._rules = rules
+        self._post_tags = post_tags
         self._badges = badges
 
     async def _setting(self, community_id: str, rule: Rule) -> RuleSetting:
@@ -106,8 +115,11 @@ class ContentEventHandlers:
         member_id: str,
         target_id: str,
         actor_id: str = "",
+        tags: Sequence[str] = (),
+        entry_id: str = "",
     ) -> None:
-        """A gain under the community's points for ``rule``, cut by the daily cap."""
+        """A gain under the community's points for ``rule``, cut by the daily cap. ``entry_id``, when
+        given, replaces the ``<event id>:<rule>`` id by a natural key that counts once across events."""
         setting = await self._setting(community_id, rule)
         entry = LedgerEntry.for_event(
             event_id=envelope.id,
@@ -118,7 +130,10 @@ class ContentEventHandlers:
             target_id=target_id,
             time=envelope.time,
             actor_id=actor_id,
+            tags=tags,
         )
+        if entry_id:
+            entry = replace(entry, id=entry_id)
         if setting.daily_cap <= 0:
             await self._record(envelope, entry)
             return
@@ -137,6 +152,7 @@ class ContentEventHandlers:
         amount: int,
         actor_id: str = "",
     ) -> None:
+        """Takes back what entries about ``target_id`` earned, under the tags they were recorded with."""
         entry = LedgerEntry.for_event(
             event_id=envelope.id,
             rule=rule,
@@ -146,15 +162,25 @@ class ContentEventHandlers:
             target_id=target_id,
             time=envelope.time,
             actor_id=actor_id,
+            tags=await self._ledger.tags_for_target(community_id, member_id, target_id),
         )
         await self._record(envelope, entry)
+
+    async def _tags(self, post_id: str, question_id: str = "") -> list[str]:
+        """The post's tags from the read model; an answer unknown there takes its question's."""
+        tags = await self._post_tags.tags_of(post_id)
+        if not tags and question_id and question_id != post_id:
+            tags = await self._post_tags.tags_of(question_id)
+        return tags
 
     async def _removed(self, community_id: str, member_id: str, target_id: str) -> bool:
         return await self._ledger.has_entry(community_id, member_id, target_id, Rule.POST_REMOVED)
 
     async def question_asked(self, envelope: Envelope) -> None:
         e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
-        await self._gain(envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id)
+        tags = normalise_tags(e.tags)
+        await self._post_tags.remember(e.question_id, tags)
+        await self._gain(envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id, tags=tags)
         if self._badges:
             await self._badges.question_asked(
                 envelope.id, *region_programme(envelope), e.community_id, e.author_id, envelope.time
@@ -162,9 +188,11 @@ class ContentEventHandlers:
 
     async def answer_posted(self, envelope: Envelope) -> None:
         e = payload(envelope, events.AnswerPosted, "answer_id", "community_id", "author_id")
+        await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
         if not earns_for_answer(e.author_id, e.question_author_id):
             return
-        await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id)
+        tags = await self._tags(e.question_id) if e.question_id else []
+        await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id, tags=tags)
         if self._badges:
             await self._badges.answer_posted(
                 envelope.id,
@@ -183,7 +211,10 @@ class ContentEventHandlers:
             return
         if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
             return
-        await self._gain(envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, e.answer_id)
+        tags = await self._tags(e.answer_id, e.question_id)
+        await self._gain(
+            envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, e.answer_id, tags=tags
+        )
         if self._badges:
             await self._badges.answer_accepted(
                 envelope.id, *region_programme(envelope), e.community_id, e.answer_author_id, envelope.time
@@ -215,7 +246,13 @@ class ContentEventHandlers:
         delta = upvote_delta(e.previous_value, e.value)
         if delta > 0:
             await self._gain(
-                envelope, Rule.UPVOTE_RECEIVED, e.community_id, e.target_author_id, e.target_id, e.voter_id
+                envelope,
+                Rule.UPVOTE_RECEIVED,
+                e.community_id,
+                e.target_author_id,
+                e.target_id,
+                e.voter_id,
+                tags=await self._tags(e.target_id, e.question_id),
             )
         if self._badges and e.target_kind == "answer":
             await self._badges.answer_scored(
@@ -257,15 +294,113 @@ class ContentEventHandlers:
         # Recorded even at 0: it marks the post removed, so later votes or unaccepting earn or take nothing.
         await self._reverse(envelope, Rule.POST_REMOVED, e.community_id, e.author_id, e.post_id, -net)
 
+    async def collection_followed(self, envelope: Envelope) -> None:
+        """Someone else following a collection earns its curator points, once per follower."""
+        e = payload(
+            envelope, events.CollectionFollowed, "collection_id", "community_id", "curator_id", "follower_id"
+        )
+        if e.follower_id == e.curator_id:
+            return
+        rule = Rule.COLLECTION_FOLLOWED
+        earlier = await self._ledger.has_entry(
+            e.community_id,
+            e.curator_id,
+            e.collection_id,
+            rule,
+            actor_id=e.follower_id,
+            other_than=f"{envelope.id}:{rule.value}",
+        )
+        if earlier:
+            return  # followed before (and unfollowed since): a follow counts once per member
+        await self._gain(envelope, rule, e.community_id, e.curator_id, e.collection_id, e.follower_id)
+
+    async def post_created(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.PostCreated, "post_id")
+        await self._post_tags.remember(e.post_id, normalise_tags(e.tags))
+
+    async def resource_shared(self, envelope: Envelope) -> None:
+        """Sharing a resource earns its author points (taken back if a moderator removes it)."""
+        e = payload(envelope, events.ResourceShared, "resource_id")
+        tags = normalise_tags(e.tags)
+        await self._post_tags.remember(e.resource_id, tags)
+        if not e.community_id or not e.author_id:
+            return  # nobody to credit: the tags are all it tells
+        if await self._removed(e.community_id, e.author_id, e.resource_id):
+            return
+        await self._gain(
+            envelope, Rule.RESOURCE_SHARED, e.community_id, e.author_id, e.resource_id, tags=tags
+        )
+
+    async def item_rated(self, envelope: Envelope) -> None:
+        """A rating of 4 or 5 stars by someone else earns the item's author points, once per rater.
+
+        The rater's current stars (the latest rating) decide: the author is credited while they are 4
+        or more, and the credit is taken back when they drop below 4 and given again if they rise.
+        Whether the author is credited now is the count of that rater's gains against reversals.
+        """
+        e = payload(envelope, events.ItemRated, "item_id")
+        if self._ratings is None or not (e.community_id and e.author_id and e.rater_id):
+            return  # nobody to credit; the item's average is all it tells
+        if e.rater_id == e.author_id:
+            return
+        if await self._removed(e.community_id, e.author_id, e.item_id):
+            return
+        moment = e.rate_time.ToDatetime(tzinfo=UTC) if e.HasField("rate_time") else envelope.time
+        gained, reversed_ = Rule.RESOURCE_RATED, Rule.RESOURCE_RATED_REVERSED
+        async with document_lock(RATER_ITEM, (e.item_id, e.rater_id)):
+            stars = await self._ratings.rate(e.item_id, e.rater_id, e.stars, moment)
+            gains = await self._ledger.count_for_target(
+                e.community_id, e.author_id, e.item_id, gained, actor_id=e.rater_id
+            )
+            reversals = await self._ledger.count_for_target(
+                e.community_id, e.author_id, e.item_id, reversed_, actor_id=e.rater_id
+            )
+            credited = gains > reversals
+            if rating_earns(stars) and not credited:
+                tags = await self._tags(e.item_id)
+                await self._gain(
+                    envelope, gained, e.community_id, e.author_id, e.item_id, e.rater_id, tags=tags
+                )
+            elif not rating_earns(stars) and credited:
+                net = await self._ledger.net_for_target(
+                    e.community_id, e.author_id, e.item_id, [gained, reversed_], actor_id=e.rater_id
+                )
+                # Recorded even at 0 (a gain the cap cut to nothing): it balances the gain.
+                await self._reverse(
+                    envelope, reversed_, e.community_id, e.author_id, e.item_id, -net, e.rater_id
+                )
+
+    async def survey_response_submitted(self, envelope: Envelope) -> None:
+        """Answering a survey earns points once per survey and member; replacing the answers, nothing."""
+        e = payload(
+            envelope, community_events.SurveyResponseSubmitted, "survey_id", "community_id", "member_id"
+        )
+        rule = Rule.SURVEY_ANSWERED
+        await self._gain(
+            envelope,
+            rule,
+            e.community_id,
+            e.member_id,
+            e.survey_id,
+            entry_id=f"survey:{e.survey_id}:{e.member_id}:{rule.value}",
+        )
+
     def handlers(self) -> dict[str, EventHandler]:
         return {
+            "guild.content.post_created.v1": self.post_created,
+            "guild.content.resource_shared.v1": self.resource_shared,
             "guild.content.question_asked.v1": self.question_asked,
             "guild.content.answer_posted.v1": self.answer_posted,
             "guild.content.answer_accepted.v1": self.answer_accepted,
             "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
             "guild.content.vote_changed.v1": self.vote_changed,
             "guild.content.post_removed.v1": self.post_removed,
+            "guild.content.collection_followed.v1": self.collection_followed,
+            "guild.content.item_rated.v1": self.item_rated,
         }
+
+    def community_handlers(self) -> dict[str, EventHandler]:
+        return {"guild.community.survey_response_submitted.v1": self.survey_response_submitted}
 
 
 class CommunityEventHandlers:

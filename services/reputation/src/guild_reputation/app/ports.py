@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -21,6 +21,16 @@ class Total:
     period: str = "all"
 
 
+@dataclass(frozen=True)
+class TagTotal:
+    """A member's points in a community from entries about posts with ``tag``."""
+
+    community_id: str
+    tag: str
+    member_id: str
+    points: int
+
+
 class Ledger(Protocol):
     async def record(self, entry: LedgerEntry, *, region: str, programme: str) -> list[Total]:
         """Append ``entry`` unless its id is recorded already; returns the member's totals after it
@@ -33,7 +43,35 @@ class Ledger(Protocol):
         """Sum of the member's entries about ``target_id`` under ``rules`` (from ``actor_id`` if given)."""
         ...
 
-    async def has_entry(self, community_id: str, member_id: str, target_id: str, rule: Rule) -> bool: ...
+    async def tags_for_target(self, community_id: str, member_id: str, target_id: str) -> list[str]:
+        """Every tag the member's entries about ``target_id`` were recorded with."""
+        ...
+
+    async def count_for_target(
+        self, community_id: str, member_id: str, target_id: str, rule: Rule, actor_id: str = ""
+    ) -> int:
+        """How many of the member's entries about ``target_id`` are under ``rule`` (from ``actor_id``
+        if given), whatever their amounts."""
+        ...
+
+    async def top_by_tag(
+        self, community_id: str, tag: str, page_size: int, page_token: str
+    ) -> tuple[list[TagTotal], str]:
+        """Members with points on ``tag`` in the community, most first (ties in a stable order)."""
+        ...
+
+    async def has_entry(
+        self,
+        community_id: str,
+        member_id: str,
+        target_id: str,
+        rule: Rule,
+        actor_id: str = "",
+        other_than: str = "",
+    ) -> bool:
+        """Whether the member has an entry about ``target_id`` under ``rule`` (caused by ``actor_id``,
+        and other than the entry ``other_than``)."""
+        ...
 
     async def earned_on(self, community_id: str, member_id: str, rule: Rule, moment: datetime) -> int:
         """Points the member gained by ``rule`` on the calendar day of ``moment``."""
@@ -45,6 +83,94 @@ class Ledger(Protocol):
 
     def totals(self, periods: Collection[str]) -> AsyncIterator[Total]:
         """Every stored total of the given periods, streamed in batches."""
+        ...
+
+    def totals_changed_since(self, periods: Collection[str], since: datetime) -> AsyncIterator[Total]:
+        """The stored totals of the given periods written at or after ``since``."""
+        ...
+
+    async def prune_journal(self, before: datetime) -> int:
+        """Forget what ``totals_changed_since`` would tell of writes before ``before``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SnapshotHead:
+    """A complete snapshot of the boards: what they held at ``as_of``."""
+
+    snapshot_id: str
+    as_of: datetime
+    members: int
+
+
+@dataclass(frozen=True)
+class BoardChunk:
+    """Part of one board in a snapshot: (member, points) pairs as two parallel lists."""
+
+    community_id: str
+    period: str
+    member_ids: list[str]
+    points: list[int]
+
+
+class BoardSnapshots(Protocol):
+    async def latest(self) -> SnapshotHead | None:
+        """The newest complete snapshot."""
+        ...
+
+    def chunks(self, snapshot_id: str) -> AsyncIterator[BoardChunk]: ...
+
+    async def write(self, head: SnapshotHead, chunks: Sequence[BoardChunk]) -> datetime:
+        """Store the chunks, then the head that makes them visible; drop all but the newest snapshots.
+        Returns the time of the oldest snapshot kept."""
+        ...
+
+    async def discard(self) -> None:
+        """Drop every snapshot (the totals changed in a way no snapshot shows)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CuratedCollection:
+    """A published collection as the curator badge sees it."""
+
+    collection_id: str
+    community_id: str
+    curator_id: str
+    item_ids: tuple[str, ...]
+
+
+class Ratings(Protocol):
+    async def rate(self, item_id: str, rater_id: str, stars: int, at: datetime) -> int:
+        """Store the rater's stars for the item unless a later rating is stored; the current stars."""
+        ...
+
+    async def item_average(self, item_id: str, average: float, count: int, at: datetime) -> None:
+        """Store the item's average rating unless a later one is stored."""
+        ...
+
+    async def averages(self, item_ids: Sequence[str]) -> dict[str, float]:
+        """The known averages of the items (items never rated are left out)."""
+        ...
+
+    async def publish(self, collection: CuratedCollection, at: datetime) -> None:
+        """Store a published collection's items unless a later publication is stored."""
+        ...
+
+    async def collection(self, collection_id: str) -> CuratedCollection | None: ...
+
+    async def collections_with(self, item_id: str) -> list[CuratedCollection]:
+        """The published collections the item is in."""
+        ...
+
+
+class PostTags(Protocol):
+    async def remember(self, post_id: str, tags: Sequence[str], *, question_id: str = "") -> None:
+        """Store a post's tags, or for an answer its question's id (whose tags it takes)."""
+        ...
+
+    async def tags_of(self, post_id: str) -> list[str]:
+        """The post's tags; empty when unknown."""
         ...
 
 

@@ -6,12 +6,17 @@ from dataclasses import dataclass
 
 from guild_common.auth import Principal
 from guild_common.errors import Validator
+from guild_common.pagination import clamp_page_size, decode_token, encode_token
 from guild_reputation.app.boards import LiveBoards
+from guild_reputation.app.ports import Ledger
 from guild_reputation.domain.leaderboard import Leaderboard, Standing
 from guild_reputation.domain.periods import GLOBAL, PeriodKind
+from guild_reputation.domain.rules import normalise_tag
 
 TOP_DEFAULT = 10
 TOP_MAX = 100
+TAG_PAGE_DEFAULT = 20
+TAG_PAGE_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -74,3 +79,27 @@ class LeaderboardQueries:
             return StandingView(Standing(member, 0, 0), len(board) if board else 0)
         above, below = board.neighbours(standing)
         return StandingView(standing, len(board), board.percentile(standing), above, below)
+
+
+class TagQueries:
+    """Points by tag, served from the per (community, tag, member) totals the ledger keeps."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    async def top(
+        self, caller: Principal, community_id: str, tag: str, page_size: int, page_token: str
+    ) -> tuple[list[Standing], str]:
+        tag = normalise_tag(tag)
+        check = Validator()
+        check.require(bool(community_id), "community_id", "must not be empty")
+        check.require(bool(tag), "tag", "must not be empty")
+        check.check()
+        size = clamp_page_size(page_size, TAG_PAGE_DEFAULT, TAG_PAGE_MAX)
+        position = decode_token(page_token)
+        ranked = int(position.get("n", 0)) if isinstance(position.get("n", 0), int) else 0
+        inner = str(position.get("k", ""))
+        totals, next_inner = await self._ledger.top_by_tag(community_id, tag, size, inner)
+        standings = [Standing(t.member_id, t.points, ranked + i + 1) for i, t in enumerate(totals)]
+        token = encode_token({"k": next_inner, "n": ranked + len(totals)}) if next_inner else ""
+        return standings, token

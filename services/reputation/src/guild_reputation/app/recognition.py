@@ -38,6 +38,12 @@ class RecognitionStore(Protocol):
 
     async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None: ...
 
+    async def collection_published(
+        self, collection_id: str, community_id: str, curator_id: str, at: datetime
+    ) -> None: ...
+
+    async def collections_curated(self, member_id: str, start: datetime, end: datetime) -> int: ...
+
     async def memberships(self, member_id: str) -> dict[str, str]: ...
 
     async def posts(self, member_id: str, start: datetime, end: datetime) -> list[Document]: ...
@@ -73,6 +79,10 @@ class RecognitionHandlers:
         e = payload(envelope, events.ItemRated, "item_id", "author_id")
         await self._store.rated(e.item_id, e.author_id, e.average, e.count, envelope.time)
 
+    async def collection_published(self, envelope: Envelope) -> None:
+        e = payload(envelope, events.CollectionPublished, "collection_id", "curator_id")
+        await self._store.collection_published(e.collection_id, e.community_id, e.curator_id, envelope.time)
+
     async def member_joined(self, envelope: Envelope) -> None:
         e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
         if e.role and e.role != "member":
@@ -105,6 +115,7 @@ class RecognitionHandlers:
             "guild.content.answer_accepted.v1": self.answer_accepted,
             "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
             "guild.content.item_rated.v1": self.item_rated,
+            "guild.content.collection_published.v1": self.collection_published,
         }
 
     def community_handlers(self) -> dict[str, EventHandler]:
@@ -163,6 +174,7 @@ class RecognitionUseCases:
             top_tags=top_tags(await s.question_tags(questions)),
             community_ids=communities,
             roles=roles_held(await s.role_changes(member_id, end), start, end),
+            collections_curated=await s.collections_curated(member_id, start, end),
         )
 
     @staticmethod

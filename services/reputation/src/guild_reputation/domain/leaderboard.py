@@ -69,6 +69,10 @@ class Leaderboard:
         total = len(self._ranked)
         return 100.0 * (total - standing.rank + 1) / total if total and standing.rank else 0.0
 
+    def items(self) -> list[tuple[str, int]]:
+        """Every (member, points), best first: a copy, taken at once."""
+        return list(self._ranked)
+
     def top(self, n: int) -> list[Standing]:
         return [
             Standing(member_id, points, rank)
@@ -95,6 +99,9 @@ class Leaderboards:
 
     def find(self, community_id: str, period: str = "all") -> Leaderboard | None:
         return self._boards.get((community_id, period))
+
+    def board_keys(self) -> list[BoardKey]:
+        return list(self._boards)
 
     def retain(self, periods: set[str]) -> None:
         """Drop boards of periods that are over."""

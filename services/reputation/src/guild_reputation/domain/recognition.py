@@ -79,3 +79,4 @@ class ContributionSummary:
     top_tags: list[tuple[str, int]]
     community_ids: list[str]
     roles: list[RoleHeld]
+    collections_curated: int = 0

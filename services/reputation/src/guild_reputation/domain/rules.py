@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,6 +23,16 @@ class Rule(StrEnum):
     UPVOTE_RECEIVED = "upvote_received"
     UPVOTE_RETRACTED = "upvote_retracted"
     POST_REMOVED = "post_removed"
+    # Earned by a collection's curator when someone else follows it.
+    COLLECTION_FOLLOWED = "collection_followed"
+    # Earned by a resource's author when they share it.
+    RESOURCE_SHARED = "resource_shared"
+    # Earned by an item's author when someone else rates it 4 or 5 stars; taken back when that
+    # rating drops below 4.
+    RESOURCE_RATED = "resource_rated"
+    RESOURCE_RATED_REVERSED = "resource_rated_reversed"
+    # Earned by a member answering a survey, once per survey.
+    SURVEY_ANSWERED = "survey_answered"
 
 
 # Rules whose points a community owner can change.
@@ -30,7 +41,14 @@ CONFIGURABLE: tuple[Rule, ...] = (
     Rule.ANSWER_POSTED,
     Rule.ANSWER_ACCEPTED,
     Rule.UPVOTE_RECEIVED,
+    Rule.COLLECTION_FOLLOWED,
+    Rule.RESOURCE_SHARED,
+    Rule.RESOURCE_RATED,
+    Rule.SURVEY_ANSWERED,
 )
+
+# Stars from which a rating earns the item's author points.
+GOOD_RATING = 4
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,10 @@ class PointsTable:
     answer_posted: int = 5
     answer_accepted: int = 15
     upvote_received: int = 10
+    collection_followed: int = 3
+    resource_shared: int = 5
+    resource_rated: int = 3
+    survey_answered: int = 2
     daily_caps: Mapping[str, int] = field(default_factory=dict)
 
     def defaults(self) -> dict[Rule, RuleSetting]:
@@ -57,6 +79,10 @@ class PointsTable:
             Rule.ANSWER_POSTED: self.answer_posted,
             Rule.ANSWER_ACCEPTED: self.answer_accepted,
             Rule.UPVOTE_RECEIVED: self.upvote_received,
+            Rule.COLLECTION_FOLLOWED: self.collection_followed,
+            Rule.RESOURCE_SHARED: self.resource_shared,
+            Rule.RESOURCE_RATED: self.resource_rated,
+            Rule.SURVEY_ANSWERED: self.survey_answered,
         }
         return {rule: RuleSetting(p, self.daily_caps.get(rule.value, 0)) for rule, p in points.items()}
 
@@ -94,6 +120,11 @@ def capped_amount(setting: RuleSetting, earned_today: int) -> tuple[int, bool]:
     return room, True
 
 
+def rating_earns(stars: int) -> bool:
+    """Whether a rating of ``stars`` earns the item's author points."""
+    return stars >= GOOD_RATING
+
+
 def upvote_delta(previous_value: int, value: int) -> int:
     """+1 when an upvote appears, -1 when one goes away, 0 otherwise (downvotes earn nothing)."""
     return int(value == 1) - int(previous_value == 1)
@@ -115,6 +146,8 @@ class LedgerEntry:
     actor_id: str = ""
     # Why the amount differs from the rule's points ("capped").
     reason: str = ""
+    # Tags of the post the entry is about.
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def for_event(
@@ -128,6 +161,7 @@ class LedgerEntry:
         target_id: str,
         time: datetime,
         actor_id: str = "",
+        tags: Sequence[str] = (),
     ) -> LedgerEntry:
         return cls(
             id=f"{event_id}:{rule.value}",
@@ -139,10 +173,26 @@ class LedgerEntry:
             target_id=target_id,
             time=time,
             actor_id=actor_id,
+            tags=normalise_tags(tags),
         )
 
     def capped_to(self, amount: int) -> LedgerEntry:
         return replace(self, amount=amount, reason=CAPPED)
+
+
+def normalise_tag(tag: str) -> str:
+    """Lowercase, trimmed, inner spaces to hyphens: the way posts' tags are stored."""
+    return re.sub(r"\s+", "-", tag.strip().lower())
+
+
+def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    """Each tag normalised, empty ones dropped, de-duplicated in first-seen order."""
+    seen: dict[str, None] = {}
+    for tag in tags:
+        normal = normalise_tag(tag)
+        if normal:
+            seen.setdefault(normal, None)
+    return tuple(seen)
 
 
 def earns_for_answer(answer_author: str, question_author: str) -> bool:

@@ -18,11 +18,13 @@ from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
 from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.app.badges import BadgeUseCases
+from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.insights import InsightsQueries
-from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.domain.badges import Award, Tier
+from guild_reputation.domain.custom_badges import BadgeDefinition, TemplatePeriod
 from guild_reputation.domain.insights import GoalMetric, GoalValue, Insights, PostKind, Scope, pct
 from guild_reputation.domain.leaderboard import Standing
 from guild_reputation.domain.periods import PeriodKind
@@ -65,7 +67,7 @@ def _award(a: Award) -> badge_pb2.BadgeAward:
     time.FromDatetime(a.time)
     return badge_pb2.BadgeAward(
         award_id=a.id,
-        badge=a.badge.value,
+        badge=a.badge,
         tier=_TIER_TO_PB[a.tier],
         title=a.title,
         community_id=a.community_id,
@@ -73,7 +75,52 @@ def _award(a: Award) -> badge_pb2.BadgeAward:
         citation=a.citation,
         granted_by=a.granted_by,
         award_time=time,
+        definition_id=a.definition_id,
+        description=a.description,
     )
+
+
+_TIER_FROM_PB = {
+    badge_pb2.BADGE_TIER_UNSPECIFIED: Tier.BRONZE,
+    **{value: tier for tier, value in _TIER_TO_PB.items()},
+}
+_BADGE_PERIOD_FROM_PB = {
+    badge_pb2.BADGE_PERIOD_UNSPECIFIED: TemplatePeriod.ALL_TIME,
+    badge_pb2.BADGE_PERIOD_ALL_TIME: TemplatePeriod.ALL_TIME,
+    badge_pb2.BADGE_PERIOD_WEEK: TemplatePeriod.WEEK,
+    badge_pb2.BADGE_PERIOD_MONTH: TemplatePeriod.MONTH,
+    badge_pb2.BADGE_PERIOD_ROLLING_DAYS: TemplatePeriod.ROLLING_DAYS,
+}
+_BADGE_PERIOD_TO_PB = {
+    period: value
+    for value, period in _BADGE_PERIOD_FROM_PB.items()
+    if value != badge_pb2.BADGE_PERIOD_UNSPECIFIED
+}
+
+
+def _definition(d: BadgeDefinition) -> badge_pb2.BadgeDefinition:
+    t = d.template
+    message = badge_pb2.BadgeDefinition(
+        definition_id=d.id,
+        community_id=d.community_id,
+        title=d.title,
+        description=d.description,
+        tier=_TIER_TO_PB[d.tier],
+        template=badge_pb2.BadgeTemplate(
+            event_type=t.event_type.value,
+            threshold=t.threshold,
+            period=_BADGE_PERIOD_TO_PB[t.period],
+            rolling_days=t.rolling_days,
+            tag=t.tag,
+        ),
+        repeatable=d.repeatable,
+        archived=d.archived,
+        created_by=d.created_by,
+        create_time=_timestamp(d.create_time),
+    )
+    if d.archive_time is not None:
+        message.archive_time.CopyFrom(_timestamp(d.archive_time))
+    return message
 
 
 _METRIC_FROM_PB = {
@@ -148,6 +195,7 @@ def _summary(c: ContributionSummary) -> recognition_pb.ContributionSummary:
         badges=[_award(a) for a in c.badges],
         top_tags=[recognition_pb.TagCount(tag=tag, count=count) for tag, count in c.top_tags],
         community_ids=c.community_ids,
+        collections_curated=c.collections_curated,
     )
     for held in c.roles:
         role = message.roles.add(community_id=held.community_id, role=held.role, since=_timestamp(held.since))
@@ -164,8 +212,12 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
         badges: BadgeUseCases,
         insights: InsightsQueries,
         recognition: RecognitionUseCases,
+        tags: TagQueries,
+        definitions: BadgeDefinitionUseCases,
     ) -> None:
+        self._definitions = definitions
         self._recognition = recognition
+        self._tags = tags
         self._queries = queries
         self._insights = insights
         self._rules = rules
@@ -282,3 +334,59 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
             request.request_id,
         )
         return api.RequestContributionSummaryResponse(summary_id=summary_id, summary=_summary(summary))
+
+    async def ListTopMembersByTag(
+        self, request: api.ListTopMembersByTagRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListTopMembersByTagResponse:
+        standings, token = await self._tags.top(
+            current_principal(), request.community_id, request.tag, request.page_size, request.page_token
+        )
+        return api.ListTopMembersByTagResponse(
+            standings=[_standing(s) for s in standings], next_page_token=token
+        )
+
+    async def CreateBadgeDefinition(
+        self, request: api.CreateBadgeDefinitionRequest, context: grpc.aio.ServicerContext
+    ) -> api.CreateBadgeDefinitionResponse:
+        t = request.template
+        definition = await self._definitions.create(
+            current_principal(),
+            community_id=request.community_id,
+            title=request.title,
+            description=request.description,
+            tier=_TIER_FROM_PB.get(badge_pb2.BadgeTier.ValueType(request.tier)),
+            event_type=t.event_type,
+            threshold=t.threshold,
+            period=_BADGE_PERIOD_FROM_PB.get(badge_pb2.BadgePeriod.ValueType(t.period)),
+            rolling_days=t.rolling_days,
+            tag=t.tag,
+            repeatable=request.repeatable,
+            request_id=request.request_id,
+        )
+        return api.CreateBadgeDefinitionResponse(definition=_definition(definition))
+
+    async def ListBadgeDefinitions(
+        self, request: api.ListBadgeDefinitionsRequest, context: grpc.aio.ServicerContext
+    ) -> api.ListBadgeDefinitionsResponse:
+        definitions, token = await self._definitions.page(
+            current_principal(),
+            request.community_id,
+            request.include_archived,
+            request.page_size,
+            request.page_token,
+        )
+        return api.ListBadgeDefinitionsResponse(
+            definitions=[_definition(d) for d in definitions], next_page_token=token
+        )
+
+    async def ArchiveBadgeDefinition(
+        self, request: api.ArchiveBadgeDefinitionRequest, context: grpc.aio.ServicerContext
+    ) -> api.ArchiveBadgeDefinitionResponse:
+        definition = await self._definitions.archive(current_principal(), request.definition_id)
+        return api.ArchiveBadgeDefinitionResponse(definition=_definition(definition))
+
+    async def ExportBadgeCredential(
+        self, request: api.ExportBadgeCredentialRequest, context: grpc.aio.ServicerContext
+    ) -> api.ExportBadgeCredentialResponse:
+        credential = await self._definitions.export(current_principal(), request.award_id)
+        return api.ExportBadgeCredentialResponse(credential_json=credential)

@@ -87,12 +87,13 @@ class BadgeAwarded(_message.Message):
     GRANTED_BY_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
     AWARD_TIME_FIELD_NUMBER: _builtins.int
+    DEFINITION_ID_FIELD_NUMBER: _builtins.int
     award_id: _builtins.str
     community_id: _builtins.str
     member_id: _builtins.str
     badge: _builtins.str
-    """first_question, first_answer, first_accepted_answer, helpful, mentor, conversation_starter, streak
-    or champion.
+    """first_question, first_answer, first_accepted_answer, helpful, mentor, conversation_starter, streak,
+    champion, or custom for a badge the community's owners defined (see definition_id).
     """
     tier: _builtins.str
     """bronze, silver or gold."""
@@ -103,6 +104,8 @@ class BadgeAwarded(_message.Message):
     """The owner who granted it; empty when earned by activity."""
     source_event_id: _builtins.str
     """ce-id of the event that earned it; empty when granted."""
+    definition_id: _builtins.str
+    """The owners' badge definition (custom badges only)."""
     @_builtins.property
     def award_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -118,10 +121,11 @@ class BadgeAwarded(_message.Message):
         granted_by: _builtins.str = ...,
         source_event_id: _builtins.str = ...,
         award_time: _timestamp_pb2.Timestamp | None = ...,
+        definition_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["award_time", b"award_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id", "award_time", b"award_time", "badge", b"badge", "citation", b"citation", "community_id", b"community_id", "granted_by", b"granted_by", "member_id", b"member_id", "source_event_id", b"source_event_id", "tier", b"tier", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id", "award_time", b"award_time", "badge", b"badge", "citation", b"citation", "community_id", b"community_id", "definition_id", b"definition_id", "granted_by", b"granted_by", "member_id", b"member_id", "source_event_id", b"source_event_id", "tier", b"tier", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -151,6 +155,7 @@ class RecognitionSummaryIssued(_message.Message):
     COMMUNITY_IDS_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
     ISSUE_TIME_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_CURATED_FIELD_NUMBER: _builtins.int
     summary_id: _builtins.str
     member_id: _builtins.str
     requested_by: _builtins.str
@@ -160,6 +165,8 @@ class RecognitionSummaryIssued(_message.Message):
     comments: _builtins.int
     resources_shared: _builtins.int
     resource_average_rating: _builtins.float
+    collections_curated: _builtins.int
+    """Collections the member published in the period."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -197,10 +204,11 @@ class RecognitionSummaryIssued(_message.Message):
         community_ids: _abc.Iterable[_builtins.str] | None = ...,
         roles: _abc.Iterable[_builtins.str] | None = ...,
         issue_time: _timestamp_pb2.Timestamp | None = ...,
+        collections_curated: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "issue_time", b"issue_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answers", b"accepted_answers", "answers", b"answers", "badges", b"badges", "comments", b"comments", "community_ids", b"community_ids", "end_time", b"end_time", "issue_time", b"issue_time", "member_id", b"member_id", "questions", b"questions", "requested_by", b"requested_by", "resource_average_rating", b"resource_average_rating", "resources_shared", b"resources_shared", "roles", b"roles", "start_time", b"start_time", "summary_id", b"summary_id", "top_tags", b"top_tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answers", b"accepted_answers", "answers", b"answers", "badges", b"badges", "collections_curated", b"collections_curated", "comments", b"comments", "community_ids", b"community_ids", "end_time", b"end_time", "issue_time", b"issue_time", "member_id", b"member_id", "questions", b"questions", "requested_by", b"requested_by", "resource_average_rating", b"resource_average_rating", "resources_shared", b"resources_shared", "roles", b"roles", "start_time", b"start_time", "summary_id", b"summary_id", "top_tags", b"top_tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

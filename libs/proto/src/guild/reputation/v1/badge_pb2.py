@@ -25,15 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fguild/reputation/v1/badge.proto\x12\x13guild.reputation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x01\n\nBadgeAward\x12\x10\n\x08\x61ward_id\x18\x01 \x01(\t\x12\r\n\x05\x62\x61\x64ge\x18\x02 \x01(\t\x12,\n\x04tier\x18\x03 \x01(\x0e\x32\x1e.guild.reputation.v1.BadgeTier\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x05 \x01(\t\x12\x11\n\tmember_id\x18\x06 \x01(\t\x12\x10\n\x08\x63itation\x18\x07 \x01(\t\x12\x12\n\ngranted_by\x18\x08 \x01(\t\x12.\n\naward_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\tBadgeTier\x12\x1a\n\x16\x42\x41\x44GE_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42\x41\x44GE_TIER_BRONZE\x10\x01\x12\x15\n\x11\x42\x41\x44GE_TIER_SILVER\x10\x02\x12\x13\n\x0f\x42\x41\x44GE_TIER_GOLD\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fguild/reputation/v1/badge.proto\x12\x13guild.reputation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n\nBadgeAward\x12\x10\n\x08\x61ward_id\x18\x01 \x01(\t\x12\r\n\x05\x62\x61\x64ge\x18\x02 \x01(\t\x12,\n\x04tier\x18\x03 \x01(\x0e\x32\x1e.guild.reputation.v1.BadgeTier\x12\r\n\x05title\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x05 \x01(\t\x12\x11\n\tmember_id\x18\x06 \x01(\t\x12\x10\n\x08\x63itation\x18\x07 \x01(\t\x12\x12\n\ngranted_by\x18\x08 \x01(\t\x12.\n\naward_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rdefinition_id\x18\n \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x0b \x01(\t\"\x8b\x01\n\rBadgeTemplate\x12\x12\n\nevent_type\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x03\x12\x30\n\x06period\x18\x03 \x01(\x0e\x32 .guild.reputation.v1.BadgePeriod\x12\x14\n\x0crolling_days\x18\x04 \x01(\x05\x12\x0b\n\x03tag\x18\x05 \x01(\t\"\xe3\x02\n\x0f\x42\x61\x64geDefinition\x12\x15\n\rdefinition_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12,\n\x04tier\x18\x05 \x01(\x0e\x32\x1e.guild.reputation.v1.BadgeTier\x12\x34\n\x08template\x18\x06 \x01(\x0b\x32\".guild.reputation.v1.BadgeTemplate\x12\x12\n\nrepeatable\x18\x07 \x01(\x08\x12\x10\n\x08\x61rchived\x18\x08 \x01(\x08\x12\x12\n\ncreated_by\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61rchive_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\tBadgeTier\x12\x1a\n\x16\x42\x41\x44GE_TIER_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42\x41\x44GE_TIER_BRONZE\x10\x01\x12\x15\n\x11\x42\x41\x44GE_TIER_SILVER\x10\x02\x12\x13\n\x0f\x42\x41\x44GE_TIER_GOLD\x10\x03*\x94\x01\n\x0b\x42\x61\x64gePeriod\x12\x1c\n\x18\x42\x41\x44GE_PERIOD_UNSPECIFIED\x10\x00\x12\x19\n\x15\x42\x41\x44GE_PERIOD_ALL_TIME\x10\x01\x12\x15\n\x11\x42\x41\x44GE_PERIOD_WEEK\x10\x02\x12\x16\n\x12\x42\x41\x44GE_PERIOD_MONTH\x10\x03\x12\x1d\n\x19\x42\x41\x44GE_PERIOD_ROLLING_DAYS\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.reputation.v1.badge_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BADGETIER']._serialized_start=325
-  _globals['_BADGETIER']._serialized_end=431
+  _globals['_BADGETIER']._serialized_start=869
+  _globals['_BADGETIER']._serialized_end=975
+  _globals['_BADGEPERIOD']._serialized_start=978
+  _globals['_BADGEPERIOD']._serialized_end=1126
   _globals['_BADGEAWARD']._serialized_start=90
-  _globals['_BADGEAWARD']._serialized_end=323
+  _globals['_BADGEAWARD']._serialized_end=367
+  _globals['_BADGETEMPLATE']._serialized_start=370
+  _globals['_BADGETEMPLATE']._serialized_end=509
+  _globals['_BADGEDEFINITION']._serialized_start=512
+  _globals['_BADGEDEFINITION']._serialized_end=867
 # @@protoc_insertion_point(module_scope)

@@ -37,9 +37,39 @@ BADGE_TIER_SILVER: BadgeTier.ValueType  # 2
 BADGE_TIER_GOLD: BadgeTier.ValueType  # 3
 Global___BadgeTier: _TypeAlias = BadgeTier  # noqa: Y015
 
+class _BadgePeriod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BadgePeriodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BadgePeriod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BADGE_PERIOD_UNSPECIFIED: _BadgePeriod.ValueType  # 0
+    """All time."""
+    BADGE_PERIOD_ALL_TIME: _BadgePeriod.ValueType  # 1
+    BADGE_PERIOD_WEEK: _BadgePeriod.ValueType  # 2
+    BADGE_PERIOD_MONTH: _BadgePeriod.ValueType  # 3
+    BADGE_PERIOD_ROLLING_DAYS: _BadgePeriod.ValueType  # 4
+    """The last rolling_days days, up to the counted event."""
+
+class BadgePeriod(_BadgePeriod, metaclass=_BadgePeriodEnumTypeWrapper):
+    """The period a custom badge counts over; weeks (Monday first) and months are calendar periods in the
+    service's configured time zone.
+    """
+
+BADGE_PERIOD_UNSPECIFIED: BadgePeriod.ValueType  # 0
+"""All time."""
+BADGE_PERIOD_ALL_TIME: BadgePeriod.ValueType  # 1
+BADGE_PERIOD_WEEK: BadgePeriod.ValueType  # 2
+BADGE_PERIOD_MONTH: BadgePeriod.ValueType  # 3
+BADGE_PERIOD_ROLLING_DAYS: BadgePeriod.ValueType  # 4
+"""The last rolling_days days, up to the counted event."""
+Global___BadgePeriod: _TypeAlias = BadgePeriod  # noqa: Y015
+
 @_typing.final
 class BadgeAward(_message.Message):
-    """A badge awarded to a member in a community; each badge and tier is awarded once."""
+    """A badge awarded to a member in a community; each badge and tier is awarded once (a repeatable custom
+    badge once per period).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -52,10 +82,12 @@ class BadgeAward(_message.Message):
     CITATION_FIELD_NUMBER: _builtins.int
     GRANTED_BY_FIELD_NUMBER: _builtins.int
     AWARD_TIME_FIELD_NUMBER: _builtins.int
+    DEFINITION_ID_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
     award_id: _builtins.str
     badge: _builtins.str
     """first_question, first_answer, first_accepted_answer, helpful, mentor, conversation_starter,
-    streak or champion.
+    streak, champion, curator, or custom for a badge the community's owners defined (see definition_id).
     """
     tier: Global___BadgeTier.ValueType
     title: _builtins.str
@@ -66,6 +98,10 @@ class BadgeAward(_message.Message):
     """Why an owner granted it (champion only)."""
     granted_by: _builtins.str
     """The owner who granted it; empty for badges earned by activity."""
+    definition_id: _builtins.str
+    """The owners' badge definition (custom badges only)."""
+    description: _builtins.str
+    """What the badge recognises (custom badges only)."""
     @_builtins.property
     def award_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -80,11 +116,119 @@ class BadgeAward(_message.Message):
         citation: _builtins.str = ...,
         granted_by: _builtins.str = ...,
         award_time: _timestamp_pb2.Timestamp | None = ...,
+        definition_id: _builtins.str = ...,
+        description: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["award_time", b"award_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id", "award_time", b"award_time", "badge", b"badge", "citation", b"citation", "community_id", b"community_id", "granted_by", b"granted_by", "member_id", b"member_id", "tier", b"tier", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id", "award_time", b"award_time", "badge", b"badge", "citation", b"citation", "community_id", b"community_id", "definition_id", b"definition_id", "description", b"description", "granted_by", b"granted_by", "member_id", b"member_id", "tier", b"tier", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BadgeAward: _TypeAlias = BadgeAward  # noqa: Y015
+
+@_typing.final
+class BadgeTemplate(_message.Message):
+    """The rule a custom badge is earned by: at least `threshold` events of `event_type` by the member in the
+    community within the period (and, when `tag` is set, about posts with that tag).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    ROLLING_DAYS_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    event_type: _builtins.str
+    """question_asked, answer_posted, answer_accepted, upvote_received, resource_shared, comment_posted,
+    collection_published or collection_followed (followers gained by the member's collections).
+    Answers, acceptances and upvotes count on others' posts only, as points do.
+    """
+    threshold: _builtins.int
+    """1 to 100000."""
+    period: Global___BadgePeriod.ValueType
+    rolling_days: _builtins.int
+    """1 to 366 with BADGE_PERIOD_ROLLING_DAYS; 0 otherwise."""
+    tag: _builtins.str
+    """Optional: only events about posts with this tag count (questions, answers, acceptances, upvotes,
+    resources); normalised like posts' tags.
+    """
+    def __init__(
+        self,
+        *,
+        event_type: _builtins.str = ...,
+        threshold: _builtins.int = ...,
+        period: Global___BadgePeriod.ValueType = ...,
+        rolling_days: _builtins.int = ...,
+        tag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_type", b"event_type", "period", b"period", "rolling_days", b"rolling_days", "tag", b"tag", "threshold", b"threshold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BadgeTemplate: _TypeAlias = BadgeTemplate  # noqa: Y015
+
+@_typing.final
+class BadgeDefinition(_message.Message):
+    """A badge a community's owners defined."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    REPEATABLE_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
+    CREATED_BY_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ARCHIVE_TIME_FIELD_NUMBER: _builtins.int
+    definition_id: _builtins.str
+    community_id: _builtins.str
+    title: _builtins.str
+    """1 to 100 characters."""
+    description: _builtins.str
+    """Up to 1000 characters."""
+    tier: Global___BadgeTier.ValueType
+    repeatable: _builtins.bool
+    """Awarded again in each period it is earned in (each calendar week or month, or each block of
+    rolling_days days counted from 1970-01-01); otherwise once per member.
+    """
+    archived: _builtins.bool
+    """Archived definitions are no longer awarded; awards made keep standing."""
+    created_by: _builtins.str
+    @_builtins.property
+    def template(self) -> Global___BadgeTemplate: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def archive_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset unless archived."""
+
+    def __init__(
+        self,
+        *,
+        definition_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        tier: Global___BadgeTier.ValueType = ...,
+        template: Global___BadgeTemplate | None = ...,
+        repeatable: _builtins.bool = ...,
+        archived: _builtins.bool = ...,
+        created_by: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        archive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["archive_time", b"archive_time", "create_time", b"create_time", "template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archive_time", b"archive_time", "archived", b"archived", "community_id", b"community_id", "create_time", b"create_time", "created_by", b"created_by", "definition_id", b"definition_id", "description", b"description", "repeatable", b"repeatable", "template", b"template", "tier", b"tier", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BadgeDefinition: _TypeAlias = BadgeDefinition  # noqa: Y015

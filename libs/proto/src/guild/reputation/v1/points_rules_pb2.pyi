@@ -26,7 +26,10 @@ class PointsRule(_message.Message):
     POINTS_FIELD_NUMBER: _builtins.int
     DAILY_CAP_FIELD_NUMBER: _builtins.int
     rule: _builtins.str
-    """question_asked, answer_posted, answer_accepted or upvote_received."""
+    """question_asked, answer_posted, answer_accepted, upvote_received, collection_followed (earned by the
+    collection's curator), resource_shared, resource_rated (earned by the item's author for each other
+    member's rating of 4 or 5 stars) or survey_answered (once per survey).
+    """
     points: _builtins.int
     """0 to 1000."""
     daily_cap: _builtins.int

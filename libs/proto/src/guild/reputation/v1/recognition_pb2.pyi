@@ -99,6 +99,7 @@ class ContributionSummary(_message.Message):
     TOP_TAGS_FIELD_NUMBER: _builtins.int
     COMMUNITY_IDS_FIELD_NUMBER: _builtins.int
     ROLES_FIELD_NUMBER: _builtins.int
+    COLLECTIONS_CURATED_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     questions: _builtins.int
     answers: _builtins.int
@@ -109,6 +110,8 @@ class ContributionSummary(_message.Message):
     resource_average_rating: _builtins.float
     """Average stars (1 to 5) of the resources shared in the period, over all their ratings; 0 when unrated."""
     resource_ratings: _builtins.int
+    collections_curated: _builtins.int
+    """Collections the member published in the period."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -144,10 +147,11 @@ class ContributionSummary(_message.Message):
         top_tags: _abc.Iterable[Global___TagCount] | None = ...,
         community_ids: _abc.Iterable[_builtins.str] | None = ...,
         roles: _abc.Iterable[Global___RoleHeld] | None = ...,
+        collections_curated: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answers", b"accepted_answers", "answers", b"answers", "badges", b"badges", "comments", b"comments", "community_ids", b"community_ids", "end_time", b"end_time", "member_id", b"member_id", "questions", b"questions", "resource_average_rating", b"resource_average_rating", "resource_ratings", b"resource_ratings", "resources_shared", b"resources_shared", "roles", b"roles", "start_time", b"start_time", "top_tags", b"top_tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answers", b"accepted_answers", "answers", b"answers", "badges", b"badges", "collections_curated", b"collections_curated", "comments", b"comments", "community_ids", b"community_ids", "end_time", b"end_time", "member_id", b"member_id", "questions", b"questions", "resource_average_rating", b"resource_average_rating", "resource_ratings", b"resource_ratings", "resources_shared", b"resources_shared", "roles", b"roles", "start_time", b"start_time", "top_tags", b"top_tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

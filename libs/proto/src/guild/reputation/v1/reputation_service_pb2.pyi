@@ -556,3 +556,249 @@ class RequestContributionSummaryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RequestContributionSummaryResponse: _TypeAlias = RequestContributionSummaryResponse  # noqa: Y015
+
+@_typing.final
+class ListTopMembersByTagRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    tag: _builtins.str
+    """Normalised like posts' tags (lowercase, spaces to hyphens)."""
+    page_size: _builtins.int
+    """At most 100; 0 means 20."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "page_size", b"page_size", "page_token", b"page_token", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopMembersByTagRequest: _TypeAlias = ListTopMembersByTagRequest  # noqa: Y015
+
+@_typing.final
+class ListTopMembersByTagResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STANDINGS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def standings(self) -> _containers.RepeatedCompositeFieldContainer[_leaderboard_pb2.Standing]:
+        """Most points first; ties in a stable order. The rank field is 1-based across pages."""
+
+    def __init__(
+        self,
+        *,
+        standings: _abc.Iterable[_leaderboard_pb2.Standing] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "standings", b"standings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTopMembersByTagResponse: _TypeAlias = ListTopMembersByTagResponse  # noqa: Y015
+
+@_typing.final
+class CreateBadgeDefinitionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    TIER_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    REPEATABLE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    title: _builtins.str
+    description: _builtins.str
+    tier: _badge_pb2.BadgeTier.ValueType
+    """Unspecified means bronze."""
+    repeatable: _builtins.bool
+    request_id: _builtins.str
+    """The caller's key for this creation: repeating it returns the same definition. 1 to 100 characters."""
+    @_builtins.property
+    def template(self) -> _badge_pb2.BadgeTemplate: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        description: _builtins.str = ...,
+        tier: _badge_pb2.BadgeTier.ValueType = ...,
+        template: _badge_pb2.BadgeTemplate | None = ...,
+        repeatable: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "description", b"description", "repeatable", b"repeatable", "request_id", b"request_id", "template", b"template", "tier", b"tier", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateBadgeDefinitionRequest: _TypeAlias = CreateBadgeDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class CreateBadgeDefinitionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def definition(self) -> _badge_pb2.BadgeDefinition: ...
+    def __init__(
+        self,
+        *,
+        definition: _badge_pb2.BadgeDefinition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateBadgeDefinitionResponse: _TypeAlias = CreateBadgeDefinitionResponse  # noqa: Y015
+
+@_typing.final
+class ListBadgeDefinitionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_ARCHIVED_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    include_archived: _builtins.bool
+    """Archived definitions are listed too when set."""
+    page_size: _builtins.int
+    """At most 100; 0 means 50."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        include_archived: _builtins.bool = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "include_archived", b"include_archived", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBadgeDefinitionsRequest: _TypeAlias = ListBadgeDefinitionsRequest  # noqa: Y015
+
+@_typing.final
+class ListBadgeDefinitionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def definitions(self) -> _containers.RepeatedCompositeFieldContainer[_badge_pb2.BadgeDefinition]: ...
+    def __init__(
+        self,
+        *,
+        definitions: _abc.Iterable[_badge_pb2.BadgeDefinition] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definitions", b"definitions", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBadgeDefinitionsResponse: _TypeAlias = ListBadgeDefinitionsResponse  # noqa: Y015
+
+@_typing.final
+class ArchiveBadgeDefinitionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITION_ID_FIELD_NUMBER: _builtins.int
+    definition_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        definition_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definition_id", b"definition_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArchiveBadgeDefinitionRequest: _TypeAlias = ArchiveBadgeDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class ArchiveBadgeDefinitionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEFINITION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def definition(self) -> _badge_pb2.BadgeDefinition: ...
+    def __init__(
+        self,
+        *,
+        definition: _badge_pb2.BadgeDefinition | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["definition", b"definition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ArchiveBadgeDefinitionResponse: _TypeAlias = ArchiveBadgeDefinitionResponse  # noqa: Y015
+
+@_typing.final
+class ExportBadgeCredentialRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AWARD_ID_FIELD_NUMBER: _builtins.int
+    award_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        award_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["award_id", b"award_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportBadgeCredentialRequest: _TypeAlias = ExportBadgeCredentialRequest  # noqa: Y015
+
+@_typing.final
+class ExportBadgeCredentialResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDENTIAL_JSON_FIELD_NUMBER: _builtins.int
+    credential_json: _builtins.str
+    """The OpenBadgeCredential as a JSON document (unsigned)."""
+    def __init__(
+        self,
+        *,
+        credential_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_json", b"credential_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportBadgeCredentialResponse: _TypeAlias = ExportBadgeCredentialResponse  # noqa: Y015

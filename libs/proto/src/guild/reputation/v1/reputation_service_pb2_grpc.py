@@ -85,6 +85,31 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.FromString,
                 _registered_method=True)
+        self.ListTopMembersByTag = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ListTopMembersByTag',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagResponse.FromString,
+                _registered_method=True)
+        self.CreateBadgeDefinition = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/CreateBadgeDefinition',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ListBadgeDefinitions = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ListBadgeDefinitions',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsResponse.FromString,
+                _registered_method=True)
+        self.ArchiveBadgeDefinition = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ArchiveBadgeDefinition',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionResponse.FromString,
+                _registered_method=True)
+        self.ExportBadgeCredential = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ExportBadgeCredential',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.FromString,
+                _registered_method=True)
 
 
 class ReputationServiceServicer:
@@ -163,6 +188,44 @@ class ReputationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTopMembersByTag(self, request, context):
+        """The members with most points on a tag in a community (from entries about posts with the tag,
+        reversals included), most first; members without positive points are left out. Any signed-in caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBadgeDefinition(self, request, context):
+        """Defines a custom badge of a community from a rule template. Owners only; once per request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBadgeDefinitions(self, request, context):
+        """A community's custom badge definitions, newest first. Any signed-in caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveBadgeDefinition(self, request, context):
+        """Stops awarding a custom badge; awards made keep standing. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportBadgeCredential(self, request, context):
+        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
+        JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
+        service. The badge holder, an owner of the award's community, or a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReputationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +278,31 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     servicer.RequestContributionSummary,
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.SerializeToString,
+            ),
+            'ListTopMembersByTag': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTopMembersByTag,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagResponse.SerializeToString,
+            ),
+            'CreateBadgeDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBadgeDefinition,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionResponse.SerializeToString,
+            ),
+            'ListBadgeDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBadgeDefinitions,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsResponse.SerializeToString,
+            ),
+            'ArchiveBadgeDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveBadgeDefinition,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionResponse.SerializeToString,
+            ),
+            'ExportBadgeCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportBadgeCredential,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +576,141 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/RequestContributionSummary',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.RequestContributionSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTopMembersByTag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ListTopMembersByTag',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListTopMembersByTagResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBadgeDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/CreateBadgeDefinition',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.CreateBadgeDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBadgeDefinitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ListBadgeDefinitions',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListBadgeDefinitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveBadgeDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ArchiveBadgeDefinition',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ArchiveBadgeDefinitionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportBadgeCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ExportBadgeCredential',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.FromString,
             options,
             channel_credentials,
             insecure,

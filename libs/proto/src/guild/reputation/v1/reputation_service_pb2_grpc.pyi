@@ -57,6 +57,21 @@ class ReputationServiceStub:
     """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
     member or an owner of a community they belong to; once per request_id.
     """
+    ListTopMembersByTag: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ListTopMembersByTagRequest, _reputation_service_pb2.ListTopMembersByTagResponse]
+    """The members with most points on a tag in a community (from entries about posts with the tag,
+    reversals included), most first; members without positive points are left out. Any signed-in caller.
+    """
+    CreateBadgeDefinition: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.CreateBadgeDefinitionRequest, _reputation_service_pb2.CreateBadgeDefinitionResponse]
+    """Defines a custom badge of a community from a rule template. Owners only; once per request_id."""
+    ListBadgeDefinitions: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ListBadgeDefinitionsRequest, _reputation_service_pb2.ListBadgeDefinitionsResponse]
+    """A community's custom badge definitions, newest first. Any signed-in caller."""
+    ArchiveBadgeDefinition: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ArchiveBadgeDefinitionRequest, _reputation_service_pb2.ArchiveBadgeDefinitionResponse]
+    """Stops awarding a custom badge; awards made keep standing. Owners only."""
+    ExportBadgeCredential: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportBadgeCredentialRequest, _reputation_service_pb2.ExportBadgeCredentialResponse]
+    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
+    JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
+    service. The badge holder, an owner of the award's community, or a service.
+    """
 
 @_typing.type_check_only
 class ReputationServiceAsyncStub(ReputationServiceStub):
@@ -86,6 +101,21 @@ class ReputationServiceAsyncStub(ReputationServiceStub):
     RequestContributionSummary: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.RequestContributionSummaryRequest, _reputation_service_pb2.RequestContributionSummaryResponse]  # type: ignore[assignment]
     """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
     member or an owner of a community they belong to; once per request_id.
+    """
+    ListTopMembersByTag: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ListTopMembersByTagRequest, _reputation_service_pb2.ListTopMembersByTagResponse]  # type: ignore[assignment]
+    """The members with most points on a tag in a community (from entries about posts with the tag,
+    reversals included), most first; members without positive points are left out. Any signed-in caller.
+    """
+    CreateBadgeDefinition: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.CreateBadgeDefinitionRequest, _reputation_service_pb2.CreateBadgeDefinitionResponse]  # type: ignore[assignment]
+    """Defines a custom badge of a community from a rule template. Owners only; once per request_id."""
+    ListBadgeDefinitions: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ListBadgeDefinitionsRequest, _reputation_service_pb2.ListBadgeDefinitionsResponse]  # type: ignore[assignment]
+    """A community's custom badge definitions, newest first. Any signed-in caller."""
+    ArchiveBadgeDefinition: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ArchiveBadgeDefinitionRequest, _reputation_service_pb2.ArchiveBadgeDefinitionResponse]  # type: ignore[assignment]
+    """Stops awarding a custom badge; awards made keep standing. Owners only."""
+    ExportBadgeCredential: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportBadgeCredentialRequest, _reputation_service_pb2.ExportBadgeCredentialResponse]  # type: ignore[assignment]
+    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
+    JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
+    service. The badge holder, an owner of the award's community, or a service.
     """
 
 class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -173,6 +203,51 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_reputation_service_pb2.RequestContributionSummaryResponse, _abc.Awaitable[_reputation_service_pb2.RequestContributionSummaryResponse]]:
         """Issues a member's contribution summary as a recognition_summary_issued event for HR systems. The
         member or an owner of a community they belong to; once per request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTopMembersByTag(
+        self,
+        request: _reputation_service_pb2.ListTopMembersByTagRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ListTopMembersByTagResponse, _abc.Awaitable[_reputation_service_pb2.ListTopMembersByTagResponse]]:
+        """The members with most points on a tag in a community (from entries about posts with the tag,
+        reversals included), most first; members without positive points are left out. Any signed-in caller.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateBadgeDefinition(
+        self,
+        request: _reputation_service_pb2.CreateBadgeDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.CreateBadgeDefinitionResponse, _abc.Awaitable[_reputation_service_pb2.CreateBadgeDefinitionResponse]]:
+        """Defines a custom badge of a community from a rule template. Owners only; once per request_id."""
+
+    @_abc_1.abstractmethod
+    def ListBadgeDefinitions(
+        self,
+        request: _reputation_service_pb2.ListBadgeDefinitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ListBadgeDefinitionsResponse, _abc.Awaitable[_reputation_service_pb2.ListBadgeDefinitionsResponse]]:
+        """A community's custom badge definitions, newest first. Any signed-in caller."""
+
+    @_abc_1.abstractmethod
+    def ArchiveBadgeDefinition(
+        self,
+        request: _reputation_service_pb2.ArchiveBadgeDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ArchiveBadgeDefinitionResponse, _abc.Awaitable[_reputation_service_pb2.ArchiveBadgeDefinitionResponse]]:
+        """Stops awarding a custom badge; awards made keep standing. Owners only."""
+
+    @_abc_1.abstractmethod
+    def ExportBadgeCredential(
+        self,
+        request: _reputation_service_pb2.ExportBadgeCredentialRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ExportBadgeCredentialResponse, _abc.Awaitable[_reputation_service_pb2.ExportBadgeCredentialResponse]]:
+        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
+        JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
+        service. The badge holder, an owner of the award's community, or a service.
         """
 
 def add_ReputationServiceServicer_to_server(servicer: ReputationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

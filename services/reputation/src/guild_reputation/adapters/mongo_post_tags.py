@@ -1,0 +1,42 @@
+"""Tags of posts, kept from the content events that carry them, so ledger entries can name their topic.
+
+One document per post: a question, discussion, article, announcement or resource holds its own tags; an
+answer holds its question's id and takes that question's tags. Inserted once under the post id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from guild_common.mongo import Document, IndexSpec
+
+POST_TAGS = "post_tags"
+INDEXES: list[IndexSpec] = []
+
+
+class MongoPostTags:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._tags = db[POST_TAGS]
+
+    async def remember(self, post_id: str, tags: Sequence[str], *, question_id: str = "") -> None:
+        doc: Document = {"_id": post_id, "tags": list(tags)}
+        if question_id:
+            doc["question_id"] = question_id
+        try:
+            await self._tags.insert_one(doc)
+        except DuplicateKeyError:
+            pass  # posts' tags arrive with their creation only: the stored ones are these
+
+    async def tags_of(self, post_id: str) -> list[str]:
+        """The post's tags, an answer's those of its question; empty when the post is unknown."""
+        doc = await self._tags.find_one({"_id": post_id})
+        if doc is None:
+            return []
+        if doc.get("question_id"):
+            doc = await self._tags.find_one({"_id": doc["question_id"]}, {"tags": 1})
+            if doc is None:
+                return []
+        return [str(tag) for tag in doc.get("tags", [])]

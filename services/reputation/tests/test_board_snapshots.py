@@ -1,0 +1,128 @@
+"""Boards restored at start from a snapshot and the totals written since equal boards built from totals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from services.reputation.tests.support import C1, C2, Producer
+from services.reputation.tests.test_ledger_rules import _question, _standing, _vote
+
+from guild.events.v1 import content_events_pb2 as events
+from guild.reputation.v1 import reputation_service_pb2 as api
+from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
+from guild_common.settings import ServiceSettings
+from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots
+from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
+from guild_reputation.bootstrap import build
+from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.leaderboard import Leaderboards
+from guild_reputation.domain.periods import Calendar
+from guild_testing.fixtures import auth
+from guild_testing.inprocess import running_service
+
+
+def _contents(live: LiveBoards) -> dict[tuple[str, str], list[tuple[str, int]]]:
+    found = {}
+    for key in live.boards.board_keys():
+        board = live.boards.find(*key)
+        if board is not None and len(board):
+            found[key] = board.items()
+    return found
+
+
+async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
+    settings_for: Callable[..., ServiceSettings], producer: Producer
+) -> None:
+    # Snapshots are taken here by hand; the service's own come only at its stop.
+    settings = settings_for(ReputationSettings, leaderboard_snapshot_minutes=600)
+    async with running_service(settings, build) as service:
+        stub = api_grpc.ReputationServiceStub(service.channel)
+        db = service.app.infra.db
+        for i in range(6):
+            await producer.emit("question_asked", _question(f"q{i}", f"m{i % 3}"))
+        await producer.emit("vote_changed", _vote("m0", 0, 1, target="q1", author="m1"))
+        await _standing(stub, "m1", expect=14)
+        ledger = MongoLedger(db, on_events=lambda: None, calendar=Calendar())
+        snapshots = MongoBoardSnapshots(db)
+        memory = LiveBoards(Leaderboards(), Calendar())
+        await rebuild_boards(ledger, memory)
+        writer = BoardSnapshotter(
+            memory, snapshots, ledger, interval=timedelta(minutes=10), margin=timedelta(0), chunk=2
+        )
+        head = await writer.write()
+        # Since the snapshot: more points for some, new members, another community, and a removal.
+        await producer.emit("question_asked", _question("q9", "m0"))
+        await producer.emit("question_asked", _question("q10", "new", community=C2))
+        await producer.emit("vote_changed", _vote("m2", 0, 1, target="q10", author="new"))
+        await producer.emit(
+            "post_removed",
+            events.PostRemoved(
+                post_id="q1",
+                kind="question",
+                community_id=C1,
+                author_id="m1",
+                removed_by="mod",
+                by_moderator=True,
+            ),
+        )
+        await _standing(stub, "new", expect=2, community=C2)
+        await _standing(stub, "new", expect=10)
+        await _standing(stub, "m1", expect=2)
+
+        restored = LiveBoards(Leaderboards(), Calendar())
+        report = await restore_boards(ledger, snapshots, restored, margin=timedelta(0))
+        rebuilt = LiveBoards(Leaderboards(), Calendar())
+        every_total = await rebuild_boards(ledger, rebuilt)
+        assert _contents(restored) == _contents(rebuilt)
+        assert (C2, "all") in _contents(restored)
+        assert report.snapshot_id == head.snapshot_id
+        assert report.from_snapshot == head.members > 0
+        assert 0 < report.from_totals < every_total  # only what changed since was read
+        # Chunks hold at most two pairs; only the two newest snapshots are kept, and the journal from the
+        # oldest of them on.
+        assert await db.totals_journal.count_documents({}) > 0
+        assert await db.board_snapshot_chunks.count_documents({"snapshot_id": head.snapshot_id}) >= 6
+        second = await writer.write()
+        third = await writer.write()
+        heads = sorted(d["_id"] for d in await db.board_snapshots.find({}).to_list())
+        assert heads == sorted([second.snapshot_id, third.snapshot_id])
+        assert await db.board_snapshot_chunks.count_documents({"snapshot_id": head.snapshot_id}) == 0
+        assert await db.totals_journal.count_documents({}) == 0
+
+
+async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_from_it(
+    settings_for: Callable[..., ServiceSettings], producer: Producer
+) -> None:
+    settings = settings_for(ReputationSettings)
+    async with running_service(settings, build) as first:
+        stub = api_grpc.ReputationServiceStub(first.channel)
+        for i in range(3):
+            await producer.emit("question_asked", _question(f"q{i}", "ann"))
+        await producer.emit("question_asked", _question("q9", "bob"))
+        await _standing(stub, "ann", expect=6)
+        await _standing(stub, "bob", expect=2)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri)
+    db = client[settings.database_name]
+    head = await db.board_snapshots.find_one({})
+    assert head is not None
+    assert head["members"] > 0
+    # A member only the snapshot knows shows that the next replica loaded it rather than every total.
+    chunk = await db.board_snapshot_chunks.find_one(
+        {"snapshot_id": head["_id"], "community_id": C1, "period": "all"}
+    )
+    assert chunk is not None
+    await db.board_snapshot_chunks.update_one(
+        {"_id": chunk["_id"]},
+        {"$set": {"member_ids": [*chunk["member_ids"], "ghost"], "points": [*chunk["points"], 1]}},
+    )
+    async with running_service(settings, build) as second:
+        stub = api_grpc.ReputationServiceStub(second.channel)
+        top = await stub.GetLeaderboard(api.GetLeaderboardRequest(community_id=C1), metadata=auth("x"))
+        assert [(s.member_id, s.points) for s in top.standings] == [("ann", 6), ("bob", 2), ("ghost", 1)]
+        await producer.emit("question_asked", _question("q10", "bob"))
+        assert (await _standing(stub, "bob", expect=4)).standing.rank == 2
+    await client.close()

@@ -1,0 +1,437 @@
+"""Owners' custom badges from rule templates, and awards exported as Open Badges 3.0 credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from services.reputation.tests.support import C1, Producer
+
+from guild.events.v1 import community_events_pb2 as community_events
+from guild.events.v1 import content_events_pb2 as events
+from guild.events.v1 import reputation_events_pb2 as reputation_events
+from guild.reputation.v1 import badge_pb2
+from guild.reputation.v1 import reputation_service_pb2 as api
+from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
+from guild_common.settings import ServiceSettings
+from guild_reputation.bootstrap import build
+from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.badges import Award, Badge, Tier
+from guild_reputation.domain.credentials import Issuer, open_badge_credential
+from guild_reputation.domain.custom_badges import (
+    BadgeDefinition,
+    CountedEvent,
+    Template,
+    TemplatePeriod,
+)
+from guild_reputation.domain.periods import Calendar
+from guild_testing.fixtures import auth, token_for
+from guild_testing.inprocess import running_service
+
+SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
+MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)
+
+
+def _definition(period: TemplatePeriod, repeatable: bool, rolling_days: int = 0) -> BadgeDefinition:
+    return BadgeDefinition(
+        id="bd1",
+        community_id=C1,
+        title="Asker",
+        description="",
+        tier=Tier.BRONZE,
+        template=Template(CountedEvent.QUESTION_ASKED, 3, period, rolling_days),
+        repeatable=repeatable,
+        created_by="olivia",
+        create_time=MONDAY,
+    )
+
+
+def test_counting_keys_per_period() -> None:
+    calendar = Calendar("UTC")
+    week = _definition(TemplatePeriod.WEEK, repeatable=True).count(calendar, MONDAY)
+    assert (week.bucket, week.award_key) == ("w2026-W49", "w2026-W49")
+    once = _definition(TemplatePeriod.MONTH, repeatable=False).count(calendar, MONDAY)
+    assert (once.bucket, once.award_key) == ("m2026-11", "once")
+    rolling = _definition(TemplatePeriod.ROLLING_DAYS, repeatable=True, rolling_days=7)
+    count = rolling.count(calendar, MONDAY)
+    assert count.bucket == ""
+    assert count.day - count.window_start == 6
+    assert count.award_key == f"d{count.day // 7}"
+    assert rolling.award_id("ann", count.award_key) == f"{C1}:ann:custom:bd1:{count.award_key}"
+    tagged = Template(CountedEvent.ANSWER_ACCEPTED, 5, TemplatePeriod.WEEK, tag="python")
+    assert tagged.narrative() == (
+        "At least 5 accepted answers about posts tagged python in one calendar week, in the community."
+    )
+
+
+def test_a_champion_award_as_an_open_badge_credential() -> None:
+    award = Award.of(
+        C1, "max", Badge.CHAMPION, Tier.BRONZE, MONDAY, citation="Ran the clinic", granted_by="o"
+    )
+    credential = open_badge_credential(award, Issuer("https://skills.example.com/", "Example Corp"))
+    assert credential["id"] == f"https://skills.example.com/credentials/{C1}%3Amax%3Achampion%3Abronze"
+    assert credential["issuer"] == {
+        "id": "https://skills.example.com/",
+        "type": ["Profile"],
+        "name": "Example Corp",
+    }
+    assert credential["validFrom"] == "2026-11-30T09:00:00Z"
+    subject = credential["credentialSubject"]
+    assert subject["narrative"] == "Ran the clinic"
+    assert (
+        subject["achievement"]["id"]
+        == f"https://skills.example.com/communities/{C1}/achievements/champion/bronze"
+    )
+    assert "proof" not in credential
+
+
+def _error_info(error: grpc.aio.AioRpcError) -> dict[str, str]:
+    status = rpc_status.from_call(error)
+    assert status is not None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return dict(info.metadata)
+    return {}
+
+
+def _violations(error: grpc.aio.AioRpcError) -> set[str]:
+    status = rpc_status.from_call(error)
+    assert status is not None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            return {v.field for v in bad.field_violations}
+    return set()
+
+
+async def _custom_awards(
+    stub: api_grpc.ReputationServiceStub, member: str, expect: int
+) -> list[badge_pb2.BadgeAward]:
+    awards: list[badge_pb2.BadgeAward] = []
+    for _ in range(200):
+        response = await stub.ListBadges(
+            api.ListBadgesRequest(member_id=member, page_size=100), metadata=auth(member)
+        )
+        awards = [a for a in response.awards if a.badge == "custom"]
+        if len(awards) >= expect:
+            return awards
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{member} has {len(awards)} custom awards, expected {expect}")
+
+
+def _question(qid: str, tags: list[str] | None = None) -> events.QuestionAsked:
+    return events.QuestionAsked(question_id=qid, community_id=C1, author_id="cat", tags=tags or [])
+
+
+def _answer(aid: str, qid: str) -> events.AnswerPosted:
+    return events.AnswerPosted(
+        answer_id=aid, question_id=qid, community_id=C1, author_id="ann", question_author_id="cat"
+    )
+
+
+def _accepted(aid: str, qid: str) -> events.AnswerAccepted:
+    return events.AnswerAccepted(
+        answer_id=aid, question_id=qid, community_id=C1, answer_author_id="ann", question_author_id="cat"
+    )
+
+
+async def test_owners_define_badges_that_counted_events_award_once_per_period(
+    settings_for: Callable[..., ServiceSettings], producer: Producer
+) -> None:
+    settings = settings_for(
+        ReputationSettings, badge_issuer_url="https://skills.example.com", badge_issuer_name="Example Corp"
+    )
+    async with running_service(settings, build) as service:
+        stub = api_grpc.ReputationServiceStub(service.channel)
+        for member, role in (("olivia", "owner"), ("max", "member")):
+            await producer.emit(
+                "member_joined",
+                community_events.MemberJoined(
+                    community_id=C1, member_id=member, role=role, region="emea", programme="sales"
+                ),
+                service="community",
+            )
+        helper = api.CreateBadgeDefinitionRequest(
+            community_id=C1,
+            title=" Python helper ",
+            description="Answers Python questions others accept.",
+            tier=badge_pb2.BADGE_TIER_SILVER,
+            template=badge_pb2.BadgeTemplate(event_type="answer_accepted", threshold=2, tag="Python"),
+            request_id="r1",
+        )
+        for _ in range(100):  # until the memberships are in the read model
+            try:
+                created = (await stub.CreateBadgeDefinition(helper, metadata=auth("olivia"))).definition
+                break
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.05)
+        assert (created.title, created.template.tag, created.template.period) == (
+            "Python helper",
+            "python",
+            badge_pb2.BADGE_PERIOD_ALL_TIME,
+        )
+        again = await stub.CreateBadgeDefinition(helper, metadata=auth("olivia"))
+        assert again.definition.definition_id == created.definition_id
+        weekly = await stub.CreateBadgeDefinition(
+            api.CreateBadgeDefinitionRequest(
+                community_id=C1,
+                title="Curious",
+                template=badge_pb2.BadgeTemplate(
+                    event_type="question_asked", threshold=2, period=badge_pb2.BADGE_PERIOD_WEEK
+                ),
+                repeatable=True,
+                request_id="r2",
+            ),
+            metadata=auth("olivia"),
+        )
+        # Members may not define badges; bad templates name each field.
+        for _ in range(100):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.CreateBadgeDefinition(helper, metadata=auth("max"))
+            if caught.value.code() != grpc.StatusCode.UNAVAILABLE:
+                break
+            await asyncio.sleep(0.05)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert _error_info(caught.value)["required_role"] == "owner"
+        bad = api.CreateBadgeDefinitionRequest(
+            community_id=C1,
+            title="",
+            template=badge_pb2.BadgeTemplate(
+                event_type="collection_published",
+                threshold=0,
+                period=badge_pb2.BADGE_PERIOD_WEEK,
+                rolling_days=5,
+                tag="x",
+            ),
+            request_id="r3",
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert _violations(caught.value) == {
+            "title",
+            "template.threshold",
+            "template.rolling_days",
+            "template.tag",
+        }
+        bad.title, bad.template.event_type, bad.template.threshold = "X", "made_up", 1
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
+        assert "template.event_type" in _violations(caught.value)
+
+        # cat asks twice two weeks ago and twice this week: the weekly badge twice.
+        for qid in ("qa", "qb"):
+            await producer.emit("question_asked", _question(qid), age=timedelta(days=14))
+        q1 = await producer.emit("question_asked", _question("q1", ["python"]))
+        await producer.redeliver(q1)
+        await producer.emit("question_asked", _question("q2"))
+        # ann's accepted answers: one on Python, one untagged (does not count), then redelivered.
+        await producer.emit("answer_posted", _answer("a1", "q1"))
+        await producer.emit("answer_posted", _answer("a2", "q1"))
+        await producer.emit("answer_posted", _answer("b1", "q2"))
+        first = await producer.emit("answer_accepted", _accepted("a1", "q1"))
+        await producer.redeliver(first)
+        await producer.emit("answer_accepted", _accepted("b1", "q2"))
+        cat = await _custom_awards(stub, "cat", 2)
+        assert {a.definition_id for a in cat} == {weekly.definition.definition_id}
+        assert len({a.award_id for a in cat}) == 2
+
+        # Archived: no longer awarded, no longer listed unless asked.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ArchiveBadgeDefinition(
+                api.ArchiveBadgeDefinitionRequest(definition_id=weekly.definition.definition_id),
+                metadata=auth("max"),
+            )
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ArchiveBadgeDefinition(
+                api.ArchiveBadgeDefinitionRequest(definition_id="bd_unknown"), metadata=auth("olivia")
+            )
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        archived = await stub.ArchiveBadgeDefinition(
+            api.ArchiveBadgeDefinitionRequest(definition_id=weekly.definition.definition_id),
+            metadata=auth("olivia"),
+        )
+        assert archived.definition.archived
+        assert archived.definition.HasField("archive_time")
+        listed = await stub.ListBadgeDefinitions(
+            api.ListBadgeDefinitionsRequest(community_id=C1), metadata=auth("max")
+        )
+        assert [d.definition_id for d in listed.definitions] == [created.definition_id]
+        everything = await stub.ListBadgeDefinitions(
+            api.ListBadgeDefinitionsRequest(community_id=C1, include_archived=True, page_size=1),
+            metadata=auth("max"),
+        )
+        assert [d.definition_id for d in everything.definitions] == [weekly.definition.definition_id]
+        rest = await stub.ListBadgeDefinitions(
+            api.ListBadgeDefinitionsRequest(
+                community_id=C1, include_archived=True, page_size=1, page_token=everything.next_page_token
+            ),
+            metadata=auth("max"),
+        )
+        assert [d.definition_id for d in rest.definitions] == [created.definition_id]
+        for qid in ("qc", "qd"):
+            await producer.emit("question_asked", _question(qid), age=timedelta(days=7))
+        await producer.emit("answer_accepted", _accepted("a2", "q1"))
+        (helper_award,) = await _custom_awards(stub, "ann", 1)
+        assert len(await _custom_awards(stub, "cat", 2)) == 2
+        assert (helper_award.title, helper_award.tier, helper_award.definition_id) == (
+            "Python helper",
+            badge_pb2.BADGE_TIER_SILVER,
+            created.definition_id,
+        )
+        assert helper_award.description == "Answers Python questions others accept."
+
+        # Each award is published as badge_awarded, naming its definition.
+        subscription = await producer.js.subscribe(
+            "guild.*.*.reputation.badge_awarded", stream="GUILD_REPUTATION", ordered_consumer=True
+        )
+        custom: dict[str, str] = {}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while len(custom) < 3 and loop.time() < deadline:
+            try:
+                message = await subscription.next_msg(timeout=1)
+            except TimeoutError:
+                continue
+            awarded = reputation_events.BadgeAwarded()
+            awarded.ParseFromString(message.data)
+            if awarded.badge == "custom":
+                custom[awarded.award_id] = awarded.definition_id
+        await subscription.unsubscribe()
+        assert custom == {
+            helper_award.award_id: created.definition_id,
+            **{a.award_id: weekly.definition.definition_id for a in cat},
+        }
+
+        # The holder, an owner or a service export it as an Open Badges 3.0 credential; others may not.
+        request = api.ExportBadgeCredentialRequest(award_id=helper_award.award_id)
+        exported = await stub.ExportBadgeCredential(request, metadata=auth("ann"))
+        credential = json.loads(exported.credential_json)
+        assert credential["@context"] == [
+            "https://www.w3.org/ns/credentials/v2",
+            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+        ]
+        assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+        assert credential["id"].startswith("https://skills.example.com/credentials/")
+        assert credential["issuer"] == {
+            "id": "https://skills.example.com",
+            "type": ["Profile"],
+            "name": "Example Corp",
+        }
+        assert credential["name"] == "Python helper"
+        valid_from = datetime.fromisoformat(credential["validFrom"].replace("Z", "+00:00"))
+        assert valid_from == helper_award.award_time.ToDatetime(tzinfo=UTC).replace(microsecond=0)
+        subject = credential["credentialSubject"]
+        assert subject["type"] == ["AchievementSubject"]
+        assert subject["identifier"][0]["identityHash"] == "ann"
+        achievement = subject["achievement"]
+        assert achievement["type"] == ["Achievement"]
+        assert achievement["achievementType"] == "Badge"
+        assert achievement["id"].endswith(f"/achievements/custom/{created.definition_id}")
+        assert achievement["description"] == "Answers Python questions others accept."
+        assert achievement["criteria"]["narrative"] == (
+            "At least 2 accepted answers about posts tagged python, in the community."
+        )
+        assert "proof" not in credential
+        by_owner = await stub.ExportBadgeCredential(request, metadata=auth("olivia"))
+        assert json.loads(by_owner.credential_json)["id"] == credential["id"]
+        assert (await stub.ExportBadgeCredential(request, metadata=SERVICE)).credential_json
+        built_in = await stub.ExportBadgeCredential(
+            api.ExportBadgeCredentialRequest(award_id=f"{C1}:ann:first_answer:bronze"), metadata=auth("ann")
+        )
+        first_answer = json.loads(built_in.credential_json)["credentialSubject"]["achievement"]
+        assert (first_answer["name"], first_answer["criteria"]["narrative"]) == (
+            "First answer",
+            "Answer 1 question asked by someone else.",
+        )
+        for award_id, caller, code in (
+            (helper_award.award_id, "max", grpc.StatusCode.PERMISSION_DENIED),
+            ("nope", "ann", grpc.StatusCode.NOT_FOUND),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.ExportBadgeCredential(
+                    api.ExportBadgeCredentialRequest(award_id=award_id), metadata=auth(caller)
+                )
+            assert caught.value.code() == code
+
+
+async def test_rolling_windows_tags_of_commented_posts_and_collection_follows(
+    settings_for: Callable[..., ServiceSettings], producer: Producer
+) -> None:
+    async with running_service(settings_for(ReputationSettings), build) as service:
+        stub = api_grpc.ReputationServiceStub(service.channel)
+        await producer.emit(
+            "member_joined",
+            community_events.MemberJoined(community_id=C1, member_id="olivia", role="owner"),
+            service="community",
+        )
+        commenter = api.CreateBadgeDefinitionRequest(
+            community_id=C1,
+            title="Go commenter",
+            template=badge_pb2.BadgeTemplate(
+                event_type="comment_posted",
+                threshold=2,
+                period=badge_pb2.BADGE_PERIOD_ROLLING_DAYS,
+                rolling_days=3,
+                tag="go",
+            ),
+            request_id="c1",
+        )
+        for _ in range(100):  # until the owner is in the read model
+            try:
+                await stub.CreateBadgeDefinition(commenter, metadata=auth("olivia"))
+                break
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.05)
+        followed = await stub.CreateBadgeDefinition(
+            api.CreateBadgeDefinitionRequest(
+                community_id=C1,
+                title="Followed curator",
+                template=badge_pb2.BadgeTemplate(event_type="collection_followed", threshold=2),
+                request_id="c2",
+            ),
+            metadata=auth("olivia"),
+        )
+
+        def comment(cid: str, post: str, question: str) -> events.CommentPosted:
+            return events.CommentPosted(
+                comment_id=cid, post_id=post, question_id=question, community_id=C1, author_id="ann"
+            )
+
+        def follow(follower: str) -> events.CollectionFollowed:
+            return events.CollectionFollowed(
+                collection_id="k1", community_id=C1, curator_id="cur", follower_id=follower
+            )
+
+        await producer.emit("question_asked", _question("qg", ["Go"]), age=timedelta(days=6))
+        await producer.emit("question_asked", _question("qx"), age=timedelta(days=6))
+        await producer.emit("answer_posted", _answer("ag", "qg"), age=timedelta(days=6))
+        # Five days ago and now: not within three days. On an untagged question: does not count.
+        await producer.emit("comment_posted", comment("m1", "qg", "qg"), age=timedelta(days=5))
+        await producer.emit("comment_posted", comment("m2", "qg", "qg"))
+        await producer.emit("comment_posted", comment("m3", "qx", "qx"))
+        # Curators earn by others' follows, each follower once.
+        for follower in ("bob", "bob", "cur"):
+            await producer.emit("collection_followed", follow(follower))
+        earned = await producer.emit(
+            "comment_posted", comment("m4", "ag", "qg")
+        )  # the answer's question's tags
+        (award,) = await _custom_awards(stub, "ann", 1)
+        assert award.title == "Go commenter"
+        stored = await service.app.infra.db.badge_awards.find_one({"_id": award.award_id})
+        assert stored is not None
+        assert stored["source_event_id"] == earned.id
+        assert await service.app.infra.db.badge_awards.count_documents({"member_id": "cur"}) == 0
+        await producer.emit("collection_followed", follow("dan"))
+        (curated,) = await _custom_awards(stub, "cur", 1)
+        assert curated.definition_id == followed.definition.definition_id
