@@ -59,7 +59,7 @@ async def _collect(js: nats.js.JetStreamContext, count: int, wait_seconds: float
             for msg in await sub.fetch(count - len(received), timeout=0.5):
                 received.append(Envelope.from_message(msg.subject, msg.headers, msg.data))
                 await msg.ack()
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own subclass or the builtin, depending on the path
             pass
     return received
 
@@ -105,6 +105,62 @@ async def test_relay_keeps_events_queued_while_it_was_publishing(
     await relay.drain()
     received = await _collect(js, 2)
     assert [e.subject for e in received] == ["early", "late"]
+
+
+async def test_a_named_document_is_published_at_once_and_the_rest_by_the_periodic_full_sweep(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    relay = OutboxRelay(db, ["things"], JetStreamPublisher(js), sweep_seconds=0.05, full_sweep_seconds=1.5)
+    assert await relay.sweep() is False  # the start's full sweep: nothing yet
+    named, unnamed = _event("named"), _event("unnamed")
+    await db.things.insert_one({"_id": "n", **outbox_fields([named])})
+    await db.things.insert_one({"_id": "u", **outbox_fields([unnamed])})  # a writer that crashed
+    relay.wake("things", "n")
+    task = asyncio.create_task(relay.run())
+    try:
+        first = await _collect(js, 1, wait_seconds=1.0)
+        # Only the named document went out: no full sweep is due yet.
+        assert [e.subject for e in first] == ["named"]
+        doc = await db.things.find_one({"_id": "u"})
+        assert doc is not None
+        assert doc[PENDING] is True
+        # The periodic full sweep finds the document nobody named.
+        deadline = asyncio.get_running_loop().time() + 5.0
+        while asyncio.get_running_loop().time() < deadline:
+            doc = await db.things.find_one({"_id": "u"})
+            if doc is not None and doc[PENDING] is False:
+                break
+            await asyncio.sleep(0.05)
+        assert doc is not None
+        assert doc[PENDING] is False
+    finally:
+        relay.stop()
+        await task
+
+
+async def test_a_failed_pass_is_followed_by_a_full_sweep(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    class FailingOnce(JetStreamPublisher):
+        failed = False
+
+        async def publish(self, envelope: Envelope) -> None:
+            if not self.failed:
+                self.failed = True
+                raise ConnectionError("NATS is down")
+            await super().publish(envelope)
+
+    relay = OutboxRelay(db, ["things"], FailingOnce(js), full_sweep_seconds=3600)
+    await relay.sweep()
+    await db.things.insert_one({"_id": "x", **outbox_fields([_event("x")])})
+    relay.wake("things", "x")
+    with pytest.raises(ConnectionError):
+        await relay.sweep()
+    # The hint is gone with the failed pass, but the next pass sweeps everything.
+    await relay.sweep()
+    doc = await db.things.find_one({"_id": "x"})
+    assert doc is not None
+    assert doc[PENDING] is False
 
 
 async def test_consumer_handles_redelivered_event_once_and_dead_letters_poison(

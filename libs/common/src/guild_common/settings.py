@@ -31,6 +31,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     outbox_sweep_seconds: float = 2.0
+    # Full sweeps of every outbox collection, besides publishing each written document when woken.
+    outbox_full_sweep_seconds: float = 30.0
     consumer_max_deliver: int = 6
     consumer_backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0, 30.0])
     # Days a stream keeps events for consumers to replay.

@@ -18,7 +18,11 @@ async def outbox_relay(
     """The relay of this service's outbox collections, after making sure its stream exists."""
     await ensure_stream(infra.js, stream_config_for(settings.service_name, settings))
     return OutboxRelay(
-        infra.db, collections, JetStreamPublisher(infra.js), sweep_seconds=settings.outbox_sweep_seconds
+        infra.db,
+        collections,
+        JetStreamPublisher(infra.js),
+        sweep_seconds=settings.outbox_sweep_seconds,
+        full_sweep_seconds=settings.outbox_full_sweep_seconds,
     )
 
 

@@ -4,10 +4,16 @@ A write stores its events in the same document it changes (``outbox`` array, ``o
 flag, ``outbox_seq`` counter) in one single-document operation. The relay publishes pending events
 and then clears them, guarded by ``outbox_seq`` so that events added meanwhile stay. A crash between
 publish and clear republishes; JetStream's ``Nats-Msg-Id`` dedupe absorbs it.
+
+A writer wakes the relay after its write, naming the document (``wake(collection, _id)``): the relay
+then publishes that document by ``_id`` at once. A full sweep of every outbox collection
+(``find({outbox_pending: true})``) runs at start, after a wake that names no document, after a failed
+pass, and every ``full_sweep_seconds``: it catches what a crashed process or another replica left behind.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -66,6 +72,16 @@ class Publisher(Protocol):
     async def publish(self, envelope: Envelope) -> None: ...
 
 
+class OutboxWake(Protocol):
+    """How a repository tells the relay it queued events: with the document, or without (a full sweep)."""
+
+    def __call__(self, collection: str | None = None, doc_id: Any = None) -> None: ...
+
+
+# Hints kept at most between two passes; beyond it the relay falls back to a full sweep.
+MAX_HINTS = 10_000
+
+
 class OutboxRelay(SweepingWorker):
     """Publishes pending events of the given collections; woken on each write, and sweeping."""
 
@@ -76,6 +92,7 @@ class OutboxRelay(SweepingWorker):
         publisher: Publisher,
         *,
         sweep_seconds: float = 2.0,
+        full_sweep_seconds: float = 30.0,
         batch_size: int = 100,
     ) -> None:
         super().__init__(sweep_seconds=sweep_seconds)
@@ -84,15 +101,47 @@ class OutboxRelay(SweepingWorker):
         self._publisher = publisher
         self._batch_size = batch_size
         self._backlog = 0
+        self._full_sweep_seconds = full_sweep_seconds
+        self._hints: set[tuple[str, Any]] = set()
+        self._full_due = True
+        self._last_full = 0.0
         _meter.create_observable_gauge(
             "guild.outbox.backlog",
             callbacks=[lambda _: [metrics.Observation(self._backlog)]],
             description="documents with unpublished events at the last sweep",
         )
 
+    def wake(self, collection: str | None = None, doc_id: Any = None) -> None:
+        """Publish ``doc_id``'s events in ``collection`` now; without them, sweep every collection."""
+        if collection is None or doc_id is None or len(self._hints) >= MAX_HINTS:
+            self._full_due = True
+        else:
+            self._hints.add((collection, doc_id))
+        super().wake()
+
     async def sweep(self) -> bool:
-        await self.drain()
+        hints, self._hints = self._hints, set()
+        now = time.monotonic()
+        full = self._full_due or now - self._last_full >= self._full_sweep_seconds
+        try:
+            if full:
+                self._full_due = False
+                self._last_full = now
+                await self.drain()
+            else:
+                await self._publish_hinted(hints)
+        except BaseException:
+            self._full_due = True  # what a failed pass left is found by the next, full, one
+            raise
         return False
+
+    async def _publish_hinted(self, hints: set[tuple[str, Any]]) -> int:
+        published = 0
+        for name, doc_id in sorted(hints, key=repr):
+            doc = await self._db[name].find_one({"_id": doc_id, PENDING: True}, {OUTBOX: 1, SEQ: 1})
+            if doc is not None:
+                published += await self._publish_document(name, doc)
+        return published
 
     async def drain(self) -> int:
         """Publish everything pending now; returns the number of events published."""
