@@ -154,15 +154,15 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     # The service's servicer, use cases and repositories behind its real gRPC server (auth interceptor,
     # logging, error mapping), without the outbox relay: events stay in the outbox (see the docstring).
     # The goal report's reputation service is not called here; its channel is never used.
-    repository = MongoCommunityRepository(db, on_events=lambda: None)
+    repository = MongoCommunityRepository(db, on_events=lambda *_: None)
     use_cases = CommunityUseCases(repository, regions=settings.regions)
     reputation_channel = service_channel(settings.reputation_addr)
     servicer = CommunityServicer(
         use_cases,
-        PeopleUseCases(MongoPeopleRepository(db, on_events=lambda: None), regions=settings.regions),
-        SurveyUseCases(MongoSurveyRepository(db, on_events=lambda: None), repository),
+        PeopleUseCases(MongoPeopleRepository(db, on_events=lambda *_: None), regions=settings.regions),
+        SurveyUseCases(MongoSurveyRepository(db, on_events=lambda *_: None), repository),
         GoalUseCases(
-            MongoGoalRepository(db, on_events=lambda: None),
+            MongoGoalRepository(db, on_events=lambda *_: None),
             repository,
             ReputationGoalMeasurer(reputation_channel),
         ),

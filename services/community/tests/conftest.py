@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import nats
 import pytest
@@ -11,12 +12,28 @@ import pytest_asyncio
 
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope
+from guild_common.settings import ServiceSettings
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
-from guild_testing.fixtures import Infra
+from guild_testing.fixtures import Infra, SettingsFactory
 from guild_testing.inprocess import RunningService, running_service
 
 EventReader = Callable[[str, int], Awaitable[list[Envelope]]]
+# Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
+# document its write names when it wakes the relay, so a write naming the wrong one fails its test.
+FULL_SWEEP_SECONDS = 3600.0
+
+
+@pytest.fixture
+def settings_for(settings_for: SettingsFactory) -> SettingsFactory:
+    """The shared settings factory; the community service's relay sweeps in full once an hour."""
+
+    def make(settings_class: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+        if issubclass(settings_class, CommunitySettings):
+            overrides.setdefault("outbox_full_sweep_seconds", FULL_SWEEP_SECONDS)
+        return settings_for(settings_class, **overrides)
+
+    return make
 
 
 @pytest_asyncio.fixture

@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import nats
+import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
@@ -28,8 +30,24 @@ from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.config import ContentSettings
-from guild_testing.fixtures import Infra, auth
+from guild_testing.fixtures import Infra, SettingsFactory, auth
 from guild_testing.inprocess import RunningService, running_service
+
+# Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
+# document its write names when it wakes the relay, so a write naming the wrong one fails its test.
+FULL_SWEEP_SECONDS = 3600.0
+
+
+@pytest.fixture
+def settings_for(settings_for: SettingsFactory) -> SettingsFactory:
+    """The shared settings factory; the content and community relays sweep in full once an hour."""
+
+    def make(settings_class: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+        if issubclass(settings_class, ContentSettings | CommunitySettings):
+            overrides.setdefault("outbox_full_sweep_seconds", FULL_SWEEP_SECONDS)
+        return settings_for(settings_class, **overrides)
+
+    return make
 
 
 def error_reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:

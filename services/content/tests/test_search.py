@@ -338,7 +338,7 @@ async def test_resources_stored_before_search_get_terms_and_a_score(suite: Suite
             "rating": {"average": 4.5, "count": 2, "distribution": [0, 0, 0, 1, 1]},
         }
     )
-    repository = MongoResourceRepository(db, on_events=lambda: None)
+    repository = MongoResourceRepository(db, on_events=lambda *_: None)
     assert await repository.backfill() == 1
     assert await repository.backfill() == 0
     stored = await db.resources.find_one({"_id": "legacy-resource"})

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import OutboxWake, current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_common.prototime import to_timestamp
@@ -80,7 +78,7 @@ def _goal(doc: Document) -> Goal:
 
 
 class MongoGoalRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._goals = db[GOALS]
         self._on_events = on_events
 
@@ -91,7 +89,7 @@ class MongoGoalRepository:
             stored = await self._goals.find_one({"_id": goal.id}, {"outbox": 0})
             if stored is not None:
                 return _goal(stored)
-        self._on_events()
+        self._on_events(GOALS, goal.id)
         return goal
 
     async def list_goals(self, community_id: str, page_size: int, page_token: str) -> GoalPage:

@@ -13,6 +13,7 @@ from guild.events.v1 import community_events_pb2 as pb
 from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
+    OutboxWake,
     current_trace_headers,
     merge_updates,
     outbox_fields,
@@ -112,7 +113,7 @@ def _follow(doc: Document) -> Follow:
 
 
 class MongoPeopleRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._profiles = db[PROFILES]
         self._follows = db[FOLLOWS]
         self._unfollows = db[UNFOLLOWS]
@@ -134,7 +135,7 @@ class MongoPeopleRepository:
                 outbox_update([people_envelope(e) for e in events]),
             )
             await self._profiles.update_one({"_id": member_id}, update, upsert=True)
-        self._on_events()
+        self._on_events(PROFILES, member_id)
         return updated
 
     async def add_follow(self, follow: Follow) -> bool:
@@ -151,7 +152,7 @@ class MongoPeopleRepository:
         except DuplicateKeyError:
             return False
         await self._count(follow, 1)
-        self._on_events()
+        self._on_events(FOLLOWS, follow.key)
         return True
 
     async def get_follow(self, follower_id: str, followee_id: str) -> Follow | None:
@@ -172,7 +173,7 @@ class MongoPeopleRepository:
             )
         except DuplicateKeyError:
             pass
-        self._on_events()
+        self._on_events(UNFOLLOWS, ended_id)
         async with document_lock(FOLLOWS, follow.key):
             result = await self._follows.delete_one({"_id": follow.key})
         if result.deleted_count != 1:

@@ -13,7 +13,13 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from guild_common.doclocks import document_lock
 from guild_common.errors import AlreadyExists, NotFound
-from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.events.outbox import (
+    OutboxWake,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+    outbox_update,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_community.adapters.events import to_envelope
@@ -65,6 +71,8 @@ INDEXES = [
 OUTBOX_COLLECTIONS = [COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS]
 # Most communities a "mine" listing considers.
 MINE_LIMIT = 2000
+# Most memberships of one bulk enrolment woken one by one; a larger cohort asks for a full sweep.
+WAKE_EACH_MAX = 300
 
 
 def _community_doc(c: Community) -> Document:
@@ -139,7 +147,7 @@ def departure_id(membership_id: str, join_time: datetime) -> str:
 class MongoCommunityRepository:
     """Each write is one single-document operation carrying its own outbox events."""
 
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._communities = db[COMMUNITIES]
         self._memberships = db[MEMBERSHIPS]
         self._join_requests = db[JOIN_REQUESTS]
@@ -184,7 +192,7 @@ class MongoCommunityRepository:
             update = merge_updates({"$set": _mutable_fields(community)}, outbox_update(envelopes))
             await self._communities.update_one({"_id": community_id}, update)
         community.events.clear()
-        self._on_events()
+        self._on_events(COMMUNITIES, community_id)
         return community
 
     async def list_communities(
@@ -251,7 +259,7 @@ class MongoCommunityRepository:
                 f"slug {community.slug!r} is taken", reason="SLUG_TAKEN", metadata={"slug": community.slug}
             ) from exc
         community.events.clear()
-        self._on_events()
+        self._on_events(COMMUNITIES, community.id)
         return community
 
     async def get_community(self, community_id: str) -> Community | None:
@@ -282,7 +290,7 @@ class MongoCommunityRepository:
             await self._communities.update_one(
                 {"_id": membership.community_id}, {"$inc": {"member_count": 1, "version": 1}}
             )
-        self._on_events()
+        self._on_events(MEMBERSHIPS, membership.key)
         return True
 
     async def add_memberships(
@@ -293,6 +301,7 @@ class MongoCommunityRepository:
         Returns (newly inserted, member count). The count moves by what each chunk inserted, under the
         community's lock as a single join does: counting the memberships would read them all on FerretDB."""
         inserted = 0
+        written: list[str] = []
         chunk = 1000
         for start in range(0, len(memberships), chunk):
             part = memberships[start : start + chunk]
@@ -318,6 +327,7 @@ class MongoCommunityRepository:
                 except BulkWriteError as exc:
                     inserted += int(exc.details.get("nInserted", 0))
                     failed = {int(e["index"]) for e in exc.details.get("writeErrors", [])}
+                written += [m.key for i, m in enumerate(part) if i not in failed]
                 # Members that existed already keep their entry; their positions here hold gone entries.
                 await self._roster.append(
                     community.id,
@@ -330,7 +340,12 @@ class MongoCommunityRepository:
                     await self._communities.update_one(
                         {"_id": community.id}, {"$inc": {"member_count": inserted - before, "version": 1}}
                     )
-        self._on_events()
+        if len(written) <= WAKE_EACH_MAX:
+            for key in written:
+                self._on_events(MEMBERSHIPS, key)
+        else:
+            # A cohort this large would be as many hints (reads by _id): one full sweep publishes it.
+            self._on_events()
         stored = await self.get_community(community.id)
         return inserted, stored.member_count if stored is not None else 0
 
@@ -366,7 +381,7 @@ class MongoCommunityRepository:
             )
         except DuplicateKeyError:
             pass
-        self._on_events()
+        self._on_events(DEPARTURES, ended_id)
         # Lock order: membership, then community (nothing takes them the other way round).
         async with (
             document_lock(MEMBERSHIPS, membership.key),
@@ -403,7 +418,7 @@ class MongoCommunityRepository:
                 if doc is not None and doc.get("roster"):
                     await self._roster.set_role(community_id, member_id, doc["roster"], membership.role)
         if events:
-            self._on_events()
+            self._on_events(MEMBERSHIPS, key)
         return membership
 
     async def count_role(self, community_id: str, role: Role) -> int:
@@ -439,7 +454,7 @@ class MongoCommunityRepository:
             stored = await self.get_join_request(request.community_id, request.member_id)
             if stored is not None:
                 return stored
-        self._on_events()
+        self._on_events(JOIN_REQUESTS, key)
         return request
 
     async def get_join_request(self, community_id: str, member_id: str) -> JoinRequest | None:
@@ -480,7 +495,7 @@ class MongoCommunityRepository:
             stored = await self.get_invitation(invitation.community_id, invitation.member_id)
             if stored is not None:
                 return stored
-        self._on_events()
+        self._on_events(INVITATIONS, key)
         return invitation
 
     async def get_invitation(self, community_id: str, member_id: str) -> Invitation | None:

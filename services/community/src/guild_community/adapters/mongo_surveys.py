@@ -15,6 +15,7 @@ from guild_common.doclocks import document_lock
 from guild_common.errors import NotFound
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
+    OutboxWake,
     current_trace_headers,
     merge_updates,
     outbox_fields,
@@ -126,7 +127,7 @@ def _survey(doc: Document) -> Survey:
 
 
 class MongoSurveyRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._surveys = db[SURVEYS]
         self._responses = db[RESPONSES]
         self._on_events = on_events
@@ -174,7 +175,7 @@ class MongoSurveyRepository:
             )
             await self._surveys.update_one({"_id": survey_id}, update)
         survey.events.clear()
-        self._on_events()
+        self._on_events(SURVEYS, survey_id)
         return survey
 
     async def put_response(
@@ -212,7 +213,7 @@ class MongoSurveyRepository:
         if not replaced:
             async with document_lock(SURVEYS, survey.id):
                 await self._surveys.update_one({"_id": survey.id}, {"$inc": {"response_count": 1}})
-        self._on_events()
+        self._on_events(RESPONSES, key)
         return replaced
 
     async def all_answers(self, survey_id: str) -> list[list[Answer]]:

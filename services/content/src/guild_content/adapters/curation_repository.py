@@ -17,7 +17,13 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
 from guild_common.errors import NotFound
-from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.events.outbox import (
+    OutboxWake,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+    outbox_update,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
@@ -116,7 +122,7 @@ def _feature(doc: Document) -> Feature:
 
 
 class MongoCurationRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._collections = db[COLLECTIONS]
         self._follows = db[COLLECTION_FOLLOWS]
         self._features = db[FEATURES]
@@ -152,7 +158,7 @@ class MongoCurationRepository:
             await self._collections.update_one({"_id": collection_id}, update)
         if collection.events:
             collection.events.clear()
-            self._on_events()
+            self._on_events(COLLECTIONS, collection_id)
         return collection
 
     async def list_collections(
@@ -196,7 +202,7 @@ class MongoCurationRepository:
                 update = merge_updates(update, outbox_update(to_envelopes([event], community)))
             await self._collections.update_one({"_id": collection.id}, update)
         if follow and changed:
-            self._on_events()
+            self._on_events(COLLECTIONS, collection.id)
         return count
 
     async def is_following(self, collection_id: str, member_id: str) -> bool:
@@ -221,7 +227,7 @@ class MongoCurationRepository:
             update = merge_updates({"$set": fields}, outbox_update(to_envelopes(feature.events, community)))
             await self._features.update_one({"_id": feature.id}, update, upsert=True)
         feature.events.clear()
-        self._on_events()
+        self._on_events(FEATURES, feature.id)
         return feature
 
     async def unfeature(self, feature_id: str) -> bool:

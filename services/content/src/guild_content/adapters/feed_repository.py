@@ -11,7 +11,6 @@ people.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,7 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
-from guild_common.events.outbox import OUTBOX, PENDING, outbox_fields, outbox_indexes
+from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import member_envelope
@@ -42,7 +41,7 @@ _FEED_FIELDS = {"outbox": 0, "terms": 0, "title_terms": 0}
 
 
 class MongoFeedRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake = lambda *_: None) -> None:
         self._posts = db[QUESTIONS]
         self._resources = db[RESOURCES]
         self._tag_follows = db[TAG_FOLLOWS]
@@ -119,7 +118,7 @@ class MongoFeedRepository:
             )
         except DuplicateKeyError:
             return False
-        self._on_events()
+        self._on_events(TAG_FOLLOWS, f"{member_id}:{tag}")
         return True
 
     async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
@@ -137,10 +136,11 @@ class MongoFeedRepository:
             pending = [Envelope.from_document(e) for e in doc.get(OUTBOX, [])] if doc.get(PENDING) else []
             ended = member_envelope(TagUnfollowed(member_id, tag, now))
             follow_ms = int(_aware(doc["follow_time"]).timestamp() * 1000)
+            ended_id = f"{key}:{follow_ms}"
             try:
                 await self._tag_unfollows.insert_one(
                     {
-                        "_id": f"{key}:{follow_ms}",
+                        "_id": ended_id,
                         "member_id": member_id,
                         "tag": tag,
                         "end_time": now,
@@ -150,7 +150,7 @@ class MongoFeedRepository:
             except DuplicateKeyError:
                 pass
             result = await self._tag_follows.delete_one({"_id": key})
-        self._on_events()
+        self._on_events(TAG_UNFOLLOWS, ended_id)
         return result.deleted_count == 1
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage:

@@ -7,14 +7,12 @@ post once (``auto_hidden``); a moderator's restore is not undone by later flags,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
-from guild_common.events.outbox import merge_updates, outbox_update
+from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.ids import new_id
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
@@ -65,7 +63,7 @@ def _entry(doc: Document) -> ModerationEntry:
 
 
 class MongoModerationRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._posts: dict[str, AsyncCollection[Document]] = {
             name: db[name] for name in (QUESTIONS, ANSWERS, COMMENTS)
         }
@@ -140,7 +138,7 @@ class MongoModerationRepository:
                 await self.log(
                     ModerationEntry(new_id(), ref, "auto_hide", "", f"flagged by {count} members", flag.time)
                 )
-        self._on_events()
+        self._on_events(COLLECTION_OF[ref.kind], ref.id)
         return count, hidden
 
     async def set_state(
@@ -154,7 +152,7 @@ class MongoModerationRepository:
                 merge_updates({"$set": fields}, outbox_update(to_envelopes([event], community))),
             )
             doc = await self._posts[name].find_one({"_id": ref.id}, {"hidden": 1, "locked": 1, "deleted": 1})
-        self._on_events()
+        self._on_events(name, ref.id)
         return doc or {}
 
     async def resolve(self, entry: ModerationEntry, hidden: bool) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -11,7 +10,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
-from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.events.outbox import (
+    OutboxWake,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+    outbox_update,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
@@ -187,7 +192,7 @@ def _answer(doc: Document) -> Answer:
 
 
 class MongoQuestionRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._questions = db[QUESTIONS]
         self._answers = db[ANSWERS]
         self._comments = db[COMMENTS]
@@ -204,7 +209,7 @@ class MongoQuestionRepository:
             assert stored is not None
             return stored
         question.events.clear()
-        self._on_events()
+        self._on_events(QUESTIONS, question.id)
         return question
 
     async def get_question(self, question_id: str) -> Question | None:
@@ -225,7 +230,7 @@ class MongoQuestionRepository:
                 {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}},
             )
         answer.events.clear()
-        self._on_events()
+        self._on_events(ANSWERS, answer.id)
         return answer
 
     async def get_answer(self, answer_id: str) -> Answer | None:
@@ -245,7 +250,7 @@ class MongoQuestionRepository:
             return False
         question.version += 1
         question.events.clear()
-        self._on_events()
+        self._on_events(QUESTIONS, question.id)
         return True
 
     async def list_answers(self, question_id: str, limit: int) -> list[Answer]:
@@ -324,7 +329,7 @@ class MongoQuestionRepository:
                 await self._db_posts(posts_name).update_one(
                     {"_id": target.id}, merge_updates({"$set": {"score": score}}, outbox_update(envelopes))
                 )
-        self._on_events()
+        self._on_events(posts_name, target.id)
         return previous, score
 
     async def count_score(self, target_id: str) -> int:
@@ -354,7 +359,7 @@ class MongoQuestionRepository:
                 {"_id": comment.question_id}, {"$max": {"activity_time": comment.create_time}}
             )
         comment.events.clear()
-        self._on_events()
+        self._on_events(COMMENTS, comment.id)
         return comment
 
     async def get_post(self, post_id: str) -> Post | None:
@@ -419,7 +424,7 @@ class MongoQuestionRepository:
             result = await self._db_posts(name).update_one({"_id": post.id, "version": post.version}, update)
         if result.modified_count != 1:
             return False
-        self._on_events()
+        self._on_events(name, post.id)
         return True
 
     async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage:
@@ -453,7 +458,7 @@ class MongoQuestionRepository:
         if ref.kind == "answer":
             async with document_lock(QUESTIONS, ref.question_id):
                 await self._questions.update_one({"_id": ref.question_id}, {"$inc": {"answer_count": -1}})
-        self._on_events()
+        self._on_events(name, ref.id)
         return True
 
     async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage:

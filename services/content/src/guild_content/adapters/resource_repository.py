@@ -8,14 +8,19 @@ first. A rating is its own document (``<item>:<member>``); the item's summary is
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.doclocks import document_lock
-from guild_common.events.outbox import merge_updates, outbox_fields, outbox_indexes, outbox_update
+from guild_common.events.outbox import (
+    OutboxWake,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+    outbox_update,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
@@ -110,7 +115,7 @@ def _resource(doc: Document) -> Resource:
 
 
 class MongoResourceRepository:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._resources = db[RESOURCES]
         self._ratings = db[RATINGS]
         self._outdated = db[OUTDATED_MARKS]
@@ -131,7 +136,7 @@ class MongoResourceRepository:
             assert doc is not None
             return _resource(doc), True
         resource.events.clear()
-        self._on_events()
+        self._on_events(RESOURCES, resource.id)
         return resource, False
 
     async def backfill(self) -> int:
@@ -206,7 +211,7 @@ class MongoResourceRepository:
                         outbox_update(to_envelopes([event], community)),
                     ),
                 )
-        self._on_events()
+        self._on_events(RESOURCES, item.id)
         return previous, summary
 
     async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage:
@@ -243,7 +248,7 @@ class MongoResourceRepository:
                 update = merge_updates(update, outbox_update(to_envelopes([event], community)))
             await self._resources.update_one({"_id": item.id}, update)
         if new:
-            self._on_events()
+            self._on_events(RESOURCES, item.id)
         return count
 
     async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage:
