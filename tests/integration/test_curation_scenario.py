@@ -13,8 +13,7 @@ give for what they did.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Mapping
 
 import grpc
 import pytest
@@ -31,8 +30,7 @@ from guild.notify.v1 import notify_service_pb2_grpc as notify_grpc
 from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_testing.fixtures import auth
-
-T = TypeVar("T")
+from guild_testing.polling import eventually
 
 OWNER, CHAMPION, CURATOR, ASKER, MEMBER = "olga", "chen", "cora", "mia", "max"
 # The content service's setting: long enough to see the question absent from the queue first.
@@ -43,20 +41,6 @@ UNANSWERED_AFTER_MINUTES = 0.5
 def suite_env() -> Mapping[str, str]:
     # Read by the content service only; the others ignore settings they do not have.
     return {"GUILD_UNANSWERED_AFTER_MINUTES": str(UNANSWERED_AFTER_MINUTES)}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll ``probe`` until ``accept`` holds; fail with the last value seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.2)
 
 
 async def test_an_unanswered_question_is_answered_accepted_and_curated(suite: SuiteProcesses) -> None:

@@ -8,9 +8,7 @@ RPC and the reputation and notify consumers share one trace.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import grpc
 import nats
@@ -32,22 +30,7 @@ from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_common.events.envelope import Envelope
 from guild_testing.fixtures import Infra, auth
-
-T = TypeVar("T")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll ``probe`` until ``accept`` holds; fail with the last value seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.1)
+from guild_testing.polling import eventually
 
 
 @dataclass

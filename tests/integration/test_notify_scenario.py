@@ -11,13 +11,12 @@ sends the queued digest email.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -45,9 +44,9 @@ from guild_notify.config import NotifySettings
 from guild_notify.domain.digests import last_complete_period
 from guild_notify.domain.preferences import DigestFrequency
 from guild_testing.fixtures import auth
+from guild_testing.polling import eventually
 from guild_testing.processes import free_port
 
-T = TypeVar("T")
 TITLE = "Sales onboarding playbook"
 
 
@@ -94,19 +93,6 @@ def suite_env(smtp_port: int, mailbox: Mailbox) -> Mapping[str, str]:
         "GUILD_SMTP_PORT": str(smtp_port),
         "GUILD_EMAIL_SWEEP_SECONDS": "0.2",
     }
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -9,10 +9,8 @@ RPC, and a cohort member asks a question in the live community.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 import pytest
@@ -28,25 +26,11 @@ from guild.community.v1 import survey_pb2 as spb
 from guild.content.v1 import content_service_pb2 as content_api
 from guild.content.v1 import content_service_pb2_grpc as content_grpc
 from guild_testing.fixtures import auth
+from guild_testing.polling import eventually
 
-T = TypeVar("T")
 OWNER = auth("olivia")
 COHORT = ("ann", "bob", "cat")
 CAP = 5
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
-) -> T:
-    """Poll ``probe`` until ``accept`` holds; fail with the last value seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.1)
 
 
 def _code(error: BaseException) -> grpc.StatusCode:

@@ -15,7 +15,6 @@ one member points that count all time but not this week, so the two boards diffe
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 from collections import Counter, defaultdict
@@ -43,6 +42,7 @@ from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_common.events.envelope import new_envelope
 from guild_common.events.publisher import JetStreamPublisher
+from guild_testing import polling
 from guild_testing.fixtures import Infra, auth
 
 T = TypeVar("T")
@@ -80,15 +80,8 @@ def suite_services() -> tuple[str, ...]:
 async def eventually(
     probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 30.0
 ) -> T:
-    """Poll ``probe`` until ``accept`` holds; fail with the last value seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await probe()
-        if accept(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
-        await asyncio.sleep(0.2)
+    """The shared poll with this scenario's longer default deadline."""
+    return await polling.eventually(probe, accept, timeout)
 
 
 async def until_equal(probe: Callable[[], Awaitable[T]], wanted: T, timeout: float = 30.0) -> T:
