@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from guild.community.v1 import community_pb2 as cpb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import survey_pb2 as spb
@@ -166,3 +167,45 @@ async def test_surveys_are_validated_and_idempotent(stub: Stub) -> None:
         api.GetSurveyRequest(survey_id=first.survey.id), metadata=auth("ann")
     )
     assert got.survey.state == spb.SURVEY_STATE_OPEN
+
+
+async def test_a_hidden_communitys_surveys_do_not_exist_for_outsiders(stub: Stub) -> None:
+    created: api.CreateCommunityResponse = await stub.CreateCommunity(
+        api.CreateCommunityRequest(
+            name="Board",
+            slug="board-pulse",
+            programme="management",
+            region="emea",
+            visibility=cpb.VISIBILITY_HIDDEN,
+        ),
+        metadata=OWNER,
+    )
+    survey = (
+        await stub.CreateSurvey(
+            api.CreateSurveyRequest(
+                community_id=created.community.id, title="Pulse", questions=QUESTIONS[:1], request_id="h1"
+            ),
+            metadata=OWNER,
+        )
+    ).survey
+    await stub.OpenSurvey(api.OpenSurveyRequest(survey_id=survey.id), metadata=OWNER)
+    outsider = auth("zed")
+    calls = [
+        stub.GetSurvey(api.GetSurveyRequest(survey_id=survey.id), metadata=outsider),
+        stub.SubmitSurveyResponse(
+            api.SubmitSurveyResponseRequest(
+                survey_id=survey.id, answers=[spb.Answer(question_id="q1", score=5)]
+            ),
+            metadata=outsider,
+        ),
+        stub.GetSurveyResults(api.GetSurveyResultsRequest(survey_id=survey.id), metadata=outsider),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    # The owner still sees it.
+    seen: api.GetSurveyResponse = await stub.GetSurvey(
+        api.GetSurveyRequest(survey_id=survey.id), metadata=OWNER
+    )
+    assert seen.survey.id == survey.id

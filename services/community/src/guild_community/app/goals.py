@@ -13,8 +13,9 @@ from guild_common.clock import utc_now
 from guild_common.errors import NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
+from guild_community.app.access import authorize_visible
 from guild_community.app.ports import CommunityRepository
-from guild_community.domain.authorization import Action, authorize
+from guild_community.domain.authorization import Action
 from guild_community.domain.goals import (
     Goal,
     GoalMetric,
@@ -134,8 +135,4 @@ class GoalUseCases:
         return community
 
     async def _authorize(self, caller: Principal, community: Community, action: Action) -> None:
-        membership = await self._communities.get_membership(community.id, caller.subject)
-        if not community.visible_to(membership):
-            # Hidden communities do not reveal that they exist.
-            raise NotFound(f"community {community.id} not found", reason="COMMUNITY_NOT_FOUND")
-        authorize(membership.role if membership is not None else None, action)
+        await authorize_visible(self._communities, caller, community, action)

@@ -12,8 +12,9 @@ from guild_common.clock import utc_now
 from guild_common.errors import FieldViolation, InvalidArgument, NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
+from guild_community.app.access import authorize_visible
 from guild_community.app.ports import CommunityRepository
-from guild_community.domain.authorization import Action, authorize
+from guild_community.domain.authorization import Action
 from guild_community.domain.model import Community
 from guild_community.domain.surveys import (
     Answer,
@@ -152,5 +153,4 @@ class SurveyUseCases:
         return community
 
     async def _authorize(self, caller: Principal, community: Community, action: Action) -> None:
-        membership = await self._communities.get_membership(community.id, caller.subject)
-        authorize(membership.role if membership is not None else None, action)
+        await authorize_visible(self._communities, caller, community, action)
