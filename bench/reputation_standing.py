@@ -2,7 +2,12 @@
 
 Run: .venv/bin/python bench/reputation_standing.py --members 1000000
 Starts its own FerretDB (or uses --mongo-uri), stores N all-time totals for one community, then:
-- rebuild: loads the stored totals into the in-memory boards, as a starting replica does;
+- rebuild: loads the stored totals into the in-memory boards, as a starting replica without a boards
+  snapshot does;
+- snapshot: writes a boards snapshot with the service's snapshot code (``BoardSnapshotter`` over
+  ``MongoBoardSnapshots``, the service's chunk size), then starts another replica's boards from it with
+  ``restore_boards`` (the snapshot's chunks and the totals journaled since), as a replica starts when a
+  snapshot exists, and checks they equal the rebuilt ones;
 - memory per member of the board (tracemalloc over a rebuild from memory; member id strings counted);
 - GetStanding in process (rank, percentile and neighbours) and over gRPC through the service's real
   server (auth interceptor, logging, error mapping) on localhost, against a bare gRPC echo service
@@ -18,6 +23,7 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -31,14 +37,27 @@ from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_ledger import TOTALS, MongoLedger, total_id
+from guild_reputation.adapters.mongo_board_snapshots import (
+    BOARD_SNAPSHOT_CHUNKS,
+    BOARD_SNAPSHOTS,
+    MongoBoardSnapshots,
+)
+from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
+from guild_reputation.adapters.mongo_insights import MongoInsights
+from guild_reputation.adapters.mongo_ledger import TOTALS, TOTALS_JOURNAL, MongoLedger, total_id
+from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
 from guild_reputation.app.badges import BadgeUseCases
-from guild_reputation.app.boards import LiveBoards, rebuild_boards
+from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
+from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
+from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.ports import Total
-from guild_reputation.app.queries import LeaderboardQueries
+from guild_reputation.app.queries import LeaderboardQueries, TagQueries
+from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.credentials import Issuer
+from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboard, Leaderboards
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import PointsTable
@@ -57,8 +76,9 @@ def _us(samples: list[float]) -> tuple[float, float]:
 
 async def _store_totals(uri: str, db_name: str, members: list[str], points: list[int]) -> float:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri)
+    for name in (TOTALS, TOTALS_JOURNAL, BOARD_SNAPSHOTS, BOARD_SNAPSHOT_CHUNKS):
+        await client[db_name][name].drop()
     totals = client[db_name][TOTALS]
-    await totals.drop()
     started = time.perf_counter()
     batch = 10_000
     for i in range(0, len(members), batch):
@@ -105,11 +125,44 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
 
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri)
     db = client[settings.database_name]
-    ledger = MongoLedger(db, on_events=lambda: None)
+    ledger = MongoLedger(db, on_events=lambda *_: None)
     live = LiveBoards(Leaderboards(), Calendar("UTC"))
     started = time.perf_counter()
     loaded = await rebuild_boards(ledger, live)
     rebuild_s = time.perf_counter() - started
+
+    # A snapshot of those boards by the service's snapshotter, and another replica started from it.
+    snapshots = MongoBoardSnapshots(db)
+    snapshotter = BoardSnapshotter(
+        live,
+        snapshots,
+        ledger,
+        interval=timedelta(minutes=settings.leaderboard_snapshot_minutes),
+        margin=timedelta(seconds=settings.leaderboard_snapshot_margin_seconds),
+        chunk=settings.leaderboard_snapshot_chunk,
+    )
+    started = time.perf_counter()
+    head = await snapshotter.write()
+    snapshot_write_s = time.perf_counter() - started
+    restored_live = LiveBoards(Leaderboards(), Calendar("UTC"))
+    started = time.perf_counter()
+    restored = await restore_boards(
+        ledger,
+        snapshots,
+        restored_live,
+        margin=timedelta(seconds=settings.leaderboard_snapshot_margin_seconds),
+    )
+    restore_s = time.perf_counter() - started
+    built, from_snapshot = (
+        live.boards.find(COMMUNITY, ALL_TIME),
+        restored_live.boards.find(COMMUNITY, ALL_TIME),
+    )
+    if restored.snapshot_id != head.snapshot_id or from_snapshot is None or built is None:
+        raise AssertionError("the replica did not start from the snapshot just written")
+    if from_snapshot.items() != built.items():
+        raise AssertionError("the board started from the snapshot differs from the rebuilt one")
+    chunks = -(-head.members // settings.leaderboard_snapshot_chunk)
+    del restored_live, from_snapshot, built
 
     # The in-memory part of the rebuild alone: one bulk load of every (member, points).
     items = list(zip(members, points, strict=True))
@@ -138,10 +191,22 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
 
     roles_channel = service_channel("127.0.0.1:1")
     roles = ReadThroughRoles(RoleReadModel(db), roles_channel)
+    badges = MongoBadges(db, on_events=lambda *_: None)
+    weeks = Weeks(settings.leaderboard_timezone)
+    # Wired as the service's composition root (bootstrap.build) wires it.
     servicer = ReputationServicer(
         queries,
         PointsRulesUseCases(MongoPointsRules(db), roles, PointsTable()),
-        BadgeUseCases(MongoBadges(db, on_events=lambda: None), roles),
+        BadgeUseCases(badges, roles),
+        InsightsQueries(MongoInsights(db, weeks), weeks, roles),
+        RecognitionUseCases(MongoRecognition(db, on_events=lambda *_: None), roles),
+        TagQueries(ledger),
+        BadgeDefinitionUseCases(
+            MongoBadgeDefinitions(db),
+            badges,
+            roles,
+            Issuer(settings.badge_issuer_url, settings.badge_issuer_name),
+        ),
     )
 
     async def healthy() -> bool:
@@ -193,6 +258,11 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     rate = loaded / rebuild_s
     print(f"rebuild from stored totals     {rebuild_s:>12.1f} s ({loaded:,} totals, {rate:,.0f}/s)")
     print(f"bulk load alone, in memory     {load_s:>12.1f} s (the rest of the rebuild is reading)")
+    pairs = f"{head.members:,} pairs, {chunks} chunks"
+    print(f"boards snapshot write          {snapshot_write_s:>12.1f} s ({pairs})")
+    rate = restored.from_snapshot / restore_s
+    read = f"{restored.from_snapshot:,} pairs, {rate:,.0f}/s; {restored.from_totals:,} journaled totals since"
+    print(f"start from the snapshot        {restore_s:>12.1f} s ({read})")
     print(f"memory per member              {(after - before) / args.members:>12.0f} B (board, ids included)")
     print(f"standing in process  median    {in_med:>12.1f} us   p99 {in_p99:8.1f} us")
     print(f"GetStanding RPC      median    {rpc_med:>12.1f} us   p99 {rpc_p99:8.1f} us")

@@ -46,7 +46,7 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
             await producer.emit("question_asked", _question(f"q{i}", f"m{i % 3}"))
         await producer.emit("vote_changed", _vote("m0", 0, 1, target="q1", author="m1"))
         await _standing(stub, "m1", expect=14)
-        ledger = MongoLedger(db, on_events=lambda: None, calendar=Calendar())
+        ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
         snapshots = MongoBoardSnapshots(db)
         memory = LiveBoards(Leaderboards(), Calendar())
         await rebuild_boards(ledger, memory)

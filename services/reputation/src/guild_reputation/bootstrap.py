@@ -100,6 +100,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     snapshots = MongoBoardSnapshots(infra.db)
     if await ledger.migrate_totals():
         await snapshots.discard()
+    counters = await ledger.migrate_counters()
+    if counters:
+        log.info("ledger counters built from the ledger", counters=counters)
     since = utc_now() - FOLLOW_MARGIN
     margin = timedelta(seconds=settings.leaderboard_snapshot_margin_seconds)
     restored = await restore_boards(ledger, snapshots, live, margin=margin)
@@ -134,6 +137,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     )
     rules = MongoPointsRules(infra.db)
     badges = MongoBadges(infra.db, on_events=relay.wake)
+    facts = await badges.migrate_fact_sets()
+    if facts:
+        log.info("badge fact sets built from the facts", facts=facts)
     role_model = RoleReadModel(infra.db)
     weeks = Weeks(settings.leaderboard_timezone)
     insights = MongoInsights(infra.db, weeks)

@@ -2,26 +2,52 @@
 
 An award's ``_id`` is ``<community>:<member>:<badge>:<tier>``, a fact's is its natural key: both are
 inserted once however often an event is delivered.
+
+The badges read facts back as sets addressed by ``_id`` in ``badge_fact_sets`` (a fact's id per
+(community, kind, subject), a fact's subject per (community, member, kind)), so counting them costs the
+same however many facts are stored. ``$addToSet`` keeps them idempotent: a fact is added to its sets
+every time it is handled, so a crash after its insert is repaired by the redelivery. Sets are as large
+as what they count (answers to one question, weeks one member contributed, collections one curator
+keeps). ``migrate_fact_sets`` builds them once from the facts stored before them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
+from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
-from guild_reputation.adapters.mongo_ledger import LEDGER
+from guild_reputation.adapters.mongo_ledger import (
+    COUNTERS,
+    DISTINCT_TARGET_RULES,
+    LEDGER,
+    META,
+    targets_counter_id,
+)
 from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"
 BADGE_FACTS = "badge_facts"
+BADGE_FACT_SETS = "badge_fact_sets"
+_FACT_SETS_MIGRATION = "fact_sets_from_facts"
+
+
+def facts_by_subject_id(community_id: str, kind: str, subject_id: str) -> str:
+    return f"subject|{community_id}|{kind}|{subject_id}"
+
+
+def subjects_by_member_id(community_id: str, member_id: str, kind: str) -> str:
+    return f"member|{community_id}|{member_id}|{kind}"
+
+
 OUTBOX_COLLECTIONS = [BADGE_AWARDS]
 INDEXES = [
     IndexSpec(BADGE_AWARDS, [("member_id", 1), ("award_time", -1)]),
@@ -79,10 +105,13 @@ def award_from(doc: Document) -> Award:
 
 
 class MongoBadges:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[..., None]) -> None:
         self._awards = db[BADGE_AWARDS]
         self._facts = db[BADGE_FACTS]
+        self._fact_sets = db[BADGE_FACT_SETS]
+        self._meta = db[META]
         self._ledger = db[LEDGER]
+        self._counters = db[COUNTERS]
         self._on_events = on_events
 
     async def award(self, award: Award, *, region: str, programme: str) -> bool:
@@ -113,7 +142,7 @@ class MongoBadges:
             await self._awards.insert_one(doc)
         except DuplicateKeyError:
             return False
-        self._on_events()
+        self._on_events(BADGE_AWARDS, award.id)  # the relay publishes it by _id
         return True
 
     async def get(self, award_id: str) -> Award | None:
@@ -151,21 +180,55 @@ class MongoBadges:
                 }
             )
         except DuplicateKeyError:
-            pass
+            pass  # stored before; its sets are completed below all the same
+        await self._add_to_set(facts_by_subject_id(community_id, kind, subject_id), "facts", [fact_id])
+        await self._add_to_set(subjects_by_member_id(community_id, member_id, kind), "subjects", [subject_id])
+
+    async def _add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
+        async with document_lock(BADGE_FACT_SETS, set_id):
+            await self._fact_sets.update_one(
+                {"_id": set_id}, {"$addToSet": {field: {"$each": [*values]}}}, upsert=True
+            )
 
     async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int:
-        return await self._facts.count_documents(
-            {"community_id": community_id, "kind": kind, "subject_id": subject_id}
-        )
+        doc = await self._fact_sets.find_one({"_id": facts_by_subject_id(community_id, kind, subject_id)})
+        return len(doc.get("facts", [])) if doc else 0
 
     async def fact_subjects(self, community_id: str, member_id: str, kind: str) -> set[str]:
-        cursor = self._facts.find(
-            {"community_id": community_id, "member_id": member_id, "kind": kind}, {"subject_id": 1}
-        )
-        return {doc["subject_id"] async for doc in cursor}
+        doc = await self._fact_sets.find_one({"_id": subjects_by_member_id(community_id, member_id, kind)})
+        return {str(s) for s in doc.get("subjects", [])} if doc else set()
+
+    async def migrate_fact_sets(self) -> int:
+        """Add every stored fact to its sets, once per database (idempotent, so safe beside live
+        writes); how many facts."""
+        if await self._meta.find_one({"_id": _FACT_SETS_MIGRATION}) is not None:
+            return 0
+        sets: dict[tuple[str, str], set[str]] = {}
+        count = 0
+        async for doc in self._facts.find({}).batch_size(10_000):
+            community_id, kind = str(doc["community_id"]), str(doc["kind"])
+            member_id, subject_id = str(doc["member_id"]), str(doc["subject_id"])
+            sets.setdefault((facts_by_subject_id(community_id, kind, subject_id), "facts"), set()).add(
+                str(doc["_id"])
+            )
+            sets.setdefault((subjects_by_member_id(community_id, member_id, kind), "subjects"), set()).add(
+                subject_id
+            )
+            count += 1
+        for (set_id, field), values in sets.items():
+            await self._add_to_set(set_id, field, sorted(values))
+        try:
+            await self._meta.insert_one({"_id": _FACT_SETS_MIGRATION})
+        except DuplicateKeyError:
+            pass  # another replica finished it too
+        return count
 
     async def distinct_targets(self, community_id: str, member_id: str, rule: str) -> int:
-        """How many different posts earned the member an entry under ``rule``."""
+        """How many different posts earned the member an entry under ``rule``: the ledger's counter of
+        them (one ``_id`` read) for the rules it counts, else from the ledger itself."""
+        if rule in DISTINCT_TARGET_RULES:
+            doc = await self._counters.find_one({"_id": targets_counter_id(community_id, member_id, rule)})
+            return int(doc["count"]) if doc else 0
         targets = await self._ledger.distinct(
             "target_id", {"community_id": community_id, "member_id": member_id, "rule": rule}
         )

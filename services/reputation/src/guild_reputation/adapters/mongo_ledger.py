@@ -1,17 +1,46 @@
-"""The points ledger and per-board totals in MongoDB.
+"""The points ledger and the counters derived from it, in MongoDB.
 
-A ledger entry's ``_id`` is ``<event id>:<rule>``, so a redelivered event cannot count twice. Each
-entry carries its day, week and month in the configured time zone. A member's totals (community and
-global boards; all time, the entry's week and month) are recomputed from the ledger and written only
-if they cover more entries than the stored ones, so replays and races converge on the ledger's sums.
+A ledger entry's ``_id`` is ``<event id>:<rule>`` (or another natural key), so a redelivered event
+cannot count twice. Each entry carries its day, week and month in the configured time zone, and the
+tags of the post it is about (a reversal those of the entries it takes back).
 
-Each entry also carries the tags of the post it is about (a reversal those of the entries it takes back),
-and the member's points per (community, tag) are recomputed the same way into ``tag_totals``, which
-serve the members with most points on a tag.
+Everything derived from the entries is a counter document addressed by ``_id``, so recording an entry
+and every lookup the rules make cost the same whatever the ledger's size (on FerretDB any other filter
+reads the whole collection; on MongoDB it would still cost O(the member's entries) per event):
 
-The entry's ``points_changed`` event is released to the outbox only after the totals are written, so
-a replica that sees the event reads totals that include the entry. A crash in between leaves the
-event held; the source event is then redelivered and the duplicate path releases it.
+- ``totals``: points and entries per (board, period, member), board a community or ``*`` (global),
+  period ``all``, the entry's week or its month; the leaderboards are built from them;
+- ``tag_totals``: points per (community, tag, member), serving the members with most points on a tag;
+- ``ledger_counters``: points per (community, member, rule, day), for the daily caps; and per
+  (community, member, target) and (community, member, target, actor) the points and entries under each
+  rule and the tags recorded, for reversals, once-only rules and the tags reversals carry; and per
+  (community, member, rule) of ``DISTINCT_TARGET_RULES`` the distinct targets, for the mentor badge
+  (counted once per target: the target ids themselves are the guard, a set as small as the count).
+
+Each counter is applied an entry with one conditional increment,
+``{_id: counter, applied: {$ne: entry}}`` → ``$inc`` the amounts and ``$push`` the entry's id onto
+``applied`` (upserting), under ``document_lock`` (FerretDB 1.24 updates are read-modify-write; MongoDB's
+are atomic). A counter holding the entry already does not match, and the upsert's insert then fails on
+the ``_id``: the entry is not counted twice. ``applied`` keeps the last ``RECENT`` ids at least (trimmed
+by a guarded ``$set`` once it holds half as many more: FerretDB 1.24 ignores ``$push``'s ``$slice``).
+
+Crashes: the entry is inserted first, counted into every counter, then marked ``released`` with its
+``points_changed`` event. A redelivered event whose entry is released changes nothing. One whose entry
+is not (a crash in between) is counted again from the stored entry (its amount as first recorded,
+whatever the rules say now), each counter skipping it if it holds it already, then released. This is
+exact as long as a counter has not been applied ``RECENT`` more entries since: the redelivery of an
+unacknowledged message comes within the consumer's ``max_deliver`` deliveries of ``ack_wait`` plus
+backoff (6 x (30 s + at most 30 s) by default, a few minutes), and a counter gets 100 entries in a few
+minutes only from one member's flood, which the daily caps do not stop but which is far beyond any
+member's activity. Until it is released, an entry is in the ledger but not yet in the counters the
+rules read, as if its event had not yet arrived.
+
+The slow path, ``recount_member``, recomputes a member's counters from the ledger (what the fast path
+must equal, checked by the tests); ``migrate_counters`` builds the counters of entries recorded before
+they existed, once per database, at start.
+
+The entry's ``points_changed`` event is released to the outbox only after the counters are written, so
+a replica that sees the event reads totals that include the entry.
 
 Each entry also journals the totals it gave, with the time they were written, in ``totals_journal``:
 a replica starting from a boards snapshot reads only that (small, pruned after each snapshot)
@@ -20,11 +49,13 @@ journal rather than one total per member.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -47,13 +78,36 @@ META = "ledger_meta"
 _PERIODS_MIGRATION = "totals_have_periods"
 # Per ledger entry, the totals it gave and when they were written: read at start over a boards snapshot.
 TOTALS_JOURNAL = "totals_journal"
+# Daily, per-target and per-(target, actor) counters, each addressed by its ``_id`` only.
+COUNTERS = "ledger_counters"
+_COUNTERS_MIGRATION = "counters_from_ledger"
+# Ids of the latest entries a counter keeps, to tell a redelivered entry it holds already.
+RECENT = 100
+# Rules whose distinct targets per member are counted (in ``ledger_counters``): the mentor badge's.
+DISTINCT_TARGET_RULES = frozenset({Rule.ANSWER_ACCEPTED.value})
+# What counting reads of an entry.
+_ENTRY_FIELDS = {
+    name: 1
+    for name in (
+        "community_id",
+        "member_id",
+        "amount",
+        "rule",
+        "target_id",
+        "actor_id",
+        "tags",
+        "day",
+        "week",
+        "month",
+        "time",
+    )
+}
 OUTBOX_COLLECTIONS = [LEDGER]
 INDEXES = [
-    IndexSpec(LEDGER, [("community_id", 1), ("member_id", 1), ("time", 1)]),
-    IndexSpec(LEDGER, [("community_id", 1), ("member_id", 1), ("target_id", 1)]),
+    # A member's entries in order: recounting and building the counters.
+    IndexSpec(LEDGER, [("member_id", 1), ("time", 1), ("_id", 1)]),
+    # Distinct targets per rule (the badges).
     IndexSpec(LEDGER, [("community_id", 1), ("member_id", 1), ("rule", 1), ("day", 1)]),
-    IndexSpec(LEDGER, [("member_id", 1), ("week", 1)]),
-    IndexSpec(LEDGER, [("member_id", 1), ("month", 1)]),
     IndexSpec(TOTALS, [("community_id", 1), ("points", -1)]),
     IndexSpec(TOTALS, [("period", 1), ("community_id", 1)]),
     IndexSpec(TOTALS_JOURNAL, [("time", 1)]),
@@ -67,6 +121,137 @@ def total_id(community_id: str, period: str, member_id: str) -> str:
     if period == ALL_TIME and community_id != GLOBAL:
         return f"{community_id}:{member_id}"
     return f"{community_id}|{period}|{member_id}"
+
+
+def tag_total_id(community_id: str, tag: str, member_id: str) -> str:
+    return f"{community_id}|{tag}|{member_id}"
+
+
+def day_counter_id(community_id: str, member_id: str, rule: str, day: str) -> str:
+    return f"day|{community_id}|{member_id}|{rule}|{day}"
+
+
+def targets_counter_id(community_id: str, member_id: str, rule: str) -> str:
+    return f"targets|{community_id}|{member_id}|{rule}"
+
+
+def target_counter_id(community_id: str, member_id: str, target_id: str) -> str:
+    return f"target|{community_id}|{member_id}|{target_id}"
+
+
+def actor_counter_id(community_id: str, member_id: str, target_id: str, actor_id: str) -> str:
+    return f"actor|{community_id}|{member_id}|{target_id}|{actor_id}"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """One counter an entry counts in: where, what identifies it, what the entry adds."""
+
+    collection: str
+    id: str
+    fields: Document
+    increments: dict[str, int]
+    tags: tuple[str, ...] = field(default=())
+    # Counted once per value (kept in ``targets``) rather than once per entry (kept in ``applied``).
+    once_per: str = ""
+
+
+def counters_of(entry: Document) -> list[Counter]:
+    """The counters a stored ledger entry counts in."""
+    community_id, member_id = str(entry["community_id"]), str(entry["member_id"])
+    amount, rule = int(entry["amount"]), str(entry["rule"])
+    tags = tuple(str(t) for t in entry.get("tags", []))
+    adds = {"points": amount, "entries": 1}
+    counters = [
+        Counter(
+            TOTALS,
+            total_id(board, period, member_id),
+            {"community_id": board, "period": period, "member_id": member_id},
+            adds,
+        )
+        for board in (community_id, GLOBAL)
+        for period in (ALL_TIME, str(entry["week"]), str(entry["month"]))
+    ]
+    counters += [
+        Counter(
+            TAG_TOTALS,
+            tag_total_id(community_id, tag, member_id),
+            {"community_id": community_id, "tag": tag, "member_id": member_id},
+            adds,
+        )
+        for tag in dict.fromkeys(tags)
+    ]
+    day = str(entry["day"])
+    counters.append(
+        Counter(
+            COUNTERS,
+            day_counter_id(community_id, member_id, rule, day),
+            {"kind": "day", "community_id": community_id, "member_id": member_id, "rule": rule, "day": day},
+            adds,
+        )
+    )
+    target_id, actor_id = str(entry.get("target_id", "")), str(entry.get("actor_id", ""))
+    if target_id:
+        by_rule = {f"rules.{rule}.points": amount, f"rules.{rule}.count": 1, "entries": 1}
+        identity = {"community_id": community_id, "member_id": member_id, "target_id": target_id}
+        counters.append(
+            Counter(
+                COUNTERS,
+                target_counter_id(community_id, member_id, target_id),
+                {"kind": "target", **identity},
+                by_rule,
+                tags,
+            )
+        )
+        if rule in DISTINCT_TARGET_RULES:
+            counters.append(
+                Counter(
+                    COUNTERS,
+                    targets_counter_id(community_id, member_id, rule),
+                    {"kind": "targets", "community_id": community_id, "member_id": member_id, "rule": rule},
+                    {"count": 1},
+                    once_per=target_id,
+                )
+            )
+        if actor_id:
+            counters.append(
+                Counter(
+                    COUNTERS,
+                    actor_counter_id(community_id, member_id, target_id, actor_id),
+                    {"kind": "actor", **identity, "actor_id": actor_id},
+                    by_rule,
+                    tags,
+                )
+            )
+    return counters
+
+
+def tally(entries: Iterable[Document]) -> dict[tuple[str, str], Document]:
+    """The counters the entries make, computed from scratch: per (collection, ``_id``), the document
+    the fast path keeps (``applied``: the last ``RECENT`` entry ids, in the order given; tags and
+    targets sorted)."""
+    out: dict[tuple[str, str], Document] = {}
+    for entry in entries:
+        for counter in counters_of(entry):
+            guard = "targets" if counter.once_per else "applied"
+            doc = out.setdefault(
+                (counter.collection, counter.id), {"_id": counter.id, **counter.fields, guard: []}
+            )
+            if counter.once_per:
+                if counter.once_per not in doc["targets"]:
+                    doc["targets"] = sorted([*doc["targets"], counter.once_per])
+                    doc["count"] = doc.get("count", 0) + 1
+                continue
+            for path, value in counter.increments.items():
+                *parents, leaf = path.split(".")
+                node = doc
+                for name in parents:
+                    node = node.setdefault(name, {})
+                node[leaf] = node.get(leaf, 0) + value
+            if counter.tags:
+                doc["tags"] = sorted(set(doc.get("tags", [])) | set(counter.tags))
+            doc["applied"] = [*doc["applied"], str(entry["_id"])][-RECENT:]
+    return out
 
 
 def _points_changed(entry: LedgerEntry, region: str, programme: str) -> list[Envelope]:
@@ -101,7 +286,7 @@ class MongoLedger:
     def __init__(
         self,
         db: AsyncDatabase[Document],
-        on_events: Callable[[], None],
+        on_events: Callable[..., None],
         calendar: Calendar | None = None,
         *,
         journal: bool = True,
@@ -112,11 +297,29 @@ class MongoLedger:
         self._ledger = db[LEDGER]
         self._totals = db[TOTALS]
         self._tag_totals = db[TAG_TOTALS]
+        self._counters = db[COUNTERS]
+        self._collections: dict[str, AsyncCollection[Document]] = {
+            TOTALS: self._totals,
+            TAG_TOTALS: self._tag_totals,
+            COUNTERS: self._counters,
+        }
         self._meta = db[META]
         self._on_events = on_events
         self._calendar = calendar or Calendar()
 
     async def record(self, entry: LedgerEntry, *, region: str, programme: str) -> list[Total]:
+        stored, inserted = await self.append(entry, region=region, programme=programme)
+        if not inserted and stored.get("released", True):
+            # Counted and released before: nothing to do but say where the totals stand.
+            return await self.stored_totals(entry.community_id, entry.member_id, entry.time)
+        computed = await self.count(stored)
+        if self._journal:
+            await self._write_journal(entry.id, entry.member_id, computed, replace=not inserted)
+        await self.release(entry.id)
+        return [Total(board, entry.member_id, points, period) for board, period, points, _ in computed]
+
+    async def append(self, entry: LedgerEntry, *, region: str, programme: str) -> tuple[Document, bool]:
+        """Insert the entry unless its id is recorded; the stored entry, and whether it was inserted now."""
         periods = self._calendar.periods(entry.time)
         doc = {
             "_id": entry.id,
@@ -137,26 +340,43 @@ class MongoLedger:
             PENDING: False,
             "released": False,
         }
-        inserted = True
         try:
             await self._ledger.insert_one(doc)
+            return doc, True
         except DuplicateKeyError:
-            # Recorded before; still make sure the totals reflect it and its event is released.
-            inserted = False
-        computed = await self._refresh_totals(
-            entry.community_id, entry.member_id, periods.week, periods.month
-        )
-        if self._journal:
-            await self._write_journal(entry.id, entry.member_id, computed, replace=not inserted)
-        if entry.tags:
-            await self._refresh_tag_totals(entry.community_id, entry.member_id, entry.tags)
-        async with document_lock(LEDGER, entry.id):
+            stored = await self._ledger.find_one({"_id": entry.id})
+            if stored is None:  # pragma: no cover - entries are never deleted
+                raise
+            return stored, False
+
+    async def count(self, stored: Document) -> list[tuple[str, str, int, int]]:
+        """Apply a stored entry to every counter it counts in (skipping those holding it already);
+        the totals after it: (board, period, points, entries)."""
+        entry_id = str(stored["_id"])
+        totals: dict[str, Document] = {}
+        for counter in counters_of(stored):
+            doc = await self.apply(entry_id, counter)
+            if counter.collection == TOTALS:
+                totals[counter.id] = doc or {}
+        missing = [_id for _id, doc in totals.items() if not doc]
+        if missing:
+            async for doc in self._totals.find({"_id": {"$in": missing}}):
+                totals[doc["_id"]] = doc
+        return [
+            (doc["community_id"], doc["period"], int(doc["points"]), int(doc["entries"]))
+            for doc in totals.values()
+            if doc
+        ]
+
+    async def release(self, entry_id: str) -> None:
+        """Mark the entry counted and hand its ``points_changed`` event to the relay."""
+        async with document_lock(LEDGER, entry_id):
             released = await self._ledger.update_one(
-                {"_id": entry.id, "released": False}, {"$set": {"released": True, PENDING: True}}
+                {"_id": entry_id, "released": False}, {"$set": {"released": True, PENDING: True}}
             )
         if released.modified_count:
-            self._on_events()
-        return [Total(board, entry.member_id, points, period) for board, period, points, _ in computed]
+            # Named, so the relay publishes it by _id rather than sweeping the whole ledger.
+            self._on_events(LEDGER, entry_id)
 
     async def _write_journal(
         self, entry_id: str, member_id: str, computed: list[tuple[str, str, int, int]], *, replace: bool
@@ -182,93 +402,41 @@ class MongoLedger:
         except DuplicateKeyError:
             pass
 
-    async def _sum(self, match: Document, group_by: str | None = None) -> dict[Any, tuple[int, int]]:
-        """(points, entries) of the matching entries, per ``group_by`` value (or under None).
-
-        Summed here rather than in one ``$group``: FerretDB 1.24 returns 0 for every ``$sum``
-        accumulator of a ``$group`` but the first.
-        """
-        projection: Document = {"_id": 0, "amount": 1}
-        if group_by:
-            projection[group_by] = 1
-        sums: dict[Any, tuple[int, int]] = {}
-        async for doc in self._ledger.find(match, projection).batch_size(1000):
-            key = doc.get(group_by) if group_by else None
-            points, entries = sums.get(key, (0, 0))
-            sums[key] = (points + int(doc["amount"]), entries + 1)
-        return sums
-
-    async def _refresh_totals(
-        self, community_id: str, member_id: str, week: str, month: str
-    ) -> list[tuple[str, str, int, int]]:
-        """Recompute and store the member's totals the entry touches: (board, period, points, entries)."""
-        computed: list[tuple[str, str, int, int]] = []
-        community_all = await self._sum({"community_id": community_id, "member_id": member_id})
-        computed.append((community_id, ALL_TIME, *community_all.get(None, (0, 0))))
-        global_all = await self._sum({"member_id": member_id})
-        computed.append((GLOBAL, ALL_TIME, *global_all.get(None, (0, 0))))
-        for field, period in (("week", week), ("month", month)):
-            by_community = await self._sum({"member_id": member_id, field: period}, group_by="community_id")
-            computed.append((community_id, period, *by_community.get(community_id, (0, 0))))
-            computed.append(
-                (
-                    GLOBAL,
-                    period,
-                    sum(p for p, _ in by_community.values()),
-                    sum(n for _, n in by_community.values()),
-                )
-            )
-        for board, period, points, entries in computed:
-            await self._store_total(board, period, member_id, points, entries)
-        return computed
-
-    async def _store_total(self, board: str, period: str, member_id: str, points: int, entries: int) -> None:
-        _id = total_id(board, period, member_id)
-        async with document_lock(TOTALS, _id):
-            try:
-                await self._totals.update_one(
-                    {"_id": _id, "entries": {"$lt": entries}},
-                    {
-                        "$set": {
-                            "community_id": board,
-                            "period": period,
-                            "member_id": member_id,
-                            "points": points,
-                            "entries": entries,
-                        }
-                    },
-                    upsert=True,
-                )
-            except DuplicateKeyError:
-                pass  # a fresher total is stored already
-
-    async def _refresh_tag_totals(self, community_id: str, member_id: str, tags: Collection[str]) -> None:
-        """Recompute the member's points on each of ``tags`` in the community from the ledger."""
-        sums = {tag: (0, 0) for tag in tags}
-        match = {"community_id": community_id, "member_id": member_id, "tags": {"$in": list(tags)}}
-        async for doc in self._ledger.find(match, {"_id": 0, "amount": 1, "tags": 1}).batch_size(1000):
-            for tag in set(doc.get("tags", [])) & sums.keys():
-                points, entries = sums[tag]
-                sums[tag] = (points + int(doc["amount"]), entries + 1)
-        for tag, (points, entries) in sums.items():
-            _id = f"{community_id}|{tag}|{member_id}"
-            async with document_lock(TAG_TOTALS, _id):
+    async def apply(self, entry_id: str, counter: Counter) -> Document | None:
+        """Apply the entry to the counter unless it holds it; the counter after it, or None if it held
+        it already."""
+        collection = self._collections[counter.collection]
+        # Once per entry, or once per value (the distinct targets: a set that stays small).
+        guard, key = ("targets", counter.once_per) if counter.once_per else ("applied", entry_id)
+        update: Document = {
+            "$set": counter.fields,
+            "$inc": counter.increments,
+            "$push": {guard: key},
+        }
+        if counter.tags:
+            update["$addToSet"] = {"tags": {"$each": list(counter.tags)}}
+        async with document_lock(counter.collection, counter.id):
+            for _ in range(3):
                 try:
-                    await self._tag_totals.update_one(
-                        {"_id": _id, "entries": {"$lt": entries}},
-                        {
-                            "$set": {
-                                "community_id": community_id,
-                                "tag": tag,
-                                "member_id": member_id,
-                                "points": points,
-                                "entries": entries,
-                            }
-                        },
+                    doc = await collection.find_one_and_update(
+                        {"_id": counter.id, guard: {"$ne": key}},
+                        update,
                         upsert=True,
+                        return_document=ReturnDocument.AFTER,
                     )
                 except DuplicateKeyError:
-                    pass  # a fresher total is stored already
+                    # Held already, or (MongoDB) another process inserted the counter meanwhile.
+                    if await collection.find_one({"_id": counter.id, guard: key}, {"_id": 1}):
+                        return None
+                    continue
+                applied = list(doc.get("applied", [])) if doc and not counter.once_per else []
+                if doc is not None and len(applied) > RECENT + RECENT // 2:
+                    await collection.update_one(
+                        {"_id": counter.id, "entries": doc["entries"]},
+                        {"$set": {"applied": applied[-RECENT:]}},
+                    )
+                return doc
+        raise RuntimeError(f"counter {counter.id} could not be applied entry {entry_id}")
 
     async def top_by_tag(
         self, community_id: str, tag: str, page_size: int, page_token: str
@@ -284,38 +452,30 @@ class MongoLedger:
         )
         return [TagTotal(community_id, tag, str(d["member_id"]), int(d["points"])) for d in docs], token
 
+    async def _target(self, community_id: str, member_id: str, target_id: str, actor_id: str) -> Document:
+        """The counter of the member's entries about ``target_id`` (caused by ``actor_id`` if given)."""
+        _id = actor_counter_id(community_id, member_id, target_id, actor_id) if actor_id else None
+        doc = await self._counters.find_one(
+            {"_id": _id or target_counter_id(community_id, member_id, target_id)}
+        )
+        return doc or {}
+
     async def tags_for_target(self, community_id: str, member_id: str, target_id: str) -> list[str]:
         """Every tag the member's entries about ``target_id`` were recorded with."""
-        tags = await self._ledger.distinct(
-            "tags", {"community_id": community_id, "member_id": member_id, "target_id": target_id}
-        )
-        return sorted(str(t) for t in tags)
+        doc = await self._target(community_id, member_id, target_id, "")
+        return sorted(str(t) for t in doc.get("tags", []))
 
     async def count_for_target(
         self, community_id: str, member_id: str, target_id: str, rule: Rule, actor_id: str = ""
     ) -> int:
-        match: Document = {
-            "community_id": community_id,
-            "member_id": member_id,
-            "target_id": target_id,
-            "rule": rule.value,
-        }
-        if actor_id:
-            match["actor_id"] = actor_id
-        return await self._ledger.count_documents(match)
+        doc = await self._target(community_id, member_id, target_id, actor_id)
+        return int(doc.get("rules", {}).get(rule.value, {}).get("count", 0))
 
     async def net_for_target(
         self, community_id: str, member_id: str, target_id: str, rules: list[Rule], actor_id: str = ""
     ) -> int:
-        match: Document = {
-            "community_id": community_id,
-            "member_id": member_id,
-            "target_id": target_id,
-            "rule": {"$in": [r.value for r in rules]},
-        }
-        if actor_id:
-            match["actor_id"] = actor_id
-        return (await self._sum(match)).get(None, (0, 0))[0]
+        by_rule = (await self._target(community_id, member_id, target_id, actor_id)).get("rules", {})
+        return sum(int(by_rule.get(rule.value, {}).get("points", 0)) for rule in rules)
 
     async def has_entry(
         self,
@@ -326,26 +486,24 @@ class MongoLedger:
         actor_id: str = "",
         other_than: str = "",
     ) -> bool:
-        match: Document = {
-            "community_id": community_id,
-            "member_id": member_id,
-            "target_id": target_id,
-            "rule": rule.value,
-        }
-        if actor_id:
-            match["actor_id"] = actor_id
-        if other_than:
-            match["_id"] = {"$ne": other_than}
-        return await self._ledger.find_one(match, {"_id": 1}) is not None
+        doc = await self._target(community_id, member_id, target_id, actor_id)
+        count = int(doc.get("rules", {}).get(rule.value, {}).get("count", 0))
+        if other_than and other_than in doc.get("applied", []):
+            count -= 1  # ``other_than`` is one of them
+        return count > 0
+
+    async def distinct_targets(self, community_id: str, member_id: str, rule: str) -> int:
+        """How many different targets earned the member an entry under ``rule`` (one of
+        ``DISTINCT_TARGET_RULES``)."""
+        doc = await self._counters.find_one(
+            {"_id": targets_counter_id(community_id, member_id, rule)}, {"count": 1}
+        )
+        return int(doc["count"]) if doc else 0
 
     async def earned_on(self, community_id: str, member_id: str, rule: Rule, moment: datetime) -> int:
-        match = {
-            "community_id": community_id,
-            "member_id": member_id,
-            "rule": rule.value,
-            "day": self._calendar.day(moment),
-        }
-        return (await self._sum(match)).get(None, (0, 0))[0]
+        _id = day_counter_id(community_id, member_id, rule.value, self._calendar.day(moment))
+        doc = await self._counters.find_one({"_id": _id}, {"points": 1})
+        return int(doc["points"]) if doc else 0
 
     async def stored_totals(self, community_id: str, member_id: str, moment: datetime) -> list[Total]:
         periods = self._calendar.periods(moment)
@@ -367,6 +525,87 @@ class MongoLedger:
         except DuplicateKeyError:
             pass  # another replica finished it too
         return True
+
+    async def recount_member(self, member_id: str) -> int:
+        """The slow, exact path: recompute every counter of the member's entries from the ledger and
+        store it (for repair; concurrent recording of the member's entries may be lost meanwhile, so
+        it runs with the consumers stopped). How many counters."""
+        counted = tally(await self._entries({"member_id": member_id}))
+        for (collection, _id), doc in counted.items():
+            async with document_lock(collection, _id):
+                await self._collections[collection].replace_one({"_id": _id}, doc, upsert=True)
+        return len(counted)
+
+    async def recomputed(self, member_id: str) -> dict[tuple[str, str], Document]:
+        """The member's counters as the ledger gives them, and the stored ones under the same keys
+        side by side would be equal: see ``stored_counters``."""
+        return tally(await self._entries({"member_id": member_id}))
+
+    async def stored_counters(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Document]:
+        """The stored counters of the given (collection, ``_id``) keys (tags and targets sorted)."""
+        wanted: dict[str, list[str]] = {}
+        for collection, _id in keys:
+            wanted.setdefault(collection, []).append(_id)
+        out: dict[tuple[str, str], Document] = {}
+        for collection, ids in wanted.items():
+            async for doc in self._collections[collection].find({"_id": {"$in": ids}}):
+                for name in ("tags", "targets"):
+                    if name in doc:
+                        doc[name] = sorted(doc[name])
+                out[(collection, doc["_id"])] = doc
+        return out
+
+    async def _entries(self, match: Document) -> list[Document]:
+        docs = await self._ledger.find(match, _ENTRY_FIELDS).to_list()
+        return sorted(docs, key=lambda d: (d["time"], d["_id"]))
+
+    async def migrate_counters(self) -> int:
+        """Build the counters of the entries recorded before counters existed, once per database (at
+        start, before the consumers run); how many counters it wrote.
+
+        One pass over the ledger in member order, one member's entries in memory at a time. Totals
+        already kept by counting (they have ``applied``) and counters that exist are left as they are;
+        totals stored by recomputation before equal the ledger's sums and are given the same values
+        with ``applied``. Consumers of an earlier version must be stopped first: entries they record
+        after the pass are in no counter (deleting the ``counters_from_ledger`` document of
+        ``ledger_meta`` runs the pass again at the next start).
+        """
+        if await self._meta.find_one({"_id": _COUNTERS_MIGRATION}) is not None:
+            return 0
+        written = 0
+        member_id: str | None = None
+        entries: list[Document] = []
+        cursor = self._ledger.find({}, _ENTRY_FIELDS).sort([("member_id", 1), ("time", 1), ("_id", 1)])
+        async for entry in cursor.batch_size(10_000):
+            if entry["member_id"] != member_id:
+                written += await self._keep_counters(tally(entries))
+                member_id, entries = entry["member_id"], []
+            entries.append(entry)
+        written += await self._keep_counters(tally(entries))
+        try:
+            await self._meta.insert_one({"_id": _COUNTERS_MIGRATION})
+        except DuplicateKeyError:
+            pass  # another replica finished it too
+        return written
+
+    async def _keep_counters(self, counted: dict[tuple[str, str], Document]) -> int:
+        """Store counters unless kept by counting already; how many were stored."""
+        written = 0
+        for (collection, _id), doc in counted.items():
+            target = self._collections[collection]
+            async with document_lock(collection, _id):
+                try:
+                    if collection == COUNTERS:
+                        await target.insert_one(doc)
+                    else:
+                        values = {k: v for k, v in doc.items() if k != "_id"}
+                        await target.update_one(
+                            {"_id": _id, "applied": {"$exists": False}}, {"$set": values}, upsert=True
+                        )
+                    written += 1
+                except DuplicateKeyError:
+                    pass  # kept by counting already
+        return written
 
     async def totals(self, periods: Collection[str]) -> AsyncIterator[Total]:
         projection = {"_id": 0, "community_id": 1, "member_id": 1, "points": 1, "period": 1}

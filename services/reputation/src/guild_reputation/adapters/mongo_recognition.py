@@ -49,7 +49,7 @@ INDEXES = [
 
 
 class MongoRecognition:
-    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], on_events: Callable[..., None]) -> None:
         self._accepts = db[ACCEPTS]
         self._ratings = db[RATINGS]
         self._role_changes = db[ROLE_CHANGES]
@@ -230,5 +230,5 @@ class MongoRecognition:
             )
         except DuplicateKeyError:
             return False
-        self._on_events()
+        self._on_events(SUMMARIES, summary_id)  # the relay publishes it by _id
         return True

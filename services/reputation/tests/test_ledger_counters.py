@@ -1,0 +1,378 @@
+"""The ledger's counters: counted once per entry whatever the deliveries, crashes and reversals, equal to
+a recomputation from the ledger, and built once for entries recorded before them; likewise the badges'
+fact sets."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from guild.events.v1 import content_events_pb2 as events
+from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.mongo import Document, ensure_indexes
+from guild_reputation.adapters import mongo_ledger
+from guild_reputation.adapters.mongo_badges import BADGE_FACT_SETS, MongoBadges
+from guild_reputation.adapters.mongo_ledger import (
+    COUNTERS,
+    META,
+    TAG_TOTALS,
+    TOTALS,
+    MongoLedger,
+    counters_of,
+)
+from guild_reputation.adapters.mongo_post_tags import MongoPostTags
+from guild_reputation.adapters.mongo_ratings import MongoRatings
+from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.app.boards import LiveBoards
+from guild_reputation.app.event_handlers import ContentEventHandlers
+from guild_reputation.domain.leaderboard import Leaderboards
+from guild_reputation.domain.periods import Calendar
+from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule
+from guild_testing.fixtures import Infra, database_name
+
+C = "c-1"
+
+
+@pytest_asyncio.fixture
+async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[AsyncDatabase[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri)
+    name = database_name(request.node.name)
+    await client.drop_database(name)
+    database = client[name]
+    await ensure_indexes(database, mongo_ledger.INDEXES)
+    yield database
+    await client.drop_database(name)
+    await client.close()
+
+
+class Crash(Exception):
+    """A process dying part-way through counting an entry."""
+
+
+class CrashingLedger(MongoLedger):
+    """Counts the next entries into only their first few counters, then dies, as a crash would."""
+
+    crash_after: int | None = None
+
+    async def count(self, stored: Document) -> list[tuple[str, str, int, int]]:
+        if self.crash_after is None:
+            return await super().count(stored)
+        for counter in counters_of(stored)[: self.crash_after]:
+            await self.apply(str(stored["_id"]), counter)
+        raise Crash(stored["_id"])
+
+
+def _without_applied(docs: dict[tuple[str, str], Document]) -> dict[tuple[str, str], Document]:
+    return {key: {k: v for k, v in doc.items() if k != "applied"} for key, doc in docs.items()}
+
+
+async def _assert_counters_match_the_ledger(ledger: MongoLedger, db: AsyncDatabase[Document]) -> int:
+    members = await db[mongo_ledger.LEDGER].distinct("member_id")
+    checked = 0
+    for member in members:
+        recomputed = await ledger.recomputed(member)
+        stored = await ledger.stored_counters(recomputed)
+        assert _without_applied(stored) == _without_applied(recomputed), member
+        checked += len(recomputed)
+    # And no counter the ledger does not give.
+    expected = 0
+    for member in members:
+        expected += sum(1 for key in await ledger.recomputed(member) if key[0] == COUNTERS)
+    assert await db[COUNTERS].count_documents({}) == expected
+    return checked
+
+
+def _entry(event: str, amount: int, *, rule: Rule = Rule.UPVOTE_RECEIVED, actor: str = "ann") -> LedgerEntry:
+    return LedgerEntry.for_event(
+        event_id=event,
+        rule=rule,
+        community_id=C,
+        member_id="bob",
+        amount=amount,
+        target_id="a1",
+        time=datetime(2026, 3, 4, 10, tzinfo=UTC),
+        actor_id=actor,
+        tags=("sql",),
+    )
+
+
+async def test_a_crash_between_the_ledger_and_the_counters_is_repaired_by_redelivery(
+    db: AsyncDatabase[Document],
+) -> None:
+    released: list[int] = []
+    ledger = MongoLedger(db, on_events=lambda *_: released.append(1), calendar=Calendar())
+    # Crash right after the insert: nothing counted, nothing released.
+    first = _entry("e1", 10)
+    await ledger.append(first, region="emea", programme="sales")
+    assert await ledger.net_for_target(C, "bob", "a1", [Rule.UPVOTE_RECEIVED]) == 0
+    assert not released
+    # The redelivery counts the entry as stored (the rules would now give 7: the first amount stands).
+    await ledger.record(_entry("e1", 7), region="emea", programme="sales")
+    assert await ledger.net_for_target(C, "bob", "a1", [Rule.UPVOTE_RECEIVED], actor_id="ann") == 10
+    assert len(released) == 1
+    # Crash part-way: some counters have the second entry, the others not.
+    second = _entry("e2", 10, actor="cat")
+    stored, inserted = await ledger.append(second, region="emea", programme="sales")
+    assert inserted
+    for counter in counters_of(stored)[:4]:
+        assert await ledger.apply(second.id, counter) is not None
+    assert await ledger.apply(second.id, counters_of(stored)[0]) is None  # held already
+    for _ in range(3):  # redelivered, and again after it was released
+        await ledger.record(second, region="emea", programme="sales")
+    assert len(released) == 2
+    assert await _assert_counters_match_the_ledger(ledger, db) > 0
+    totals = {(t.community_id, t.period): t.points for t in await ledger.stored_totals(C, "bob", first.time)}
+    assert set(totals.values()) == {20}
+    assert len(totals) == 6  # community and global; all time, week and month
+    tag = await db[TAG_TOTALS].find_one({"_id": f"{C}|sql|bob"})
+    assert tag is not None
+    assert (tag["points"], tag["entries"]) == (20, 2)
+    assert await ledger.earned_on(C, "bob", Rule.UPVOTE_RECEIVED, first.time) == 20
+    assert await ledger.count_for_target(C, "bob", "a1", Rule.UPVOTE_RECEIVED) == 2
+    assert await ledger.has_entry(C, "bob", "a1", Rule.UPVOTE_RECEIVED, "cat")
+    assert not await ledger.has_entry(C, "bob", "a1", Rule.UPVOTE_RECEIVED, "cat", other_than=second.id)
+    assert await ledger.tags_for_target(C, "bob", "a1") == ["sql"]
+
+
+async def test_a_counter_forgets_all_but_its_latest_entry_ids(db: AsyncDatabase[Document]) -> None:
+    ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
+    for i in range(mongo_ledger.RECENT * 2):
+        await ledger.record(_entry(f"e{i}", 1, actor=f"v{i}"), region="emea", programme="sales")
+    doc = await db[TOTALS].find_one({"_id": f"{C}:bob"})
+    assert doc is not None
+    assert (doc["points"], doc["entries"]) == (200, 200)
+    assert mongo_ledger.RECENT <= len(doc["applied"]) <= mongo_ledger.RECENT * 3 // 2
+    assert doc["applied"][-1] == f"e{mongo_ledger.RECENT * 2 - 1}:upvote_received"
+
+
+@dataclass
+class World:
+    """Content with consistent state to draw random events from."""
+
+    rng: random.Random
+    members: tuple[str, ...] = ("m0", "m1", "m2", "m3", "m4")
+    posts: dict[str, str] = field(default_factory=dict)  # post id -> author
+    questions: dict[str, str] = field(default_factory=dict)  # post id -> its question's id
+    votes: dict[tuple[str, str], int] = field(default_factory=dict)
+    accepted: set[str] = field(default_factory=set)
+    serial: int = 0
+    clock: datetime = datetime(2026, 3, 2, 8, tzinfo=UTC)
+
+    def _envelope(self, name: str, payload: Message) -> Envelope:
+        self.clock += timedelta(minutes=self.rng.choice([1, 5, 90]))
+        envelope = new_envelope(
+            service="content", name=name, payload=payload, subject="s", region="emea", programme="sales"
+        )
+        return Envelope(**{**envelope.__dict__, "time": self.clock})
+
+    def next(self) -> Envelope:
+        rng = self.rng
+        self.serial += 1
+        kinds = {"ask": 3, "answer": 3, "vote": 5, "accept": 2, "remove": 1, "follow": 1, "rate": 2}
+        kind = rng.choices(list(kinds), weights=list(kinds.values()))[0]
+        if kind == "ask" or not self.questions:
+            qid, author = f"q{self.serial}", rng.choice(self.members)
+            self.posts[qid] = author
+            self.questions[qid] = qid
+            return self._envelope(
+                "question_asked",
+                events.QuestionAsked(
+                    question_id=qid,
+                    community_id=C,
+                    author_id=author,
+                    tags=rng.sample(["sql", "crm", "go"], 2),
+                ),
+            )
+        if kind == "answer":
+            qid = rng.choice(sorted({q for q in self.questions.values()}))
+            aid, author = f"a{self.serial}", rng.choice(self.members)
+            self.posts[aid] = author
+            self.questions[aid] = qid
+            answer = events.AnswerPosted(
+                answer_id=aid,
+                question_id=qid,
+                community_id=C,
+                author_id=author,
+                question_author_id=self.posts[qid],
+            )
+            return self._envelope("answer_posted", answer)
+        post = rng.choice(sorted(self.posts))
+        author = self.posts[post]
+        if kind == "vote":
+            voter = rng.choice(self.members)
+            previous = self.votes.get((voter, post), 0)
+            value = rng.choice([v for v in (-1, 0, 1) if v != previous])
+            self.votes[(voter, post)] = value
+            payload = events.VoteChanged(
+                target_kind="answer" if post.startswith("a") else "question",
+                target_id=post,
+                question_id=self.questions[post],
+                community_id=C,
+                voter_id=voter,
+                target_author_id=author,
+                previous_value=previous,
+                value=value,
+            )
+            return self._envelope("vote_changed", payload)
+        if kind == "accept":
+            asker = self.posts[self.questions[post]]
+            message: Message
+            if post in self.accepted:
+                self.accepted.discard(post)
+                message = events.AnswerUnaccepted(answer_id=post, community_id=C, answer_author_id=author)
+                return self._envelope("answer_unaccepted", message)
+            self.accepted.add(post)
+            message = events.AnswerAccepted(
+                answer_id=post,
+                question_id=self.questions[post],
+                community_id=C,
+                answer_author_id=author,
+                question_author_id=asker,
+            )
+            return self._envelope("answer_accepted", message)
+        if kind == "remove":
+            payload_removed = events.PostRemoved(
+                post_id=post, community_id=C, author_id=author, by_moderator=rng.random() < 0.5
+            )
+            return self._envelope("post_removed", payload_removed)
+        if kind == "follow":
+            followed = events.CollectionFollowed(
+                collection_id=f"k{rng.randrange(3)}",
+                community_id=C,
+                curator_id="m0",
+                follower_id=rng.choice(self.members),
+            )
+            return self._envelope("collection_followed", followed)
+        rate_time = Timestamp()
+        rate_time.FromDatetime(self.clock + timedelta(minutes=1))
+        rated = events.ItemRated(
+            item_id=post,
+            community_id=C,
+            author_id=author,
+            rater_id=rng.choice(self.members),
+            stars=rng.randint(1, 5),
+            rate_time=rate_time,
+        )
+        return self._envelope("item_rated", rated)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_random_events_redeliveries_and_crashes_leave_counters_equal_to_the_ledger(
+    db: AsyncDatabase[Document], seed: int
+) -> None:
+    rng = random.Random(seed)
+    calendar = Calendar()
+    ledger = CrashingLedger(db, on_events=lambda *_: None, calendar=calendar)
+    handlers = ContentEventHandlers(
+        ledger,
+        LiveBoards(Leaderboards(), calendar),
+        PointsTable(daily_caps={"upvote_received": 25, "collection_followed": 5}),
+        MongoPointsRules(db),
+        MongoPostTags(db),
+        ratings=MongoRatings(db),
+    ).handlers()
+    world = World(rng)
+    pending: list[Envelope] = []  # delivered and to be delivered again (a crash or a republish)
+    crashes = 0
+
+    async def deliver(envelope: Envelope) -> None:
+        nonlocal crashes
+        ledger.crash_after = rng.choice([0, 3, 7]) if rng.random() < 0.1 else None
+        try:
+            await handlers[envelope.type](envelope)
+        except Crash:
+            crashes += 1
+        ledger.crash_after = None
+
+    for _ in range(140):
+        envelope = world.next()
+        await deliver(envelope)
+        if rng.random() < 0.25:
+            pending.append(envelope)
+        if pending and rng.random() < 0.3:
+            await deliver(pending.pop(rng.randrange(len(pending))))
+    for envelope in pending:
+        await deliver(envelope)
+    # Whatever crashed last is delivered until it goes through, as JetStream would.
+    unreleased = await db[mongo_ledger.LEDGER].find({"released": False}).to_list()
+    assert crashes > 0
+    for doc in unreleased:
+        await ledger.record(
+            LedgerEntry(
+                id=doc["_id"],
+                community_id=doc["community_id"],
+                member_id=doc["member_id"],
+                amount=doc["amount"],
+                rule=Rule(doc["rule"]),
+                source_event_id=doc["source_event_id"],
+                target_id=doc["target_id"],
+                time=doc["time"].replace(tzinfo=UTC),
+                actor_id=doc["actor_id"],
+                tags=tuple(doc["tags"]),
+            ),
+            region="emea",
+            programme="sales",
+        )
+    rules = set(await db[mongo_ledger.LEDGER].distinct("rule"))
+    assert {"post_removed", "answer_accepted", "upvote_received", "collection_followed"} <= rules
+    assert rules & {"upvote_retracted", "answer_accepted_reversed", "resource_rated_reversed"}
+    assert await _assert_counters_match_the_ledger(ledger, db) > 20
+    # And the slow path writes the same counters back.
+    before = _without_applied(await ledger.stored_counters(await ledger.recomputed("m1")))
+    await ledger.recount_member("m1")
+    assert _without_applied(await ledger.stored_counters(await ledger.recomputed("m1"))) == before
+
+
+async def test_counters_of_entries_recorded_before_them_are_built_once_at_start(
+    db: AsyncDatabase[Document],
+) -> None:
+    ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
+    for i, voter in enumerate(["ann", "cat", "dan"]):
+        await ledger.record(_entry(f"e{i}", 10, actor=voter), region="emea", programme="sales")
+    # As the ledger was before counters: totals recomputed without ids, no other counter.
+    await db[COUNTERS].drop()
+    await db[TOTALS].update_many({}, {"$unset": {"applied": ""}})
+    await db[TAG_TOTALS].update_many({}, {"$unset": {"applied": ""}})
+    await db[META].delete_many({})
+    assert await ledger.net_for_target(C, "bob", "a1", [Rule.UPVOTE_RECEIVED], actor_id="cat") == 0
+    assert await ledger.migrate_counters() > 0
+    assert await ledger.migrate_counters() == 0  # once per database
+    assert await ledger.net_for_target(C, "bob", "a1", [Rule.UPVOTE_RECEIVED], actor_id="cat") == 10
+    await _assert_counters_match_the_ledger(ledger, db)
+    # Redelivering an old entry counts nothing twice; a new one counts on top.
+    await ledger.record(_entry("e1", 10, actor="cat"), region="emea", programme="sales")
+    await ledger.record(_entry("e9", 5, actor="eve"), region="emea", programme="sales")
+    total: Any = await db[TOTALS].find_one({"_id": f"{C}:bob"})
+    assert (total["points"], total["entries"]) == (35, 4)
+    await _assert_counters_match_the_ledger(ledger, db)
+
+
+async def test_badge_fact_sets_count_each_fact_once_and_are_built_for_facts_stored_before_them(
+    db: AsyncDatabase[Document],
+) -> None:
+    badges = MongoBadges(db, on_events=lambda *_: None)
+    for answer, asker in (("a1", "ann"), ("a2", "ann"), ("a1", "ann"), ("a3", "bob")):
+        await badges.add_fact(
+            f"answer_to:{answer}", community_id=C, member_id=asker, kind="answer_to", subject_id=f"q-{asker}"
+        )
+    assert await badges.count_facts(C, "answer_to", "q-ann") == 2
+    assert await badges.fact_subjects(C, "ann", "answer_to") == {"q-ann"}
+    # As stored before the sets: facts only.
+    await db[BADGE_FACT_SETS].drop()
+    await db[META].delete_many({})
+    assert await badges.count_facts(C, "answer_to", "q-ann") == 0
+    assert await badges.migrate_fact_sets() == 3
+    assert await badges.migrate_fact_sets() == 0  # once per database
+    assert await badges.count_facts(C, "answer_to", "q-ann") == 2
+    assert await badges.count_facts(C, "answer_to", "q-bob") == 1
+    assert await badges.fact_subjects(C, "bob", "answer_to") == {"q-bob"}
