@@ -34,7 +34,7 @@ proto-check: sync ## Fail if the generated code is stale
 lint: sync proto-check ## ruff, mypy, buf lint and the Kubernetes manifests
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py tools/contracts examples
+	.venv/bin/mypy libs/common/src libs/testing/src services/*/src libs/*/tests services/*/tests tests conftest.py tools/contracts examples bench
 	cd protos && ../$(BUF) lint
 	$(PY) tools/contracts/events_catalog.py --check
 	bash tools/contracts/breaking.sh
