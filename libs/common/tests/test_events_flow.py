@@ -9,6 +9,7 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf import wrappers_pb2
+from nats.js.api import AckPolicy, ConsumerConfig
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -236,3 +237,19 @@ async def test_a_sliced_consumer_reads_its_slice_and_events_about_people(
     consumer.stop()
     await task
     assert sorted(seen) == ["emea-cpd", "emea-sales", "profile"]
+
+
+async def test_an_existing_sliced_durable_is_widened_to_the_global_subjects(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    spec = ConsumerSpec(name="older", source_service="demo", handlers={}, region="emea")
+    # What an earlier release created: the slice's own subject only.
+    await js.add_consumer(
+        "GUILD_DEMO",
+        ConsumerConfig(
+            durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT, filter_subject="guild.emea.*.demo.>"
+        ),
+    )
+    await EventConsumer(js, db, spec).subscribe()
+    info = await js.consumer_info("GUILD_DEMO", spec.durable)
+    assert sorted(info.config.filter_subjects or []) == sorted(spec.filter_subjects)

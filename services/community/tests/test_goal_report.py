@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -17,11 +18,14 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
 from guild.events.v1 import community_events_pb2 as events
+from guild_common.grpc.channels import service_channel
+from guild_community.adapters.reputation_client import ReputationGoalMeasurer
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
+from guild_community.domain.goals import GoalMetric
 from guild_reputation import bootstrap as reputation_bootstrap
 from guild_reputation.config import ReputationSettings
-from guild_testing.fixtures import auth
+from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
 
 from .conftest import EventReader
@@ -161,3 +165,19 @@ async def test_a_hidden_communitys_goals_do_not_exist_for_outsiders(stub: Stub) 
         api.ListGoalsRequest(community_id=cid), metadata=OWNER
     )
     assert list(listed.goals) == []
+
+
+async def test_a_community_reputation_has_not_heard_of_yet_is_not_measured_rather_than_unavailable(
+    settings_for: Callable[..., CommunitySettings], unused_tcp_port: int
+) -> None:
+    reputation_settings = settings_for(ReputationSettings, grpc_port=unused_tcp_port)
+    async with running_service(reputation_settings, reputation_bootstrap.build) as reputation:
+        # As community calls it for a member whose token it forwards.
+        channel = service_channel(reputation.address, service_token=token_for("ann"))
+        try:
+            measurer = ReputationGoalMeasurer(channel)
+            until = datetime.now(UTC)
+            measured = await measurer.measure("never-created", GoalMetric.CONTRIBUTORS_PCT, until)
+        finally:
+            await channel.close()
+    assert (measured.value, measured.sample_size, measured.until) == (0.0, 0, until)

@@ -14,6 +14,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pymongo.asynchronous.database import AsyncDatabase
@@ -132,9 +133,24 @@ class EventConsumer:
             config.filter_subject = subjects[0]
         else:
             config.filter_subjects = subjects
+        await self._update_filters(config, subjects)
         return await self._js.pull_subscribe(
             subjects[0], durable=self._spec.durable, stream=self._spec.stream, config=config
         )
+
+    async def _update_filters(self, config: ConsumerConfig, subjects: list[str]) -> None:
+        """An existing durable keeps its configuration when subscribed to; bring its subjects up to date
+        (a release that widens a slice's subjects must not leave running deployments on the old ones)."""
+        try:
+            info = await self._js.consumer_info(self._spec.stream, self._spec.durable)
+        except NotFoundError:
+            return
+        current = list(info.config.filter_subjects or []) or (
+            [info.config.filter_subject] if info.config.filter_subject else []
+        )
+        if sorted(current) != sorted(subjects):
+            log.info("consumer subjects updated", consumer=self._spec.durable, was=current, now=subjects)
+            await self._js.add_consumer(self._spec.stream, config)
 
     async def run(self) -> None:
         subscription = await self._subscribe_until_ready()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
@@ -22,6 +22,9 @@ METRIC_TO_PB: dict[GoalMetric, rpb.GoalMetric.ValueType] = {
     GoalMetric.NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT: rpb.GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT,
 }
 TIMEOUT_SECONDS = 5.0
+NOT_MEASURED_YET = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED)
+# The window reputation measures a goal over (the 30 days before ``until``).
+MEASURED_SPAN = timedelta(days=30)
 
 
 class ReputationGoalMeasurer:
@@ -40,6 +43,11 @@ class ReputationGoalMeasurer:
                 request, timeout=self._timeout
             )
         except grpc.aio.AioRpcError as exc:
+            if exc.code() in NOT_MEASURED_YET:
+                # Community has authorised the caller already; reputation has not yet heard of the
+                # community or of the caller's membership (its read models follow events). Nothing is
+                # measured yet: the goal's status is unknown, the rest of the report stands.
+                return Measurement(value=0.0, sample_size=0, since=until - MEASURED_SPAN, until=until)
             raise Unavailable(
                 "the reputation service could not measure the goals; try again later",
                 reason="REPUTATION_UNAVAILABLE",
