@@ -47,6 +47,7 @@ from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import TOTALS, TOTALS_JOURNAL, MongoLedger, total_id
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
@@ -193,19 +194,22 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     roles = ReadThroughRoles(RoleReadModel(db), roles_channel)
     badges = MongoBadges(db, on_events=lambda *_: None)
     weeks = Weeks(settings.leaderboard_timezone)
+    insights = MongoInsights(db, weeks)
+    readers = CommunityReaders(insights, roles)
     # Wired as the service's composition root (bootstrap.build) wires it.
     servicer = ReputationServicer(
         queries,
         PointsRulesUseCases(MongoPointsRules(db), roles, PointsTable()),
         BadgeUseCases(badges, roles),
-        InsightsQueries(MongoInsights(db, weeks), weeks, roles),
+        InsightsQueries(insights, weeks, roles),
         RecognitionUseCases(MongoRecognition(db, on_events=lambda *_: None), roles),
-        TagQueries(ledger),
+        TagQueries(ledger, readers),
         BadgeDefinitionUseCases(
             MongoBadgeDefinitions(db),
             badges,
             roles,
             Issuer(settings.badge_issuer_url, settings.badge_issuer_name),
+            readers,
         ),
     )
 

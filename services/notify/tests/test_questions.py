@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo import AsyncMongoClient
 from services.notify.tests.support import Events, wait_for_inbox
 
@@ -17,8 +18,18 @@ from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
+from guild_notify.adapters.email import MongoEmailOutbox
+from guild_notify.adapters.mongo_broadcasts import MongoMemberships
+from guild_notify.adapters.mongo_inbox import MongoInbox
+from guild_notify.adapters.mongo_nudges import MongoNudges
+from guild_notify.adapters.mongo_preferences import MongoPreferences
+from guild_notify.app.live import LiveStreams
+from guild_notify.app.notifier import Notifier
+from guild_notify.app.questions import UnansweredNudges
+from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
+from guild_notify.domain.model import Notification
 from guild_notify.domain.questions import (
     QuestionNudge,
     new_question_in_tag,
@@ -159,7 +170,9 @@ async def test_new_questions_reach_followers_and_experts_of_their_tags(
 async def test_unanswered_questions_reach_champions_once(
     settings_for: Callable[..., ServiceSettings], events: Events
 ) -> None:
-    settings = settings_for(NotifySettings, unanswered_after_seconds=0.6, nudge_sweep_seconds=0.1)
+    settings = settings_for(
+        NotifySettings, unanswered_after_seconds=0.6, nudge_sweep_seconds=0.1, nudge_settle_seconds=0.2
+    )
     async with running_service(settings, build) as running:
         stub = api_grpc.NotifyServiceStub(running.channel)
         for member, role in [
@@ -251,3 +264,79 @@ def test_nudges_and_tag_notices_skip_the_asker_and_repeat_no_one() -> None:
         time=now,
     )
     assert [(n.recipient_id, n.text) for n in tagged] == [("bob", "New question tagged go: \u201cWhy?\u201d")]
+
+
+async def test_a_question_replayed_after_its_delay_is_nudged_only_if_no_answer_follows_it(
+    settings_for: Callable[..., ServiceSettings], events: Events
+) -> None:
+    # After a consumer backlog longer than the delay, questions arrive already overdue: the answers
+    # behind them in the backlog still come before the nudge.
+    settings = settings_for(
+        NotifySettings, unanswered_after_seconds=0.01, nudge_sweep_seconds=0.1, nudge_settle_seconds=2.0
+    )
+    async with running_service(settings, build) as running:
+        stub = api_grpc.NotifyServiceStub(running.channel)
+        await events.emit(
+            "community",
+            "member_joined",
+            community.MemberJoined(community_id="c1", member_id="ch1", role="champion"),
+        )
+        await _handled(events, stub, "m1")
+        an_hour_ago = Timestamp()
+        an_hour_ago.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
+        for question_id in ("q1", "q2"):
+            await events.emit(
+                "content",
+                "question_asked",
+                content.QuestionAsked(
+                    question_id=question_id,
+                    community_id="c1",
+                    author_id="ann",
+                    title=question_id,
+                    create_time=an_hour_ago,
+                ),
+            )
+        await _handled(events, stub, "m2")
+        await asyncio.sleep(0.5)  # the answer is further down the backlog
+        await events.emit(
+            "content",
+            "answer_posted",
+            content.AnswerPosted(answer_id="a1", question_id="q1", author_id="bob", question_author_id="ann"),
+        )
+        ch1 = await wait_for_inbox(stub, "ch1", 1)
+        assert [(n.type, n.subject_id) for n in ch1.notifications] == [(UNANSWERED, "q2")]
+
+
+async def test_a_nudge_stops_at_the_answer_handled_while_champions_are_told(
+    settings_for: Callable[..., ServiceSettings],
+) -> None:
+    settings = settings_for(NotifySettings)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    try:
+        db = client[settings.database_name]
+        nudges, memberships, inbox = MongoNudges(db), MongoMemberships(db), MongoInbox(db)
+        now = datetime.now(UTC)
+        for champion in ("ch1", "ch2", "ch3"):
+            await memberships.joined("c1", champion, "champion", now)
+        await nudges.schedule(
+            QuestionNudge(
+                question_id="q1", community_id="c1", title="T", author_id="ann", ask_time=now, due_time=now
+            )
+        )
+
+        class AnsweredMeanwhile(Notifier):
+            """The question's answer is handled right after the first champion is told."""
+
+            async def deliver(self, n: Notification, *, in_app_allowed: bool = True) -> None:
+                await super().deliver(n, in_app_allowed=in_app_allowed)
+                await nudges.cancel("q1", datetime.now(UTC))
+
+        notifier = AnsweredMeanwhile(
+            inbox, MongoPreferences(db), LiveStreams(), MongoEmailOutbox(db), UnsubscribeTokens("s"), "u"
+        )
+        await UnansweredNudges(nudges, memberships, notifier, sweep_seconds=1).sweep()
+        told = [d["recipient_id"] async for d in db["notifications"].find({"subject_id": "q1"})]
+        assert told == ["ch1"]
+        assert not await nudges.still_pending("q1")
+    finally:
+        await client.close()

@@ -19,7 +19,10 @@ from guild.notify.v1 import notification_pb2 as pb
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
+from guild_common.events.envelope import new_envelope
+from guild_common.events.publisher import JetStreamPublisher
 from guild_common.mongo import Document, ensure_indexes
+from guild_common.pagination import decode_token
 from guild_common.settings import ServiceSettings
 from guild_notify.adapters.mongo_inbox import INDEXES, SEQUENCE_INDEXES, MongoInbox
 from guild_notify.app.live import LiveStreams
@@ -296,3 +299,63 @@ async def test_streams_are_woken_for_the_communities_they_watch_only() -> None:
     live.community_published("c1")  # closed: nothing left behind to wake
     assert live.listeners("ann") == 0
     assert live.watchers("c1") == 0
+
+
+async def test_a_notice_passed_over_before_the_membership_is_known_is_streamed_once_it_is(
+    settings_for: Callable[..., ServiceSettings], events: Events
+) -> None:
+    # Notify learns of memberships from community events, which may lag: a stream that reads a
+    # notice to a community before it knows the member joined passes over it, then catches up.
+    async with running_service(settings_for(NotifySettings, stream_poll_seconds=0.3), build) as running:
+        stub = api_grpc.NotifyServiceStub(running.channel)
+        await events.emit(
+            "community", "member_joined", community.MemberJoined(community_id="c1", member_id="bob")
+        )
+        await events.emit(
+            "community",
+            "role_granted",
+            community.RoleGranted(community_id="c1", member_id="bob", role="owner", granted_by="olga"),
+        )
+        await wait_for_inbox(stub, "bob", 1)
+        joined = new_envelope(
+            service="community",
+            name="member_joined",
+            payload=community.MemberJoined(community_id="c1", member_id="ann", role="member"),
+            subject="s",
+            region="emea",
+            programme="sales",
+        )
+        ann = await _open(stub, "ann")
+        broadcast = await stub.CreateBroadcast(
+            api.CreateBroadcastRequest(broadcast=pb.Broadcast(community_id="c1", text="Town hall")),
+            metadata=auth("bob"),
+        )
+        # Two personal notifications: the stream reads the community notices between them, so the
+        # second one's token shows the broadcast passed over.
+        await events.emit("content", "answer_posted", _posted("dan", "a1"))
+        first = await _next(ann)
+        await events.emit("content", "answer_posted", _posted("dan", "a2"))
+        second = await _next(ann)
+        assert [first.notification.sequence, second.notification.sequence] == [1, 2]
+        assert decode_token(second.resume_token)["b"] == 1  # passed the broadcast, not shown it
+
+        await JetStreamPublisher(events.js).publish(joined)  # the membership lands, late
+        inbox = await wait_for_inbox(stub, "ann", 3)  # the notice is in the inbox now
+        assert "Town hall" in [n.text for n in inbox.notifications]
+        await events.emit("content", "answer_posted", _posted("dan", "a3"))
+        delivered = [await _next(ann) for _ in range(2)]
+        assert sorted((d.notification.type, d.notification.text) for d in delivered) == [
+            (pb.NOTIFICATION_TYPE_NEW_ANSWER, "dan answered your question \u201cHow do I book leave?\u201d"),
+            (pb.NOTIFICATION_TYPE_BROADCAST, "Town hall"),
+        ]
+        notice = next(
+            d.notification for d in delivered if d.notification.type == pb.NOTIFICATION_TYPE_BROADCAST
+        )
+        assert notice.id == f"broadcast:{broadcast.broadcast.id}"
+        with pytest.raises(asyncio.TimeoutError):  # once only: not again on the next re-reads
+            await asyncio.wait_for(ann.read(), timeout=1.0)
+        ann.cancel()
+        resumed = await _open(stub, "ann", delivered[-1].resume_token)
+        with pytest.raises(asyncio.TimeoutError):  # nor after a reconnect
+            await asyncio.wait_for(resumed.read(), timeout=0.6)
+        resumed.cancel()

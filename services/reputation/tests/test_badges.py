@@ -39,7 +39,7 @@ async def _badges(
     stub: api_grpc.ReputationServiceStub, member: str, expect: set[tuple[str, int]]
 ) -> set[tuple[str, int]]:
     have: set[tuple[str, int]] = set()
-    for _ in range(150):
+    for _ in range(400):  # 20 s at most
         response = await stub.ListBadges(
             api.ListBadgesRequest(member_id=member, page_size=100), metadata=auth(member)
         )

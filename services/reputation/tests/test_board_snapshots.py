@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -13,15 +13,19 @@ from services.reputation.tests.test_ledger_rules import _question, _standing, _v
 from guild.events.v1 import content_events_pb2 as events
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
+from guild_common.clock import utc_now
+from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots
+from guild_reputation.adapters import mongo_board_snapshots, mongo_ledger
+from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
 from guild_reputation.adapters.mongo_ledger import MongoLedger
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.leaderboard import Leaderboards
-from guild_reputation.domain.periods import Calendar
-from guild_testing.fixtures import auth
+from guild_reputation.domain.periods import GLOBAL, Calendar
+from guild_reputation.domain.rules import LedgerEntry, Rule
+from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 
 
@@ -126,3 +130,63 @@ async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_
         await producer.emit("question_asked", _question("q10", "bob"))
         assert (await _standing(stub, "bob", expect=4)).standing.rank == 2
     await client.close()
+
+
+async def test_deployments_of_two_slices_sharing_a_database_each_restore_their_own_snapshot(
+    infra: Infra,
+) -> None:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    db = client[database_name("two_slices_snapshots")]
+    await client.drop_database(db.name)
+    try:
+        await ensure_indexes(db, [*mongo_board_snapshots.INDEXES, *mongo_ledger.INDEXES])
+        ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
+        # Written before slices were recorded: nobody restores it, and the next write drops it.
+        await db.board_snapshots.insert_one({"_id": "old", "as_of": utc_now(), "members": 1, "chunks": 0})
+        clock = [utc_now() - timedelta(hours=1)]
+
+        def tick() -> datetime:
+            clock[0] += timedelta(seconds=1)
+            return clock[0]
+
+        def deployment(region: str, member: str) -> tuple[MongoBoardSnapshots, BoardSnapshotter]:
+            snapshots = MongoBoardSnapshots(db, slice_of(region, "*"))
+            live = LiveBoards(Leaderboards(), Calendar())
+            live.boards.board(C1, "all").set(member, 5)
+            writer = BoardSnapshotter(
+                live, snapshots, ledger, interval=timedelta(minutes=10), margin=timedelta(0), clock=tick
+            )
+            return snapshots, writer
+
+        emea, emea_writer = deployment("emea", "ann")
+        amer, amer_writer = deployment("amer", "bob")
+        assert await emea.latest() is None
+        amer_head = await amer_writer.write()
+        # Journaled after the older slice's snapshot: what that slice's next start reads.
+        entry = LedgerEntry.for_event(
+            event_id="e1",
+            rule=Rule.QUESTION_ASKED,
+            community_id=C1,
+            member_id="bob",
+            amount=2,
+            target_id="q1",
+            time=utc_now(),
+        )
+        await ledger.record(entry, region="amer", programme="sales")
+        clock[0] = utc_now()
+        for _ in range(3):  # the newer slice prunes only its own snapshots
+            emea_head = await emea_writer.write()
+        assert await db.board_snapshots.find_one({"_id": "old"}) is None
+        for snapshots, head, member in ((emea, emea_head, "ann"), (amer, amer_head, "bob")):
+            restored = LiveBoards(Leaderboards(), Calendar())
+            report = await restore_boards(ledger, snapshots, restored, margin=timedelta(0))
+            assert report.snapshot_id == head.snapshot_id
+            expected = {(C1, "all"): [(member, 5)]}
+            if member == "bob":  # and the journal from its snapshot on, which the other slice kept
+                expected = {(C1, "all"): [("bob", 2)], (GLOBAL, "all"): [("bob", 2)]}
+            assert {k: v for k, v in _contents(restored).items() if k[1] == "all"} == expected
+        assert await db.board_snapshots.count_documents({}) == 3
+        assert await db.board_snapshot_chunks.count_documents({"snapshot_id": amer_head.snapshot_id}) == 1
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from pymongo import AsyncMongoClient
 from services.reputation.tests.support import C1, Producer
 
 from guild.events.v1 import community_events_pb2 as community_events
@@ -19,7 +21,14 @@ from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild.reputation.v1 import badge_pb2
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
+from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_reputation.adapters import mongo_badges, mongo_custom_badges
+from guild_reputation.adapters.mongo_badges import MongoBadges
+from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
+from guild_reputation.adapters.mongo_post_tags import MongoPostTags
+from guild_reputation.app.custom_badges import CustomBadgeRules
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.badges import Award, Badge, Tier
@@ -31,7 +40,7 @@ from guild_reputation.domain.custom_badges import (
     TemplatePeriod,
 )
 from guild_reputation.domain.periods import Calendar
-from guild_testing.fixtures import auth, token_for
+from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
 
 SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
@@ -62,7 +71,7 @@ def test_counting_keys_per_period() -> None:
     count = rolling.count(calendar, MONDAY)
     assert count.bucket == ""
     assert count.day - count.window_start == 6
-    assert count.award_key == f"d{count.day // 7}"
+    assert count.award_key == f"day{count.day}"
     assert rolling.award_id("ann", count.award_key) == f"{C1}:ann:custom:bd1:{count.award_key}"
     tagged = Template(CountedEvent.ANSWER_ACCEPTED, 5, TemplatePeriod.WEEK, tag="python")
     assert tagged.narrative() == (
@@ -152,7 +161,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
     )
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        for member, role in (("olivia", "owner"), ("max", "member")):
+        for member, role in (("olivia", "owner"), ("max", "member"), ("lea", "member")):
             await producer.emit(
                 "member_joined",
                 community_events.MemberJoined(
@@ -160,6 +169,9 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
                 ),
                 service="community",
             )
+        await producer.emit(
+            "member_left", community_events.MemberLeft(community_id=C1, member_id="lea"), service="community"
+        )
         helper = api.CreateBadgeDefinitionRequest(
             community_id=C1,
             title=" Python helper ",
@@ -279,6 +291,36 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
             metadata=auth("max"),
         )
         assert [d.definition_id for d in rest.definitions] == [created.definition_id]
+        # Members and services read the definitions; a former member does not; in a community never
+        # heard of, nobody reads or defines any.
+        assert (
+            await stub.ListBadgeDefinitions(
+                api.ListBadgeDefinitionsRequest(community_id=C1), metadata=SERVICE
+            )
+        ).definitions
+        code = None
+        for _ in range(600):  # until lea's leaving is in the read model (30 s at most)
+            try:
+                await stub.ListBadgeDefinitions(
+                    api.ListBadgeDefinitionsRequest(community_id=C1), metadata=auth("lea")
+                )
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.PERMISSION_DENIED:
+                    break
+            await asyncio.sleep(0.05)
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListBadgeDefinitions(
+                api.ListBadgeDefinitionsRequest(community_id="c-none"), metadata=SERVICE
+            )
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        elsewhere = api.CreateBadgeDefinitionRequest()
+        elsewhere.CopyFrom(helper)
+        elsewhere.community_id = "c-none"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateBadgeDefinition(elsewhere, metadata=auth("olivia"))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
         for qid in ("qc", "qd"):
             await producer.emit("question_asked", _question(qid), age=timedelta(days=7))
         await producer.emit("answer_accepted", _accepted("a2", "q1"))
@@ -435,3 +477,79 @@ async def test_rolling_windows_tags_of_commented_posts_and_collection_follows(
         await producer.emit("collection_followed", follow("dan"))
         (curated,) = await _custom_awards(stub, "cur", 1)
         assert curated.definition_id == followed.definition.definition_id
+
+
+async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(infra: Infra) -> None:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    db = client[database_name("rolling_awards")]
+    await client.drop_database(db.name)
+    try:
+        await ensure_indexes(db, [*mongo_badges.INDEXES, *mongo_custom_badges.INDEXES])
+        calendar = Calendar("UTC")
+        definitions, awards = MongoBadgeDefinitions(db), MongoBadges(db, on_events=lambda *_: None)
+        await definitions.create(_definition(TemplatePeriod.ROLLING_DAYS, repeatable=True, rolling_days=7))
+        handle = CustomBadgeRules(definitions, awards, MongoPostTags(db), calendar).handlers()[
+            "guild.content.question_asked.v1"
+        ]
+        # The last day of a block of 7 days from 1970-01-01: the next day starts another block.
+        day = (datetime(2026, 11, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
+        first = datetime(1970, 1, 1, 9, tzinfo=UTC) + timedelta(days=day - day % 7 + 6)
+
+        async def ask(qid: str, at: datetime) -> Envelope:
+            envelope = new_envelope(
+                service="content",
+                name="question_asked",
+                payload=_question(qid),
+                subject="s",
+                region="emea",
+                programme="sales",
+            )
+            envelope = dataclasses.replace(envelope, time=at)
+            await handle(envelope)
+            return envelope
+
+        async def held() -> list[str]:
+            docs = await db[mongo_badges.BADGE_AWARDS].find({"member_id": "cat"}).to_list()
+            return sorted(str(d["source_event_id"]) for d in docs)
+
+        earned = [await ask(f"q{i}", first + timedelta(minutes=i)) for i in range(3)]
+        assert await held() == [earned[2].id]
+        await handle(earned[2])  # redelivered
+        assert await held() == [earned[2].id]
+        # The next day, within 7 days of the three: they counted towards the award given already.
+        await ask("q3", first + timedelta(days=1))
+        assert await held() == [earned[2].id]
+        await ask("q4", first + timedelta(days=2))
+        again = await ask("q5", first + timedelta(days=3))  # three since the award
+        assert await held() == sorted([earned[2].id, again.id])
+        # Awarded before the last award's day was kept: under the key of its block of 7 days.
+        definition = await definitions.get("bd1")
+        assert definition is not None
+        for i in range(3):
+            count = definition.count(calendar, first)
+            await definitions.tick("bd1", f"old{i}", "dan", count)
+        legacy_key = f"d{count.day // 7}"
+        legacy = Award(
+            id=definition.award_id("dan", legacy_key),
+            community_id=C1,
+            member_id="dan",
+            badge="custom",
+            tier=Tier.BRONZE,
+            time=first,
+            definition_id="bd1",
+            custom_title="Asker",
+        )
+        assert await awards.award(legacy, region="emea", programme="sales")
+        envelope = new_envelope(
+            service="content",
+            name="question_asked",
+            payload=events.QuestionAsked(question_id="qd", community_id=C1, author_id="dan"),
+            subject="s",
+            region="emea",
+            programme="sales",
+        )
+        await handle(dataclasses.replace(envelope, time=first + timedelta(days=1)))
+        assert await db[mongo_badges.BADGE_AWARDS].count_documents({"member_id": "dan"}) == 1
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

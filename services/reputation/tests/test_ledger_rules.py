@@ -38,7 +38,7 @@ async def _standing(
     period: pb.Period.ValueType = pb.PERIOD_UNSPECIFIED,
     all_communities: bool = False,
 ) -> api.GetStandingResponse:
-    for _ in range(150):
+    for _ in range(400):  # 20 s at most
         response: api.GetStandingResponse = await stub.GetStanding(
             api.GetStandingRequest(
                 community_id=community, member_id=member, period=period, all_communities=all_communities

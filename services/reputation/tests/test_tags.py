@@ -10,6 +10,7 @@ import grpc
 import pytest
 from services.reputation.tests.support import C1, C2, Producer
 
+from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
 from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild.reputation.v1 import reputation_service_pb2 as api
@@ -18,8 +19,10 @@ from guild_common.settings import ServiceSettings
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.rules import normalise_tags
-from guild_testing.fixtures import auth
+from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
+
+SERVICE = [("authorization", f"Bearer {token_for('directory', scopes=('service',))}")]
 
 
 def test_tags_are_normalised_like_posts_tags() -> None:
@@ -30,10 +33,16 @@ async def _top(
     stub: api_grpc.ReputationServiceStub, tag: str, expect: list[tuple[str, int]], community: str = C1
 ) -> list[tuple[str, int, int]]:
     got: list[tuple[str, int, int]] = []
-    for _ in range(150):
-        response = await stub.ListTopMembersByTag(
-            api.ListTopMembersByTagRequest(community_id=community, tag=tag), metadata=auth("x")
-        )
+    for _ in range(400):  # 20 s at most
+        try:
+            response = await stub.ListTopMembersByTag(
+                api.ListTopMembersByTagRequest(community_id=community, tag=tag), metadata=SERVICE
+            )
+        except grpc.aio.AioRpcError as error:  # until the community's first post is handled
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.05)
+            continue
         got = [(s.member_id, s.points, s.rank) for s in response.standings]
         if [(m, p) for m, p, _ in got] == expect:
             return got
@@ -118,22 +127,52 @@ async def test_entries_carry_their_posts_tags_and_totals_follow_reversals(
                 )
         await _top(stub, "go", [("m3", 6), ("m2", 4), ("m1", 2)])
         first = await stub.ListTopMembersByTag(
-            api.ListTopMembersByTagRequest(community_id=C1, tag="go", page_size=2), metadata=auth("x")
+            api.ListTopMembersByTagRequest(community_id=C1, tag="go", page_size=2), metadata=SERVICE
         )
         second = await stub.ListTopMembersByTag(
             api.ListTopMembersByTagRequest(
                 community_id=C1, tag="go", page_size=2, page_token=first.next_page_token
             ),
-            metadata=auth("x"),
+            metadata=SERVICE,
         )
         assert [(s.member_id, s.rank) for s in first.standings] == [("m3", 1), ("m2", 2)]
         assert [(s.member_id, s.rank) for s in second.standings] == [("m1", 3)]
         assert second.next_page_token == ""
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ListTopMembersByTag(
-                api.ListTopMembersByTagRequest(community_id=C1, tag="  "), metadata=auth("x")
+                api.ListTopMembersByTagRequest(community_id=C1, tag="  "), metadata=SERVICE
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        # Members read the figures, former members do not; a community nobody posted in is not found.
+        for event, payload in (
+            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="dan")),
+            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="eve")),
+            ("member_left", community_events.MemberLeft(community_id=C1, member_id="eve")),
+        ):
+            await producer.emit(event, payload, service="community")
+        go = api.ListTopMembersByTagRequest(community_id=C1, tag="go")
+        for _ in range(600):  # until the memberships are in the read model (30 s at most)
+            try:
+                read = await stub.ListTopMembersByTag(go, metadata=auth("dan"))
+                break
+            except grpc.aio.AioRpcError:
+                await asyncio.sleep(0.05)
+        assert [s.member_id for s in read.standings] == ["m3", "m2", "m1"]
+        code = None
+        for _ in range(600):  # until eve's leaving is in the read model (30 s at most)
+            try:
+                await stub.ListTopMembersByTag(go, metadata=auth("eve"))
+            except grpc.aio.AioRpcError as error:
+                code = error.code()
+                if code == grpc.StatusCode.PERMISSION_DENIED:
+                    break
+            await asyncio.sleep(0.05)
+        assert code == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListTopMembersByTag(
+                api.ListTopMembersByTagRequest(community_id="c-none", tag="go"), metadata=SERVICE
+            )
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
         # Every points_changed event names the tags of the post its entry is about.
         subscription = await producer.js.subscribe(
             "guild.*.*.reputation.points_changed", stream="GUILD_REPUTATION", ordered_consumer=True

@@ -129,6 +129,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 interests,
                 nudges,
                 unanswered_after=timedelta(seconds=settings.unanswered_after_seconds),
+                settle=timedelta(seconds=settings.nudge_settle_seconds),
                 on_scheduled=nudger.wake,
             ),
         ),

@@ -22,6 +22,9 @@ class NotifySettings(ServiceSettings):
     # A question with no answer after this long is brought to its community's champions.
     unanswered_after_seconds: float = 86400.0
     nudge_sweep_seconds: float = 30.0
+    # A nudge is sent no sooner than this after its question is handled, so that after a backlog of
+    # events longer than the delay, the answers further down it cancel the nudge first.
+    nudge_settle_seconds: float = 60.0
     # Signs unsubscribe links; set a real secret in production.
     unsubscribe_secret: str = "guild-dev-unsubscribe-secret"
     unsubscribe_base_url: str = "https://guild.local/unsubscribe"

@@ -30,7 +30,7 @@ from guild_reputation.adapters import (
 )
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots
+from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import MongoLedger
@@ -38,6 +38,7 @@ from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases, CuratorRules
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases, CustomBadgeRules
@@ -97,7 +98,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     snapshotting = settings.leaderboard_snapshot_minutes > 0
     ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar, journal=snapshotting)
     live = LiveBoards(Leaderboards(), calendar)
-    snapshots = MongoBoardSnapshots(infra.db)
+    snapshots = MongoBoardSnapshots(infra.db, slice_of(settings.region_filter, settings.programme_filter))
     if await ledger.migrate_totals():
         await snapshots.discard()
     counters = await ledger.migrate_counters()
@@ -186,8 +187,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     roles = ReadThroughRoles(role_model, community_channel)
     use_cases = PointsRulesUseCases(rules, roles, points)
     badge_use_cases = BadgeUseCases(badges, roles)
+    readers = CommunityReaders(insights, roles)
     definition_use_cases = BadgeDefinitionUseCases(
-        definitions, badges, roles, Issuer(settings.badge_issuer_url, settings.badge_issuer_name)
+        definitions, badges, roles, Issuer(settings.badge_issuer_url, settings.badge_issuer_name), readers
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
@@ -198,7 +200,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 badge_use_cases,
                 InsightsQueries(insights, weeks, roles),
                 RecognitionUseCases(recognition, roles),
-                TagQueries(ledger),
+                TagQueries(ledger, readers),
                 definition_use_cases,
             ),
             server,

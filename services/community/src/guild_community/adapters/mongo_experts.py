@@ -4,7 +4,8 @@
 nor a tag holds ':'), with points, declared, member, score and listed; a page is one indexed query on
 ``(scope, tag, listed, score desc, member_id)``. ``expert_points``: one record per ledger entry and tag
 (``<entry id>:<tag>``), the facts points are recounted from, so a repeated event cannot count twice.
-``expert_tags``: per scope and person, the topics they have records for (read by ``_id``).
+``expert_tags``: per scope and person, the topics they have records for (read by ``_id``; topics are only
+ever added, with ``$addToSet``).
 The directory reads this service's profiles, memberships and communities to decide declared and member.
 """
 
@@ -80,8 +81,12 @@ class MongoExpertDirectory:
             known_doc = await self._tags.find_one({"_id": tags_id})
             known = set(known_doc.get("tags", [])) if known_doc else set()
             topics = known | await self._expertise(member_id) | set(tags)
-            if topics != known:
-                await self._tags.update_one({"_id": tags_id}, {"$set": {"tags": sorted(topics)}}, upsert=True)
+            if topics - known:
+                # Added to the set, not written whole: another replica adding a topic at the same time
+                # (MongoDB applies each update atomically) keeps it.
+                await self._tags.update_one(
+                    {"_id": tags_id}, {"$addToSet": {"tags": {"$each": sorted(topics - known)}}}, upsert=True
+                )
         for tag in sorted(topics):
             doc_id = f"{scope}:{tag}:{member_id}"
             # Every fact is read under the record's lock, so of two refreshes the later one writes what

@@ -31,6 +31,8 @@ log = structlog.get_logger("guild.notify.questions")
 EventSink = Callable[[Envelope], Awaitable[None]]
 # Champions nudged per question; more than this many in one community is a misconfiguration.
 MAX_CHAMPIONS = 200
+# The least time between scheduling a nudge and sending it.
+NUDGE_SETTLE = timedelta(seconds=60)
 
 
 def event_time(payload: Message, field: str, envelope: Envelope) -> datetime:
@@ -77,10 +79,15 @@ def question_audiences(
     nudges: NudgeStore,
     *,
     unanswered_after: timedelta,
+    settle: timedelta = NUDGE_SETTLE,
     on_scheduled: Callable[[], None] = lambda: None,
 ) -> dict[str, EventSink]:
     """On a new question: schedule its unanswered nudge, then tell the members of its community who
-    follow or are expert in one of its tags. On an answer, or the question's removal: cancel the nudge."""
+    follow or are expert in one of its tags. On an answer, or the question's removal: cancel the nudge.
+
+    A nudge falls due ``unanswered_after`` the question was asked, and never sooner than ``settle`` after
+    it is scheduled: a question replayed from a backlog older than the delay is nudged only once the
+    answers further down the backlog have had time to cancel it."""
 
     async def question_asked(envelope: Envelope) -> None:
         e = envelope.payload(content.QuestionAsked)
@@ -92,7 +99,7 @@ def question_audiences(
                 title=e.title,
                 author_id=e.author_id,
                 ask_time=asked,
-                due_time=asked + unanswered_after,
+                due_time=max(asked + unanswered_after, utc_now() + settle),
             )
         )
         on_scheduled()
@@ -155,10 +162,14 @@ class UnansweredNudges(SweepingWorker):
             if not await self._nudges.still_pending(nudge.question_id):
                 continue  # answered since it was read
             champions = await self._memberships.with_roles(nudge.community_id, CHAMPION_ROLES, MAX_CHAMPIONS)
+            notified = 0
             for notification in unanswered_nudges(nudge, champions, utc_now()):
+                if notified and not await self._nudges.still_pending(nudge.question_id):
+                    break  # answered (or removed) while the champions were being told
                 await self._notifier.deliver(notification)
+                notified += 1
             await self._nudges.sent(nudge.question_id, utc_now())
-            log.info("unanswered nudge sent", question_id=nudge.question_id, champions=len(champions))
+            log.info("unanswered nudge sent", question_id=nudge.question_id, champions=notified)
         return len(due) == self._batch
 
     async def seconds_until_due(self) -> float | None:

@@ -210,6 +210,11 @@ class InboxUseCases:
         Reads the store after each wake-up, so nothing between the token and now is skipped and nothing
         is sent twice; a periodic re-read covers writes by other processes. ``on_ready`` runs once the
         stream is listening and its positions are fixed: from then on nothing new is missed.
+
+        The member's communities come from a read model fed by community events, which may lag: a notice
+        read before the stream's view held its community is passed over, and sent as soon as the view
+        gains the community (each community's notices are read once per range of broadcast positions, so
+        none is sent twice). Its token holds the stream's current positions, since it is older than them.
         """
         recipient = caller.subject
         resumed = _resume_position(token)
@@ -220,6 +225,10 @@ class InboxUseCases:
             if shared is not None:
                 from_token = resumed[1] if resumed is not None else None
                 last_shared = from_token if from_token is not None else await shared.last_sequence()
+            # The broadcast position up to which each community was read while in the member's view
+            # (the stream's start for the others).
+            start_shared = last_shared
+            read_through: dict[str, int] = {}
             if on_ready is not None:
                 await on_ready()
             while True:
@@ -232,6 +241,20 @@ class InboxUseCases:
                 if shared is not None:
                     view, hidden = await self._broadcast_view(recipient)
                     self._live.watch(woken, view)
+                    # A community new to the view (the membership read model caught up, or it was
+                    # unmuted) has notices this stream passed over: those first, in sequence order.
+                    missed = await self._passed_over(
+                        recipient,
+                        view,
+                        hidden,
+                        {c: read_through.get(c, start_shared) for c in view},
+                        last_shared,
+                    )
+                    for broadcast, read in missed:
+                        yield StreamItem(
+                            broadcast.for_member(recipient, read), resume_token(last, last_shared)
+                        )
+                    read_through.update(dict.fromkeys(view, last_shared))
                     # Every broadcast up to ``upto`` is stored: those not visible to the member are
                     # passed over once, not read again on every wake-up.
                     upto = await shared.last_sequence()
@@ -245,12 +268,38 @@ class InboxUseCases:
                         )
                     if len(notices) < STREAM_BATCH:
                         last_shared = max(last_shared, upto)
+                    read_through.update(dict.fromkeys(view, last_shared))
                 if len(batch) == STREAM_BATCH or len(notices) == STREAM_BATCH:
                     continue
                 try:
                     await asyncio.wait_for(woken.wait(), timeout=self._poll)
                 except TimeoutError:
                     pass
+
+    async def _passed_over(
+        self,
+        recipient: str,
+        view: dict[str, datetime],
+        hidden: frozenset[str],
+        read_through: dict[str, int],
+        position: int,
+    ) -> list[tuple[Broadcast, bool]]:
+        """The notices visible in ``view`` numbered in (``read_through[c]``, ``position``] for each of its
+        communities ``c``: passed over while ``c`` was not in the view. In sequence order."""
+        assert self._broadcasts is not None
+        found: list[tuple[Broadcast, bool]] = []
+        for community_id, joined in view.items():
+            after = read_through[community_id]
+            while after < position:
+                page = await self._broadcasts.stream_after(
+                    recipient, {community_id: joined}, after, position, STREAM_BATCH, hidden=hidden
+                )
+                found += page
+                if len(page) < STREAM_BATCH:
+                    break
+                after = page[-1][0].sequence
+        found.sort(key=lambda item: item[0].sequence)
+        return found
 
 
 class PreferenceUseCases:

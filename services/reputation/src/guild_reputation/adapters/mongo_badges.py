@@ -198,13 +198,20 @@ class MongoBadges:
         doc = await self._fact_sets.find_one({"_id": subjects_by_member_id(community_id, member_id, kind)})
         return {str(s) for s in doc.get("subjects", [])} if doc else set()
 
-    async def migrate_fact_sets(self) -> int:
+    async def migrate_fact_sets(self, *, flush_every: int = 50_000) -> int:
         """Add every stored fact to its sets, once per database (idempotent, so safe beside live
-        writes); how many facts."""
+        writes); how many facts. The sets are written every ``flush_every`` facts, so memory holds
+        that many at most (a set met again later is added to again: ``$addToSet``)."""
         if await self._meta.find_one({"_id": _FACT_SETS_MIGRATION}) is not None:
             return 0
         sets: dict[tuple[str, str], set[str]] = {}
         count = 0
+
+        async def flush() -> None:
+            for (set_id, field), values in sets.items():
+                await self._add_to_set(set_id, field, sorted(values))
+            sets.clear()
+
         async for doc in self._facts.find({}).batch_size(10_000):
             community_id, kind = str(doc["community_id"]), str(doc["kind"])
             member_id, subject_id = str(doc["member_id"]), str(doc["subject_id"])
@@ -215,8 +222,9 @@ class MongoBadges:
                 subject_id
             )
             count += 1
-        for (set_id, field), values in sets.items():
-            await self._add_to_set(set_id, field, sorted(values))
+            if count % flush_every == 0:
+                await flush()
+        await flush()
         try:
             await self._meta.insert_one({"_id": _FACT_SETS_MIGRATION})
         except DuplicateKeyError:

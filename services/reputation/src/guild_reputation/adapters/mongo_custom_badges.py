@@ -4,6 +4,8 @@
   their request id, so repeating a creation returns the same definition.
 - ``badge_ticks``: one per (definition, counted event), ``_id`` ``<definition>|<event id>``: a redelivered
   event counts once. Counted per (definition, member, bucket), or per day range for rolling windows.
+- ``badge_last_awards``: per (definition, member) of a repeatable rolling window, ``_id``
+  ``<definition>|<member>``, the day number of the latest award: its window counts from the day after.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from guild_reputation.domain.custom_badges import (
 
 DEFINITIONS = "badge_definitions"
 TICKS = "badge_ticks"
+LAST_AWARDS = "badge_last_awards"
 # Most active definitions of one event kind a community can have evaluated per event.
 ACTIVE_MAX = 200
 INDEXES = [
@@ -85,6 +88,7 @@ class MongoBadgeDefinitions:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._definitions = db[DEFINITIONS]
         self._ticks = db[TICKS]
+        self._last_awards = db[LAST_AWARDS]
 
     async def create(self, definition: BadgeDefinition) -> BadgeDefinition:
         """Store the definition; the one stored before under its id when it exists."""
@@ -155,3 +159,17 @@ class MongoBadgeDefinitions:
         else:
             match["day"] = {"$gte": count.window_start, "$lte": count.day}
         return await self._ticks.count_documents(match)
+
+    async def last_award_day(self, definition_id: str, member_id: str) -> int | None:
+        doc = await self._last_awards.find_one({"_id": f"{definition_id}|{member_id}"}, {"day": 1})
+        return None if doc is None else int(doc["day"])
+
+    async def awarded_on(self, definition_id: str, member_id: str, day: int) -> None:
+        """Keep ``day`` as the day of the member's last award unless a later one is kept."""
+        _id = f"{definition_id}|{member_id}"
+        async with document_lock(LAST_AWARDS, _id):
+            await self._last_awards.update_one(
+                {"_id": _id},
+                {"$set": {"definition_id": definition_id, "member_id": member_id}, "$max": {"day": day}},
+                upsert=True,
+            )

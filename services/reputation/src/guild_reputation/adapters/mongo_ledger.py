@@ -32,8 +32,10 @@ exact as long as a counter has not been applied ``RECENT`` more entries since: t
 unacknowledged message comes within the consumer's ``max_deliver`` deliveries of ``ack_wait`` plus
 backoff (6 x (30 s + at most 30 s) by default, a few minutes), and a counter gets 100 entries in a few
 minutes only from one member's flood, which the daily caps do not stop but which is far beyond any
-member's activity. Until it is released, an entry is in the ledger but not yet in the counters the
-rules read, as if its event had not yet arrived.
+member's activity. Until it is released, an entry is in the ledger but may be in only some of the
+counters the rules read. The handlers therefore ``resume`` their event's unreleased entries (an ``_id``
+read) before any check: a check reading a counter the entry is in already (a reversal's target, a
+rater's credit) would otherwise turn the redelivery away and leave the entry unreleased for good.
 
 The slow path, ``recount_member``, recomputes a member's counters from the ledger (what the fast path
 must equal, checked by the tests); ``migrate_counters`` builds the counters of entries recorded before
@@ -51,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo import ReturnDocument
@@ -312,11 +314,48 @@ class MongoLedger:
         if not inserted and stored.get("released", True):
             # Counted and released before: nothing to do but say where the totals stand.
             return await self.stored_totals(entry.community_id, entry.member_id, entry.time)
+        return await self._finish(stored, inserted=inserted)
+
+    async def _finish(self, stored: Document, *, inserted: bool) -> list[Total]:
+        """Count a stored entry, journal the totals it gave and release it."""
+        entry_id, member_id = str(stored["_id"]), str(stored["member_id"])
         computed = await self.count(stored)
         if self._journal:
-            await self._write_journal(entry.id, entry.member_id, computed, replace=not inserted)
-        await self.release(entry.id)
-        return [Total(board, entry.member_id, points, period) for board, period, points, _ in computed]
+            await self._write_journal(entry_id, member_id, computed, replace=not inserted)
+        await self.release(entry_id)
+        return [Total(board, member_id, points, period) for board, period, points, _ in computed]
+
+    async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
+        """Finish the entries among ``entry_ids`` left recorded but unreleased by a crash (counted as
+        first recorded, journaled, released); the entries it finished.
+
+        A handler calls it before reading any counter, since a half-counted entry of its own event may
+        already show in the counters its checks read and turn it away before it would record again.
+        """
+        if not entry_ids:
+            return []
+        docs = await self._ledger.find(
+            {"_id": {"$in": list(entry_ids)}, "released": False}, {**_ENTRY_FIELDS, "source_event_id": 1}
+        ).to_list()
+        finished: list[LedgerEntry] = []
+        for doc in sorted(docs, key=lambda d: str(d["_id"])):
+            await self._finish(doc, inserted=False)
+            time = doc["time"]
+            finished.append(
+                LedgerEntry(
+                    id=str(doc["_id"]),
+                    community_id=str(doc["community_id"]),
+                    member_id=str(doc["member_id"]),
+                    amount=int(doc["amount"]),
+                    rule=Rule(doc["rule"]),
+                    source_event_id=str(doc.get("source_event_id", "")),
+                    target_id=str(doc.get("target_id", "")),
+                    time=time if time.tzinfo else time.replace(tzinfo=UTC),
+                    actor_id=str(doc.get("actor_id", "")),
+                    tags=tuple(str(t) for t in doc.get("tags", [])),
+                )
+            )
+        return finished
 
     async def append(self, entry: LedgerEntry, *, region: str, programme: str) -> tuple[Document, bool]:
         """Insert the entry unless its id is recorded; the stored entry, and whether it was inserted now."""

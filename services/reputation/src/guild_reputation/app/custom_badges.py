@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
+from guild_common.doclocks import document_lock
 from guild_common.errors import NotFound, PermissionDenied, Validator
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
 from guild_common.pagination import clamp_page_size
+from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.event_handlers import payload, region_programme
 from guild_reputation.app.ports import BadgeStore, PostTags, RoleDirectory
 from guild_reputation.domain.badges import Award, Tier
@@ -31,6 +34,8 @@ from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import normalise_tags, upvote_delta
 
 OWNER = "owner"
+# Lock namespace serialising the evaluation of one member's repeatable rolling window.
+ROLLING_AWARDS = "rolling_awards"
 
 
 class BadgeDefinitions(Protocol):
@@ -53,6 +58,14 @@ class BadgeDefinitions(Protocol):
         ...
 
     async def counted(self, definition_id: str, member_id: str, count: Count) -> int: ...
+
+    async def last_award_day(self, definition_id: str, member_id: str) -> int | None:
+        """The day number of the member's latest award of a repeatable rolling window."""
+        ...
+
+    async def awarded_on(self, definition_id: str, member_id: str, day: int) -> None:
+        """Keep ``day`` as the day of the member's latest award unless a later one is kept."""
+        ...
 
 
 Tags = Callable[[], Awaitable[Sequence[str]]]
@@ -92,6 +105,10 @@ class CustomBadgeRules:
                 continue
             count = definition.count(self._calendar, envelope.time)
             await self._definitions.tick(definition.id, key, member_id, count)
+            if definition.rolls_over:
+                async with document_lock(ROLLING_AWARDS, (definition.id, member_id)):
+                    await self._award_rolling(envelope, definition, member_id, count, region, programme)
+                continue
             award_id = definition.award_id(member_id, count.award_key)
             if await self._awards.get(award_id) is not None:
                 continue
@@ -100,20 +117,60 @@ class CustomBadgeRules:
                 < definition.template.threshold
             ):
                 continue
-            award = Award(
-                id=award_id,
-                community_id=community_id,
-                member_id=member_id,
-                badge=CUSTOM,
-                tier=definition.tier,
-                time=envelope.time,
-                source_event_id=envelope.id,
-                definition_id=definition.id,
-                custom_title=definition.title,
-                description=definition.description,
-                criteria=definition.template.narrative(),
+            await self._awards.award(
+                self._award(envelope, definition, member_id, award_id), region=region, programme=programme
             )
-            await self._awards.award(award, region=region, programme=programme)
+
+    async def _award_rolling(
+        self,
+        envelope: Envelope,
+        definition: BadgeDefinition,
+        member_id: str,
+        count: Count,
+        region: str,
+        programme: str,
+    ) -> None:
+        """A repeatable rolling window counts the events since the day after the member's last award
+        (within the window), so no event counts towards two awards."""
+        award_id = definition.award_id(member_id, count.award_key)
+        if await self._awards.get(award_id) is not None:
+            # Awarded on this event's day already (perhaps without the day kept, by a crash).
+            await self._definitions.awarded_on(definition.id, member_id, count.day)
+            return
+        threshold = definition.template.threshold
+        last = await self._definitions.last_award_day(definition.id, member_id)
+        if last is None:
+            # Awards stored before the last award's day was kept: the window counts from after them.
+            earlier = [
+                await self._awards.get(definition.award_id(member_id, key))
+                for key in definition.legacy_award_keys(count.day)
+            ]
+            days = [definition.day_number(self._calendar, a.time) for a in earlier if a is not None]
+            last = max(days) if days else None
+        if last is not None:
+            count = replace(count, window_start=max(count.window_start, last + 1))
+        if await self._definitions.counted(definition.id, member_id, count) < threshold:
+            return
+        await self._awards.award(
+            self._award(envelope, definition, member_id, award_id), region=region, programme=programme
+        )
+        await self._definitions.awarded_on(definition.id, member_id, count.day)
+
+    @staticmethod
+    def _award(envelope: Envelope, definition: BadgeDefinition, member_id: str, award_id: str) -> Award:
+        return Award(
+            id=award_id,
+            community_id=definition.community_id,
+            member_id=member_id,
+            badge=CUSTOM,
+            tier=definition.tier,
+            time=envelope.time,
+            source_event_id=envelope.id,
+            definition_id=definition.id,
+            custom_title=definition.title,
+            description=definition.description,
+            criteria=definition.template.narrative(),
+        )
 
     def _tags_of(self, post_id: str, question_id: str = "") -> Tags:
         async def tags() -> Sequence[str]:
@@ -237,12 +294,18 @@ def _definition_id(community_id: str, creator: str, request_id: str) -> str:
 
 class BadgeDefinitionUseCases:
     def __init__(
-        self, definitions: BadgeDefinitions, awards: BadgeStore, roles: RoleDirectory, issuer: Issuer
+        self,
+        definitions: BadgeDefinitions,
+        awards: BadgeStore,
+        roles: RoleDirectory,
+        issuer: Issuer,
+        readers: CommunityReaders,
     ) -> None:
         self._definitions = definitions
         self._awards = awards
         self._roles = roles
         self._issuer = issuer
+        self._readers = readers
 
     async def _owner(self, caller: Principal, community_id: str, doing: str) -> None:
         if await self._roles.role(community_id, caller.subject) != OWNER:
@@ -280,6 +343,8 @@ class BadgeDefinitionUseCases:
             tag=tag,
             request_id=request_id,
         )
+        if not await self._readers.known(community_id):
+            raise NotFound(f"no community {community_id} is known", reason="COMMUNITY_NOT_FOUND")
         await self._owner(caller, community_id, "define its badges")
         definition = BadgeDefinition(
             id=_definition_id(community_id, caller.subject, request_id),
@@ -300,6 +365,7 @@ class BadgeDefinitionUseCases:
         check = Validator()
         check.require(bool(community_id), "community_id", "must not be empty")
         check.check()
+        await self._readers.check(caller, community_id)
         size = clamp_page_size(page_size, 50, 100)
         return await self._definitions.page(community_id, include_archived, size, page_token)
 

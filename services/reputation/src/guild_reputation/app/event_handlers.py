@@ -107,6 +107,13 @@ class ContentEventHandlers:
         await self._ledger.record(entry, region=region, programme=programme)
         await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
 
+    async def _resume(self, envelope: Envelope, *rules: Rule) -> None:
+        """Finish this event's entries a crash left counted in part and unreleased, before any check
+        reads the counters they may already be in (which would turn the redelivery away with the
+        entry never released), and show them on this replica's boards."""
+        for entry in await self._ledger.resume([f"{envelope.id}:{rule.value}" for rule in rules]):
+            await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
+
     async def _gain(
         self,
         envelope: Envelope,
@@ -207,6 +214,7 @@ class ContentEventHandlers:
 
     async def answer_accepted(self, envelope: Envelope) -> None:
         e = payload(envelope, events.AnswerAccepted, "answer_id", "community_id", "answer_author_id")
+        await self._resume(envelope, Rule.ANSWER_ACCEPTED)
         if not earns_for_answer(e.answer_author_id, e.question_author_id):
             return
         if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
@@ -223,6 +231,7 @@ class ContentEventHandlers:
     async def answer_unaccepted(self, envelope: Envelope) -> None:
         """Take back what the acceptance earned, whatever the rules said at the time."""
         e = payload(envelope, events.AnswerUnaccepted, "answer_id", "community_id", "answer_author_id")
+        await self._resume(envelope, Rule.ANSWER_ACCEPTED_REVERSED)
         if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
             return  # the removal took it back already
         net = await self._ledger.net_for_target(
@@ -239,6 +248,7 @@ class ContentEventHandlers:
     async def vote_changed(self, envelope: Envelope) -> None:
         """An upvote earns its author points; retracting it takes back what that voter's upvote earned."""
         e = payload(envelope, events.VoteChanged, "target_id", "community_id", "voter_id", "target_author_id")
+        await self._resume(envelope, Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED)
         if e.voter_id == e.target_author_id:
             return
         if await self._removed(e.community_id, e.target_author_id, e.target_id):
@@ -286,6 +296,7 @@ class ContentEventHandlers:
     async def post_removed(self, envelope: Envelope) -> None:
         """A moderator's removal takes back everything the post earned its author, once."""
         e = payload(envelope, events.PostRemoved, "post_id", "community_id", "author_id")
+        await self._resume(envelope, Rule.POST_REMOVED)
         if not e.by_moderator or await self._removed(e.community_id, e.author_id, e.post_id):
             return
         net = await self._ledger.net_for_target(
@@ -302,6 +313,7 @@ class ContentEventHandlers:
         if e.follower_id == e.curator_id:
             return
         rule = Rule.COLLECTION_FOLLOWED
+        await self._resume(envelope, rule)
         earlier = await self._ledger.has_entry(
             e.community_id,
             e.curator_id,
@@ -325,6 +337,7 @@ class ContentEventHandlers:
         await self._post_tags.remember(e.resource_id, tags)
         if not e.community_id or not e.author_id:
             return  # nobody to credit: the tags are all it tells
+        await self._resume(envelope, Rule.RESOURCE_SHARED)
         if await self._removed(e.community_id, e.author_id, e.resource_id):
             return
         await self._gain(
@@ -343,11 +356,12 @@ class ContentEventHandlers:
             return  # nobody to credit; the item's average is all it tells
         if e.rater_id == e.author_id:
             return
-        if await self._removed(e.community_id, e.author_id, e.item_id):
-            return
         moment = e.rate_time.ToDatetime(tzinfo=UTC) if e.HasField("rate_time") else envelope.time
         gained, reversed_ = Rule.RESOURCE_RATED, Rule.RESOURCE_RATED_REVERSED
         async with document_lock(RATER_ITEM, (e.item_id, e.rater_id)):
+            await self._resume(envelope, gained, reversed_)
+            if await self._removed(e.community_id, e.author_id, e.item_id):
+                return
             stars = await self._ratings.rate(e.item_id, e.rater_id, e.stars, moment)
             gains = await self._ledger.count_for_target(
                 e.community_id, e.author_id, e.item_id, gained, actor_id=e.rater_id

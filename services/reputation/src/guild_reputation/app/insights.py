@@ -9,9 +9,10 @@ from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import NotFound, PermissionDenied, Validator
+from guild_common.errors import Validator
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
+from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.event_handlers import payload, region_programme
 from guild_reputation.app.ports import RoleDirectory
 from guild_reputation.domain.insights import (
@@ -185,15 +186,7 @@ class InsightsQueries:
         self._roles = roles
 
     async def _may_read(self, caller: Principal, community_id: str) -> None:
-        if not await self._store.known_community(community_id):
-            raise NotFound(f"no community {community_id} is known", reason="COMMUNITY_NOT_FOUND")
-        if caller.is_service or await self._roles.role(community_id, caller.subject) is not None:
-            return
-        raise PermissionDenied(
-            "only the community's members read its figures",
-            reason="NOT_COMMUNITY_MEMBER",
-            metadata={"required_role": "member", "community_id": community_id},
-        )
+        await CommunityReaders(self._store, self._roles).check(caller, community_id)
 
     async def insights(
         self, caller: Principal, scope: Scope | None, scope_id: str, week: str, now: datetime | None = None

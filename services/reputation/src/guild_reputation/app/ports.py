@@ -37,6 +37,11 @@ class Ledger(Protocol):
         on the community and global boards for all time, the entry's week and its month."""
         ...
 
+    async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
+        """Finish those of the entries left recorded but not released (a crash part-way through
+        recording them): count them as recorded, then release them; the entries finished."""
+        ...
+
     async def net_for_target(
         self, community_id: str, member_id: str, target_id: str, rules: list[Rule], actor_id: str = ""
     ) -> int:

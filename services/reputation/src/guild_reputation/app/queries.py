@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from guild_common.auth import Principal
 from guild_common.errors import Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ports import Ledger
 from guild_reputation.domain.leaderboard import Leaderboard, Standing
@@ -84,8 +85,9 @@ class LeaderboardQueries:
 class TagQueries:
     """Points by tag, served from the per (community, tag, member) totals the ledger keeps."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, readers: CommunityReaders) -> None:
         self._ledger = ledger
+        self._readers = readers
 
     async def top(
         self, caller: Principal, community_id: str, tag: str, page_size: int, page_token: str
@@ -95,6 +97,7 @@ class TagQueries:
         check.require(bool(community_id), "community_id", "must not be empty")
         check.require(bool(tag), "tag", "must not be empty")
         check.check()
+        await self._readers.check(caller, community_id)
         size = clamp_page_size(page_size, TAG_PAGE_DEFAULT, TAG_PAGE_MAX)
         position = decode_token(page_token)
         ranked = int(position.get("n", 0)) if isinstance(position.get("n", 0), int) else 0

@@ -3,14 +3,15 @@
 A definition counts events of one kind by a member in its community (optionally about posts with one tag)
 within a period. Each counted event is recorded once per definition under the event's id; a member earns
 the badge once the count in the period reaches the threshold: once ever, or once per period when the
-definition is repeatable (calendar weeks and months in the configured time zone; rolling windows award
-at most once per block of that many days counted from 1970-01-01).
+definition is repeatable (calendar weeks and months in the configured time zone). A repeatable rolling
+window awards again only for events after the day of the member's last award: each event counts towards
+one award at most, whatever the window's length.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from guild_common.errors import Validator
@@ -110,12 +111,33 @@ class BadgeDefinition:
     archived: bool = False
     archive_time: datetime | None = None
 
+    @property
+    def rolls_over(self) -> bool:
+        """Repeatable over a rolling window: counted from the day after the member's last award."""
+        return self.repeatable and self.template.period is TemplatePeriod.ROLLING_DAYS
+
+    def legacy_award_keys(self, day: int) -> list[str]:
+        """Keys under which a rolling window's awards within the window ending on ``day`` were stored
+        before the day of the last award was kept (one per block of ``rolling_days`` days from
+        1970-01-01)."""
+        if not self.rolls_over:
+            return []
+        block = day // self.template.rolling_days
+        return [f"d{block}", f"d{block - 1}"]
+
+    @staticmethod
+    def day_number(calendar: Calendar, moment: datetime) -> int:
+        """Days from 1970-01-01 to the calendar day of ``moment`` (naive: UTC)."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return date.fromisoformat(calendar.day(moment)).toordinal() - _EPOCH
+
     def count(self, calendar: Calendar, moment: datetime) -> Count:
         periods = calendar.periods(moment)
-        day = date.fromisoformat(calendar.day(moment)).toordinal() - _EPOCH
+        day = self.day_number(calendar, moment)
         t = self.template
         if t.period is TemplatePeriod.ROLLING_DAYS:
-            key = f"d{day // t.rolling_days}" if self.repeatable else ONCE
+            key = f"day{day}" if self.repeatable else ONCE
             return Count("", day, key, day - t.rolling_days + 1)
         bucket = {
             TemplatePeriod.ALL_TIME: "all",
