@@ -168,6 +168,8 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
                     community_id=C1, member_id=member, role=role, region="emea", programme="sales"
                 ),
                 service="community",
+                # A second older than the leave: the read model orders a person's changes by event time.
+                age=timedelta(seconds=1),
             )
         await producer.emit(
             "member_left", community_events.MemberLeft(community_id=C1, member_id="lea"), service="community"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -22,6 +23,7 @@ from guild_reputation.domain.rules import normalise_tags
 from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
 
+SECOND = timedelta(seconds=1)
 SERVICE = [("authorization", f"Bearer {token_for('directory', scopes=('service',))}")]
 
 
@@ -144,12 +146,13 @@ async def test_entries_carry_their_posts_tags_and_totals_follow_reversals(
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         # Members read the figures, former members do not; a community nobody posted in is not found.
-        for event, payload in (
-            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="dan")),
-            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="eve")),
-            ("member_left", community_events.MemberLeft(community_id=C1, member_id="eve")),
+        # (Joins a second older than the leave: the read model orders a person's changes by event time.)
+        for event, payload, age in (
+            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="dan"), SECOND),
+            ("member_joined", community_events.MemberJoined(community_id=C1, member_id="eve"), SECOND),
+            ("member_left", community_events.MemberLeft(community_id=C1, member_id="eve"), None),
         ):
-            await producer.emit(event, payload, service="community")
+            await producer.emit(event, payload, service="community", age=age)
         go = api.ListTopMembersByTagRequest(community_id=C1, tag="go")
         for _ in range(600):  # until the memberships are in the read model (30 s at most)
             try:
