@@ -6,11 +6,9 @@ reaches NATS within seconds only if its write named the right collection and ``_
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
-import nats
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -19,37 +17,16 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
-from guild_common.events.envelope import Envelope
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
+from guild_testing.streams import Seen, await_events
 
 from .conftest import FULL_SWEEP_SECONDS
 
 Stub = api_grpc.CommunityServiceStub
 OWNER = auth("olivia")
-Seen = set[tuple[str, str]]
-
-
-async def _await_events(infra: Infra, expected: Seen, seen: Seen, *, timeout: float = 5.0) -> Seen:
-    """Read community events into ``seen`` (event name, subject) until ``expected`` arrived or time is up."""
-    nc = await nats.connect(infra.nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe("guild.>", stream="GUILD_COMMUNITY")
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not expected <= seen and asyncio.get_running_loop().time() < deadline:
-            try:
-                for msg in await sub.fetch(100, timeout=0.25):
-                    envelope = Envelope.from_message(msg.subject, msg.headers, msg.data)
-                    seen.add((envelope.topic.rsplit(".", 1)[-1], envelope.subject))
-                    await msg.ack()
-            except (nats.errors.TimeoutError, TimeoutError):
-                pass
-        await sub.unsubscribe()
-    finally:
-        await nc.close()
-    return seen
 
 
 async def _community(stub: Stub, slug: str, visibility: pb.Visibility.ValueType) -> str:
@@ -90,7 +67,7 @@ async def test_every_kind_of_write_publishes_its_events_by_the_document_it_names
 
         async def published(*events: tuple[str, str]) -> None:
             """Wait for the events of the last write: a later write to the same document cannot stand in."""
-            await _await_events(infra, set(events), seen)
+            await await_events(infra.nats_url, "GUILD_COMMUNITY", set(events), seen)
             assert set(events) - seen == set()
 
         # Once a goal's event arrives, the sweep at start has read every collection (goals come last):

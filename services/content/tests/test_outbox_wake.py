@@ -6,41 +6,17 @@ reaches NATS within seconds only if its write named the right collection and ``_
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
-import nats
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import question_pb2 as pb
-from guild_common.events.envelope import Envelope
-from guild_testing.fixtures import Infra, auth
+from guild_testing.fixtures import auth
+from guild_testing.streams import Seen, await_events
 
 if TYPE_CHECKING:
     from services.content.tests.conftest import Suite
-
-Seen = set[tuple[str, str]]
-
-
-async def _await_events(infra: Infra, expected: Seen, seen: Seen, *, timeout: float = 5.0) -> Seen:
-    """Read content events into ``seen`` (event name, subject) until ``expected`` arrived or time is up."""
-    nc = await nats.connect(infra.nats_url)
-    try:
-        sub = await nc.jetstream().pull_subscribe("guild.>", stream="GUILD_CONTENT")
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not expected <= seen and asyncio.get_running_loop().time() < deadline:
-            try:
-                for msg in await sub.fetch(100, timeout=0.25):
-                    envelope = Envelope.from_message(msg.subject, msg.headers, msg.data)
-                    seen.add((envelope.topic.rsplit(".", 1)[-1], envelope.subject))
-                    await msg.ack()
-            except (nats.errors.TimeoutError, TimeoutError):
-                pass
-        await sub.unsubscribe()
-    finally:
-        await nc.close()
-    return seen
 
 
 async def test_every_kind_of_write_publishes_its_events_by_the_document_it_names(suite: Suite) -> None:
@@ -49,7 +25,7 @@ async def test_every_kind_of_write_publishes_its_events_by_the_document_it_names
 
     async def published(*events: tuple[str, str]) -> None:
         """Wait for the events of the last write: a later write to the same document cannot stand in."""
-        await _await_events(suite.infra, set(events), seen)
+        await await_events(suite.infra.nats_url, "GUILD_CONTENT", set(events), seen)
         assert set(events) - seen == set()
 
     # Once an unfollow's event arrives, the sweep at start has read every collection (tag unfollows
