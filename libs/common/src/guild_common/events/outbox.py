@@ -55,6 +55,15 @@ def outbox_update(events: Sequence[Envelope]) -> Document:
     }
 
 
+def pending_events(doc: Document | None) -> list[Envelope]:
+    """Events queued on ``doc`` and not yet published. A write that deletes a document carries them over
+    into the record of the ending it writes first, so that deleting never loses them (a copy the relay
+    publishes meanwhile is deduplicated by its message id)."""
+    if not doc or not doc.get(PENDING):
+        return []
+    return [Envelope.from_document(e) for e in doc.get(OUTBOX, [])]
+
+
 def merge_updates(*updates: Document) -> Document:
     """Merge update documents operator by operator (fields must not overlap)."""
     merged: dict[str, dict[str, Any]] = {}

@@ -19,6 +19,7 @@ from guild_common.events.outbox import (
     outbox_fields,
     outbox_indexes,
     outbox_update,
+    pending_events,
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
@@ -161,21 +162,23 @@ class MongoPeopleRepository:
 
     async def remove_follow(self, follow: Follow, now: datetime) -> bool:
         ended_id = f"{follow.key}:{int(follow.create_time.timestamp() * 1000)}"
-        try:
-            await self._unfollows.insert_one(
-                {
-                    "_id": ended_id,
-                    "follower_id": follow.follower_id,
-                    "followee_id": follow.followee_id,
-                    "end_time": now,
-                    **outbox_fields([people_envelope(Unfollowed(follow, now))]),
-                }
-            )
-        except DuplicateKeyError:
-            pass
-        self._on_events(UNFOLLOWS, ended_id)
         async with document_lock(FOLLOWS, follow.key):
+            # The follow's own event, if the relay has not published it yet, goes first.
+            pending = pending_events(await self._follows.find_one({"_id": follow.key}))
+            try:
+                await self._unfollows.insert_one(
+                    {
+                        "_id": ended_id,
+                        "follower_id": follow.follower_id,
+                        "followee_id": follow.followee_id,
+                        "end_time": now,
+                        **outbox_fields([*pending, people_envelope(Unfollowed(follow, now))]),
+                    }
+                )
+            except DuplicateKeyError:
+                pass
             result = await self._follows.delete_one({"_id": follow.key})
+        self._on_events(UNFOLLOWS, ended_id)
         if result.deleted_count != 1:
             return False
         await self._count(follow, -1)

@@ -14,11 +14,14 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from guild_common.doclocks import document_lock
 from guild_common.errors import AlreadyExists, NotFound
 from guild_common.events.outbox import (
+    OUTBOX,
+    PENDING,
     OutboxWake,
     merge_updates,
     outbox_fields,
     outbox_indexes,
     outbox_update,
+    pending_events,
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
@@ -367,35 +370,40 @@ class MongoCommunityRepository:
         # The departure record carries the event and is written first; a retry after a crash finds
         # it (natural _id per membership) and finishes the removal.
         ended_id = departure_id(membership.key, membership.join_time)
-        try:
-            await self._departures.insert_one(
-                {
-                    "_id": ended_id,
-                    "community_id": event.community_id,
-                    "member_id": event.member_id,
-                    "reason": event.reason.value,
-                    "actor_id": event.actor_id,
-                    "leave_time": event.time,
-                    **outbox_fields([to_envelope(event)]),
-                }
-            )
-        except DuplicateKeyError:
-            pass
-        self._on_events(DEPARTURES, ended_id)
         # Lock order: membership, then community (nothing takes them the other way round).
         async with (
             document_lock(MEMBERSHIPS, membership.key),
             document_lock(COMMUNITIES, membership.community_id),
         ):
-            doc = await self._memberships.find_one({"_id": membership.key}, {"roster": 1})
+            doc = await self._memberships.find_one(
+                {"_id": membership.key}, {"roster": 1, OUTBOX: 1, PENDING: 1}
+            )
+            try:
+                await self._departures.insert_one(
+                    {
+                        "_id": ended_id,
+                        "community_id": event.community_id,
+                        "member_id": event.member_id,
+                        "reason": event.reason.value,
+                        "actor_id": event.actor_id,
+                        "leave_time": event.time,
+                        # The membership's own events (its join, a role change), if the relay has not
+                        # published them yet, go first.
+                        **outbox_fields([*pending_events(doc), to_envelope(event)]),
+                    }
+                )
+            except DuplicateKeyError:
+                pass
             result = await self._memberships.delete_one({"_id": membership.key})
             if result.deleted_count != 1:
+                self._on_events(DEPARTURES, ended_id)
                 return False
             if doc is not None and doc.get("roster"):
                 await self._roster.mark_gone(membership.community_id, membership.member_id, doc["roster"])
             await self._communities.update_one(
                 {"_id": membership.community_id}, {"$inc": {"member_count": -1}}
             )
+        self._on_events(DEPARTURES, ended_id)
         return True
 
     async def update_membership(

@@ -1,0 +1,38 @@
+"""Deleting a document never loses the events still queued on it: they move into the ending's record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pymongo import AsyncMongoClient
+
+from guild_common.clock import utc_now
+from guild_common.events.outbox import OUTBOX
+from guild_common.mongo import Document, ensure_indexes
+from guild_community.adapters.mongo_people import PEOPLE_INDEXES, UNFOLLOWS, MongoPeopleRepository
+from guild_community.config import CommunitySettings
+from guild_community.domain.people import Follow
+from guild_testing.fixtures import SettingsFactory
+
+
+async def test_an_unfollow_before_the_relay_carries_the_follows_own_event(
+    settings_for: SettingsFactory,
+) -> None:
+    settings = settings_for(CommunitySettings)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    try:
+        db = client[settings.database_name]
+        await ensure_indexes(db, PEOPLE_INDEXES)
+        # No relay runs: the follow's event is still queued when the unfollow comes.
+        people = MongoPeopleRepository(db, on_events=lambda *_: None)
+        follow = Follow("cat", "ann", utc_now() - timedelta(seconds=1))
+        assert await people.add_follow(follow)
+        assert await people.remove_follow(follow, utc_now())
+        ended = await db[UNFOLLOWS].find_one({"follower_id": "cat", "followee_id": "ann"})
+        assert ended is not None
+        assert [e["type"] for e in ended[OUTBOX]] == [
+            "guild.community.followed.v1",
+            "guild.community.unfollowed.v1",
+        ]
+    finally:
+        await client.close()
