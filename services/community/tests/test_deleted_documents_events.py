@@ -7,10 +7,12 @@ from datetime import timedelta
 from pymongo import AsyncMongoClient
 
 from guild_common.clock import utc_now
-from guild_common.events.outbox import OUTBOX
+from guild_common.events.outbox import OUTBOX, PENDING
 from guild_common.mongo import Document, ensure_indexes
 from guild_community.adapters.mongo_people import PEOPLE_INDEXES, UNFOLLOWS, MongoPeopleRepository
+from guild_community.adapters.mongo_repository import CARRIED, INDEXES, MongoCommunityRepository
 from guild_community.config import CommunitySettings
+from guild_community.domain.model import JoinRequest, JoinRequested
 from guild_community.domain.people import Follow
 from guild_testing.fixtures import SettingsFactory
 
@@ -34,5 +36,28 @@ async def test_an_unfollow_before_the_relay_carries_the_follows_own_event(
             "guild.community.followed.v1",
             "guild.community.unfollowed.v1",
         ]
+    finally:
+        await client.close()
+
+
+async def test_a_join_request_decided_before_the_relay_keeps_its_event(settings_for: SettingsFactory) -> None:
+    settings = settings_for(CommunitySettings)
+    client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
+    try:
+        db = client[settings.database_name]
+        await ensure_indexes(db, INDEXES)
+        woken: list[tuple[object, object]] = []
+        # No relay runs (NATS could be down): the request's event is still queued when it is decided.
+        communities = MongoCommunityRepository(db, on_events=lambda *hint: woken.append(hint))
+        request = JoinRequest("c1", "bob", utc_now())
+        await communities.add_join_request(request, JoinRequested(request, "emea", "sales"))
+        assert await communities.delete_join_request("c1", "bob")
+        [carried] = await db[CARRIED].find({}).to_list()
+        assert [e["type"] for e in carried[OUTBOX]] == ["guild.community.join_requested.v1"]
+        assert carried[PENDING] is True
+        assert woken[-1] == (CARRIED, carried["_id"])
+        # Deciding again finds nothing and carries nothing more.
+        assert not await communities.delete_join_request("c1", "bob")
+        assert await db[CARRIED].count_documents({}) == 1
     finally:
         await client.close()

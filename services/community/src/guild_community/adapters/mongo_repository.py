@@ -16,6 +16,7 @@ from guild_common.errors import AlreadyExists, NotFound
 from guild_common.events.outbox import (
     OUTBOX,
     PENDING,
+    SEQ,
     OutboxWake,
     merge_updates,
     outbox_fields,
@@ -50,6 +51,8 @@ COMMUNITIES = "communities"
 MEMBERSHIPS = "memberships"
 JOIN_REQUESTS = "join_requests"
 INVITATIONS = "invitations"
+# Events still queued on a join request or invitation when it was deleted (approved, denied, accepted).
+CARRIED = "carried_events"
 BANS = "bans"
 # One document per membership that ended; it carries the member_left event.
 DEPARTURES = "departures"
@@ -69,9 +72,9 @@ INDEXES = [
     IndexSpec(JOIN_REQUESTS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(BANS, [("community_id", 1)]),
     IndexSpec(DEPARTURES, [("community_id", 1), ("leave_time", 1)]),
-    *outbox_indexes([COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS]),
+    *outbox_indexes([COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]),
 ]
-OUTBOX_COLLECTIONS = [COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS]
+OUTBOX_COLLECTIONS = [COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]
 # Most communities a "mine" listing considers.
 MINE_LIMIT = 2000
 # Most memberships of one bulk enrolment woken one by one; a larger cohort asks for a full sweep.
@@ -157,6 +160,7 @@ class MongoCommunityRepository:
         self._invitations = db[INVITATIONS]
         self._bans = db[BANS]
         self._departures = db[DEPARTURES]
+        self._db = db
         self._on_events = on_events
         self._roster = Roster(db)
 
@@ -470,7 +474,23 @@ class MongoCommunityRepository:
         return JoinRequest(doc["community_id"], doc["member_id"], doc["create_time"]) if doc else None
 
     async def delete_join_request(self, community_id: str, member_id: str) -> bool:
-        result = await self._join_requests.delete_one({"_id": membership_key(community_id, member_id)})
+        return await self._delete_keeping_events(JOIN_REQUESTS, membership_key(community_id, member_id))
+
+    async def _delete_keeping_events(self, collection: str, key: str) -> bool:
+        """Delete ``key``, first moving the events still queued on it (the relay has not published them,
+        e.g. while NATS is down) into ``carried_events``, which the relay publishes like any outbox."""
+        async with document_lock(collection, key):
+            doc = await self._db[collection].find_one({"_id": key}, {OUTBOX: 1, PENDING: 1, SEQ: 1})
+            carried_id = f"{collection}:{key}:{doc.get(SEQ, 0) if doc else 0}"
+            pending = pending_events(doc)
+            if pending:
+                try:
+                    await self._db[CARRIED].insert_one({"_id": carried_id, **outbox_fields(pending)})
+                except DuplicateKeyError:
+                    pass  # carried over by an earlier attempt
+            result = await self._db[collection].delete_one({"_id": key})
+        if pending:
+            self._on_events(CARRIED, carried_id)
         return result.deleted_count == 1
 
     async def list_join_requests(self, community_id: str, page_size: int, page_token: str) -> JoinRequestPage:
@@ -513,7 +533,7 @@ class MongoCommunityRepository:
         return Invitation(doc["community_id"], doc["member_id"], doc["invited_by"], doc["create_time"])
 
     async def delete_invitation(self, community_id: str, member_id: str) -> None:
-        await self._invitations.delete_one({"_id": membership_key(community_id, member_id)})
+        await self._delete_keeping_events(INVITATIONS, membership_key(community_id, member_id))
 
     async def add_ban(self, community_id: str, member_id: str, banned_by: str, when: datetime) -> None:
         try:
