@@ -18,6 +18,7 @@ from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
+from guild_common.tags import normalise_tags
 from guild_notify.adapters.email import MongoEmailOutbox
 from guild_notify.adapters.mongo_broadcasts import MongoMemberships
 from guild_notify.adapters.mongo_inbox import MongoInbox
@@ -33,7 +34,6 @@ from guild_notify.domain.model import Notification
 from guild_notify.domain.questions import (
     QuestionNudge,
     new_question_in_tag,
-    normalise_tags,
     unanswered_nudges,
 )
 from guild_testing.fixtures import auth

@@ -17,9 +17,9 @@ from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.settings import ServiceSettings
+from guild_common.tags import normalise_tags
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
-from guild_reputation.domain.rules import normalise_tags
 from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
 
@@ -28,7 +28,7 @@ SERVICE = [("authorization", f"Bearer {token_for('directory', scopes=('service',
 
 
 def test_tags_are_normalised_like_posts_tags() -> None:
-    assert normalise_tags(["Machine  Learning", "python", " PYTHON ", ""]) == ("machine-learning", "python")
+    assert normalise_tags(["Machine  Learning", "python", " PYTHON ", ""]) == ["machine-learning", "python"]
 
 
 async def _top(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from guild_common.tags import normalise_tag
+
 # Score added for declaring a topic in one's profile: about three accepted answers' worth.
 DECLARED_BONUS = 50
 # The directory across all communities (points earned in hidden communities left out).
@@ -13,8 +15,8 @@ TOPIC = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,39}$")
 
 
 def normalise_topic(tag: str) -> str:
-    """A tag as posts store it: trimmed, lowercase, runs of spaces to one hyphen."""
-    return re.sub(r"\s+", "-", tag.strip().lower())
+    """A tag as posts store it."""
+    return normalise_tag(tag)
 
 
 def expert_score(points: int, declared: bool) -> int:

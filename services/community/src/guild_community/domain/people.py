@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from guild_common.errors import Validator
+from guild_common.tags import normalise_tag
 
 TAG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,39}$")
 TAGS_MAX = 20
@@ -86,11 +87,9 @@ def follow_key(follower_id: str, followee_id: str) -> str:
 
 
 def normalise_tags(tags: list[str]) -> list[str]:
-    """Lowercase, trimmed, spaces to hyphens (as posts' tags), de-duplicated, in the given order."""
-    seen: dict[str, None] = {}
-    for tag in tags:
-        seen.setdefault(re.sub(r"\s+", "-", tag.strip().lower()), None)
-    return list(seen)
+    """Each tag as posts store it, de-duplicated in the given order; a blank one stays (and fails
+    validation) rather than vanishing from what the person typed."""
+    return list(dict.fromkeys(normalise_tag(tag) for tag in tags))
 
 
 def apply_patch(profile: Profile, patch: ProfilePatch, regions: list[str], now: datetime) -> Profile:

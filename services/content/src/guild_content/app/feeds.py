@@ -19,8 +19,9 @@ from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.tags import normalise_tags
 from guild_content.app.ports import FeedEntry, FeedQuery, FeedRepository, FollowedTagPage, MembershipDirectory
-from guild_content.domain.model import TAG, normalise_tags
+from guild_content.domain.model import TAG
 
 FEED_ORDERS = ("newest", "activity", "top_week", "top_month")
 TOP_WINDOWS = {"top_week": timedelta(days=7), "top_month": timedelta(days=30)}

@@ -19,6 +19,7 @@ from guild_common.errors import (
 )
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.tags import normalise_tags
 from guild_content.app.ports import (
     CommentPage,
     FeaturedItems,
@@ -69,7 +70,6 @@ from guild_content.domain.model import (
     ensure_moderator,
     ensure_unlocked,
     mentioned,
-    normalise_tags,
 )
 from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from guild_common.errors import FailedPrecondition, PermissionDenied, Validator
+from guild_common.tags import normalise_tags
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -333,16 +334,6 @@ def edited_text(kind: str, current: Text, mask: list[str], new: Text) -> Text:
         check_body(text.body, check, COMMENT_MAX if kind == "comment" else BODY_MAX)
     check.check()
     return text
-
-
-def normalise_tags(tags: list[str]) -> list[str]:
-    """Lowercase, trimmed, spaces to hyphens, de-duplicated in first-seen order."""
-    seen: dict[str, None] = {}
-    for tag in tags:
-        normal = re.sub(r"\s+", "-", tag.strip().lower())
-        if normal:
-            seen.setdefault(normal, None)
-    return list(seen)
 
 
 @dataclass

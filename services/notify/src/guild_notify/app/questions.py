@@ -14,6 +14,7 @@ from guild.events.v1 import content_events_pb2 as content
 from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
 from guild_common.sweeper import SweepingWorker
+from guild_common.tags import normalise_tag, normalise_tags
 from guild_notify.app.notifier import Notifier
 from guild_notify.app.ports import Memberships, NudgeStore, TagInterests
 from guild_notify.domain.questions import (
@@ -21,8 +22,6 @@ from guild_notify.domain.questions import (
     QuestionNudge,
     first_match,
     new_question_in_tag,
-    normalise_tag,
-    normalise_tags,
     unanswered_nudges,
 )
 

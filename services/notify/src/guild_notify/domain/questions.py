@@ -3,7 +3,6 @@ when nobody has answered in time. Pure, no I/O."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,16 +11,6 @@ from guild_notify.domain.model import Notification, NotificationType
 
 # Who is nudged about a community's unanswered questions.
 CHAMPION_ROLES = ("champion",)
-
-
-def normalise_tag(tag: str) -> str:
-    """The content service's form of a tag: lowercase, trimmed, runs of whitespace to one hyphen."""
-    return re.sub(r"\s+", "-", tag.strip().lower())
-
-
-def normalise_tags(tags: Iterable[str]) -> list[str]:
-    """Each tag normalised, empty ones dropped, de-duplicated in first-seen order."""
-    return list(dict.fromkeys(t for t in (normalise_tag(tag) for tag in tags) if t))
 
 
 def first_match(question_tags: list[str], member_tags: Iterable[str]) -> str:

@@ -17,6 +17,7 @@ from guild_common.errors import NotFound, PermissionDenied, Validator
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
 from guild_common.pagination import clamp_page_size
+from guild_common.tags import normalise_tags
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.event_handlers import payload, region_programme
 from guild_reputation.app.ports import BadgeStore, PostTags, RoleDirectory
@@ -31,7 +32,7 @@ from guild_reputation.domain.custom_badges import (
     validate_definition,
 )
 from guild_reputation.domain.periods import Calendar
-from guild_reputation.domain.rules import normalise_tags, upvote_delta
+from guild_reputation.domain.rules import upvote_delta
 
 OWNER = "owner"
 # Lock namespace serialising the evaluation of one member's repeatable rolling window.

@@ -18,6 +18,7 @@ from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild_common.doclocks import document_lock
 from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope
+from guild_common.tags import normalise_tags
 from guild_reputation.app.badges import BadgeRules
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ports import Ledger, PointsRules, PostTags, Ratings, RoleWriter
@@ -28,7 +29,6 @@ from guild_reputation.domain.rules import (
     RuleSetting,
     capped_amount,
     earns_for_answer,
-    normalise_tags,
     rating_earns,
     upvote_delta,
 )

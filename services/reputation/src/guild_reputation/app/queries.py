@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from guild_common.auth import Principal
 from guild_common.errors import Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.tags import normalise_tag
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ports import Ledger
 from guild_reputation.domain.leaderboard import Leaderboard, Standing
 from guild_reputation.domain.periods import GLOBAL, PeriodKind
-from guild_reputation.domain.rules import normalise_tag
 
 TOP_DEFAULT = 10
 TOP_MAX = 100

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from guild_common.errors import Validator
+from guild_common.tags import normalise_tag
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.periods import Calendar
-from guild_reputation.domain.rules import normalise_tag
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 1000

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
 from guild_common.errors import Validator
+from guild_common.tags import normalise_tags
 
 POINTS_MAX = 1000
 DAILY_CAP_MAX = 100_000
@@ -173,26 +173,11 @@ class LedgerEntry:
             target_id=target_id,
             time=time,
             actor_id=actor_id,
-            tags=normalise_tags(tags),
+            tags=tuple(normalise_tags(tags)),
         )
 
     def capped_to(self, amount: int) -> LedgerEntry:
         return replace(self, amount=amount, reason=CAPPED)
-
-
-def normalise_tag(tag: str) -> str:
-    """Lowercase, trimmed, inner spaces to hyphens: the way posts' tags are stored."""
-    return re.sub(r"\s+", "-", tag.strip().lower())
-
-
-def normalise_tags(tags: Sequence[str]) -> tuple[str, ...]:
-    """Each tag normalised, empty ones dropped, de-duplicated in first-seen order."""
-    seen: dict[str, None] = {}
-    for tag in tags:
-        normal = normalise_tag(tag)
-        if normal:
-            seen.setdefault(normal, None)
-    return tuple(seen)
 
 
 def earns_for_answer(answer_author: str, question_author: str) -> bool:
