@@ -20,7 +20,14 @@ func main() {
 	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
 	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql backend")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	synchronous := flag.String("sqlite-synchronous", "normal",
+		"SQLite synchronous mode with WAL: normal (safe against a process crash, one fsync per checkpoint) or full (one fsync per write)")
 	flag.Parse()
+
+	if *synchronous != "normal" && *synchronous != "full" {
+		fmt.Fprintf(os.Stderr, "invalid -sqlite-synchronous: %q\n", *synchronous)
+		os.Exit(2)
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -38,7 +45,7 @@ func main() {
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},
 		Logger:        logger,
 		Handler:       *handler,
-		SQLiteURL:     "file:" + *dataDir + "/",
+		SQLiteURL:     sqliteURL(*dataDir, *synchronous),
 		PostgreSQLURL: *postgresURL,
 	})
 	if err != nil {
@@ -54,4 +61,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "ferretdb stopped: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// sqliteURL names the data directory and the pragmas FerretDB does not set itself (it adds busy_timeout,
+// journal_mode(wal) and auto_vacuum).
+func sqliteURL(dataDir, synchronous string) string {
+	return "file:" + dataDir + "/?_pragma=synchronous(" + synchronous + ")"
 }

@@ -1,0 +1,86 @@
+"""Read-modify-write of one document made atomic by a version guard.
+
+Most changes are one atomic update (``$inc``, ``$set`` with a guard in the filter, an upsert on a natural
+``_id``). A change that must see the document first (a domain rule decides the new state) reads it,
+builds the update, and writes it with the version it read in the filter and ``$inc: {version: 1}``. If
+another writer (another task, another replica) changed the document in between, the guarded update
+matches nothing and the change is built again from the new state. MongoDB and the embedded store both
+apply a single-document update atomically, so this is safe with any number of processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+
+VERSION = "version"
+DEFAULT_ATTEMPTS = 16
+
+
+class ConcurrentChange(RuntimeError):
+    """Other writers changed the document on every attempt; the caller may retry the request."""
+
+
+class NoChange:
+    """Returned by a builder that leaves the document as it is."""
+
+
+NO_CHANGE = NoChange()
+
+Builder = Callable[[Document | None], "Mapping[str, Any] | NoChange"]
+AsyncBuilder = Callable[[Document | None], Awaitable["Mapping[str, Any] | NoChange"]]
+
+
+def with_version_bump(update: Mapping[str, Any]) -> Document:
+    """``update`` with ``version`` incremented (the guard the next writer checks)."""
+    merged: Document = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$inc", {})[VERSION] = 1
+    return merged
+
+
+def version_guard(doc: Mapping[str, Any]) -> Document:
+    """The filter that matches ``doc`` only while nobody has changed it since it was read."""
+    return {"_id": doc["_id"], VERSION: doc.get(VERSION)}
+
+
+async def update_guarded(
+    collection: AsyncCollection[Document],
+    doc_id: Any,
+    build: Builder | AsyncBuilder,
+    *,
+    projection: Mapping[str, Any] | None = None,
+    attempts: int = DEFAULT_ATTEMPTS,
+) -> Document | None:
+    """Apply ``build(current)`` to the document ``doc_id`` atomically; return the document after it.
+
+    ``build`` receives the current document (``None`` if there is none) and returns an update document
+    (operators; for a missing document it is applied as an upsert) or :data:`NO_CHANGE`. It may raise to
+    refuse the change. ``build`` may run more than once, so it must not have side effects.
+    """
+    fields = None if projection is None else {**projection, VERSION: 1}
+    for _ in range(attempts):
+        current = await collection.find_one({"_id": doc_id}, fields)
+        built = build(current)
+        update = await built if isinstance(built, Awaitable) else built
+        if isinstance(update, NoChange):
+            return current
+        guarded = with_version_bump(update)
+        if current is None:
+            try:  # matches nothing if another writer created it meanwhile, so the upsert then fails
+                await collection.update_one(
+                    {"_id": doc_id, VERSION: {"$exists": False}}, guarded, upsert=True
+                )
+            except DuplicateKeyError:
+                continue  # created by another writer in between: build again from its state
+            return await collection.find_one({"_id": doc_id}, fields)
+        after = await collection.find_one_and_update(
+            version_guard(current), guarded, projection=fields, return_document=True
+        )
+        if after is not None:
+            return after
+    raise ConcurrentChange(f"document {str(doc_id)[:64]} changed on each of {attempts} attempts")

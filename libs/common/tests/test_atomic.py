@@ -1,0 +1,66 @@
+"""Guarded read-modify-write against the real store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+
+from guild_common.atomic import NO_CHANGE, Builder, ConcurrentChange, Document, NoChange, update_guarded
+from guild_testing.fixtures import Infra
+
+
+@pytest_asyncio.fixture
+async def coll(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[AsyncCollection[Document]]:
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    db = client["t_atomic_" + request.node.name[:40]]
+    await db.drop_collection("docs")
+    yield db["docs"]
+    await client.close()
+
+
+def _append(item: str) -> Builder:
+    """A change that needs the current state: keep a list without duplicates, in arrival order."""
+
+    def build(doc: Document | None) -> dict[str, object] | NoChange:
+        items = list((doc or {}).get("items", []))
+        if item in items:
+            return NO_CHANGE
+        return {"$set": {"items": [*items, item], "count": len(items) + 1}}
+
+    return build
+
+
+async def test_concurrent_changes_built_from_the_state_are_all_kept(coll: AsyncCollection[Document]) -> None:
+    names = [f"m{i}" for i in range(24)]
+    await asyncio.gather(*(update_guarded(coll, "d", _append(n)) for n in names + names[:6]))
+    doc = await coll.find_one({"_id": "d"})
+    assert doc is not None
+    assert sorted(doc["items"]) == sorted(names)
+    assert doc["count"] == len(names)
+    assert doc["version"] == len(names)
+
+
+async def test_no_change_writes_nothing(coll: AsyncCollection[Document]) -> None:
+    await coll.insert_one({"_id": "d", "items": ["a"], "version": 3})
+    after = await update_guarded(coll, "d", _append("a"))
+    assert after is not None
+    assert after["version"] == 3
+
+
+async def test_gives_up_when_every_attempt_loses(coll: AsyncCollection[Document]) -> None:
+    await coll.insert_one({"_id": "d", "n": 0})
+
+    async def meddling(doc: Document | None) -> dict[str, object]:
+        await coll.update_one({"_id": "d"}, {"$inc": {"version": 1}})  # another writer, every time
+        return {"$inc": {"n": 1}}
+
+    with pytest.raises(ConcurrentChange):
+        await update_guarded(coll, "d", meddling, attempts=3)
+    doc = await coll.find_one({"_id": "d"})
+    assert doc is not None
+    assert doc["n"] == 0
