@@ -13,7 +13,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.events.consumer import DEAD_LETTERS, ConsumerSpec, EventConsumer, PermanentError
+from guild_common.events.consumer import DEAD_LETTERS, PROCESSED, ConsumerSpec, EventConsumer, PermanentError
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import PENDING, OutboxRelay, outbox_fields, outbox_update
 from guild_common.events.publisher import JetStreamPublisher
@@ -253,3 +253,79 @@ async def test_an_existing_sliced_durable_is_widened_to_the_global_subjects(
     await EventConsumer(js, db, spec).subscribe()
     info = await js.consumer_info("GUILD_DEMO", spec.durable)
     assert sorted(info.config.filter_subjects or []) == sorted(spec.filter_subjects)
+
+
+async def test_a_concurrent_consumer_keeps_each_subjects_order_and_runs_subjects_at_once(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    subjects = [f"s{i}" for i in range(4)]
+    order: dict[str, list[int]] = {s: [] for s in subjects}
+    running = 0
+    most_at_once = 0
+
+    async def handler(envelope: Envelope) -> None:
+        nonlocal running, most_at_once
+        subject, number = envelope.payload(wrappers_pb2.StringValue).value.split("/")
+        running += 1
+        most_at_once = max(most_at_once, running)
+        await asyncio.sleep(0.02 if int(number) % 2 else 0.001)  # later ones would overtake if allowed
+        order[subject].append(int(number))
+        running -= 1
+
+    def said(subject: str, number: int) -> Envelope:
+        return new_envelope(
+            service="demo",
+            name="said",
+            payload=wrappers_pb2.StringValue(value=f"{subject}/{number}"),
+            subject=subject,
+            region="emea",
+            programme="sales",
+        )
+
+    publisher = JetStreamPublisher(js)
+    for number in range(10):
+        for subject in subjects:
+            await publisher.publish(said(subject, number))
+    spec = ConsumerSpec(
+        name="concurrent", source_service="demo", handlers={"guild.demo.said.v1": handler}, concurrency=4
+    )
+    consumer = EventConsumer(js, db, spec, batch_size=40)
+    task = asyncio.create_task(consumer.run())
+    for _ in range(200):
+        if sum(len(v) for v in order.values()) == 40:
+            break
+        await asyncio.sleep(0.05)
+    consumer.stop()
+    await task
+    assert order == {s: list(range(10)) for s in subjects}
+    assert most_at_once > 1
+    assert await db[PROCESSED].count_documents({}) == 40
+
+
+async def test_a_full_sweep_publishes_documents_in_the_order_their_events_were_written(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    # The question is written before its answer, in another collection that the relay lists first.
+    question = _event("question")
+    await asyncio.sleep(0.01)  # event times have millisecond precision
+    answer = _event("answer")
+    await db.questions.insert_one({"_id": "q", **outbox_fields([question])})
+    await db.answers.insert_one({"_id": "a", **outbox_fields([answer])})
+    relay = OutboxRelay(db, ["answers", "questions"], JetStreamPublisher(js))
+    assert await relay.drain() == 2
+    received = await _collect(js, 2)
+    assert [e.subject for e in received] == ["question", "answer"]
+
+
+async def test_named_documents_are_published_in_the_order_they_were_written(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    relay = OutboxRelay(db, ["things"], JetStreamPublisher(js), full_sweep_seconds=3600)
+    await relay.sweep()
+    names = ["zeta", "alpha", "mid", "beta"]  # an order no sort of the names or ids gives
+    for name in names:
+        await db.things.insert_one({"_id": name, **outbox_fields([_event(name)])})
+        relay.wake("things", name)
+    await relay.sweep()
+    received = await _collect(js, len(names))
+    assert [e.subject for e in received] == names

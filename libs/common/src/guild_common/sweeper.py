@@ -9,7 +9,8 @@ import structlog
 
 log = structlog.get_logger("guild.worker")
 
-MAX_FAILURE_DELAY_SECONDS = 30.0
+# A dependency that comes back is found within this long (NATS after an outage: the relay catches up).
+MAX_FAILURE_DELAY_SECONDS = 4.0
 
 
 class SweepingWorker(ABC):

@@ -67,6 +67,7 @@ class FerretServer:
     log_dir: Path
     port: int = field(default_factory=free_port)
     process: ManagedProcess | None = None
+    binary: Path | None = None  # default: the project's build
 
     @property
     def uri(self) -> str:
@@ -75,7 +76,13 @@ class FerretServer:
     def start(self) -> None:
         self.process = ManagedProcess.start(
             "ferretdb",
-            [str(ferretdb_binary()), "-listen", f"127.0.0.1:{self.port}", "-data-dir", str(self.data_dir)],
+            [
+                str(self.binary or ferretdb_binary()),
+                "-listen",
+                f"127.0.0.1:{self.port}",
+                "-data-dir",
+                str(self.data_dir),
+            ],
             log_path=self.log_dir / "ferretdb.log",
         )
         wait_for_port(self.port, timeout=30, process=self.process.process)

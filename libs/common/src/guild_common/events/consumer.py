@@ -18,7 +18,7 @@ from nats.js.errors import NotFoundError
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from guild_common.events.envelope import GLOBAL, Envelope
 from guild_common.events.streams import stream_name
@@ -31,6 +31,7 @@ _consumed = _meter.create_counter("guild.events.consumed", description="events h
 _dead = _meter.create_counter("guild.events.dead_lettered", description="events given up on")
 
 PROCESSED = "processed_events"
+DUPLICATE_KEY = 11000
 DEAD_LETTERS = "dead_letters"
 
 EventHandler = Callable[[Envelope], Awaitable[None]]
@@ -41,15 +42,26 @@ class PermanentError(Exception):
     """A handler error that retrying cannot fix: the event goes to the dead letters at once."""
 
 
+def by_subject(envelope: Envelope) -> str:
+    """The default ordering key: the event's subject, the aggregate it is about."""
+    return envelope.subject
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """What one durable consumer reads: a producing service's stream, sliced by region and programme."""
+    """What one durable consumer reads: a producing service's stream, sliced by region and programme.
+
+    ``concurrency`` handlers run at once; messages with the same ``order_key`` are always handled one
+    after another in stream order. 1 (the default) handles every message in stream order.
+    """
 
     name: str
     source_service: str
     handlers: dict[str, EventHandler]
     region: str = "*"
     programme: str = "*"
+    concurrency: int = 1
+    order_key: Callable[[Envelope], str] = by_subject
 
     @property
     def stream(self) -> str:
@@ -169,14 +181,7 @@ class EventConsumer:
                 log.warning("fetch failed; retrying", consumer=self._spec.durable, error=repr(exc))
                 await self._sleep(1.0)
                 continue
-            for message in messages:
-                try:
-                    await self.handle(message)
-                except Exception as exc:
-                    # The database or NATS failed mid-way: leave the message for redelivery.
-                    log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
-                    with contextlib.suppress(Exception):
-                        await message.nak(delay=self._backoff[0])
+            await self.handle_batch(messages)
             if datetime.now(UTC) - last_cleanup > timedelta(hours=1):
                 last_cleanup = datetime.now(UTC)
                 await self._forget_old_processed()
@@ -206,13 +211,97 @@ class EventConsumer:
         except TimeoutError:
             pass
 
-    async def handle(self, message: Msg) -> None:
-        """Handle one message and ack, nak with backoff, or dead-letter it."""
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Handle a fetched batch: concurrently up to the spec's bound, in order within each ordering key.
+
+        One query finds the events of the batch handled before (a redelivery), and one insert records
+        those handled now, before their acks."""
+        parsed: list[tuple[Msg, Envelope]] = []
+        for message in messages:
+            try:
+                parsed.append(
+                    (message, Envelope.from_message(message.subject, message.headers, message.data))
+                )
+            except ValueError as exc:
+                await self._safely(self._dead_letter(message, None, f"malformed envelope: {exc}"), message)
         try:
-            envelope = Envelope.from_message(message.subject, message.headers, message.data)
-        except ValueError as exc:
-            await self._dead_letter(message, None, f"malformed envelope: {exc}")
+            done = await self._processed_before([e for _, e in parsed])
+        except Exception as exc:
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            await self._nak_all([m for m, _ in parsed])
             return
+        lanes: dict[str, list[tuple[Msg, Envelope, bool]]] = {}
+        for message, envelope in parsed:
+            lanes.setdefault(self._spec.order_key(envelope), []).append(
+                (message, envelope, envelope.id in done)
+            )
+        handled: list[tuple[Msg, Envelope]] = []
+        limit = asyncio.Semaphore(max(1, self._spec.concurrency))
+
+        async def run_lane(lane: list[tuple[Msg, Envelope, bool]]) -> None:
+            async with limit:
+                for message, envelope, duplicate in lane:
+                    # the same event twice in a batch shares a lane (same key): the second is a duplicate
+                    # once the first has been handled
+                    seen = duplicate or envelope.id in done
+                    if await self._safely(self._handle(message, envelope, duplicate=seen), message):
+                        handled.append((message, envelope))
+                        done.add(envelope.id)
+
+        await asyncio.gather(*(run_lane(lane) for lane in lanes.values()))
+        await self._record_and_ack(handled)
+
+    async def _safely(self, step: Awaitable[bool | None], message: Msg) -> bool:
+        """Run one message's step; if the database or NATS fails mid-way, leave it for redelivery."""
+        try:
+            return bool(await step)
+        except Exception as exc:
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            with contextlib.suppress(Exception):
+                await message.nak(delay=self._backoff[0])
+            return False
+
+    async def _nak_all(self, messages: Sequence[Msg]) -> None:
+        for message in messages:
+            with contextlib.suppress(Exception):
+                await message.nak(delay=self._backoff[0])
+
+    async def _processed_before(self, envelopes: Sequence[Envelope]) -> set[str]:
+        handled = [e for e in envelopes if e.type in self._spec.handlers]
+        if not handled:
+            return set()
+        keys = [self._key(e.id) for e in handled]
+        cursor = self._db[PROCESSED].find({"_id": {"$in": keys}}, {"_id": 1})
+        prefix = len(self._key(""))
+        return {doc["_id"][prefix:] async for doc in cursor}
+
+    async def _record_and_ack(self, handled: Sequence[tuple[Msg, Envelope]]) -> None:
+        if not handled:
+            return
+        now = datetime.now(UTC)
+        try:
+            await self._db[PROCESSED].insert_many(
+                [{"_id": self._key(e.id), "at": now} for _, e in handled], ordered=False
+            )
+        except BulkWriteError as exc:
+            if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+                await self._nak_all([m for m, _ in handled])
+                return
+        except Exception as exc:
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            await self._nak_all([m for m, _ in handled])
+            return
+        for message, _ in handled:
+            with contextlib.suppress(Exception):
+                await message.ack()
+
+    def _key(self, event_id: str) -> str:
+        return f"{self._spec.durable}:{event_id}"
+
+    async def _handle(self, message: Msg, envelope: Envelope, *, duplicate: bool) -> bool:
+        """Handle one message: ack it, nak it with backoff, or dead-letter it. Returns True when its handler
+        ran and it waits for the batch to record it as processed and ack it."""
         parent = propagate.extract(message.headers or {})
         with (
             _tracer.start_as_current_span(
@@ -232,20 +321,20 @@ class EventConsumer:
                 event_type=envelope.type, event_id=envelope.id, consumer=self._spec.durable
             ),
         ):
-            outcome = await self._process(message, envelope)
+            outcome = await self._process(message, envelope, duplicate)
             span.set_attribute("guild.outcome", outcome)
             if outcome in ("retry", "dead_letter"):
                 span.set_status(Status(StatusCode.ERROR))
             _consumed.add(1, {"consumer": self._spec.durable, "outcome": outcome})
             log.info("event", outcome=outcome)
+        return outcome == "handled"
 
-    async def _process(self, message: Msg, envelope: Envelope) -> str:
+    async def _process(self, message: Msg, envelope: Envelope, duplicate: bool) -> str:
         handler = self._spec.handlers.get(envelope.type)
         if handler is None:
             await message.ack()
             return "ignored"
-        key = f"{self._spec.durable}:{envelope.id}"
-        if await self._db[PROCESSED].find_one({"_id": key}, {"_id": 1}) is not None:
+        if duplicate:
             await message.ack()
             return "duplicate"
         try:
@@ -262,11 +351,6 @@ class EventConsumer:
             log.warning("handler failed; will retry", error=repr(exc), attempt=delivered, retry_in_s=delay)
             await message.nak(delay=delay)
             return "retry"
-        try:
-            await self._db[PROCESSED].insert_one({"_id": key, "at": datetime.now(UTC)})
-        except DuplicateKeyError:
-            pass
-        await message.ack()
         return "handled"
 
     async def _dead_letter(self, message: Msg, envelope: Envelope | None, error: str) -> None:

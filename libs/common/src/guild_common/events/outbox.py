@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 from opentelemetry import metrics, propagate
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document, IndexSpec
 from guild_common.sweeper import SweepingWorker
@@ -111,7 +111,7 @@ class OutboxRelay(SweepingWorker):
         self._batch_size = batch_size
         self._backlog = 0
         self._full_sweep_seconds = full_sweep_seconds
-        self._hints: set[tuple[str, Any]] = set()
+        self._hints: dict[tuple[str, Any], None] = {}  # in wake order, which is write order
         self._full_due = True
         self._last_full = 0.0
         _meter.create_observable_gauge(
@@ -125,11 +125,11 @@ class OutboxRelay(SweepingWorker):
         if collection is None or doc_id is None or len(self._hints) >= MAX_HINTS:
             self._full_due = True
         else:
-            self._hints.add((collection, doc_id))
+            self._hints[(collection, doc_id)] = None
         super().wake()
 
     async def sweep(self) -> bool:
-        hints, self._hints = self._hints, set()
+        hints, self._hints = self._hints, {}
         now = time.monotonic()
         full = self._full_due or now - self._last_full >= self._full_sweep_seconds
         try:
@@ -144,30 +144,35 @@ class OutboxRelay(SweepingWorker):
             raise
         return False
 
-    async def _publish_hinted(self, hints: set[tuple[str, Any]]) -> int:
+    async def _publish_hinted(self, hints: dict[tuple[str, Any], None]) -> int:
         published = 0
-        for name, doc_id in sorted(hints, key=repr):
+        for name, doc_id in hints:
             doc = await self._db[name].find_one({"_id": doc_id, PENDING: True}, {OUTBOX: 1, SEQ: 1})
             if doc is not None:
                 published += await self._publish_document(name, doc)
         return published
 
     async def drain(self) -> int:
-        """Publish everything pending now; returns the number of events published."""
+        """Publish everything pending now; returns the number of events published.
+
+        Each round reads up to a batch of pending documents from every collection and publishes them in
+        the order of their oldest pending event, so that events written one after another in different
+        documents (a question, then its answer) go out in that order after an outage too."""
         published = 0
         backlog = 0
-        for name in self._collections:
-            collection = self._db[name]
-            while True:
-                cursor = collection.find({PENDING: True}, {OUTBOX: 1, SEQ: 1}).limit(self._batch_size)
+        while True:
+            pending: list[tuple[str, Document]] = []
+            more = False
+            for name in self._collections:
+                cursor = self._db[name].find({PENDING: True}, {OUTBOX: 1, SEQ: 1}).limit(self._batch_size)
                 docs = await cursor.to_list()
-                backlog += len(docs)
-                if not docs:
-                    break
-                for doc in docs:
-                    published += await self._publish_document(name, doc)
-                if len(docs) < self._batch_size:
-                    break
+                more = more or len(docs) == self._batch_size
+                pending.extend((name, doc) for doc in docs)
+            backlog = backlog or len(pending)
+            for name, doc in sorted(pending, key=_oldest_event_time):
+                published += await self._publish_document(name, doc)
+            if not more:
+                break
         self._backlog = backlog
         return published
 
@@ -176,9 +181,18 @@ class OutboxRelay(SweepingWorker):
         for envelope in events:
             await self._publisher.publish(envelope)
             _published.add(1, {"event.type": envelope.type})
-        async with document_lock(collection, doc["_id"]):
-            await self._db[collection].update_one(
-                {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
-                {"$set": {OUTBOX: [], PENDING: False}},
-            )
+        # Only if no write queued more events since this document was read (they stay for the next pass).
+        await self._db[collection].update_one(
+            {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
+            {"$set": {OUTBOX: [], PENDING: False}},
+        )
         return len(events)
+
+
+def _oldest_event_time(pending: tuple[str, Document]) -> datetime:
+    events = pending[1].get(OUTBOX) or []
+    times = [e["time"] for e in events if isinstance(e.get("time"), datetime)]
+    return min(times, default=_EPOCH)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
