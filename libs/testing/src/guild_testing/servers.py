@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,15 @@ def ferretdb_binary() -> Path:
     if not path.exists():
         subprocess.run(["bash", str(REPO_ROOT / "deploy" / "local" / "build-ferretdb.sh")], check=True)
     return path
+
+
+def ferretdb_supports_flag(flag: str) -> bool:
+    """Whether the FerretDB binary lists ``flag`` (e.g. ``-log-level``) in its ``-help`` output."""
+    result = subprocess.run(
+        [str(ferretdb_binary()), "-help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    name = flag.lstrip("-")
+    return any(line.split()[:1] == [f"-{name}"] for line in (result.stdout + result.stderr).splitlines())
 
 
 def nats_binary() -> str:
@@ -68,6 +78,9 @@ class FerretServer:
     port: int = field(default_factory=free_port)
     process: ManagedProcess | None = None
     binary: Path | None = None  # default: the project's build
+    extra_args: Sequence[str] = ()
+    env: Mapping[str, str] | None = None
+    """The whole environment of the process; ``None`` inherits this one."""
 
     @property
     def uri(self) -> str:
@@ -82,8 +95,10 @@ class FerretServer:
                 f"127.0.0.1:{self.port}",
                 "-data-dir",
                 str(self.data_dir),
+                *self.extra_args,
             ],
             log_path=self.log_dir / "ferretdb.log",
+            env=self.env,
         )
         wait_for_port(self.port, timeout=30, process=self.process.process)
 
