@@ -181,11 +181,14 @@ class OutboxRelay(SweepingWorker):
         for envelope in events:
             await self._publisher.publish(envelope)
             _published.add(1, {"event.type": envelope.type})
-        # Only if no write queued more events since this document was read (they stay for the next pass).
-        await self._db[collection].update_one(
+        cleared = await self._db[collection].update_one(
             {"_id": doc["_id"], SEQ: doc.get(SEQ, 0)},
             {"$set": {OUTBOX: [], PENDING: False}},
         )
+        if cleared.matched_count == 0 and doc.get(OUTBOX):
+            # Writes queued more events meanwhile: remove just the published ones (exact values, as read),
+            # so that a document written without pause still sheds what went out; the rest stay pending.
+            await self._db[collection].update_one({"_id": doc["_id"]}, {"$pullAll": {OUTBOX: doc[OUTBOX]}})
         return len(events)
 
 
