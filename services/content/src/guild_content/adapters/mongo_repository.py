@@ -292,7 +292,14 @@ class MongoQuestionRepository:
         return QuestionPage([_question(d) for d in docs], next_token)
 
     async def apply_vote(
-        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+        self,
+        target: PostRef,
+        voter_id: str,
+        value: int,
+        now: datetime,
+        community: CommunityView,
+        *,
+        question_tags: tuple[str, ...] = (),
     ) -> tuple[int, int]:
         """Store the voter's ``value`` (0 removes the vote) and the post's recounted score.
 
@@ -324,7 +331,7 @@ class MongoQuestionRepository:
                 )
             async with document_lock(posts_name, target.id):
                 score = await self.count_score(target.id)
-                event = VoteChanged(target, voter_id, previous, value, score, now)
+                event = VoteChanged(target, voter_id, previous, value, score, now, question_tags)
                 envelopes = to_envelopes([event], community)
                 await self._db_posts(posts_name).update_one(
                     {"_id": target.id}, merge_updates({"$set": {"score": score}}, outbox_update(envelopes))

@@ -132,9 +132,19 @@ class QuestionRepository(Protocol):
         ...
 
     async def apply_vote(
-        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+        self,
+        target: PostRef,
+        voter_id: str,
+        value: int,
+        now: datetime,
+        community: CommunityView,
+        *,
+        question_tags: tuple[str, ...] = (),
     ) -> tuple[int, int]:
-        """Store a vote (0 removes it) and the post's recounted score; returns (previous value, score)."""
+        """Store a vote (0 removes it) and the post's recounted score; returns (previous value, score).
+
+        ``question_tags`` travel in the ``vote_changed`` event.
+        """
         ...
 
     async def add_comment(self, comment: Comment, community: CommunityView) -> Comment: ...
