@@ -140,10 +140,11 @@ class QuestionRepository(Protocol):
         community: CommunityView,
         *,
         question_tags: tuple[str, ...] = (),
+        known_score: int | None = None,
     ) -> tuple[int, int]:
-        """Store a vote (0 removes it) and the post's recounted score; returns (previous value, score).
+        """Store a vote (0 removes it) and move the post's score by the change; (previous value, score).
 
-        ``question_tags`` travel in the ``vote_changed`` event.
+        ``question_tags`` travel in the ``vote_changed`` event; ``known_score`` is the score as last read.
         """
         ...
 

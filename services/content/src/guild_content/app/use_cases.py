@@ -244,6 +244,7 @@ class ContentUseCases:
             self._clock(),
             community,
             question_tags=await self._question_tags(post),
+            known_score=post.score if isinstance(post, Question | Answer) else None,
         )
         return target, score
 
