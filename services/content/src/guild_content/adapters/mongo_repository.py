@@ -20,7 +20,7 @@ from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
-from guild_content.adapters.guarded import Values, as_int, update_counted
+from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.votes import swap_vote
 from guild_content.app.ports import CommentPage, IndexedQuestion, QuestionPage, RevisionPage, TagPage
 from guild_content.domain.model import (
@@ -200,6 +200,7 @@ class MongoQuestionRepository:
         self._votes = db[VOTES]
         self._revisions = db[REVISIONS]
         self._on_events = on_events
+        self._counters = CounterWriter()
 
     async def add_question(self, question: Question, community: CommunityView) -> Question:
         envelopes = to_envelopes(question.events, community)
@@ -312,17 +313,17 @@ class MongoQuestionRepository:
             return previous, await self._stored_score(name, target.id)
         delta = value - previous
 
-        def build(current: Values) -> Document:
+        def step(current: Values) -> Change:
             score = as_int(current["score"]) + delta
             event = VoteChanged(target, voter_id, previous, value, score, now, question_tags)
-            return merge_updates({"$inc": {"score": delta}}, outbox_update(to_envelopes([event], community)))
+            return Change(inc={"score": delta}, events=to_envelopes([event], community))
 
         known = None if known_score is None else {"score": known_score}
-        after = await update_counted(self._db_posts(name), target.id, ["score"], build, known=known)
-        if after is None:
+        outcome = await self._counters.change(self._db_posts(name), target.id, ["score"], step, known=known)
+        if outcome is None:
             return previous, 0
         self._on_events(name, target.id)
-        return previous, as_int(after.get("score"))
+        return previous, as_int(outcome.values["score"])
 
     async def _stored_score(self, posts_name: str, target_id: str) -> int:
         doc = await self._db_posts(posts_name).find_one({"_id": target_id}, {"score": 1})
