@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from guild_content.domain.curation import Collection, Feature
 from guild_content.domain.model import (
@@ -368,6 +368,10 @@ class FollowedTagPage:
     next_token: str
 
 
+# What following a tag did: a new follow, nothing (followed already), or nothing (at the limit).
+TagFollowResult = Literal["followed", "already", "full"]
+
+
 class FeedRepository(Protocol):
     async def feed_page(
         self, query: FeedQuery, after: tuple[datetime | int, str] | None, limit: int
@@ -375,8 +379,8 @@ class FeedRepository(Protocol):
         """Up to ``limit`` entries of the source after the (key, id) position, in feed order."""
         ...
 
-    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
-        """Record the follow with its event; False (no event) if the member follows the tag already."""
+    async def follow_tag(self, member_id: str, tag: str, now: datetime, *, limit: int) -> TagFollowResult:
+        """Record the follow with its event, unless the member follows the tag already or ``limit`` tags."""
         ...
 
     async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
@@ -386,8 +390,6 @@ class FeedRepository(Protocol):
     async def follows_tag(self, member_id: str, tag: str) -> bool: ...
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage: ...
-
-    async def count_followed_tags(self, member_id: str) -> int: ...
 
     async def followees(self, member_id: str, limit: int) -> list[str]:
         """People the member follows (a read model of community follow events), at most ``limit``."""
