@@ -110,7 +110,7 @@ class MongoFeedRepository:
         """Record the follow with ``tag_followed``, unless the member follows it already (no event) or
         follows ``limit`` tags: the place is taken first, atomically, so concurrent follows cannot pass it."""
         if not await self._take_place(member_id, limit):
-            return "full"
+            return "already" if await self.follows_tag(member_id, tag) else "full"
         event = member_envelope(TagFollowed(member_id, tag, now))
         try:
             await self._tag_follows.insert_one(
