@@ -25,7 +25,17 @@ from guild_content.adapters.moderation_repository import MongoModerationReposito
 from guild_content.adapters.mongo_repository import MongoQuestionRepository
 from guild_content.adapters.resource_repository import MongoResourceRepository
 from guild_content.domain.curation import Collection, CollectionItem
-from guild_content.domain.model import CommunityView, Flag, Question, RatingSummary, Resource, Role
+from guild_content.domain.model import (
+    CommunityView,
+    Flag,
+    PostEdited,
+    Question,
+    RatingSummary,
+    Resource,
+    Revision,
+    Role,
+    Text,
+)
 from guild_testing.fixtures import Infra
 
 Database = AsyncDatabase[Document]
@@ -250,3 +260,28 @@ async def test_membership_read_model_keeps_the_newest_role_across_two_replicas(i
         membership = await replicas[0].membership("c1", "ann")
         assert membership is not None
         assert membership.role == newest
+
+
+async def test_edits_from_one_version_through_two_replicas_store_one_naming_its_editor(infra: Infra) -> None:
+    async with two_databases(infra.mongo_uri) as (db_a, db_b):
+        replicas = [MongoQuestionRepository(db, on_events=no_wake) for db in (db_a, db_b)]
+        question = await replicas[0].add_question(_question(), COMMUNITY)
+        editors = [f"e{n}" for n in range(8)]
+
+        async def edit(n: int, editor: str) -> bool:
+            text = Text(f"Leave? ({editor})", "", ["hr"])
+            revision = Revision(question.id, 1, editor, NOW, question.text)
+            event = PostEdited(question.ref(), editor, 1, NOW)
+            return await replicas[n % 2].save_edit(question, text, revision, [event], COMMUNITY)
+
+        saved = await asyncio.gather(*(edit(n, e) for n, e in enumerate(editors)))
+        assert saved.count(True) == 1
+        winner = editors[saved.index(True)]
+        stored = await db_b.questions.find_one({"_id": question.id})
+        assert stored is not None
+        assert (stored["title"], stored["version"], stored["edit_count"]) == (f"Leave? ({winner})", 2, 1)
+        revision = await db_a.revisions.find_one({"_id": f"{question.id}:1"})
+        assert revision is not None
+        assert (revision["editor_id"], revision["title"], revision["confirmed"]) == (winner, "Leave?", True)
+        [edited] = [e.payload(events.PostEdited) for e in queued(stored, "post_edited")]
+        assert edited.editor_id == winner

@@ -23,6 +23,8 @@ from guild_content.domain.model import CommunityView, MembershipView, Role
 COMMUNITY_VIEWS = "community_views"
 MEMBERSHIP_VIEWS = "membership_views"
 INDEXES = [IndexSpec(MEMBERSHIP_VIEWS, [("member_id", 1), ("community_id", 1)])]
+# The most communities of one member that searches and feeds look in (a bound on what is loaded).
+COMMUNITIES_MAX = 1000
 
 _ROLE_FROM_PB = {
     community_pb2.ROLE_MEMBER: Role.MEMBER,
@@ -195,7 +197,12 @@ class MembershipReadModel:
 
 
 async def _communities_of(memberships: AsyncCollection[Document], member_id: str) -> list[str]:
-    cursor = memberships.find({"member_id": member_id, "active": {"$ne": False}}, {"community_id": 1})
+    """The member's communities, at most ``COMMUNITIES_MAX`` (by id), on ``(member_id, community_id)``."""
+    cursor = (
+        memberships.find({"member_id": member_id, "active": {"$ne": False}}, {"community_id": 1})
+        .sort([("member_id", 1), ("community_id", 1)])
+        .limit(COMMUNITIES_MAX)
+    )
     return [str(d["community_id"]) async for d in cursor]
 
 

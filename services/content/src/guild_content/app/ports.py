@@ -239,7 +239,7 @@ class ResourceRepository(Protocol):
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
     ) -> tuple[int, RatingSummary]:
-        """Store a member's rating and the item's recounted summary; (previous stars, summary)."""
+        """Store a member's rating and move the item's counts by it; (previous stars, summary)."""
         ...
 
     async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage: ...
@@ -265,7 +265,7 @@ class ModerationRepository(Protocol):
         ...
 
     async def count_flags(self, flag: Flag, threshold: int, community: CommunityView) -> tuple[int, bool]:
-        """Recount the post's flags, hide it when they first reach the threshold; (count, hidden)."""
+        """Count a new flag into the post, hide it when flags first reach the threshold; (count, hidden)."""
         ...
 
     async def set_state(
@@ -305,7 +305,10 @@ class CurationRepository(Protocol):
     async def change_collection(
         self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
     ) -> Collection:
-        """Apply ``change`` to the stored collection under its lock; store it with its events."""
+        """Apply ``change`` to the stored collection and store it with its events, atomically.
+
+        ``change`` may run again on a newer state if the collection changed meanwhile: no side effects.
+        """
         ...
 
     async def list_collections(
@@ -315,7 +318,7 @@ class CurationRepository(Protocol):
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
     ) -> int:
-        """Record or drop a member's follow; returns the recounted number of followers."""
+        """Record or drop a member's follow; returns the number of followers after it."""
         ...
 
     async def is_following(self, collection_id: str, member_id: str) -> bool: ...
