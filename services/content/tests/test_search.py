@@ -12,7 +12,6 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import community_events_pb2 as community_events
-from guild_common.doclocks import document_lock
 from guild_content.adapters.resource_repository import MongoResourceRepository
 from guild_content.domain.search import IndexedText, relevance, terms
 from guild_testing.fixtures import auth
@@ -160,11 +159,8 @@ async def test_unanswered_queue_for_champions_with_similar_answered_questions(su
     db = suite.content_service.app.infra.db
     now = datetime.now(UTC)
     for question_id, age in ((leave.id, 50), (answered.id, 49), (canteen.id, 3)):
-        # Under the document's lock, as the service's own writers (the outbox relay) take it.
-        async with document_lock("questions", question_id):
-            await db.questions.update_one(
-                {"_id": question_id}, {"$set": {"create_time": now - timedelta(hours=age)}}
-            )
+        aged = now - timedelta(hours=age)
+        await db.questions.update_one({"_id": question_id}, {"$set": {"create_time": aged}})
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await suite.content.ListUnansweredQuestions(
@@ -295,8 +291,7 @@ async def test_each_term_is_its_own_bounded_lookup(suite: Suite) -> None:
     old = await suite.ask("ann", title="Pension and annual leave")
     db = suite.content_service.app.infra.db
     now = datetime.now(UTC)
-    async with document_lock("questions", old.id):
-        await db.questions.update_one({"_id": old.id}, {"$set": {"create_time": now - timedelta(days=90)}})
+    await db.questions.update_one({"_id": old.id}, {"$set": {"create_time": now - timedelta(days=90)}})
     await db.questions.insert_many(
         [
             {

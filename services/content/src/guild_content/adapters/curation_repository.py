@@ -1,10 +1,12 @@
 """Collections, their followers and featured items in MongoDB.
 
-A collection is one document holding its ordered items; every change to it (items, order, publication,
-follower count) is a read-modify-write under the collection's lock, so a reorder replaces the whole order
-at once. Follows are their own documents (``<collection>:<member>``) and the follower count is recounted
-from them under the lock after each follow or unfollow. A featured item is one document per community,
-kind and item, switched on and off.
+A collection is one document holding its ordered items; a change to it (items, order, publication) is
+built from the stored collection and written guarded by the ``version`` it was built from
+(:func:`guild_common.atomic.update_guarded`), so a reorder replaces the whole order at once and concurrent
+changes are rebuilt, never lost. Follows are their own documents (``<collection>:<member>``); a follow
+inserted counts ``+1`` into ``follower_count`` (with ``collection_followed`` naming the new count, in a
+write guarded by the count), a follow deleted ``-1``. A featured item is one document per community, kind
+and item, switched on and off by writes guarded by ``active``.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
-from guild_common.errors import NotFound
+from guild_common.atomic import update_guarded
+from guild_common.errors import Aborted, NotFound
 from guild_common.events.outbox import (
     OutboxWake,
     merge_updates,
@@ -27,6 +30,7 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
+from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.app.ports import CollectionPage, FeaturePage
 from guild_content.domain.curation import Collection, CollectionFollowed, CollectionItem, Feature
 from guild_content.domain.model import CommunityView
@@ -42,6 +46,8 @@ INDEXES = [
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
 _NO_OUTBOX = {"outbox": 0}
+FOLLOWER_COUNT = "follower_count"
+FEATURE_ATTEMPTS = 4
 
 
 def _item_doc(i: CollectionItem) -> Document:
@@ -127,6 +133,7 @@ class MongoCurationRepository:
         self._follows = db[COLLECTION_FOLLOWS]
         self._features = db[FEATURES]
         self._on_events = on_events
+        self._counters = CounterWriter()
 
     async def add_collection(self, collection: Collection) -> Collection:
         """Store a new collection; returns the stored one if the id exists already."""
@@ -145,17 +152,25 @@ class MongoCurationRepository:
     async def change_collection(
         self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
     ) -> Collection:
-        """Apply ``change`` to the stored collection under its lock and store the result with its events."""
-        async with document_lock(COLLECTIONS, collection_id):
-            doc = await self._collections.find_one({"_id": collection_id}, _NO_OUTBOX)
+        """Apply ``change`` to the stored collection and store the result with its events, atomically.
+
+        ``change`` runs again on the new state if the collection changed meanwhile: no side effects.
+        """
+        built: list[Collection] = []
+
+        def build(doc: Document | None) -> Document:
             if doc is None:
                 raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
             collection = _collection(doc)
             change(collection)
+            built[:] = [collection]
             update: Document = {"$set": _state(collection)}
             if collection.events:
                 update = merge_updates(update, outbox_update(to_envelopes(collection.events, community)))
-            await self._collections.update_one({"_id": collection_id}, update)
+            return update
+
+        await update_guarded(self._collections, collection_id, build)
+        collection = built[0]
         if collection.events:
             collection.events.clear()
             self._on_events(COLLECTIONS, collection_id)
@@ -178,64 +193,75 @@ class MongoCurationRepository:
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
     ) -> int:
-        """Record or drop the member's follow; returns the recounted number of followers.
+        """Record or drop the member's follow; returns the number of followers after it.
 
-        A new follow queues ``collection_followed`` on the collection in the same write as the count.
+        A new follow counts in with ``collection_followed`` (naming the new count) in the same write.
         """
         follow_id = f"{collection.id}:{member_id}"
-        changed = False
-        if follow:
-            try:
-                await self._follows.insert_one(
-                    {"_id": follow_id, "collection_id": collection.id, "member_id": member_id, "time": now}
-                )
-                changed = True
-            except DuplicateKeyError:
-                pass
-        else:
-            changed = (await self._follows.delete_one({"_id": follow_id})).deleted_count == 1
-        async with document_lock(COLLECTIONS, collection.id):
-            count = await self._follows.count_documents({"collection_id": collection.id})
-            update: Document = {"$set": {"follower_count": count}}
-            if follow and changed:
-                event = CollectionFollowed(collection, member_id, count, now)
-                update = merge_updates(update, outbox_update(to_envelopes([event], community)))
-            await self._collections.update_one({"_id": collection.id}, update)
-        if follow and changed:
-            self._on_events(COLLECTIONS, collection.id)
-        return count
+        if not follow:
+            if (await self._follows.delete_one({"_id": follow_id})).deleted_count != 1:
+                return await self._follower_count(collection.id)
+            after = await self._collections.find_one_and_update(
+                {"_id": collection.id}, {"$inc": {FOLLOWER_COUNT: -1}}, return_document=ReturnDocument.AFTER
+            )
+            return as_int(after.get(FOLLOWER_COUNT)) if after else 0
+        try:
+            await self._follows.insert_one(
+                {"_id": follow_id, "collection_id": collection.id, "member_id": member_id, "time": now}
+            )
+        except DuplicateKeyError:  # following already: counted when it began
+            return await self._follower_count(collection.id)
+
+        def step(current: Values) -> Change:
+            count = as_int(current[FOLLOWER_COUNT]) + 1
+            event = CollectionFollowed(collection, member_id, count, now)
+            return Change(inc={FOLLOWER_COUNT: 1}, events=to_envelopes([event], community))
+
+        outcome = await self._counters.change(self._collections, collection.id, [FOLLOWER_COUNT], step)
+        self._on_events(COLLECTIONS, collection.id)
+        return as_int(outcome.values[FOLLOWER_COUNT]) if outcome else 0
+
+    async def _follower_count(self, collection_id: str) -> int:
+        doc = await self._collections.find_one({"_id": collection_id}, {FOLLOWER_COUNT: 1})
+        return as_int(doc.get(FOLLOWER_COUNT)) if doc else 0
 
     async def is_following(self, collection_id: str, member_id: str) -> bool:
         return await self._follows.find_one({"_id": f"{collection_id}:{member_id}"}, {"_id": 1}) is not None
 
     async def feature(self, feature: Feature, community: CommunityView) -> Feature:
         """Put the item on the front page with ``item_featured``; an item featured already stays as it is."""
-        async with document_lock(FEATURES, feature.id):
-            doc = await self._features.find_one({"_id": feature.id}, _NO_OUTBOX)
-            if doc is not None and doc.get("active"):
-                return _feature(doc)
-            fields = {
-                "community_id": feature.community_id,
-                "item_kind": feature.item_kind,
-                "item_id": feature.item_id,
-                "title": feature.title,
-                "author_id": feature.author_id,
-                "featured_by": feature.featured_by,
-                "feature_time": feature.feature_time,
-                "active": True,
-            }
-            update = merge_updates({"$set": fields}, outbox_update(to_envelopes(feature.events, community)))
-            await self._features.update_one({"_id": feature.id}, update, upsert=True)
+        fields = {
+            "community_id": feature.community_id,
+            "item_kind": feature.item_kind,
+            "item_id": feature.item_id,
+            "title": feature.title,
+            "author_id": feature.author_id,
+            "featured_by": feature.featured_by,
+            "feature_time": feature.feature_time,
+            "active": True,
+        }
+        update = merge_updates({"$set": fields}, outbox_update(to_envelopes(feature.events, community)))
+        for _ in range(FEATURE_ATTEMPTS):
+            try:  # switched on only if off (or new): the filter and the write are one atomic operation
+                await self._features.update_one(
+                    {"_id": feature.id, "active": {"$ne": True}}, update, upsert=True
+                )
+                break
+            except DuplicateKeyError:  # on already, unless switched off again in between
+                doc = await self._features.find_one({"_id": feature.id}, _NO_OUTBOX)
+                if doc is not None and doc.get("active"):
+                    return _feature(doc)
+        else:
+            raise Aborted("the item was unfeatured concurrently; retry", reason="CONCURRENT_UPDATE")
         feature.events.clear()
         self._on_events(FEATURES, feature.id)
         return feature
 
     async def unfeature(self, feature_id: str) -> bool:
         """Take the item off the front page; False if it was not on it."""
-        async with document_lock(FEATURES, feature_id):
-            result = await self._features.update_one(
-                {"_id": feature_id, "active": True}, {"$set": {"active": False}}
-            )
+        result = await self._features.update_one(
+            {"_id": feature_id, "active": True}, {"$set": {"active": False}}
+        )
         return result.modified_count == 1
 
     async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage:

@@ -83,6 +83,7 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     question_author_id=q.author_id,
                     question_title=q.title,
                     create_time=_ts(a.create_time),
+                    question_tags=q.tags,
                 ),
             )
         case AnswerAccepted(answer=a, question=q, accepted_by=by, time=time):
@@ -98,6 +99,7 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     accepted_by=by,
                     question_title=q.title,
                     accept_time=_ts(time),
+                    question_tags=q.tags,
                 ),
             )
         case AnswerUnaccepted(
@@ -115,7 +117,15 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     unaccept_time=_ts(t),
                 ),
             )
-        case VoteChanged(target=t, voter_id=voter, previous_value=prev, value=value, score=score, time=time):
+        case VoteChanged(
+            target=t,
+            voter_id=voter,
+            previous_value=prev,
+            value=value,
+            score=score,
+            time=time,
+            question_tags=tags,
+        ):
             return (
                 "vote_changed",
                 t.id,
@@ -130,6 +140,7 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     value=value,
                     score=score,
                     vote_time=_ts(time),
+                    question_tags=tags,
                 ),
             )
         case CommentPosted(comment=c, post=post):

@@ -2,7 +2,10 @@
 
 A tag follow is one document (``<member>:<tag>``) carrying its ``tag_followed`` event; an unfollow is one
 document per follow that ended (``<member>:<tag>:<follow time in ms>``) carrying ``tag_unfollowed``, so
-following or unfollowing twice emits nothing more, and concurrent unfollows emit one event.
+following or unfollowing twice emits nothing more, and concurrent unfollows emit one event. How many tags
+a member follows is a counter document (``tag_follow_counts``, ``_id`` the member): a follow first takes a
+place with ``$inc`` guarded by ``{count: {$lt: limit}}``, and gives it back if it was a follow already.
+A followed person is one document per pair, written only by a fact newer than the one it holds.
 
 Every source is one keyset query on an index: ``(community_id, <sort>, _id)`` for a community's posts or
 resources, ``(tags, create_time, _id)`` for followed tags, ``(author_id, create_time, _id)`` for followed
@@ -16,7 +19,6 @@ from datetime import UTC, datetime
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
 from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
@@ -24,12 +26,13 @@ from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import member_envelope
 from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
 from guild_content.adapters.resource_repository import RESOURCES, _resource
-from guild_content.app.ports import FeedEntry, FeedQuery, FollowedTagPage
+from guild_content.app.ports import FeedEntry, FeedQuery, FollowedTagPage, TagFollowResult
 from guild_content.domain.model import TagFollowed, TagUnfollowed
 
 TAG_FOLLOWS = "tag_follows"
 TAG_UNFOLLOWS = "tag_unfollows"
 PERSON_FOLLOWS = "person_follows"
+TAG_FOLLOW_COUNTS = "tag_follow_counts"
 OUTBOX_COLLECTIONS = [TAG_FOLLOWS, TAG_UNFOLLOWS]
 INDEXES = [
     IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
@@ -48,6 +51,7 @@ class MongoFeedRepository:
         self._tag_unfollows = db[TAG_UNFOLLOWS]
         self._on_events = on_events
         self._person_follows = db[PERSON_FOLLOWS]
+        self._tag_counts = db[TAG_FOLLOW_COUNTS]
 
     async def feed_page(
         self, query: FeedQuery, after: tuple[datetime | int, str] | None, limit: int
@@ -92,19 +96,21 @@ class MongoFeedRepository:
         Run at start-up; a no-op once every document has one. Returns the number of documents changed.
         """
         changed = 0
-        for name, collection in ((QUESTIONS, self._posts), (RESOURCES, self._resources)):
+        for collection in (self._posts, self._resources):
             missing = collection.find({"activity_time": {"$exists": False}}, {"create_time": 1})
             async for doc in missing:
-                async with document_lock(name, doc["_id"]):
-                    result = await collection.update_one(
-                        {"_id": doc["_id"], "activity_time": {"$exists": False}},
-                        {"$set": {"activity_time": doc["create_time"]}},
-                    )
+                result = await collection.update_one(
+                    {"_id": doc["_id"], "activity_time": {"$exists": False}},
+                    {"$set": {"activity_time": doc["create_time"]}},
+                )
                 changed += result.modified_count
         return changed
 
-    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
-        """Record the follow with ``tag_followed``; False (and no event) if the member follows it already."""
+    async def follow_tag(self, member_id: str, tag: str, now: datetime, *, limit: int) -> TagFollowResult:
+        """Record the follow with ``tag_followed``, unless the member follows it already (no event) or
+        follows ``limit`` tags: the place is taken first, atomically, so concurrent follows cannot pass it."""
+        if not await self._take_place(member_id, limit):
+            return "already" if await self.follows_tag(member_id, tag) else "full"
         event = member_envelope(TagFollowed(member_id, tag, now))
         try:
             await self._tag_follows.insert_one(
@@ -116,10 +122,30 @@ class MongoFeedRepository:
                     **outbox_fields([event]),
                 }
             )
-        except DuplicateKeyError:
-            return False
+        except BaseException as error:
+            await self._tag_counts.update_one({"_id": member_id}, {"$inc": {"count": -1}})
+            if isinstance(error, DuplicateKeyError):
+                return "already"
+            raise
         self._on_events(TAG_FOLLOWS, f"{member_id}:{tag}")
-        return True
+        return "followed"
+
+    async def _take_place(self, member_id: str, limit: int) -> bool:
+        """Count one more followed tag if the member follows fewer than ``limit``; one atomic write."""
+        if await self._tag_counts.find_one({"_id": member_id}, {"_id": 1}) is None:
+            # First follow since follows were counted: start from the follows there are (once per member).
+            there = await self._tag_follows.count_documents({"member_id": member_id})
+            try:
+                await self._tag_counts.insert_one({"_id": member_id, "count": there})
+            except DuplicateKeyError:
+                pass
+        try:
+            result = await self._tag_counts.update_one(
+                {"_id": member_id, "count": {"$lt": limit}}, {"$inc": {"count": 1}}, upsert=True
+            )
+        except DuplicateKeyError:  # the count exists and is at the limit
+            return False
+        return result.modified_count == 1 or result.upserted_id is not None
 
     async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
         """End the follow with ``tag_unfollowed``; False (and no event) if the member did not follow it.
@@ -129,29 +155,32 @@ class MongoFeedRepository:
         (one event), and a follow removed before the relay reached it still announces itself first.
         """
         key = f"{member_id}:{tag}"
-        async with document_lock(TAG_FOLLOWS, key):
-            doc = await self._tag_follows.find_one({"_id": key})
-            if doc is None:
-                return False
-            pending = [Envelope.from_document(e) for e in doc.get(OUTBOX, [])] if doc.get(PENDING) else []
-            ended = member_envelope(TagUnfollowed(member_id, tag, now))
-            follow_ms = int(_aware(doc["follow_time"]).timestamp() * 1000)
-            ended_id = f"{key}:{follow_ms}"
-            try:
-                await self._tag_unfollows.insert_one(
-                    {
-                        "_id": ended_id,
-                        "member_id": member_id,
-                        "tag": tag,
-                        "end_time": now,
-                        **outbox_fields([*pending, ended]),
-                    }
-                )
-            except DuplicateKeyError:
-                pass
-            result = await self._tag_follows.delete_one({"_id": key})
+        doc = await self._tag_follows.find_one({"_id": key})
+        if doc is None:
+            return False
+        pending = [Envelope.from_document(e) for e in doc.get(OUTBOX, [])] if doc.get(PENDING) else []
+        ended = member_envelope(TagUnfollowed(member_id, tag, now))
+        follow_ms = int(_aware(doc["follow_time"]).timestamp() * 1000)
+        ended_id = f"{key}:{follow_ms}"
+        try:
+            await self._tag_unfollows.insert_one(
+                {
+                    "_id": ended_id,
+                    "member_id": member_id,
+                    "tag": tag,
+                    "end_time": now,
+                    **outbox_fields([*pending, ended]),
+                }
+            )
+        except DuplicateKeyError:
+            pass
+        # Only the follow whose ending was just written: a new follow of the same tag made meanwhile stays.
+        result = await self._tag_follows.delete_one({"_id": key, "follow_time": doc["follow_time"]})
         self._on_events(TAG_UNFOLLOWS, ended_id)
-        return result.deleted_count == 1
+        if result.deleted_count != 1:
+            return False
+        await self._tag_counts.update_one({"_id": member_id}, {"$inc": {"count": -1}})
+        return True
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage:
         docs, next_token = await keyset_page(
@@ -168,9 +197,6 @@ class MongoFeedRepository:
     async def follows_tag(self, member_id: str, tag: str) -> bool:
         return await self._tag_follows.find_one({"_id": f"{member_id}:{tag}"}, {"_id": 1}) is not None
 
-    async def count_followed_tags(self, member_id: str) -> int:
-        return await self._tag_follows.count_documents({"member_id": member_id})
-
     async def followees(self, member_id: str, limit: int) -> list[str]:
         cursor = self._person_follows.find({"follower_id": member_id, "active": True}, {"followee_id": 1})
         return [str(d["followee_id"]) async for d in cursor.limit(limit)]
@@ -180,22 +206,16 @@ class MongoFeedRepository:
     ) -> None:
         """Keep the latest of follow and unfollow by their time; replays and late copies change nothing."""
         key = f"{follower_id}:{followee_id}"
-        async with document_lock(PERSON_FOLLOWS, key):
-            doc = await self._person_follows.find_one({"_id": key}, {"as_of": 1})
-            if doc is not None and _aware(doc["as_of"]) >= as_of:
+        fields = {"follower_id": follower_id, "followee_id": followee_id, "active": active, "as_of": as_of}
+        older = {"_id": key, "$or": [{"as_of": {"$lt": as_of}}, {"as_of": {"$exists": False}}]}
+        for _ in range(2):
+            try:
+                await self._person_follows.update_one(older, {"$set": fields}, upsert=True)
                 return
-            await self._person_follows.update_one(
-                {"_id": key},
-                {
-                    "$set": {
-                        "follower_id": follower_id,
-                        "followee_id": followee_id,
-                        "active": active,
-                        "as_of": as_of,
-                    }
-                },
-                upsert=True,
-            )
+            except DuplicateKeyError:
+                # The pair exists with a fact as new as this one (a replay or a late copy), or was created
+                # in between by another fact: the second attempt tells them apart.
+                continue
 
 
 def _aware(value: datetime) -> datetime:

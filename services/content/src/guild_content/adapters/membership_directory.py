@@ -14,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
+from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
 from guild_content.domain.model import CommunityView, MembershipView, Role
@@ -23,6 +23,8 @@ from guild_content.domain.model import CommunityView, MembershipView, Role
 COMMUNITY_VIEWS = "community_views"
 MEMBERSHIP_VIEWS = "membership_views"
 INDEXES = [IndexSpec(MEMBERSHIP_VIEWS, [("member_id", 1), ("community_id", 1)])]
+# The most communities of one member that searches and feeds look in (a bound on what is loaded).
+COMMUNITIES_MAX = 1000
 
 _ROLE_FROM_PB = {
     community_pb2.ROLE_MEMBER: Role.MEMBER,
@@ -64,7 +66,8 @@ class MembershipReadModel:
 
     Events of one community or membership may arrive late or twice, so each fact keeps the time it is
     true as of (``lifecycle_time``, ``role_time``, ``join_time``, ``left_time``) and an older fact never
-    overwrites a newer one. Every write reads and writes the document under its lock.
+    overwrites a newer one. Every write decides from the stored document and is written guarded by the
+    version it read (:func:`guild_common.atomic.update_guarded`), so concurrent facts are all weighed.
     """
 
     def __init__(self, db: AsyncDatabase[Document]) -> None:
@@ -72,8 +75,7 @@ class MembershipReadModel:
         self._memberships = db[MEMBERSHIP_VIEWS]
 
     async def put_community(self, view: CommunityView, as_of: datetime) -> None:
-        async with document_lock(COMMUNITY_VIEWS, view.id):
-            doc = await self._communities.find_one({"_id": view.id})
+        def build(doc: Document | None) -> Document:
             fields: Document = {"region": view.region, "programme": view.programme}
             if doc is None or _older(doc.get("lifecycle_time"), as_of):
                 fields |= {"lifecycle": view.lifecycle, "lifecycle_time": as_of}
@@ -81,7 +83,9 @@ class MembershipReadModel:
                 fields |= {"visibility": view.visibility, "settings_time": as_of}
                 if view.flag_threshold:
                     fields["flag_threshold"] = view.flag_threshold
-            await self._communities.update_one({"_id": view.id}, {"$set": fields}, upsert=True)
+            return {"$set": fields}
+
+        await update_guarded(self._communities, view.id, build)
 
     async def update_settings(
         self, community_id: str, visibility: str, flag_threshold: int, as_of: datetime
@@ -90,34 +94,35 @@ class MembershipReadModel:
 
         A community not known yet keeps only these; the rest is read through when first needed.
         """
-        async with document_lock(COMMUNITY_VIEWS, community_id):
-            doc = await self._communities.find_one({"_id": community_id})
+
+        def build(doc: Document | None) -> Document | NoChange:
             if doc is not None and not _older(doc.get("settings_time"), as_of):
-                return
+                return NO_CHANGE
             fields: Document = {"settings_time": as_of}
             if visibility:
                 fields["visibility"] = visibility
             if flag_threshold > 0:
                 fields["flag_threshold"] = flag_threshold
-            await self._communities.update_one({"_id": community_id}, {"$set": fields}, upsert=True)
+            return {"$set": fields}
+
+        await update_guarded(self._communities, community_id, build)
 
     async def set_lifecycle(self, community_id: str, lifecycle: str, as_of: datetime) -> None:
         """Record a lifecycle change; a community not known yet is read through when first needed."""
-        async with document_lock(COMMUNITY_VIEWS, community_id):
-            doc = await self._communities.find_one({"_id": community_id})
-            if doc is None or not _older(doc.get("lifecycle_time"), as_of):
-                return
-            await self._communities.update_one(
-                {"_id": community_id}, {"$set": {"lifecycle": lifecycle, "lifecycle_time": as_of}}
-            )
+        # One conditional write: the filter is the rule (known, and the stored lifecycle is older). It
+        # moves the version, so that a guarded write built from the state before it is built again.
+        older = [{"lifecycle_time": {"$lt": _ms(as_of)}}, {"lifecycle_time": {"$exists": False}}]
+        await self._communities.update_one(
+            {"_id": community_id, "$or": older},
+            {"$set": {"lifecycle": lifecycle, "lifecycle_time": as_of}, "$inc": {"version": 1}},
+        )
 
     async def put_membership(self, view: MembershipView, as_of: datetime) -> None:
         """The member belongs with ``view.role`` as of ``as_of`` (joined, or read through)."""
-        key = _key(view.community_id, view.member_id)
-        async with document_lock(MEMBERSHIP_VIEWS, key):
-            doc = await self._memberships.find_one({"_id": key})
+
+        def build(doc: Document | None) -> Document | NoChange:
             if doc is not None and not _older(doc.get("left_time"), as_of):
-                return  # they left after this; a stale join
+                return NO_CHANGE  # they left after this; a stale join
             fields: Document = {
                 "community_id": view.community_id,
                 "member_id": view.member_id,
@@ -126,37 +131,35 @@ class MembershipReadModel:
             }
             if doc is None or _older(doc.get("role_time"), as_of):
                 fields |= {"role": view.role.value, "role_time": as_of}
-            await self._memberships.update_one({"_id": key}, {"$set": fields}, upsert=True)
+            return {"$set": fields}
+
+        await update_guarded(self._memberships, _key(view.community_id, view.member_id), build)
 
     async def remove_membership(self, community_id: str, member_id: str, as_of: datetime) -> None:
         """The member left (or was removed) at ``as_of``; kept as a marker so a stale join cannot revive
         the membership."""
-        key = _key(community_id, member_id)
-        async with document_lock(MEMBERSHIP_VIEWS, key):
-            doc = await self._memberships.find_one({"_id": key})
+
+        def build(doc: Document | None) -> Document | NoChange:
             if doc is not None and not _older(doc.get("join_time"), as_of):
-                return  # they joined again after this; a stale leave
-            await self._memberships.update_one(
-                {"_id": key},
-                {
-                    "$set": {
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "active": False,
-                        "left_time": as_of,
-                    },
-                    "$setOnInsert": {"role": Role.MEMBER.value},
-                },
-                upsert=True,
-            )
+                return NO_CHANGE  # they joined again after this; a stale leave
+            fields: Document = {
+                "community_id": community_id,
+                "member_id": member_id,
+                "active": False,
+                "left_time": as_of,
+            }
+            if doc is None or "role" not in doc:
+                fields["role"] = Role.MEMBER.value
+            return {"$set": fields}
+
+        await update_guarded(self._memberships, _key(community_id, member_id), build)
 
     async def set_role(self, community_id: str, member_id: str, role: Role, as_of: datetime) -> None:
         """The member's role changed at ``as_of``; an older change is ignored."""
-        key = _key(community_id, member_id)
-        async with document_lock(MEMBERSHIP_VIEWS, key):
-            doc = await self._memberships.find_one({"_id": key})
+
+        def build(doc: Document | None) -> Document | NoChange:
             if doc is not None and not _older(doc.get("role_time"), as_of):
-                return
+                return NO_CHANGE
             fields: Document = {
                 "community_id": community_id,
                 "member_id": member_id,
@@ -165,7 +168,9 @@ class MembershipReadModel:
             }
             if doc is None:
                 fields["active"] = True  # roles are granted to members
-            await self._memberships.update_one({"_id": key}, {"$set": fields}, upsert=True)
+            return {"$set": fields}
+
+        await update_guarded(self._memberships, _key(community_id, member_id), build)
 
     async def community(self, community_id: str) -> CommunityView | None:
         doc = await self._communities.find_one({"_id": community_id})
@@ -192,8 +197,22 @@ class MembershipReadModel:
 
 
 async def _communities_of(memberships: AsyncCollection[Document], member_id: str) -> list[str]:
-    cursor = memberships.find({"member_id": member_id, "active": {"$ne": False}}, {"community_id": 1})
+    """The member's communities, at most ``COMMUNITIES_MAX`` (by id), on ``(member_id, community_id)``."""
+    cursor = (
+        memberships.find({"member_id": member_id, "active": {"$ne": False}}, {"community_id": 1})
+        .sort([("member_id", 1), ("community_id", 1)])
+        .limit(COMMUNITIES_MAX)
+    )
     return [str(d["community_id"]) async for d in cursor]
+
+
+def _ms(as_of: datetime) -> datetime:
+    """``as_of`` as stored: to the millisecond."""
+    return as_of.replace(microsecond=as_of.microsecond // 1000 * 1000)
+
+
+def _ABSENT(field: str) -> Document:
+    return {field: {"$exists": False}}
 
 
 def _older(stored: datetime | None, as_of: datetime) -> bool:

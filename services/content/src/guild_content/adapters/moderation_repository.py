@@ -1,22 +1,25 @@
 """Flags, the moderation queue and the moderation log in MongoDB.
 
-A flag is its own document (``<post>:<member>``), so a member flags a post once. The post's flag count is
-recounted from the flags under the post's lock, like a vote score, and crossing the threshold hides the
-post once (``auto_hidden``); a moderator's restore is not undone by later flags, which queue it again.
+A flag is its own document (``<post>:<member>``), so a member flags a post once, and each new flag counts
+once into the post's ``flag_count``: one write guarded by the count (and hidden state) it read, carrying
+``post_flagged`` and, when the count first reaches the threshold, ``post_hidden`` with ``auto_hidden`` set.
+A moderator's restore is not undone by later flags, which queue the post again. The queue entry gathers
+reasons with ``$addToSet`` and keeps the highest count and first queue time of its pending spell.
 """
 
 from __future__ import annotations
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.ids import new_id
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
+from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.mongo_repository import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
 from guild_content.app.ports import LogPage, QueueItem, QueuePage
 from guild_content.domain.model import (
@@ -38,6 +41,10 @@ INDEXES = [
     IndexSpec(MODERATION_LOG, [("community_id", 1), ("time", -1), ("_id", -1)]),
 ]
 EXCERPT_MAX = 200
+QUEUE_ATTEMPTS = 8
+FLAG_COUNT = "flag_count"
+HIDDEN = "hidden"
+AUTO_HIDDEN = "auto_hidden"
 
 
 def _queue_item(doc: Document) -> QueueItem:
@@ -45,7 +52,7 @@ def _queue_item(doc: Document) -> QueueItem:
         post=PostRef(doc["kind"], doc["_id"], doc["question_id"], doc["community_id"], doc["author_id"]),
         excerpt=doc.get("excerpt", ""),
         flag_count=doc.get("flag_count", 0),
-        reasons=list(doc.get("reasons", [])),
+        reasons=sorted(doc.get("reasons", [])),
         hidden=doc.get("hidden", False),
         queue_time=doc["queue_time"],
     )
@@ -71,6 +78,7 @@ class MongoModerationRepository:
         self._queue = db[MODERATION_QUEUE]
         self._log = db[MODERATION_LOG]
         self._on_events = on_events
+        self._counters = CounterWriter()
 
     async def add_flag(self, flag: Flag) -> bool:
         """Store the flag; False if the member flagged this post before."""
@@ -91,77 +99,94 @@ class MongoModerationRepository:
         return True
 
     async def count_flags(self, flag: Flag, threshold: int, community: CommunityView) -> tuple[int, bool]:
-        """Recount the post's flags, hide it when they first reach ``threshold``, queue it for review.
+        """Count a new flag into the post, hide it when flags first reach ``threshold``, queue it for review.
 
         Returns (flag count, hidden).
         """
         ref = flag.post
-        posts = self._posts[COLLECTION_OF[ref.kind]]
-        async with document_lock(COLLECTION_OF[ref.kind], ref.id):
-            count = await self._flags.count_documents({"post_id": ref.id})
-            doc = await posts.find_one({"_id": ref.id}, {"outbox": 0}) or {}
+        name = COLLECTION_OF[ref.kind]
+        seen: Values = {}
+
+        def step(current: Values) -> Change:
+            seen.clear()  # what the build that is written saw: whether this flag is the one that hid the post
+            seen.update(current)
+            count = as_int(current[FLAG_COUNT]) + 1
             events: list[DomainEvent] = [PostFlagged(ref, flag.reason, count, flag.time)]
-            fields: Document = {"flag_count": count}
-            auto_hide = count >= threshold and not doc.get("auto_hidden", False)
-            if auto_hide:
-                fields |= {"hidden": True, "auto_hidden": True}
-                if not doc.get("hidden", False):
-                    reason = f"flagged by {count} members"
-                    events.append(PostHidden(ref, "", reason, True, count, flag.time))
-            await posts.update_one(
-                {"_id": ref.id},
-                merge_updates({"$set": fields}, outbox_update(to_envelopes(events, community))),
-            )
-            hidden = bool(doc.get("hidden", False)) or auto_hide
-            reasons = sorted(await self._flags.distinct("reason", {"post_id": ref.id}))
-            queued = await self._queue.find_one({"_id": ref.id}, {"state": 1, "queue_time": 1})
-            pending = queued is not None and queued.get("state") == "pending"
-            await self._queue.update_one(
-                {"_id": ref.id},
-                {
-                    "$set": {
-                        "kind": ref.kind,
-                        "question_id": ref.question_id,
-                        "community_id": ref.community_id,
-                        "author_id": ref.author_id,
-                        "excerpt": (doc.get("title") or doc.get("body", ""))[:EXCERPT_MAX],
-                        "flag_count": count,
-                        "reasons": reasons,
-                        "hidden": hidden,
-                        "state": "pending",
-                        "queue_time": queued["queue_time"] if queued and pending else flag.time,
-                    }
-                },
-                upsert=True,
-            )
-            if auto_hide:
-                await self.log(
-                    ModerationEntry(new_id(), ref, "auto_hide", "", f"flagged by {count} members", flag.time)
-                )
-        self._on_events(COLLECTION_OF[ref.kind], ref.id)
+            change = Change(inc={FLAG_COUNT: 1})
+            if count >= threshold and not current[AUTO_HIDDEN]:
+                change.set = {HIDDEN: True, AUTO_HIDDEN: True}
+                if not current[HIDDEN]:
+                    events.append(PostHidden(ref, "", f"flagged by {count} members", True, count, flag.time))
+            change.events = to_envelopes(events, community)
+            return change
+
+        outcome = await self._counters.change(
+            self._posts[name], ref.id, [FLAG_COUNT, HIDDEN, AUTO_HIDDEN], step
+        )
+        if outcome is None:
+            return 0, False
+        self._on_events(name, ref.id)
+        count, hidden = as_int(outcome.values[FLAG_COUNT]), bool(outcome.values[HIDDEN])
+        post = outcome.document
+        excerpt = (post.get("title") or post.get("body", ""))[:EXCERPT_MAX]
+        await self._queue_flagged(ref, count, flag, hidden, excerpt)
+        if outcome.values[AUTO_HIDDEN] and not seen.get(AUTO_HIDDEN):
+            reason = f"flagged by {count} members"
+            await self.log(ModerationEntry(new_id(), ref, "auto_hide", "", reason, flag.time))
         return count, hidden
+
+    async def _queue_flagged(self, ref: PostRef, count: int, flag: Flag, hidden: bool, excerpt: str) -> None:
+        """Put the post on the moderation queue, or update its pending entry; each step one atomic write."""
+        about = {
+            "kind": ref.kind,
+            "question_id": ref.question_id,
+            "community_id": ref.community_id,
+            "author_id": ref.author_id,
+            "excerpt": excerpt,
+        }
+        for _ in range(QUEUE_ATTEMPTS):
+            pending = await self._queue.update_one(
+                {"_id": ref.id, "state": "pending"},
+                {
+                    "$set": about,
+                    "$max": {"flag_count": count, "hidden": hidden},
+                    "$addToSet": {"reasons": flag.reason},
+                },
+            )
+            if pending.matched_count:
+                return
+            try:  # not pending (new, or resolved): a new pending spell starts now
+                await self._queue.update_one(
+                    {"_id": ref.id, "state": {"$ne": "pending"}},
+                    {
+                        "$set": {**about, "state": "pending", "queue_time": flag.time, "hidden": hidden},
+                        "$max": {"flag_count": count},
+                        "$addToSet": {"reasons": flag.reason},
+                    },
+                    upsert=True,
+                )
+                return
+            except DuplicateKeyError:
+                continue  # another flag queued it meanwhile: join its pending spell
 
     async def set_state(
         self, ref: PostRef, fields: Document, event: DomainEvent, community: CommunityView
     ) -> Document:
         """Set moderation fields (hidden, locked) on a post with the event for its author; the post after."""
         name = COLLECTION_OF[ref.kind]
-        async with document_lock(name, ref.id):
-            await self._posts[name].update_one(
-                {"_id": ref.id},
-                merge_updates({"$set": fields}, outbox_update(to_envelopes([event], community))),
-            )
-            doc = await self._posts[name].find_one({"_id": ref.id}, {"hidden": 1, "locked": 1, "deleted": 1})
+        doc = await self._posts[name].find_one_and_update(
+            {"_id": ref.id},
+            merge_updates({"$set": fields}, outbox_update(to_envelopes([event], community))),
+            return_document=ReturnDocument.AFTER,
+        )
         self._on_events(name, ref.id)
         return doc or {}
 
     async def resolve(self, entry: ModerationEntry, hidden: bool) -> None:
         """Log a moderator's action and take the post off the queue."""
         await self.log(entry)
-        async with document_lock(COLLECTION_OF[entry.post.kind], entry.post.id):
-            await self._queue.update_one(
-                {"_id": entry.post.id}, {"$set": {"state": "resolved", "hidden": hidden}}
-            )
+        resolved = {"state": "resolved", "hidden": hidden}
+        await self._queue.update_one({"_id": entry.post.id}, {"$set": resolved})
 
     async def log(self, entry: ModerationEntry) -> None:
         await self._log.insert_one(

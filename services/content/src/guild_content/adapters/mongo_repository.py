@@ -9,7 +9,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.events.outbox import (
     OutboxWake,
     merge_updates,
@@ -21,6 +20,8 @@ from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
+from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.votes import swap_vote
 from guild_content.app.ports import CommentPage, IndexedQuestion, QuestionPage, RevisionPage, TagPage
 from guild_content.domain.model import (
     POST_KINDS,
@@ -199,6 +200,7 @@ class MongoQuestionRepository:
         self._votes = db[VOTES]
         self._revisions = db[REVISIONS]
         self._on_events = on_events
+        self._counters = CounterWriter()
 
     async def add_question(self, question: Question, community: CommunityView) -> Question:
         envelopes = to_envelopes(question.events, community)
@@ -224,11 +226,10 @@ class MongoQuestionRepository:
             stored = await self.get_answer(answer.id)
             assert stored is not None
             return stored
-        async with document_lock(QUESTIONS, answer.question_id):
-            await self._questions.update_one(
-                {"_id": answer.question_id},
-                {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}},
-            )
+        await self._questions.update_one(
+            {"_id": answer.question_id},
+            {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}},
+        )
         answer.events.clear()
         self._on_events(ANSWERS, answer.id)
         return answer
@@ -242,10 +243,7 @@ class MongoQuestionRepository:
             {"$set": {"accepted_answer_id": question.accepted_answer_id}, "$inc": {"version": 1}},
             outbox_update(to_envelopes(question.events, community)),
         )
-        async with document_lock(QUESTIONS, question.id):
-            result = await self._questions.update_one(
-                {"_id": question.id, "version": question.version}, update
-            )
+        result = await self._questions.update_one({"_id": question.id, "version": question.version}, update)
         if result.modified_count != 1:
             return False
         question.version += 1
@@ -292,52 +290,40 @@ class MongoQuestionRepository:
         return QuestionPage([_question(d) for d in docs], next_token)
 
     async def apply_vote(
-        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+        self,
+        target: PostRef,
+        voter_id: str,
+        value: int,
+        now: datetime,
+        community: CommunityView,
+        *,
+        question_tags: tuple[str, ...] = (),
+        known_score: int | None = None,
     ) -> tuple[int, int]:
-        """Store the voter's ``value`` (0 removes the vote) and the post's recounted score.
+        """Store the voter's ``value`` (0 removes the vote) and move the post's score by the difference.
 
-        Returns ``(previous value, score)``. The score is the ``$sum`` of the post's votes, computed and
-        stored under the post's lock after the vote is written, so whichever recount runs last sees every
-        vote written before it: the stored score equals the sum of the votes, however votes interleave.
+        Returns ``(previous value, score)``. The vote is one atomic write that returns the vote it replaced;
+        the score then moves by ``value - previous`` in one write guarded by the score it read, with the
+        ``vote_changed`` event (which names the new score) in that same write. ``known_score`` is the score
+        the caller read with the post, tried first.
         """
-        vote_id = f"{target.id}:{voter_id}"
-        posts_name = COLLECTION_OF[target.kind]
-        async with document_lock(VOTES, vote_id):
-            doc = await self._votes.find_one({"_id": vote_id})
-            previous = int(doc["value"]) if doc else 0
-            if previous == value:
-                return previous, await self._stored_score(posts_name, target.id)
-            if value == 0:
-                await self._votes.delete_one({"_id": vote_id})
-            else:
-                await self._votes.update_one(
-                    {"_id": vote_id},
-                    {
-                        "$set": {
-                            "target_id": target.id,
-                            "voter_id": voter_id,
-                            "value": value,
-                            "vote_time": now,
-                        }
-                    },
-                    upsert=True,
-                )
-            async with document_lock(posts_name, target.id):
-                score = await self.count_score(target.id)
-                event = VoteChanged(target, voter_id, previous, value, score, now)
-                envelopes = to_envelopes([event], community)
-                await self._db_posts(posts_name).update_one(
-                    {"_id": target.id}, merge_updates({"$set": {"score": score}}, outbox_update(envelopes))
-                )
-        self._on_events(posts_name, target.id)
-        return previous, score
+        previous = await swap_vote(self._votes, target.id, voter_id, value, now)
+        name = COLLECTION_OF[target.kind]
+        if previous == value:
+            return previous, await self._stored_score(name, target.id)
+        delta = value - previous
 
-    async def count_score(self, target_id: str) -> int:
-        cursor = await self._votes.aggregate(
-            [{"$match": {"target_id": target_id}}, {"$group": {"_id": None, "score": {"$sum": "$value"}}}]
-        )
-        rows = await cursor.to_list()
-        return int(rows[0]["score"]) if rows else 0
+        def step(current: Values) -> Change:
+            score = as_int(current["score"]) + delta
+            event = VoteChanged(target, voter_id, previous, value, score, now, question_tags)
+            return Change(inc={"score": delta}, events=to_envelopes([event], community))
+
+        known = None if known_score is None else {"score": known_score}
+        outcome = await self._counters.change(self._db_posts(name), target.id, ["score"], step, known=known)
+        if outcome is None:
+            return previous, 0
+        self._on_events(name, target.id)
+        return previous, as_int(outcome.values["score"])
 
     async def _stored_score(self, posts_name: str, target_id: str) -> int:
         doc = await self._db_posts(posts_name).find_one({"_id": target_id}, {"score": 1})
@@ -354,10 +340,9 @@ class MongoQuestionRepository:
             stored = await self.get_post(comment.id)
             assert isinstance(stored, Comment)
             return stored
-        async with document_lock(QUESTIONS, comment.question_id):
-            await self._questions.update_one(
-                {"_id": comment.question_id}, {"$max": {"activity_time": comment.create_time}}
-            )
+        await self._questions.update_one(
+            {"_id": comment.question_id}, {"$max": {"activity_time": comment.create_time}}
+        )
         comment.events.clear()
         self._on_events(COMMENTS, comment.id)
         return comment
@@ -388,8 +373,11 @@ class MongoQuestionRepository:
     ) -> bool:
         """Store the edited text if the post is unchanged since read, and its previous text as ``revision``.
 
-        The revision is written first under the post's lock, keyed by post and number; if the process
-        stops before the post is updated, the next edit writes the same number again with the same text.
+        The revision (keyed by post and number) is written first, then the post, guarded by the version the
+        edit was made from; the revision is then confirmed. Edits racing from one version write the same
+        number with the same previous text, and one of them wins the post: the winner's confirmation names
+        it as the editor, and a confirmed revision is never overwritten by a late loser. If the process
+        stops before the post is updated, the next edit writes the same number again over the unconfirmed one.
         """
         name = COLLECTION_OF[post.kind]
         fields: Document = {"body": text.body, "update_time": revision.edit_time}
@@ -403,27 +391,30 @@ class MongoQuestionRepository:
             {"$set": fields, "$inc": {"version": 1, "edit_count": 1}},
             outbox_update(to_envelopes(events, community)),
         )
-        async with document_lock(name, post.id):
-            current = await self._db_posts(name).find_one({"_id": post.id}, {"version": 1, "edit_count": 1})
-            if current is None or current.get("version", 1) != post.version:
-                return False
-            previous = revision.text
-            await self._revisions.replace_one(
-                {"_id": f"{post.id}:{revision.number}"},
+        revision_id = f"{post.id}:{revision.number}"
+        editor = {"editor_id": revision.editor_id, "edit_time": revision.edit_time}
+        previous = revision.text
+        try:
+            await self._revisions.update_one(
+                {"_id": revision_id, "confirmed": {"$ne": True}},
                 {
-                    "post_id": post.id,
-                    "number": revision.number,
-                    "editor_id": revision.editor_id,
-                    "edit_time": revision.edit_time,
-                    "title": previous.title,
-                    "body": previous.body,
-                    "tags": previous.tags,
+                    "$set": {
+                        "post_id": post.id,
+                        "number": revision.number,
+                        **editor,
+                        "title": previous.title,
+                        "body": previous.body,
+                        "tags": previous.tags,
+                    }
                 },
                 upsert=True,
             )
-            result = await self._db_posts(name).update_one({"_id": post.id, "version": post.version}, update)
+        except DuplicateKeyError:
+            return False  # an edit from this version is stored already: the post has moved on
+        result = await self._db_posts(name).update_one({"_id": post.id, "version": post.version}, update)
         if result.modified_count != 1:
             return False
+        await self._revisions.update_one({"_id": revision_id}, {"$set": {**editor, "confirmed": True}})
         self._on_events(name, post.id)
         return True
 
@@ -451,13 +442,11 @@ class MongoQuestionRepository:
         update = merge_updates(
             {"$set": fields, "$inc": {"version": 1}}, outbox_update(to_envelopes([removal], community))
         )
-        async with document_lock(name, ref.id):
-            result = await self._db_posts(name).update_one({"_id": ref.id, **_LIVE}, update)
+        result = await self._db_posts(name).update_one({"_id": ref.id, **_LIVE}, update)
         if result.modified_count != 1:
             return False
         if ref.kind == "answer":
-            async with document_lock(QUESTIONS, ref.question_id):
-                await self._questions.update_one({"_id": ref.question_id}, {"$inc": {"answer_count": -1}})
+            await self._questions.update_one({"_id": ref.question_id}, {"$inc": {"answer_count": -1}})
         self._on_events(name, ref.id)
         return True
 

@@ -1,8 +1,11 @@
 """Shared resources and their ratings in MongoDB.
 
 A resource is unique per community and normalised URL (a unique index), so sharing a URL twice finds the
-first. A rating is its own document (``<item>:<member>``); the item's summary is recounted from the ratings
-(``$group`` by stars) under the item's lock after each rating, so it always equals what the ratings say.
+first. A rating is its own document (``<item>:<member>``), replaced by one atomic write that returns the
+rating it replaced; the item keeps the number of ratings per star (``rating.distribution``) as counters,
+moved by each change in one write guarded by the counts it read, with ``item_rated`` (which names the new
+average and count) in that write. Marks of an item as outdated are unique documents; each new one counts
+once into ``outdated_count``.
 """
 
 from __future__ import annotations
@@ -10,20 +13,19 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.events.outbox import (
     OutboxWake,
-    merge_updates,
     outbox_fields,
     outbox_indexes,
-    outbox_update,
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
+from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.app.ports import IndexedResource, ResourcePage, ReviewPage
 from guild_content.domain.model import (
     CommunityView,
@@ -52,6 +54,9 @@ INDEXES = [
     *outbox_indexes([RESOURCES]),
 ]
 _NO_OUTBOX = {"outbox": 0}
+# The item's number of ratings per star, 1 to 5: the counters its rating summary is made of.
+DISTRIBUTION = "rating.distribution"
+OUTDATED_COUNT = "outdated_count"
 
 
 def _rank(rating: RatingSummary, create_time: datetime) -> str:
@@ -81,17 +86,22 @@ def _search_fields(r: Resource) -> Document:
     return {"terms": indexed.terms, "title_terms": indexed.title_terms}
 
 
-def _rating_fields(rating: RatingSummary, create_time: datetime) -> Document:
+def _rating_fields(rating: RatingSummary, create_time: datetime, *, prefix: bool = False) -> Document:
+    """The stored rating; with ``prefix`` as dotted paths (``rating.average``), for ``$set``."""
+    summary = {"average": rating.average, "count": rating.count, "distribution": list(rating.distribution)}
+    fields: Document = {f"rating.{k}": v for k, v in summary.items()} if prefix else {"rating": summary}
     return {
-        "rating": {
-            "average": rating.average,
-            "count": rating.count,
-            "distribution": list(rating.distribution),
-        },
+        **fields,
         "rating_rank": _rank(rating, create_time),
         # What the top-of-the-week and -month feeds rank resources by, beside posts' vote scores.
         "score": rating.score,
     }
+
+
+def _summary(distribution: list[int]) -> RatingSummary:
+    """The summary of the number of ratings per star, 1 to 5."""
+    counts = list(distribution or [0, 0, 0, 0, 0])
+    return RatingSummary.of({stars: counts[stars - 1] for stars in range(1, 6)})
 
 
 def _resource(doc: Document) -> Resource:
@@ -120,6 +130,7 @@ class MongoResourceRepository:
         self._ratings = db[RATINGS]
         self._outdated = db[OUTDATED_MARKS]
         self._on_events = on_events
+        self._counters = CounterWriter()
 
     async def add_resource(self, resource: Resource, community: CommunityView) -> tuple[Resource, bool]:
         """Store a new resource with its events; (stored resource, False) if the id or URL exists already."""
@@ -149,13 +160,17 @@ class MongoResourceRepository:
             {"$or": [{"terms": {"$exists": False}}, {"score": {"$exists": False}}]}, {"_id": 1}
         )
         async for stub in missing:
-            async with document_lock(RESOURCES, stub["_id"]):
-                doc = await self._resources.find_one({"_id": stub["_id"]}, _NO_OUTBOX)
-                if doc is None:
-                    continue
-                resource = _resource(doc)
-                fields = {"score": resource.rating.score, **_search_fields(resource)}
-                result = await self._resources.update_one({"_id": stub["_id"]}, {"$set": fields})
+            doc = await self._resources.find_one({"_id": stub["_id"]}, _NO_OUTBOX)
+            if doc is None:
+                continue
+            resource = _resource(doc)
+            fields = {"score": resource.rating.score, **_search_fields(resource)}
+            # Guarded by the ratings it was computed from; one rated meanwhile is done at the next start.
+            distribution = (doc.get("rating") or {}).get("distribution")
+            rated = {"$exists": False} if distribution is None else distribution
+            result = await self._resources.update_one(
+                {"_id": stub["_id"], "rating.distribution": rated}, {"$set": fields}
+            )
             changed += result.modified_count
         return changed
 
@@ -180,39 +195,38 @@ class MongoResourceRepository:
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
     ) -> tuple[int, RatingSummary]:
-        """Store the member's rating and the item's recounted summary; returns (previous stars, summary)."""
-        rating_id = f"{item.id}:{rater_id}"
-        async with document_lock(RATINGS, rating_id):
-            doc = await self._ratings.find_one({"_id": rating_id}, {"stars": 1})
-            previous = int(doc["stars"]) if doc else 0
-            await self._ratings.update_one(
-                {"_id": rating_id},
-                {
-                    "$set": {
-                        "item_id": item.id,
-                        "rater_id": rater_id,
-                        "stars": stars,
-                        "review": review,
-                        "rate_time": now,
-                    }
-                },
-                upsert=True,
+        """Store the member's rating and move the item's counts by it; returns (previous stars, summary)."""
+        replaced = await self._ratings.find_one_and_update(
+            {"_id": f"{item.id}:{rater_id}"},
+            {
+                "$set": {
+                    "item_id": item.id,
+                    "rater_id": rater_id,
+                    "stars": stars,
+                    "review": review,
+                    "rate_time": now,
+                }
+            },
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
+        )
+        previous = int(replaced["stars"]) if replaced else 0
+
+        def step(current: Values) -> Change:
+            counts = list(current[DISTRIBUTION] or [0, 0, 0, 0, 0])
+            if previous:
+                counts[previous - 1] -= 1
+            counts[stars - 1] += 1
+            summary = _summary(counts)
+            event = ItemRated(item.ref(), rater_id, stars, previous, summary, now)
+            return Change(
+                set=_rating_fields(summary, item.create_time, prefix=True),
+                events=to_envelopes([event], community),
             )
-            async with document_lock(RESOURCES, item.id):
-                cursor = await self._ratings.aggregate(
-                    [{"$match": {"item_id": item.id}}, {"$group": {"_id": "$stars", "n": {"$sum": 1}}}]
-                )
-                summary = RatingSummary.of({int(r["_id"]): int(r["n"]) for r in await cursor.to_list()})
-                event = ItemRated(item.ref(), rater_id, stars, previous, summary, now)
-                await self._resources.update_one(
-                    {"_id": item.id},
-                    merge_updates(
-                        {"$set": _rating_fields(summary, item.create_time)},
-                        outbox_update(to_envelopes([event], community)),
-                    ),
-                )
+
+        outcome = await self._counters.change(self._resources, item.id, [DISTRIBUTION], step)
         self._on_events(RESOURCES, item.id)
-        return previous, summary
+        return previous, _summary(outcome.values[DISTRIBUTION] if outcome else [])
 
     async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage:
         docs, next_token = await keyset_page(
@@ -232,24 +246,23 @@ class MongoResourceRepository:
     async def mark_outdated(
         self, item: Resource, member_id: str, now: datetime, community: CommunityView
     ) -> int:
-        """Record the member's mark once and store the recounted number of marks (with an event if new)."""
+        """Record the member's mark once, counting it with an event; returns the number of marks."""
         try:
             await self._outdated.insert_one(
                 {"_id": f"{item.id}:{member_id}", "item_id": item.id, "member_id": member_id, "time": now}
             )
-            new = True
-        except DuplicateKeyError:
-            new = False
-        async with document_lock(RESOURCES, item.id):
-            count = await self._outdated.count_documents({"item_id": item.id})
-            update: Document = {"$set": {"outdated_count": count}}
-            if new:
-                event = ItemMarkedOutdated(item.ref(), member_id, count, now)
-                update = merge_updates(update, outbox_update(to_envelopes([event], community)))
-            await self._resources.update_one({"_id": item.id}, update)
-        if new:
-            self._on_events(RESOURCES, item.id)
-        return count
+        except DuplicateKeyError:  # marked already: counted when it was made
+            doc = await self._resources.find_one({"_id": item.id}, {"outdated_count": 1})
+            return as_int(doc.get("outdated_count")) if doc else 0
+
+        def step(current: Values) -> Change:
+            count = as_int(current[OUTDATED_COUNT]) + 1
+            event = ItemMarkedOutdated(item.ref(), member_id, count, now)
+            return Change(inc={OUTDATED_COUNT: 1}, events=to_envelopes([event], community))
+
+        outcome = await self._counters.change(self._resources, item.id, [OUTDATED_COUNT], step)
+        self._on_events(RESOURCES, item.id)
+        return as_int(outcome.values[OUTDATED_COUNT]) if outcome else 0
 
     async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage:
         docs, next_token = await keyset_page(

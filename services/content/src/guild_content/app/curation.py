@@ -107,8 +107,8 @@ class CurationUseCases:
         )
         added: list[CollectionItem] = []
 
-        def change(c: Collection) -> None:
-            added.append(c.add(item, position, self._clock()))
+        def change(c: Collection) -> None:  # may run again on a newer state: keep only the last
+            added[:] = [c.add(item, position, self._clock())]
 
         stored = await self._curation.change_collection(collection_id, change, community)
         return stored, next(i for i in stored.items if i.id == added[0].id)

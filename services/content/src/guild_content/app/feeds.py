@@ -114,11 +114,11 @@ class FeedUseCases:
         normal = _tag(tag)
         if await self._feeds.follows_tag(caller.subject, normal):
             return normal
-        if await self._feeds.count_followed_tags(caller.subject) >= FOLLOWED_TAGS_MAX:
+        done = await self._feeds.follow_tag(caller.subject, normal, self._clock(), limit=FOLLOWED_TAGS_MAX)
+        if done == "full":
             raise FailedPrecondition(
                 f"at most {FOLLOWED_TAGS_MAX} tags can be followed", reason="TOO_MANY_TAGS"
             )
-        await self._feeds.follow_tag(caller.subject, normal, self._clock())
         return normal
 
     async def unfollow_tag(self, caller: Principal, tag: str) -> str:

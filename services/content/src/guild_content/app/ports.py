@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from guild_content.domain.curation import Collection, Feature
 from guild_content.domain.model import (
@@ -132,9 +132,20 @@ class QuestionRepository(Protocol):
         ...
 
     async def apply_vote(
-        self, target: PostRef, voter_id: str, value: int, now: datetime, community: CommunityView
+        self,
+        target: PostRef,
+        voter_id: str,
+        value: int,
+        now: datetime,
+        community: CommunityView,
+        *,
+        question_tags: tuple[str, ...] = (),
+        known_score: int | None = None,
     ) -> tuple[int, int]:
-        """Store a vote (0 removes it) and the post's recounted score; returns (previous value, score)."""
+        """Store a vote (0 removes it) and move the post's score by the change; (previous value, score).
+
+        ``question_tags`` travel in the ``vote_changed`` event; ``known_score`` is the score as last read.
+        """
         ...
 
     async def add_comment(self, comment: Comment, community: CommunityView) -> Comment: ...
@@ -228,7 +239,7 @@ class ResourceRepository(Protocol):
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
     ) -> tuple[int, RatingSummary]:
-        """Store a member's rating and the item's recounted summary; (previous stars, summary)."""
+        """Store a member's rating and move the item's counts by it; (previous stars, summary)."""
         ...
 
     async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage: ...
@@ -254,7 +265,7 @@ class ModerationRepository(Protocol):
         ...
 
     async def count_flags(self, flag: Flag, threshold: int, community: CommunityView) -> tuple[int, bool]:
-        """Recount the post's flags, hide it when they first reach the threshold; (count, hidden)."""
+        """Count a new flag into the post, hide it when flags first reach the threshold; (count, hidden)."""
         ...
 
     async def set_state(
@@ -294,7 +305,10 @@ class CurationRepository(Protocol):
     async def change_collection(
         self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
     ) -> Collection:
-        """Apply ``change`` to the stored collection under its lock; store it with its events."""
+        """Apply ``change`` to the stored collection and store it with its events, atomically.
+
+        ``change`` may run again on a newer state if the collection changed meanwhile: no side effects.
+        """
         ...
 
     async def list_collections(
@@ -304,7 +318,7 @@ class CurationRepository(Protocol):
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
     ) -> int:
-        """Record or drop a member's follow; returns the recounted number of followers."""
+        """Record or drop a member's follow; returns the number of followers after it."""
         ...
 
     async def is_following(self, collection_id: str, member_id: str) -> bool: ...
@@ -357,6 +371,10 @@ class FollowedTagPage:
     next_token: str
 
 
+# What following a tag did: a new follow, nothing (followed already), or nothing (at the limit).
+TagFollowResult = Literal["followed", "already", "full"]
+
+
 class FeedRepository(Protocol):
     async def feed_page(
         self, query: FeedQuery, after: tuple[datetime | int, str] | None, limit: int
@@ -364,8 +382,8 @@ class FeedRepository(Protocol):
         """Up to ``limit`` entries of the source after the (key, id) position, in feed order."""
         ...
 
-    async def follow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
-        """Record the follow with its event; False (no event) if the member follows the tag already."""
+    async def follow_tag(self, member_id: str, tag: str, now: datetime, *, limit: int) -> TagFollowResult:
+        """Record the follow with its event, unless the member follows the tag already or ``limit`` tags."""
         ...
 
     async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
@@ -375,8 +393,6 @@ class FeedRepository(Protocol):
     async def follows_tag(self, member_id: str, tag: str) -> bool: ...
 
     async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage: ...
-
-    async def count_followed_tags(self, member_id: str) -> int: ...
 
     async def followees(self, member_id: str, limit: int) -> list[str]:
         """People the member follows (a read model of community follow events), at most ``limit``."""

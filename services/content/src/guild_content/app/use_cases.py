@@ -237,8 +237,23 @@ class ContentUseCases:
         community.ensure_writable()
         ensure_unlocked(post)
         target.check_voter(caller.subject)
-        _, score = await self._repo.apply_vote(target, caller.subject, value, self._clock(), community)
+        _, score = await self._repo.apply_vote(
+            target,
+            caller.subject,
+            value,
+            self._clock(),
+            community,
+            question_tags=await self._question_tags(post),
+            known_score=post.score if isinstance(post, Question | Answer) else None,
+        )
         return target, score
+
+    async def _question_tags(self, post: Post) -> tuple[str, ...]:
+        """The tags of a post's question (its own for a top-level post): events carry them for consumers."""
+        if isinstance(post, Question):
+            return tuple(post.tags)
+        question = await self._repo.get_question(post.question_id)
+        return tuple(question.tags) if question else ()
 
     async def add_comment(self, caller: Principal, post_id: str, body: str, request_id: str) -> Comment:
         post = await self._post(post_id, kinds=(*POST_KINDS, "answer"))

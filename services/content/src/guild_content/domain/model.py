@@ -286,6 +286,8 @@ class VoteChanged:
     value: int
     score: int
     time: datetime
+    # Tags of the question voted on (for an answer: of its question), for consumers that rank by tag.
+    question_tags: tuple[str, ...] = ()
 
 
 def check_question_text(title: str, body: str, tags: list[str], check: Validator) -> None:

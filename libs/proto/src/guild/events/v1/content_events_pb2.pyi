@@ -70,6 +70,7 @@ class AnswerPosted(_message.Message):
     QUESTION_AUTHOR_ID_FIELD_NUMBER: _builtins.int
     QUESTION_TITLE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    QUESTION_TAGS_FIELD_NUMBER: _builtins.int
     answer_id: _builtins.str
     question_id: _builtins.str
     community_id: _builtins.str
@@ -79,6 +80,10 @@ class AnswerPosted(_message.Message):
     question_title: _builtins.str
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def question_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The question's tags when the answer was posted, so that consumers need not look the question up."""
+
     def __init__(
         self,
         *,
@@ -89,10 +94,11 @@ class AnswerPosted(_message.Message):
         question_author_id: _builtins.str = ...,
         question_title: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        question_tags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_id", b"answer_id", "author_id", b"author_id", "community_id", b"community_id", "create_time", b"create_time", "question_author_id", b"question_author_id", "question_id", b"question_id", "question_title", b"question_title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_id", b"answer_id", "author_id", b"author_id", "community_id", b"community_id", "create_time", b"create_time", "question_author_id", b"question_author_id", "question_id", b"question_id", "question_tags", b"question_tags", "question_title", b"question_title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -112,6 +118,7 @@ class AnswerAccepted(_message.Message):
     ACCEPTED_BY_FIELD_NUMBER: _builtins.int
     QUESTION_TITLE_FIELD_NUMBER: _builtins.int
     ACCEPT_TIME_FIELD_NUMBER: _builtins.int
+    QUESTION_TAGS_FIELD_NUMBER: _builtins.int
     answer_id: _builtins.str
     question_id: _builtins.str
     community_id: _builtins.str
@@ -123,6 +130,10 @@ class AnswerAccepted(_message.Message):
     question_title: _builtins.str
     @_builtins.property
     def accept_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def question_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The question's tags at acceptance, so that consumers need not look the question up."""
+
     def __init__(
         self,
         *,
@@ -134,10 +145,11 @@ class AnswerAccepted(_message.Message):
         accepted_by: _builtins.str = ...,
         question_title: _builtins.str = ...,
         accept_time: _timestamp_pb2.Timestamp | None = ...,
+        question_tags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["accept_time", b"accept_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_time", b"accept_time", "accepted_by", b"accepted_by", "answer_author_id", b"answer_author_id", "answer_id", b"answer_id", "community_id", b"community_id", "question_author_id", b"question_author_id", "question_id", b"question_id", "question_title", b"question_title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept_time", b"accept_time", "accepted_by", b"accepted_by", "answer_author_id", b"answer_author_id", "answer_id", b"answer_id", "community_id", b"community_id", "question_author_id", b"question_author_id", "question_id", b"question_id", "question_tags", b"question_tags", "question_title", b"question_title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -196,6 +208,7 @@ class VoteChanged(_message.Message):
     VALUE_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     VOTE_TIME_FIELD_NUMBER: _builtins.int
+    QUESTION_TAGS_FIELD_NUMBER: _builtins.int
     target_kind: _builtins.str
     """question or answer."""
     target_id: _builtins.str
@@ -211,6 +224,10 @@ class VoteChanged(_message.Message):
     """The post's score after the change."""
     @_builtins.property
     def vote_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def question_tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags of the post voted on (for an answer: of its question) at the time of the vote."""
+
     def __init__(
         self,
         *,
@@ -224,10 +241,11 @@ class VoteChanged(_message.Message):
         value: _builtins.int = ...,
         score: _builtins.int = ...,
         vote_time: _timestamp_pb2.Timestamp | None = ...,
+        question_tags: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["vote_time", b"vote_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "previous_value", b"previous_value", "question_id", b"question_id", "score", b"score", "target_author_id", b"target_author_id", "target_id", b"target_id", "target_kind", b"target_kind", "value", b"value", "vote_time", b"vote_time", "voter_id", b"voter_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "previous_value", b"previous_value", "question_id", b"question_id", "question_tags", b"question_tags", "score", b"score", "target_author_id", b"target_author_id", "target_id", b"target_id", "target_kind", b"target_kind", "value", b"value", "vote_time", b"vote_time", "voter_id", b"voter_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
