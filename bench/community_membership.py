@@ -63,6 +63,7 @@ from guild_community.bootstrap import SERVICE_NAME
 from guild_community.config import CommunitySettings
 from guild_community.domain.model import membership_key
 from guild_community.entrypoints.grpc_api import CommunityServicer
+from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import token_for
 from guild_testing.servers import FerretServer
 
@@ -75,19 +76,6 @@ DEEP_PAGE = 5
 def _us(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered) * 1e6, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6
-
-
-def _bare_echo_server() -> tuple[grpc.aio.Server, int]:
-    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return request
-
-    handler = grpc.method_handlers_generic_handler(
-        "guild.bench.v1.EchoService", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    return server, port
 
 
 async def _seed(uri: str, community_id: str, members: int) -> float:
@@ -220,7 +208,7 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
             assert seen == size, (label, seen, size)
             deep_token[label] = tokens[-1]
 
-        echo_server, echo_port = _bare_echo_server()
+        echo_server, echo_port = bare_echo_server()
         await echo_server.start()
         person = [("authorization", f"Bearer {token_for('bench-reader')}")]
         samples: dict[str, list[float]] = {}

@@ -51,6 +51,7 @@ from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.adapters.mongo_repository import OUTBOX_COLLECTIONS, VOTES
 from guild_content.config import ContentSettings
+from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 from guild_testing.servers import FerretServer, NatsServer
@@ -123,19 +124,6 @@ TAGS = [
 def _us(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered) * 1e6, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e6
-
-
-def _bare_echo_server() -> tuple[grpc.aio.Server, int]:
-    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return request
-
-    handler = grpc.method_handlers_generic_handler(
-        "guild.bench.v1.EchoService", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    return server, port
 
 
 def _progress(message: str) -> None:
@@ -305,7 +293,7 @@ async def _measure(
 
     samples: dict[str, list[float]] = {}
     hits: list[int] = []
-    echo_server, echo_port = _bare_echo_server()
+    echo_server, echo_port = bare_echo_server()
     await echo_server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_channel:
         echo_call = echo_channel.unary_unary(ECHO)

@@ -63,6 +63,7 @@ from guild_reputation.domain.leaderboard import Leaderboard, Leaderboards
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import PointsTable
 from guild_reputation.entrypoints.grpc_api import ReputationServicer
+from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import token_for
 from guild_testing.servers import FerretServer
 
@@ -99,19 +100,6 @@ async def _store_totals(uri: str, db_name: str, members: list[str], points: list
         )
     await client.close()
     return time.perf_counter() - started
-
-
-def _bare_echo_server() -> tuple[grpc.aio.Server, int]:
-    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        return request
-
-    handler = grpc.method_handlers_generic_handler(
-        "guild.bench.v1.EchoService", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-    )
-    server = grpc.aio.server()
-    server.add_generic_rpc_handlers((handler,))
-    port = server.add_insecure_port("127.0.0.1:0")
-    return server, port
 
 
 async def _run(args: argparse.Namespace, uri: str) -> None:
@@ -222,7 +210,7 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
 
     service = ServiceServer(settings, register=register, workers=[], healthy=healthy)
     await service.start()
-    echo_server, echo_port = _bare_echo_server()
+    echo_server, echo_port = bare_echo_server()
     await echo_server.start()
     metadata = [("authorization", f"Bearer {token_for('bench')}")]
     rpc_samples: list[float] = []

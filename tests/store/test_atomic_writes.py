@@ -7,12 +7,14 @@ lost and no guard may be overrun.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
+import time
 from typing import Any
 
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient, UpdateOne
 
 from guild_testing.fixtures import Infra
 
@@ -77,3 +79,33 @@ def test_two_processes_lose_no_update_and_overrun_no_guard(infra: Infra) -> None
     assert len(docs["set"]["items"]) == writes
     assert docs["rmw"]["total"] == 2 * writes
     assert docs["rmw"]["version"] == writes
+
+
+async def test_concurrent_multi_statement_bulk_writes_neither_stall_nor_lose_a_change(infra: Infra) -> None:
+    """Many clients each sending bulks of several upserts to one collection at once, as a consumer
+    batching counter updates does: every bulk completes, promptly, and every increment is kept."""
+    clients = [
+        AsyncMongoClient[dict[str, Any]](infra.mongo_uri, socketTimeoutMS=30_000, maxPoolSize=100)
+        for _ in range(2)
+    ]
+    counters = clients[0]["t_store_bulks"]["counters"]
+    await counters.drop()
+    rounds, tasks = 5, 48
+
+    async def bulks(client: AsyncMongoClient[dict[str, Any]], task: int) -> None:
+        collection = client["t_store_bulks"]["counters"]
+        for _ in range(rounds):
+            await collection.bulk_write(
+                [UpdateOne({"_id": f"c{(task + k) % 5}"}, {"$inc": {"n": 1}}, upsert=True) for k in range(3)]
+            )
+
+    started = time.perf_counter()
+    await asyncio.wait_for(
+        asyncio.gather(*(bulks(client, t) for client in clients for t in range(tasks))), timeout=120
+    )
+    elapsed = time.perf_counter() - started
+    total = sum([doc["n"] async for doc in counters.find()])
+    for client in clients:
+        await client.close()
+    assert total == len(clients) * tasks * rounds * 3
+    assert elapsed < 60

@@ -149,6 +149,11 @@ def _question_doc(q: Question) -> Document:
     }
 
 
+def question_document(question: Question) -> Document:
+    """The stored form of a new question, for bulk loads (the benchmarks seed with it)."""
+    return _question_doc(question)
+
+
 def _question(doc: Document) -> Question:
     return Question(
         id=doc["_id"],
