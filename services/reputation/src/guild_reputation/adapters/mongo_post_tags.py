@@ -32,11 +32,16 @@ class MongoPostTags:
 
     async def tags_of(self, post_id: str) -> list[str]:
         """The post's tags, an answer's those of its question; empty when the post is unknown."""
+        return await self.known_tags(post_id) or []
+
+    async def known_tags(self, post_id: str) -> list[str] | None:
+        """The post's tags, an answer's those of its question; None when the post or its question
+        is unknown."""
         doc = await self._tags.find_one({"_id": post_id})
         if doc is None:
-            return []
+            return None
         if doc.get("question_id"):
             doc = await self._tags.find_one({"_id": doc["question_id"]}, {"tags": 1})
             if doc is None:
-                return []
+                return None
         return [str(tag) for tag in doc.get("tags", [])]
