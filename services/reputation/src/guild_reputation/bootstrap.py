@@ -150,6 +150,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     recognition_handlers = RecognitionHandlers(recognition)
     post_tags = MongoPostTags(infra.db)
     definitions = MongoBadgeDefinitions(infra.db)
+    ticks = await definitions.migrate_counts()
+    if ticks:
+        log.info("custom badge counters built from the ticks", ticks=ticks)
     ratings = MongoRatings(infra.db)
     points_handlers = ContentEventHandlers(
         ledger,

@@ -67,9 +67,16 @@ from pymongo.errors import DuplicateKeyError
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import PENDING, current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import (
+    PENDING,
+    current_trace_headers,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters import seen
 from guild_reputation.adapters.mongo_daily_caps import DAILY_CAPS, DailyCaps
 from guild_reputation.app.ports import Guard, StaleDecision, TagTotal, TargetState, Total
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
@@ -86,10 +93,6 @@ TOTALS_JOURNAL = "totals_journal"
 # Daily, per-target and per-(target, actor) counters, each addressed by its ``_id`` only.
 COUNTERS = "ledger_counters"
 _COUNTERS_MIGRATION = "counters_from_ledger"
-# Where a counter keeps the ids of the entries it was applied (see the module's docstring).
-SEEN = "seen"
-# Kept by earlier versions: the latest ids a counter was applied (still honoured, no longer written).
-LEGACY_APPLIED = "applied"
 # How often the guarded counter is tried again after emptying its slot of an older hour.
 APPLY_ATTEMPTS = 3
 # Rules whose distinct targets per member are counted (in ``ledger_counters``): the mentor badge's.
@@ -263,57 +266,23 @@ def tally(entries: Iterable[Document]) -> dict[tuple[str, str], Document]:
     return out
 
 
-def _slot(now: datetime) -> tuple[str, int]:
-    """The ``seen`` slot of the hour of ``now`` and that hour's number."""
-    hour = int(now.timestamp()) // 3600
-    return ("a" if hour % 2 == 0 else "b"), hour
-
-
-def _unseen(entry_id: str) -> Document:
-    """Matches a counter that does not hold the entry."""
-    return {f"{SEEN}.a": {"$ne": entry_id}, f"{SEEN}.b": {"$ne": entry_id}, LEGACY_APPLIED: {"$ne": entry_id}}
-
-
-def holds(doc: Mapping[str, Any] | None, entry_id: str) -> bool:
-    """Whether the counter was applied the entry (within the time it keeps ids)."""
-    if not doc:
-        return False
-    seen = doc.get(SEEN, {})
-    legacy = doc.get(LEGACY_APPLIED, [])
-    return entry_id in seen.get("a", []) or entry_id in seen.get("b", []) or entry_id in legacy
-
-
 def _guard_match(guard: Guard) -> Document:
     return {guard.field: {"$exists": False} if guard.value is None else guard.value}
 
 
 def _push(entry_id: str, counter: Counter, now: datetime) -> tuple[Document, Document]:
-    """Filter and update applying the entry to the counter unless it holds it (the upsert's insert
-    fails on the ``_id`` when it does)."""
+    """Filter and update applying the entry to the counter unless it holds it."""
     if counter.once_per:
         return (
             {"_id": counter.id, "targets": {"$ne": counter.once_per}},
             {"$set": counter.fields, "$inc": counter.increments, "$push": {"targets": counter.once_per}},
         )
-    slot, hour = _slot(now)
-    update: Document = {
-        "$set": {**counter.fields, f"{SEEN}.h{slot}": hour},
-        "$inc": counter.increments,
-        "$push": {f"{SEEN}.{slot}": entry_id},
-    }
+    update = merge_updates({"$set": counter.fields, "$inc": counter.increments}, seen.push(entry_id, now))
     if counter.tags:
         update["$addToSet"] = {"tags": {"$each": list(counter.tags)}}
     if counter.collection == TOTALS:
         update["$max"] = {"updated": now}
-    return {"_id": counter.id, **_unseen(entry_id)}, update
-
-
-def _clear(counter: Counter, now: datetime, held_hour: Any = None) -> tuple[Document, Document]:
-    """Filter and update emptying the counter's slot of this hour if it holds an older hour's ids."""
-    slot, hour = _slot(now)
-    hour_field = f"{SEEN}.h{slot}"
-    current: Any = {"$exists": True, "$ne": hour} if held_hour is None else held_hour
-    return {"_id": counter.id, hour_field: current}, {"$set": {f"{SEEN}.{slot}": [], hour_field: hour}}
+    return {"_id": counter.id, **seen.unseen(entry_id)}, update
 
 
 def _updates(entry_id: str, counter: Counter, now: datetime) -> list[UpdateOne]:
@@ -323,7 +292,7 @@ def _updates(entry_id: str, counter: Counter, now: datetime) -> list[UpdateOne]:
     entry counted unless held (a counter holding it matches nothing)."""
     create = UpdateOne({"_id": counter.id}, {"$setOnInsert": counter.fields}, upsert=True)
     push = UpdateOne(*_push(entry_id, counter, now))
-    return [create, push] if counter.once_per else [create, UpdateOne(*_clear(counter, now)), push]
+    return [create, push] if counter.once_per else [create, UpdateOne(*seen.clear(counter.id, now)), push]
 
 
 def _field(doc: Mapping[str, Any], path: str) -> Any:
@@ -475,10 +444,9 @@ class MongoLedger:
         entry_id = str(stored["_id"])
         for _ in range(APPLY_ATTEMPTS):
             now = self._clock()
-            slot, hour = _slot(now)
-            hour_field = f"{SEEN}.h{slot}"
+            hour = seen.slot(now)[1]
             where, update = _push(entry_id, counter, now)
-            where = {**where, **_guard_match(guard), hour_field: {"$in": [hour, None]}}
+            where = {**where, **_guard_match(guard), seen.hour_field(now): {"$in": [hour, None]}}
             try:
                 result = await self._counters.update_one(where, update, upsert=guard.value is None)
                 if result.modified_count or result.upserted_id is not None:
@@ -486,16 +454,13 @@ class MongoLedger:
             except DuplicateKeyError:
                 pass
             doc = await self._counters.find_one({"_id": counter.id})
-            if holds(doc, entry_id):
+            if seen.holds(doc, entry_id):
                 return  # applied by an earlier attempt at this entry
-            if (
-                doc is None
-                or _field(doc, guard.field) != guard.value
-                or _field(doc, hour_field) in (hour, None)
-            ):
+            held_hour = None if doc is None else _field(doc, seen.hour_field(now))
+            if doc is None or _field(doc, guard.field) != guard.value or held_hour in (hour, None):
                 break  # the decision's state is gone
             # Only the slot is an older hour's: empty it and try again.
-            await self._counters.update_one(*_clear(counter, now, _field(doc, hour_field)))
+            await self._counters.update_one(*seen.clear(counter.id, now, held_hour))
         await self._ledger.delete_one({"_id": entry_id, "released": False})
         raise StaleDecision(entry_id)
 
@@ -512,7 +477,7 @@ class MongoLedger:
 
     async def apply(self, entry_id: str, counter: Counter) -> bool:
         """Apply the entry to one counter; False when it held it already."""
-        if holds(await self._collections[counter.collection].find_one({"_id": counter.id}), entry_id):
+        if seen.holds(await self._collections[counter.collection].find_one({"_id": counter.id}), entry_id):
             return False
         await self.count(entry_id, [counter])
         return True
@@ -557,7 +522,7 @@ class MongoLedger:
             doc["_id"]: doc
             async for doc in self._counters.find({"_id": {"$in": [i for i in (target, actor) if i]}})
         }
-        held = frozenset(i for i in entry_ids for doc in docs.values() if holds(doc, i))
+        held = frozenset(i for i in entry_ids for doc in docs.values() if seen.holds(doc, i))
         return TargetState(target, actor, docs.get(target, {}), docs.get(actor, {}) if actor else {}, held)
 
     async def top_by_tag(
@@ -610,7 +575,7 @@ class MongoLedger:
     ) -> bool:
         doc = await self._target(community_id, member_id, target_id, actor_id)
         count = int(doc.get("rules", {}).get(rule.value, {}).get("count", 0))
-        if other_than and holds(doc, other_than):
+        if other_than and seen.holds(doc, other_than):
             count -= 1  # ``other_than`` is one of them
         return count > 0
 
@@ -676,7 +641,7 @@ class MongoLedger:
             wanted.setdefault(collection, []).append(_id)
         out: dict[tuple[str, str], Document] = {}
         for collection, ids in wanted.items():
-            bookkeeping = {SEEN: 0, LEGACY_APPLIED: 0, "updated": 0}
+            bookkeeping = {seen.SEEN: 0, seen.LEGACY_APPLIED: 0, "updated": 0}
             async for doc in self._collections[collection].find({"_id": {"$in": ids}}, bookkeeping):
                 for name in ("tags", "targets"):
                     if name in doc:
@@ -727,7 +692,10 @@ class MongoLedger:
                     await target.insert_one(doc)
                 else:
                     values = {k: v for k, v in doc.items() if k != "_id"}
-                    counted_by_entries = {LEGACY_APPLIED: {"$exists": False}, SEEN: {"$exists": False}}
+                    counted_by_entries = {
+                        seen.LEGACY_APPLIED: {"$exists": False},
+                        seen.SEEN: {"$exists": False},
+                    }
                     await target.update_one({"_id": _id, **counted_by_entries}, {"$set": values}, upsert=True)
                 written += 1
             except DuplicateKeyError:
