@@ -52,7 +52,7 @@ they existed, once per database, at start.
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -415,7 +415,13 @@ class MongoLedger:
             "released": False,
         }
         if guard is not None:
-            doc["guard"] = {"counter_id": guard.counter_id, "field": guard.field, "value": guard.value}
+            # ``attempt`` names this decision: deleting it when stale never deletes a later one.
+            doc["guard"] = {
+                "counter_id": guard.counter_id,
+                "field": guard.field,
+                "value": guard.value,
+                "attempt": uuid.uuid4().hex,
+            }
         try:
             await self._ledger.insert_one(doc)
             return doc, True
@@ -456,12 +462,17 @@ class MongoLedger:
             doc = await self._counters.find_one({"_id": counter.id})
             if seen.holds(doc, entry_id):
                 return  # applied by an earlier attempt at this entry
-            held_hour = None if doc is None else _field(doc, seen.hour_field(now))
-            if doc is None or _field(doc, guard.field) != guard.value or held_hour in (hour, None):
+            if doc is None or _field(doc, guard.field) != guard.value:
                 break  # the decision's state is gone
-            # Only the slot is an older hour's: empty it and try again.
-            await self._counters.update_one(*seen.clear(counter.id, now, held_hour))
-        await self._ledger.delete_one({"_id": entry_id, "released": False})
+            # The state holds (the counter was created meanwhile, or its slot is an older hour's: then
+            # emptied): try again.
+            held_hour = _field(doc, seen.hour_field(now))
+            if held_hour not in (hour, None):
+                await self._counters.update_one(*seen.clear(counter.id, now, held_hour))
+        # A guard that failed never holds again (counters only move on), so this decision is dead: its
+        # entry goes (only this attempt's: another may have replaced it meanwhile).
+        attempt = stored.get("guard", {}).get("attempt")
+        await self._ledger.delete_one({"_id": entry_id, "released": False, "guard.attempt": attempt})
         raise StaleDecision(entry_id)
 
     async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
@@ -471,9 +482,8 @@ class MongoLedger:
         now = self._clock()
         for counter in counters:
             by_collection.setdefault(counter.collection, []).extend(_updates(entry_id, counter, now))
-        await asyncio.gather(
-            *(self._collections[name].bulk_write(ops, ordered=True) for name, ops in by_collection.items())
-        )
+        for name, ops in by_collection.items():
+            await self._collections[name].bulk_write(ops, ordered=True)
 
     async def apply(self, entry_id: str, counter: Counter) -> bool:
         """Apply the entry to one counter; False when it held it already."""
