@@ -175,7 +175,8 @@ def snapshot_of(live: LiveBoards, chunk: int) -> tuple[list[BoardChunk], int]:
 
 class BoardSnapshotter:
     """Writes a snapshot of this replica's boards every ``interval`` (skipped when another replica wrote
-    one in the last half interval) and once more when stopped, then prunes the totals journal."""
+    one in the last half interval) and once more when stopped, then prunes what is left of the totals
+    journal of earlier versions."""
 
     def __init__(
         self,

@@ -285,10 +285,12 @@ class ContentEventHandlers:
 
     async def answer_posted(self, envelope: Envelope) -> None:
         e = payload(envelope, events.AnswerPosted, "answer_id", "community_id", "author_id")
-        await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
         if not earns_for_answer(e.author_id, e.question_author_id):
+            await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
             return
         tags = await self._question_tags(envelope, e, e.question_id) if e.question_id else []
+        # Its question's tags kept with it: votes on it and its acceptance read one document.
+        await self._post_tags.remember(e.answer_id, tags, question_id=e.question_id, resolved=bool(tags))
         await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id, tags=tags)
         if self._badges:
             await self._badges.answer_posted(

@@ -166,7 +166,8 @@ class Ledger(Protocol):
         ...
 
     async def prune_journal(self, before: datetime) -> int:
-        """Forget what ``totals_changed_since`` would tell of writes before ``before``."""
+        """Forget the totals journal of earlier versions from before ``before`` (totals now carry the
+        time they were written, which is what ``totals_changed_since`` reads)."""
         ...
 
 
@@ -241,8 +242,11 @@ class Ratings(Protocol):
 
 
 class PostTags(Protocol):
-    async def remember(self, post_id: str, tags: Sequence[str], *, question_id: str = "") -> None:
-        """Store a post's tags, or for an answer its question's id (whose tags it takes)."""
+    async def remember(
+        self, post_id: str, tags: Sequence[str], *, question_id: str = "", resolved: bool = False
+    ) -> None:
+        """Store a post's tags, or for an answer its question's id (whose tags it takes: ``tags`` are
+        those when ``resolved``)."""
         ...
 
     async def tags_of(self, post_id: str) -> list[str]:
