@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.clock import utc_now
 from guild_common.mongo import Document
 
 WAITS = "event_waits"
@@ -21,11 +20,11 @@ class MongoWaits:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._waits = db[WAITS]
 
-    async def first_seen(self, key: str) -> datetime:
-        """When the wait for ``key`` began (now, the first time): one atomic upsert."""
+    async def first_seen(self, key: str, now: datetime) -> datetime:
+        """When the wait for ``key`` began (``now``, the first time): one atomic upsert."""
         doc = await self._waits.find_one_and_update(
             {"_id": key},
-            {"$setOnInsert": {"since": utc_now()}},
+            {"$setOnInsert": {"since": now}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )

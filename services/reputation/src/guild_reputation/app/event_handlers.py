@@ -268,7 +268,8 @@ class ContentEventHandlers:
         key = f"tags:{envelope.id}"
         if tags is not None or self._waits is None:
             return tags or []
-        if self._clock() - await self._waits.first_seen(key) < self._tags_wait:
+        now = self._clock()
+        if now - await self._waits.first_seen(key, now) < self._tags_wait:
             raise NotYetKnown(f"the tags of question {(question_id or post_id)[:64]} are not known yet")
         await self._waits.forget(key)
         return []

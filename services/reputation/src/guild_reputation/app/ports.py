@@ -260,8 +260,8 @@ class PostTags(Protocol):
 
 
 class Waits(Protocol):
-    async def first_seen(self, key: str) -> datetime:
-        """When the wait for ``key`` began (now, the first time it is asked)."""
+    async def first_seen(self, key: str, now: datetime) -> datetime:
+        """When the wait for ``key`` began (``now``, the first time it is asked)."""
         ...
 
     async def forget(self, key: str) -> None: ...
