@@ -86,16 +86,15 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
         assert report.snapshot_id == head.snapshot_id
         assert report.from_snapshot == head.members > 0
         assert 0 < report.from_totals < every_total  # only what changed since was read
-        # Chunks hold at most two pairs; only the two newest snapshots are kept, and the journal from the
-        # oldest of them on.
-        assert await db.totals_journal.count_documents({}) > 0
+        # Chunks hold at most two pairs; only the two newest snapshots are kept. Totals written since
+        # carry the time.
+        assert await db.totals.count_documents({"updated": {"$gte": head.as_of}}) > 0
         assert await db.board_snapshot_chunks.count_documents({"snapshot_id": head.snapshot_id}) >= 6
         second = await writer.write()
         third = await writer.write()
         heads = sorted(d["_id"] for d in await db.board_snapshots.find({}).to_list())
         assert heads == sorted([second.snapshot_id, third.snapshot_id])
         assert await db.board_snapshot_chunks.count_documents({"snapshot_id": head.snapshot_id}) == 0
-        assert await db.totals_journal.count_documents({}) == 0
 
 
 async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_from_it(
@@ -162,7 +161,7 @@ async def test_deployments_of_two_slices_sharing_a_database_each_restore_their_o
         amer, amer_writer = deployment("amer", "bob")
         assert await emea.latest() is None
         amer_head = await amer_writer.write()
-        # Journaled after the older slice's snapshot: what that slice's next start reads.
+        # Written after the older slice's snapshot: what that slice's next start reads.
         entry = LedgerEntry.for_event(
             event_id="e1",
             rule=Rule.QUESTION_ASKED,
@@ -182,7 +181,7 @@ async def test_deployments_of_two_slices_sharing_a_database_each_restore_their_o
             report = await restore_boards(ledger, snapshots, restored, margin=timedelta(0))
             assert report.snapshot_id == head.snapshot_id
             expected = {(C1, "all"): [(member, 5)]}
-            if member == "bob":  # and the journal from its snapshot on, which the other slice kept
+            if member == "bob":  # and the totals written since its snapshot
                 expected = {(C1, "all"): [("bob", 2)], (GLOBAL, "all"): [("bob", 2)]}
             assert {k: v for k, v in _contents(restored).items() if k[1] == "all"} == expected
         assert await db.board_snapshots.count_documents({}) == 3

@@ -27,6 +27,7 @@ from guild_reputation.adapters.mongo_ledger import (
     META,
     TAG_TOTALS,
     TOTALS,
+    Counter,
     MongoLedger,
     counters_of,
 )
@@ -71,12 +72,11 @@ class CrashingLedger(MongoLedger):
             raise Crash(entry_id)
         await super().release(entry_id)
 
-    async def count(self, stored: Document) -> list[tuple[str, str, int, int]]:
+    async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
         if self.crash_after is None:
-            return await super().count(stored)
-        for counter in counters_of(stored)[: self.crash_after]:
-            await self.apply(str(stored["_id"]), counter)
-        raise Crash(stored["_id"])
+            return await super().count(entry_id, counters)
+        await super().count(entry_id, list(counters)[: self.crash_after])
+        raise Crash(entry_id)
 
 
 def _event(name: str, payload: Message) -> Envelope:
@@ -152,6 +152,9 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     handlers = ContentEventHandlers(
         ledger, live, PointsTable(), MongoPointsRules(db), MongoPostTags(db), ratings=MongoRatings(db)
     ).handlers()
+    post_tags = MongoPostTags(db)
+    await post_tags.remember("q1", ["sql"])
+    await post_tags.remember("a1", [], question_id="q1")
     before, (name, message) = _HALF_DONE[case]
     for earlier_name, earlier in before:
         earlier_event = _event(earlier_name, earlier)
@@ -171,7 +174,9 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     assert finished is not None
     assert finished["released"] is True
     assert released.count(half_done["_id"]) == 1
-    assert await db[mongo_ledger.TOTALS_JOURNAL].find_one({"_id": half_done["_id"]}) is not None
+    total = await db[TOTALS].find_one({"_id": f"{C}:bob"})
+    assert total is not None
+    assert total["updated"] is not None
     stored = {
         t.period: t.points for t in await ledger.stored_totals(C, "bob", envelope.time) if t.community_id == C
     }
@@ -242,8 +247,8 @@ async def test_a_crash_between_the_ledger_and_the_counters_is_repaired_by_redeli
     stored, inserted = await ledger.append(second, region="emea", programme="sales")
     assert inserted
     for counter in counters_of(stored)[:4]:
-        assert await ledger.apply(second.id, counter) is not None
-    assert await ledger.apply(second.id, counters_of(stored)[0]) is None  # held already
+        assert await ledger.apply(second.id, counter)
+    assert not await ledger.apply(second.id, counters_of(stored)[0])  # held already
     for _ in range(3):  # redelivered, and again after it was released
         await ledger.record(second, region="emea", programme="sales")
     assert len(released) == 2
@@ -261,15 +266,33 @@ async def test_a_crash_between_the_ledger_and_the_counters_is_repaired_by_redeli
     assert await ledger.tags_for_target(C, "bob", "a1") == ["sql"]
 
 
-async def test_a_counter_forgets_all_but_its_latest_entry_ids(db: AsyncDatabase[Document]) -> None:
-    ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
-    for i in range(mongo_ledger.RECENT * 2):
+async def test_a_counter_holds_the_entries_of_this_hour_and_the_last_then_forgets_them(
+    db: AsyncDatabase[Document],
+) -> None:
+    now = [datetime(2026, 3, 4, 10, 5, tzinfo=UTC)]
+    ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar(), clock=lambda: now[0])
+    for i in range(3):
         await ledger.record(_entry(f"e{i}", 1, actor=f"v{i}"), region="emea", programme="sales")
+    total = next(c for c in counters_of(await _stored(db, "e0:upvote_received")) if c.id == f"{C}:bob")
+    now[0] += timedelta(minutes=59)  # the next hour: this hour's and the last hour's ids are held
+    await ledger.record(_entry("e3", 1, actor="v3"), region="emea", programme="sales")
+    assert not await ledger.apply("e0:upvote_received", total)
     doc = await db[TOTALS].find_one({"_id": f"{C}:bob"})
     assert doc is not None
-    assert (doc["points"], doc["entries"]) == (200, 200)
-    assert mongo_ledger.RECENT <= len(doc["applied"]) <= mongo_ledger.RECENT * 3 // 2
-    assert doc["applied"][-1] == f"e{mongo_ledger.RECENT * 2 - 1}:upvote_received"
+    assert (doc["points"], doc["entries"]) == (4, 4)
+    assert sorted(doc["seen"]["a"] + doc["seen"]["b"]) == [f"e{i}:upvote_received" for i in range(4)]
+    now[0] += timedelta(hours=1)  # two hours on: the oldest hour's ids give way to this hour's
+    await ledger.record(_entry("e4", 1, actor="v4"), region="emea", programme="sales")
+    doc = await db[TOTALS].find_one({"_id": f"{C}:bob"})
+    assert doc is not None
+    assert sorted(doc["seen"]["a"] + doc["seen"]["b"]) == ["e3:upvote_received", "e4:upvote_received"]
+    assert (doc["points"], doc["entries"]) == (5, 5)
+
+
+async def _stored(db: AsyncDatabase[Document], entry_id: str) -> Document:
+    doc = await db[mongo_ledger.LEDGER].find_one({"_id": entry_id})
+    assert doc is not None
+    return doc
 
 
 @dataclass
@@ -451,8 +474,8 @@ async def test_counters_of_entries_recorded_before_them_are_built_once_at_start(
         await ledger.record(_entry(f"e{i}", 10, actor=voter), region="emea", programme="sales")
     # As the ledger was before counters: totals recomputed without ids, no other counter.
     await db[COUNTERS].drop()
-    await db[TOTALS].update_many({}, {"$unset": {"applied": ""}})
-    await db[TAG_TOTALS].update_many({}, {"$unset": {"applied": ""}})
+    await db[TOTALS].update_many({}, {"$unset": {"seen": "", "updated": ""}})
+    await db[TAG_TOTALS].update_many({}, {"$unset": {"seen": ""}})
     await db[META].delete_many({})
     assert await ledger.net_for_target(C, "bob", "a1", [Rule.UPVOTE_RECEIVED], actor_id="cat") == 0
     assert await ledger.migrate_counters() > 0

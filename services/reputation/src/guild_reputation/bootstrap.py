@@ -38,6 +38,7 @@ from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters.mongo_waits import MongoWaits
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases, CuratorRules
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
@@ -96,7 +97,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     )
     calendar = Calendar(settings.leaderboard_timezone)
     snapshotting = settings.leaderboard_snapshot_minutes > 0
-    ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar, journal=snapshotting)
+    ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar)
     live = LiveBoards(Leaderboards(), calendar)
     snapshots = MongoBoardSnapshots(infra.db, slice_of(settings.region_filter, settings.programme_filter))
     if await ledger.migrate_totals():
@@ -149,9 +150,20 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     recognition_handlers = RecognitionHandlers(recognition)
     post_tags = MongoPostTags(infra.db)
     definitions = MongoBadgeDefinitions(infra.db)
+    ticks = await definitions.migrate_counts()
+    if ticks:
+        log.info("custom badge counters built from the ticks", ticks=ticks)
     ratings = MongoRatings(infra.db)
     points_handlers = ContentEventHandlers(
-        ledger, live, points, rules, post_tags, BadgeRules(badges, calendar), ratings
+        ledger,
+        live,
+        points,
+        rules,
+        post_tags,
+        BadgeRules(badges, calendar),
+        ratings,
+        MongoWaits(infra.db),
+        tags_wait=timedelta(seconds=settings.unknown_question_wait_seconds),
     )
     community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
     content_consumer = await event_consumer(

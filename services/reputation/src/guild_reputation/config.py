@@ -20,11 +20,14 @@ class ReputationSettings(ServiceSettings):
     points_survey_answered: int = 2
     # Most points one member can earn by a rule in a day, per community (JSON object; 0 or absent: no cap).
     points_daily_cap: dict[str, int] = Field(default_factory=lambda: {"upvote_received": 200})
+    # How long an event about a question not heard of yet is delivered again (waiting for its tags)
+    # before it is recorded without them.
+    unknown_question_wait_seconds: float = 2.0
     # Time zone of the calendar weeks and months of the leaderboards, and of the daily caps.
     leaderboard_timezone: str = "UTC"
-    # Boards snapshots: written every so many minutes (and at graceful shutdown; 0: never, and no totals
-    # journal; the same on every replica), in chunks of so many (member, points) pairs; at start the newest
-    # is loaded, then the totals journaled since it, from this many seconds before it on.
+    # Boards snapshots: written every so many minutes (and at graceful shutdown; 0: never; the same on
+    # every replica), in chunks of so many (member, points) pairs; at start the newest is loaded, then the
+    # totals written since it, from this many seconds before it on.
     leaderboard_snapshot_minutes: float = 10.0
     leaderboard_snapshot_chunk: int = 20_000
     leaderboard_snapshot_margin_seconds: float = 300.0

@@ -12,7 +12,6 @@ from pymongo.errors import DuplicateKeyError
 from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
-from guild_common.doclocks import document_lock
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec
 
@@ -52,23 +51,22 @@ class RoleReadModel:
     ) -> None:
         _id = _key(community_id, member_id)
         routing = {"region": region, "programme": programme} if region and programme else {}
-        async with document_lock(ROLES, _id):
-            try:
-                await self._roles.update_one(
-                    {"_id": _id, "as_of": {"$lt": as_of}},
-                    {
-                        "$set": {
-                            "community_id": community_id,
-                            "member_id": member_id,
-                            "role": role,
-                            "as_of": as_of,
-                            **routing,
-                        }
-                    },
-                    upsert=True,
-                )
-            except DuplicateKeyError:
-                pass  # a newer change is stored already
+        try:  # one conditional upsert: an older change never overwrites a newer one
+            await self._roles.update_one(
+                {"_id": _id, "as_of": {"$lt": as_of}},
+                {
+                    "$set": {
+                        "community_id": community_id,
+                        "member_id": member_id,
+                        "role": role,
+                        "as_of": as_of,
+                        **routing,
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            pass  # a newer change is stored already
 
     async def get(self, community_id: str, member_id: str) -> str | None:
         """The stored role, ``NONE`` for a former member, or None when never heard of."""

@@ -20,7 +20,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
@@ -32,6 +31,7 @@ from guild_reputation.adapters.mongo_ledger import (
     META,
     targets_counter_id,
 )
+from guild_reputation.adapters.upserts import upsert_by_id
 from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"
@@ -185,10 +185,8 @@ class MongoBadges:
         await self._add_to_set(subjects_by_member_id(community_id, member_id, kind), "subjects", [subject_id])
 
     async def _add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
-        async with document_lock(BADGE_FACT_SETS, set_id):
-            await self._fact_sets.update_one(
-                {"_id": set_id}, {"$addToSet": {field: {"$each": [*values]}}}, upsert=True
-            )
+        # ``$addToSet`` is atomic and idempotent: each fact counts once whatever the writers.
+        await upsert_by_id(self._fact_sets, set_id, {"$addToSet": {field: {"$each": [*values]}}})
 
     async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int:
         doc = await self._fact_sets.find_one({"_id": facts_by_subject_id(community_id, kind, subject_id)})

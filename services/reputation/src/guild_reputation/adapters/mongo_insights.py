@@ -18,7 +18,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
+from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.domain.insights import (
     MONTH,
@@ -63,78 +63,46 @@ class MongoInsights:
 
     # --- writes -------------------------------------------------------------------------------------
 
-    async def _update_member(
-        self, community_id: str, member_id: str, region: str, programme: str, change: dict[str, Any]
-    ) -> None:
-        """Read, change and write the membership record under its lock (``change`` maps a field to a
-        function of its stored value)."""
-        _id = f"{community_id}|{member_id}"
-        async with document_lock(MEMBERS, _id):
-            doc = await self._members.find_one({"_id": _id}) or {}
-            fields = {name: fn(doc.get(name)) for name, fn in change.items()}
-            await self._members.update_one(
-                {"_id": _id},
-                {
-                    "$set": {**_routing(community_id, region, programme), "member_id": member_id, **fields},
-                    "$setOnInsert": {
-                        name: NEVER
-                        for name in ("left_at", "first_post_at", "first_question_at")
-                        if name not in fields
-                    },
-                },
-                upsert=True,
-            )
-
     async def member_joined(
         self, community_id: str, member_id: str, region: str, programme: str, at: datetime
     ) -> None:
-        _id = f"{community_id}|{member_id}"
-        async with document_lock(MEMBERS, _id):
-            doc = await self._members.find_one({"_id": _id}) or {}
+        def build(doc: Document | None) -> Document | NoChange:
+            doc = doc or {}
             joined = doc.get("joined_at")
             if isinstance(joined, datetime) and joined >= at:
-                return  # this join or a later one is stored
+                return NO_CHANGE  # this join or a later one is stored
             left = doc.get("left_at", NEVER)
-            await self._members.update_one(
-                {"_id": _id},
-                {
-                    "$set": {
-                        **_routing(community_id, region, programme),
-                        "member_id": member_id,
-                        "joined_at": at,
-                        # A leave before this join is over.
-                        "left_at": NEVER if left <= at else left,
-                        "first_post_at": doc.get("first_post_at", NEVER),
-                        "first_question_at": doc.get("first_question_at", NEVER),
-                    }
-                },
-                upsert=True,
-            )
+            return {
+                "$set": {
+                    **_routing(community_id, region, programme),
+                    "member_id": member_id,
+                    "joined_at": at,
+                    # A leave before this join is over.
+                    "left_at": NEVER if left <= at else left,
+                    "first_post_at": doc.get("first_post_at", NEVER),
+                    "first_question_at": doc.get("first_question_at", NEVER),
+                }
+            }
+
+        await update_guarded(self._members, f"{community_id}|{member_id}", build)
 
     async def member_left(
         self, community_id: str, member_id: str, region: str, programme: str, at: datetime
     ) -> None:
-        _id = f"{community_id}|{member_id}"
-        async with document_lock(MEMBERS, _id):
-            doc = await self._members.find_one({"_id": _id}) or {}
+        def build(doc: Document | None) -> Document | NoChange:
+            doc = doc or {}
             joined = doc.get("joined_at")
             if isinstance(joined, datetime) and joined > at:
-                return  # rejoined since
+                return NO_CHANGE  # rejoined since
             left = doc.get("left_at", NEVER)
             if left != NEVER and left >= at:
-                return  # this leave or a later one is stored
-            await self._members.update_one(
-                {"_id": _id},
-                {
-                    "$set": {
-                        **_routing(community_id, region, programme),
-                        "member_id": member_id,
-                        "left_at": at,
-                    },
-                    "$setOnInsert": {"first_post_at": NEVER, "first_question_at": NEVER},
-                },
-                upsert=True,
-            )
+                return NO_CHANGE  # this leave or a later one is stored
+            return {
+                "$set": {**_routing(community_id, region, programme), "member_id": member_id, "left_at": at},
+                "$setOnInsert": {"first_post_at": NEVER, "first_question_at": NEVER},
+            }
+
+        await update_guarded(self._members, f"{community_id}|{member_id}", build)
 
     async def active(
         self, community_id: str, member_id: str, region: str, programme: str, at: datetime
@@ -176,10 +144,21 @@ class MongoInsights:
             )
         except DuplicateKeyError:
             pass
-        change = {"first_post_at": lambda current: _earliest(current, at)}
-        if kind is PostKind.QUESTION:
-            change["first_question_at"] = lambda current: _earliest(current, at)
-        await self._update_member(community_id, author_id, region, programme, change)
+        # Earliest times kept by ``$min``: one atomic upsert whatever the order of the events.
+        earliest = {"first_post_at": at, **({"first_question_at": at} if kind is PostKind.QUESTION else {})}
+        await self._members.update_one(
+            {"_id": f"{community_id}|{author_id}"},
+            {
+                "$set": {**_routing(community_id, region, programme), "member_id": author_id},
+                "$min": earliest,
+                "$setOnInsert": {
+                    name: NEVER
+                    for name in ("left_at", "first_post_at", "first_question_at")
+                    if name not in earliest
+                },
+            },
+            upsert=True,
+        )
         await self.active(community_id, author_id, region, programme, at)
 
     async def _update_question(
@@ -192,8 +171,8 @@ class MongoInsights:
         at: datetime,
         tags: list[str] | None = None,
     ) -> None:
-        async with document_lock(QUESTIONS, question_id):
-            doc = await self._questions.find_one({"_id": question_id}) or {}
+        def build(doc: Document | None) -> Document:
+            doc = doc or {}
             times = {
                 "asked_at": doc.get("asked_at", NEVER),
                 "first_answer_at": doc.get("first_answer_at", NEVER),
@@ -203,18 +182,17 @@ class MongoInsights:
             seconds = (
                 max(0.0, (times["first_answer_at"] - times["asked_at"]).total_seconds()) if answered else None
             )
-            await self._questions.update_one(
-                {"_id": question_id},
-                {
-                    "$set": {
-                        **_routing(community_id, region, programme),
-                        **times,
-                        "answer_seconds": seconds,
-                        "tags": doc.get("tags", []) if tags is None else tags,
-                    }
-                },
-                upsert=True,
-            )
+            return {
+                "$set": {
+                    **_routing(community_id, region, programme),
+                    **times,
+                    "answer_seconds": seconds,
+                    "tags": doc.get("tags", []) if tags is None else tags,
+                }
+            }
+
+        # The answer time is derived from both times: read, build and write guarded by the version.
+        await update_guarded(self._questions, question_id, build)
 
     async def question_asked(
         self,

@@ -1,74 +1,84 @@
 """The points ledger and the counters derived from it, in MongoDB.
 
-A ledger entry's ``_id`` is ``<event id>:<rule>`` (or another natural key), so a redelivered event
-cannot count twice. Each entry carries its day, week and month in the configured time zone, and the
-tags of the post it is about (a reversal those of the entries it takes back).
+A ledger entry's ``_id`` is ``<event id>:<rule>`` (or another natural key): inserting it is the
+idempotency check (``DuplicateKeyError``: recorded before). Each entry carries its day, week and month
+in the configured time zone, and the tags of the post it is about (a reversal those of the entries it
+takes back).
 
 Everything derived from the entries is a counter document addressed by ``_id``, so recording an entry
-and every lookup the rules make cost the same whatever the ledger's size (on FerretDB any other filter
-reads the whole collection; on MongoDB it would still cost O(the member's entries) per event):
+and every lookup the rules make cost the same whatever the ledger's size:
 
 - ``totals``: points and entries per (board, period, member), board a community or ``*`` (global),
-  period ``all``, the entry's week or its month; the leaderboards are built from them;
+  period ``all``, the entry's week or its month; the leaderboards are built from them. ``updated``, the
+  latest time one was written, lets a replica starting from a boards snapshot read only those since;
 - ``tag_totals``: points per (community, tag, member), serving the members with most points on a tag;
-- ``ledger_counters``: points per (community, member, rule, day), for the daily caps; and per
-  (community, member, target) and (community, member, target, actor) the points and entries under each
-  rule and the tags recorded, for reversals, once-only rules and the tags reversals carry; and per
-  (community, member, rule) of ``DISTINCT_TARGET_RULES`` the distinct targets, for the mentor badge
-  (counted once per target: the target ids themselves are the guard, a set as small as the count).
+- ``ledger_counters``: points per (community, member, rule, day); and per (community, member, target)
+  and (community, member, target, actor) the points and entries under each rule and the tags recorded,
+  for reversals, once-only rules and the tags reversals carry; and per (community, member, rule) of
+  ``DISTINCT_TARGET_RULES`` the distinct targets, for the mentor badge (counted once per target: the
+  target ids themselves are the guard, a set as small as the count).
 
-Each counter is applied an entry with one conditional increment,
-``{_id: counter, applied: {$ne: entry}}`` → ``$inc`` the amounts and ``$push`` the entry's id onto
-``applied`` (upserting), under ``document_lock`` (FerretDB 1.24 updates are read-modify-write; MongoDB's
-are atomic). A counter holding the entry already does not match, and the upsert's insert then fails on
-the ``_id``: the entry is not counted twice. ``applied`` keeps the last ``RECENT`` ids at least (trimmed
-by a guarded ``$set`` once it holds half as many more: FerretDB 1.24 ignores ``$push``'s ``$slice``).
+Recording an entry costs an insert, one ``bulk_write`` per counter collection (``$inc`` updates,
+sent together, not read back) and the update that releases it; a decision made on a counter's state
+(see ``Guard``) adds one guarded update of that counter before the bulk.
 
-Crashes: the entry is inserted first, counted into every counter, then marked ``released`` with its
-``points_changed`` event. A redelivered event whose entry is released changes nothing. One whose entry
-is not (a crash in between) is counted again from the stored entry (its amount as first recorded,
-whatever the rules say now), each counter skipping it if it holds it already, then released. This is
-exact as long as a counter has not been applied ``RECENT`` more entries since: the redelivery of an
-unacknowledged message comes within the consumer's ``max_deliver`` deliveries of ``ack_wait`` plus
-backoff (6 x (30 s + at most 30 s) by default, a few minutes), and a counter gets 100 entries in a few
-minutes only from one member's flood, which the daily caps do not stop but which is far beyond any
-member's activity. Until it is released, an entry is in the ledger but may be in only some of the
-counters the rules read. The handlers therefore ``resume`` their event's unreleased entries (an ``_id``
-read) before any check: a check reading a counter the entry is in already (a reversal's target, a
-rater's credit) would otherwise turn the redelivery away and leave the entry unreleased for good.
+Counting once. Each counter is applied an entry by an update whose filter says it does not hold the
+entry yet: the counter keeps the ids it was applied in ``seen``, in two slots by the hour of writing
+(``seen.a`` for even hours, ``seen.b`` for odd ones, ``seen.ha``/``seen.hb`` the hour each holds). The
+bulk sends per counter an upsert creating it if missing, an update emptying this hour's slot if it
+holds an older hour's ids (how old ids are forgotten), then the ``$inc`` and ``$push`` of the entry
+guarded by "not held": replayed (a redelivery after a crash) it matches nothing. A redelivery
+within an hour of the first attempt is therefore never counted twice, far longer than JetStream
+redelivers an unacknowledged message (``max_deliver`` x (``ack_wait`` + backoff): minutes).
+
+Crashes: the entry is inserted first (unreleased), counted into every counter, then marked
+``released`` with its ``points_changed`` event. A redelivered event whose entry is released changes
+nothing. One whose entry is not (a crash in between) is counted again from the stored entry (its amount
+as first recorded), each counter skipping it if it holds it already, then released. Until released, an
+entry may be in only some of the counters the rules read: handlers read the counters they decide on
+with ``target_state``, which tells which of the event's entries they hold; those are finished
+(``resume``) rather than decided again.
+
+Decisions on state (a reversal's amount, a once-only gain, a gain a removal forbids) are exact with
+any number of replicas: the entry stores its ``Guard`` and is counted into the guarded counter first, by
+an update whose filter also requires what the decision read. If another entry changed it in between,
+that update matches nothing, the entry (still unreleased and counted nowhere) is deleted and
+``StaleDecision`` tells the handler to read and decide again.
 
 The slow path, ``recount_member``, recomputes a member's counters from the ledger (what the fast path
 must equal, checked by the tests); ``migrate_counters`` builds the counters of entries recorded before
 they existed, once per database, at start.
-
-The entry's ``points_changed`` event is released to the outbox only after the counters are written, so
-a replica that sees the event reads totals that include the entry.
-
-Each entry also journals the totals it gave, with the time they were written, in ``totals_journal``:
-a replica starting from a boards snapshot reads only that (small, pruned after each snapshot)
-journal rather than one total per member.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Collection, Iterable
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from pymongo import ReturnDocument
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import PENDING, current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import (
+    PENDING,
+    current_trace_headers,
+    merge_updates,
+    outbox_fields,
+    outbox_indexes,
+)
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
-from guild_reputation.app.ports import TagTotal, Total
+from guild_reputation.adapters import seen
+from guild_reputation.adapters.mongo_daily_caps import DAILY_CAPS, DailyCaps
+from guild_reputation.app.ports import Guard, StaleDecision, TagTotal, TargetState, Total
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule
 
@@ -78,13 +88,13 @@ TOTALS = "totals"
 TAG_TOTALS = "tag_totals"
 META = "ledger_meta"
 _PERIODS_MIGRATION = "totals_have_periods"
-# Per ledger entry, the totals it gave and when they were written: read at start over a boards snapshot.
+# Per ledger entry, the totals it gave (written by earlier versions; pruned after snapshots).
 TOTALS_JOURNAL = "totals_journal"
 # Daily, per-target and per-(target, actor) counters, each addressed by its ``_id`` only.
 COUNTERS = "ledger_counters"
 _COUNTERS_MIGRATION = "counters_from_ledger"
-# Ids of the latest entries a counter keeps, to tell a redelivered entry it holds already.
-RECENT = 100
+# How often the guarded counter is tried again after emptying its slot of an older hour.
+APPLY_ATTEMPTS = 3
 # Rules whose distinct targets per member are counted (in ``ledger_counters``): the mentor badge's.
 DISTINCT_TARGET_RULES = frozenset({Rule.ANSWER_ACCEPTED.value})
 # What counting reads of an entry.
@@ -102,8 +112,10 @@ _ENTRY_FIELDS = {
         "week",
         "month",
         "time",
+        "guard",
     )
 }
+_TOTAL_FIELDS = {"community_id": 1, "member_id": 1, "points": 1, "period": 1, "entries": 1}
 OUTBOX_COLLECTIONS = [LEDGER]
 INDEXES = [
     # A member's entries in order: recounting and building the counters.
@@ -112,6 +124,8 @@ INDEXES = [
     IndexSpec(LEDGER, [("community_id", 1), ("member_id", 1), ("rule", 1), ("day", 1)]),
     IndexSpec(TOTALS, [("community_id", 1), ("points", -1)]),
     IndexSpec(TOTALS, [("period", 1), ("community_id", 1)]),
+    # Totals written since a boards snapshot.
+    IndexSpec(TOTALS, [("updated", 1)]),
     IndexSpec(TOTALS_JOURNAL, [("time", 1)]),
     IndexSpec(TAG_TOTALS, [("community_id", 1), ("tag", 1), ("points", -1), ("_id", -1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
@@ -230,18 +244,15 @@ def counters_of(entry: Document) -> list[Counter]:
 
 def tally(entries: Iterable[Document]) -> dict[tuple[str, str], Document]:
     """The counters the entries make, computed from scratch: per (collection, ``_id``), the document
-    the fast path keeps (``applied``: the last ``RECENT`` entry ids, in the order given; tags and
-    targets sorted)."""
+    the fast path keeps, without its bookkeeping (``seen``, ``updated``; tags and targets sorted)."""
     out: dict[tuple[str, str], Document] = {}
     for entry in entries:
         for counter in counters_of(entry):
-            guard = "targets" if counter.once_per else "applied"
-            doc = out.setdefault(
-                (counter.collection, counter.id), {"_id": counter.id, **counter.fields, guard: []}
-            )
+            doc = out.setdefault((counter.collection, counter.id), {"_id": counter.id, **counter.fields})
             if counter.once_per:
-                if counter.once_per not in doc["targets"]:
-                    doc["targets"] = sorted([*doc["targets"], counter.once_per])
+                targets = doc.setdefault("targets", [])
+                if counter.once_per not in targets:
+                    doc["targets"] = sorted([*targets, counter.once_per])
                     doc["count"] = doc.get("count", 0) + 1
                 continue
             for path, value in counter.increments.items():
@@ -252,8 +263,67 @@ def tally(entries: Iterable[Document]) -> dict[tuple[str, str], Document]:
                 node[leaf] = node.get(leaf, 0) + value
             if counter.tags:
                 doc["tags"] = sorted(set(doc.get("tags", [])) | set(counter.tags))
-            doc["applied"] = [*doc["applied"], str(entry["_id"])][-RECENT:]
     return out
+
+
+def _guard_match(guard: Guard) -> Document:
+    return {guard.field: {"$exists": False} if guard.value is None else guard.value}
+
+
+def _push(entry_id: str, counter: Counter, now: datetime) -> tuple[Document, Document]:
+    """Filter and update applying the entry to the counter unless it holds it."""
+    if counter.once_per:
+        return (
+            {"_id": counter.id, "targets": {"$ne": counter.once_per}},
+            {"$set": counter.fields, "$inc": counter.increments, "$push": {"targets": counter.once_per}},
+        )
+    update = merge_updates({"$set": counter.fields, "$inc": counter.increments}, seen.push(entry_id, now))
+    if counter.tags:
+        update["$addToSet"] = {"tags": {"$each": list(counter.tags)}}
+    if counter.collection == TOTALS:
+        update["$max"] = {"updated": now}
+    return {"_id": counter.id, **seen.unseen(entry_id)}, update
+
+
+def _updates(entry_id: str, counter: Counter, now: datetime) -> list[UpdateOne]:
+    """The updates applying the entry to the counter once, none of which can fail: the counter created
+    if missing (an upsert on the ``_id`` alone, which MongoDB retries itself when two race and the
+    embedded store serialises), the slot of this hour emptied if it holds an older hour's ids, then the
+    entry counted unless held (a counter holding it matches nothing)."""
+    create = UpdateOne({"_id": counter.id}, {"$setOnInsert": counter.fields}, upsert=True)
+    push = UpdateOne(*_push(entry_id, counter, now))
+    return [create, push] if counter.once_per else [create, UpdateOne(*seen.clear(counter.id, now)), push]
+
+
+def _field(doc: Mapping[str, Any], path: str) -> Any:
+    node: Any = doc
+    for name in path.split("."):
+        node = node.get(name) if isinstance(node, Mapping) else None
+    return node
+
+
+def _entry_from(doc: Document) -> LedgerEntry:
+    time = doc["time"]
+    return LedgerEntry(
+        id=str(doc["_id"]),
+        community_id=str(doc["community_id"]),
+        member_id=str(doc["member_id"]),
+        amount=int(doc["amount"]),
+        rule=Rule(doc["rule"]),
+        source_event_id=str(doc.get("source_event_id", "")),
+        target_id=str(doc.get("target_id", "")),
+        time=time if time.tzinfo else time.replace(tzinfo=UTC),
+        actor_id=str(doc.get("actor_id", "")),
+        tags=tuple(str(t) for t in doc.get("tags", [])),
+    )
+
+
+def _guard_of(doc: Document) -> Guard | None:
+    stored = doc.get("guard")
+    if not stored:
+        return None
+    value = stored.get("value")
+    return Guard(str(stored["counter_id"]), str(stored["field"]), None if value is None else int(value))
 
 
 def _points_changed(entry: LedgerEntry, region: str, programme: str) -> list[Envelope]:
@@ -291,10 +361,9 @@ class MongoLedger:
         on_events: Callable[..., None],
         calendar: Calendar | None = None,
         *,
-        journal: bool = True,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        """``journal``: keep the totals journal boards snapshots are completed with (when they are taken)."""
-        self._journal = journal
+        """``clock``: the time counters are written at (their ``seen`` slots, the totals' ``updated``)."""
         self._journal_docs = db[TOTALS_JOURNAL]
         self._ledger = db[LEDGER]
         self._totals = db[TOTALS]
@@ -308,56 +377,22 @@ class MongoLedger:
         self._meta = db[META]
         self._on_events = on_events
         self._calendar = calendar or Calendar()
+        self._caps = DailyCaps(db[DAILY_CAPS], self._calendar)
+        self._clock = clock
 
-    async def record(self, entry: LedgerEntry, *, region: str, programme: str) -> list[Total]:
-        stored, inserted = await self.append(entry, region=region, programme=programme)
+    # --- recording ----------------------------------------------------------------------------------
+
+    async def record(
+        self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
+    ) -> None:
+        stored, inserted = await self.append(entry, region=region, programme=programme, guard=guard)
         if not inserted and stored.get("released", True):
-            # Counted and released before: nothing to do but say where the totals stand.
-            return await self.stored_totals(entry.community_id, entry.member_id, entry.time)
-        return await self._finish(stored, inserted=inserted)
+            return  # counted and released before
+        await self._finish(stored)
 
-    async def _finish(self, stored: Document, *, inserted: bool) -> list[Total]:
-        """Count a stored entry, journal the totals it gave and release it."""
-        entry_id, member_id = str(stored["_id"]), str(stored["member_id"])
-        computed = await self.count(stored)
-        if self._journal:
-            await self._write_journal(entry_id, member_id, computed, replace=not inserted)
-        await self.release(entry_id)
-        return [Total(board, member_id, points, period) for board, period, points, _ in computed]
-
-    async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
-        """Finish the entries among ``entry_ids`` left recorded but unreleased by a crash (counted as
-        first recorded, journaled, released); the entries it finished.
-
-        A handler calls it before reading any counter, since a half-counted entry of its own event may
-        already show in the counters its checks read and turn it away before it would record again.
-        """
-        if not entry_ids:
-            return []
-        docs = await self._ledger.find(
-            {"_id": {"$in": list(entry_ids)}, "released": False}, {**_ENTRY_FIELDS, "source_event_id": 1}
-        ).to_list()
-        finished: list[LedgerEntry] = []
-        for doc in sorted(docs, key=lambda d: str(d["_id"])):
-            await self._finish(doc, inserted=False)
-            time = doc["time"]
-            finished.append(
-                LedgerEntry(
-                    id=str(doc["_id"]),
-                    community_id=str(doc["community_id"]),
-                    member_id=str(doc["member_id"]),
-                    amount=int(doc["amount"]),
-                    rule=Rule(doc["rule"]),
-                    source_event_id=str(doc.get("source_event_id", "")),
-                    target_id=str(doc.get("target_id", "")),
-                    time=time if time.tzinfo else time.replace(tzinfo=UTC),
-                    actor_id=str(doc.get("actor_id", "")),
-                    tags=tuple(str(t) for t in doc.get("tags", [])),
-                )
-            )
-        return finished
-
-    async def append(self, entry: LedgerEntry, *, region: str, programme: str) -> tuple[Document, bool]:
+    async def append(
+        self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
+    ) -> tuple[Document, bool]:
         """Insert the entry unless its id is recorded; the stored entry, and whether it was inserted now."""
         periods = self._calendar.periods(entry.time)
         doc = {
@@ -379,103 +414,126 @@ class MongoLedger:
             PENDING: False,
             "released": False,
         }
+        if guard is not None:
+            # ``attempt`` names this decision: deleting it when stale never deletes a later one.
+            doc["guard"] = {
+                "counter_id": guard.counter_id,
+                "field": guard.field,
+                "value": guard.value,
+                "attempt": uuid.uuid4().hex,
+            }
         try:
             await self._ledger.insert_one(doc)
             return doc, True
         except DuplicateKeyError:
             stored = await self._ledger.find_one({"_id": entry.id})
-            if stored is None:  # pragma: no cover - entries are never deleted
-                raise
+            if stored is None:  # deleted as stale meanwhile: decide again
+                raise StaleDecision(entry.id) from None
             return stored, False
 
-    async def count(self, stored: Document) -> list[tuple[str, str, int, int]]:
-        """Apply a stored entry to every counter it counts in (skipping those holding it already);
-        the totals after it: (board, period, points, entries)."""
+    async def _finish(self, stored: Document) -> None:
+        """Count a stored entry (the guarded counter first), then release it."""
         entry_id = str(stored["_id"])
-        totals: dict[str, Document] = {}
-        for counter in counters_of(stored):
-            doc = await self.apply(entry_id, counter)
-            if counter.collection == TOTALS:
-                totals[counter.id] = doc or {}
-        missing = [_id for _id, doc in totals.items() if not doc]
-        if missing:
-            async for doc in self._totals.find({"_id": {"$in": missing}}):
-                totals[doc["_id"]] = doc
-        return [
-            (doc["community_id"], doc["period"], int(doc["points"]), int(doc["entries"]))
-            for doc in totals.values()
-            if doc
-        ]
+        counters = counters_of(stored)
+        guard = _guard_of(stored)
+        if guard is not None:
+            guarded = next((c for c in counters if c.id == guard.counter_id), None)
+            if guarded is not None:
+                await self._apply_guarded(stored, guarded, guard)
+                counters = [c for c in counters if c is not guarded]
+        await self.count(entry_id, counters)
+        await self.release(entry_id)
+
+    async def _apply_guarded(self, stored: Document, counter: Counter, guard: Guard) -> None:
+        """Apply the entry to the counter its decision read, if that still holds what was read; else
+        delete the entry (counted nowhere yet) and raise ``StaleDecision``."""
+        entry_id = str(stored["_id"])
+        for _ in range(APPLY_ATTEMPTS):
+            now = self._clock()
+            hour = seen.slot(now)[1]
+            where, update = _push(entry_id, counter, now)
+            where = {**where, **_guard_match(guard), seen.hour_field(now): {"$in": [hour, None]}}
+            try:
+                result = await self._counters.update_one(where, update, upsert=guard.value is None)
+                if result.modified_count or result.upserted_id is not None:
+                    return
+            except DuplicateKeyError:
+                pass
+            doc = await self._counters.find_one({"_id": counter.id})
+            if seen.holds(doc, entry_id):
+                return  # applied by an earlier attempt at this entry
+            if doc is None or _field(doc, guard.field) != guard.value:
+                break  # the decision's state is gone
+            # The state holds (the counter was created meanwhile, or its slot is an older hour's: then
+            # emptied): try again.
+            held_hour = _field(doc, seen.hour_field(now))
+            if held_hour not in (hour, None):
+                await self._counters.update_one(*seen.clear(counter.id, now, held_hour))
+        # A guard that failed never holds again (counters only move on), so this decision is dead: its
+        # entry goes (only this attempt's: another may have replaced it meanwhile).
+        attempt = stored.get("guard", {}).get("attempt")
+        await self._ledger.delete_one({"_id": entry_id, "released": False, "guard.attempt": attempt})
+        raise StaleDecision(entry_id)
+
+    async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
+        """Apply the entry to the counters (skipping those holding it): one ``bulk_write`` per
+        collection, sent together, not read back."""
+        by_collection: dict[str, list[UpdateOne]] = {}
+        now = self._clock()
+        for counter in counters:
+            by_collection.setdefault(counter.collection, []).extend(_updates(entry_id, counter, now))
+        for name, ops in by_collection.items():
+            await self._collections[name].bulk_write(ops, ordered=True)
+
+    async def apply(self, entry_id: str, counter: Counter) -> bool:
+        """Apply the entry to one counter; False when it held it already."""
+        if seen.holds(await self._collections[counter.collection].find_one({"_id": counter.id}), entry_id):
+            return False
+        await self.count(entry_id, [counter])
+        return True
 
     async def release(self, entry_id: str) -> None:
         """Mark the entry counted and hand its ``points_changed`` event to the relay."""
-        async with document_lock(LEDGER, entry_id):
-            released = await self._ledger.update_one(
-                {"_id": entry_id, "released": False}, {"$set": {"released": True, PENDING: True}}
-            )
+        released = await self._ledger.update_one(
+            {"_id": entry_id, "released": False}, {"$set": {"released": True, PENDING: True}}
+        )
         if released.modified_count:
             # Named, so the relay publishes it by _id rather than sweeping the whole ledger.
             self._on_events(LEDGER, entry_id)
 
-    async def _write_journal(
-        self, entry_id: str, member_id: str, computed: list[tuple[str, str, int, int]], *, replace: bool
-    ) -> None:
-        """Journal the totals an entry gave. Replaced when the entry is handled again (its event may
-        have been held since a crash, unseen by every replica's boards), so its time is that of the
-        latest handling."""
-        doc = {
-            "_id": entry_id,
-            "member_id": member_id,
-            "time": utc_now(),
-            "totals": [
-                {"community_id": board, "period": period, "points": points, "entries": entries}
-                for board, period, points, entries in computed
-            ],
-        }
-        if replace:
-            async with document_lock(TOTALS_JOURNAL, entry_id):
-                await self._journal_docs.replace_one({"_id": entry_id}, doc, upsert=True)
-            return
-        try:
-            await self._journal_docs.insert_one(doc)
-        except DuplicateKeyError:
-            pass
+    async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
+        """Finish the entries among ``entry_ids`` left recorded but unreleased by a crash (counted as
+        first recorded, then released); the entries it finished."""
+        if not entry_ids:
+            return []
+        docs = await self._ledger.find(
+            {"_id": {"$in": list(entry_ids)}, "released": False}, {**_ENTRY_FIELDS, "source_event_id": 1}
+        ).to_list()
+        finished: list[LedgerEntry] = []
+        for doc in sorted(docs, key=lambda d: str(d["_id"])):
+            await self._finish(doc)
+            finished.append(_entry_from(doc))
+        return finished
 
-    async def apply(self, entry_id: str, counter: Counter) -> Document | None:
-        """Apply the entry to the counter unless it holds it; the counter after it, or None if it held
-        it already."""
-        collection = self._collections[counter.collection]
-        # Once per entry, or once per value (the distinct targets: a set that stays small).
-        guard, key = ("targets", counter.once_per) if counter.once_per else ("applied", entry_id)
-        update: Document = {
-            "$set": counter.fields,
-            "$inc": counter.increments,
-            "$push": {guard: key},
+    async def reserve_daily(self, entry: LedgerEntry, cap: int) -> int:
+        return await self._caps.reserve(entry, cap)
+
+    async def unreserve_daily(self, entry: LedgerEntry) -> None:
+        await self._caps.release(entry)
+
+    # --- reading ------------------------------------------------------------------------------------
+
+    async def target_state(
+        self, community_id: str, member_id: str, target_id: str, actor_id: str, entry_ids: Collection[str]
+    ) -> TargetState:
+        target = target_counter_id(community_id, member_id, target_id)
+        actor = actor_counter_id(community_id, member_id, target_id, actor_id) if actor_id else ""
+        docs = {
+            doc["_id"]: doc
+            async for doc in self._counters.find({"_id": {"$in": [i for i in (target, actor) if i]}})
         }
-        if counter.tags:
-            update["$addToSet"] = {"tags": {"$each": list(counter.tags)}}
-        async with document_lock(counter.collection, counter.id):
-            for _ in range(3):
-                try:
-                    doc = await collection.find_one_and_update(
-                        {"_id": counter.id, guard: {"$ne": key}},
-                        update,
-                        upsert=True,
-                        return_document=ReturnDocument.AFTER,
-                    )
-                except DuplicateKeyError:
-                    # Held already, or (MongoDB) another process inserted the counter meanwhile.
-                    if await collection.find_one({"_id": counter.id, guard: key}, {"_id": 1}):
-                        return None
-                    continue
-                applied = list(doc.get("applied", [])) if doc and not counter.once_per else []
-                if doc is not None and len(applied) > RECENT + RECENT // 2:
-                    await collection.update_one(
-                        {"_id": counter.id, "entries": doc["entries"]},
-                        {"$set": {"applied": applied[-RECENT:]}},
-                    )
-                return doc
-        raise RuntimeError(f"counter {counter.id} could not be applied entry {entry_id}")
+        held = frozenset(i for i in entry_ids for doc in docs.values() if seen.holds(doc, i))
+        return TargetState(target, actor, docs.get(target, {}), docs.get(actor, {}) if actor else {}, held)
 
     async def top_by_tag(
         self, community_id: str, tag: str, page_size: int, page_token: str
@@ -527,7 +585,7 @@ class MongoLedger:
     ) -> bool:
         doc = await self._target(community_id, member_id, target_id, actor_id)
         count = int(doc.get("rules", {}).get(rule.value, {}).get("count", 0))
-        if other_than and other_than in doc.get("applied", []):
+        if other_than and seen.holds(doc, other_than):
             count -= 1  # ``other_than`` is one of them
         return count > 0
 
@@ -547,9 +605,15 @@ class MongoLedger:
     async def stored_totals(self, community_id: str, member_id: str, moment: datetime) -> list[Total]:
         periods = self._calendar.periods(moment)
         ids = [total_id(b, p, member_id) for b in (community_id, GLOBAL) for p in periods.names()]
-        docs = await self._totals.find({"_id": {"$in": ids}}).to_list()
+        docs = await self._totals.find({"_id": {"$in": ids}}, _TOTAL_FIELDS).to_list()
         return [
-            Total(doc["community_id"], doc["member_id"], int(doc["points"]), doc.get("period", ALL_TIME))
+            Total(
+                doc["community_id"],
+                doc["member_id"],
+                int(doc["points"]),
+                doc.get("period", ALL_TIME),
+                int(doc.get("entries", 0)),
+            )
             for doc in docs
         ]
 
@@ -571,8 +635,7 @@ class MongoLedger:
         it runs with the consumers stopped). How many counters."""
         counted = tally(await self._entries({"member_id": member_id}))
         for (collection, _id), doc in counted.items():
-            async with document_lock(collection, _id):
-                await self._collections[collection].replace_one({"_id": _id}, doc, upsert=True)
+            await self._collections[collection].replace_one({"_id": _id}, doc, upsert=True)
         return len(counted)
 
     async def recomputed(self, member_id: str) -> dict[tuple[str, str], Document]:
@@ -581,13 +644,15 @@ class MongoLedger:
         return tally(await self._entries({"member_id": member_id}))
 
     async def stored_counters(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Document]:
-        """The stored counters of the given (collection, ``_id``) keys (tags and targets sorted)."""
+        """The stored counters of the given (collection, ``_id``) keys without their bookkeeping
+        (``seen``, ``applied``, ``updated``; tags and targets sorted)."""
         wanted: dict[str, list[str]] = {}
         for collection, _id in keys:
             wanted.setdefault(collection, []).append(_id)
         out: dict[tuple[str, str], Document] = {}
         for collection, ids in wanted.items():
-            async for doc in self._collections[collection].find({"_id": {"$in": ids}}):
+            bookkeeping = {seen.SEEN: 0, seen.LEGACY_APPLIED: 0, "updated": 0}
+            async for doc in self._collections[collection].find({"_id": {"$in": ids}}, bookkeeping):
                 for name in ("tags", "targets"):
                     if name in doc:
                         doc[name] = sorted(doc[name])
@@ -603,9 +668,9 @@ class MongoLedger:
         start, before the consumers run); how many counters it wrote.
 
         One pass over the ledger in member order, one member's entries in memory at a time. Totals
-        already kept by counting (they have ``applied``) and counters that exist are left as they are;
-        totals stored by recomputation before equal the ledger's sums and are given the same values
-        with ``applied``. Consumers of an earlier version must be stopped first: entries they record
+        already kept by counting (they have ``seen`` or ``applied``) and counters that exist are left
+        as they are; totals stored by recomputation before equal the ledger's sums and are given the
+        same values. Consumers of an earlier version must be stopped first: entries they record
         after the pass are in no counter (deleting the ``counters_from_ledger`` document of
         ``ledger_meta`` runs the pass again at the next start).
         """
@@ -632,18 +697,19 @@ class MongoLedger:
         written = 0
         for (collection, _id), doc in counted.items():
             target = self._collections[collection]
-            async with document_lock(collection, _id):
-                try:
-                    if collection == COUNTERS:
-                        await target.insert_one(doc)
-                    else:
-                        values = {k: v for k, v in doc.items() if k != "_id"}
-                        await target.update_one(
-                            {"_id": _id, "applied": {"$exists": False}}, {"$set": values}, upsert=True
-                        )
-                    written += 1
-                except DuplicateKeyError:
-                    pass  # kept by counting already
+            try:
+                if collection == COUNTERS:
+                    await target.insert_one(doc)
+                else:
+                    values = {k: v for k, v in doc.items() if k != "_id"}
+                    counted_by_entries = {
+                        seen.LEGACY_APPLIED: {"$exists": False},
+                        seen.SEEN: {"$exists": False},
+                    }
+                    await target.update_one({"_id": _id, **counted_by_entries}, {"$set": values}, upsert=True)
+                written += 1
+            except DuplicateKeyError:
+                pass  # kept by counting already
         return written
 
     async def totals(self, periods: Collection[str]) -> AsyncIterator[Total]:
@@ -652,23 +718,18 @@ class MongoLedger:
             yield Total(doc["community_id"], doc["member_id"], int(doc["points"]), doc["period"])
 
     async def totals_changed_since(self, periods: Collection[str], since: datetime) -> AsyncIterator[Total]:
-        """From the journal: of each total journaled since, the value covering most entries (totals only
-        ever grow in entries, so that is the one stored)."""
-        wanted = set(periods)
-        latest: dict[tuple[str, str, str], tuple[int, int]] = {}
-        async for doc in self._journal_docs.find({"time": {"$gte": since}}).batch_size(10_000):
-            member_id = doc["member_id"]
-            for total in doc.get("totals", []):
-                if total["period"] not in wanted:
-                    continue
-                key = (total["community_id"], total["period"], member_id)
-                entries, points = int(total["entries"]), int(total["points"])
-                if key not in latest or latest[key][0] < entries:
-                    latest[key] = (entries, points)
-        for (community_id, period, member_id), (_, points) in latest.items():
-            yield Total(community_id, member_id, points, period)
+        """The totals of the given periods written at or after ``since`` (their ``updated``)."""
+        query = {"updated": {"$gte": since}, "period": {"$in": list(periods)}}
+        async for doc in self._totals.find(query, _TOTAL_FIELDS).batch_size(10_000):
+            yield Total(
+                doc["community_id"],
+                doc["member_id"],
+                int(doc["points"]),
+                doc["period"],
+                int(doc.get("entries", 0)),
+            )
 
     async def prune_journal(self, before: datetime) -> int:
-        """Forget journaled totals older than ``before``; how many."""
+        """Forget totals journaled by earlier versions older than ``before``; how many."""
         result = await self._journal_docs.delete_many({"time": {"$lt": before}})
         return result.deleted_count

@@ -1,7 +1,9 @@
 """Tags of posts, kept from the content events that carry them, so ledger entries can name their topic.
 
 One document per post: a question, discussion, article, announcement or resource holds its own tags; an
-answer holds its question's id and takes that question's tags. Inserted once under the post id.
+answer holds its question's id and takes that question's tags, copied onto it (``resolved``) when they
+were known as the answer was stored, so reading an answer's tags is one ``_id`` read. Inserted once under
+the post id.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ class MongoPostTags:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._tags = db[POST_TAGS]
 
-    async def remember(self, post_id: str, tags: Sequence[str], *, question_id: str = "") -> None:
+    async def remember(
+        self, post_id: str, tags: Sequence[str], *, question_id: str = "", resolved: bool = False
+    ) -> None:
         doc: Document = {"_id": post_id, "tags": list(tags)}
         if question_id:
             doc["question_id"] = question_id
+            doc["resolved"] = resolved
         try:
             await self._tags.insert_one(doc)
         except DuplicateKeyError:
@@ -32,11 +37,16 @@ class MongoPostTags:
 
     async def tags_of(self, post_id: str) -> list[str]:
         """The post's tags, an answer's those of its question; empty when the post is unknown."""
+        return await self.known_tags(post_id) or []
+
+    async def known_tags(self, post_id: str) -> list[str] | None:
+        """The post's tags, an answer's those of its question; None when the post or its question
+        is unknown."""
         doc = await self._tags.find_one({"_id": post_id})
         if doc is None:
-            return []
-        if doc.get("question_id"):
+            return None
+        if doc.get("question_id") and not doc.get("resolved"):
             doc = await self._tags.find_one({"_id": doc["question_id"]}, {"tags": 1})
             if doc is None:
-                return []
+                return None
         return [str(tag) for tag in doc.get("tags", [])]

@@ -15,7 +15,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.app.ports import CuratedCollection
 
@@ -44,14 +43,14 @@ class MongoRatings:
     async def _put_if_later(
         target: AsyncCollection[Document], _id: str, at: datetime, fields: Document
     ) -> None:
-        """Upsert ``fields`` unless the stored document reflects a later (or the same) moment."""
-        async with document_lock(target.name, _id):
-            try:
-                await target.update_one(
-                    {"_id": _id, "time": {"$lt": at}}, {"$set": {**fields, "time": at}}, upsert=True
-                )
-            except DuplicateKeyError:
-                pass  # a later (or the same) state is stored already
+        """Upsert ``fields`` unless the stored document reflects a later (or the same) moment: one
+        conditional update, atomic whatever the writers."""
+        try:
+            await target.update_one(
+                {"_id": _id, "time": {"$lt": at}}, {"$set": {**fields, "time": at}}, upsert=True
+            )
+        except DuplicateKeyError:
+            pass  # a later (or the same) state is stored already
 
     async def rate(self, item_id: str, rater_id: str, stars: int, at: datetime) -> int:
         _id = f"{item_id}:{rater_id}"

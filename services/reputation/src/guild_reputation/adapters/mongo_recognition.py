@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec
@@ -48,6 +48,17 @@ INDEXES = [
 ]
 
 
+async def _put_if_later(
+    collection: AsyncCollection[Document], _id: str, at: datetime, fields: Document
+) -> None:
+    """Upsert ``fields`` unless the stored document is as of ``at`` or later: one conditional update,
+    atomic whatever the writers (the upsert's insert fails on the ``_id`` when a later one is stored)."""
+    try:
+        await collection.update_one({"_id": _id, "as_of": {"$lt": at}}, {"$set": fields}, upsert=True)
+    except DuplicateKeyError:
+        pass  # as of a later (or the same) moment already
+
+
 class MongoRecognition:
     def __init__(self, db: AsyncDatabase[Document], on_events: Callable[..., None]) -> None:
         self._accepts = db[ACCEPTS]
@@ -65,26 +76,20 @@ class MongoRecognition:
 
     async def acceptance(self, answer_id: str, answer_author_id: str, accepted: bool, at: datetime) -> None:
         """The answer's acceptance as of ``at``, unless a later change is stored."""
-        async with document_lock(ACCEPTS, answer_id):
-            doc = await self._accepts.find_one({"_id": answer_id}, {"as_of": 1})
-            if doc is not None and doc["as_of"] >= at:
-                return
-            await self._accepts.update_one(
-                {"_id": answer_id},
-                {"$set": {"answer_author_id": answer_author_id, "accepted": accepted, "as_of": at}},
-                upsert=True,
-            )
+        await _put_if_later(
+            self._accepts,
+            answer_id,
+            at,
+            {"answer_author_id": answer_author_id, "accepted": accepted, "as_of": at},
+        )
 
     async def rated(self, item_id: str, author_id: str, average: float, count: int, at: datetime) -> None:
-        async with document_lock(RATINGS, item_id):
-            doc = await self._ratings.find_one({"_id": item_id}, {"as_of": 1})
-            if doc is not None and doc["as_of"] >= at:
-                return
-            await self._ratings.update_one(
-                {"_id": item_id},
-                {"$set": {"author_id": author_id, "average": average, "count": count, "as_of": at}},
-                upsert=True,
-            )
+        await _put_if_later(
+            self._ratings,
+            item_id,
+            at,
+            {"author_id": author_id, "average": average, "count": count, "as_of": at},
+        )
 
     async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None:
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.domain.rules import RuleSetting
 
@@ -30,9 +29,9 @@ class MongoPointsRules:
         fields: Document = {
             f"rules.{name}": {"points": s.points, "daily_cap": s.daily_cap} for name, s in overrides.items()
         }
-        async with document_lock(POINTS_RULES, community_id):
-            await self._rules.update_one(
-                {"_id": community_id},
-                {"$set": {**fields, "update_time": utc_now(), "updated_by": by}, "$inc": {"version": 1}},
-                upsert=True,
-            )
+        # One atomic upsert: rules of other names set meanwhile stay.
+        await self._rules.update_one(
+            {"_id": community_id},
+            {"$set": {**fields, "update_time": utc_now(), "updated_by": by}, "$inc": {"version": 1}},
+            upsert=True,
+        )

@@ -12,13 +12,10 @@ from datetime import datetime, timedelta
 import structlog
 
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_reputation.app.ports import BoardChunk, BoardSnapshots, Ledger, SnapshotHead, Total
 from guild_reputation.domain.leaderboard import Leaderboards
-from guild_reputation.domain.periods import Calendar, Periods
+from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar, Periods
 
-# Lock namespace serialising board updates per member within the process.
-LIVE_BOARDS = "live_boards"
 log = structlog.get_logger("guild.reputation.boards")
 
 
@@ -39,6 +36,8 @@ class LiveBoards:
         self._remember = remember
         self._applied: OrderedDict[str, None] = OrderedDict()
         self._periods: set[str] = set()
+        # Per member, the entries in the global all-time total of the newest totals applied.
+        self._marks: dict[str, int] = {}
 
     def current(self) -> Periods:
         periods = self.calendar.periods(self._clock())
@@ -64,13 +63,22 @@ class LiveBoards:
     async def refresh(
         self, ledger: Ledger, community_id: str, member_id: str, moment: datetime, entry_id: str
     ) -> None:
-        """Apply the member's stored totals touched by an entry at ``moment``.
+        """Apply the member's stored totals touched by an entry at ``moment``, unless totals read later
+        were applied already.
 
-        Stored totals only ever grow in entries, and reading and applying happen under one lock per
-        member, so a later application never puts older totals over newer ones.
+        The member's global all-time total counts every entry of theirs and only grows, so its
+        ``entries`` orders the reads: a read that finishes after a newer one (two handlers, or a handler
+        and the follower, at once) is dropped rather than put over it. No lock: nothing awaits between
+        the check and the apply.
         """
-        async with document_lock(LIVE_BOARDS, member_id):
-            self.apply(await ledger.stored_totals(community_id, member_id, moment), entry_id)
+        totals = await ledger.stored_totals(community_id, member_id, moment)
+        mark = max(
+            (t.entries for t in totals if t.community_id == GLOBAL and t.period == ALL_TIME), default=0
+        )
+        if mark < self._marks.get(member_id, 0):
+            return
+        self._marks[member_id] = mark
+        self.apply(totals, entry_id)
 
 
 async def rebuild_boards(ledger: Ledger, live: LiveBoards, *, batch: int = 50_000) -> int:
@@ -167,7 +175,8 @@ def snapshot_of(live: LiveBoards, chunk: int) -> tuple[list[BoardChunk], int]:
 
 class BoardSnapshotter:
     """Writes a snapshot of this replica's boards every ``interval`` (skipped when another replica wrote
-    one in the last half interval) and once more when stopped, then prunes the totals journal."""
+    one in the last half interval) and once more when stopped, then prunes what is left of the totals
+    journal of earlier versions."""
 
     def __init__(
         self,

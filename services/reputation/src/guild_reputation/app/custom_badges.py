@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Protocol
 
 from guild.events.v1 import content_events_pb2 as events
+from guild_common.atomic import ConcurrentChange
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.errors import NotFound, PermissionDenied, Validator
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
@@ -35,8 +35,8 @@ from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import upvote_delta
 
 OWNER = "owner"
-# Lock namespace serialising the evaluation of one member's repeatable rolling window.
-ROLLING_AWARDS = "rolling_awards"
+# Times a repeatable rolling window is evaluated again after another award claimed it first.
+CLAIM_ATTEMPTS = 16
 
 
 class BadgeDefinitions(Protocol):
@@ -66,6 +66,11 @@ class BadgeDefinitions(Protocol):
 
     async def awarded_on(self, definition_id: str, member_id: str, day: int) -> None:
         """Keep ``day`` as the day of the member's latest award unless a later one is kept."""
+        ...
+
+    async def claim_award_day(self, definition_id: str, member_id: str, read: int | None, day: int) -> bool:
+        """Move the day of the member's latest award from ``read`` (None: none kept) to ``day``
+        atomically; False when it is no longer ``read``."""
         ...
 
 
@@ -107,8 +112,7 @@ class CustomBadgeRules:
             count = definition.count(self._calendar, envelope.time)
             await self._definitions.tick(definition.id, key, member_id, count)
             if definition.rolls_over:
-                async with document_lock(ROLLING_AWARDS, (definition.id, member_id)):
-                    await self._award_rolling(envelope, definition, member_id, count, region, programme)
+                await self._award_rolling(envelope, definition, member_id, count, region, programme)
                 continue
             award_id = definition.award_id(member_id, count.award_key)
             if await self._awards.get(award_id) is not None:
@@ -132,30 +136,41 @@ class CustomBadgeRules:
         programme: str,
     ) -> None:
         """A repeatable rolling window counts the events since the day after the member's last award
-        (within the window), so no event counts towards two awards."""
+        (within the window), so no event counts towards two awards.
+
+        The award first claims the window: the day of the last award moves from the one read to this
+        event's by a guarded update, so of two replicas evaluating the member at once one awards and the
+        other reads again. An award claimed but not stored (a crash in between) is stored by the
+        redelivery, which finds this day claimed and no award of it.
+        """
         award_id = definition.award_id(member_id, count.award_key)
-        if await self._awards.get(award_id) is not None:
-            # Awarded on this event's day already (perhaps without the day kept, by a crash).
-            await self._definitions.awarded_on(definition.id, member_id, count.day)
-            return
         threshold = definition.template.threshold
-        last = await self._definitions.last_award_day(definition.id, member_id)
-        if last is None:
-            # Awards stored before the last award's day was kept: the window counts from after them.
-            earlier = [
-                await self._awards.get(definition.award_id(member_id, key))
-                for key in definition.legacy_award_keys(count.day)
-            ]
-            days = [definition.day_number(self._calendar, a.time) for a in earlier if a is not None]
-            last = max(days) if days else None
-        if last is not None:
-            count = replace(count, window_start=max(count.window_start, last + 1))
-        if await self._definitions.counted(definition.id, member_id, count) < threshold:
-            return
-        await self._awards.award(
-            self._award(envelope, definition, member_id, award_id), region=region, programme=programme
-        )
-        await self._definitions.awarded_on(definition.id, member_id, count.day)
+        award = self._award(envelope, definition, member_id, award_id)
+        for _ in range(CLAIM_ATTEMPTS):
+            if await self._awards.get(award_id) is not None:
+                # Awarded on this event's day already (perhaps without the day kept, by a crash).
+                await self._definitions.awarded_on(definition.id, member_id, count.day)
+                return
+            kept = await self._definitions.last_award_day(definition.id, member_id)
+            if kept == count.day:
+                await self._awards.award(award, region=region, programme=programme)
+                return
+            last = kept
+            if last is None:
+                # Awards stored before the last award's day was kept: the window counts from after them.
+                earlier = [
+                    await self._awards.get(definition.award_id(member_id, key))
+                    for key in definition.legacy_award_keys(count.day)
+                ]
+                days = [definition.day_number(self._calendar, a.time) for a in earlier if a is not None]
+                last = max(days) if days else None
+            window = count if last is None else replace(count, window_start=max(count.window_start, last + 1))
+            if await self._definitions.counted(definition.id, member_id, window) < threshold:
+                return
+            if await self._definitions.claim_award_day(definition.id, member_id, kept, count.day):
+                await self._awards.award(award, region=region, programme=programme)
+                return
+        raise ConcurrentChange(f"the awards of {member_id[:64]} changed on each of {CLAIM_ATTEMPTS} tries")
 
     @staticmethod
     def _award(envelope: Envelope, definition: BadgeDefinition, member_id: str, award_id: str) -> Award:

@@ -5,9 +5,9 @@ Each (event, rule) counts once however often it is delivered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
@@ -15,28 +15,35 @@ from google.protobuf.message import DecodeError, Message
 from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
 from guild.events.v1 import reputation_events_pb2 as reputation_events
-from guild_common.doclocks import document_lock
+from guild_common.atomic import ConcurrentChange
+from guild_common.clock import utc_now
 from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope
 from guild_common.tags import normalise_tags
 from guild_reputation.app.badges import BadgeRules
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.ports import Ledger, PointsRules, PostTags, Ratings, RoleWriter
+from guild_reputation.app.ports import (
+    Guard,
+    Ledger,
+    PointsRules,
+    PostTags,
+    Ratings,
+    RoleWriter,
+    StaleDecision,
+    TargetState,
+    Waits,
+)
 from guild_reputation.domain.rules import (
     LedgerEntry,
     PointsTable,
     Rule,
     RuleSetting,
-    capped_amount,
     earns_for_answer,
     rating_earns,
     upvote_delta,
 )
 
 M = TypeVar("M", bound=Message)
-DAILY_CAPS = "daily_caps"
-# Lock namespace serialising the handling of one member's ratings of one item.
-RATER_ITEM = "rater_item"
 
 
 def payload(envelope: Envelope, message_type: type[M], *required: str) -> M:
@@ -76,8 +83,32 @@ def region_programme(envelope: Envelope) -> tuple[str, str]:
     return (parts[1], parts[2]) if len(parts) >= 5 else ("unknown", "unknown")
 
 
+class NotYetKnown(Exception):
+    """The event is about something this service has not heard of yet (a question's tags): the
+    consumer delivers it again later, by when the event that tells it has been handled."""
+
+
+# Times a decision is read and made again when its counter changed before it was counted.
+DECIDE_ATTEMPTS = 16
+Decision = Callable[[TargetState], Awaitable[None]]
+
+
+def carried_question_tags(message: Message) -> list[str]:
+    """The question's tags when the event carries them (``question_tags``, added to content's payloads;
+    an event without the field, or with it empty, carries none)."""
+    carried = [value for field, value in message.ListFields() if field.name == "question_tags"]
+    return normalise_tags(carried[0]) if carried else []
+
+
 class ContentEventHandlers:
-    """Ledger entries and badges from content events."""
+    """Ledger entries and badges from content events.
+
+    A decision that depends on what the member's entries about a post hold (a removal forbids gains, a
+    reversal takes back what was earned, a follow or a rating credits once) reads the counters once
+    (``target_state``) and records its entry guarded by what it read; a change in between makes the
+    ledger refuse it (``StaleDecision``) and the decision is read and made again. So the handlers are
+    exact with any number of replicas and handlers running at once, with no lock.
+    """
 
     def __init__(
         self,
@@ -88,7 +119,17 @@ class ContentEventHandlers:
         post_tags: PostTags,
         badges: BadgeRules | None = None,
         ratings: Ratings | None = None,
+        waits: Waits | None = None,
+        *,
+        tags_wait: timedelta = timedelta(seconds=2),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``waits``/``tags_wait``: how long an event about a question this service has not heard of is
+        delivered again before it is recorded without the question's tags (without ``waits``: not at
+        all). ``clock``: the time waits are measured by."""
+        self._waits = waits
+        self._tags_wait = tags_wait
+        self._clock = clock
         self._ratings = ratings
         self._ledger = ledger
         self._live = live
@@ -100,19 +141,44 @@ class ContentEventHandlers:
     async def _setting(self, community_id: str, rule: Rule) -> RuleSetting:
         return self._points.effective(await self._rules.overrides(community_id))[rule]
 
-    async def _record(self, envelope: Envelope, entry: LedgerEntry) -> None:
+    async def _record(self, envelope: Envelope, entry: LedgerEntry, guard: Guard | None) -> None:
         """Append the entry, store the totals and show them on this replica's boards; the other
         replicas follow the entry's ``points_changed`` event."""
         region, programme = region_programme(envelope)
-        await self._ledger.record(entry, region=region, programme=programme)
+        await self._ledger.record(entry, region=region, programme=programme, guard=guard)
         await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
 
-    async def _resume(self, envelope: Envelope, *rules: Rule) -> None:
-        """Finish this event's entries a crash left counted in part and unreleased, before any check
-        reads the counters they may already be in (which would turn the redelivery away with the
-        entry never released), and show them on this replica's boards."""
-        for entry in await self._ledger.resume([f"{envelope.id}:{rule.value}" for rule in rules]):
-            await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
+    async def _decide(
+        self,
+        envelope: Envelope,
+        community_id: str,
+        member_id: str,
+        target_id: str,
+        actor_id: str,
+        rules: Sequence[Rule],
+        decision: Decision,
+    ) -> TargetState:
+        """Run ``decision`` on the member's counters about the target until it is not stale; the state
+        it was last run on.
+
+        Counters holding one of this event's entries mean a crash left it counted in part: it is
+        finished as first recorded (and shown on this replica's boards) rather than decided again.
+        """
+        ids = [f"{envelope.id}:{rule.value}" for rule in rules]
+        for _ in range(DECIDE_ATTEMPTS):
+            state = await self._ledger.target_state(community_id, member_id, target_id, actor_id, ids)
+            if state.held:
+                for entry in await self._ledger.resume(sorted(state.held)):
+                    await self._live.refresh(
+                        self._ledger, entry.community_id, entry.member_id, entry.time, entry.id
+                    )
+                return state
+            try:
+                await decision(state)
+            except StaleDecision:
+                continue
+            return state
+        raise ConcurrentChange(f"the counters of {target_id[:64]} changed on each of {DECIDE_ATTEMPTS} tries")
 
     async def _gain(
         self,
@@ -124,9 +190,11 @@ class ContentEventHandlers:
         actor_id: str = "",
         tags: Sequence[str] = (),
         entry_id: str = "",
+        guard: Guard | None = None,
     ) -> None:
-        """A gain under the community's points for ``rule``, cut by the daily cap. ``entry_id``, when
-        given, replaces the ``<event id>:<rule>`` id by a natural key that counts once across events."""
+        """A gain under the community's points for ``rule``, cut by the daily cap (an atomic counter
+        per member, rule and day). ``entry_id``, when given, replaces the ``<event id>:<rule>`` id by a
+        natural key that counts once across events."""
         setting = await self._setting(community_id, rule)
         entry = LedgerEntry.for_event(
             event_id=envelope.id,
@@ -142,21 +210,25 @@ class ContentEventHandlers:
         if entry_id:
             entry = replace(entry, id=entry_id)
         if setting.daily_cap <= 0:
-            await self._record(envelope, entry)
+            await self._record(envelope, entry, guard)
             return
-        async with document_lock(DAILY_CAPS, (community_id, member_id, rule)):
-            earned = await self._ledger.earned_on(community_id, member_id, rule, envelope.time)
-            amount, capped = capped_amount(setting, earned)
-            await self._record(envelope, entry.capped_to(amount) if capped else entry)
+        amount = await self._ledger.reserve_daily(entry, setting.daily_cap)
+        try:
+            await self._record(envelope, entry.capped_to(amount) if amount < entry.amount else entry, guard)
+        except StaleDecision:
+            await self._ledger.unreserve_daily(entry)  # decided again, perhaps to gain nothing
+            raise
 
     async def _reverse(
         self,
         envelope: Envelope,
         rule: Rule,
+        state: TargetState,
         community_id: str,
         member_id: str,
         target_id: str,
         amount: int,
+        guard: Guard,
         actor_id: str = "",
     ) -> None:
         """Takes back what entries about ``target_id`` earned, under the tags they were recorded with."""
@@ -169,9 +241,9 @@ class ContentEventHandlers:
             target_id=target_id,
             time=envelope.time,
             actor_id=actor_id,
-            tags=await self._ledger.tags_for_target(community_id, member_id, target_id),
+            tags=state.tags,
         )
-        await self._record(envelope, entry)
+        await self._record(envelope, entry, guard)
 
     async def _tags(self, post_id: str, question_id: str = "") -> list[str]:
         """The post's tags from the read model; an answer unknown there takes its question's."""
@@ -180,8 +252,27 @@ class ContentEventHandlers:
             tags = await self._post_tags.tags_of(question_id)
         return tags
 
-    async def _removed(self, community_id: str, member_id: str, target_id: str) -> bool:
-        return await self._ledger.has_entry(community_id, member_id, target_id, Rule.POST_REMOVED)
+    async def _question_tags(
+        self, envelope: Envelope, message: Message, post_id: str, question_id: str = ""
+    ) -> list[str]:
+        """The tags of a question or answer (its question's): from the read model, else from the event
+        when it carries them. While neither knows, the event is delivered again (``NotYetKnown``, which
+        the consumer retries with backoff) rather than recorded untagged for good: for ``tags_wait``
+        from when a replica first saw it, after which the question is taken to be one this service
+        will not hear of (asked before it ran, or outside its slice) and the entry has no tags."""
+        tags = await self._post_tags.known_tags(post_id)
+        if tags is None and question_id and question_id != post_id:
+            tags = await self._post_tags.known_tags(question_id)
+        if tags is None:
+            tags = carried_question_tags(message) or None
+        key = f"tags:{envelope.id}"
+        if tags is not None or self._waits is None:
+            return tags or []
+        now = self._clock()
+        if now - await self._waits.first_seen(key, now) < self._tags_wait:
+            raise NotYetKnown(f"the tags of question {(question_id or post_id)[:64]} are not known yet")
+        await self._waits.forget(key)
+        return []
 
     async def question_asked(self, envelope: Envelope) -> None:
         e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
@@ -195,10 +286,12 @@ class ContentEventHandlers:
 
     async def answer_posted(self, envelope: Envelope) -> None:
         e = payload(envelope, events.AnswerPosted, "answer_id", "community_id", "author_id")
-        await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
         if not earns_for_answer(e.author_id, e.question_author_id):
+            await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
             return
-        tags = await self._tags(e.question_id) if e.question_id else []
+        tags = await self._question_tags(envelope, e, e.question_id) if e.question_id else []
+        # Its question's tags kept with it: votes on it and its acceptance read one document.
+        await self._post_tags.remember(e.answer_id, tags, question_id=e.question_id, resolved=bool(tags))
         await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id, tags=tags)
         if self._badges:
             await self._badges.answer_posted(
@@ -214,96 +307,102 @@ class ContentEventHandlers:
 
     async def answer_accepted(self, envelope: Envelope) -> None:
         e = payload(envelope, events.AnswerAccepted, "answer_id", "community_id", "answer_author_id")
-        await self._resume(envelope, Rule.ANSWER_ACCEPTED)
         if not earns_for_answer(e.answer_author_id, e.question_author_id):
             return
-        if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
-            return
-        tags = await self._tags(e.answer_id, e.question_id)
-        await self._gain(
-            envelope, Rule.ANSWER_ACCEPTED, e.community_id, e.answer_author_id, e.answer_id, tags=tags
-        )
-        if self._badges:
+        rule, author = Rule.ANSWER_ACCEPTED, e.answer_author_id
+        tags = await self._question_tags(envelope, e, e.answer_id, e.question_id)
+
+        async def decision(state: TargetState) -> None:
+            if not state.removed:
+                await self._gain(
+                    envelope, rule, e.community_id, author, e.answer_id, tags=tags, guard=state.not_removed()
+                )
+
+        state = await self._decide(envelope, e.community_id, author, e.answer_id, "", [rule], decision)
+        if self._badges and not state.removed:
             await self._badges.answer_accepted(
-                envelope.id, *region_programme(envelope), e.community_id, e.answer_author_id, envelope.time
+                envelope.id, *region_programme(envelope), e.community_id, author, envelope.time
             )
 
     async def answer_unaccepted(self, envelope: Envelope) -> None:
         """Take back what the acceptance earned, whatever the rules said at the time."""
         e = payload(envelope, events.AnswerUnaccepted, "answer_id", "community_id", "answer_author_id")
-        await self._resume(envelope, Rule.ANSWER_ACCEPTED_REVERSED)
-        if await self._removed(e.community_id, e.answer_author_id, e.answer_id):
-            return  # the removal took it back already
-        net = await self._ledger.net_for_target(
-            e.community_id,
-            e.answer_author_id,
-            e.answer_id,
-            [Rule.ANSWER_ACCEPTED, Rule.ANSWER_ACCEPTED_REVERSED],
-        )
-        if net > 0:
-            await self._reverse(
-                envelope, Rule.ANSWER_ACCEPTED_REVERSED, e.community_id, e.answer_author_id, e.answer_id, -net
-            )
+        rule, author = Rule.ANSWER_ACCEPTED_REVERSED, e.answer_author_id
+
+        async def decision(state: TargetState) -> None:
+            if state.removed:
+                return  # the removal took it back already
+            net = state.net([Rule.ANSWER_ACCEPTED, rule])
+            if net > 0:
+                await self._reverse(
+                    envelope, rule, state, e.community_id, author, e.answer_id, -net, state.unchanged()
+                )
+
+        await self._decide(envelope, e.community_id, author, e.answer_id, "", [rule], decision)
 
     async def vote_changed(self, envelope: Envelope) -> None:
         """An upvote earns its author points; retracting it takes back what that voter's upvote earned."""
         e = payload(envelope, events.VoteChanged, "target_id", "community_id", "voter_id", "target_author_id")
-        await self._resume(envelope, Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED)
         if e.voter_id == e.target_author_id:
             return
-        if await self._removed(e.community_id, e.target_author_id, e.target_id):
-            return
         delta = upvote_delta(e.previous_value, e.value)
-        if delta > 0:
-            await self._gain(
-                envelope,
-                Rule.UPVOTE_RECEIVED,
-                e.community_id,
-                e.target_author_id,
-                e.target_id,
-                e.voter_id,
-                tags=await self._tags(e.target_id, e.question_id),
-            )
-        if self._badges and e.target_kind == "answer":
-            await self._badges.answer_scored(
-                envelope.id,
-                *region_programme(envelope),
-                e.community_id,
-                e.target_author_id,
-                e.score,
-                envelope.time,
-            )
-        if delta >= 0:
-            return
-        net = await self._ledger.net_for_target(
-            e.community_id,
-            e.target_author_id,
-            e.target_id,
-            [Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED],
-            actor_id=e.voter_id,
+        tags = await self._question_tags(envelope, e, e.target_id, e.question_id) if delta > 0 else []
+        author, gained, retracted = e.target_author_id, Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED
+
+        async def decision(state: TargetState) -> None:
+            if state.removed:
+                return
+            if delta > 0:
+                await self._gain(
+                    envelope,
+                    gained,
+                    e.community_id,
+                    author,
+                    e.target_id,
+                    e.voter_id,
+                    tags=tags,
+                    guard=state.not_removed(),
+                )
+            net = state.net([gained, retracted], by_actor=True) if delta < 0 else 0
+            if net > 0:
+                # Guarded on the post's counter: a removal or another reversal in between is seen.
+                await self._reverse(
+                    envelope,
+                    retracted,
+                    state,
+                    e.community_id,
+                    author,
+                    e.target_id,
+                    -net,
+                    state.unchanged(),
+                    e.voter_id,
+                )
+
+        state = await self._decide(
+            envelope, e.community_id, author, e.target_id, e.voter_id, [gained, retracted], decision
         )
-        if net > 0:
-            await self._reverse(
-                envelope,
-                Rule.UPVOTE_RETRACTED,
-                e.community_id,
-                e.target_author_id,
-                e.target_id,
-                -net,
-                e.voter_id,
+        if self._badges and e.target_kind == "answer" and not state.removed:
+            await self._badges.answer_scored(
+                envelope.id, *region_programme(envelope), e.community_id, author, e.score, envelope.time
             )
 
     async def post_removed(self, envelope: Envelope) -> None:
         """A moderator's removal takes back everything the post earned its author, once."""
         e = payload(envelope, events.PostRemoved, "post_id", "community_id", "author_id")
-        await self._resume(envelope, Rule.POST_REMOVED)
-        if not e.by_moderator or await self._removed(e.community_id, e.author_id, e.post_id):
+        if not e.by_moderator:
             return
-        net = await self._ledger.net_for_target(
-            e.community_id, e.author_id, e.post_id, [r for r in Rule if r is not Rule.POST_REMOVED]
-        )
-        # Recorded even at 0: it marks the post removed, so later votes or unaccepting earn or take nothing.
-        await self._reverse(envelope, Rule.POST_REMOVED, e.community_id, e.author_id, e.post_id, -net)
+        rule = Rule.POST_REMOVED
+
+        async def decision(state: TargetState) -> None:
+            if state.removed:
+                return
+            net = state.net([r for r in Rule if r is not rule])
+            # Recorded even at 0: it marks the post removed, so later votes or unaccepting earn nothing.
+            await self._reverse(
+                envelope, rule, state, e.community_id, e.author_id, e.post_id, -net, state.unchanged()
+            )
+
+        await self._decide(envelope, e.community_id, e.author_id, e.post_id, "", [rule], decision)
 
     async def collection_followed(self, envelope: Envelope) -> None:
         """Someone else following a collection earns its curator points, once per follower."""
@@ -313,18 +412,23 @@ class ContentEventHandlers:
         if e.follower_id == e.curator_id:
             return
         rule = Rule.COLLECTION_FOLLOWED
-        await self._resume(envelope, rule)
-        earlier = await self._ledger.has_entry(
-            e.community_id,
-            e.curator_id,
-            e.collection_id,
-            rule,
-            actor_id=e.follower_id,
-            other_than=f"{envelope.id}:{rule.value}",
+
+        async def decision(state: TargetState) -> None:
+            if state.count(rule, by_actor=True):
+                return  # followed before (and unfollowed since): a follow counts once per member
+            await self._gain(
+                envelope,
+                rule,
+                e.community_id,
+                e.curator_id,
+                e.collection_id,
+                e.follower_id,
+                guard=state.actor_without(rule),
+            )
+
+        await self._decide(
+            envelope, e.community_id, e.curator_id, e.collection_id, e.follower_id, [rule], decision
         )
-        if earlier:
-            return  # followed before (and unfollowed since): a follow counts once per member
-        await self._gain(envelope, rule, e.community_id, e.curator_id, e.collection_id, e.follower_id)
 
     async def post_created(self, envelope: Envelope) -> None:
         e = payload(envelope, events.PostCreated, "post_id")
@@ -337,19 +441,29 @@ class ContentEventHandlers:
         await self._post_tags.remember(e.resource_id, tags)
         if not e.community_id or not e.author_id:
             return  # nobody to credit: the tags are all it tells
-        await self._resume(envelope, Rule.RESOURCE_SHARED)
-        if await self._removed(e.community_id, e.author_id, e.resource_id):
-            return
-        await self._gain(
-            envelope, Rule.RESOURCE_SHARED, e.community_id, e.author_id, e.resource_id, tags=tags
-        )
+        rule = Rule.RESOURCE_SHARED
+
+        async def decision(state: TargetState) -> None:
+            if not state.removed:
+                await self._gain(
+                    envelope,
+                    rule,
+                    e.community_id,
+                    e.author_id,
+                    e.resource_id,
+                    tags=tags,
+                    guard=state.not_removed(),
+                )
+
+        await self._decide(envelope, e.community_id, e.author_id, e.resource_id, "", [rule], decision)
 
     async def item_rated(self, envelope: Envelope) -> None:
         """A rating of 4 or 5 stars by someone else earns the item's author points, once per rater.
 
         The rater's current stars (the latest rating) decide: the author is credited while they are 4
         or more, and the credit is taken back when they drop below 4 and given again if they rise.
-        Whether the author is credited now is the count of that rater's gains against reversals.
+        Whether the author is credited now is the count of that rater's gains against reversals, and
+        the entry that changes it is guarded on that rater's counter.
         """
         e = payload(envelope, events.ItemRated, "item_id")
         if self._ratings is None or not (e.community_id and e.author_id and e.rater_id):
@@ -358,31 +472,42 @@ class ContentEventHandlers:
             return
         moment = e.rate_time.ToDatetime(tzinfo=UTC) if e.HasField("rate_time") else envelope.time
         gained, reversed_ = Rule.RESOURCE_RATED, Rule.RESOURCE_RATED_REVERSED
-        async with document_lock(RATER_ITEM, (e.item_id, e.rater_id)):
-            await self._resume(envelope, gained, reversed_)
-            if await self._removed(e.community_id, e.author_id, e.item_id):
+        stars = await self._ratings.rate(e.item_id, e.rater_id, e.stars, moment)
+
+        async def decision(state: TargetState) -> None:
+            if state.removed:
                 return
-            stars = await self._ratings.rate(e.item_id, e.rater_id, e.stars, moment)
-            gains = await self._ledger.count_for_target(
-                e.community_id, e.author_id, e.item_id, gained, actor_id=e.rater_id
-            )
-            reversals = await self._ledger.count_for_target(
-                e.community_id, e.author_id, e.item_id, reversed_, actor_id=e.rater_id
-            )
-            credited = gains > reversals
+            credited = state.count(gained, by_actor=True) > state.count(reversed_, by_actor=True)
             if rating_earns(stars) and not credited:
                 tags = await self._tags(e.item_id)
                 await self._gain(
-                    envelope, gained, e.community_id, e.author_id, e.item_id, e.rater_id, tags=tags
+                    envelope,
+                    gained,
+                    e.community_id,
+                    e.author_id,
+                    e.item_id,
+                    e.rater_id,
+                    tags=tags,
+                    guard=state.unchanged(by_actor=True),
                 )
             elif not rating_earns(stars) and credited:
-                net = await self._ledger.net_for_target(
-                    e.community_id, e.author_id, e.item_id, [gained, reversed_], actor_id=e.rater_id
-                )
+                net = state.net([gained, reversed_], by_actor=True)
                 # Recorded even at 0 (a gain the cap cut to nothing): it balances the gain.
                 await self._reverse(
-                    envelope, reversed_, e.community_id, e.author_id, e.item_id, -net, e.rater_id
+                    envelope,
+                    reversed_,
+                    state,
+                    e.community_id,
+                    e.author_id,
+                    e.item_id,
+                    -net,
+                    state.unchanged(by_actor=True),
+                    e.rater_id,
                 )
+
+        await self._decide(
+            envelope, e.community_id, e.author_id, e.item_id, e.rater_id, [gained, reversed_], decision
+        )
 
     async def survey_response_submitted(self, envelope: Envelope) -> None:
         """Answering a survey earns points once per survey and member; replacing the answers, nothing."""

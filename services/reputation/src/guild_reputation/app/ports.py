@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
@@ -19,6 +19,8 @@ class Total:
     member_id: str
     points: int
     period: str = "all"
+    # Entries counted in it: only ever grows, so of two reads of a total the larger is the newer.
+    entries: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,101 @@ class TagTotal:
     points: int
 
 
+class StaleDecision(Exception):
+    """The counter a decision was made on changed before the entry was counted: decide again."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What one of an entry's counters held when the entry was decided on: ``field`` equal to ``value``
+    (``None``: absent). The entry counts only while the counter still holds that, else
+    :class:`StaleDecision` is raised and the entry is not recorded."""
+
+    counter_id: str
+    field: str
+    value: int | None = None
+
+
+# Field of a target counter that exists once the post was removed by a moderator.
+REMOVED_FIELD = f"rules.{Rule.POST_REMOVED.value}.count"
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """A member's counters about one target (and one actor's share of them) as read at one moment."""
+
+    counter_id: str
+    actor_counter_id: str
+    target: Mapping[str, Any]
+    actor: Mapping[str, Any]
+    # Among the entry ids asked about, those the counters hold (counted in part or in full).
+    held: frozenset[str] = frozenset()
+
+    def _rules(self, by_actor: bool) -> Mapping[str, Any]:
+        rules: Mapping[str, Any] = (self.actor if by_actor else self.target).get("rules", {})
+        return rules
+
+    @property
+    def removed(self) -> bool:
+        return int(self._rules(False).get(Rule.POST_REMOVED.value, {}).get("count", 0)) > 0
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(str(t) for t in self.target.get("tags", []))
+
+    def net(self, rules: Collection[Rule], *, by_actor: bool = False) -> int:
+        by_rule = self._rules(by_actor)
+        return sum(int(by_rule.get(rule.value, {}).get("points", 0)) for rule in rules)
+
+    def count(self, rule: Rule, *, by_actor: bool = False) -> int:
+        return int(self._rules(by_actor).get(rule.value, {}).get("count", 0))
+
+    def not_removed(self) -> Guard:
+        return Guard(self.counter_id, REMOVED_FIELD)
+
+    def unchanged(self, *, by_actor: bool = False) -> Guard:
+        """Nothing counted about the target (by the actor) since the read."""
+        doc = self.actor if by_actor else self.target
+        entries = doc.get("entries")
+        return Guard(
+            self.actor_counter_id if by_actor else self.counter_id,
+            "entries",
+            None if entries is None else int(entries),
+        )
+
+    def actor_without(self, rule: Rule) -> Guard:
+        """The actor has caused no entry under ``rule`` about the target yet."""
+        return Guard(self.actor_counter_id, f"rules.{rule.value}.count")
+
+
 class Ledger(Protocol):
-    async def record(self, entry: LedgerEntry, *, region: str, programme: str) -> list[Total]:
-        """Append ``entry`` unless its id is recorded already; returns the member's totals after it
-        on the community and global boards for all time, the entry's week and its month."""
+    async def record(
+        self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
+    ) -> None:
+        """Append ``entry`` unless its id is recorded already, count it in every counter once and
+        release its ``points_changed`` event. With a ``guard``, raises :class:`StaleDecision` (and
+        records nothing) when the guarded counter no longer holds what the decision read."""
         ...
 
     async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
         """Finish those of the entries left recorded but not released (a crash part-way through
         recording them): count them as recorded, then release them; the entries finished."""
+        ...
+
+    async def target_state(
+        self, community_id: str, member_id: str, target_id: str, actor_id: str, entry_ids: Collection[str]
+    ) -> TargetState:
+        """The member's counters about ``target_id`` (and ``actor_id``'s share), in one read, and which
+        of ``entry_ids`` they hold."""
+        ...
+
+    async def reserve_daily(self, entry: LedgerEntry, cap: int) -> int:
+        """Take the entry's points from the member's daily room under ``cap`` for its rule and day,
+        once per entry id; what it may earn (less than its points when the cap cuts it)."""
+        ...
+
+    async def unreserve_daily(self, entry: LedgerEntry) -> None:
+        """Give back what ``reserve_daily`` took for an entry that is not recorded after all."""
         ...
 
     async def net_for_target(
@@ -65,23 +153,6 @@ class Ledger(Protocol):
         """Members with points on ``tag`` in the community, most first (ties in a stable order)."""
         ...
 
-    async def has_entry(
-        self,
-        community_id: str,
-        member_id: str,
-        target_id: str,
-        rule: Rule,
-        actor_id: str = "",
-        other_than: str = "",
-    ) -> bool:
-        """Whether the member has an entry about ``target_id`` under ``rule`` (caused by ``actor_id``,
-        and other than the entry ``other_than``)."""
-        ...
-
-    async def earned_on(self, community_id: str, member_id: str, rule: Rule, moment: datetime) -> int:
-        """Points the member gained by ``rule`` on the calendar day of ``moment``."""
-        ...
-
     async def stored_totals(self, community_id: str, member_id: str, moment: datetime) -> list[Total]:
         """The stored totals an entry at ``moment`` touches."""
         ...
@@ -95,7 +166,8 @@ class Ledger(Protocol):
         ...
 
     async def prune_journal(self, before: datetime) -> int:
-        """Forget what ``totals_changed_since`` would tell of writes before ``before``."""
+        """Forget the totals journal of earlier versions from before ``before`` (totals now carry the
+        time they were written, which is what ``totals_changed_since`` reads)."""
         ...
 
 
@@ -170,13 +242,29 @@ class Ratings(Protocol):
 
 
 class PostTags(Protocol):
-    async def remember(self, post_id: str, tags: Sequence[str], *, question_id: str = "") -> None:
-        """Store a post's tags, or for an answer its question's id (whose tags it takes)."""
+    async def remember(
+        self, post_id: str, tags: Sequence[str], *, question_id: str = "", resolved: bool = False
+    ) -> None:
+        """Store a post's tags, or for an answer its question's id (whose tags it takes: ``tags`` are
+        those when ``resolved``)."""
         ...
 
     async def tags_of(self, post_id: str) -> list[str]:
         """The post's tags; empty when unknown."""
         ...
+
+    async def known_tags(self, post_id: str) -> list[str] | None:
+        """The post's tags (an answer's: its question's), or None while the post or its question is
+        unknown."""
+        ...
+
+
+class Waits(Protocol):
+    async def first_seen(self, key: str, now: datetime) -> datetime:
+        """When the wait for ``key`` began (``now``, the first time it is asked)."""
+        ...
+
+    async def forget(self, key: str) -> None: ...
 
 
 class PointsRules(Protocol):
