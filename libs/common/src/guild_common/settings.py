@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     # Full sweeps of every outbox collection, besides publishing each written document when woken.
     outbox_full_sweep_seconds: float = 30.0
     consumer_max_deliver: int = 6
+    # Messages fetched at once, and handled at once (same-subject messages always one after another).
+    consumer_batch_size: int = 64
+    consumer_concurrency: int = 1
     consumer_backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0, 30.0])
     # Days a stream keeps events for consumers to replay.
     stream_max_age_days: float = 7.0

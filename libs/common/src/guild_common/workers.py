@@ -44,7 +44,9 @@ async def event_consumer(
             handlers=handlers,
             region=settings.region_filter,
             programme=settings.programme_filter,
+            concurrency=settings.consumer_concurrency,
         ),
+        batch_size=settings.consumer_batch_size,
         max_deliver=settings.consumer_max_deliver,
         backoff_seconds=settings.consumer_backoff_seconds,
     )
