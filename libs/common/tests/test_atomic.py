@@ -64,3 +64,24 @@ async def test_gives_up_when_every_attempt_loses(coll: AsyncCollection[Document]
     doc = await coll.find_one({"_id": "d"})
     assert doc is not None
     assert doc["n"] == 0
+
+
+async def test_a_projected_read_still_guards_by_version(coll: AsyncCollection[Document]) -> None:
+    await coll.insert_one({"_id": "d", "items": [], "big": "x" * 1000, "version": 1})
+    seen: list[Document | None] = []
+
+    def build(doc: Document | None) -> dict[str, object]:
+        seen.append(doc)
+        return {"$push": {"items": "a"}}
+
+    after = await update_guarded(coll, "d", build, projection={"big": 0})
+    assert seen[0] is not None
+    assert "big" not in seen[0]
+    assert seen[0]["version"] == 1
+    assert after is not None
+    assert after["items"] == ["a"]
+    assert after["version"] == 2
+    await update_guarded(coll, "d", build, projection={"items": 1})
+    doc = await coll.find_one({"_id": "d"})
+    assert doc is not None
+    assert doc["items"] == ["a", "a"]

@@ -61,8 +61,10 @@ async def update_guarded(
     ``build`` receives the current document (``None`` if there is none) and returns an update document
     (operators; for a missing document it is applied as an upsert) or :data:`NO_CHANGE`. It may raise to
     refuse the change. ``build`` may run more than once, so it must not have side effects.
+    ``projection`` limits what ``build`` is given (the version is always read); the document returned
+    after a change is whole.
     """
-    fields = None if projection is None else {**projection, VERSION: 1}
+    fields = _with_version(projection)
     for _ in range(attempts):
         current = await collection.find_one({"_id": doc_id}, fields)
         built = build(current)
@@ -78,9 +80,20 @@ async def update_guarded(
             except DuplicateKeyError:
                 continue  # created by another writer in between: build again from its state
             return await collection.find_one({"_id": doc_id}, fields)
-        after = await collection.find_one_and_update(
-            version_guard(current), guarded, projection=fields, return_document=True
-        )
+        # no projection here: FerretDB 1.24 does not implement one on findAndModify
+        after = await collection.find_one_and_update(version_guard(current), guarded, return_document=True)
         if after is not None:
             return after
     raise ConcurrentChange(f"document {str(doc_id)[:64]} changed on each of {attempts} attempts")
+
+
+def _with_version(projection: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``projection`` that also reads the version: added to an inclusion, kept by an exclusion."""
+    if projection is None:
+        return None
+    fields = dict(projection)
+    if any(value for key, value in fields.items() if key != "_id"):
+        fields[VERSION] = 1
+    else:
+        fields.pop(VERSION, None)
+    return fields
