@@ -17,12 +17,18 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.auth import Principal
+from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition
 from guild_common.mongo import Document, ensure_indexes
+from guild_community.adapters.mongo_experts import MongoExpertDirectory
+from guild_community.adapters.mongo_people import MongoPeopleRepository
 from guild_community.adapters.mongo_repository import INDEXES, MongoCommunityRepository
 from guild_community.adapters.mongo_roster import ROSTERS
+from guild_community.app.experts import PointsEntry
 from guild_community.app.use_cases import CommunityUseCases, NewCommunity
+from guild_community.domain.experts import ALL_COMMUNITIES
 from guild_community.domain.model import Lifecycle, Role, Visibility
+from guild_community.domain.people import Follow
 from guild_testing.fixtures import Infra, database_name
 
 OWNER = Principal("olivia")
@@ -165,3 +171,53 @@ async def test_demotions_on_two_replicas_at_once_leave_one_owner(replicas: Repli
     assert len(owners) >= 1
     assert await _counts(replicas, cid) == (3, len(owners))
     assert len(owners) == 3 - sum(1 for r in results if not isinstance(r, BaseException))
+
+
+async def test_follows_and_unfollows_on_two_replicas_keep_the_counts_exact(
+    replicas: Replicas, infra: Infra, request: pytest.FixtureRequest
+) -> None:
+    clients = [AsyncMongoClient[Document](infra.mongo_uri, tz_aware=True) for _ in range(2)]
+    try:
+        name = database_name(request.node.name)
+        repos = [MongoPeopleRepository(c[name], on_events=lambda *hint: None) for c in clients]
+        now = utc_now()
+        follows = [Follow(f"f{i}", "star", now) for i in range(60)]
+        # Each follow made on both replicas at once, then a third undone on both at once.
+        await asyncio.gather(*(repo.add_follow(f) for f in follows for repo in repos))
+        await asyncio.gather(*(repo.remove_follow(f, now) for f in follows[::3] for repo in repos))
+        star = await repos[0].get_profile("star")
+        assert star is not None
+        assert star.follower_count == 40
+        fan = await repos[1].get_profile("f1")
+        gone = await repos[1].get_profile("f0")
+        assert (fan and fan.following_count, gone and gone.following_count) == (1, 0)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_expert_points_from_two_replicas_add_up_exactly(
+    replicas: Replicas, infra: Infra, request: pytest.FixtureRequest
+) -> None:
+    cid = await _create(replicas, "experts")
+    await replicas.first.join(Principal("ann"), cid)
+    clients = [AsyncMongoClient[Document](infra.mongo_uri, tz_aware=True) for _ in range(2)]
+    try:
+        name = database_name(request.node.name)
+        directories = [MongoExpertDirectory(c[name]) for c in clients]
+        now = utc_now()
+        entries = [PointsEntry(f"e{i}", cid, "ann", 5, ["python", "sql"], now) for i in range(30)]
+
+        async def points_changed(directory: MongoExpertDirectory, entry: PointsEntry) -> None:
+            await directory.add_points(entry)
+            await directory.refresh(cid, "ann", entry.tags)
+            await directory.refresh(ALL_COMMUNITIES, "ann", entry.tags)
+
+        # Every entry delivered to both replicas at once (a redelivery racing the first delivery).
+        await asyncio.gather(*(points_changed(d, e) for e in entries for d in directories))
+        for scope in (cid, ALL_COMMUNITIES):
+            page = await directories[0].list_experts(scope, "python", 10, "")
+            assert [(x.member_id, x.points, x.score) for x in page.experts] == [("ann", 150, 150)]
+    finally:
+        for client in clients:
+            await client.close()
