@@ -70,7 +70,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         ],
     )
     inbox = MongoInbox(infra.db)
-    await inbox.backfill_sequences()
+    await inbox.migrate()
     await ensure_indexes(infra.db, mongo_inbox.SEQUENCE_INDEXES)
     live = LiveStreams()
     broadcasts = MongoBroadcasts(infra.db, on_create=live.community_published)

@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import community_events_pb2 as pb
-from guild_common.doclocks import document_lock
+from guild_common.atomic import update_guarded
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
     OutboxWake,
@@ -127,17 +127,23 @@ class MongoPeopleRepository:
     async def update_profile(
         self, member_id: str, change: Callable[[Profile], tuple[Profile, list[PeopleEvent]]]
     ) -> Profile:
-        async with document_lock(PROFILES, member_id):
-            current = await self.get_profile(member_id) or Profile(member_id=member_id)
+        """Apply ``change`` to the stored profile (an empty one if none) with a version guard: a change
+        racing another writer is built again from the new state; the counters are not touched."""
+        changed: list[Profile] = []
+
+        def build(doc: Document | None) -> Document:
+            current = _profile(doc) if doc else Profile(member_id=member_id)
             updated, events = change(current)
+            changed[:] = [updated]
             fields = {name: getattr(updated, name) for name in _PROFILE_FIELDS}
-            update = merge_updates(
+            return merge_updates(
                 {"$set": {**fields, "update_time": updated.update_time}},
                 outbox_update([people_envelope(e) for e in events]),
             )
-            await self._profiles.update_one({"_id": member_id}, update, upsert=True)
+
+        await update_guarded(self._profiles, member_id, build)
         self._on_events(PROFILES, member_id)
-        return updated
+        return changed[0]
 
     async def add_follow(self, follow: Follow) -> bool:
         try:
@@ -162,22 +168,23 @@ class MongoPeopleRepository:
 
     async def remove_follow(self, follow: Follow, now: datetime) -> bool:
         ended_id = f"{follow.key}:{int(follow.create_time.timestamp() * 1000)}"
-        async with document_lock(FOLLOWS, follow.key):
-            # The follow's own event, if the relay has not published it yet, goes first.
-            pending = pending_events(await self._follows.find_one({"_id": follow.key}))
-            try:
-                await self._unfollows.insert_one(
-                    {
-                        "_id": ended_id,
-                        "follower_id": follow.follower_id,
-                        "followee_id": follow.followee_id,
-                        "end_time": now,
-                        **outbox_fields([*pending, people_envelope(Unfollowed(follow, now))]),
-                    }
-                )
-            except DuplicateKeyError:
-                pass
-            result = await self._follows.delete_one({"_id": follow.key})
+        # The follow's own event, if the relay has not published it yet, goes first. (A follow's
+        # outbox is written once, at its insert: what is read here is all it will ever queue.)
+        pending = pending_events(await self._follows.find_one({"_id": follow.key}))
+        try:
+            await self._unfollows.insert_one(
+                {
+                    "_id": ended_id,
+                    "follower_id": follow.follower_id,
+                    "followee_id": follow.followee_id,
+                    "end_time": now,
+                    **outbox_fields([*pending, people_envelope(Unfollowed(follow, now))]),
+                }
+            )
+        except DuplicateKeyError:
+            pass
+        # Only this follow (not one made again since): the one delete that succeeds counts it out.
+        result = await self._follows.delete_one({"_id": follow.key, "create_time": follow.create_time})
         self._on_events(UNFOLLOWS, ended_id)
         if result.deleted_count != 1:
             return False
@@ -203,5 +210,11 @@ class MongoPeopleRepository:
             (follow.follower_id, "following_count"),
             (follow.followee_id, "follower_count"),
         ):
-            async with document_lock(PROFILES, member_id):
-                await self._profiles.update_one({"_id": member_id}, {"$inc": {counter: delta}}, upsert=True)
+            for _ in range(2):  # two first upserts of one profile may clash once; the loser then updates
+                try:
+                    await self._profiles.update_one(
+                        {"_id": member_id}, {"$inc": {counter: delta}}, upsert=True
+                    )
+                    break
+                except DuplicateKeyError:
+                    continue

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any
 
-from pymongo import InsertOne
+from pymongo import InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from guild_common.doclocks import document_lock
+from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.errors import AlreadyExists, NotFound
 from guild_common.events.outbox import (
     OUTBOX,
@@ -28,7 +27,16 @@ from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_community.adapters.events import to_envelope
 from guild_community.adapters.mongo_roster import Roster
-from guild_community.app.ports import CommunityFilter, CommunityPage, JoinRequestPage, MemberPage
+from guild_community.adapters.seats import Seats
+from guild_community.app.ports import (
+    CapacityReached,
+    CommunityFilter,
+    CommunityPage,
+    JoinRequestPage,
+    LastOwner,
+    MemberPage,
+    MembershipChanged,
+)
 from guild_community.domain.model import (
     Community,
     DomainEvent,
@@ -56,8 +64,6 @@ CARRIED = "carried_events"
 BANS = "bans"
 # One document per membership that ended; it carries the member_left event.
 DEPARTURES = "departures"
-# Lock namespace serialising changes that could remove a community's last owner.
-OWNERS_LOCK = "community_owners"
 
 INDEXES = [
     IndexSpec(COMMUNITIES, [("slug", 1)], unique=True),
@@ -69,6 +75,7 @@ INDEXES = [
     IndexSpec(MEMBERSHIPS, [("community_id", 1), ("join_time", 1), ("_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("join_time", 1), ("_id", 1)]),
     IndexSpec(MEMBERSHIPS, [("member_id", 1), ("join_time", 1)]),
+    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("roster", 1), ("join_time", 1), ("_id", 1)]),
     IndexSpec(JOIN_REQUESTS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
     IndexSpec(BANS, [("community_id", 1)]),
     IndexSpec(DEPARTURES, [("community_id", 1), ("leave_time", 1)]),
@@ -90,7 +97,10 @@ def _community_doc(c: Community) -> Document:
         "created_by": c.created_by,
         "create_time": c.create_time,
         "member_count": c.member_count,
+        # Owners counted as roles change: the last one cannot go (see ``adapters.seats``).
+        "owner_count": 1,
         **_mutable_fields(c),
+        "version": c.version,
     }
 
 
@@ -102,7 +112,6 @@ def _mutable_fields(c: Community) -> Document:
         "visibility": c.visibility.value,
         "lifecycle": c.lifecycle.value,
         "settings": {"auto_hide_flag_threshold": c.auto_hide_flag_threshold, "pilot_cap": c.pilot_cap},
-        "version": c.version,
     }
 
 
@@ -163,43 +172,65 @@ class MongoCommunityRepository:
         self._db = db
         self._on_events = on_events
         self._roster = Roster(db)
+        self._seats = Seats(self._communities)
 
     async def backfill(self) -> None:
-        """Give communities stored before name search their name key, and before rosters their roster."""
-        async for doc in self._communities.find({"name_key": {"$exists": False}}, {"name": 1}):
-            async with document_lock(COMMUNITIES, doc["_id"]):
+        """Bring communities stored by earlier versions up to date: their name key, their owner count
+        and, before rosters, their roster. Each step is guarded, so replicas starting together agree."""
+        async for doc in self._communities.find({}, {"name": 1, "name_key": 1, "owner_count": 1}):
+            if "name_key" not in doc:
                 await self._communities.update_one(
-                    {"_id": doc["_id"]}, {"$set": {"name_key": name_key(doc["name"])}}
+                    {"_id": doc["_id"], "name_key": {"$exists": False}},
+                    {"$set": {"name_key": name_key(doc["name"])}},
                 )
-        async for doc in self._communities.find({}, {"_id": 1}):
-            if await self._roster.has_head(doc["_id"]):
-                continue
-            async with self._roster.lock(doc["_id"]):
-                cursor = self._memberships.find(
-                    {"community_id": doc["_id"], "roster": {"$exists": False}}, {"outbox": 0}
-                ).sort([("join_time", 1), ("_id", 1)])
-                memberships = [_membership(d) async for d in cursor]
-                placed = await self._roster.positions(doc["_id"], len(memberships))
-                for position, m in zip(placed, memberships, strict=True):
-                    async with document_lock(MEMBERSHIPS, m.key):
-                        await self._memberships.update_one(
-                            {"_id": m.key}, {"$set": {"roster": list(position)}}
-                        )
-                await self._roster.append(
-                    doc["_id"], [(p, m, m.member_id) for p, m in zip(placed, memberships, strict=True)]
+            if "owner_count" not in doc:
+                owners = await self.count_role(doc["_id"], Role.OWNER)
+                await self._communities.update_one(
+                    {"_id": doc["_id"], "owner_count": {"$exists": False}}, {"$set": {"owner_count": owners}}
                 )
+            if not await self._roster.has_head(doc["_id"]):
+                await self._backfill_roster(doc["_id"])
+
+    async def _backfill_roster(self, community_id: str) -> None:
+        unplaced = {"community_id": community_id, "roster": {"$exists": False}}
+        while (
+            docs := await self._memberships.find(unplaced, {OUTBOX: 0})
+            .sort([("join_time", 1), ("_id", 1)])
+            .limit(1000)
+            .to_list()
+        ):
+            memberships = [_membership(d) for d in docs]
+            placed = await self._roster.append(community_id, memberships)
+            for position, m in zip(placed, memberships, strict=True):
+                if not await self._place(m, position):  # placed by another replica meanwhile
+                    await self._roster.mark_gone(community_id, m.member_id, position)
+
+    async def _place(self, membership: Membership, position: tuple[int, int]) -> bool:
+        """Record the roster position of the membership's entry (unless it has one already)."""
+        result = await self._memberships.update_one(
+            {"_id": membership.key, "roster": {"$exists": False}}, {"$set": {"roster": list(position)}}
+        )
+        return result.modified_count == 1
 
     async def update_community(self, community_id: str, change: Callable[[Community], None]) -> Community:
-        async with document_lock(COMMUNITIES, community_id):
-            community = await self.get_community(community_id)
-            if community is None:
+        changed: list[Community] = []
+
+        def build(doc: Document | None) -> Document | NoChange:
+            if doc is None:
                 raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+            community = _community(doc)
             change(community)
+            changed[:] = [community]
+            if not community.events:
+                return NO_CHANGE
             envelopes = [to_envelope(e) for e in community.events]
-            update = merge_updates({"$set": _mutable_fields(community)}, outbox_update(envelopes))
-            await self._communities.update_one({"_id": community_id}, update)
-        community.events.clear()
-        self._on_events(COMMUNITIES, community_id)
+            return merge_updates({"$set": _mutable_fields(community)}, outbox_update(envelopes))
+
+        after = await update_guarded(self._communities, community_id, build)
+        assert after is not None
+        community = _community(after)
+        if changed[0].events:
+            self._on_events(COMMUNITIES, community_id)
         return community
 
     async def list_communities(
@@ -245,14 +276,13 @@ class MongoCommunityRepository:
     async def add_community(self, community: Community, owner: Membership) -> Community:
         # The owner's membership goes first: a retry after a crash in between completes the pair,
         # and a membership without its community is never visible (every read checks the community).
-        async with self._roster.lock(community.id):
-            [position] = await self._roster.positions(community.id, 1)
-            try:
-                await self._memberships.insert_one({**_membership_doc(owner), "roster": list(position)})
-            except DuplicateKeyError:
-                pass
-            else:
-                await self._roster.append(community.id, [(position, owner, owner.member_id)])
+        try:
+            await self._memberships.insert_one(_membership_doc(owner))
+        except DuplicateKeyError:
+            pass
+        else:
+            [position] = await self._roster.append(community.id, [owner])
+            await self._place(owner, position)
         envelopes = [to_envelope(e) for e in community.events]
         try:
             await self._communities.insert_one({**_community_doc(community), **outbox_fields(envelopes)})
@@ -277,84 +307,74 @@ class MongoCommunityRepository:
         doc = await self._memberships.find_one({"_id": membership_key(community_id, member_id)})
         return _membership(doc) if doc else None
 
-    async def add_membership(self, membership: Membership, events: list[DomainEvent]) -> bool:
+    async def add_membership(
+        self, membership: Membership, events: list[DomainEvent], *, cap: int = 0
+    ) -> bool:
         own = [e for e in events if isinstance(e, MemberJoined) and e.membership.key == membership.key]
         envelopes = [to_envelope(e) for e in own]
-        # Insert, place in the roster and increment under the community's lock (lock order: community,
-        # then roster), as a bulk enrolment does.
-        async with (
-            document_lock(COMMUNITIES, membership.community_id),
-            self._roster.lock(membership.community_id),
-        ):
-            [position] = await self._roster.positions(membership.community_id, 1)
-            try:
-                await self._memberships.insert_one(
-                    {**_membership_doc(membership), "roster": list(position), **outbox_fields(envelopes)}
-                )
-            except DuplicateKeyError:
-                return False
-            await self._roster.append(membership.community_id, [(position, membership, membership.member_id)])
-            await self._communities.update_one(
-                {"_id": membership.community_id}, {"$inc": {"member_count": 1, "version": 1}}
-            )
+        # The seat first, so that concurrent joins never pass the cap; given back for a duplicate.
+        if not await self._seats.take(membership.community_id, 1, cap=cap):
+            raise CapacityReached(cap)
+        try:
+            await self._memberships.insert_one({**_membership_doc(membership), **outbox_fields(envelopes)})
+        except DuplicateKeyError:
+            await self._seats.give_back(membership.community_id, 1)
+            return False
+        [position] = await self._roster.append(membership.community_id, [membership])
+        await self._place(membership, position)
         self._on_events(MEMBERSHIPS, membership.key)
         return True
 
     async def add_memberships(
-        self, community: Community, memberships: Sequence[Membership]
+        self, community: Community, memberships: Sequence[Membership], *, cap: int = 0
     ) -> tuple[int, int]:
         """Insert many memberships, each with its member_joined event; skip existing ones.
 
-        Returns (newly inserted, member count). The count moves by what each chunk inserted, under the
-        community's lock as a single join does: counting the memberships would read them all on FerretDB."""
+        Returns (newly inserted, member count). Each chunk takes its seats first (all or none, within
+        ``cap``) and gives back those of members that existed already: counting the memberships would
+        read them all."""
         inserted = 0
         written: list[str] = []
         chunk = 1000
         for start in range(0, len(memberships), chunk):
             part = memberships[start : start + chunk]
-            async with document_lock(COMMUNITIES, community.id), self._roster.lock(community.id):
-                before = inserted
-                placed = await self._roster.positions(community.id, len(part))
-                ops = [
-                    InsertOne(
-                        {
-                            **_membership_doc(m),
-                            "roster": list(position),
-                            **outbox_fields(
-                                [to_envelope(MemberJoined(m, community.region, community.programme))]
-                            ),
-                        }
-                    )
-                    for m, position in zip(part, placed, strict=True)
-                ]
-                failed: set[int] = set()
-                try:
-                    result = await self._memberships.bulk_write(ops, ordered=False)
-                    inserted += result.inserted_count
-                except BulkWriteError as exc:
-                    inserted += int(exc.details.get("nInserted", 0))
-                    failed = {int(e["index"]) for e in exc.details.get("writeErrors", [])}
-                written += [m.key for i, m in enumerate(part) if i not in failed]
-                # Members that existed already keep their entry; their positions here hold gone entries.
-                await self._roster.append(
-                    community.id,
-                    [
-                        (position, None if i in failed else m, m.member_id)
-                        for i, (m, position) in enumerate(zip(part, placed, strict=True))
-                    ],
+            if not await self._seats.take(community.id, len(part), cap=cap):
+                raise CapacityReached(cap)
+            ops = [
+                InsertOne(
+                    {
+                        **_membership_doc(m),
+                        **outbox_fields(
+                            [to_envelope(MemberJoined(m, community.region, community.programme))]
+                        ),
+                    }
                 )
-                if inserted > before:
-                    await self._communities.update_one(
-                        {"_id": community.id}, {"$inc": {"member_count": inserted - before, "version": 1}}
-                    )
+                for m in part
+            ]
+            failed: set[int] = set()
+            try:
+                result = await self._memberships.bulk_write(ops, ordered=False)
+                stored = result.inserted_count
+            except BulkWriteError as exc:
+                stored = int(exc.details.get("nInserted", 0))
+                failed = {int(e["index"]) for e in exc.details.get("writeErrors", [])}
+            inserted += stored
+            await self._seats.give_back(community.id, len(part) - stored)
+            new = [m for i, m in enumerate(part) if i not in failed]
+            written += [m.key for m in new]
+            # Members that existed already keep their entry; only the new ones take places, in order.
+            # One update each: the embedded store stalls on an ``update`` command of hundreds of
+            # statements, and each is a write by ``_id`` anyway.
+            for m, position in zip(new, await self._roster.append(community.id, new), strict=True):
+                await self._place(m, position)
         if len(written) <= WAKE_EACH_MAX:
             for key in written:
                 self._on_events(MEMBERSHIPS, key)
         else:
             # A cohort this large would be as many hints (reads by _id): one full sweep publishes it.
             self._on_events()
-        stored = await self.get_community(community.id)
-        return inserted, stored.member_count if stored is not None else 0
+        stored_community = await self.get_community(community.id)
+        return inserted, stored_community.member_count if stored_community is not None else 0
 
     async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]:
         keys = [membership_key(community_id, m) for m in member_ids]
@@ -371,84 +391,121 @@ class MongoCommunityRepository:
         return {d["member_id"] async for d in cursor if d["member_id"] in wanted}
 
     async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
-        # The departure record carries the event and is written first; a retry after a crash finds
-        # it (natural _id per membership) and finishes the removal.
+        """End the membership as read (``membership``); MembershipChanged if its role changed since,
+        LastOwner if it is the community's last owner, False if it ended already.
+
+        The membership is first marked ``leaving`` (guarded by the role read, so a concurrent role change
+        and this removal see each other); then the departure record, which carries the event, is
+        written; then the membership is deleted. A retry after a crash finds the mark and the record
+        (natural ``_id`` per membership) and finishes the removal."""
+        community_id = membership.community_id
+        reserved = membership.role == Role.OWNER and not await self._leaving(membership.key)
+        # An owner is counted out first (unless an interrupted removal of it did so already).
+        if reserved and not await self._seats.owner_leaving(community_id):
+            raise LastOwner(community_id)
+        before = await self._memberships.find_one_and_update(
+            {"_id": membership.key, "role": membership.role.value, "join_time": membership.join_time},
+            {"$set": {"leaving": True}},
+            return_document=ReturnDocument.BEFORE,
+        )
         ended_id = departure_id(membership.key, membership.join_time)
-        # Lock order: membership, then community (nothing takes them the other way round).
-        async with (
-            document_lock(MEMBERSHIPS, membership.key),
-            document_lock(COMMUNITIES, membership.community_id),
-        ):
-            doc = await self._memberships.find_one(
-                {"_id": membership.key}, {"roster": 1, OUTBOX: 1, PENDING: 1}
-            )
-            try:
-                await self._departures.insert_one(
-                    {
-                        "_id": ended_id,
-                        "community_id": event.community_id,
-                        "member_id": event.member_id,
-                        "reason": event.reason.value,
-                        "actor_id": event.actor_id,
-                        "leave_time": event.time,
-                        # The membership's own events (its join, a role change), if the relay has not
-                        # published them yet, go first.
-                        **outbox_fields([*pending_events(doc), to_envelope(event)]),
-                    }
-                )
-            except DuplicateKeyError:
-                pass
-            result = await self._memberships.delete_one({"_id": membership.key})
-            if result.deleted_count != 1:
+        if before is None or before.get("leaving"):
+            if reserved:  # not this call's owner to count out: gone, changed, or counted by another
+                await self._seats.owner_added(community_id)
+            if before is None:
+                if await self._memberships.find_one({"_id": membership.key}, {"_id": 1}) is not None:
+                    raise MembershipChanged(membership.key)
                 self._on_events(DEPARTURES, ended_id)
                 return False
-            if doc is not None and doc.get("roster"):
-                await self._roster.mark_gone(membership.community_id, membership.member_id, doc["roster"])
-            await self._communities.update_one(
-                {"_id": membership.community_id}, {"$inc": {"member_count": -1}}
+        try:
+            await self._departures.insert_one(
+                {
+                    "_id": ended_id,
+                    "community_id": event.community_id,
+                    "member_id": event.member_id,
+                    "reason": event.reason.value,
+                    "actor_id": event.actor_id,
+                    "leave_time": event.time,
+                    # The membership's own events (its join, a role change), if the relay has not
+                    # published them yet, go first.
+                    **outbox_fields([*pending_events(before), to_envelope(event)]),
+                }
             )
+        except DuplicateKeyError:
+            pass
+        result = await self._memberships.delete_one({"_id": membership.key})
+        if result.deleted_count != 1:
+            self._on_events(DEPARTURES, ended_id)
+            return False
+        if before.get("roster"):
+            await self._roster.mark_gone(community_id, membership.member_id, before["roster"])
+        await self._seats.give_back(community_id, 1)
         self._on_events(DEPARTURES, ended_id)
         return True
 
+    async def _leaving(self, key: str) -> bool:
+        doc = await self._memberships.find_one({"_id": key}, {"leaving": 1})
+        return doc is not None and bool(doc.get("leaving"))
+
     async def update_membership(
-        self, community_id: str, member_id: str, change: Callable[[Membership], list[DomainEvent]]
+        self,
+        community_id: str,
+        member_id: str,
+        expected: Role,
+        role: Role,
+        change: Callable[[Membership], list[DomainEvent]],
     ) -> Membership:
+        """Change the role from ``expected`` to ``role`` (``change`` makes the events): MembershipChanged
+        if the role is no longer ``expected``, NotFound if the membership is gone or leaving, LastOwner
+        if it would take the community's last owner away."""
         key = membership_key(community_id, member_id)
-        async with document_lock(MEMBERSHIPS, key):
-            membership = await self.get_membership(community_id, member_id)
-            if membership is None:
+        losing, gaining = expected == Role.OWNER != role, role == Role.OWNER != expected
+        if losing and not await self._seats.owner_leaving(community_id):
+            raise LastOwner(community_id)
+        changed: list[Membership] = []
+
+        def build(doc: Document | None) -> Document:
+            if doc is None or doc.get("leaving"):
                 raise NotFound(
                     f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND"
                 )
+            membership = _membership(doc)
+            if membership.role != expected:
+                raise MembershipChanged(key)
             events = change(membership)
-            if events:
-                update = merge_updates(
-                    {"$set": {"role": membership.role.value}}, outbox_update([to_envelope(e) for e in events])
-                )
-                await self._memberships.update_one({"_id": key}, update)
-                doc = await self._memberships.find_one({"_id": key}, {"roster": 1})
-                if doc is not None and doc.get("roster"):
-                    await self._roster.set_role(community_id, member_id, doc["roster"], membership.role)
-        if events:
-            self._on_events(MEMBERSHIPS, key)
-        return membership
+            changed[:] = [membership]
+            return merge_updates(
+                {"$set": {"role": membership.role.value}}, outbox_update([to_envelope(e) for e in events])
+            )
+
+        try:
+            after = await update_guarded(self._memberships, key, build)
+        except BaseException:
+            if losing:
+                await self._seats.owner_added(community_id)
+            raise
+        assert after is not None
+        if gaining:
+            await self._seats.owner_added(community_id)
+        if after.get("roster"):
+            await self._roster.set_role(community_id, member_id, after["roster"], role, int(after["version"]))
+        self._on_events(MEMBERSHIPS, key)
+        return changed[0]
 
     async def count_role(self, community_id: str, role: Role) -> int:
-        """Active memberships holding ``role``: one whose departure is recorded (a removal under way, or
-        one a crash interrupted before the delete) no longer counts, so it cannot stand in as the owner
-        that lets the last other owner go."""
+        """Active memberships holding ``role`` (one being removed no longer counts), read from the
+        memberships: only to seed ``owner_count`` of communities stored before it."""
         cursor = self._memberships.find(
-            {"community_id": community_id, "role": role.value}, {"member_id": 1, "join_time": 1}
+            {"community_id": community_id, "role": role.value}, {"member_id": 1, "join_time": 1, "leaving": 1}
         )
-        holders = [departure_id(doc["_id"], doc["join_time"]) async for doc in cursor]
+        holders = [
+            departure_id(doc["_id"], doc["join_time"]) async for doc in cursor if not doc.get("leaving")
+        ]
         departing: set[str] = set()
         for start in range(0, len(holders), 1000):
             found = self._departures.find({"_id": {"$in": holders[start : start + 1000]}}, {"_id": 1})
             departing.update([d["_id"] async for d in found])
         return len(holders) - len(departing)
-
-    def roles_lock(self, community_id: str) -> AbstractAsyncContextManager[None]:
-        return document_lock(OWNERS_LOCK, community_id)
 
     async def add_join_request(self, request: JoinRequest, event: JoinRequested) -> JoinRequest:
         key = membership_key(request.community_id, request.member_id)
@@ -478,20 +535,33 @@ class MongoCommunityRepository:
 
     async def _delete_keeping_events(self, collection: str, key: str) -> bool:
         """Delete ``key``, first moving the events still queued on it (the relay has not published them,
-        e.g. while NATS is down) into ``carried_events``, which the relay publishes like any outbox."""
-        async with document_lock(collection, key):
+        e.g. while NATS is down) into ``carried_events``, which the relay publishes like any outbox.
+
+        The delete is guarded by the outbox sequence read: if a write queued more events meanwhile, the
+        document is read and carried again."""
+        carried: list[str] = []
+        while True:
             doc = await self._db[collection].find_one({"_id": key}, {OUTBOX: 1, PENDING: 1, SEQ: 1})
-            carried_id = f"{collection}:{key}:{doc.get(SEQ, 0) if doc else 0}"
+            if doc is None:
+                deleted = False
+                break
+            seq = doc.get(SEQ, 0)
             pending = pending_events(doc)
             if pending:
+                carried_id = f"{collection}:{key}:{seq}"
                 try:
                     await self._db[CARRIED].insert_one({"_id": carried_id, **outbox_fields(pending)})
                 except DuplicateKeyError:
                     pass  # carried over by an earlier attempt
-            result = await self._db[collection].delete_one({"_id": key})
-        if pending:
+                carried.append(carried_id)
+            guard: Document = {"_id": key, SEQ: seq} if SEQ in doc else {"_id": key, SEQ: {"$exists": False}}
+            result = await self._db[collection].delete_one(guard)
+            if result.deleted_count == 1:
+                deleted = True
+                break
+        for carried_id in carried:
             self._on_events(CARRIED, carried_id)
-        return result.deleted_count == 1
+        return deleted
 
     async def list_join_requests(self, community_id: str, page_size: int, page_token: str) -> JoinRequestPage:
         docs, next_token = await keyset_page(

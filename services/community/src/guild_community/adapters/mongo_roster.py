@@ -7,9 +7,15 @@ members in chunk documents (``<community>:<chunk number>``, at most ``CHUNK`` en
 document (``<community>:head``) with the tail chunk and its size, so a page of members is a few reads by
 ``_id`` however large the community is (and however many memberships the service holds).
 
-Entries are only appended (``$push``) and never moved: a member who leaves is marked gone in place and a
-role change sets the entry's role by its index, so positions stay valid across pages and writers.
-Each membership document records its entry's position (``roster: [chunk, index]``).
+Entries are only appended and never moved: a member who leaves is marked gone in place and a role change
+sets the entry's role by its index, so positions stay valid across pages and writers. Appending is one
+atomic ``$push`` guarded by the chunk's entry count ``n`` (``{n: {$lte: CHUNK - k}}``), returning the
+chunk after it, so the appended entries' indexes are known however many writers (tasks, replicas)
+append at once; a full chunk makes the writer move the head's tail chunk on (``$max``). Each membership
+records its entry's position (``roster: [chunk, index]``); an entry is changed only where it still names
+that member, and a role only by a newer membership version than the entry holds.
+
+Chunks written before the count existed have no ``n`` and count as full: appends go to a new chunk.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document
 from guild_common.pagination import decode_token, encode_token
 from guild_community.domain.model import Membership, Role
@@ -51,69 +57,88 @@ class Roster:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._rosters = db[ROSTERS]
 
-    def lock(self, community_id: str) -> Any:
-        """Serialises appends to one community's roster (held around the membership inserts)."""
-        return document_lock(ROSTERS, head_id(community_id))
-
-    async def positions(self, community_id: str, count: int) -> list[tuple[int, int]]:
-        """The next ``count`` free positions (call under ``lock``; ``append`` must follow)."""
-        head = await self._rosters.find_one({"_id": head_id(community_id)})
-        chunk, size = (head["chunk"], head["size"]) if head else (0, 0)
-        result: list[tuple[int, int]] = []
-        for _ in range(count):
-            if size >= CHUNK:
-                chunk, size = chunk + 1, 0
-            result.append((chunk, size))
-            size += 1
-        return result
-
-    async def append(
-        self, community_id: str, placed: Sequence[tuple[tuple[int, int], Membership | None, str]]
-    ) -> None:
-        """Write entries at the positions from ``positions`` (call under ``lock``).
-
-        Each item is (position, membership or None, member id); None stores a gone entry, keeping the
-        positions of the others (a membership that already existed takes no entry)."""
-        by_chunk: dict[int, list[Document]] = {}
-        for (chunk, _index), membership, member_id in placed:
-            entry: Document = {"m": member_id}
-            if membership is None:
-                entry["x"] = True
-            else:
-                entry |= {"r": membership.role.value, "t": membership.join_time}
-            by_chunk.setdefault(chunk, []).append(entry)
-        for chunk, entries in sorted(by_chunk.items()):
-            async with document_lock(ROSTERS, chunk_id(community_id, chunk)):
-                await self._rosters.update_one(
-                    {"_id": chunk_id(community_id, chunk)},
-                    {"$push": {"entries": {"$each": entries}}, "$set": {"community_id": community_id}},
+    async def append(self, community_id: str, memberships: Sequence[Membership]) -> list[tuple[int, int]]:
+        """Append an entry for each membership, in order; returns their positions (chunk, index)."""
+        head = await self._rosters.find_one({"_id": head_id(community_id)}, {"chunk": 1})
+        chunk = int(head["chunk"]) if head is not None else 0
+        placed: list[tuple[int, int]] = []
+        todo = list(memberships)
+        # One entry is tried at once (it fits unless the chunk is full); several first ask for room.
+        room = 1 if len(todo) == 1 else await self._room(community_id, chunk)
+        while todo:
+            if room <= 0:
+                chunk += 1
+                await self._set_tail(community_id, chunk)
+                room = CHUNK
+                continue
+            part, todo = todo[:room], todo[room:]
+            try:
+                after = await self._rosters.find_one_and_update(
+                    {"_id": chunk_id(community_id, chunk), "n": {"$lte": CHUNK - len(part)}},
+                    {
+                        "$push": {"entries": {"$each": [_entry(m) for m in part]}},
+                        "$inc": {"n": len(part)},
+                        "$set": {"community_id": community_id},
+                    },
                     upsert=True,
+                    return_document=ReturnDocument.AFTER,
                 )
-        if placed:
-            last_chunk, last_index = placed[-1][0]
-            await self._rosters.update_one(
-                {"_id": head_id(community_id)},
-                {"$set": {"chunk": last_chunk, "size": last_index + 1}},
-                upsert=True,
-            )
+            except DuplicateKeyError:  # not room enough for ``part`` (others appended), or created meanwhile
+                todo = [*part, *todo]
+                room = await self._room(community_id, chunk)
+                continue
+            assert after is not None  # an upsert returns the document after it
+            end = int(after["n"])
+            placed += [(chunk, index) for index in range(end - len(part), end)]
+            room = CHUNK - end
+        if head is None and placed:
+            await self._set_tail(community_id, placed[-1][0])
+        return placed
+
+    async def _room(self, community_id: str, chunk: int) -> int:
+        doc = await self._rosters.find_one({"_id": chunk_id(community_id, chunk)}, {"n": 1})
+        if doc is None:
+            return CHUNK
+        return CHUNK - int(doc["n"]) if "n" in doc else 0
+
+    async def _set_tail(self, community_id: str, chunk: int) -> None:
+        for _ in range(2):  # two first upserts of one head may clash once; the loser then updates
+            try:
+                await self._rosters.update_one(
+                    {"_id": head_id(community_id)}, {"$max": {"chunk": chunk}}, upsert=True
+                )
+                return
+            except DuplicateKeyError:
+                continue
 
     async def mark_gone(self, community_id: str, member_id: str, position: Sequence[int]) -> None:
-        await self._set_entry(community_id, member_id, position, "x", True)
+        await self._set_entry(community_id, member_id, position, {"x": True})
 
-    async def set_role(self, community_id: str, member_id: str, position: Sequence[int], role: Role) -> None:
-        await self._set_entry(community_id, member_id, position, "r", role.value)
+    async def set_role(
+        self, community_id: str, member_id: str, position: Sequence[int], role: Role, version: int
+    ) -> None:
+        """Set the entry's role to that of membership ``version``, unless a newer one is set already."""
+        chunk, index = int(position[0]), int(position[1])
+        stamp = f"entries.{index}.v"
+        await self._rosters.update_one(
+            {
+                "_id": chunk_id(community_id, chunk),
+                f"entries.{index}.m": member_id,
+                "$or": [{stamp: {"$lt": version}}, {stamp: {"$exists": False}}],
+            },
+            {"$set": {f"entries.{index}.r": role.value, stamp: version}},
+        )
 
     async def _set_entry(
-        self, community_id: str, member_id: str, position: Sequence[int], field: str, value: Any
+        self, community_id: str, member_id: str, position: Sequence[int], fields: Document
     ) -> None:
+        """Change the entry at ``position`` only if it is this member's (a write interrupted before
+        its entry was stored leaves another member's entry, or none, there)."""
         chunk, index = int(position[0]), int(position[1])
-        key = chunk_id(community_id, chunk)
-        async with document_lock(ROSTERS, key):
-            doc = await self._rosters.find_one({"_id": key})
-            entries = (doc or {}).get("entries", [])
-            if index >= len(entries) or entries[index].get("m") != member_id:
-                return  # not this member's entry (a write interrupted before its entry was stored)
-            await self._rosters.update_one({"_id": key}, {"$set": {f"entries.{index}.{field}": value}})
+        await self._rosters.update_one(
+            {"_id": chunk_id(community_id, chunk), f"entries.{index}.m": member_id},
+            {"$set": {f"entries.{index}.{name}": value for name, value in fields.items()}},
+        )
 
     async def page(self, community_id: str, role: Role | None, page_size: int, page_token: str) -> RosterPage:
         position = decode_token(page_token)
@@ -146,6 +171,10 @@ class Roster:
 
     async def has_head(self, community_id: str) -> bool:
         return await self._rosters.find_one({"_id": head_id(community_id)}, {"_id": 1}) is not None
+
+
+def _entry(membership: Membership) -> Document:
+    return {"m": membership.member_id, "r": membership.role.value, "t": membership.join_time}
 
 
 def _membership(community_id: str, entry: Document) -> Membership:

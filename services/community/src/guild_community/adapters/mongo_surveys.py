@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import community_events_pb2 as pb
-from guild_common.doclocks import document_lock
+from guild_common.atomic import update_guarded
 from guild_common.errors import NotFound
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
@@ -159,21 +159,25 @@ class MongoSurveyRepository:
         return _survey(doc) if doc else None
 
     async def update_survey(self, survey_id: str, change: Callable[[Survey], None]) -> Survey:
-        async with document_lock(SURVEYS, survey_id):
-            doc = await self._surveys.find_one({"_id": survey_id}, {"outbox": 0})
+        """Apply ``change`` (which may raise) with a version guard: built again if another writer (a
+        response counted, another state change) changed the survey in between."""
+        changed: list[Survey] = []
+
+        def build(doc: Document | None) -> Document:
             if doc is None:
                 raise NotFound(f"survey {survey_id} not found", reason="SURVEY_NOT_FOUND")
             survey = _survey(doc)
             change(survey)
+            changed[:] = [survey]
             fields = {
                 "state": survey.state.value,
                 "open_time": survey.open_time,
                 "close_time": survey.close_time,
             }
-            update = merge_updates(
-                {"$set": fields}, outbox_update([survey_envelope(e) for e in survey.events])
-            )
-            await self._surveys.update_one({"_id": survey_id}, update)
+            return merge_updates({"$set": fields}, outbox_update([survey_envelope(e) for e in survey.events]))
+
+        await update_guarded(self._surveys, survey_id, build)
+        survey = changed[0]
         survey.events.clear()
         self._on_events(SURVEYS, survey_id)
         return survey
@@ -193,26 +197,26 @@ class MongoSurveyRepository:
             "texts": {a.question_id: a.text for a in answers if a.text},
             "update_time": now,
         }
-        async with document_lock(RESPONSES, key):
-            try:
-                await self._responses.insert_one(
-                    {
-                        "_id": key,
-                        "survey_id": survey.id,
-                        "member_id": member_id,
-                        "submit_time": now,
-                        **fields,
-                        **outbox_fields([survey_envelope(event(False))]),
-                    }
-                )
-                replaced = False
-            except DuplicateKeyError:
-                update = merge_updates({"$set": fields}, outbox_update([survey_envelope(event(True))]))
-                await self._responses.update_one({"_id": key}, update)
-                replaced = True
+        # The insert decides who counts the response: exactly one first submission per member, however
+        # many arrive at once; later ones replace the answers in one update.
+        try:
+            await self._responses.insert_one(
+                {
+                    "_id": key,
+                    "survey_id": survey.id,
+                    "member_id": member_id,
+                    "submit_time": now,
+                    **fields,
+                    **outbox_fields([survey_envelope(event(False))]),
+                }
+            )
+            replaced = False
+        except DuplicateKeyError:
+            update = merge_updates({"$set": fields}, outbox_update([survey_envelope(event(True))]))
+            await self._responses.update_one({"_id": key}, update)
+            replaced = True
         if not replaced:
-            async with document_lock(SURVEYS, survey.id):
-                await self._surveys.update_one({"_id": survey.id}, {"$inc": {"response_count": 1}})
+            await self._surveys.update_one({"_id": survey.id}, {"$inc": {"response_count": 1}})
         self._on_events(RESPONSES, key)
         return replaced
 

@@ -35,13 +35,19 @@ class PointsEntry:
 
 class ExpertDirectory(Protocol):
     async def add_points(self, entry: PointsEntry) -> None:
-        """Record a ledger entry once per (entry, tag); a repeat changes nothing."""
+        """Record a ledger entry once per (entry, tag) and add its amount to the member's points; a
+        repeat changes nothing."""
         ...
 
     async def refresh(self, scope: str, member_id: str, tags: Sequence[str] = ()) -> None:
-        """Recompute someone's directory records in ``scope`` (a community id or ALL_COMMUNITIES) from
-        their profile, membership and recorded points: for ``tags`` and every topic they have a record
-        or declared expertise in. Order-independent and idempotent."""
+        """Bring someone's directory records in ``scope`` (a community id or ALL_COMMUNITIES) up to date
+        with their profile and membership: for ``tags`` and every topic they have a record or declared
+        expertise in. Order-independent and idempotent (points are counted by ``add_points``)."""
+        ...
+
+    async def recount(self, member_id: str, tag: str) -> None:
+        """Recount someone's points in ``tag`` across the communities not hidden (after one is hidden or
+        shown again)."""
         ...
 
     async def communities_of(self, member_id: str) -> list[str]: ...
@@ -122,6 +128,7 @@ class ExpertEventHandlers:
         if "visibility" not in e.changed_fields:
             return
         for tag, member_id in sorted(await self._directory.earners_in(e.community_id)):
+            await self._directory.recount(member_id, tag)
             await self._directory.refresh(ALL_COMMUNITIES, member_id, [tag])
 
     def reputation_handlers(self) -> dict[str, EventHandler]:

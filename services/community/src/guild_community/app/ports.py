@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -21,6 +20,22 @@ from guild_community.domain.model import (
     Role,
     Visibility,
 )
+
+
+class CapacityReached(Exception):
+    """The community's member cap leaves no seat for the newcomers (checked atomically on store)."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"capped at {cap} members")
+        self.cap = cap
+
+
+class LastOwner(Exception):
+    """The change would leave the community without an owner."""
+
+
+class MembershipChanged(Exception):
+    """The membership changed (role, or ended and rejoined) since it was read: read it again."""
 
 
 @dataclass(frozen=True)
@@ -72,14 +87,18 @@ class CommunityRepository(Protocol):
 
     async def get_membership(self, community_id: str, member_id: str) -> Membership | None: ...
 
-    async def add_membership(self, membership: Membership, events: list[DomainEvent]) -> bool:
-        """Store a new membership with its events; False if it already existed."""
+    async def add_membership(
+        self, membership: Membership, events: list[DomainEvent], *, cap: int = 0
+    ) -> bool:
+        """Store a new membership with its events; False if it already existed. CapacityReached if
+        the community holds ``cap`` members already (0: no cap)."""
         ...
 
     async def add_memberships(
-        self, community: Community, memberships: Sequence[Membership]
+        self, community: Community, memberships: Sequence[Membership], *, cap: int = 0
     ) -> tuple[int, int]:
-        """Store many new memberships (existing ones are kept); (newly stored, member count)."""
+        """Store many new memberships (existing ones are kept); (newly stored, member count).
+        CapacityReached if they could pass ``cap`` (0: no cap)."""
         ...
 
     async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]: ...
@@ -87,19 +106,20 @@ class CommunityRepository(Protocol):
     async def banned_among(self, community_id: str, member_ids: Sequence[str]) -> set[str]: ...
 
     async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
-        """End a membership, publishing ``event``; False if it had already ended."""
+        """End the membership as read, publishing ``event``; False if it had already ended.
+        MembershipChanged if its role changed since it was read; LastOwner for the last owner."""
         ...
 
     async def update_membership(
-        self, community_id: str, member_id: str, change: Callable[[Membership], list[DomainEvent]]
+        self,
+        community_id: str,
+        member_id: str,
+        expected: Role,
+        role: Role,
+        change: Callable[[Membership], list[DomainEvent]],
     ) -> Membership:
-        """Read, apply ``change`` and store the membership's role with the returned events."""
-        ...
-
-    async def count_role(self, community_id: str, role: Role) -> int: ...
-
-    def roles_lock(self, community_id: str) -> AbstractAsyncContextManager[None]:
-        """Serialises changes that could leave a community without an owner."""
+        """Change the role from ``expected`` to ``role``, storing the events ``change`` returns, atomically.
+        MembershipChanged if the role is not ``expected``; LastOwner if the last owner would go."""
         ...
 
     async def add_join_request(self, request: JoinRequest, event: JoinRequested) -> JoinRequest: ...

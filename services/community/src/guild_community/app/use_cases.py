@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TypeVar
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import (
+    Aborted,
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -19,11 +21,14 @@ from guild_common.errors import (
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_community.app.ports import (
+    CapacityReached,
     CommunityFilter,
     CommunityPage,
     CommunityRepository,
     JoinRequestPage,
+    LastOwner,
     MemberPage,
+    MembershipChanged,
 )
 from guild_community.domain.authorization import Action, authorize
 from guild_community.domain.model import (
@@ -47,7 +52,11 @@ from guild_community.domain.model import (
     valid_member_id,
 )
 
+T = TypeVar("T")
+
 COHORT_MAX = 10_000
+# Attempts at a membership change that finds the membership changed by another writer each time.
+CHANGE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -260,7 +269,11 @@ class CommunityUseCases:
             community.check_pilot_cap(len(newcomers))
         now = self._clock()
         memberships = [Membership(community_id, m, Role.MEMBER, now) for m in newcomers]
-        inserted, count = await self._repo.add_memberships(community, memberships)
+        try:
+            inserted, count = await self._repo.add_memberships(community, memberships, cap=_cap(community))
+        except CapacityReached:
+            _cap_reached(community)
+            raise
         failures.sort(key=lambda f: f.index)
         return EnrolmentResult(
             enrolled=inserted,
@@ -280,11 +293,7 @@ class CommunityUseCases:
             )
         authorize(membership.role, Action.LEAVE_COMMUNITY)
         community.check_writable()
-        async with self._repo.roles_lock(community_id):
-            await self._keep_an_owner(community_id, membership)
-            await self._repo.remove_membership(
-                membership, self._left(community, caller.subject, LeaveReason.LEFT, caller.subject)
-            )
+        await self._remove(community, membership, LeaveReason.LEFT, caller.subject)
 
     async def remove(self, caller: Principal, community_id: str, member_id: str, *, ban: bool) -> None:
         _require_member_id(member_id)
@@ -297,19 +306,18 @@ class CommunityUseCases:
         if target is None and not ban:
             raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
         community.check_writable()
-        async with self._repo.roles_lock(community_id):
-            if target is not None:
-                await self._keep_an_owner(community_id, target)
-            reason = LeaveReason.REMOVED
-            if ban:
-                reason = LeaveReason.BANNED
-                await self._repo.add_ban(community_id, member_id, caller.subject, self._clock())
-                await self._repo.delete_invitation(community_id, member_id)
-                await self._repo.delete_join_request(community_id, member_id)
-            if target is not None:
-                await self._repo.remove_membership(
-                    target, self._left(community, member_id, reason, caller.subject)
-                )
+        reason = LeaveReason.BANNED if ban else LeaveReason.REMOVED
+        # An owner goes first, so that refusing the last owner writes nothing; anyone else is banned
+        # first, so that they cannot rejoin in between.
+        if target is not None and target.role == Role.OWNER:
+            await self._remove(community, target, reason, caller.subject)
+            target = None
+        if ban:
+            await self._repo.add_ban(community_id, member_id, caller.subject, self._clock())
+            await self._repo.delete_invitation(community_id, member_id)
+            await self._repo.delete_join_request(community_id, member_id)
+        if target is not None:
+            await self._remove(community, target, reason, caller.subject)
 
     # Roles
 
@@ -323,28 +331,33 @@ class CommunityUseCases:
         await self._authorize(caller, community, Action.GRANT_ROLE)
         community.check_writable()
         now = self._clock()
-        async with self._repo.roles_lock(community_id):
+
+        def grant(m: Membership) -> list[DomainEvent]:
+            previous, m.role = m.role, role
+            return [
+                RoleGranted(
+                    community_id,
+                    member_id,
+                    role,
+                    previous,
+                    caller.subject,
+                    community.region,
+                    community.programme,
+                    now,
+                )
+            ]
+
+        for _ in range(CHANGE_ATTEMPTS):
             target = await self._require_membership(community_id, member_id)
             if target.role == role:
                 return target
-            await self._keep_an_owner(community_id, target)
-
-            def grant(m: Membership) -> list[DomainEvent]:
-                previous, m.role = m.role, role
-                return [
-                    RoleGranted(
-                        community_id,
-                        member_id,
-                        role,
-                        previous,
-                        caller.subject,
-                        community.region,
-                        community.programme,
-                        now,
-                    )
-                ]
-
-            return await self._repo.update_membership(community_id, member_id, grant)
+            try:
+                return await self._owner_kept(
+                    self._repo.update_membership(community_id, member_id, target.role, role, grant)
+                )
+            except MembershipChanged:
+                continue  # changed by another writer since read: decide again on the new state
+        raise _changed_too_often(member_id)
 
     async def revoke_role(
         self, caller: Principal, community_id: str, member_id: str, role: Role | None
@@ -356,7 +369,23 @@ class CommunityUseCases:
         await self._authorize(caller, community, Action.REVOKE_ROLE)
         community.check_writable()
         now = self._clock()
-        async with self._repo.roles_lock(community_id):
+
+        def revoke(m: Membership) -> list[DomainEvent]:
+            m.role = Role.MEMBER
+            return [
+                RoleRevoked(
+                    community_id,
+                    member_id,
+                    role,
+                    Role.MEMBER,
+                    caller.subject,
+                    community.region,
+                    community.programme,
+                    now,
+                )
+            ]
+
+        for _ in range(CHANGE_ATTEMPTS):
             target = await self._require_membership(community_id, member_id)
             if target.role != role:
                 raise FailedPrecondition(
@@ -364,24 +393,13 @@ class CommunityUseCases:
                     reason="ROLE_NOT_HELD",
                     metadata={"role": role.value, "current_role": target.role.value},
                 )
-            await self._keep_an_owner(community_id, target)
-
-            def revoke(m: Membership) -> list[DomainEvent]:
-                m.role = Role.MEMBER
-                return [
-                    RoleRevoked(
-                        community_id,
-                        member_id,
-                        role,
-                        Role.MEMBER,
-                        caller.subject,
-                        community.region,
-                        community.programme,
-                        now,
-                    )
-                ]
-
-            return await self._repo.update_membership(community_id, member_id, revoke)
+            try:
+                return await self._owner_kept(
+                    self._repo.update_membership(community_id, member_id, role, Role.MEMBER, revoke)
+                )
+            except MembershipChanged:
+                continue
+        raise _changed_too_often(member_id)
 
     # Reads
 
@@ -413,7 +431,12 @@ class CommunityUseCases:
         """Make someone a member (admission already checked); clears their invitation."""
         community.check_pilot_cap(1)
         membership = community.admit(member_id, self._clock())
-        if not await self._repo.add_membership(membership, community.events):
+        try:
+            added = await self._repo.add_membership(membership, community.events, cap=_cap(community))
+        except CapacityReached:
+            _cap_reached(community)
+            raise
+        if not added:
             stored = await self._repo.get_membership(community.id, member_id)
             if stored is not None:
                 return stored
@@ -425,13 +448,32 @@ class CommunityUseCases:
             community.id, member_id, reason, actor, community.region, community.programme, self._clock()
         )
 
-    async def _keep_an_owner(self, community_id: str, losing: Membership) -> None:
-        """Call under roles_lock before ``losing`` stops being an owner."""
-        if losing.role == Role.OWNER and await self._repo.count_role(community_id, Role.OWNER) <= 1:
+    async def _remove(
+        self, community: Community, membership: Membership, reason: LeaveReason, actor: str
+    ) -> None:
+        """End ``membership`` (as read), reading it again while other writers change it."""
+        current: Membership | None = membership
+        for _ in range(CHANGE_ATTEMPTS):
+            if current is None:
+                return  # ended by another writer meanwhile
+            event = self._left(community, current.member_id, reason, actor)
+            try:
+                await self._owner_kept(self._repo.remove_membership(current, event))
+                return
+            except MembershipChanged:
+                current = await self._repo.get_membership(community.id, membership.member_id)
+        raise _changed_too_often(membership.member_id)
+
+    @staticmethod
+    async def _owner_kept(change: Awaitable[T]) -> T:
+        """``change``, which the store refuses if it would take away the community's last owner."""
+        try:
+            return await change
+        except LastOwner as exc:
             raise FailedPrecondition(
                 "a community must keep at least one owner; grant ownership to someone else first",
                 reason="LAST_OWNER",
-            )
+            ) from exc
 
     async def _authorize(self, caller: Principal, community: Community, action: Action) -> Role | None:
         membership = await self._repo.get_membership(community.id, caller.subject)
@@ -465,6 +507,20 @@ class CommunityUseCases:
             # Hidden communities do not reveal that they exist (except to members and invitees).
             raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
         return community
+
+
+def _cap(community: Community) -> int:
+    """The member cap the store enforces on joins: a pilot's, if it has one (0: none)."""
+    return community.pilot_cap if community.lifecycle == Lifecycle.PILOT else 0
+
+
+def _cap_reached(community: Community) -> None:
+    """Raise the domain's refusal for a pilot the store found full."""
+    replace(community, member_count=community.pilot_cap).check_pilot_cap(1)
+
+
+def _changed_too_often(member_id: str) -> Aborted:
+    return Aborted(f"the membership of {member_id} kept changing; try again", reason="CONCURRENT_CHANGE")
 
 
 def _violation(field_name: str, description: str) -> FieldViolation:

@@ -12,7 +12,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import OutgoingEmail
 
@@ -75,26 +74,24 @@ class MongoEmailOutbox:
         return doc["next_attempt_time"] if doc is not None else None
 
     async def sent(self, email_id: str, attempts: int, at: datetime) -> None:
-        async with document_lock(EMAILS, email_id):
-            await self._emails.update_one(
-                {"_id": email_id},
-                {
-                    "$set": {"status": SENT, "attempts": attempts, "sent_time": at},
-                    "$push": {"log": {"attempt": attempts, "at": at, "ok": True, "error": ""}},
-                },
-            )
+        # Guarded: recorded once, and never over a later state.
+        await self._emails.update_one(
+            {"_id": email_id, "status": PENDING},
+            {
+                "$set": {"status": SENT, "attempts": attempts, "sent_time": at},
+                "$push": {"log": {"attempt": attempts, "at": at, "ok": True, "error": ""}},
+            },
+        )
 
     async def failed(self, email_id: str, attempts: int, retry_at: datetime, error: str) -> None:
-        async with document_lock(EMAILS, email_id):
-            await self._emails.update_one(
-                {"_id": email_id},
-                {
-                    "$set": {"attempts": attempts, "next_attempt_time": retry_at, "last_error": error},
-                    "$push": {
-                        "log": {"attempt": attempts, "at": utc_now(), "ok": False, "error": error[:500]}
-                    },
-                },
-            )
+        # Guarded by the attempt number: a failure recorded twice, or after a success, changes nothing.
+        await self._emails.update_one(
+            {"_id": email_id, "status": PENDING, "attempts": {"$lt": attempts}},
+            {
+                "$set": {"attempts": attempts, "next_attempt_time": retry_at, "last_error": error},
+                "$push": {"log": {"attempt": attempts, "at": utc_now(), "ok": False, "error": error[:500]}},
+            },
+        )
 
     async def status(self, email_id: str) -> Document | None:
         return await self._emails.find_one({"_id": email_id})

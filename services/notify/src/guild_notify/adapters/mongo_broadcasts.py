@@ -5,7 +5,7 @@ on read: visible if it was sent to one of the member's communities since they jo
 ``broadcast_reads`` or older than the member's read-all cursor.
 
 Each broadcast also takes the next number of one service-wide ``sequence`` when it is inserted (claimed
-under a unique index, as the inbox numbers a member's notifications), so open streams can follow the
+by the insert under a unique index), so open streams can follow the
 broadcasts in the order they were stored: a broadcast is inserted only after every lower number is
 visible, so a reader that saw number ``n`` has seen every broadcast up to ``n``.
 """
@@ -17,11 +17,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.atomic import update_guarded
 from guild_common.clock import utc_now
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import Position
 from guild_notify.domain.broadcasts import Broadcast, Membership
@@ -41,8 +43,9 @@ INDEXES = [
 ]
 # Created after :meth:`MongoBroadcasts.backfill_sequences` numbers broadcasts stored before sequences.
 SEQUENCE_INDEXES = [IndexSpec(BROADCASTS, [("sequence", 1)], unique=True)]
-_SEQUENCE_LOCK = "broadcast_sequence"
-_ALLOCATION_ATTEMPTS = 20
+COUNTERS = "broadcast_counters"
+_BACKFILL_COUNTER = "backfill"
+_ALLOCATION_ATTEMPTS = 64
 _SCAN = 200
 _BATCH = 500
 
@@ -74,48 +77,42 @@ class MongoMemberships:
 
     async def joined(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
         key = f"{community_id}:{member_id}"
-        async with document_lock(MEMBERSHIPS, key):
-            await self._memberships.update_one(
-                {"_id": key},
-                {
-                    "$set": {
-                        "community_id": community_id,
-                        "member_id": member_id,
-                        "role": role,
-                        "join_time": at,
-                    }
-                },
-                upsert=True,
-            )
+        await _upsert(
+            self._memberships,
+            key,
+            {"$set": {"community_id": community_id, "member_id": member_id, "role": role, "join_time": at}},
+        )
         await self._set_community(member_id, community_id, at)
 
     async def _set_community(self, member_id: str, community_id: str, joined: datetime | None) -> None:
-        async with document_lock(MEMBER_COMMUNITIES, member_id):
-            doc = await self._communities.find_one({"_id": member_id}) or {"communities": []}
-            rest = [c for c in doc["communities"] if c["community_id"] != community_id]
+        """Replace the member's entry for the community: built from the list read and written with a
+        version guard, so two replicas changing one member's communities at once keep both changes."""
+
+        def build(doc: Document | None) -> Document:
+            rest = [c for c in (doc or {}).get("communities", []) if c["community_id"] != community_id]
             if joined is not None:
                 rest.append({"community_id": community_id, "join_time": joined})
-            await self._communities.replace_one({"_id": member_id}, {"communities": rest}, upsert=True)
+            return {"$set": {"communities": rest}}
+
+        await update_guarded(self._communities, member_id, build)
 
     async def role_changed(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
         key = f"{community_id}:{member_id}"
-        async with document_lock(MEMBERSHIPS, key):
-            await self._memberships.update_one(
-                {"_id": key},
-                {
-                    "$set": {"community_id": community_id, "member_id": member_id, "role": role},
-                    "$setOnInsert": {"join_time": at},
-                },
-                upsert=True,
-            )
-            stored = await self._memberships.find_one({"_id": key}, {"join_time": 1})
+        await _upsert(
+            self._memberships,
+            key,
+            {
+                "$set": {"community_id": community_id, "member_id": member_id, "role": role},
+                "$setOnInsert": {"join_time": at},
+            },
+        )
+        stored = await self._memberships.find_one({"_id": key}, {"join_time": 1})
         if stored is not None:
             await self._set_community(member_id, community_id, stored["join_time"])
 
     async def left(self, community_id: str, member_id: str) -> None:
         key = f"{community_id}:{member_id}"
-        async with document_lock(MEMBERSHIPS, key):
-            await self._memberships.delete_one({"_id": key})
+        await self._memberships.delete_one({"_id": key})
         await self._set_community(member_id, community_id, None)
 
     async def get(self, community_id: str, member_id: str) -> Membership | None:
@@ -167,6 +164,7 @@ class MongoBroadcasts:
         self._broadcasts = db[BROADCASTS]
         self._reads = db[READS]
         self._cursors = db[CURSORS]
+        self._counters = db[COUNTERS]
         self._on_create = on_create
 
     async def create(self, b: Broadcast) -> Broadcast:
@@ -179,31 +177,33 @@ class MongoBroadcasts:
         return stored
 
     async def _insert(self, b: Broadcast) -> Broadcast | None:
-        """Store it under the next sequence; None if it is stored already."""
-        async with document_lock(_SEQUENCE_LOCK, ""):
-            if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
-                return None
-            for _ in range(_ALLOCATION_ATTEMPTS):
-                stored = replace(b, sequence=await self.last_sequence() + 1)
-                try:
-                    await self._broadcasts.insert_one(
-                        {
-                            "_id": b.notification_id,
-                            "broadcast_id": b.id,
-                            "community_id": b.community_id,
-                            "author_id": b.author_id,
-                            "text": b.text,
-                            "subject_id": b.subject_id,
-                            "create_time": b.create_time,
-                            "type": b.type.value,
-                            "sequence": stored.sequence,
-                        }
-                    )
-                except DuplicateKeyError:
-                    if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
-                        return None
-                    continue  # another process took this number: take the next one
-                return stored
+        """Store it under the next sequence; None if it is stored already.
+
+        No lock: a number is claimed by the insert under the unique index, so whichever writer (task or
+        replica) loses takes the next one; the highest number is read from the index each time."""
+        if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
+            return None
+        for _ in range(_ALLOCATION_ATTEMPTS):
+            stored = replace(b, sequence=await self.last_sequence() + 1)
+            try:
+                await self._broadcasts.insert_one(
+                    {
+                        "_id": b.notification_id,
+                        "broadcast_id": b.id,
+                        "community_id": b.community_id,
+                        "author_id": b.author_id,
+                        "text": b.text,
+                        "subject_id": b.subject_id,
+                        "create_time": b.create_time,
+                        "type": b.type.value,
+                        "sequence": stored.sequence,
+                    }
+                )
+            except DuplicateKeyError:
+                if await self._broadcasts.find_one({"_id": b.notification_id}, {"_id": 1}) is not None:
+                    return None
+                continue  # another process took this number: take the next one
+            return stored
         raise RuntimeError(f"no free broadcast sequence after {_ALLOCATION_ATTEMPTS} attempts")
 
     async def last_sequence(self) -> int:
@@ -215,12 +215,19 @@ class MongoBroadcasts:
         legacy = self._broadcasts.find({"sequence": {"$exists": False}}, {"_id": 1}).sort(
             [("create_time", 1), ("_id", 1)]
         )
+        # Numbers come from a counter above every number stored, so replicas starting together never
+        # give two broadcasts one number (one they both number keeps the first; the other is unused).
+        await _upsert(self._counters, _BACKFILL_COUNTER, {"$max": {"seq": await self.last_sequence()}})
         count = 0
         async for doc in legacy:
-            async with document_lock(_SEQUENCE_LOCK, ""):
-                sequence = await self.last_sequence() + 1
-                await self._broadcasts.update_one({"_id": doc["_id"]}, {"$set": {"sequence": sequence}})
-            count += 1
+            counter = await self._counters.find_one_and_update(
+                {"_id": _BACKFILL_COUNTER}, {"$inc": {"seq": 1}}, return_document=ReturnDocument.AFTER
+            )
+            assert counter is not None
+            numbered = await self._broadcasts.update_one(
+                {"_id": doc["_id"], "sequence": {"$exists": False}}, {"$set": {"sequence": counter["seq"]}}
+            )
+            count += numbered.modified_count
         return count
 
     async def stream_after(
@@ -369,9 +376,17 @@ class MongoBroadcasts:
     async def mark_all_read(
         self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
     ) -> int:
-        async with document_lock(CURSORS, member_id):
-            unread = await self.unread_count(member_id, since, hidden=hidden)
-            await self._cursors.update_one(
-                {"_id": member_id}, {"$set": {"read_before": utc_now()}}, upsert=True
-            )
+        unread = await self.unread_count(member_id, since, hidden=hidden)
+        # ``$max``: of two marks at once, the cursor keeps the later; it never moves back.
+        await _upsert(self._cursors, member_id, {"$max": {"read_before": utc_now()}})
         return unread
+
+
+async def _upsert(collection: AsyncCollection[Document], doc_id: str, update: Document) -> None:
+    """``update`` on ``doc_id``, created if missing (two first upserts may clash once: retried)."""
+    for _ in range(2):
+        try:
+            await collection.update_one({"_id": doc_id}, update, upsert=True)
+            return
+        except DuplicateKeyError:
+            continue

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 
 TAG_FOLLOWS = "tag_follows"
@@ -23,8 +24,17 @@ INDEXES = [
 _BATCH = 500
 
 
-def _newer(doc: Document | None, at: datetime) -> bool:
-    return doc is None or doc["time"] <= at
+async def _newer_wins(
+    collection: AsyncCollection[Document], doc_id: str, fields: Document, at: datetime
+) -> None:
+    """Store ``fields`` at time ``at`` unless a newer change is stored: one guarded upsert, where a
+    duplicate key means the document exists with a newer ``time`` (so this older change is dropped)."""
+    try:
+        await collection.update_one(
+            {"_id": doc_id, "time": {"$lte": at}}, {"$set": {**fields, "time": at}}, upsert=True
+        )
+    except DuplicateKeyError:
+        pass
 
 
 class MongoTagInterests:
@@ -33,14 +43,8 @@ class MongoTagInterests:
         self._expertise = db[EXPERTISE]
 
     async def _set_follow(self, member_id: str, tag: str, following: bool, at: datetime) -> None:
-        key = f"{tag}:{member_id}"
-        async with document_lock(TAG_FOLLOWS, key):
-            if _newer(await self._follows.find_one({"_id": key}, {"time": 1}), at):
-                await self._follows.replace_one(
-                    {"_id": key},
-                    {"tag": tag, "member_id": member_id, "following": following, "time": at},
-                    upsert=True,
-                )
+        fields = {"tag": tag, "member_id": member_id, "following": following}
+        await _newer_wins(self._follows, f"{tag}:{member_id}", fields, at)
 
     async def followed(self, member_id: str, tag: str, at: datetime) -> None:
         await self._set_follow(member_id, tag, True, at)
@@ -50,9 +54,7 @@ class MongoTagInterests:
 
     async def expertise(self, member_id: str, tags: list[str], at: datetime) -> None:
         """Replace the member's declared expertise (the profile event carries the whole list)."""
-        async with document_lock(EXPERTISE, member_id):
-            if _newer(await self._expertise.find_one({"_id": member_id}, {"time": 1}), at):
-                await self._expertise.replace_one({"_id": member_id}, {"tags": tags, "time": at}, upsert=True)
+        await _newer_wins(self._expertise, member_id, {"tags": tags}, at)
 
     async def interested(self, tags: list[str]) -> dict[str, list[str]]:
         """Members following or expert in any of ``tags``, each with the tags of theirs among them."""

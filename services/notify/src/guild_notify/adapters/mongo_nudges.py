@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.domain.questions import QuestionNudge
 
@@ -43,22 +43,27 @@ class MongoNudges:
             "ask_time": nudge.ask_time,
             "due_time": nudge.due_time,
         }
-        async with document_lock(NUDGES, nudge.question_id):
-            doc = await self._nudges.find_one({"_id": nudge.question_id})
-            if doc is None:
-                await self._nudges.insert_one({"_id": nudge.question_id, "status": PENDING, **details})
-            elif "due_time" not in doc:  # answered before the question arrived: keep it cancelled
-                await self._nudges.update_one({"_id": nudge.question_id}, {"$set": details})
+        try:
+            await self._nudges.insert_one({"_id": nudge.question_id, "status": PENDING, **details})
+        except DuplicateKeyError:
+            # Scheduled already, or answered before the question arrived: keep that one cancelled, with
+            # the question's details (only a record without them takes them).
+            await self._nudges.update_one(
+                {"_id": nudge.question_id, "due_time": {"$exists": False}}, {"$set": details}
+            )
 
     async def cancel(self, question_id: str, at: datetime) -> None:
-        async with document_lock(NUDGES, question_id):
-            doc = await self._nudges.find_one({"_id": question_id}, {"status": 1})
-            if doc is None:
+        for _ in range(2):
+            cancelled = await self._nudges.update_one(
+                {"_id": question_id, "status": PENDING}, {"$set": {"status": CANCELLED, "cancel_time": at}}
+            )
+            if cancelled.matched_count:
+                return
+            try:  # not pending: not there yet (cancel it before it arrives), or sent or cancelled already
                 await self._nudges.insert_one({"_id": question_id, "status": CANCELLED, "cancel_time": at})
-            elif doc["status"] == PENDING:
-                await self._nudges.update_one(
-                    {"_id": question_id}, {"$set": {"status": CANCELLED, "cancel_time": at}}
-                )
+                return
+            except DuplicateKeyError:
+                continue  # there: sent or cancelled (nothing to do), or scheduled meanwhile (cancel it)
 
     async def due(self, now: datetime, limit: int) -> list[QuestionNudge]:
         cursor = (
@@ -79,7 +84,6 @@ class MongoNudges:
         return doc is not None and doc["status"] == PENDING
 
     async def sent(self, question_id: str, at: datetime) -> None:
-        async with document_lock(NUDGES, question_id):
-            await self._nudges.update_one(
-                {"_id": question_id, "status": PENDING}, {"$set": {"status": SENT, "sent_time": at}}
-            )
+        await self._nudges.update_one(
+            {"_id": question_id, "status": PENDING}, {"$set": {"status": SENT, "sent_time": at}}
+        )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.doclocks import document_lock
+from guild_common.atomic import update_guarded
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.domain.model import NotificationType
 from guild_notify.domain.preferences import Channels, DigestFrequency, Preferences
@@ -49,10 +49,17 @@ class MongoPreferences:
         return _preferences(member_id, await self._collection.find_one({"_id": member_id}))
 
     async def change(self, member_id: str, change: Callable[[Preferences], Preferences]) -> Preferences:
-        async with document_lock(PREFERENCES, member_id):
-            updated = change(await self.get(member_id))
-            await self._collection.replace_one({"_id": member_id}, _document(updated), upsert=True)
-            return updated
+        """Apply ``change`` to the stored preferences with a version guard: a change racing another
+        (a replica, an unsubscribe link) is built again from the state that won."""
+        changed: list[Preferences] = []
+
+        def build(doc: Document | None) -> Document:
+            updated = change(_preferences(member_id, doc))
+            changed[:] = [updated]
+            return {"$set": _document(updated)}
+
+        await update_guarded(self._collection, member_id, build)
+        return changed[0]
 
     async def digest_subscribers(self, frequency: DigestFrequency) -> list[str]:
         """Members with this digest frequency and an email address (members without a stored

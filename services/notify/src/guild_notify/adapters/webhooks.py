@@ -13,7 +13,6 @@ from google.protobuf.json_format import MessageToDict
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.doclocks import document_lock
 from guild_common.events.envelope import Envelope
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
@@ -174,40 +173,38 @@ class MongoDeliveries:
         next_attempt_time: datetime,
         round_attempts: int,
     ) -> None:
-        async with document_lock(DELIVERIES, delivery_id):
-            await self._deliveries.update_one(
-                {"_id": delivery_id},
-                {
-                    "$set": {
-                        "state": state.value,
-                        "next_attempt_time": next_attempt_time,
-                        "round_attempts": round_attempts,
-                    },
-                    "$push": {
-                        "attempts": {
-                            "attempt": attempt.attempt,
-                            "at": attempt.at,
-                            "status_code": attempt.status_code,
-                            "error": attempt.error,
-                            "duration_ms": attempt.duration_ms,
-                        }
-                    },
+        await self._deliveries.update_one(
+            {"_id": delivery_id},
+            {
+                "$set": {
+                    "state": state.value,
+                    "next_attempt_time": next_attempt_time,
+                    "round_attempts": round_attempts,
                 },
-            )
-
-    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
-        async with document_lock(DELIVERIES, delivery_id):
-            await self._deliveries.update_one(
-                {"_id": delivery_id},
-                {
-                    "$set": {
-                        "state": DeliveryState.PENDING.value,
-                        "next_attempt_time": now,
-                        "round_attempts": 0,
+                "$push": {
+                    "attempts": {
+                        "attempt": attempt.attempt,
+                        "at": attempt.at,
+                        "status_code": attempt.status_code,
+                        "error": attempt.error,
+                        "duration_ms": attempt.duration_ms,
                     }
                 },
-            )
-            replayed = await self.get(delivery_id)
+            },
+        )
+
+    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
+        await self._deliveries.update_one(
+            {"_id": delivery_id},
+            {
+                "$set": {
+                    "state": DeliveryState.PENDING.value,
+                    "next_attempt_time": now,
+                    "round_attempts": 0,
+                }
+            },
+        )
+        replayed = await self.get(delivery_id)
         assert replayed is not None
         return replayed
 

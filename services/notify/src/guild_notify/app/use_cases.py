@@ -13,6 +13,7 @@ from guild_common.errors import FieldViolation, InvalidArgument, NotFound, Permi
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
 from guild_notify.app.digests import ContentFeed
+from guild_notify.app.gaps import GapWait
 from guild_notify.app.live import LiveStreams
 from guild_notify.app.ports import BroadcastStore, Inbox, InboxPage, Memberships, Position, PreferencesStore
 from guild_notify.app.unsubscribe import UnsubscribeTokens
@@ -35,6 +36,9 @@ from guild_notify.domain.preferences import (
 
 MARK_MAX = 500
 STREAM_BATCH = 100
+# How long a stream waits for a missing sequence number before passing over it (see ``app.gaps``).
+GAP_GRACE_SECONDS = 5.0
+GAP_RECHECK_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,10 @@ class InboxUseCases:
         broadcasts: BroadcastStore | None = None,
         memberships: Memberships | None = None,
         preferences: PreferencesStore | None = None,
+        gap_grace_seconds: float = GAP_GRACE_SECONDS,
     ) -> None:
         self._inbox = inbox
+        self._gap_grace = gap_grace_seconds
         self._live = live or LiveStreams()
         self._poll = poll_seconds
         self._broadcasts = broadcasts
@@ -231,9 +237,11 @@ class InboxUseCases:
             read_through: dict[str, int] = {}
             if on_ready is not None:
                 await on_ready()
+            gaps = GapWait(self._gap_grace)
             while True:
                 woken.clear()
-                batch = await self._inbox.after(recipient, last, STREAM_BATCH)
+                found = await self._inbox.after(recipient, last, STREAM_BATCH)
+                batch = gaps.ready(last, found, asyncio.get_running_loop().time())
                 for notification in batch:
                     last = notification.sequence
                     yield StreamItem(notification, resume_token(last, last_shared))
@@ -271,8 +279,10 @@ class InboxUseCases:
                     read_through.update(dict.fromkeys(view, last_shared))
                 if len(batch) == STREAM_BATCH or len(notices) == STREAM_BATCH:
                     continue
+                # While a number is missing, look again soon: its writer is usually about to finish.
+                timeout = min(self._poll, GAP_RECHECK_SECONDS) if gaps.waiting() else self._poll
                 try:
-                    await asyncio.wait_for(woken.wait(), timeout=self._poll)
+                    await asyncio.wait_for(woken.wait(), timeout=timeout)
                 except TimeoutError:
                     pass
 
