@@ -45,6 +45,25 @@ async def test_concurrent_changes_built_from_the_state_are_all_kept(coll: AsyncC
     assert doc["version"] == len(names)
 
 
+async def test_many_writers_on_three_clients_all_succeed(
+    infra: Infra, coll: AsyncCollection[Document]
+) -> None:
+    # Three clients (three replicas' connection pools), 60 changes at once to one document: with retries
+    # that all fire at once, the last few writers could lose every race; the backoff lets each one win.
+    clients: list[AsyncMongoClient[Document]] = [AsyncMongoClient(infra.mongo_uri) for _ in range(3)]
+    try:
+        colls = [c[coll.database.name][coll.name] for c in clients]
+        names = [f"m{i}" for i in range(60)]
+        await asyncio.gather(*(update_guarded(colls[i % 3], "d", _append(n)) for i, n in enumerate(names)))
+    finally:
+        for client in clients:
+            await client.close()
+    doc = await coll.find_one({"_id": "d"})
+    assert doc is not None
+    assert sorted(doc["items"]) == sorted(names)
+    assert doc["version"] == len(names)
+
+
 async def test_no_change_writes_nothing(coll: AsyncCollection[Document]) -> None:
     await coll.insert_one({"_id": "d", "items": ["a"], "version": 3})
     after = await update_guarded(coll, "d", _append("a"))

@@ -10,6 +10,8 @@ apply a single-document update atomically, so this is safe with any number of pr
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -19,7 +21,11 @@ from pymongo.errors import DuplicateKeyError
 Document = dict[str, Any]
 
 VERSION = "version"
-DEFAULT_ATTEMPTS = 16
+DEFAULT_ATTEMPTS = 32
+# After a lost race, wait a random time up to this many seconds, doubling from the first retry up to the
+# cap: contenders that keep meeting at the same moment drift apart instead of losing to each other again.
+FIRST_BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.1
 
 
 class ConcurrentChange(RuntimeError):
@@ -65,7 +71,9 @@ async def update_guarded(
     after a change is whole.
     """
     fields = _with_version(projection)
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            await _back_off(attempt)
         current = await collection.find_one({"_id": doc_id}, fields)
         built = build(current)
         update = await built if isinstance(built, Awaitable) else built
@@ -85,6 +93,12 @@ async def update_guarded(
         if after is not None:
             return after
     raise ConcurrentChange(f"document {str(doc_id)[:64]} changed on each of {attempts} attempts")
+
+
+async def _back_off(attempt: int) -> None:
+    """Sleep a random time that grows with ``attempt`` (full jitter), so retries do not collide again."""
+    cap = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1))
+    await asyncio.sleep(random.uniform(0, cap))
 
 
 def _with_version(projection: Mapping[str, Any] | None) -> dict[str, Any] | None:
