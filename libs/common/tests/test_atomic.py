@@ -10,7 +10,15 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from guild_common.atomic import NO_CHANGE, Builder, ConcurrentChange, Document, NoChange, update_guarded
+from guild_common.atomic import (
+    NO_CHANGE,
+    Builder,
+    ConcurrentChange,
+    Document,
+    NoChange,
+    update_guarded,
+    upsert_by_id,
+)
 from guild_testing.fixtures import Infra
 
 
@@ -104,3 +112,19 @@ async def test_a_projected_read_still_guards_by_version(coll: AsyncCollection[Do
     doc = await coll.find_one({"_id": "d"})
     assert doc is not None
     assert doc["items"] == ["a", "a"]
+
+
+async def test_first_upserts_racing_on_one_id_all_apply(
+    infra: Infra, coll: AsyncCollection[Document]
+) -> None:
+    clients: list[AsyncMongoClient[Document]] = [AsyncMongoClient(infra.mongo_uri) for _ in range(3)]
+    try:
+        colls = [c[coll.database.name][coll.name] for c in clients]
+        for round_ in range(5):  # each round creates a new document from 30 writers at once
+            await asyncio.gather(
+                *(upsert_by_id(colls[i % 3], f"d{round_}", {"$inc": {"n": 1}}) for i in range(30))
+            )
+    finally:
+        for client in clients:
+            await client.close()
+    assert [doc["n"] async for doc in coll.find({}, sort=[("_id", 1)])] == [30] * 5

@@ -17,6 +17,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import UpdateResult
 
 Document = dict[str, Any]
 
@@ -93,6 +94,21 @@ async def update_guarded(
         if after is not None:
             return after
     raise ConcurrentChange(f"document {str(doc_id)[:64]} changed on each of {attempts} attempts")
+
+
+async def upsert_by_id(
+    collection: AsyncCollection[Document], doc_id: Any, update: Mapping[str, Any]
+) -> UpdateResult:
+    """``update_one({_id}, update, upsert=True)``, atomic on the document.
+
+    Two writers creating the same document at once may see the loser's insert fail on the ``_id``
+    (MongoDB retries that itself only in some cases); the document exists then, so the update is applied
+    to it once more, as an update.
+    """
+    try:
+        return await collection.update_one({"_id": doc_id}, dict(update), upsert=True)
+    except DuplicateKeyError:
+        return await collection.update_one({"_id": doc_id}, dict(update))
 
 
 async def _back_off(attempt: int) -> None:

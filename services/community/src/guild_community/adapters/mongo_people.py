@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import community_events_pb2 as pb
-from guild_common.atomic import update_guarded
+from guild_common.atomic import update_guarded, upsert_by_id
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
     OutboxWake,
@@ -210,11 +210,4 @@ class MongoPeopleRepository:
             (follow.follower_id, "following_count"),
             (follow.followee_id, "follower_count"),
         ):
-            for _ in range(2):  # two first upserts of one profile may clash once; the loser then updates
-                try:
-                    await self._profiles.update_one(
-                        {"_id": member_id}, {"$inc": {counter: delta}}, upsert=True
-                    )
-                    break
-                except DuplicateKeyError:
-                    continue
+            await upsert_by_id(self._profiles, member_id, {"$inc": {counter: delta}})

@@ -18,11 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.atomic import update_guarded
+from guild_common.atomic import update_guarded, upsert_by_id
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, IndexSpec
 from guild_notify.app.ports import Position
@@ -77,7 +76,7 @@ class MongoMemberships:
 
     async def joined(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
         key = f"{community_id}:{member_id}"
-        await _upsert(
+        await upsert_by_id(
             self._memberships,
             key,
             {"$set": {"community_id": community_id, "member_id": member_id, "role": role, "join_time": at}},
@@ -98,7 +97,7 @@ class MongoMemberships:
 
     async def role_changed(self, community_id: str, member_id: str, role: str, at: datetime) -> None:
         key = f"{community_id}:{member_id}"
-        await _upsert(
+        await upsert_by_id(
             self._memberships,
             key,
             {
@@ -217,7 +216,7 @@ class MongoBroadcasts:
         )
         # Numbers come from a counter above every number stored, so replicas starting together never
         # give two broadcasts one number (one they both number keeps the first; the other is unused).
-        await _upsert(self._counters, _BACKFILL_COUNTER, {"$max": {"seq": await self.last_sequence()}})
+        await upsert_by_id(self._counters, _BACKFILL_COUNTER, {"$max": {"seq": await self.last_sequence()}})
         count = 0
         async for doc in legacy:
             counter = await self._counters.find_one_and_update(
@@ -378,15 +377,5 @@ class MongoBroadcasts:
     ) -> int:
         unread = await self.unread_count(member_id, since, hidden=hidden)
         # ``$max``: of two marks at once, the cursor keeps the later; it never moves back.
-        await _upsert(self._cursors, member_id, {"$max": {"read_before": utc_now()}})
+        await upsert_by_id(self._cursors, member_id, {"$max": {"read_before": utc_now()}})
         return unread
-
-
-async def _upsert(collection: AsyncCollection[Document], doc_id: str, update: Document) -> None:
-    """``update`` on ``doc_id``, created if missing (two first upserts may clash once: retried)."""
-    for _ in range(2):
-        try:
-            await collection.update_one({"_id": doc_id}, update, upsert=True)
-            return
-        except DuplicateKeyError:
-            continue

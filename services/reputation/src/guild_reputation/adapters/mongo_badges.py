@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
+from guild_common.atomic import upsert_by_id
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
@@ -31,7 +32,6 @@ from guild_reputation.adapters.mongo_ledger import (
     META,
     targets_counter_id,
 )
-from guild_reputation.adapters.upserts import upsert_by_id
 from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"

@@ -22,12 +22,12 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from guild_common.atomic import upsert_by_id
 from guild_common.clock import utc_now
 from guild_common.events.outbox import merge_updates
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.adapters import seen
-from guild_reputation.adapters.upserts import upsert_by_id
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.custom_badges import (
     BadgeDefinition,
