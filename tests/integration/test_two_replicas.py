@@ -5,7 +5,8 @@ database and the same durable JetStream consumers (which then share the messages
 pods of a Kubernetes Deployment do. Every request below goes to both replicas at once (joins, answers,
 votes, and each vote twice), and the outcome must be exactly what the actions imply:
 
-- community: the member count is the number of distinct members, whichever replica each join reached;
+- community: the member count is the number of distinct members, whichever replica each join or leave
+  reached;
 - content: each answer's score is the number of distinct voters, though each vote was cast on both replicas;
 - reputation: points follow the rules, with a daily cap on upvote points that events handled by two
   consumer processes at once must not exceed (a read-then-write cap check would);
@@ -209,6 +210,18 @@ async def test_requests_and_events_split_over_two_replicas_count_once(
         return [sorted(int(answer.score) for answer in response.answers) for response in got]
 
     assert await scores() == [[len(voters)] * len(EXPERTS)] * 2
+
+    # Some voters leave, each on both replicas at once; one joins again on both.
+    leavers = VOTERS[:3]
+
+    async def leave(r: Replica, member: str) -> Any:
+        return await r.community.LeaveCommunity(
+            community_api.LeaveCommunityRequest(community_id=community_id), metadata=auth(member)
+        )
+
+    await asyncio.gather(*(on_both(lambda r, m=m: leave(r, m), replicas) for m in leavers))  # type: ignore[misc]
+    await on_both(lambda r: join(r, leavers[0]), replicas)
+    assert await member_counts() == [before + len(members) - len(leavers) + 1] * 2
 
     capped_votes = min(len(voters) * UPVOTE_POINTS, UPVOTE_CAP)
     expected = {
