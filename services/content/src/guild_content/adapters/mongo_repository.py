@@ -499,6 +499,27 @@ class MongoQuestionRepository:
         One lookup per term on ``(terms, community_id, create_time, _id)``, each the newest ``limit``
         posts with that term; a post found by several terms is returned once.
         """
+        found: dict[str, IndexedQuestion] = {}
+        by_term = await self._by_term(community_ids, query_terms, tag, answered, limit, kinds)
+        for candidates in by_term.values():
+            for candidate in candidates:
+                found.setdefault(candidate.question.id, candidate)
+        return list(found.values())
+
+    async def candidates_by_term(
+        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
+    ) -> dict[str, list[IndexedQuestion]]:
+        return await self._by_term([community_id], query_terms, "", answered, limit, ("question",))
+
+    async def _by_term(
+        self,
+        community_ids: list[str],
+        query_terms: list[str],
+        tag: str,
+        answered: bool | None,
+        limit: int,
+        kinds: tuple[str, ...],
+    ) -> dict[str, list[IndexedQuestion]]:
         base: Document = {"community_id": {"$in": community_ids}, **VISIBLE}
         if set(kinds) != set(POST_KINDS):
             base |= QUESTIONS_ONLY if tuple(kinds) == ("question",) else {"kind": {"$in": list(kinds)}}
@@ -507,22 +528,19 @@ class MongoQuestionRepository:
         if answered is not None:
             base["answer_count"] = {"$gt": 0} if answered else 0
 
-        async def lookup(term: str) -> list[Document]:
+        async def lookup(term: str) -> list[IndexedQuestion]:
             cursor = (
                 self._questions.find({"terms": term, **base}, _NO_OUTBOX)
                 .sort([("create_time", -1), ("_id", -1)])
                 .limit(limit)
             )
-            return await cursor.to_list()
+            return [
+                IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
+                async for d in cursor
+            ]
 
-        found: dict[str, IndexedQuestion] = {}
-        for docs in await asyncio.gather(*(lookup(term) for term in query_terms)):
-            for d in docs:
-                if d["_id"] not in found:
-                    found[d["_id"]] = IndexedQuestion(
-                        _question(d), list(d.get("terms", [])), list(d.get("title_terms", []))
-                    )
-        return list(found.values())
+        unique = list(dict.fromkeys(query_terms))
+        return dict(zip(unique, await asyncio.gather(*(lookup(term) for term in unique)), strict=True))
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str

@@ -190,6 +190,12 @@ class QuestionRepository(Protocol):
         at most ``limit`` of the newest posts with that term; each post once."""
         ...
 
+    async def candidates_by_term(
+        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
+    ) -> dict[str, list[IndexedQuestion]]:
+        """For each term, at most ``limit`` of the community's newest visible questions having it."""
+        ...
+
 
 @dataclass(frozen=True)
 class QueueItem:

@@ -77,6 +77,9 @@ ACCEPT_ATTEMPTS = 5
 # Kinds a search for posts covers: every kind of post, and shared resources.
 SEARCH_KINDS = (*POST_KINDS, "resource")
 SIMILAR_HINTS = 3
+# Hints for the unanswered queue rank, per term of a question's title, this many of the newest answered
+# questions having it: a page of the queue reads at most (distinct terms of the page) times as many.
+HINT_CANDIDATES_PER_TERM = 25
 EDIT_ATTEMPTS = 5
 
 
@@ -466,17 +469,17 @@ class ContentUseCases:
         ensure_champion(membership)
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
         page = await self._repo.unanswered(community_id, self._clock() - age, size, page_token)
+        wanted = {question.id: terms(question.title) for question in page.questions}
+        # One lookup per distinct term of the page, shared by every question having it.
+        page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
+        by_term = await self._repo.candidates_by_term(
+            community_id, page_terms, True, HINT_CANDIDATES_PER_TERM
+        )
         items = []
         for question in page.questions:
-            wanted = terms(question.title)
-            hits: list[SearchHit] = []
-            if wanted:
-                candidates = await self._repo.search_candidates(
-                    [community_id], wanted, "", True, TERM_CANDIDATES_MAX
-                )
-                hits = [h for h in _ranked(wanted, candidates) if h.question.id != question.id][
-                    :SIMILAR_HINTS
-                ]
+            pool = {c.question.id: c for term in wanted[question.id] for c in by_term.get(term, [])}
+            pool.pop(question.id, None)
+            hits = _ranked(wanted[question.id], list(pool.values()))[:SIMILAR_HINTS]
             items.append((question, hits))
         return items, page.next_token
 
