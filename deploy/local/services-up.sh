@@ -10,6 +10,7 @@
 #   GUILD_MONGO_URI       default mongodb://127.0.0.1:${GUILD_MONGO_PORT:-27017}
 #   GUILD_NATS_URL        default nats://127.0.0.1:${GUILD_NATS_PORT:-4222}
 #   GUILD_COMMUNITY_ADDR  default 127.0.0.1:<community port>
+#   GUILD_REPUTATION_ADDR default 127.0.0.1:<reputation port>
 #   GUILD_GRPC_PORT       set per service: community 50051, content 50052,
 #                         reputation 50053, notify 50054; override one with
 #                         GUILD_<SVC>_GRPC_PORT, e.g. GUILD_CONTENT_GRPC_PORT
@@ -46,6 +47,7 @@ timeout=${GUILD_SERVICE_TIMEOUT:-60}
 mongo=$(mongo_uri)
 nats=$(nats_url)
 community_addr=${GUILD_COMMUNITY_ADDR:-127.0.0.1:$(service_port community)}
+reputation_addr=${GUILD_REPUTATION_ADDR:-127.0.0.1:$(service_port reputation)}
 grpc_host=${GUILD_GRPC_HOST:-127.0.0.1}
 
 acquire_lock
@@ -77,6 +79,7 @@ start_service() {
     GUILD_MONGO_URI="$mongo" \
     GUILD_NATS_URL="$nats" \
     GUILD_COMMUNITY_ADDR="$community_addr" \
+    GUILD_REPUTATION_ADDR="$reputation_addr" \
     GUILD_GRPC_HOST="$grpc_host" \
     GUILD_GRPC_PORT="$port" \
     "$python" -m "guild_$svc"
