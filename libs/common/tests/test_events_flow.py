@@ -330,3 +330,10 @@ async def test_named_documents_are_published_in_the_order_they_were_written(
     await relay.sweep()
     received = await _collect(js, len(names))
     assert [e.subject for e in received] == names
+
+
+async def test_a_stream_describes_itself_to_operators(js: nats.js.JetStreamContext) -> None:
+    info = await js.stream_info("GUILD_DEMO")
+    assert info.config.description is not None
+    assert "demo" in info.config.description
+    assert "docs/events.md" in info.config.description

@@ -18,6 +18,10 @@ def stream_config(
 ) -> StreamConfig:
     return StreamConfig(
         name=stream_name(service),
+        description=(
+            f"Guild {service} domain events: CloudEvents in binary mode, subjects "
+            f"guild.<region>.<programme>.{service}.<event> (docs/events.md)"
+        ),
         subjects=[f"guild.*.*.{service}.>"],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
