@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from guild_common.health import Readiness
 from guild_common.mongo import Document, create_client, ping
 from guild_common.settings import ServiceSettings
 
@@ -51,12 +52,29 @@ class Infrastructure:
 
     @classmethod
     async def connect(cls, settings: ServiceSettings) -> Infrastructure:
-        mongo = create_client(settings.mongo_uri, app_name=f"guild-{settings.service_name}")
+        mongo = create_client(
+            settings.mongo_uri,
+            app_name=f"guild-{settings.service_name}",
+            timeout_seconds=settings.mongo_timeout_seconds,
+        )
         nc = await connect_nats(settings.nats_url, name=f"guild-{settings.service_name}")
         return cls(mongo=mongo, db=mongo[settings.database_name], nats=nc, js=nc.jetstream())
 
-    async def healthy(self) -> bool:
-        return self.nats.is_connected and await ping(self.mongo)
+    async def readiness(self) -> Readiness:
+        """Serving while MongoDB answers. NATS down or hung only degrades the service: writes keep their
+        events in the outbox until the relay can publish them, so the process stays in rotation."""
+        mongo_ok, nats_ok = await asyncio.gather(ping(self.mongo), self._nats_responsive())
+        return Readiness(serving=mongo_ok, degraded=() if nats_ok else ("nats",))
+
+    async def _nats_responsive(self, timeout: int = 1) -> bool:
+        """Connected and answering a ping (a hung server keeps the connection open but never answers)."""
+        if not self.nats.is_connected:
+            return False
+        try:
+            await self.nats.flush(timeout=timeout)
+        except Exception:
+            return False
+        return True
 
     async def aclose(self) -> None:
         try:

@@ -30,8 +30,16 @@ class IndexSpec:
         return IndexModel(list(self.keys), name=name, unique=self.unique, **dict(self.options))
 
 
-def create_client(uri: str, *, app_name: str, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
-    """One client per process. Short server selection so a down database surfaces as UNAVAILABLE fast."""
+# Seconds to find a reachable server or open a connection before an operation fails.
+DEFAULT_TIMEOUT_SECONDS = 1.0
+
+
+def create_client(
+    uri: str, *, app_name: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+) -> AsyncMongoClient[Document]:
+    """One client per process. Short server selection, so a call made while the database is down fails
+    as UNAVAILABLE within ``timeout_seconds``, inside callers' deadlines, instead of hanging."""
+    timeout_ms = max(1, round(timeout_seconds * 1000))
     return AsyncMongoClient(
         uri,
         appname=app_name,

@@ -17,6 +17,8 @@ class ServiceSettings(BaseSettings):
     mongo_uri: str = "mongodb://127.0.0.1:27017"
     # Empty means ``guild_<service>``.
     mongo_db: str = ""
+    # Seconds an operation waits for a reachable MongoDB before it fails (as UNAVAILABLE to callers).
+    mongo_timeout_seconds: float = 1.0
     nats_url: str = "nats://127.0.0.1:4222"
     # Subject slice this deployment consumes: ``*`` takes every region or programme.
     region_filter: str = "*"

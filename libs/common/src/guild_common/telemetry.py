@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 
 from opentelemetry import metrics, trace
-from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient, GrpcAioInstrumentorServer
+from opentelemetry.instrumentation.grpc import GrpcAioInstrumentorClient
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -42,7 +42,7 @@ class Telemetry:
 
 
 def setup_telemetry(service: str) -> Telemetry:
-    """Install tracer and meter providers for ``guild-<service>`` and instrument gRPC."""
+    """Install tracer and meter providers for ``guild-<service>`` and instrument gRPC clients."""
     resource = Resource.create({"service.name": f"guild-{service}", "service.namespace": "guild"})
     tracer_provider = TracerProvider(resource=resource)
     if _exporting("TRACES"):
@@ -57,6 +57,7 @@ def setup_telemetry(service: str) -> Telemetry:
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
-    GrpcAioInstrumentorServer().instrument()  # type: ignore[no-untyped-call]
+    # The server side is traced by the interceptor ``ServiceServer`` installs (it leaves health and
+    # reflection alone); patching ``grpc.aio.server`` globally would also wrap ``Health/Watch``.
     GrpcAioInstrumentorClient().instrument()  # type: ignore[no-untyped-call]
     return Telemetry(tracer_provider, meter_provider)

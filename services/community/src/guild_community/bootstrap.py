@@ -97,6 +97,6 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settings,
         register=register,
         workers=[relay, reputation_consumer, people_consumer],
-        healthy=infra.healthy,
+        healthy=infra.readiness,
         closers=[reputation_channel.close],
     )

@@ -99,6 +99,6 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settings,
         register=register,
         workers=[relay, consumer],
-        healthy=infra.healthy,
+        healthy=infra.readiness,
         closers=[community_channel.close],
     )

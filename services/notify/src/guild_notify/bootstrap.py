@@ -175,5 +175,5 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         return [SERVICE_NAME]
 
     return ServiceServer(
-        settings, register=register, workers=workers, healthy=infra.healthy, closers=[poster.aclose]
+        settings, register=register, workers=workers, healthy=infra.readiness, closers=[poster.aclose]
     )

@@ -223,6 +223,6 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settings,
         register=register,
         workers=[relay, content_consumer, community_consumer, points_stream, *snapshotter],
-        healthy=infra.healthy,
+        healthy=infra.readiness,
         closers=[community_channel.close],
     )

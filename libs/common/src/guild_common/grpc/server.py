@@ -11,12 +11,25 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import metrics
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from guild_common.auth import TokenVerifier
-from guild_common.grpc.interceptors import RequestInterceptor
+from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestInterceptor
+from guild_common.health import Readiness
 from guild_common.settings import ServiceSettings
 
 log = structlog.get_logger("guild.server")
+_meter = metrics.get_meter("guild.health")
+_serving_gauge = _meter.create_gauge(
+    "guild.health.serving", description="1 while the service reports SERVING (its database answers), else 0"
+)
+_degraded_gauge = _meter.create_gauge(
+    "guild.health.degraded",
+    description="1 while a dependency the service works around is down (NATS: events wait in the outbox)",
+)
+# Dependencies a service may report as degraded, so each gauge series returns to 0 on recovery.
+DEGRADABLE = ("nats",)
 
 
 class Worker(Protocol):
@@ -31,7 +44,20 @@ Registrar = Callable[[grpc.aio.Server], Sequence[str]]
 # Health entry that reports the process alone (for liveness probes); "" and the services also follow
 # the dependencies (for readiness).
 LIVENESS = "liveness"
-HealthCheck = Callable[[], Awaitable[bool]]
+HealthCheck = Callable[[], Awaitable[bool | Readiness]]
+
+
+def _traced_methods(details: grpc.HandlerCallDetails) -> bool:
+    """Health and reflection are not traced: they are probes, and their handlers do not suit the
+    OpenTelemetry aio interceptor (it iterates the result of every server-streaming handler, so a
+    ``Health/Watch`` written as a coroutine that calls ``context.write`` would fail as UNKNOWN)."""
+    return not str(details.method).startswith(OPEN_METHOD_PREFIXES)
+
+
+def tracing_interceptor() -> grpc.aio.ServerInterceptor:
+    """The OpenTelemetry server interceptor for the service's own RPCs."""
+    interceptor: grpc.aio.ServerInterceptor = aio_server_interceptor(filter_=_traced_methods)  # type: ignore[no-untyped-call]
+    return interceptor
 
 
 class ServiceServer:
@@ -54,7 +80,8 @@ class ServiceServer:
         self._health_interval = health_interval
         self._server = grpc.aio.server(
             interceptors=[
-                RequestInterceptor(TokenVerifier.from_settings(settings), f"{settings.service_name}.guild")
+                tracing_interceptor(),
+                RequestInterceptor(TokenVerifier.from_settings(settings), f"{settings.service_name}.guild"),
             ]
         )
         self._service_names = list(register(self._server))
@@ -70,6 +97,8 @@ class ServiceServer:
         )
         self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.readiness = Readiness(serving=False)
 
     async def start(self) -> None:
         await self._set_health(False)
@@ -80,23 +109,45 @@ class ServiceServer:
         log.info("serving", port=self.port, services=self._service_names)
 
     async def _set_health(self, serving: bool) -> None:
+        if self._stopping:
+            return
         status = (
             health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         )
         for name in ["", *self._service_names]:
             await self._health.set(name, status)
 
+    async def _check(self) -> Readiness:
+        try:
+            result = await self._healthy()
+        except Exception as exc:
+            log.warning("health check failed", exc_info=exc)
+            return Readiness(serving=False)
+        readiness = result if isinstance(result, Readiness) else Readiness(serving=bool(result))
+        if not self._workers_alive():
+            return Readiness(serving=False, degraded=readiness.degraded)
+        return readiness
+
     async def _watch_health(self) -> None:
-        last: bool | None = None
+        """Follow the dependencies: NOT_SERVING (streamed to watchers) while the service cannot work; a
+        degraded dependency is logged and counted but keeps the service in rotation."""
+        last: Readiness | None = None
         while True:
-            try:
-                ok = await self._healthy() and self._workers_alive()
-            except Exception:
-                ok = False
-            if ok != last:
-                await self._set_health(ok)
-                log.info("health", serving=ok)
-                last = ok
+            current = await self._check()
+            service = self._settings.service_name
+            _serving_gauge.set(int(current.serving), {"service": service})
+            for dependency in sorted({*DEGRADABLE, *current.degraded}):
+                _degraded_gauge.set(
+                    int(dependency in current.degraded), {"service": service, "dependency": dependency}
+                )
+            if last is None or current.serving != last.serving:
+                await self._set_health(current.serving)
+                log.info("health", serving=current.serving)
+            if current.degraded and (last is None or current.degraded != last.degraded):
+                log.warning("health degraded", degraded=list(current.degraded), serving=current.serving)
+            elif last is not None and last.degraded and not current.degraded:
+                log.info("health recovered", recovered=list(last.degraded))
+            self.readiness = last = current
             await asyncio.sleep(self._health_interval)
 
     def _workers_alive(self) -> bool:
@@ -104,7 +155,9 @@ class ServiceServer:
         return not any(task.done() for task in self._tasks[: len(self._workers)])
 
     async def stop(self) -> None:
-        """Stop accepting, finish in-flight calls, then stop workers."""
+        """Report NOT_SERVING (streamed to watchers), stop accepting, finish in-flight calls, then stop
+        workers."""
+        self._stopping = True
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self._settings.shutdown_grace_seconds)
         for worker in self._workers:
