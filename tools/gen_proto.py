@@ -21,12 +21,14 @@ PROTO_ROOT = ROOT / "protos"
 OUT_ROOT = ROOT / "libs" / "proto" / "src"
 BIN = Path(sys.executable).parent
 WELL_KNOWN = Path(protoc.__file__).parent / "_proto"
+# The descriptor set with source info, inside the package (guild_common.grpc.reflection serves it).
+DESCRIPTOR_SET = "descriptors.binpb"
 
 
 def generate(out: Path) -> None:
     """Run protoc with the Python, gRPC and mypy plugins over all protos."""
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "guild").mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
@@ -37,6 +39,10 @@ def generate(out: Path) -> None:
         f"--mypy_grpc_out=quiet:{out}",
         f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
+        # Every file with its comments, for server reflection (grpcurl describe prints them).
+        f"--descriptor_set_out={out / 'guild' / DESCRIPTOR_SET}",
+        "--include_source_info",
+        "--include_imports",
         *protos,
     ]
     if protoc.main(args) != 0:

@@ -48,6 +48,7 @@ def test_wheel_holds_the_apis_and_event_payloads(wheel: Path) -> None:
     assert "grpcio" in requires
     for expected in (
         "guild/py.typed",
+        "guild/descriptors.binpb",
         "guild/community/v1/community_service_pb2_grpc.py",
         "guild/community/v1/community_service_pb2.pyi",
         "guild/events/v1/content_events_pb2.py",

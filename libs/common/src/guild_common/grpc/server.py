@@ -10,12 +10,12 @@ from typing import Protocol
 import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from opentelemetry import metrics
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from guild_common.auth import TokenVerifier
 from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestInterceptor
+from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
 from guild_common.settings import ServiceSettings
 
@@ -87,13 +87,8 @@ class ServiceServer:
         self._service_names = list(register(self._server))
         self._health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
-        reflection.enable_server_reflection(
-            [
-                *self._service_names,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ],
-            self._server,
+        enable_reflection(
+            [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], self._server
         )
         self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         self._tasks: list[asyncio.Task[None]] = []
