@@ -1,12 +1,13 @@
 """A reference consumer of Guild's membership, reputation, badge and recognition events.
 
 It creates one durable JetStream pull consumer per stream (``GUILD_COMMUNITY``, ``GUILD_REPUTATION``
-and any ``GUILD_*`` stream whose name mentions badges or recognition), decodes each CloudEvent (the
-``ce-*`` NATS headers and the protobuf payload named by ``ce-dataschema``) and prints it as one JSON
+and any ``GUILD_*`` stream whose name mentions badges or recognition), decodes each CloudEvent with the
+official CloudEvents SDK (``cloudevents`` on PyPI: the percent-encoded ``ce-*`` NATS headers of the
+binding's binary mode, and the protobuf payload named by ``ce-dataschema``) and prints it as one JSON
 object per line. A message is acknowledged only after its line is written, so a crash re-delivers
 it: deduplicate downstream by ``id`` (the CloudEvents id).
 
-Run it with the workspace environment (it needs ``nats-py`` and ``guild-proto``)::
+Run it with the workspace environment (it needs ``nats-py``, ``cloudevents`` and ``guild-proto``)::
 
     .venv/bin/python examples/hr_consumer/hr_consumer.py --nats nats://127.0.0.1:4222
 
@@ -29,6 +30,8 @@ from datetime import datetime
 from typing import Any, TextIO
 
 import nats
+from cloudevents.core.bindings.http import HTTPMessage, from_binary
+from cloudevents.core.formats.json import JSONFormat
 from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError, Message
 from nats.aio.msg import Msg
@@ -42,6 +45,8 @@ import guild.events.v1
 REQUIRED_STREAMS = ("GUILD_COMMUNITY", "GUILD_REPUTATION")
 #: Further streams taken when they exist.
 OPTIONAL_STREAM_WORDS = ("BADGE", "RECOGNITION")
+#: ``dataschema`` is this prefix and the protobuf message's full name.
+SCHEMA_PREFIX = "urn:guild:proto:"
 
 
 def load_event_modules() -> None:
@@ -61,18 +66,25 @@ def message_class(full_name: str) -> type[Message] | None:
 
 
 def decode(msg: Msg) -> dict[str, Any]:
-    """One received message as a JSON-ready dict: CloudEvents attributes and the decoded data."""
-    headers = msg.headers or {}
+    """One received message as a JSON-ready dict: CloudEvents attributes and the decoded data.
+
+    The NATS binding's binary mode has the HTTP binding's ``ce-`` headers and percent-encoding, so the
+    SDK's HTTP binding parses it; ``datacontenttype`` is in ``ce-datacontenttype`` (and ``content-type``)."""
+    cloud_event = from_binary(HTTPMessage(headers=dict(msg.headers or {}), body=msg.data), JSONFormat())
+    time = cloud_event.get_time()
     event: dict[str, Any] = {
-        "type": headers.get("ce-type", ""),
-        "id": headers.get("ce-id", ""),
-        "time": headers.get("ce-time", ""),
-        "source": headers.get("ce-source", ""),
-        "subject": headers.get("ce-subject", ""),
+        "type": cloud_event.get_type(),
+        "id": cloud_event.get_id(),
+        "time": time.isoformat().replace("+00:00", "Z") if time else "",
+        "source": cloud_event.get_source(),
+        "subject": cloud_event.get_subject() or "",
         "topic": msg.subject,
-        "dataschema": headers.get("ce-dataschema", ""),
+        "dataschema": cloud_event.get_dataschema() or "",
+        "region": cloud_event.get_extension("region"),
+        "programme": cloud_event.get_extension("programme"),
     }
-    cls = message_class(event["dataschema"]) if event["dataschema"] else None
+    name = event["dataschema"].removeprefix(SCHEMA_PREFIX)
+    cls = message_class(name) if name else None
     if cls is None:
         event["data_base64"] = base64.b64encode(msg.data).decode()
         event["error"] = f"unknown dataschema {event['dataschema']!r}"

@@ -7,13 +7,22 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import grpc
+import nats
+from cloudevents.core.bindings.http import HTTPMessage, from_binary
+from cloudevents.core.formats.json import JSONFormat
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2
 from tests.integration.harness import SuiteProcesses
+
+from guild.community.v1 import community_service_pb2 as community_api
+from guild.community.v1 import community_service_pb2_grpc as community_grpc
+from guild.events.v1 import community_events_pb2
+from guild_testing.fixtures import Infra, auth
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -95,3 +104,48 @@ async def test_grpcurl_describes_with_comments_and_watches_health(suite: SuitePr
     assert "// Creates a community; the caller becomes its owner." in described.stdout
     watched = await _grpcurl("-max-time", "2", suite.address("content"), "grpc.health.v1.Health/Watch")
     assert '"status": "SERVING"' in watched.stdout, watched.stdout + watched.stderr
+
+
+async def test_events_of_the_suite_parse_with_the_cloudevents_sdk(
+    suite: SuiteProcesses, infra: Infra
+) -> None:
+    """A member named ``zoë`` joins; the official SDK reads the event from NATS with her name intact."""
+    stub = community_grpc.CommunityServiceStub(suite.channel("community"))
+    created = await stub.CreateCommunity(
+        community_api.CreateCommunityRequest(
+            name="Conformance", slug=f"conformance-{uuid.uuid4().hex[:8]}", programme="sales", region="emea"
+        ),
+        metadata=auth("olivia"),
+        timeout=10,
+    )
+    community_id = created.community.id
+    await stub.JoinCommunity(
+        community_api.JoinCommunityRequest(community_id=community_id), metadata=auth("zoë"), timeout=10
+    )
+    nc = await nats.connect(infra.nats_url)
+    try:
+        sub = await nc.jetstream().pull_subscribe(
+            "guild.emea.sales.community.member_joined", stream="GUILD_COMMUNITY"
+        )
+        found = None
+        for _ in range(40):
+            try:
+                messages = await sub.fetch(50, timeout=0.5)
+            except TimeoutError:
+                continue
+            for msg in messages:
+                event = from_binary(HTTPMessage(headers=dict(msg.headers or {}), body=msg.data), JSONFormat())
+                if event.get_subject() == f"{community_id}:zoë":
+                    found = (event, msg)
+            if found:
+                break
+        assert found is not None, "no member_joined event for zoë"
+        event, msg = found
+        assert (msg.headers or {})["ce-subject"] == f"{community_id}:zo%C3%AB"
+        assert event.get_type() == "guild.community.member_joined.v1"
+        assert event.get_dataschema() == "urn:guild:proto:guild.events.v1.MemberJoined"
+        assert event.get_datacontenttype() == "application/protobuf"
+        assert (event.get_extension("region"), event.get_extension("programme")) == ("emea", "sales")
+        assert community_events_pb2.MemberJoined.FromString(msg.data).member_id == "zoë"
+    finally:
+        await nc.close()

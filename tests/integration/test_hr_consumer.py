@@ -132,7 +132,8 @@ async def test_hr_consumer_prints_decoded_membership_and_points_events(
     event = joined[0]
     assert event["type"] == "guild.community.member_joined.v1"
     assert event["source"] == "/guild/community"
-    assert event["dataschema"] == "guild.events.v1.MemberJoined"
+    assert event["dataschema"] == "urn:guild:proto:guild.events.v1.MemberJoined"
+    assert (event["region"], event["programme"]) == ("amer", "graduates")
     assert event["topic"] == "guild.amer.graduates.community.member_joined"
     assert event["id"]
     assert event["time"].endswith("Z")
@@ -144,7 +145,7 @@ async def test_hr_consumer_prints_decoded_membership_and_points_events(
     assert points
     for entry in points:
         assert entry["type"] == "guild.reputation.points_changed.v1"
-        assert entry["dataschema"] == "guild.events.v1.PointsChanged"
+        assert entry["dataschema"] == "urn:guild:proto:guild.events.v1.PointsChanged"
         assert entry["data"]["community_id"] == community_id
         assert entry["data"]["rule"]
         assert entry["data"]["source_event_id"]
