@@ -9,7 +9,9 @@
 #   GUILD_NATS_MONITOR_PORT  NATS HTTP monitoring port (default 8222)
 #   GUILD_MONGO_URI          use this MongoDB server; start no FerretDB
 #   GUILD_MONGO_PORT         FerretDB port (default 27017)
-#   GUILD_FERRETDB_LOG_LEVEL debug, info, warn or error (default warn)
+#   GUILD_FERRETDB_LOG_LEVEL debug, info, warn or error (default error: at warn FerretDB logs every
+#                            error reply in full, e.g. each client's endSessions on close and every
+#                            duplicate key the services rely on for idempotency)
 #   GUILD_INFRA_TIMEOUT      seconds to wait for each port (default 30)
 #   NATS_SERVER_BIN, FERRETDB_BIN  binaries to use
 set -euo pipefail
@@ -110,7 +112,7 @@ else
   mkdir -p "$DATA_DIR/ferretdb"
   start_or_reuse ferretdb "mongodb://127.0.0.1:$mport" 127.0.0.1 "$mport" -- \
     "$ferretdb_bin" -listen "127.0.0.1:$mport" -data-dir "$DATA_DIR/ferretdb" \
-    -log-level "${GUILD_FERRETDB_LOG_LEVEL:-warn}"
+    -log-level "${GUILD_FERRETDB_LOG_LEVEL:-error}"
 fi
 
 log "infrastructure is up: NATS $(mask_url "$(nats_url)"), MongoDB $(mask_url "$(mongo_uri)")"

@@ -5,6 +5,7 @@ SDK parses, and JSON log lines only."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import uuid
@@ -149,3 +150,24 @@ async def test_events_of_the_suite_parse_with_the_cloudevents_sdk(
         assert community_events_pb2.MemberJoined.FromString(msg.data).member_id == "zoë"
     finally:
         await nc.close()
+
+
+async def test_every_log_line_is_json(suite: SuiteProcesses) -> None:
+    for svc in suite.services:
+        text = suite.log_text(svc)
+        assert text.strip(), svc
+        bad = [
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.startswith("===== harness:") and not _is_json_object(line)
+        ]
+        assert bad == [], f"{svc}: non-JSON log lines:\n" + "\n".join(bad[:20])
+        lines = suite.log_lines(svc)
+        assert not [line for line in lines if "Failed to detach context" in str(line.get("event"))], svc
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

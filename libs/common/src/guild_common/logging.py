@@ -1,9 +1,15 @@
-"""structlog JSON logs on stdout, carrying the service, trace and span ids."""
+"""structlog JSON logs on stdout, carrying the service, trace and span ids.
+
+Every line is one JSON object: structlog's own, the standard library's (grpc, nats, asyncio, pymongo),
+Python warnings (routed into logging) and uncaught exceptions. Exceptions are structured tracebacks
+(``"exception": [{"exc_type", "exc_value", "frames": [...]}]``), not text or a repr.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -30,7 +36,7 @@ def configure_logging(service: str, level: str = "info") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
+            structlog.processors.dict_tracebacks,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
@@ -41,9 +47,10 @@ def configure_logging(service: str, level: str = "info") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.dict_tracebacks,
                 structlog.processors.JSONRenderer(),
             ],
         )
@@ -51,3 +58,10 @@ def configure_logging(service: str, level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(numeric_level, logging.WARNING))
+    # Warnings become WARNING records of the "py.warnings" logger, rendered as JSON like the rest.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None) -> None:
+    structlog.get_logger("guild").critical("uncaught exception", exc_info=(exc_type, exc, traceback))
