@@ -1,6 +1,7 @@
 """Call a Guild RPC from another Python system with the generated SDK (the ``guild-proto`` package).
 
-    pip install guild-proto          # or: uv build --wheel libs/proto && pip install dist/guild_proto-*.whl
+    # guild-proto is not published to a public index: build the wheel from this repository
+    uv build --wheel libs/proto -o dist && pip install dist/guild_proto-*.whl
     python examples/sdk_call.py --target community.guild.svc:50051 --token "$TOKEN" --region emea
 
 Prints the communities the token's subject can see, one JSON object per line; exits 1 with the gRPC

@@ -66,18 +66,19 @@ if [[ -z $reason ]]; then
 fi
 
 if [[ -n $reason ]]; then
-  log "building ferretdb ($reason); the first build takes a minute or two"
+  log "building ferretdb ($reason): about 40 s to 2 min the first time (downloading Go modules when they are"
+  log "not cached yet, then compiling), progress every ${GUILD_PROGRESS_SECONDS:-15} s; later runs reuse the binary"
   mkdir -p "$(dirname "$bin")"
   tmp="$bin.tmp.$$"
   work="$(dirname "$bin")/.ferretdb-src.$$"
   trap 'rm -rf "$tmp" "$work"' EXIT
   mkdir -p "$work"
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$work/"
-  (cd "$work" && go mod vendor)
+  run_with_progress "fetching ferretdb's Go modules" go -C "$work" mod vendor
   for p in "${patches[@]}"; do
     patch --quiet --forward -p1 -d "$work/vendor/github.com/FerretDB/FerretDB" <"$p" || die "cannot apply $p"
   done
-  (cd "$work" && go build -mod=vendor -o "$tmp" .)
+  run_with_progress "compiling ferretdb" go -C "$work" build -mod=vendor -o "$tmp" .
   mv -f "$tmp" "$bin"
   rm -rf "$work"
   trap - EXIT

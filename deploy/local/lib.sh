@@ -48,6 +48,27 @@ die() {
   exit 1
 }
 
+# run_with_progress LABEL CMD...: log LABEL, run CMD and, while it runs, log the time taken so far every
+# GUILD_PROGRESS_SECONDS (15); returns CMD's exit status.
+run_with_progress() {
+  local label=$1 every=${GUILD_PROGRESS_SECONDS:-15} start=$SECONDS pid waited
+  shift
+  log "$label"
+  "$@" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    waited=0
+    while ((waited < every)) && kill -0 "$pid" 2>/dev/null; do
+      sleep 1
+      waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "  ... still $label ($((SECONDS - start)) s so far)"
+    fi
+  done
+  wait "$pid"
+}
+
 # usage: prints the comment block at the top of the running script.
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"

@@ -26,6 +26,7 @@ from guild.events.v1 import community_events_pb2
 from guild_testing.fixtures import Infra, auth
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_health_watch_streams_serving_on_every_service(suite: SuiteProcesses) -> None:
@@ -171,3 +172,27 @@ def _is_json_object(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
+
+
+def _walkthrough(suite: SuiteProcesses) -> str:
+    """The README walk-through's commands, pointed at this suite; bad-input calls (which fail on purpose)
+    left out, so the script stops at the first failure."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Walk-through", 1)[1]
+    script = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    script = script.split("# Bad input", 1)[0]
+    for svc, port in (("community", 50051), ("content", 50052), ("reputation", 50053), ("notify", 50054)):
+        script = script.replace(f"127.0.0.1:{port}", suite.address(svc))
+    return "set -euo pipefail\n" + script
+
+
+async def test_the_readme_walkthrough_runs_twice(suite: SuiteProcesses) -> None:
+    script = _walkthrough(suite)
+    for attempt in (1, 2):
+        done = await asyncio.to_thread(
+            subprocess.run, ["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, f"run {attempt}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert '"points": "20"' in done.stdout, (
+            f"run {attempt}: Bob's points never showed:\n{done.stdout[-3000:]}"
+        )

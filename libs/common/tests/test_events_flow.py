@@ -337,3 +337,18 @@ async def test_a_stream_describes_itself_to_operators(js: nats.js.JetStreamConte
     assert info.config.description is not None
     assert "demo" in info.config.description
     assert "docs/events.md" in info.config.description
+
+
+async def test_a_consumer_is_durable_and_describes_itself(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    spec = ConsumerSpec(name="notify", source_service="demo", handlers={"guild.demo.said.v1": _ignore})
+    consumer = EventConsumer(js, db, spec)
+    await consumer.subscribe()
+    info = await js.consumer_info("GUILD_DEMO", "notify_GUILD_DEMO")
+    assert info.config.durable_name == "notify_GUILD_DEMO"
+    assert info.config.description == "guild notify: handles guild.demo.said.v1"
+
+
+async def _ignore(envelope: Envelope) -> None:
+    return None

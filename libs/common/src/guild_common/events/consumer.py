@@ -135,6 +135,7 @@ class EventConsumer:
     async def subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
             durable_name=self._spec.durable,
+            description=f"guild {self._spec.name}: handles {', '.join(sorted(self._spec.handlers))}",
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self._ack_wait,
