@@ -67,16 +67,16 @@ class CrashingLedger(MongoLedger):
     crash_after: int | None = None
     crash_before_release = False
 
-    async def release(self, entry_id: str) -> None:
-        if self.crash_before_release:
-            raise Crash(entry_id)
-        await super().release(entry_id)
+    async def release_many(self, entry_ids: Sequence[str]) -> None:
+        if self.crash_before_release and entry_ids:
+            raise Crash(entry_ids[0])
+        await super().release_many(entry_ids)
 
-    async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
-        if self.crash_after is None:
-            return await super().count(entry_id, counters)
-        await super().count(entry_id, list(counters)[: self.crash_after])
-        raise Crash(entry_id)
+    async def count_many(self, entries: Sequence[tuple[str, Sequence[Counter]]]) -> None:
+        if self.crash_after is None or not entries:
+            return await super().count_many(entries)
+        await super().count_many([(i, list(counters)[: self.crash_after]) for i, counters in entries])
+        raise Crash(entries[0][0])
 
 
 def _event(name: str, payload: Message) -> Envelope:
