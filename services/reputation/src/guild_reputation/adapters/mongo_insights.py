@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.insights import (
     MONTH,
     NEVER,
@@ -60,6 +60,10 @@ class MongoInsights:
         self._posts = db[POSTS]
         self._questions = db[QUESTIONS]
         self._weeks = weeks
+        # What the handlers of a batch of events do at the same time goes to the store together.
+        self._batched_members = Coalesced(self._members)
+        self._batched_activity = Coalesced(self._activity)
+        self._batched_posts = Coalesced(self._posts)
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -108,17 +112,14 @@ class MongoInsights:
         self, community_id: str, member_id: str, region: str, programme: str, at: datetime
     ) -> None:
         day = self._weeks.day(at)
-        try:
-            await self._activity.insert_one(
-                {
-                    "_id": f"{community_id}|{member_id}|{day}",
-                    **_routing(community_id, region, programme),
-                    "member_id": member_id,
-                    "day": day,
-                }
-            )
-        except DuplicateKeyError:
-            pass
+        await self._batched_activity.insert(
+            {
+                "_id": f"{community_id}|{member_id}|{day}",
+                **_routing(community_id, region, programme),
+                "member_id": member_id,
+                "day": day,
+            }
+        )
 
     async def posted(
         self,
@@ -131,22 +132,20 @@ class MongoInsights:
         at: datetime,
         question_id: str = "",
     ) -> None:
-        try:
-            await self._posts.insert_one(
-                {
-                    "_id": f"{kind.value}:{post_id}",
-                    **_routing(community_id, region, programme),
-                    "author_id": author_id,
-                    "kind": kind.value,
-                    "at": at,
-                    "question_id": question_id or (post_id if kind is PostKind.QUESTION else ""),
-                }
-            )
-        except DuplicateKeyError:
-            pass
-        # Earliest times kept by ``$min``: one atomic upsert whatever the order of the events.
+        await self._batched_posts.insert(
+            {
+                "_id": f"{kind.value}:{post_id}",
+                **_routing(community_id, region, programme),
+                "author_id": author_id,
+                "kind": kind.value,
+                "at": at,
+                "question_id": question_id or (post_id if kind is PostKind.QUESTION else ""),
+            }
+        )
+        # Earliest times kept by ``$min``: one atomic upsert (on the ``_id`` alone: it cannot fail)
+        # whatever the order of the events.
         earliest = {"first_post_at": at, **({"first_question_at": at} if kind is PostKind.QUESTION else {})}
-        await self._members.update_one(
+        await self._batched_members.update(
             {"_id": f"{community_id}|{author_id}"},
             {
                 "$set": {**_routing(community_id, region, programme), "member_id": author_id},
