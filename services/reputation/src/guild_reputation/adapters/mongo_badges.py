@@ -173,8 +173,7 @@ class MongoBadges:
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
     ) -> None:
-        # Stored before or not, its sets are completed all the same.
-        await self._batched_facts.insert(
+        inserted = await self._batched_facts.insert(
             {
                 "_id": fact_id,
                 "community_id": community_id,
@@ -183,10 +182,20 @@ class MongoBadges:
                 "subject_id": subject_id,
             }
         )
-        await asyncio.gather(
-            self._add_to_set(facts_by_subject_id(community_id, kind, subject_id), "facts", [fact_id]),
-            self._add_to_set(subjects_by_member_id(community_id, member_id, kind), "subjects", [subject_id]),
-        )
+        sets = [
+            (facts_by_subject_id(community_id, kind, subject_id), "facts", fact_id),
+            (subjects_by_member_id(community_id, member_id, kind), "subjects", subject_id),
+        ]
+        if not inserted:
+            # Stored before: its sets are completed all the same (a crash may have come in between),
+            # those already holding it left as they are (a read costs the store less than an update).
+            held = await asyncio.gather(*(self._batched_sets.find_by_id(i, {f: 1}) for i, f, _ in sets))
+            sets = [
+                (i, f, v)
+                for (i, f, v), doc in zip(sets, held, strict=True)
+                if v not in (doc or {}).get(f, [])
+            ]
+        await asyncio.gather(*(self._add_to_set(set_id, field, [value]) for set_id, field, value in sets))
 
     async def _add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
         # ``$addToSet`` is atomic and idempotent: each fact counts once whatever the writers. An upsert

@@ -53,6 +53,41 @@ def _earliest(current: Any, moment: datetime) -> datetime:
     return moment if not isinstance(current, datetime) or moment < current else current
 
 
+def _stored_time(moment: datetime) -> datetime:
+    """``moment`` as stored (BSON keeps milliseconds)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _holds(doc: Document, values: Document, earliest: Document) -> bool:
+    """Whether ``doc`` has ``values`` and times no later than ``earliest``'s (a ``$set`` and ``$min``
+    would change nothing)."""
+    if any(doc.get(name) != value for name, value in values.items()):
+        return False
+    return all(
+        isinstance(doc.get(name), datetime)
+        and doc[name].tzinfo is not None
+        and doc[name] <= _stored_time(moment)
+        for name, moment in earliest.items()
+    )
+
+
+def _unchanged(doc: Document, update: Document) -> bool:
+    """Whether the ``$set`` of ``update`` would leave ``doc`` as it is."""
+    for name, value in update.get("$set", {}).items():
+        stored = doc.get(name)
+        if isinstance(value, datetime):
+            if not isinstance(stored, datetime) or stored != _stored_time(value):
+                return False
+        elif isinstance(value, float) or isinstance(stored, float):
+            if not isinstance(stored, (int, float)) or not isinstance(value, (int, float)):
+                return False
+            if abs(stored - value) > 0.002:
+                return False
+        elif stored != value:
+            return False
+    return True
+
+
 class MongoInsights:
     def __init__(self, db: AsyncDatabase[Document], weeks: Weeks) -> None:
         self._members = db[MEMBERS]
@@ -64,6 +99,7 @@ class MongoInsights:
         self._batched_members = Coalesced(self._members)
         self._batched_activity = Coalesced(self._activity)
         self._batched_posts = Coalesced(self._posts)
+        self._batched_questions = Coalesced(self._questions)
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -145,6 +181,12 @@ class MongoInsights:
         # Earliest times kept by ``$min``: one atomic upsert (on the ``_id`` alone: it cannot fail)
         # whatever the order of the events.
         earliest = {"first_post_at": at, **({"first_question_at": at} if kind is PostKind.QUESTION else {})}
+        member = {**_routing(community_id, region, programme), "member_id": author_id}
+        stored = await self._batched_members.find_by_id(f"{community_id}|{author_id}")
+        if stored is not None and _holds(stored, member, earliest):
+            # Nothing to change (times only move earlier): a read costs the store less than an update.
+            await self.active(community_id, author_id, region, programme, at)
+            return
         await self._batched_members.update(
             {"_id": f"{community_id}|{author_id}"},
             {
@@ -190,6 +232,11 @@ class MongoInsights:
                 }
             }
 
+        # Most events change nothing (a question's later answers): one read, batched, tells so, and
+        # what holds now holds for good (times only move earlier).
+        stored = await self._batched_questions.find_by_id(question_id)
+        if stored is not None and _unchanged(stored, build(stored)):
+            return
         # The answer time is derived from both times: read, build and write guarded by the version.
         await update_guarded(self._questions, question_id, build)
 
