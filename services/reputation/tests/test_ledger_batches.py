@@ -60,10 +60,10 @@ class CrashingLedger(MongoLedger):
         await super().count_many([(i, list(counters)[: self.crash_after]) for i, counters in entries])
         raise Crash(entries[0][0])
 
-    async def release_many(self, entry_ids: Sequence[str]) -> None:
-        if self.crash_before_release and entry_ids:
-            raise Crash(entry_ids[0])
-        await super().release_many(entry_ids)
+    async def release_many(self, entries: Sequence[Document]) -> None:
+        if self.crash_before_release and entries:
+            raise Crash(str(entries[0]["_id"]))
+        await super().release_many(entries)
 
 
 @pytest_asyncio.fixture
@@ -114,6 +114,17 @@ async def _assert_counters_equal_the_ledger(ledger: MongoLedger, db: AsyncDataba
     assert await db[LEDGER].count_documents({"released": False}) == 0
 
 
+async def _released(db: AsyncDatabase[Document], woken: list[tuple[str, str]]) -> list[str]:
+    """The entries of the releases the relay was woken for (each release holds their events)."""
+    entries: list[str] = []
+    for collection, release_id in woken:
+        release = await db[collection].find_one({"_id": release_id})
+        assert release is not None
+        assert len(release["outbox"]) == len(release["entries"])
+        entries.extend(release["entries"])
+    return entries
+
+
 async def _points(db: AsyncDatabase[Document], member: str) -> int:
     doc = await db[TOTALS].find_one({"_id": total_id(C, ALL_TIME, member)})
     return int(doc["points"]) if doc else 0
@@ -123,15 +134,16 @@ async def test_a_batch_with_the_same_entry_twice_counts_it_once(
     clients: list[tuple[AsyncDatabase[Document], Commands]],
 ) -> None:
     db, commands = clients[0]
-    released: list[str] = []
-    ledger = MongoLedger(db, on_events=lambda _c, i: released.append(i), calendar=Calendar())
+    woken: list[tuple[str, str]] = []
+    ledger = MongoLedger(db, on_events=lambda c, i: woken.append((c, i)), calendar=Calendar())
     entries = [_entry(n, MEMBERS[n % 3], actor=f"v{n}") for n in range(12)]
     batch = _docs(ledger, [*entries, entries[3], entries[5], entries[3]])
     commands.sent.clear()
     assert await ledger.record_many(batch) == [None] * len(batch)
-    # One insert, one merged update command per counter collection, one release.
-    assert dict(commands.sent) == {"insert": 1, "update": 4}
-    assert sorted(released) == sorted(e.id for e in entries)
+    # One insert, one merged update command per counter collection, the release: its events, then
+    # the entries marked.
+    assert dict(commands.sent) == {"insert": 2, "update": 4}
+    assert sorted(await _released(db, woken)) == sorted(e.id for e in entries)
     for member in MEMBERS:
         assert await _points(db, member) == 5 * sum(1 for e in entries if e.member_id == member)
     await _assert_counters_equal_the_ledger(ledger, db)
@@ -150,7 +162,7 @@ async def test_concurrent_records_are_written_as_one_batch(
     entries = [_entry(n, MEMBERS[n % 3]) for n in range(30)]
     commands.sent.clear()
     await asyncio.gather(*(ledger.record(e, region="emea", programme="sales") for e in entries))
-    assert dict(commands.sent) == {"insert": 1, "update": 4}
+    assert dict(commands.sent) == {"insert": 2, "update": 4}
     await _assert_counters_equal_the_ledger(ledger, db)
 
 
@@ -159,8 +171,8 @@ async def test_a_batch_redelivered_split_otherwise_after_a_crash_counts_each_ent
     clients: list[tuple[AsyncDatabase[Document], Commands]], crash: str
 ) -> None:
     db, _ = clients[0]
-    released: list[str] = []
-    ledger = CrashingLedger(db, on_events=lambda _c, i: released.append(i), calendar=Calendar())
+    woken: list[tuple[str, str]] = []
+    ledger = CrashingLedger(db, on_events=lambda c, i: woken.append((c, i)), calendar=Calendar())
     entries = [_entry(n, MEMBERS[n % 3], actor=f"v{n % 4}") for n in range(16)]
     first = entries[:10]
     if crash == "after_insert":
@@ -172,7 +184,7 @@ async def test_a_batch_redelivered_split_otherwise_after_a_crash_counts_each_ent
         with pytest.raises(Crash):
             await ledger.record_many(_docs(ledger, first))
         ledger.crash_after, ledger.crash_before_release = None, False
-    assert not released
+    assert not await _released(db, woken)
     # Redelivered in other batches, out of order, with later entries and repeats mixed in.
     rng = random.Random(7)
     again = [*entries, *rng.sample(first, 4)]
@@ -181,7 +193,7 @@ async def test_a_batch_redelivered_split_otherwise_after_a_crash_counts_each_ent
         assert await ledger.record_many(_docs(ledger, again[start : start + 5])) == [None] * len(
             again[start : start + 5]
         )
-    assert sorted(released) == sorted(e.id for e in entries)
+    assert sorted(await _released(db, woken)) == sorted(e.id for e in entries)
     await _assert_counters_equal_the_ledger(ledger, db)
 
 

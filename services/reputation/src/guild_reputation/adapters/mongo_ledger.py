@@ -18,26 +18,42 @@ and every lookup the rules make cost the same whatever the ledger's size:
   ``DISTINCT_TARGET_RULES`` the distinct targets, for the mentor badge (counted once per target: the
   target ids themselves are the guard, a set as small as the count).
 
-Recording an entry costs an insert, one ``bulk_write`` per counter collection (``$inc`` updates,
-sent together, not read back) and the update that releases it; a decision made on a counter's state
-(see ``Guard``) adds one guarded update of that counter before the bulk.
+Recording in batches. The handlers of a consumer's batch run at once; the entries they record while
+the previous batch is being written are written together (``record_many``, fed by ``record`` through a
+``Batcher``): one unordered ``insert_many`` (an id recorded before fails alone, and one ``find`` reads
+those back), each decision's guarded counter (below), then per counter collection one ``update``
+command of one merged statement per counter document (``Merged``: the batch's increments summed, its
+entry ids pushed), then the release. Which entries share a batch never matters for correctness: every
+statement is still one guarded single-document update. The cost of an entry no longer grows with the
+commands: a batch of any size costs an insert, three updates and the release.
 
 Counting once. Each counter is applied an entry by an update whose filter says it does not hold the
 entry yet: the counter keeps the ids it was applied in ``seen``, in two slots by the hour of writing
-(``seen.a`` for even hours, ``seen.b`` for odd ones, ``seen.ha``/``seen.hb`` the hour each holds). The
-bulk sends per counter an upsert creating it if missing, an update emptying this hour's slot if it
-holds an older hour's ids (how old ids are forgotten), then the ``$inc`` and ``$push`` of the entry
-guarded by "not held": replayed (a redelivery after a crash) it matches nothing. A redelivery
-within an hour of the first attempt is therefore never counted twice, far longer than JetStream
-redelivers an unacknowledged message (``max_deliver`` x (``ack_wait`` + backoff): minutes).
+(``seen.a`` for even hours, ``seen.b`` for odd ones, ``seen.ha``/``seen.hb`` the hour each holds). A
+merged statement is an upsert guarded by "holds none of these ids, and this hour's slot is this hour's
+or empty": replayed, or meeting a slot still holding an older hour's ids (how old ids are forgotten),
+or another writer creating the counter at once, it fails with a duplicate key, which ends the command
+(the embedded store stops at the first failed statement of any ``update`` and does not say which).
+Then the batch's counters are read back (one ``find``): those holding all their entries are done, and
+each entry a counter does not hold is applied on its own by the safe form (``_updates``: an upsert
+creating the counter if missing, an update emptying this hour's slot if it holds an older hour's ids,
+then the ``$inc`` and ``$push`` of the entry guarded by "not held", none of which can fail). A
+redelivery within an hour of the first attempt is therefore never counted twice, far longer than
+JetStream redelivers an unacknowledged message (``max_deliver`` x (``ack_wait`` + backoff): minutes).
 
-Crashes: the entry is inserted first (unreleased), counted into every counter, then marked
-``released`` with its ``points_changed`` event. A redelivered event whose entry is released changes
-nothing. One whose entry is not (a crash in between) is counted again from the stored entry (its amount
-as first recorded), each counter skipping it if it holds it already, then released. Until released, an
-entry may be in only some of the counters the rules read: handlers read the counters they decide on
-with ``target_state``, which tells which of the event's entries they hold; those are finished
-(``resume``) rather than decided again.
+Releasing. The ``points_changed`` events of the entries released together go into one document of
+``ledger_releases`` (inserted first, so a crash before the entries are marked loses none: the
+redelivery releases them again, and the repeated events keep their ids, which the stream's dedupe and
+every consumer absorb), then the entries are marked ``released`` with one update. The relay publishes
+one document per release instead of reading and clearing every entry; releases published a minute ago
+are deleted by ``_id``. Entries released by earlier versions carry their events in their own outbox.
+
+Crashes: the entry is inserted first (unreleased), counted into every counter, then released. A
+redelivered event whose entry is released changes nothing. One whose entry is not (a crash in
+between) is counted again from the stored entry (its amount as first recorded), each counter skipping
+it if it holds it already, then released. Until released, an entry may be in only some of the
+counters the rules read: handlers read the counters they decide on with ``target_state``, which tells
+which of the event's entries they hold; those are finished (``resume``) rather than decided again.
 
 Decisions on state (a reversal's amount, a once-only gain, a gain a removal forbids) are exact with
 any number of replicas: the entry stores its ``Guard`` and is counted into the guarded counter first, by
@@ -53,6 +69,7 @@ they existed, once per database, at start.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +86,9 @@ from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
+    OUTBOX,
     PENDING,
+    SEQ,
     current_trace_headers,
     merge_updates,
     outbox_fields,
@@ -119,7 +138,12 @@ _ENTRY_FIELDS = {
     )
 }
 _TOTAL_FIELDS = {"community_id": 1, "member_id": 1, "points": 1, "period": 1, "entries": 1}
-OUTBOX_COLLECTIONS = [LEDGER]
+# The ``points_changed`` events of entries released together, one document per release; entries
+# released by earlier versions carry theirs in their own outbox (still published from there).
+RELEASES = "ledger_releases"
+# Published releases are deleted this long after they were written.
+RELEASES_KEPT_SECONDS = 60.0
+OUTBOX_COLLECTIONS = [LEDGER, RELEASES]
 INDEXES = [
     # A member's entries in order: recounting and building the counters.
     IndexSpec(LEDGER, [("member_id", 1), ("time", 1), ("_id", 1)]),
@@ -442,6 +466,9 @@ class MongoLedger:
             COUNTERS: self._counters,
         }
         self._meta = db[META]
+        self._releases = db[RELEASES]
+        self._written_releases: list[tuple[float, str]] = []
+        self._last_prune = time.monotonic()
         self._db = db
         self._on_events = on_events
         # Entries recorded at the same time are written together; so are reads of counters by _id.
@@ -573,7 +600,7 @@ class MongoLedger:
                     raise result
         ready = [(entry_id, counters) for entry_id, counters in plain if entry_id not in failed]
         await self.count_many(ready)
-        await self.release_many([entry_id for entry_id, _ in ready])
+        await self.release_many([doc for doc in stored if str(doc["_id"]) not in failed])
         return failed
 
     async def _apply_guarded(self, stored: Document, counter: Counter, guard: Guard) -> None:
@@ -666,21 +693,50 @@ class MongoLedger:
         await self.count(entry_id, [counter])
         return True
 
-    async def release(self, entry_id: str) -> None:
-        """Mark the entry counted and hand its ``points_changed`` event to the relay."""
-        await self.release_many([entry_id])
-
-    async def release_many(self, entry_ids: Sequence[str]) -> None:
-        """Mark the entries counted and hand their ``points_changed`` events to the relay: one update."""
-        if not entry_ids:
+    async def release_many(self, entries: Sequence[Document]) -> None:
+        """Mark stored entries counted and hand their ``points_changed`` events to the relay: one
+        document holding the events (written first, so a crash before the entries are marked loses
+        none: their redelivery releases them again, and the repeated events keep their ids, which
+        the stream's dedupe and every consumer absorb), then one update of the entries."""
+        if not entries:
             return
-        released = await self._ledger.update_many(
-            {"_id": {"$in": list(entry_ids)}, "released": False}, {"$set": {"released": True, PENDING: True}}
-        )
-        if released.modified_count:
-            for entry_id in entry_ids:
-                # Named, so the relay publishes it by _id rather than sweeping the whole ledger.
-                self._on_events(LEDGER, entry_id)
+        ids = [str(doc["_id"]) for doc in entries]
+        events = [event for doc in entries for event in doc.get(OUTBOX, [])]
+        release_id = ""
+        if events:
+            release_id = uuid.uuid4().hex
+            await self._releases.insert_one(
+                {
+                    "_id": release_id,
+                    "time": self._clock(),
+                    "entries": ids,
+                    OUTBOX: events,
+                    PENDING: True,
+                    SEQ: 1,
+                }
+            )
+        await self._ledger.update_many({"_id": {"$in": ids}, "released": False}, {"$set": {"released": True}})
+        if release_id:
+            # Named, so the relay publishes it by _id rather than sweeping.
+            self._on_events(RELEASES, release_id)
+            self._written_releases.append((time.monotonic(), release_id))
+            await self._prune_releases()
+
+    async def _prune_releases(self) -> None:
+        """Delete the published releases this ledger wrote a while ago (by ``_id``), once in a while."""
+        now = time.monotonic()
+        if now - self._last_prune < RELEASES_KEPT_SECONDS:
+            return
+        self._last_prune = now
+        old = [i for at, i in self._written_releases if now - at >= RELEASES_KEPT_SECONDS]
+        if not old:
+            return
+        await self._releases.delete_many({"_id": {"$in": old}, PENDING: False})
+        pending = {
+            doc["_id"] async for doc in self._releases.find({"_id": {"$in": old}, PENDING: True}, {"_id": 1})
+        }
+        gone = set(old) - pending
+        self._written_releases = [(at, i) for at, i in self._written_releases if i not in gone]
 
     async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
         """Finish the entries among ``entry_ids`` left recorded but unreleased by a crash (counted as
@@ -688,7 +744,8 @@ class MongoLedger:
         if not entry_ids:
             return []
         docs = await self._ledger.find(
-            {"_id": {"$in": list(entry_ids)}, "released": False}, {**_ENTRY_FIELDS, "source_event_id": 1}
+            {"_id": {"$in": list(entry_ids)}, "released": False},
+            {**_ENTRY_FIELDS, "source_event_id": 1, OUTBOX: 1},
         ).to_list()
         docs.sort(key=lambda d: str(d["_id"]))
         failed = await self._finish_many(docs)
