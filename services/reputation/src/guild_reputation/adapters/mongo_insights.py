@@ -16,8 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
-from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
+from guild_common.atomic import (
+    NO_CHANGE,
+    VERSION,
+    NoChange,
+    update_guarded,
+    version_guard,
+    with_version_bump,
+)
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.insights import (
@@ -237,7 +245,24 @@ class MongoInsights:
         stored = await self._batched_questions.find_by_id(question_id)
         if stored is not None and _unchanged(stored, build(stored)):
             return
-        # The answer time is derived from both times: read, build and write guarded by the version.
+        # The answer time is derived from both times: built from the read, written guarded by the
+        # version read (created only if still missing); when another writer came first, read, build
+        # and write again until it holds.
+        try:
+            if stored is None:
+                created = await self._questions.update_one(
+                    {"_id": question_id, VERSION: {"$exists": False}},
+                    with_version_bump(build(None)),
+                    upsert=True,
+                )
+                if created.upserted_id is not None or created.modified_count:
+                    return
+            elif await self._questions.find_one_and_update(
+                version_guard(stored), with_version_bump(build(stored))
+            ):
+                return
+        except DuplicateKeyError:
+            pass  # created meanwhile
         await update_guarded(self._questions, question_id, build)
 
     async def question_asked(
