@@ -325,6 +325,9 @@ class RunResult:
     progress: list[tuple[float, int]]
     entries: int
     commands: int
+    # Writes the commands carried: each update, insert or delete statement of a command counts (the
+    # embedded store applies an update statement with one read and one write however it is batched).
+    statements: int
     # Store time (ms, summed over concurrent commands) by command and collection during the drain.
     store_ms: dict[str, float]
     lags_ms: list[float]
@@ -355,17 +358,22 @@ class CommandCounter(monitoring.CommandListener):
         self.database = ""
         self.counting = False
         self.count = 0
+        self.statements = 0
         self.millis: dict[str, float] = defaultdict(float)
         self._started: dict[int, str] = {}
 
     def reset(self, database: str) -> None:
-        self.database, self.count, self.counting = database, 0, True
+        self.database, self.count, self.statements, self.counting = database, 0, 0, True
         self.millis.clear()
         self._started.clear()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if self.counting and event.database_name == self.database:
             self.count += 1
+            writes: list[Any] = next(
+                (event.command[k] for k in ("updates", "documents", "deletes") if k in event.command), []
+            )
+            self.statements += len(writes) if event.command_name in ("update", "insert", "delete") else 0
             target = event.command.get(event.command_name)
             where = target if isinstance(target, str) else ""
             self._started[event.request_id] = f"{event.command_name} {where}".strip()
@@ -513,7 +521,7 @@ async def _one_run(args: argparse.Namespace, uri: str, nats_url: str, run: int) 
         COMMANDS.reset(settings.database_name)
         drain_s, progress = await _wait_drained(db, js, len(expected.entries), args.timeout, started)
         COMMANDS.counting = False
-        commands, store_ms = COMMANDS.count, dict(COMMANDS.millis)
+        commands, statements, store_ms = COMMANDS.count, COMMANDS.statements, dict(COMMANDS.millis)
         rate = args.paced_rate or _last_quarter_rate(progress, len(stream), drain_s) / 3
         drained_entries = len(expected.entries)
         await asyncio.sleep(1.0)  # anything late would show as an extra entry now
@@ -536,6 +544,7 @@ async def _one_run(args: argparse.Namespace, uri: str, nats_url: str, run: int) 
         drain_s=drain_s,
         progress=progress,
         commands=commands,
+        statements=statements,
         store_ms=store_ms,
         entries=drained_entries,
         lags_ms=lags,
@@ -576,6 +585,10 @@ def _table(args: argparse.Namespace, results: list[RunResult]) -> Iterator[str]:
     yield (
         f"| store commands per message (reputation database, median) | "
         f"{statistics.median(r.commands / r.published for r in results):.1f} |"
+    )
+    yield (
+        f"| store write statements per message (updates, inserts, deletes; median) | "
+        f"{statistics.median(r.statements / r.published for r in results):.1f} |"
     )
     yield "| entries lost / doubled, dead letters, points off | 0 / 0, 0, 0 (checked) |"
     if lags:

@@ -67,16 +67,16 @@ class CrashingLedger(MongoLedger):
     crash_after: int | None = None
     crash_before_release = False
 
-    async def release(self, entry_id: str) -> None:
-        if self.crash_before_release:
-            raise Crash(entry_id)
-        await super().release(entry_id)
+    async def release_many(self, entries: Sequence[Document]) -> None:
+        if self.crash_before_release and entries:
+            raise Crash(str(entries[0]["_id"]))
+        await super().release_many(entries)
 
-    async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
-        if self.crash_after is None:
-            return await super().count(entry_id, counters)
-        await super().count(entry_id, list(counters)[: self.crash_after])
-        raise Crash(entry_id)
+    async def count_many(self, entries: Sequence[tuple[str, Sequence[Counter]]]) -> None:
+        if self.crash_after is None or not entries:
+            return await super().count_many(entries)
+        await super().count_many([(i, list(counters)[: self.crash_after]) for i, counters in entries])
+        raise Crash(entries[0][0])
 
 
 def _event(name: str, payload: Message) -> Envelope:
@@ -143,10 +143,10 @@ _HALF_DONE: dict[str, tuple[list[tuple[str, Message]], tuple[str, Message]]] = {
 async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_its_redelivered_event(
     db: AsyncDatabase[Document], case: str
 ) -> None:
-    released: list[str] = []
+    woken: list[tuple[str, str]] = []
     calendar = Calendar()
     ledger = CrashingLedger(
-        db, on_events=lambda _collection, entry_id: released.append(entry_id), calendar=calendar
+        db, on_events=lambda collection, doc_id: woken.append((collection, doc_id)), calendar=calendar
     )
     live = LiveBoards(Leaderboards(), calendar)
     handlers = ContentEventHandlers(
@@ -167,13 +167,13 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     entries = db[mongo_ledger.LEDGER]
     (half_done,) = await entries.find({"source_event_id": envelope.id}).to_list()
     assert half_done["released"] is False
-    assert half_done["_id"] not in released
+    assert half_done["_id"] not in await _handed_to_the_relay(db, woken)
     await handlers[envelope.type](envelope)  # redelivered
     assert await entries.count_documents({"source_event_id": envelope.id}) == 1
     finished = await entries.find_one({"_id": half_done["_id"]})
     assert finished is not None
     assert finished["released"] is True
-    assert released.count(half_done["_id"]) == 1
+    assert (await _handed_to_the_relay(db, woken)).count(half_done["_id"]) == 1
     total = await db[TOTALS].find_one({"_id": f"{C}:bob"})
     assert total is not None
     assert total["updated"] is not None
@@ -190,8 +190,24 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     await _assert_counters_match_the_ledger(ledger, db)
     # Delivered once more, it changes nothing.
     await handlers[envelope.type](envelope)
-    assert released.count(half_done["_id"]) == 1
+    assert (await _handed_to_the_relay(db, woken)).count(half_done["_id"]) == 1
     await _assert_counters_match_the_ledger(ledger, db)
+
+
+async def _handed_to_the_relay(db: AsyncDatabase[Document], woken: list[tuple[str, str]]) -> list[str]:
+    """The entries whose ``points_changed`` events the ledger handed to the relay: those of each
+    release it woke the relay for."""
+    entries: list[str] = []
+    for collection, doc_id in woken:
+        assert collection == mongo_ledger.RELEASES
+        release = await db[collection].find_one({"_id": doc_id})
+        assert release is not None
+        assert [Envelope.from_document(e).id for e in release["outbox"]] == [
+            (await db[mongo_ledger.LEDGER].find_one({"_id": i}) or {})["outbox"][0]["id"]
+            for i in release["entries"]
+        ]
+        entries.extend(release["entries"])
+    return entries
 
 
 def _without_applied(docs: dict[tuple[str, str], Document]) -> dict[tuple[str, str], Document]:

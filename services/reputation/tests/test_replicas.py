@@ -326,7 +326,9 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
     db = _db(replica)
     sent = replica.commands.sent
     # The ledger's own cost of an entry: the insert, one bulk per counter collection (totals, tag
-    # totals, the rest), the release; and nothing more when the same entry is recorded again.
+    # totals, the rest), the release (a document holding the events, which the relay publishes in
+    # place of reading and clearing every entry, then the entries marked); and nothing more when the
+    # same entry is recorded again.
     for i in range(10):
         entry = LedgerEntry.for_event(
             event_id=f"e{i}",
@@ -340,7 +342,12 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
         )
         sent.clear()
         await replica.ledger.record(entry, region="emea", programme="sales")
-        assert dict(sent) == {"insert": 1, "update": 4}
+        if i == 0:
+            # The member's first entry also creates its totals and tag totals: for each, the
+            # shared update matches none, a read finds them missing, they are inserted, counted.
+            assert dict(sent) == {"insert": 4, "update": 6, "find": 2}
+            continue
+        assert dict(sent) == {"insert": 2, "update": 4}
         sent.clear()
         await replica.ledger.record(entry, region="emea", programme="sales")
         assert dict(sent) == {"insert": 1, "find": 1}  # recorded and released: the insert says so
@@ -359,7 +366,8 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
     sent.clear()
     for envelope in answers:
         await replica.handle(envelope)
-    assert dict(sent) == {"insert": 2 * 10, "find": 3 * 10, "update": 4 * 10}
+    # (cat's first answer creates cat's totals and tag totals: one find, insert and update each more)
+    assert dict(sent) == {"insert": 3 * 10 + 2, "find": 3 * 10 + 2, "update": 4 * 10 + 2}
     # A whole upvote, from the event: the rules, the answer's tags, the post's counters, the daily cap,
     # the entry, the decision's guarded counter, the three bulks, the release and this replica's boards
     # reading the totals back. The cap cut 8 of the 10 gains: each of those read the cap counter and
@@ -368,4 +376,4 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
     sent.clear()
     for envelope in upvotes:
         await replica.handle(envelope)
-    assert dict(sent) == {"find": 4 * 10 + 8, "insert": 10, "update": 6 * 10 + 8}
+    assert dict(sent) == {"find": 4 * 10 + 8, "insert": 2 * 10, "update": 6 * 10 + 8}

@@ -10,8 +10,9 @@ from guild_common.settings import ServiceSettings
 class ReputationSettings(ServiceSettings):
     service_name: str = "reputation"
     grpc_port: int = 50053
-    # Every ledger write is guarded in the store, so events of different subjects are handled at once.
-    consumer_concurrency: int = 16
+    # Every ledger write is guarded in the store, so events of different subjects are handled at once:
+    # a whole fetched batch, whose ledger writes and counter reads then go to the store together.
+    consumer_concurrency: int = 64
     points_question_asked: int = 2
     points_answer_posted: int = 5
     points_answer_accepted: int = 15

@@ -13,6 +13,7 @@ keeps). ``migrate_fact_sets`` builds them once from the facts stored before them
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -20,11 +21,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.atomic import upsert_by_id
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.adapters.mongo_ledger import (
     COUNTERS,
     DISTINCT_TARGET_RULES,
@@ -113,6 +114,11 @@ class MongoBadges:
         self._ledger = db[LEDGER]
         self._counters = db[COUNTERS]
         self._on_events = on_events
+        # What the handlers of a batch of events do at the same time goes to the store together.
+        self._batched_awards = Coalesced(self._awards)
+        self._batched_facts = Coalesced(self._facts)
+        self._batched_sets = Coalesced(self._fact_sets)
+        self._batched_counters = Coalesced(self._counters)
 
     async def award(self, award: Award, *, region: str, programme: str) -> bool:
         """Store the award and its event; False when it was awarded before."""
@@ -138,9 +144,7 @@ class MongoBadges:
             ),
             **outbox_fields([_badge_awarded(award, region, programme)]),
         }
-        try:
-            await self._awards.insert_one(doc)
-        except DuplicateKeyError:
+        if not await self._batched_awards.insert(doc):
             return False
         self._on_events(BADGE_AWARDS, award.id)  # the relay publishes it by _id
         return True
@@ -169,31 +173,44 @@ class MongoBadges:
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
     ) -> None:
-        try:
-            await self._facts.insert_one(
-                {
-                    "_id": fact_id,
-                    "community_id": community_id,
-                    "member_id": member_id,
-                    "kind": kind,
-                    "subject_id": subject_id,
-                }
-            )
-        except DuplicateKeyError:
-            pass  # stored before; its sets are completed below all the same
-        await self._add_to_set(facts_by_subject_id(community_id, kind, subject_id), "facts", [fact_id])
-        await self._add_to_set(subjects_by_member_id(community_id, member_id, kind), "subjects", [subject_id])
+        inserted = await self._batched_facts.insert(
+            {
+                "_id": fact_id,
+                "community_id": community_id,
+                "member_id": member_id,
+                "kind": kind,
+                "subject_id": subject_id,
+            }
+        )
+        sets = [
+            (facts_by_subject_id(community_id, kind, subject_id), "facts", fact_id),
+            (subjects_by_member_id(community_id, member_id, kind), "subjects", subject_id),
+        ]
+        if not inserted:
+            # Stored before: its sets are completed all the same (a crash may have come in between),
+            # those already holding it left as they are (a read costs the store less than an update).
+            held = await asyncio.gather(*(self._batched_sets.find_by_id(i, {f: 1}) for i, f, _ in sets))
+            sets = [
+                (i, f, v)
+                for (i, f, v), doc in zip(sets, held, strict=True)
+                if v not in (doc or {}).get(f, [])
+            ]
+        await asyncio.gather(*(self._add_to_set(set_id, field, [value]) for set_id, field, value in sets))
 
     async def _add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
-        # ``$addToSet`` is atomic and idempotent: each fact counts once whatever the writers.
-        await upsert_by_id(self._fact_sets, set_id, {"$addToSet": {field: {"$each": [*values]}}})
+        # ``$addToSet`` is atomic and idempotent: each fact counts once whatever the writers. An upsert
+        # on the ``_id`` alone cannot fail (MongoDB retries a racing insert, the embedded store
+        # serialises it), so it goes with the other handlers' updates in one command.
+        await self._batched_sets.update(
+            {"_id": set_id}, {"$addToSet": {field: {"$each": [*values]}}}, upsert=True
+        )
 
     async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int:
-        doc = await self._fact_sets.find_one({"_id": facts_by_subject_id(community_id, kind, subject_id)})
+        doc = await self._batched_sets.find_by_id(facts_by_subject_id(community_id, kind, subject_id))
         return len(doc.get("facts", [])) if doc else 0
 
     async def fact_subjects(self, community_id: str, member_id: str, kind: str) -> set[str]:
-        doc = await self._fact_sets.find_one({"_id": subjects_by_member_id(community_id, member_id, kind)})
+        doc = await self._batched_sets.find_by_id(subjects_by_member_id(community_id, member_id, kind))
         return {str(s) for s in doc.get("subjects", [])} if doc else set()
 
     async def migrate_fact_sets(self, *, flush_every: int = 50_000) -> int:
@@ -233,7 +250,8 @@ class MongoBadges:
         """How many different posts earned the member an entry under ``rule``: the ledger's counter of
         them (one ``_id`` read) for the rules it counts, else from the ledger itself."""
         if rule in DISTINCT_TARGET_RULES:
-            doc = await self._counters.find_one({"_id": targets_counter_id(community_id, member_id, rule)})
+            _id = targets_counter_id(community_id, member_id, rule)
+            doc = await self._batched_counters.find_by_id(_id, {"count": 1})
             return int(doc["count"]) if doc else 0
         targets = await self._ledger.distinct(
             "target_id", {"community_id": community_id, "member_id": member_id, "rule": rule}

@@ -28,6 +28,7 @@ from guild_common.events.outbox import merge_updates
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.adapters import seen
+from guild_reputation.adapters.batching import Batcher
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.custom_badges import (
     BadgeDefinition,
@@ -107,6 +108,8 @@ class MongoBadgeDefinitions:
         self._counts = db[COUNTS]
         self._last_awards = db[LAST_AWARDS]
         self._meta = db[META]
+        # The active definitions asked for by the handlers of a batch of events, in one read.
+        self._active: Batcher[tuple[str, CountedEvent], list[BadgeDefinition]] = Batcher(self._active_of)
 
     async def create(self, definition: BadgeDefinition) -> BadgeDefinition:
         """Store the definition; the one stored before under its id when it exists."""
@@ -148,10 +151,28 @@ class MongoBadgeDefinitions:
         return [definition_from(d) for d in docs], token
 
     async def active(self, community_id: str, event_type: CountedEvent) -> list[BadgeDefinition]:
-        cursor = self._definitions.find(
-            {"community_id": community_id, "event_type": event_type.value, "archived": False}
-        ).limit(ACTIVE_MAX)
-        return [definition_from(doc) async for doc in cursor]
+        return await self._active.submit((community_id, event_type))
+
+    async def _active_of(self, requests: list[tuple[str, CountedEvent]]) -> list[list[BadgeDefinition]]:
+        """The active definitions (at most ``ACTIVE_MAX``) of each (community, event type) asked for
+        at the same time, in one query."""
+        pairs = list(dict.fromkeys((community_id, kind.value) for community_id, kind in requests))
+        communities = list(dict.fromkeys(c for c, _ in pairs))
+        kinds = list(dict.fromkeys(k for _, k in pairs))
+        query: Document = {
+            "community_id": communities[0] if len(communities) == 1 else {"$in": communities},
+            "event_type": kinds[0] if len(kinds) == 1 else {"$in": kinds},
+            "archived": False,
+        }
+        cursor = self._definitions.find(query)
+        if len(pairs) == 1:
+            cursor = cursor.limit(ACTIVE_MAX)
+        found: dict[tuple[str, str], list[BadgeDefinition]] = {pair: [] for pair in pairs}
+        async for doc in cursor:
+            kept = found.get((str(doc["community_id"]), str(doc["event_type"])))
+            if kept is not None and len(kept) < ACTIVE_MAX:
+                kept.append(definition_from(doc))
+        return [list(found[(community_id, kind.value)]) for community_id, kind in requests]
 
     async def tick(self, definition_id: str, event_id: str, member_id: str, count: Count) -> None:
         """Count the event under its natural key once: the tick records the key for good, the counter

@@ -18,8 +18,16 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
+from guild_common.atomic import (
+    NO_CHANGE,
+    VERSION,
+    NoChange,
+    update_guarded,
+    version_guard,
+    with_version_bump,
+)
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.insights import (
     MONTH,
     NEVER,
@@ -53,6 +61,41 @@ def _earliest(current: Any, moment: datetime) -> datetime:
     return moment if not isinstance(current, datetime) or moment < current else current
 
 
+def _stored_time(moment: datetime) -> datetime:
+    """``moment`` as stored (BSON keeps milliseconds)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _holds(doc: Document, values: Document, earliest: Document) -> bool:
+    """Whether ``doc`` has ``values`` and times no later than ``earliest``'s (a ``$set`` and ``$min``
+    would change nothing)."""
+    if any(doc.get(name) != value for name, value in values.items()):
+        return False
+    return all(
+        isinstance(doc.get(name), datetime)
+        and doc[name].tzinfo is not None
+        and doc[name] <= _stored_time(moment)
+        for name, moment in earliest.items()
+    )
+
+
+def _unchanged(doc: Document, update: Document) -> bool:
+    """Whether the ``$set`` of ``update`` would leave ``doc`` as it is."""
+    for name, value in update.get("$set", {}).items():
+        stored = doc.get(name)
+        if isinstance(value, datetime):
+            if not isinstance(stored, datetime) or stored != _stored_time(value):
+                return False
+        elif isinstance(value, float) or isinstance(stored, float):
+            if not isinstance(stored, (int, float)) or not isinstance(value, (int, float)):
+                return False
+            if abs(stored - value) > 0.002:
+                return False
+        elif stored != value:
+            return False
+    return True
+
+
 class MongoInsights:
     def __init__(self, db: AsyncDatabase[Document], weeks: Weeks) -> None:
         self._members = db[MEMBERS]
@@ -60,6 +103,11 @@ class MongoInsights:
         self._posts = db[POSTS]
         self._questions = db[QUESTIONS]
         self._weeks = weeks
+        # What the handlers of a batch of events do at the same time goes to the store together.
+        self._batched_members = Coalesced(self._members)
+        self._batched_activity = Coalesced(self._activity)
+        self._batched_posts = Coalesced(self._posts)
+        self._batched_questions = Coalesced(self._questions)
 
     # --- writes -------------------------------------------------------------------------------------
 
@@ -108,17 +156,14 @@ class MongoInsights:
         self, community_id: str, member_id: str, region: str, programme: str, at: datetime
     ) -> None:
         day = self._weeks.day(at)
-        try:
-            await self._activity.insert_one(
-                {
-                    "_id": f"{community_id}|{member_id}|{day}",
-                    **_routing(community_id, region, programme),
-                    "member_id": member_id,
-                    "day": day,
-                }
-            )
-        except DuplicateKeyError:
-            pass
+        await self._batched_activity.insert(
+            {
+                "_id": f"{community_id}|{member_id}|{day}",
+                **_routing(community_id, region, programme),
+                "member_id": member_id,
+                "day": day,
+            }
+        )
 
     async def posted(
         self,
@@ -131,22 +176,26 @@ class MongoInsights:
         at: datetime,
         question_id: str = "",
     ) -> None:
-        try:
-            await self._posts.insert_one(
-                {
-                    "_id": f"{kind.value}:{post_id}",
-                    **_routing(community_id, region, programme),
-                    "author_id": author_id,
-                    "kind": kind.value,
-                    "at": at,
-                    "question_id": question_id or (post_id if kind is PostKind.QUESTION else ""),
-                }
-            )
-        except DuplicateKeyError:
-            pass
-        # Earliest times kept by ``$min``: one atomic upsert whatever the order of the events.
+        await self._batched_posts.insert(
+            {
+                "_id": f"{kind.value}:{post_id}",
+                **_routing(community_id, region, programme),
+                "author_id": author_id,
+                "kind": kind.value,
+                "at": at,
+                "question_id": question_id or (post_id if kind is PostKind.QUESTION else ""),
+            }
+        )
+        # Earliest times kept by ``$min``: one atomic upsert (on the ``_id`` alone: it cannot fail)
+        # whatever the order of the events.
         earliest = {"first_post_at": at, **({"first_question_at": at} if kind is PostKind.QUESTION else {})}
-        await self._members.update_one(
+        member = {**_routing(community_id, region, programme), "member_id": author_id}
+        stored = await self._batched_members.find_by_id(f"{community_id}|{author_id}")
+        if stored is not None and _holds(stored, member, earliest):
+            # Nothing to change (times only move earlier): a read costs the store less than an update.
+            await self.active(community_id, author_id, region, programme, at)
+            return
+        await self._batched_members.update(
             {"_id": f"{community_id}|{author_id}"},
             {
                 "$set": {**_routing(community_id, region, programme), "member_id": author_id},
@@ -191,7 +240,29 @@ class MongoInsights:
                 }
             }
 
-        # The answer time is derived from both times: read, build and write guarded by the version.
+        # Most events change nothing (a question's later answers): one read, batched, tells so, and
+        # what holds now holds for good (times only move earlier).
+        stored = await self._batched_questions.find_by_id(question_id)
+        if stored is not None and _unchanged(stored, build(stored)):
+            return
+        # The answer time is derived from both times: built from the read, written guarded by the
+        # version read (created only if still missing); when another writer came first, read, build
+        # and write again until it holds.
+        try:
+            if stored is None:
+                created = await self._questions.update_one(
+                    {"_id": question_id, VERSION: {"$exists": False}},
+                    with_version_bump(build(None)),
+                    upsert=True,
+                )
+                if created.upserted_id is not None or created.modified_count:
+                    return
+            elif await self._questions.find_one_and_update(
+                version_guard(stored), with_version_bump(build(stored))
+            ):
+                return
+        except DuplicateKeyError:
+            pass  # created meanwhile
         await update_guarded(self._questions, question_id, build)
 
     async def question_asked(

@@ -18,26 +18,47 @@ and every lookup the rules make cost the same whatever the ledger's size:
   ``DISTINCT_TARGET_RULES`` the distinct targets, for the mentor badge (counted once per target: the
   target ids themselves are the guard, a set as small as the count).
 
-Recording an entry costs an insert, one ``bulk_write`` per counter collection (``$inc`` updates,
-sent together, not read back) and the update that releases it; a decision made on a counter's state
-(see ``Guard``) adds one guarded update of that counter before the bulk.
+Recording in batches. The handlers of a consumer's batch run at once; the entries they record while
+the previous batch is being written are written together (``record_many``, fed by ``record`` through a
+``Batcher``): one unordered ``insert_many`` (an id recorded before fails alone, and one ``find`` reads
+those back), each decision's guarded counter (below), then per counter collection one ``update``
+command of one merged statement per counter document (``Merged``: the batch's increments summed, its
+entry ids pushed), then the release. Totals and tag totals go further (``_count_shared``): an entry
+adds the same to each of its totals, so the counters of a batch that take the same update (the same
+entries, increments and tags) share one ``multi`` statement by ``{_id: {$in}}``, still guarded per
+document; the embedded store spends about half as much on a document so updated as on a statement of
+its own (its cost follows the statements, not the commands), and a counter missing is created with
+zero counts by one ``insert_many`` and counted by the statement sent again. Which entries share a batch
+never matters for correctness: every document is changed by one guarded single-document update. A
+batch of any size costs an insert, three updates and the release.
 
 Counting once. Each counter is applied an entry by an update whose filter says it does not hold the
 entry yet: the counter keeps the ids it was applied in ``seen``, in two slots by the hour of writing
-(``seen.a`` for even hours, ``seen.b`` for odd ones, ``seen.ha``/``seen.hb`` the hour each holds). The
-bulk sends per counter an upsert creating it if missing, an update emptying this hour's slot if it
-holds an older hour's ids (how old ids are forgotten), then the ``$inc`` and ``$push`` of the entry
-guarded by "not held": replayed (a redelivery after a crash) it matches nothing. A redelivery
-within an hour of the first attempt is therefore never counted twice, far longer than JetStream
-redelivers an unacknowledged message (``max_deliver`` x (``ack_wait`` + backoff): minutes).
+(``seen.a`` for even hours, ``seen.b`` for odd ones, ``seen.ha``/``seen.hb`` the hour each holds). A
+merged statement is an upsert guarded by "holds none of these ids, and this hour's slot is this hour's
+or empty": replayed, or meeting a slot still holding an older hour's ids (how old ids are forgotten),
+or another writer creating the counter at once, it fails with a duplicate key, which ends the command
+(the embedded store stops at the first failed statement of any ``update`` and does not say which).
+Then the batch's counters are read back (one ``find``): those holding all their entries are done, and
+each entry a counter does not hold is applied on its own by the safe form (``_updates``: an upsert
+creating the counter if missing, an update emptying this hour's slot if it holds an older hour's ids,
+then the ``$inc`` and ``$push`` of the entry guarded by "not held", none of which can fail). A
+redelivery within an hour of the first attempt is therefore never counted twice, far longer than
+JetStream redelivers an unacknowledged message (``max_deliver`` x (``ack_wait`` + backoff): minutes).
 
-Crashes: the entry is inserted first (unreleased), counted into every counter, then marked
-``released`` with its ``points_changed`` event. A redelivered event whose entry is released changes
-nothing. One whose entry is not (a crash in between) is counted again from the stored entry (its amount
-as first recorded), each counter skipping it if it holds it already, then released. Until released, an
-entry may be in only some of the counters the rules read: handlers read the counters they decide on
-with ``target_state``, which tells which of the event's entries they hold; those are finished
-(``resume``) rather than decided again.
+Releasing. The ``points_changed`` events of the entries released together go into one document of
+``ledger_releases`` (inserted first, so a crash before the entries are marked loses none: the
+redelivery releases them again, and the repeated events keep their ids, which the stream's dedupe and
+every consumer absorb), then the entries are marked ``released`` with one update. The relay publishes
+one document per release instead of reading and clearing every entry; releases published a minute ago
+are deleted by ``_id``. Entries released by earlier versions carry their events in their own outbox.
+
+Crashes: the entry is inserted first (unreleased), counted into every counter, then released. A
+redelivered event whose entry is released changes nothing. One whose entry is not (a crash in
+between) is counted again from the stored entry (its amount as first recorded), each counter skipping
+it if it holds it already, then released. Until released, an entry may be in only some of the
+counters the rules read: handlers read the counters they decide on with ``target_state``, which tells
+which of the event's entries they hold; those are finished (``resume``) rather than decided again.
 
 Decisions on state (a reversal's amount, a once-only gain, a gain a removal forbids) are exact with
 any number of replicas: the entry stores its ``Guard`` and is counted into the guarded counter first, by
@@ -52,8 +73,10 @@ they existed, once per database, at start.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,13 +85,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
+    OUTBOX,
     PENDING,
+    SEQ,
     current_trace_headers,
     merge_updates,
     outbox_fields,
@@ -77,6 +102,7 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
 from guild_reputation.adapters import seen
+from guild_reputation.adapters.batching import Batcher
 from guild_reputation.adapters.mongo_daily_caps import DAILY_CAPS, DailyCaps
 from guild_reputation.app.ports import Guard, StaleDecision, TagTotal, TargetState, Total
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
@@ -93,6 +119,9 @@ TOTALS_JOURNAL = "totals_journal"
 # Daily, per-target and per-(target, actor) counters, each addressed by its ``_id`` only.
 COUNTERS = "ledger_counters"
 _COUNTERS_MIGRATION = "counters_from_ledger"
+DUPLICATE_KEY = 11000
+# Counter collections whose counters an entry adds the same to (counted by shared statements).
+SHARED = frozenset({TOTALS, TAG_TOTALS})
 # How often the guarded counter is tried again after emptying its slot of an older hour.
 APPLY_ATTEMPTS = 3
 # Rules whose distinct targets per member are counted (in ``ledger_counters``): the mentor badge's.
@@ -116,7 +145,12 @@ _ENTRY_FIELDS = {
     )
 }
 _TOTAL_FIELDS = {"community_id": 1, "member_id": 1, "points": 1, "period": 1, "entries": 1}
-OUTBOX_COLLECTIONS = [LEDGER]
+# The ``points_changed`` events of entries released together, one document per release; entries
+# released by earlier versions carry theirs in their own outbox (still published from there).
+RELEASES = "ledger_releases"
+# Published releases are deleted this long after they were written.
+RELEASES_KEPT_SECONDS = 60.0
+OUTBOX_COLLECTIONS = [LEDGER, RELEASES]
 INDEXES = [
     # A member's entries in order: recounting and building the counters.
     IndexSpec(LEDGER, [("member_id", 1), ("time", 1), ("_id", 1)]),
@@ -266,6 +300,105 @@ def tally(entries: Iterable[Document]) -> dict[tuple[str, str], Document]:
     return out
 
 
+@dataclass
+class Merged:
+    """The entries of a batch counted in one counter document, as one update: their increments summed,
+    their ids (or, for a ``once_per`` counter, their distinct values) pushed, guarded by "holds none of
+    them yet" (and, as one upsert, creating the counter if missing)."""
+
+    counter: Counter
+    applied: list[tuple[str, Counter]] = field(default_factory=list)
+    increments: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, None] = field(default_factory=dict)
+    values: dict[str, None] = field(default_factory=dict)
+
+    def add(self, entry_id: str, counter: Counter) -> None:
+        if any(entry_id == applied for applied, _ in self.applied):
+            return  # the same entry twice counts once
+        if counter.once_per and counter.once_per in self.values:
+            return  # a value counts once
+        self.applied.append((entry_id, counter))
+        if counter.once_per:
+            self.values[counter.once_per] = None
+            return
+        for path, value in counter.increments.items():
+            self.increments[path] = self.increments.get(path, 0) + value
+        self.tags.update(dict.fromkeys(counter.tags))
+
+    def statement(self, now: datetime) -> Document:
+        """The ``update`` command statement applying every entry at once."""
+        counter = self.counter
+        if counter.once_per:
+            values = list(self.values)
+            return {
+                "q": {"_id": counter.id, "targets": {"$nin": values}},
+                "u": {
+                    "$set": counter.fields,
+                    "$inc": {"count": len(values)},
+                    "$push": {"targets": {"$each": values}},
+                },
+                "upsert": True,
+            }
+        ids = [entry_id for entry_id, _ in self.applied]
+        name, hour = seen.slot(now)
+        update: Document = {
+            "$set": {**counter.fields, seen.hour_field(now): hour},
+            "$inc": self.increments,
+            "$push": {f"{seen.SEEN}.{name}": {"$each": ids}},
+        }
+        if self.tags:
+            update["$addToSet"] = {"tags": {"$each": list(self.tags)}}
+        if counter.collection == TOTALS:
+            update["$max"] = {"updated": now}
+        return {
+            "q": {"_id": counter.id, **seen.none_of(ids), seen.hour_field(now): {"$in": [hour, None]}},
+            "u": update,
+            "upsert": True,
+        }
+
+    def signature(self) -> tuple[Any, ...]:
+        """What the update of this counter is, apart from its ``_id``: counters of equal signature
+        take one ``multi`` statement (a totals counter is not ``once_per``)."""
+        ids = tuple(entry_id for entry_id, _ in self.applied)
+        return ids, tuple(sorted(self.increments.items())), tuple(self.tags)
+
+    def shared_statement(self, counter_ids: Sequence[str], now: datetime) -> Document:
+        """The statement applying this update to every counter of ``counter_ids`` (of equal
+        signature, existing), each unless it holds one of the entries or its slot of this hour holds
+        an older hour's ids; none can fail (a counter it does not match is left as it is)."""
+        ids = [entry_id for entry_id, _ in self.applied]
+        name, hour = seen.slot(now)
+        update: Document = {
+            "$set": {seen.hour_field(now): hour},
+            "$inc": self.increments,
+            "$push": {f"{seen.SEEN}.{name}": {"$each": ids}},
+        }
+        if self.tags:
+            update["$addToSet"] = {"tags": {"$each": list(self.tags)}}
+        if self.counter.collection == TOTALS:
+            update["$max"] = {"updated": now}
+        where = {"_id": {"$in": list(counter_ids)}, **seen.none_of(ids)}
+        return {"q": {**where, seen.hour_field(now): {"$in": [hour, None]}}, "u": update, "multi": True}
+
+    def initial(self) -> Document:
+        """The counter as created before anything is counted in it: its identity, zero counts."""
+        doc: Document = {"_id": self.counter.id, **self.counter.fields}
+        for path in self.increments:
+            *parents, leaf = path.split(".")
+            node = doc
+            for name in parents:
+                node = node.setdefault(name, {})
+            node[leaf] = 0
+        return doc
+
+
+def _holds(doc: Document | None, entry_id: str, counter: Counter) -> bool:
+    """Whether the stored counter has the entry counted (its value, for a ``once_per`` counter)."""
+    if counter.once_per:
+        return bool(doc) and counter.once_per in (doc or {}).get("targets", [])
+    return seen.holds(doc, entry_id)
+
+
 def _guard_match(guard: Guard) -> Document:
     return {guard.field: {"$exists": False} if guard.value is None else guard.value}
 
@@ -375,7 +508,16 @@ class MongoLedger:
             COUNTERS: self._counters,
         }
         self._meta = db[META]
+        self._releases = db[RELEASES]
+        self._written_releases: list[tuple[float, str]] = []
+        self._last_prune = time.monotonic()
+        self._db = db
         self._on_events = on_events
+        # Entries recorded at the same time are written together; so are reads of counters by _id.
+        self._recorder: Batcher[Document, BaseException | None] = Batcher(self.record_many)
+        self._reads: dict[str, Batcher[list[str], dict[str, Document]]] = {
+            name: Batcher(self._reader(name)) for name in (TOTALS, COUNTERS)
+        }
         self._calendar = calendar or Calendar()
         self._caps = DailyCaps(db[DAILY_CAPS], self._calendar)
         self._clock = clock
@@ -385,15 +527,27 @@ class MongoLedger:
     async def record(
         self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
     ) -> None:
-        stored, inserted = await self.append(entry, region=region, programme=programme, guard=guard)
-        if not inserted and stored.get("released", True):
-            return  # counted and released before
-        await self._finish(stored)
+        """Record the entry with those recorded at the same time (``record_many``)."""
+        error = await self._recorder.submit(self._entry_doc(entry, region, programme, guard))
+        if error is not None:
+            raise error
 
     async def append(
         self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
     ) -> tuple[Document, bool]:
         """Insert the entry unless its id is recorded; the stored entry, and whether it was inserted now."""
+        doc = self._entry_doc(entry, region, programme, guard)
+        try:
+            await self._ledger.insert_one(doc)
+            return doc, True
+        except DuplicateKeyError:
+            stored = await self._ledger.find_one({"_id": entry.id})
+            if stored is None:  # deleted as stale meanwhile: decide again
+                raise StaleDecision(entry.id) from None
+            return stored, False
+
+    def _entry_doc(self, entry: LedgerEntry, region: str, programme: str, guard: Guard | None) -> Document:
+        """The ledger document of an entry, unreleased, its ``points_changed`` event in it."""
         periods = self._calendar.periods(entry.time)
         doc = {
             "_id": entry.id,
@@ -422,27 +576,74 @@ class MongoLedger:
                 "value": guard.value,
                 "attempt": uuid.uuid4().hex,
             }
+        return doc
+
+    async def record_many(self, docs: Sequence[Document]) -> list[BaseException | None]:
+        """Record entries (documents of ``_entry_doc``) together: per entry, ``None`` when it is
+        recorded (now or before), else the error (``StaleDecision``) its recording raises.
+
+        One ``insert_many`` of the entries (an id recorded before fails alone: one ``find`` reads
+        those back), each decision's guarded counter, one merged update per counter document
+        (``count_many``), one release. The same entry id twice counts once."""
+        unique = list({str(doc["_id"]): doc for doc in reversed(docs)}.values())[::-1]
+        existing: list[str] = []
         try:
-            await self._ledger.insert_one(doc)
-            return doc, True
-        except DuplicateKeyError:
-            stored = await self._ledger.find_one({"_id": entry.id})
-            if stored is None:  # deleted as stale meanwhile: decide again
-                raise StaleDecision(entry.id) from None
-            return stored, False
+            await self._ledger.insert_many(unique, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            existing = [str(unique[error["index"]]["_id"]) for error in errors]
+        before = set(existing)
+        stored = {str(doc["_id"]): doc for doc in unique if str(doc["_id"]) not in before}
+        outcome: dict[str, BaseException] = {}
+        if existing:
+            found = {str(doc["_id"]): doc async for doc in self._ledger.find({"_id": {"$in": existing}})}
+            for entry_id in existing:
+                doc = found.get(entry_id)
+                if doc is None:  # deleted as stale meanwhile: decide again
+                    outcome[entry_id] = StaleDecision(entry_id)
+                elif not doc.get("released", True):
+                    stored[entry_id] = doc  # a crash left it unfinished: finish it as first recorded
+        outcome.update(await self._finish_many(list(stored.values())))
+        return [outcome.get(str(doc["_id"])) for doc in docs]
 
     async def _finish(self, stored: Document) -> None:
         """Count a stored entry (the guarded counter first), then release it."""
-        entry_id = str(stored["_id"])
-        counters = counters_of(stored)
-        guard = _guard_of(stored)
-        if guard is not None:
-            guarded = next((c for c in counters if c.id == guard.counter_id), None)
-            if guarded is not None:
-                await self._apply_guarded(stored, guarded, guard)
-                counters = [c for c in counters if c is not guarded]
-        await self.count(entry_id, counters)
-        await self.release(entry_id)
+        failed = await self._finish_many([stored])
+        if failed:
+            raise next(iter(failed.values()))
+
+    async def _finish_many(self, stored: Sequence[Document]) -> dict[str, BaseException]:
+        """Count stored entries (each one's guarded counter first), then release them; the entries
+        whose decision went stale (deleted, counted nowhere) with their error."""
+        if not stored:
+            return {}
+        plain: list[tuple[str, list[Counter]]] = []
+        guarded: list[tuple[Document, Counter, Guard]] = []
+        for doc in stored:
+            counters = counters_of(doc)
+            guard = _guard_of(doc)
+            first = next((c for c in counters if c.id == guard.counter_id), None) if guard else None
+            if guard is not None and first is not None:
+                guarded.append((doc, first, guard))
+                counters = [c for c in counters if c is not first]
+            plain.append((str(doc["_id"]), counters))
+        failed: dict[str, BaseException] = {}
+        if guarded:
+            results = await asyncio.gather(
+                *(self._apply_guarded(doc, counter, guard) for doc, counter, guard in guarded),
+                return_exceptions=True,
+            )
+            for (doc, _, _), result in zip(guarded, results, strict=True):
+                if isinstance(result, StaleDecision):
+                    failed[str(doc["_id"])] = result
+                elif isinstance(result, BaseException):
+                    raise result
+        ready = [(entry_id, counters) for entry_id, counters in plain if entry_id not in failed]
+        await self.count_many(ready)
+        await self.release_many([doc for doc in stored if str(doc["_id"]) not in failed])
+        return failed
 
     async def _apply_guarded(self, stored: Document, counter: Counter, guard: Guard) -> None:
         """Apply the entry to the counter its decision read, if that still holds what was read; else
@@ -477,13 +678,114 @@ class MongoLedger:
 
     async def count(self, entry_id: str, counters: Sequence[Counter]) -> None:
         """Apply the entry to the counters (skipping those holding it): one ``bulk_write`` per
-        collection, sent together, not read back."""
-        by_collection: dict[str, list[UpdateOne]] = {}
+        collection of updates none of which can fail, not read back."""
         now = self._clock()
-        for counter in counters:
+        await self._count_each(now, [(entry_id, counter) for counter in counters])
+
+    async def _count_each(self, now: datetime, applied: Sequence[tuple[str, Counter]]) -> None:
+        """Apply each (entry id, counter) on its own (``_updates``), one ordered ``bulk_write`` per
+        collection."""
+        by_collection: dict[str, list[UpdateOne]] = {}
+        for entry_id, counter in applied:
             by_collection.setdefault(counter.collection, []).extend(_updates(entry_id, counter, now))
         for name, ops in by_collection.items():
             await self._collections[name].bulk_write(ops, ordered=True)
+
+    async def count_many(self, entries: Sequence[tuple[str, Sequence[Counter]]]) -> None:
+        """Apply entries to their counters, each once: per counter document one update carrying every
+        entry of the batch counted there (``Merged``), one command per collection."""
+        now = self._clock()
+        merged: dict[tuple[str, str], Merged] = {}
+        for entry_id, counters in entries:
+            for counter in counters:
+                key = (counter.collection, counter.id)
+                merged.setdefault(key, Merged(counter)).add(entry_id, counter)
+        by_collection: dict[str, list[Merged]] = {}
+        for (name, _), item in merged.items():
+            by_collection.setdefault(name, []).append(item)
+        await asyncio.gather(
+            *(
+                (self._count_shared if name in SHARED else self._count_merged)(name, items, now)
+                for name, items in by_collection.items()
+            )
+        )
+
+    async def _count_shared(self, name: str, items: Sequence[Merged], now: datetime) -> None:
+        """Totals and tag totals: an entry adds the same to each of them (points and one entry), so
+        the counters of a batch that take the same update share one ``multi`` statement, all in one
+        ``update`` command; it matches every counter that exists, holds none of the entries and whose
+        slot is this hour's (the command says how many it matched). When it matched fewer, the
+        counters are read back: missing ones are created with zero counts (``insert_many``, a
+        counter created meanwhile by another writer refused alone) and sent their statements again,
+        and the entries the others do not hold are applied one by one (``_updates``)."""
+        shared: dict[tuple[Any, ...], list[Merged]] = {}
+        for item in items:
+            shared.setdefault(item.signature(), []).append(item)
+        statements = [
+            group[0].shared_statement([i.counter.id for i in group], now) for group in shared.values()
+        ]
+        if await self._update_all(name, statements) == len(items):
+            return
+        collection = self._collections[name]
+        ids = [item.counter.id for item in items]
+        docs = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": ids}})}
+        created = [item for item in items if item.counter.id not in docs]
+        counted: set[str] = set()
+        if created:
+            try:
+                await collection.insert_many([item.initial() for item in created], ordered=False)
+            except BulkWriteError as exc:
+                if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                    raise
+            again: dict[tuple[Any, ...], list[Merged]] = {}
+            for item in created:
+                again.setdefault(item.signature(), []).append(item)
+            statements = [g[0].shared_statement([i.counter.id for i in g], now) for g in again.values()]
+            created_ids = [item.counter.id for item in created]
+            if await self._update_all(name, statements) == len(created):
+                counted.update(created_ids)
+            else:
+                docs.update({d["_id"]: d async for d in collection.find({"_id": {"$in": created_ids}})})
+        missing = [
+            (entry_id, counter)
+            for item in items
+            if item.counter.id not in counted
+            for entry_id, counter in item.applied
+            if not _holds(docs.get(item.counter.id), entry_id, counter)
+        ]
+        await self._count_each(now, missing)
+
+    async def _update_all(self, name: str, statements: list[Document]) -> int:
+        """Send statements that cannot fail as one ordered ``update`` command; how many documents
+        they matched."""
+        reply = await self._db.command({"update": name, "updates": statements, "ordered": True})
+        errors = reply.get("writeErrors") or []
+        if errors:
+            raise OperationFailure(f"counting into {name} failed: {errors[0].get('errmsg', '')[:200]}")
+        return int(reply.get("n", 0))
+
+    async def _count_merged(self, name: str, items: Sequence[Merged], now: datetime) -> None:
+        """One ordered ``update`` command of the merged updates. Each applies unless one of its
+        entries is held already, or its slot of this hour holds an older hour's ids, or another
+        writer created the document with other guards at once (a duplicate key error that ends the
+        command). Then the counters are read back: those holding all their entries are done, and the
+        entries the others do not hold are applied one by one (``_updates``), each still guarded."""
+        statements = [item.statement(now) for item in items]
+        reply = await self._db.command({"update": name, "updates": statements, "ordered": True})
+        errors = reply.get("writeErrors") or []
+        if not errors:
+            return
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise OperationFailure(f"counting into {name} failed: {errors[0].get('errmsg', '')[:200]}")
+        ids = [item.counter.id for item in items]
+        docs = {doc["_id"]: doc async for doc in self._collections[name].find({"_id": {"$in": ids}})}
+        missing = [
+            (entry_id, counter)
+            for item in items
+            for entry_id, counter in item.applied
+            if not _holds(docs.get(item.counter.id), entry_id, counter)
+        ]
+        await self._count_each(now, missing)
 
     async def apply(self, entry_id: str, counter: Counter) -> bool:
         """Apply the entry to one counter; False when it held it already."""
@@ -492,14 +794,50 @@ class MongoLedger:
         await self.count(entry_id, [counter])
         return True
 
-    async def release(self, entry_id: str) -> None:
-        """Mark the entry counted and hand its ``points_changed`` event to the relay."""
-        released = await self._ledger.update_one(
-            {"_id": entry_id, "released": False}, {"$set": {"released": True, PENDING: True}}
-        )
-        if released.modified_count:
-            # Named, so the relay publishes it by _id rather than sweeping the whole ledger.
-            self._on_events(LEDGER, entry_id)
+    async def release_many(self, entries: Sequence[Document]) -> None:
+        """Mark stored entries counted and hand their ``points_changed`` events to the relay: one
+        document holding the events (written first, so a crash before the entries are marked loses
+        none: their redelivery releases them again, and the repeated events keep their ids, which
+        the stream's dedupe and every consumer absorb), then one update of the entries."""
+        if not entries:
+            return
+        ids = [str(doc["_id"]) for doc in entries]
+        events = [event for doc in entries for event in doc.get(OUTBOX, [])]
+        release_id = ""
+        if events:
+            release_id = uuid.uuid4().hex
+            await self._releases.insert_one(
+                {
+                    "_id": release_id,
+                    "time": self._clock(),
+                    "entries": ids,
+                    OUTBOX: events,
+                    PENDING: True,
+                    SEQ: 1,
+                }
+            )
+        await self._ledger.update_many({"_id": {"$in": ids}, "released": False}, {"$set": {"released": True}})
+        if release_id:
+            # Named, so the relay publishes it by _id rather than sweeping.
+            self._on_events(RELEASES, release_id)
+            self._written_releases.append((time.monotonic(), release_id))
+            await self._prune_releases()
+
+    async def _prune_releases(self) -> None:
+        """Delete the published releases this ledger wrote a while ago (by ``_id``), once in a while."""
+        now = time.monotonic()
+        if now - self._last_prune < RELEASES_KEPT_SECONDS:
+            return
+        self._last_prune = now
+        old = [i for at, i in self._written_releases if now - at >= RELEASES_KEPT_SECONDS]
+        if not old:
+            return
+        await self._releases.delete_many({"_id": {"$in": old}, PENDING: False})
+        pending = {
+            doc["_id"] async for doc in self._releases.find({"_id": {"$in": old}, PENDING: True}, {"_id": 1})
+        }
+        gone = set(old) - pending
+        self._written_releases = [(at, i) for at, i in self._written_releases if i not in gone]
 
     async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
         """Finish the entries among ``entry_ids`` left recorded but unreleased by a crash (counted as
@@ -507,13 +845,14 @@ class MongoLedger:
         if not entry_ids:
             return []
         docs = await self._ledger.find(
-            {"_id": {"$in": list(entry_ids)}, "released": False}, {**_ENTRY_FIELDS, "source_event_id": 1}
+            {"_id": {"$in": list(entry_ids)}, "released": False},
+            {**_ENTRY_FIELDS, "source_event_id": 1, OUTBOX: 1},
         ).to_list()
-        finished: list[LedgerEntry] = []
-        for doc in sorted(docs, key=lambda d: str(d["_id"])):
-            await self._finish(doc)
-            finished.append(_entry_from(doc))
-        return finished
+        docs.sort(key=lambda d: str(d["_id"]))
+        failed = await self._finish_many(docs)
+        if failed:
+            raise next(iter(failed.values()))
+        return [_entry_from(doc) for doc in docs]
 
     async def reserve_daily(self, entry: LedgerEntry, cap: int) -> int:
         return await self._caps.reserve(entry, cap)
@@ -523,15 +862,26 @@ class MongoLedger:
 
     # --- reading ------------------------------------------------------------------------------------
 
+    def _reader(self, name: str) -> Callable[[list[list[str]]], Awaitable[list[dict[str, Document]]]]:
+        """Reads of counters by ``_id`` made at the same time, as one ``find``: each gets its own."""
+        projection = _TOTAL_FIELDS if name == TOTALS else None
+
+        async def read(requests: list[list[str]]) -> list[dict[str, Document]]:
+            ids = list(dict.fromkeys(i for request in requests for i in request))
+            found = {
+                doc["_id"]: doc
+                async for doc in self._collections[name].find({"_id": {"$in": ids}}, projection)
+            }
+            return [{i: found[i] for i in request if i in found} for request in requests]
+
+        return read
+
     async def target_state(
         self, community_id: str, member_id: str, target_id: str, actor_id: str, entry_ids: Collection[str]
     ) -> TargetState:
         target = target_counter_id(community_id, member_id, target_id)
         actor = actor_counter_id(community_id, member_id, target_id, actor_id) if actor_id else ""
-        docs = {
-            doc["_id"]: doc
-            async for doc in self._counters.find({"_id": {"$in": [i for i in (target, actor) if i]}})
-        }
+        docs = await self._reads[COUNTERS].submit([i for i in (target, actor) if i])
         held = frozenset(i for i in entry_ids for doc in docs.values() if seen.holds(doc, i))
         return TargetState(target, actor, docs.get(target, {}), docs.get(actor, {}) if actor else {}, held)
 
@@ -605,7 +955,8 @@ class MongoLedger:
     async def stored_totals(self, community_id: str, member_id: str, moment: datetime) -> list[Total]:
         periods = self._calendar.periods(moment)
         ids = [total_id(b, p, member_id) for b in (community_id, GLOBAL) for p in periods.names()]
-        docs = await self._totals.find({"_id": {"$in": ids}}, _TOTAL_FIELDS).to_list()
+        found = await self._reads[TOTALS].submit(ids)
+        docs = [found[i] for i in ids if i in found]
         return [
             Total(
                 doc["community_id"],

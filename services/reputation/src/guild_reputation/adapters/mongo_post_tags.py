@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.batching import Coalesced
 
 POST_TAGS = "post_tags"
 INDEXES: list[IndexSpec] = []
@@ -22,6 +22,7 @@ INDEXES: list[IndexSpec] = []
 class MongoPostTags:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._tags = db[POST_TAGS]
+        self._batched = Coalesced(self._tags)
 
     async def remember(
         self, post_id: str, tags: Sequence[str], *, question_id: str = "", resolved: bool = False
@@ -30,10 +31,8 @@ class MongoPostTags:
         if question_id:
             doc["question_id"] = question_id
             doc["resolved"] = resolved
-        try:
-            await self._tags.insert_one(doc)
-        except DuplicateKeyError:
-            pass  # posts' tags arrive with their creation only: the stored ones are these
+        # Refused when stored: posts' tags arrive with their creation only, the stored ones are these.
+        await self._batched.insert(doc)
 
     async def tags_of(self, post_id: str) -> list[str]:
         """The post's tags, an answer's those of its question; empty when the post is unknown."""
@@ -42,11 +41,11 @@ class MongoPostTags:
     async def known_tags(self, post_id: str) -> list[str] | None:
         """The post's tags, an answer's those of its question; None when the post or its question
         is unknown."""
-        doc = await self._tags.find_one({"_id": post_id})
+        doc = await self._batched.find_by_id(post_id)
         if doc is None:
             return None
         if doc.get("question_id") and not doc.get("resolved"):
-            doc = await self._tags.find_one({"_id": doc["question_id"]}, {"tags": 1})
+            doc = await self._batched.find_by_id(doc["question_id"], {"tags": 1})
             if doc is None:
                 return None
         return [str(tag) for tag in doc.get("tags", [])]

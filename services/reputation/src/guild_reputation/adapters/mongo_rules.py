@@ -6,6 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, IndexSpec
+from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.rules import RuleSetting
 
 POINTS_RULES = "points_rules"
@@ -15,9 +16,10 @@ INDEXES: list[IndexSpec] = []
 class MongoPointsRules:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._rules = db[POINTS_RULES]
+        self._batched = Coalesced(self._rules)
 
     async def overrides(self, community_id: str) -> dict[str, RuleSetting]:
-        doc = await self._rules.find_one({"_id": community_id})
+        doc = await self._batched.find_by_id(community_id)
         if doc is None:
             return {}
         return {

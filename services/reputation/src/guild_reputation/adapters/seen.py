@@ -36,6 +36,11 @@ def unseen(_id: str) -> Document:
     return {f"{SEEN}.a": {"$ne": _id}, f"{SEEN}.b": {"$ne": _id}, LEGACY_APPLIED: {"$ne": _id}}
 
 
+def none_of(ids: list[str]) -> Document:
+    """Matches a counter that was applied none of ``ids``."""
+    return {f"{SEEN}.a": {"$nin": ids}, f"{SEEN}.b": {"$nin": ids}, LEGACY_APPLIED: {"$nin": ids}}
+
+
 def push(_id: str, now: datetime) -> Document:
     """Update operators recording ``_id`` in this hour's slot (merge with the increment's)."""
     name, hour = slot(now)
