@@ -14,6 +14,9 @@ import (
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// disableIndexPushdownEnv turns the index pushdown off when set to 1 (see -disable-index-pushdown).
+const disableIndexPushdownEnv = "FERRETDB_DISABLE_INDEX_PUSHDOWN"
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data-dir", "data", "directory for SQLite databases")
@@ -22,7 +25,17 @@ func main() {
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
 	synchronous := flag.String("sqlite-synchronous", "normal",
 		"SQLite synchronous mode with WAL: normal (safe against a process crash, one fsync per checkpoint) or full (one fsync per write)")
+	disableIndexPushdown := flag.Bool("disable-index-pushdown", os.Getenv(disableIndexPushdownEnv) == "1",
+		"serve no query from SQLite indexes beyond _id lookups: read whole collections and filter, sort and limit in memory "+
+			"(also "+disableIndexPushdownEnv+"=1); the reference for checking the index pushdown")
 	flag.Parse()
+
+	if *disableIndexPushdown {
+		// read by the SQLite backend and the handler
+		os.Setenv(disableIndexPushdownEnv, "1")
+	} else {
+		os.Unsetenv(disableIndexPushdownEnv)
+	}
 
 	if *synchronous != "normal" && *synchronous != "full" {
 		fmt.Fprintf(os.Stderr, "invalid -sqlite-synchronous: %q\n", *synchronous)
