@@ -113,6 +113,13 @@ else
   start_or_reuse ferretdb "mongodb://127.0.0.1:$mport" 127.0.0.1 "$mport" -- \
     "$ferretdb_bin" -listen "127.0.0.1:$mport" -data-dir "$DATA_DIR/ferretdb" \
     -log-level "${GUILD_FERRETDB_LOG_LEVEL:-error}"
+  # Indexes made by a build before the index pushdown serve no reads until rebuilt: once per data folder.
+  index_stamp="$DATA_DIR/ferretdb/.index-format"
+  if [[ $(cat "$index_stamp" 2>/dev/null) != typed-keys-1 ]]; then
+    log "rebuilding the local store's indexes so that they serve queries (once per data folder)"
+    "$ROOT/.venv/bin/python" "$LOCAL_DIR/reindex_ferretdb.py" "mongodb://127.0.0.1:$mport/" >&2
+    printf 'typed-keys-1\n' >"$index_stamp"
+  fi
 fi
 
 log "infrastructure is up: NATS $(mask_url "$(nats_url)"), MongoDB $(mask_url "$(mongo_uri)")"
