@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 import pytest_asyncio
+import structlog.testing
 from google.protobuf import wrappers_pb2
 from nats.js.api import AckPolicy, ConsumerConfig
 from pymongo import AsyncMongoClient
@@ -352,3 +353,25 @@ async def test_a_consumer_is_durable_and_describes_itself(
 
 async def _ignore(envelope: Envelope) -> None:
     return None
+
+
+async def test_a_failing_handler_is_logged_with_its_traceback(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    async def handler(envelope: Envelope) -> None:
+        raise ValueError("bad payload")
+
+    spec = ConsumerSpec(name="tb", source_service="demo", handlers={"guild.demo.said.v1": handler})
+    consumer = EventConsumer(js, db, spec, max_deliver=2, backoff_seconds=[0.05])
+    await JetStreamPublisher(js).publish(_event("x"))
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(consumer.run())
+        for _ in range(100):
+            if await db[DEAD_LETTERS].count_documents({}):
+                break
+            await asyncio.sleep(0.05)
+        consumer.stop()
+        await task
+    failures = [e for e in logs if e["event"].startswith("handler failed")]
+    assert [e["log_level"] for e in failures] == ["warning", "error"]
+    assert all(isinstance(e["exc_info"], ValueError) for e in failures)

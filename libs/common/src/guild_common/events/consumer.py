@@ -228,7 +228,7 @@ class EventConsumer:
         try:
             done = await self._processed_before([e for _, e in parsed])
         except Exception as exc:
-            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc), exc_info=exc)
             await self._nak_all([m for m, _ in parsed])
             return
         lanes: dict[str, list[tuple[Msg, Envelope, bool]]] = {}
@@ -257,7 +257,7 @@ class EventConsumer:
         try:
             return bool(await step)
         except Exception as exc:
-            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc), exc_info=exc)
             with contextlib.suppress(Exception):
                 await message.nak(delay=self._backoff[0])
             return False
@@ -286,11 +286,13 @@ class EventConsumer:
             )
         except BulkWriteError as exc:
             if any(error.get("code") != DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+                log.warning(
+                    "event handling failed", consumer=self._spec.durable, error=repr(exc), exc_info=exc
+                )
                 await self._nak_all([m for m, _ in handled])
                 return
         except Exception as exc:
-            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc))
+            log.warning("event handling failed", consumer=self._spec.durable, error=repr(exc), exc_info=exc)
             await self._nak_all([m for m, _ in handled])
             return
         for message, _ in handled:
@@ -346,10 +348,19 @@ class EventConsumer:
         except Exception as exc:
             delivered = message.metadata.num_delivered if message.metadata else 1
             if delivered >= self._max_deliver:
+                log.error(
+                    "handler failed for the last time", error=repr(exc), exc_info=exc, attempt=delivered
+                )
                 await self._dead_letter(message, envelope, repr(exc))
                 return "dead_letter"
             delay = self._backoff[min(delivered - 1, len(self._backoff) - 1)]
-            log.warning("handler failed; will retry", error=repr(exc), attempt=delivered, retry_in_s=delay)
+            log.warning(
+                "handler failed; will retry",
+                error=repr(exc),
+                exc_info=exc,
+                attempt=delivered,
+                retry_in_s=delay,
+            )
             await message.nak(delay=delay)
             return "retry"
         return "handled"
