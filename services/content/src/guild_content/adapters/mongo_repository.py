@@ -520,23 +520,37 @@ class MongoQuestionRepository:
         limit: int,
         kinds: tuple[str, ...],
     ) -> dict[str, list[IndexedQuestion]]:
-        base: Document = {"community_id": {"$in": community_ids}, **VISIBLE}
-        if set(kinds) != set(POST_KINDS):
-            base |= QUESTIONS_ONLY if tuple(kinds) == ("question",) else {"kind": {"$in": list(kinds)}}
-        if tag:
-            base["tags"] = tag
-        if answered is not None:
-            base["answer_count"] = {"$gt": 0} if answered else 0
+        # The store is asked only what the (terms, community_id, create_time, _id) index serves exactly, so
+        # each lookup reads ``limit`` documents in index order; what else the query needs (visible, of
+        # these kinds, with the tag, answered or not) is checked here. A lookup is thus "of the newest
+        # ``limit`` posts with the term, those the query wants": a bounded candidate set for ranking.
+        def wanted(d: Document) -> bool:
+            if d.get("deleted") is True or d.get("hidden") is True:
+                return False
+            kind = d.get("kind")
+            if tuple(kinds) == ("question",):
+                if kind in TOPIC_KINDS:
+                    return False
+            elif set(kinds) != set(POST_KINDS) and kind not in kinds:
+                return False
+            if tag and tag not in (d.get("tags") or []):
+                return False
+            if answered is not None:
+                count = d.get("answer_count")
+                if not isinstance(count, int) or (count > 0) != answered:
+                    return False
+            return True
 
         async def lookup(term: str) -> list[IndexedQuestion]:
             cursor = (
-                self._questions.find({"terms": term, **base}, _NO_OUTBOX)
+                self._questions.find({"terms": term, "community_id": {"$in": community_ids}}, _NO_OUTBOX)
                 .sort([("create_time", -1), ("_id", -1)])
                 .limit(limit)
             )
             return [
                 IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
                 async for d in cursor
+                if wanted(d)
             ]
 
         unique = list(dict.fromkeys(query_terms))

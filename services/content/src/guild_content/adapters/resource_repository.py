@@ -280,18 +280,18 @@ class MongoResourceRepository:
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
     ) -> list[IndexedResource]:
         """Resources of the communities having a term of the query: one lookup per term on
-        ``(terms, community_id, create_time, _id)``, each the newest ``limit``; each resource once."""
-        base: Document = {"community_id": {"$in": community_ids}}
-        if tag:
-            base["tags"] = tag
+        ``(terms, community_id, create_time, _id)``, each the newest ``limit``; each resource once.
+
+        The store is asked only what that index serves exactly (so a lookup reads ``limit`` documents in
+        index order); the tag is checked here, among those."""
 
         async def lookup(term: str) -> list[Document]:
             cursor = (
-                self._resources.find({"terms": term, **base}, _NO_OUTBOX)
+                self._resources.find({"terms": term, "community_id": {"$in": community_ids}}, _NO_OUTBOX)
                 .sort([("create_time", -1), ("_id", -1)])
                 .limit(limit)
             )
-            return await cursor.to_list()
+            return [d async for d in cursor if not tag or tag in (d.get("tags") or [])]
 
         found: dict[str, IndexedResource] = {}
         for docs in await asyncio.gather(*(lookup(term) for term in query_terms)):
