@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.collection import Collection
 
 from guild_testing.servers import FerretServer
 
@@ -29,8 +30,9 @@ def server() -> Iterator[FerretServer]:
 
 
 def test_indexes_come_back_the_same_and_serve_reads(server: FerretServer) -> None:
+    client: MongoClient[dict[str, Any]]
     with MongoClient(server.uri) as client:
-        posts = client["app"]["posts"]
+        posts: Collection[dict[str, Any]] = client["app"]["posts"]
         posts.insert_many(
             [
                 {"_id": i, "c": f"c{i % 5}", "t": i, "slug": f"s{i}", "tags": ["a", f"t{i % 3}"]}

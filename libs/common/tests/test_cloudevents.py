@@ -9,13 +9,11 @@ SDK writes (with ``datacontenttype`` moved to ``ce-datacontenttype`` as the NATS
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import nats
 import pytest
-import pytest_asyncio
 from cloudevents.core.bindings.http import HTTPMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -29,8 +27,6 @@ from guild_common.events.envelope import (
     new_envelope,
 )
 from guild_common.events.publisher import JetStreamPublisher
-from guild_common.events.streams import ensure_stream, stream_config
-from guild_testing.fixtures import Infra
 
 SUBJECTS = ["zoë", "Ann Smith", '50% "quoted"', "名前", "Euro € 😀", "a+b/c?d=e&f#g"]
 
@@ -44,15 +40,6 @@ def _event(subject: str) -> Envelope:
         region="emea",
         programme="healthcare_cpd",
     )
-
-
-@pytest_asyncio.fixture
-async def js(infra: Infra, clean_streams: None) -> AsyncIterator[nats.js.JetStreamContext]:
-    nc = await nats.connect(infra.nats_url)
-    context = nc.jetstream()
-    await ensure_stream(context, stream_config("demo", max_age_days=1, duplicate_window_seconds=120))
-    yield context
-    await nc.close()
 
 
 async def _fetch(js: nats.js.JetStreamContext, count: int) -> list[Msg]:

@@ -18,7 +18,6 @@ from guild_common.events.consumer import DEAD_LETTERS, PROCESSED, ConsumerSpec, 
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import PENDING, OutboxRelay, outbox_fields, outbox_update
 from guild_common.events.publisher import JetStreamPublisher
-from guild_common.events.streams import ensure_stream, stream_config
 from guild_common.mongo import Document
 from guild_testing.fixtures import Infra
 
@@ -41,15 +40,6 @@ async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[Asyn
     await client.drop_database(name)
     yield client[name]
     await client.close()
-
-
-@pytest_asyncio.fixture
-async def js(infra: Infra, clean_streams: None) -> AsyncIterator[nats.js.JetStreamContext]:
-    nc = await nats.connect(infra.nats_url)
-    context = nc.jetstream()
-    await ensure_stream(context, stream_config("demo", max_age_days=1, duplicate_window_seconds=120))
-    yield context
-    await nc.close()
 
 
 async def _collect(js: nats.js.JetStreamContext, count: int, wait_seconds: float = 5.0) -> list[Envelope]:

@@ -18,10 +18,7 @@ from guild_common.errors import FieldViolation, InvalidArgument
 from guild_common.grpc.server import ServiceServer
 from guild_common.settings import ServiceSettings
 from guild_testing.fixtures import auth
-
-
-def _identity(data: bytes) -> bytes:
-    return data
+from guild_testing.workers import IdleWorker, raw_bytes
 
 
 async def whoami(request: bytes, context: Any) -> bytes:
@@ -36,17 +33,6 @@ async def invalid(request: bytes, context: Any) -> bytes:
     raise InvalidArgument("bad", violations=[FieldViolation("title", "must not be empty")])
 
 
-class Idle:
-    def __init__(self) -> None:
-        self.stopped = asyncio.Event()
-
-    async def run(self) -> None:
-        await self.stopped.wait()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[str, bool]]]:
     state = {"healthy": True}
@@ -57,7 +43,7 @@ async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[
     def register(srv: grpc.aio.Server) -> list[str]:
         handlers = {
             name: grpc.unary_unary_rpc_method_handler(
-                fn, request_deserializer=_identity, response_serializer=_identity
+                fn, request_deserializer=raw_bytes, response_serializer=raw_bytes
             )
             for name, fn in {"WhoAmI": whoami, "Boom": boom, "Invalid": invalid}.items()
         }
@@ -67,7 +53,9 @@ async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[
     settings = ServiceSettings(
         service_name="probe", grpc_host="127.0.0.1", grpc_port=0, shutdown_grace_seconds=1
     )
-    srv = ServiceServer(settings, register=register, workers=[Idle()], healthy=healthy, health_interval=0.05)
+    srv = ServiceServer(
+        settings, register=register, workers=[IdleWorker()], healthy=healthy, health_interval=0.05
+    )
     await srv.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}")
     yield srv, channel, state
@@ -77,7 +65,7 @@ async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[
 
 def _call(channel: grpc.aio.Channel, method: str) -> Any:
     return channel.unary_unary(
-        f"/test.Probe/{method}", request_serializer=_identity, response_deserializer=_identity
+        f"/test.Probe/{method}", request_serializer=raw_bytes, response_deserializer=raw_bytes
     )
 
 

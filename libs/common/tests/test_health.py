@@ -20,24 +20,10 @@ from guild_common.mongo import create_client
 from guild_common.settings import ServiceSettings
 from guild_testing.fixtures import Infra, auth
 from guild_testing.processes import free_port
+from guild_testing.workers import IdleWorker, raw_bytes
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-class Idle:
-    def __init__(self) -> None:
-        self.stopped = asyncio.Event()
-
-    async def run(self) -> None:
-        await self.stopped.wait()
-
-    def stop(self) -> None:
-        self.stopped.set()
 
 
 def _settings() -> ServiceSettings:
@@ -52,7 +38,11 @@ def _server(readiness: dict[str, Readiness], register: Any = None) -> ServiceSer
         return ["test.Probe"]
 
     return ServiceServer(
-        _settings(), register=register or no_services, workers=[Idle()], healthy=check, health_interval=0.05
+        _settings(),
+        register=register or no_services,
+        workers=[IdleWorker()],
+        healthy=check,
+        health_interval=0.05,
     )
 
 
@@ -146,7 +136,7 @@ async def test_calls_fail_fast_as_unavailable_while_the_database_is_down() -> No
 
     def register(srv: grpc.aio.Server) -> list[str]:
         handler = grpc.unary_unary_rpc_method_handler(
-            read, request_deserializer=_identity, response_serializer=_identity
+            read, request_deserializer=raw_bytes, response_serializer=raw_bytes
         )
         srv.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", {"Read": handler})])
         return ["test.Probe"]
@@ -156,7 +146,7 @@ async def test_calls_fail_fast_as_unavailable_while_the_database_is_down() -> No
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}")
     try:
         call = channel.unary_unary(
-            "/test.Probe/Read", request_serializer=_identity, response_deserializer=_identity
+            "/test.Probe/Read", request_serializer=raw_bytes, response_deserializer=raw_bytes
         )
         started = time.perf_counter()
         with pytest.raises(grpc.aio.AioRpcError) as caught:

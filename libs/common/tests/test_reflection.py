@@ -16,21 +16,11 @@ import guild.community.v1.community_service_pb2_grpc  # noqa: F401  (puts the se
 from guild_common.grpc.server import ServiceServer
 from guild_common.health import Readiness
 from guild_common.settings import ServiceSettings
+from guild_testing.workers import IdleWorker
 
 SERVICE = "guild.community.v1.CommunityService"
 # The comment on CreateCommunity in protos/guild/community/v1/community_service.proto.
 COMMENT = "Creates a community; the caller becomes its owner. Idempotent by request_id."
-
-
-class Idle:
-    def __init__(self) -> None:
-        self.stopped = asyncio.Event()
-
-    async def run(self) -> None:
-        await self.stopped.wait()
-
-    def stop(self) -> None:
-        self.stopped.set()
 
 
 @pytest_asyncio.fixture
@@ -41,7 +31,7 @@ async def address() -> AsyncIterator[str]:
     settings = ServiceSettings(
         service_name="probe", grpc_host="127.0.0.1", grpc_port=0, shutdown_grace_seconds=1
     )
-    srv = ServiceServer(settings, register=lambda _: [SERVICE], workers=[Idle()], healthy=ready)
+    srv = ServiceServer(settings, register=lambda _: [SERVICE], workers=[IdleWorker()], healthy=ready)
     await srv.start()
     yield f"127.0.0.1:{srv.port}"
     await srv.stop()
