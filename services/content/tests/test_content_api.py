@@ -67,6 +67,29 @@ async def test_requests_are_idempotent_by_request_id(suite: Suite) -> None:
     assert len(listed.questions) == 1
 
 
+async def test_an_answer_request_id_is_bound_to_its_question_and_text(suite: Suite) -> None:
+    first = (await _ask(suite, title="How do I book leave?")).question
+    other = (await _ask(suite, title="Where are the expense forms?")).question
+
+    async def answer(question_id: str, body: str) -> api.AnswerQuestionResponse:
+        response: api.AnswerQuestionResponse = await suite.content.AnswerQuestion(
+            api.AnswerQuestionRequest(question_id=question_id, body=body, request_id="a-1"),
+            metadata=auth("bob"),
+        )
+        return response
+
+    original = await answer(first.id, "Use the HR portal.")
+    again = await answer(first.id, "Use the HR portal.")
+    assert again.answer.id == original.answer.id
+    for question_id, body in ((other.id, "Use the HR portal."), (first.id, "Ask your manager.")):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await answer(question_id, body)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "request_id" in (caught.value.details() or "")
+    got = await suite.content.GetQuestion(api.GetQuestionRequest(question_id=other.id), metadata=auth("ann"))
+    assert got.question.answer_count == 0
+
+
 async def test_list_questions_newest_first_across_pages(suite: Suite) -> None:
     titles = [f"Question number {i}" for i in range(5)]
     for title in titles:

@@ -182,7 +182,14 @@ class ContentUseCases:
             id=_id("answer", caller, request_id), author_id=caller.subject, body=body, now=self._clock()
         )
         await self._mention(answer, answer.body)
-        return await self._repo.add_answer(answer, community)
+        stored = await self._repo.add_answer(answer, community)
+        if (stored.question_id, stored.body) != (answer.question_id, answer.body):
+            # the request id was first used for another answer: repeating it is not this request
+            raise InvalidArgument(
+                "request_id was already used for a different answer",
+                violations=[FieldViolation("request_id", "already used for a different answer")],
+            )
+        return stored
 
     async def accept(self, caller: Principal, question_id: str, answer_id: str) -> Question:
         _require(question_id=question_id, answer_id=answer_id)
