@@ -8,6 +8,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from guild_common.errors import FieldViolation, InvalidArgument
 from guild_common.mongo import Document
 from guild_common.pagination import decode_token, encode_token
 
@@ -18,8 +19,25 @@ def _encode(value: Any) -> dict[str, Any]:
     return {"v": value}
 
 
-def _decode(position: dict[str, Any]) -> Any:
-    return datetime.fromisoformat(position["t"]) if "t" in position else position.get("v")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _decode(position: dict[str, Any], field: str) -> tuple[Any, Any]:
+    """The sort value and ``_id`` a token holds, checked: a token is input, so nothing in it may reach
+    the store as anything but a plain value (an object such as ``{"$ne": null}`` would be an operator)."""
+    after_id = position.get("id")
+    if "t" in position:
+        try:
+            after = datetime.fromisoformat(position["t"])
+        except (TypeError, ValueError):
+            after = None
+        ok = after is not None
+    else:
+        after = position.get("v")
+        ok = isinstance(after, _SCALARS)
+    if not ok or not isinstance(after_id, str | int) or isinstance(after_id, bool):
+        raise InvalidArgument("invalid page token", violations=[FieldViolation(field, "malformed")])
+    return after, after_id
 
 
 async def keyset_page(
@@ -36,7 +54,7 @@ async def keyset_page(
     position = decode_token(page_token)
     filters: dict[str, Any] = dict(query)
     if position:
-        after, after_id = _decode(position), position["id"]
+        after, after_id = _decode(position, "page_token")
         op = "$lt" if descending else "$gt"
         filters["$or"] = [{sort_field: {op: after}}, {sort_field: after, "_id": {op: after_id}}]
     direction = -1 if descending else 1
