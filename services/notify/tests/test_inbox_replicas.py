@@ -8,47 +8,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, ensure_indexes
 from guild_notify.adapters.mongo_inbox import INDEXES, SEQUENCE_INDEXES, MongoInbox
 from guild_notify.domain.model import Notification, new_answer
 from guild_testing.fixtures import Infra, database_name
-
-
-@dataclass
-class Commands(monitoring.CommandListener):
-    """Counts the commands a client sends (bar the handshake and monitoring)."""
-
-    names: list[str] = field(default_factory=list)
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in {"hello", "isMaster", "ismaster", "ping", "endSessions"}:
-            self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+from guild_testing.store_commands import StoreCommands
 
 
 @dataclass
 class Replicas:
     first: MongoInbox
     second: MongoInbox
-    commands: Commands
+    commands: StoreCommands
 
 
 @pytest_asyncio.fixture
 async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[Replicas]:
-    commands = Commands()
+    commands = StoreCommands()
     clients: list[AsyncMongoClient[Document]] = [
         AsyncMongoClient(infra.mongo_uri, tz_aware=True, event_listeners=[commands]),
         AsyncMongoClient(infra.mongo_uri, tz_aware=True),
@@ -123,15 +107,15 @@ async def test_marking_read_on_two_replicas_at_once_decrements_once(replicas: Re
 async def test_storing_a_notification_reads_no_other_notification(replicas: Replicas) -> None:
     for n in _answers(20):
         await replicas.first.add(n)
-    replicas.commands.names.clear()
+    replicas.commands.clear()
     (note,) = _answers(1, prefix="new")
     assert await replicas.first.add(note) is not None
     # insert, take the sequence (and count it unread), count it in its group, make it visible
     assert replicas.commands.names == ["insert", "findAndModify", "update", "update"]
-    replicas.commands.names.clear()
+    replicas.commands.clear()
     assert await replicas.first.add(note) is None
     assert replicas.commands.names == ["insert"]
-    replicas.commands.names.clear()
+    replicas.commands.clear()
     assert await replicas.first.unread_count("ann") == 21
     assert replicas.commands.names == ["find"]
 

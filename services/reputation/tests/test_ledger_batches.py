@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter as Tally
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.mongo import Document, ensure_indexes
@@ -22,25 +21,11 @@ from guild_reputation.adapters.mongo_ledger import COUNTERS, LEDGER, TOTALS, Cou
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule
 from guild_testing.fixtures import Infra, database_name
+from guild_testing.store_commands import StoreCommands
 
 C = "c-1"
 MOMENT = datetime(2026, 3, 4, 10, tzinfo=UTC)
 MEMBERS = ("bob", "cat", "dan")
-
-
-class Commands(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.sent: Tally[str] = Tally()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in ("endSessions", "ismaster", "hello", "isMaster", "ping"):
-            self.sent[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 class Crash(Exception):
@@ -69,11 +54,11 @@ class CrashingLedger(MongoLedger):
 @pytest_asyncio.fixture
 async def clients(
     infra: Infra, request: pytest.FixtureRequest
-) -> AsyncIterator[list[tuple[AsyncDatabase[Document], Commands]]]:
+) -> AsyncIterator[list[tuple[AsyncDatabase[Document], StoreCommands]]]:
     name = database_name(request.node.name)
-    made: list[tuple[AsyncMongoClient[Document], Commands]] = []
+    made: list[tuple[AsyncMongoClient[Document], StoreCommands]] = []
     for _ in range(2):
-        commands = Commands()
+        commands = StoreCommands()
         made.append((AsyncMongoClient(infra.mongo_uri, tz_aware=True, event_listeners=[commands]), commands))
     await made[0][0].drop_database(name)
     await ensure_indexes(made[0][0][name], mongo_ledger.INDEXES)
@@ -131,7 +116,7 @@ async def _points(db: AsyncDatabase[Document], member: str) -> int:
 
 
 async def test_a_batch_with_the_same_entry_twice_counts_it_once(
-    clients: list[tuple[AsyncDatabase[Document], Commands]],
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]],
 ) -> None:
     db, commands = clients[0]
     woken: list[tuple[str, str]] = []
@@ -140,7 +125,7 @@ async def test_a_batch_with_the_same_entry_twice_counts_it_once(
     # The first batch creates the members' totals and tag totals (zero, then counted).
     assert await ledger.record_many(_docs(ledger, entries[:12])) == [None] * 12
     batch = _docs(ledger, [*entries[12:], entries[15], entries[17], entries[15]])
-    commands.sent.clear()
+    commands.clear()
     assert await ledger.record_many(batch) == [None] * len(batch)
     # One insert, one update command per counter collection, the release: its events, then the
     # entries marked.
@@ -150,20 +135,20 @@ async def test_a_batch_with_the_same_entry_twice_counts_it_once(
         assert await _points(db, member) == 5 * sum(1 for e in entries if e.member_id == member)
     await _assert_counters_equal_the_ledger(ledger, db)
     # The same batch again changes nothing: the insert says the entries are released.
-    commands.sent.clear()
+    commands.clear()
     assert await ledger.record_many(_docs(ledger, entries)) == [None] * len(entries)
     assert dict(commands.sent) == {"insert": 1, "find": 1}
     await _assert_counters_equal_the_ledger(ledger, db)
 
 
 async def test_concurrent_records_are_written_as_one_batch(
-    clients: list[tuple[AsyncDatabase[Document], Commands]],
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]],
 ) -> None:
     db, commands = clients[0]
     ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
     entries = [_entry(n, MEMBERS[n % 3]) for n in range(40)]
     await asyncio.gather(*(ledger.record(e, region="emea", programme="sales") for e in entries[:10]))
-    commands.sent.clear()
+    commands.clear()
     await asyncio.gather(*(ledger.record(e, region="emea", programme="sales") for e in entries[10:]))
     assert dict(commands.sent) == {"insert": 2, "update": 4}
     await _assert_counters_equal_the_ledger(ledger, db)
@@ -171,7 +156,7 @@ async def test_concurrent_records_are_written_as_one_batch(
 
 @pytest.mark.parametrize("crash", ["after_insert", "counted_in_part", "counted_not_released"])
 async def test_a_batch_redelivered_split_otherwise_after_a_crash_counts_each_entry_once(
-    clients: list[tuple[AsyncDatabase[Document], Commands]], crash: str
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]], crash: str
 ) -> None:
     db, _ = clients[0]
     woken: list[tuple[str, str]] = []
@@ -201,7 +186,7 @@ async def test_a_batch_redelivered_split_otherwise_after_a_crash_counts_each_ent
 
 
 async def test_entries_some_counters_hold_already_are_counted_once_with_the_others(
-    clients: list[tuple[AsyncDatabase[Document], Commands]],
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]],
 ) -> None:
     """A merged update refused because its counter holds one of its entries leaves the batch's other
     counters counted, and the entries it does not hold are counted one by one."""
@@ -218,7 +203,7 @@ async def test_entries_some_counters_hold_already_are_counted_once_with_the_othe
 
 
 async def test_two_clients_recording_overlapping_batches_at_once_count_each_entry_once(
-    clients: list[tuple[AsyncDatabase[Document], Commands]],
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]],
 ) -> None:
     ledgers = [MongoLedger(db, on_events=lambda *_: None, calendar=Calendar()) for db, _ in clients]
     db = clients[0][0]
@@ -248,7 +233,7 @@ async def test_two_clients_recording_overlapping_batches_at_once_count_each_entr
 
 
 async def test_a_batch_in_a_later_hour_empties_the_slot_of_an_older_one_and_still_counts_once(
-    clients: list[tuple[AsyncDatabase[Document], Commands]],
+    clients: list[tuple[AsyncDatabase[Document], StoreCommands]],
 ) -> None:
     db, _ = clients[0]
     now = [datetime(2026, 3, 4, 10, 5, tzinfo=UTC)]

@@ -5,7 +5,6 @@ the totals stay exact, with no lock anywhere; and what one ledger event costs in
 from __future__ import annotations
 
 import asyncio
-from collections import Counter as Tally
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.events.v1 import content_events_pb2 as events
@@ -35,28 +34,12 @@ from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule
 from guild_testing.fixtures import Infra, database_name
+from guild_testing.store_commands import StoreCommands
 
 C = "c-1"
 # Events handled at once by the two replicas in the workload test.
 WAVE = 8
 MOMENT = datetime(2026, 3, 4, 10, tzinfo=UTC)
-
-
-class Commands(monitoring.CommandListener):
-    """Counts the store commands a client sends, by name."""
-
-    def __init__(self) -> None:
-        self.sent: Tally[str] = Tally()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in ("endSessions", "ismaster", "hello", "isMaster", "ping"):
-            self.sent[event.command_name] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 @dataclass
@@ -67,7 +50,7 @@ class Replica:
     ledger: MongoLedger
     live: LiveBoards
     handlers: ContentEventHandlers
-    commands: Commands
+    commands: StoreCommands
 
     async def handle(self, envelope: Envelope) -> None:
         await self.handlers.handlers()[envelope.type](envelope)
@@ -78,7 +61,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
     name = database_name(request.node.name)
     started: list[Replica] = []
     for _ in range(2):
-        commands = Commands()
+        commands = StoreCommands()
         client: AsyncMongoClient[Document] = AsyncMongoClient(
             infra.mongo_uri, tz_aware=True, event_listeners=[commands]
         )
@@ -324,7 +307,7 @@ async def test_a_repeatable_rolling_window_awards_once_per_claim_with_two_replic
 async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]) -> None:
     replica = replicas[0]
     db = _db(replica)
-    sent = replica.commands.sent
+    commands = replica.commands
     # The ledger's own cost of an entry: the insert, one bulk per counter collection (totals, tag
     # totals, the rest), the release (a document holding the events, which the relay publishes in
     # place of reading and clearing every entry, then the entries marked); and nothing more when the
@@ -340,17 +323,17 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
             time=MOMENT,
             tags=["sql"],
         )
-        sent.clear()
+        commands.clear()
         await replica.ledger.record(entry, region="emea", programme="sales")
         if i == 0:
             # The member's first entry also creates its totals and tag totals: for each, the
             # shared update matches none, a read finds them missing, they are inserted, counted.
-            assert dict(sent) == {"insert": 4, "update": 6, "find": 2}
+            assert dict(commands.sent) == {"insert": 4, "update": 6, "find": 2}
             continue
-        assert dict(sent) == {"insert": 2, "update": 4}
-        sent.clear()
+        assert dict(commands.sent) == {"insert": 2, "update": 4}
+        commands.clear()
         await replica.ledger.record(entry, region="emea", programme="sales")
-        assert dict(sent) == {"insert": 1, "find": 1}  # recorded and released: the insert says so
+        assert dict(commands.sent) == {"insert": 1, "find": 1}  # recorded and released: the insert says so
     # An answer's gain (no cap, no decision on counters): the rules, the question's tags, the answer
     # remembered with them, the entry, three bulks, the release, the boards.
     await _known_question(db)
@@ -363,17 +346,17 @@ async def test_a_ledger_event_costs_a_few_store_commands(replicas: list[Replica]
         )
         for i in range(10)
     ]
-    sent.clear()
+    commands.clear()
     for envelope in answers:
         await replica.handle(envelope)
     # (cat's first answer creates cat's totals and tag totals: one find, insert and update each more)
-    assert dict(sent) == {"insert": 3 * 10 + 2, "find": 3 * 10 + 2, "update": 4 * 10 + 2}
+    assert dict(commands.sent) == {"insert": 3 * 10 + 2, "find": 3 * 10 + 2, "update": 4 * 10 + 2}
     # A whole upvote, from the event: the rules, the answer's tags, the post's counters, the daily cap,
     # the entry, the decision's guarded counter, the three bulks, the release and this replica's boards
     # reading the totals back. The cap cut 8 of the 10 gains: each of those read the cap counter and
     # wrote it guarded.
     upvotes = [_vote(f"v{i}", f"n{i}", 0, 1, author="cat") for i in range(10)]
-    sent.clear()
+    commands.clear()
     for envelope in upvotes:
         await replica.handle(envelope)
-    assert dict(sent) == {"find": 4 * 10 + 8, "insert": 2 * 10, "update": 6 * 10 + 8}
+    assert dict(commands.sent) == {"find": 4 * 10 + 8, "insert": 2 * 10, "update": 6 * 10 + 8}
