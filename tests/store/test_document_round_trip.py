@@ -46,7 +46,8 @@ def _value(rng: random.Random, depth: int, in_array: bool = False) -> Any:
         case 1:
             return rng.choice(STRINGS)
         case 2:
-            return Binary(bytes(rng.randrange(256) for _ in range(rng.randrange(20))), rng.choice([0, 4, 5, 128]))
+            payload = bytes(rng.randrange(256) for _ in range(rng.randrange(20)))
+            return Binary(payload, rng.choice([0, 4, 5, 128]))
         case 3:
             return ObjectId(bytes(rng.randrange(256) for _ in range(12)))
         case 4:
