@@ -61,8 +61,11 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
-        metadata = {key: value for key, value in context.invocation_metadata() or ()}
-        header = metadata.get("authorization")
+        headers = [value for key, value in context.invocation_metadata() or () if key == "authorization"]
+        if len(headers) > 1:
+            # Which of two credentials counts would depend on a proxy's or library's choice: refuse both.
+            raise errors.Unauthenticated("more than one authorization header")
+        header = headers[0] if headers else None
         return self._verifier.verify_header(header if isinstance(header, str) else None)
 
     def _wrap_unary(self, method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
