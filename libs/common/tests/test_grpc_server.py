@@ -33,6 +33,16 @@ async def invalid(request: bytes, context: Any) -> bytes:
     raise InvalidArgument("bad", violations=[FieldViolation("title", "must not be empty")])
 
 
+async def echo(request: bytes, context: Any) -> bytes:
+    """Quotes the whole request back, as a careless validation message would."""
+    value = request.decode()
+    raise InvalidArgument(
+        f"no such thing {value}",
+        metadata={"id": value},
+        violations=[FieldViolation("id", f"unknown id {value}") for _ in range(50)],
+    )
+
+
 @pytest_asyncio.fixture
 async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[str, bool]]]:
     state = {"healthy": True}
@@ -45,7 +55,7 @@ async def server() -> AsyncIterator[tuple[ServiceServer, grpc.aio.Channel, dict[
             name: grpc.unary_unary_rpc_method_handler(
                 fn, request_deserializer=raw_bytes, response_serializer=raw_bytes
             )
-            for name, fn in {"WhoAmI": whoami, "Boom": boom, "Invalid": invalid}.items()
+            for name, fn in {"WhoAmI": whoami, "Boom": boom, "Invalid": invalid, "Echo": echo}.items()
         }
         srv.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", handlers)])
         return ["test.Probe"]
@@ -75,6 +85,32 @@ async def test_principal_is_bound_and_missing_tokens_are_refused(server: Any) ->
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _call(channel, "WhoAmI")(b"")
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_two_authorization_headers_are_unauthenticated(server: Any) -> None:
+    _, channel, _ = server
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _call(channel, "WhoAmI")(b"", metadata=[*auth("ann"), *auth("bob")])
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "more than one" in (caught.value.details() or "")
+
+
+async def test_errors_echo_only_a_short_prefix_of_the_input(server: Any) -> None:
+    _, channel, _ = server
+    huge = "x" * 7000
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _call(channel, "Echo")(huge.encode(), metadata=auth("ann"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(caught.value.details() or "") <= 256
+    status = rpc_status.from_call(caught.value)
+    assert status is not None
+    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info)
+    assert status.details[1].Unpack(bad)
+    assert len(info.metadata["id"]) <= 64
+    assert len(bad.field_violations) == 20
+    assert all(len(v.description) <= 192 for v in bad.field_violations)
+    assert len(status.SerializeToString()) < 8000
 
 
 async def test_unexpected_errors_are_internal_with_a_correlation_id_and_no_details(server: Any) -> None:

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: Most characters of a caller's value an error repeats back.
+ECHO_LIMIT = 64
+
+
+def shorten(value: str, limit: int = ECHO_LIMIT) -> str:
+    """``value`` cut to ``limit`` characters (an ellipsis included) for repeating in an error."""
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
 
 @dataclass(frozen=True)
 class FieldViolation:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from guild_common.pagination import DEV_PAGE_TOKEN_SECRET
 
 
 class ServiceSettings(BaseSettings):
@@ -11,6 +15,13 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GUILD_", extra="ignore")
 
+    #: Secret settings a production profile requires set and not left at their development default
+    #: (see :mod:`guild_common.profile`); services that hold more extend it. ``jwt_secret`` is checked
+    #: only while no public key verifies tokens.
+    secret_fields: ClassVar[tuple[str, ...]] = ("jwt_secret", "page_token_secret")
+
+    # ``production`` refuses to start on an empty or development-default secret.
+    profile: Literal["local", "production"] = "local"
     service_name: str = "guild"
     grpc_host: str = "[::]"
     grpc_port: int = 50051
@@ -30,6 +41,8 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "guild"
     # Token this service presents when it calls another service on its own behalf.
     service_token: str = ""
+    # Signs page tokens (HMAC-SHA256); the same on every replica of a service.
+    page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     log_level: str = "info"
     shutdown_grace_seconds: float = 10.0
     outbox_sweep_seconds: float = 2.0

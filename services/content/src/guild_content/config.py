@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from guild_common.settings import ServiceSettings
 
 
 class ContentSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
     service_name: str = "content"
     grpc_port: int = 50052
     # The community service, asked when the local membership read model has not heard of someone yet.

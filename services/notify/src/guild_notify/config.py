@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from guild_common.settings import ServiceSettings
 
 
 class NotifySettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "unsubscribe_secret")
     service_name: str = "notify"
     grpc_port: int = 50054
     # Open streams re-read the store this often even without a wake-up (writes by other processes).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from guild_common.settings import ServiceSettings
 
 
 class ReputationSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
     service_name: str = "reputation"
     grpc_port: int = 50053
     # Every ledger write is guarded in the store, so events of different subjects are handled at once:

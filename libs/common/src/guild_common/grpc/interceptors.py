@@ -9,12 +9,14 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.message import Message
 from google.rpc import code_pb2
 from opentelemetry import metrics, trace
 from pymongo import errors as mongo_errors
 
 from guild_common import errors
 from guild_common.auth import Principal, TokenVerifier, bind_principal, reset_principal
+from guild_common.grpc.requests import check_request
 from guild_common.grpc.status import build_status, status_for_error
 
 OPEN_METHOD_PREFIXES = (
@@ -61,8 +63,11 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return handler
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
-        metadata = {key: value for key, value in context.invocation_metadata() or ()}
-        header = metadata.get("authorization")
+        headers = [value for key, value in context.invocation_metadata() or () if key == "authorization"]
+        if len(headers) > 1:
+            # Which of two credentials counts would depend on a proxy's or library's choice: refuse both.
+            raise errors.Unauthenticated("more than one authorization header")
+        header = headers[0] if headers else None
         return self._verifier.verify_header(header if isinstance(header, str) else None)
 
     def _wrap_unary(self, method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -70,6 +75,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = self._authenticate(context)
                 scope.bind(principal)
+                _check(request)
                 return await inner(request, context)
             return None  # unreachable: the scope aborts on error
 
@@ -82,10 +88,16 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = self._authenticate(context)
                 scope.bind(principal)
+                _check(request)
                 async for item in inner(request, context):
                     yield item
 
         return behaviour
+
+
+def _check(request: Any) -> None:
+    if isinstance(request, Message):
+        check_request(request)
 
 
 class _RpcScope:

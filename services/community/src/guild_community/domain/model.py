@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from guild_common.errors import FailedPrecondition, Validator
+from guild_common.text import NAME_POLICY, is_clean_name
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])$")
 LABEL = re.compile(r"^[a-z0-9_]{2,32}$")
@@ -397,6 +398,7 @@ def prefix_key(prefix: str) -> str:
 def _check_name(check: Validator, name: str, description: str) -> None:
     check.require(bool(name.strip()), "name", "must not be empty")
     check.require(len(name) <= NAME_MAX, "name", f"at most {NAME_MAX} characters")
+    check.require(is_clean_name(name), "name", NAME_POLICY)
     check.require(len(description) <= DESCRIPTION_MAX, "description", f"at most {DESCRIPTION_MAX} characters")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from guild_common.errors import Validator
 from guild_common.tags import normalise_tag
+from guild_common.text import NAME_POLICY, is_clean_name
 
 TAG = re.compile(r"^[a-z0-9][a-z0-9_+#.-]{0,39}$")
 TAGS_MAX = 20
@@ -99,6 +100,8 @@ def apply_patch(profile: Profile, patch: ProfilePatch, regions: list[str], now: 
     texts = {name: getattr(patch, name) for name in TEXT_MAX if getattr(patch, name) is not None}
     for name, value in texts.items():
         check.require(len(value) <= TEXT_MAX[name], f"profile.{name}", f"at most {TEXT_MAX[name]} characters")
+        if name != "bio":
+            check.require(is_clean_name(value), f"profile.{name}", NAME_POLICY)
     if patch.display_name is not None:
         check.require(bool(patch.display_name.strip()), "profile.display_name", "must not be empty")
     if patch.region is not None:

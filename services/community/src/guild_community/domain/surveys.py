@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from guild_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
+from guild_common.text import NAME_POLICY, is_clean_name
 
 QUESTIONS_MAX = 10
 OPTIONS_MIN, OPTIONS_MAX = 2, 10
@@ -106,6 +107,7 @@ class Survey:
         """A drafted survey from (text, type, options) triples; raises InvalidArgument on bad input."""
         check = Validator()
         check.require(bool(title.strip()) and len(title) <= TITLE_MAX, "title", f"1-{TITLE_MAX} characters")
+        check.require(is_clean_name(title), "title", NAME_POLICY)
         check.require(1 <= len(questions) <= QUESTIONS_MAX, "questions", f"1-{QUESTIONS_MAX} questions")
         built: list[Question] = []
         for i, (text, kind, options) in enumerate(questions[:QUESTIONS_MAX]):

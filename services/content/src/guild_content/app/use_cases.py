@@ -79,6 +79,8 @@ SEARCH_KINDS = (*POST_KINDS, "resource")
 SIMILAR_HINTS = 3
 # Hints for the unanswered queue rank, per term of a question's title, this many of the newest answered
 # questions having it: a page of the queue reads at most (distinct terms of the page) times as many.
+# Ten years: the longest wait the curation queue can be asked for.
+MIN_AGE_MINUTES_MAX = 10 * 366 * 24 * 60
 HINT_CANDIDATES_PER_TERM = 25
 EDIT_ATTEMPTS = 5
 
@@ -470,7 +472,9 @@ class ContentUseCases:
         _require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=50)
         check = Validator()
-        check.require(min_age_minutes >= 0, "min_age_minutes", "must not be negative")
+        check.require(
+            0 <= min_age_minutes <= MIN_AGE_MINUTES_MAX, "min_age_minutes", f"0 to {MIN_AGE_MINUTES_MAX}"
+        )
         check.check()
         _, membership = await self._member_of(caller, community_id)
         ensure_champion(membership)

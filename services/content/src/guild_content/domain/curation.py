@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from guild_common.errors import FailedPrecondition, NotFound, Validator
+from guild_common.text import NAME_POLICY, is_clean_name
 from guild_content.domain.model import TITLE_MAX, URL_MAX, normalise_url
 
 DESCRIPTION_MAX = 2_000
@@ -41,6 +42,7 @@ class CollectionItem:
             check.require(len(url) <= URL_MAX, "url", f"at most {URL_MAX} characters")
             check.require(bool(title.strip()), "title", "required for a link")
         check.require(len(title) <= TITLE_MAX, "title", f"at most {TITLE_MAX} characters")
+        check.require(is_clean_name(title), "title", NAME_POLICY)
         check.require(len(note) <= NOTE_MAX, "note", f"at most {NOTE_MAX} characters")
         check.check()
         kind = "post" if post_id else "link"
@@ -69,6 +71,7 @@ class ItemFeatured:
 def check_collection_text(title: str, description: str, check: Validator) -> None:
     check.require(bool(title.strip()), "title", "must not be empty")
     check.require(len(title) <= TITLE_MAX, "title", f"at most {TITLE_MAX} characters")
+    check.require(is_clean_name(title), "title", NAME_POLICY)
     check.require(len(description) <= DESCRIPTION_MAX, "description", f"at most {DESCRIPTION_MAX} characters")
 
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from guild_common.errors import FailedPrecondition, PermissionDenied, Validator
 from guild_common.tags import normalise_tags
+from guild_common.text import NAME_POLICY, is_clean_name
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
@@ -293,6 +294,7 @@ class VoteChanged:
 def check_question_text(title: str, body: str, tags: list[str], check: Validator) -> None:
     check.require(bool(title.strip()), "title", "must not be empty")
     check.require(len(title) <= TITLE_MAX, "title", f"at most {TITLE_MAX} characters")
+    check.require(is_clean_name(title), "title", NAME_POLICY)
     check.require(len(body) <= BODY_MAX, "body", f"at most {BODY_MAX} characters")
     check.require(len(tags) <= TAGS_MAX, "tags", f"at most {TAGS_MAX} tags")
     for i, tag in enumerate(tags):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from google.protobuf.message import Message
@@ -16,6 +16,7 @@ from guild.reputation.v1 import recognition_pb2 as recognition_pb
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+from guild_common.prototime import request_time
 from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
@@ -130,10 +131,7 @@ _METRIC_TO_PB = {metric: value for value, metric in _METRIC_FROM_PB.items()}
 
 
 def _optional_time(message: Message, name: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    stamp: Timestamp = getattr(message, name)
-    return stamp.ToDatetime(tzinfo=UTC)
+    return request_time(message, name)
 
 
 def _insights(i: Insights) -> insights_pb.Insights:

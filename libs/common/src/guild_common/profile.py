@@ -1,0 +1,40 @@
+"""The deployment profile: ``GUILD_PROFILE=production`` refuses to start on development secrets.
+
+Each settings class names its secrets in ``secret_fields`` (the shared ones in
+:class:`guild_common.settings.ServiceSettings`, a service adds its own, e.g. notify's
+``unsubscribe_secret``). Under the production profile every one of them must be set and differ from
+its development default; ``jwt_secret`` is exempt while ``jwt_public_key`` verifies tokens instead.
+The local profile (the default) accepts the defaults, so ``make up`` and the tests need no setup.
+"""
+
+from __future__ import annotations
+
+from guild_common.settings import ServiceSettings
+
+
+class InsecureSettings(RuntimeError):
+    """A production service was configured with an empty or development-default secret."""
+
+
+def weak_secrets(settings: ServiceSettings) -> list[str]:
+    """The environment variables of the secrets that are empty or still their development default."""
+    weak: list[str] = []
+    fields = type(settings).model_fields
+    for name in settings.secret_fields:
+        if name == "jwt_secret" and settings.jwt_public_key:
+            continue
+        value = getattr(settings, name)
+        if not value or value == fields[name].default:
+            weak.append(f"GUILD_{name.upper()}")
+    return weak
+
+
+def check_profile(settings: ServiceSettings) -> None:
+    """Raise :class:`InsecureSettings` naming each weak secret if the profile is production."""
+    if settings.profile != "production":
+        return
+    weak = weak_secrets(settings)
+    if weak:
+        raise InsecureSettings(
+            f"GUILD_PROFILE=production refuses empty or development-default secrets: set {', '.join(weak)}"
+        )

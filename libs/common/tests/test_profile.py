@@ -1,0 +1,65 @@
+"""The production profile refuses empty and development-default secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import ClassVar
+
+import pytest
+
+from guild_common.profile import InsecureSettings, check_profile, weak_secrets
+from guild_common.settings import ServiceSettings
+
+
+class _WithExtraSecret(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
+
+
+def test_the_local_profile_accepts_the_defaults() -> None:
+    check_profile(ServiceSettings())
+
+
+def test_production_names_every_default_or_empty_secret() -> None:
+    settings = _WithExtraSecret(profile="production")
+    assert weak_secrets(settings) == ["GUILD_JWT_SECRET", "GUILD_PAGE_TOKEN_SECRET", "GUILD_SERVICE_TOKEN"]
+    with pytest.raises(InsecureSettings, match="GUILD_PAGE_TOKEN_SECRET"):
+        check_profile(settings)
+
+
+def test_production_starts_with_real_secrets_and_ignores_the_jwt_secret_under_a_public_key() -> None:
+    settings = _WithExtraSecret(
+        profile="production",
+        jwt_public_key="-----BEGIN PUBLIC KEY-----",
+        page_token_secret="s3",
+        service_token="t",
+    )
+    check_profile(settings)
+    assert weak_secrets(settings.model_copy(update={"jwt_public_key": ""})) == ["GUILD_JWT_SECRET"]
+
+
+def test_the_profile_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GUILD_PROFILE", "production")
+    monkeypatch.setenv("GUILD_PAGE_TOKEN_SECRET", "")
+    with pytest.raises(InsecureSettings, match="GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET"):
+        check_profile(ServiceSettings())
+
+
+@pytest.mark.parametrize(
+    ("service", "variables"),
+    [
+        ("community", "GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET, GUILD_SERVICE_TOKEN"),
+        ("content", "GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET, GUILD_SERVICE_TOKEN"),
+        ("reputation", "GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET, GUILD_SERVICE_TOKEN"),
+        ("notify", "GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET, GUILD_UNSUBSCRIBE_SECRET"),
+    ],
+)
+def test_a_production_service_refuses_to_start_on_development_secrets(service: str, variables: str) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GUILD_")}
+    env["GUILD_PROFILE"] = "production"
+    done = subprocess.run(
+        [sys.executable, "-m", f"guild_{service}"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert f"set {variables}" in done.stderr
