@@ -142,3 +142,32 @@ async def test_hidden_community_reads_are_not_found_to_outsiders_and_left_out_of
             )
             assert standing.standing.points == points["cat"]
             assert standing.total_members == 2
+            # An owner of another community olivia belongs to reads her contributions: only those made
+            # in communities that owner may see.
+            created = await community_stub.CreateCommunity(
+                community_api.CreateCommunityRequest(
+                    name="team", slug="team", programme="sales", region="emea"
+                ),
+                metadata=auth("oscar"),
+            )
+            team = created.community.id
+            await community_stub.EnrolCohort(
+                community_api.EnrolCohortRequest(community_id=team, member_ids=["olivia"]),
+                metadata=auth("oscar"),
+            )
+
+            async def enrolled() -> bool:
+                doc = await service.app.infra.db.community_roles.find_one({"_id": f"{team}:olivia"})
+                return doc is not None
+
+            await _eventually(enrolled)
+            mine = await stub.GetContributionSummary(
+                api.GetContributionSummaryRequest(), metadata=auth("olivia")
+            )
+            assert hidden in mine.summary.community_ids
+            assert mine.summary.questions == 2
+            seen = await stub.GetContributionSummary(
+                api.GetContributionSummaryRequest(member_id="olivia"), metadata=auth("oscar")
+            )
+            assert hidden not in seen.summary.community_ids
+            assert seen.summary.questions == 1
