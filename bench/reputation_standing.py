@@ -32,10 +32,10 @@ from pymongo import AsyncMongoClient
 
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
-from guild_common.auth import Principal
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
+from guild_reputation.adapters.community_visibility import VisibilityReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_board_snapshots import (
     BOARD_SNAPSHOT_CHUNKS,
@@ -56,6 +56,7 @@ from guild_reputation.app.ports import Total
 from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.insights import Weeks
@@ -169,13 +170,14 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     tracemalloc.stop()
     del probe
 
-    queries = LeaderboardQueries(live)
-    caller = Principal("bench")
+    board = live.boards.board(COMMUNITY)
     lookups = [rng.choice(members) for _ in range(args.lookups)]
     inproc = []
     for member in lookups:
         t0 = time.perf_counter()
-        queries.standing(caller, COMMUNITY, member)
+        standing = board.standing(member)
+        if standing is not None:
+            board.neighbours(standing)
         inproc.append(time.perf_counter() - t0)
 
     roles_channel = service_channel("127.0.0.1:1")
@@ -183,14 +185,15 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     badges = MongoBadges(db, on_events=lambda *_: None)
     weeks = Weeks(settings.leaderboard_timezone)
     insights = MongoInsights(db, weeks)
-    readers = CommunityReaders(insights, roles)
+    visibility = Visibility(VisibilityReadModel(db), insights, roles)
+    readers = CommunityReaders(visibility, roles)
     # Wired as the service's composition root (bootstrap.build) wires it.
     servicer = ReputationServicer(
-        queries,
-        PointsRulesUseCases(MongoPointsRules(db), roles, PointsTable()),
-        BadgeUseCases(badges, roles),
-        InsightsQueries(insights, weeks, roles),
-        RecognitionUseCases(MongoRecognition(db, on_events=lambda *_: None), roles),
+        LeaderboardQueries(live, visibility),
+        PointsRulesUseCases(MongoPointsRules(db), roles, PointsTable(), visibility),
+        BadgeUseCases(badges, roles, visibility),
+        InsightsQueries(insights, weeks, readers, visibility),
+        RecognitionUseCases(MongoRecognition(db, on_events=lambda *_: None), roles, visibility),
         TagQueries(ledger, readers),
         BadgeDefinitionUseCases(
             MongoBadgeDefinitions(db),
@@ -198,6 +201,7 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
             roles,
             Issuer(settings.badge_issuer_url, settings.badge_issuer_name),
             readers,
+            visibility,
         ),
     )
 

@@ -151,5 +151,6 @@ async def test_digests_bundle_new_content_once_per_member_and_period(
             assert link is not None
             token = parse_qs(urlparse(link.group(0)).query)["token"][0]
             done = await stub.Unsubscribe(api.UnsubscribeRequest(token=token), metadata=auth("web"))
-            assert done.preferences.member_id == "ann"
-            assert done.preferences.digest_frequency == pb.DIGEST_FREQUENCY_OFF
+            assert done == api.UnsubscribeResponse()
+            after = await stub.GetPreferences(api.GetPreferencesRequest(), metadata=auth("ann"))
+            assert after.preferences.digest_frequency == pb.DIGEST_FREQUENCY_OFF

@@ -102,8 +102,10 @@ async def test_email_follows_preferences_and_unsubscribe_turns_it_off(
                 await stub.Unsubscribe(api.UnsubscribeRequest(token=token[:-2] + "xx"), metadata=auth("web"))
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             done = await stub.Unsubscribe(api.UnsubscribeRequest(token=token), metadata=auth("web"))
-            assert done.preferences.member_id == "ann"
-            channels = {c.type: (c.in_app, c.email) for c in done.preferences.channels}
+            # Nothing personal comes back to whoever holds the link: no preferences, no address.
+            assert done == api.UnsubscribeResponse()
+            after = await stub.GetPreferences(api.GetPreferencesRequest(), metadata=auth("ann"))
+            channels = {c.type: (c.in_app, c.email) for c in after.preferences.channels}
             assert channels[pb.NOTIFICATION_TYPE_ANSWER_ACCEPTED] == (True, False)
             assert channels[pb.NOTIFICATION_TYPE_ROLE_GRANTED] == (True, True)
 

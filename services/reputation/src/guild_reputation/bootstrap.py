@@ -18,6 +18,7 @@ from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer, outbox_relay
 from guild_reputation.adapters import (
     community_roles,
+    community_visibility,
     mongo_badges,
     mongo_board_snapshots,
     mongo_custom_badges,
@@ -29,6 +30,7 @@ from guild_reputation.adapters import (
     mongo_rules,
 )
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
+from guild_reputation.adapters.community_visibility import VisibilityReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
@@ -53,6 +55,7 @@ from guild_reputation.app.insights import InsightsHandlers, InsightsQueries
 from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.insights import Weeks
@@ -77,6 +80,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_post_tags.INDEXES,
             *mongo_rules.INDEXES,
             *community_roles.INDEXES,
+            *community_visibility.INDEXES,
             *mongo_badges.INDEXES,
             *mongo_custom_badges.INDEXES,
             *mongo_insights.INDEXES,
@@ -143,6 +147,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     if facts:
         log.info("badge fact sets built from the facts", facts=facts)
     role_model = RoleReadModel(infra.db)
+    visibility_model = VisibilityReadModel(infra.db)
     weeks = Weeks(settings.leaderboard_timezone)
     insights = MongoInsights(infra.db, weeks)
     insight_handlers = InsightsHandlers(insights)
@@ -183,7 +188,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settings,
         source_service="community",
         handlers=combine(
-            CommunityEventHandlers(role_model).handlers(),
+            CommunityEventHandlers(role_model, visibility_model).handlers(),
             insight_handlers.community_handlers(),
             recognition_handlers.community_handlers(),
             points_handlers.community_handlers(),
@@ -197,21 +202,27 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         programme=settings.programme_filter,
     )
     roles = ReadThroughRoles(role_model, community_channel)
-    use_cases = PointsRulesUseCases(rules, roles, points)
-    badge_use_cases = BadgeUseCases(badges, roles)
-    readers = CommunityReaders(insights, roles)
+    visibility = Visibility(visibility_model, insights, roles)
+    use_cases = PointsRulesUseCases(rules, roles, points, visibility)
+    badge_use_cases = BadgeUseCases(badges, roles, visibility)
+    readers = CommunityReaders(visibility, roles)
     definition_use_cases = BadgeDefinitionUseCases(
-        definitions, badges, roles, Issuer(settings.badge_issuer_url, settings.badge_issuer_name), readers
+        definitions,
+        badges,
+        roles,
+        Issuer(settings.badge_issuer_url, settings.badge_issuer_name),
+        readers,
+        visibility,
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
         reputation_service_pb2_grpc.add_ReputationServiceServicer_to_server(
             ReputationServicer(
-                LeaderboardQueries(live),
+                LeaderboardQueries(live, visibility),
                 use_cases,
                 badge_use_cases,
-                InsightsQueries(insights, weeks, roles),
-                RecognitionUseCases(recognition, roles),
+                InsightsQueries(insights, weeks, readers, visibility),
+                RecognitionUseCases(recognition, roles, visibility),
                 TagQueries(ledger, readers),
                 definition_use_cases,
             ),

@@ -249,9 +249,9 @@ class NotifyServicer(api_grpc.NotifyServiceServicer):
         self, request: api.UnsubscribeRequest, context: grpc.aio.ServicerContext
     ) -> api.UnsubscribeResponse:
         current_principal()  # any authenticated caller; the token names the member
-        return api.UnsubscribeResponse(
-            preferences=preferences_to_pb(await self._prefs.unsubscribe(request.token))
-        )
+        await self._prefs.unsubscribe(request.token)
+        # Whoever holds the link learns nothing of the person: no address, no preferences.
+        return api.UnsubscribeResponse()
 
     async def CreateWebhook(
         self, request: api.CreateWebhookRequest, context: grpc.aio.ServicerContext

@@ -154,11 +154,19 @@ class MongoBadges:
         return None if doc is None else award_from(doc)
 
     async def list(
-        self, member_id: str, community_id: str, page_size: int, page_token: str
+        self,
+        member_id: str,
+        community_id: str,
+        page_size: int,
+        page_token: str,
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> tuple[list[Award], str]:
         query: Document = {"member_id": member_id}
         if community_id:
             query["community_id"] = community_id
+        elif exclude:
+            query["community_id"] = {"$nin": sorted(exclude)}
         docs, token = await keyset_page(
             self._awards,
             query,
@@ -169,6 +177,10 @@ class MongoBadges:
             projection={"outbox": 0},
         )
         return [award_from(d) for d in docs], token
+
+    async def award_communities(self, member_id: str) -> frozenset[str]:
+        held = await self._awards.distinct("community_id", {"member_id": member_id})
+        return frozenset(str(c) for c in held)
 
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str

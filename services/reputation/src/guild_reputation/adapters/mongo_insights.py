@@ -96,6 +96,14 @@ def _unchanged(doc: Document, update: Document) -> bool:
     return True
 
 
+def _where(scope: Scope, scope_id: str, exclude: frozenset[str]) -> Document:
+    """The filter of a scope, leaving out the ``exclude`` communities."""
+    where: Document = {scope.value: scope_id}
+    if exclude:
+        where["community_id"] = {"$nin": sorted(exclude)}
+    return where
+
+
 class MongoInsights:
     def __init__(self, db: AsyncDatabase[Document], weeks: Weeks) -> None:
         self._members = db[MEMBERS]
@@ -287,29 +295,55 @@ class MongoInsights:
         """Whether anyone ever joined or posted in the community."""
         return await self._members.find_one({"community_id": community_id}, {"_id": 1}) is not None
 
-    async def members(self, scope: Scope, scope_id: str, at: datetime) -> int:
+    async def members(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> int:
         """Distinct members at ``at``."""
-        query = {scope.value: scope_id, "joined_at": {"$lte": at}, "left_at": {"$gt": at}}
+        query = {**_where(scope, scope_id, exclude), "joined_at": {"$lte": at}, "left_at": {"$gt": at}}
         if scope is Scope.COMMUNITY:
             return await self._members.count_documents(query)
         return len(await self._members.distinct("member_id", query))
 
-    async def active_members(self, scope: Scope, scope_id: str, until: datetime, window: timedelta) -> int:
+    async def active_members(
+        self,
+        scope: Scope,
+        scope_id: str,
+        until: datetime,
+        window: timedelta,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> int:
         """Distinct members active on the ``window.days`` days up to ``until``."""
         first, last = self._weeks.days_before(until, window)
         days = {"$gte": first, "$lte": last}
-        return len(await self._activity.distinct("member_id", {scope.value: scope_id, "day": days}))
+        query = {**_where(scope, scope_id, exclude), "day": days}
+        return len(await self._activity.distinct("member_id", query))
 
-    async def contributors(self, scope: Scope, scope_id: str, since: datetime, until: datetime) -> int:
-        query = {scope.value: scope_id, "at": {"$gte": since, "$lt": until}}
+    async def contributors(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> int:
+        query = {**_where(scope, scope_id, exclude), "at": {"$gte": since, "$lt": until}}
         return len(await self._posts.distinct("author_id", query))
 
     async def top_contributors(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime, limit: int
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> list[tuple[str, int]]:
         """The members with most posts in the span, most first, ties by member id."""
         pipeline: list[Document] = [
-            {"$match": {scope.value: scope_id, "at": {"$gte": since, "$lt": until}}},
+            {"$match": {**_where(scope, scope_id, exclude), "at": {"$gte": since, "$lt": until}}},
             {"$group": {"_id": "$author_id", "posts": {"$sum": 1}}},
             {"$sort": {"posts": -1, "_id": 1}},
             {"$limit": limit},
@@ -318,21 +352,33 @@ class MongoInsights:
         return [(str(doc["_id"]), int(doc["posts"])) async for doc in cursor]
 
     async def posts(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> dict[PostKind, int]:
         return {
             kind: await self._posts.count_documents(
-                {scope.value: scope_id, "at": {"$gte": since, "$lt": until}, "kind": kind.value}
+                {**_where(scope, scope_id, exclude), "at": {"$gte": since, "$lt": until}, "kind": kind.value}
             )
             for kind in PostKind
         }
 
     async def questions(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
     ) -> QuestionFigures:
         cursor = (
             self._questions.find(
-                {scope.value: scope_id, "asked_at": {"$gte": since, "$lt": until}},
+                {**_where(scope, scope_id, exclude), "asked_at": {"$gte": since, "$lt": until}},
                 {"answer_seconds": 1},
             )
             .sort("asked_at", 1)
@@ -341,10 +387,12 @@ class MongoInsights:
         seconds = [doc.get("answer_seconds") async for doc in cursor]
         return QuestionFigures.of([float(s) if s is not None else None for s in seconds])
 
-    async def new_starters(self, scope: Scope, scope_id: str, at: datetime) -> tuple[int, int]:
+    async def new_starters(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> tuple[int, int]:
         """Members at ``at`` who joined in the 30 days before it, and how many of them have posted."""
         query: Document = {
-            scope.value: scope_id,
+            **_where(scope, scope_id, exclude),
             "joined_at": {"$gte": at - MONTH, "$lte": at},
             "left_at": {"$gt": at},
         }

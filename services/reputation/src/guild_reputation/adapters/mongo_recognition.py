@@ -140,10 +140,18 @@ class MongoRecognition:
         )
         return [doc async for doc in cursor]
 
-    async def collections_curated(self, member_id: str, start: datetime, end: datetime) -> int:
-        return await self._collections.count_documents(
-            {"curator_id": member_id, "published_at": {"$gte": start, "$lt": end}}
-        )
+    async def collections_curated(
+        self, member_id: str, start: datetime, end: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> int:
+        query: Document = {"curator_id": member_id, "published_at": {"$gte": start, "$lt": end}}
+        if exclude:
+            query["community_id"] = {"$nin": sorted(exclude)}
+        return await self._collections.count_documents(query)
+
+    async def curated_in(self, member_id: str, start: datetime, end: datetime) -> frozenset[str]:
+        """The communities of the collections the member published in the span."""
+        query = {"curator_id": member_id, "published_at": {"$gte": start, "$lt": end}}
+        return frozenset(str(c) for c in await self._collections.distinct("community_id", query))
 
     async def accepted(self, answer_ids: list[str]) -> int:
         if not answer_ids:

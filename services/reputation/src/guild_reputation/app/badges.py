@@ -14,6 +14,7 @@ from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
 from guild_common.pagination import clamp_page_size
 from guild_reputation.app.ports import BadgeStore, CuratedCollection, Ratings, RoleDirectory
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import (
     CITATION_MAX,
     THRESHOLDS,
@@ -231,15 +232,24 @@ def _region_programme(envelope: Envelope) -> tuple[str, str]:
 
 
 class BadgeUseCases:
-    def __init__(self, store: BadgeStore, roles: RoleDirectory) -> None:
+    def __init__(self, store: BadgeStore, roles: RoleDirectory, visibility: Visibility) -> None:
         self._store = store
         self._roles = roles
+        self._visibility = visibility
 
     async def list(
         self, caller: Principal, member_id: str, community_id: str, page_size: int, page_token: str
     ) -> tuple[list[Award], str]:
+        """The member's awards in one community the caller may see, or in every community they may see
+        (all of them for the member themself and for services)."""
         size = clamp_page_size(page_size, 50, 100)
-        return await self._store.list(member_id or caller.subject, community_id, size, page_token)
+        member_id = member_id or caller.subject
+        exclude: frozenset[str] = frozenset()
+        if community_id:
+            await self._visibility.require_unhidden(caller, community_id)
+        elif member_id != caller.subject:
+            exclude = await self._visibility.unseen_of(caller, await self._store.award_communities(member_id))
+        return await self._store.list(member_id, community_id, size, page_token, exclude=exclude)
 
     async def grant_champion(
         self, caller: Principal, community_id: str, member_id: str, citation: str

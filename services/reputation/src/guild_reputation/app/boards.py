@@ -15,6 +15,7 @@ from guild_common.clock import utc_now
 from guild_reputation.app.ports import BoardChunk, BoardSnapshots, Ledger, SnapshotHead, Total
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar, Periods
+from guild_reputation.domain.visible_boards import VisibleBoards
 
 log = structlog.get_logger("guild.reputation.boards")
 
@@ -31,6 +32,7 @@ class LiveBoards:
         remember: int = 100_000,
     ) -> None:
         self.boards = boards
+        self.visible = VisibleBoards(boards)
         self.calendar = calendar
         self._clock = clock
         self._remember = remember
@@ -45,13 +47,19 @@ class LiveBoards:
         if keys != self._periods:
             self._periods = keys
             self.boards.retain(keys)
+            self.visible.retain(keys)
         return periods
 
     def apply(self, totals: Iterable[Total], entry_id: str = "") -> None:
         keys = set(self.current().names())
+        touched: set[tuple[str, str]] = set()
         for total in totals:
             if total.period in keys:
                 self.boards.board(total.community_id, total.period).set(total.member_id, total.points)
+                if self.visible.concerns(total.community_id):
+                    touched.add((total.member_id, total.period))
+        for member_id, period in touched:
+            self.visible.touched(member_id, period)
         if entry_id:
             self._applied[entry_id] = None
             if len(self._applied) > self._remember:
@@ -98,6 +106,7 @@ async def rebuild_boards(ledger: Ledger, live: LiveBoards, *, batch: int = 50_00
         if count % batch == 0:
             flush()
     flush()
+    live.visible.reset()
     return count
 
 
@@ -151,6 +160,7 @@ async def restore_boards(
         if changed % batch == 0:
             flush()
     flush()
+    live.visible.reset()
     return Restored(head.snapshot_id, from_snapshot, changed)
 
 

@@ -21,6 +21,7 @@ from guild_common.tags import normalise_tags
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.event_handlers import payload, region_programme
 from guild_reputation.app.ports import BadgeStore, PostTags, RoleDirectory
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import Award, Tier
 from guild_reputation.domain.credentials import Issuer, credential_json
 from guild_reputation.domain.custom_badges import (
@@ -316,7 +317,9 @@ class BadgeDefinitionUseCases:
         roles: RoleDirectory,
         issuer: Issuer,
         readers: CommunityReaders,
+        visibility: Visibility,
     ) -> None:
+        self._visibility = visibility
         self._definitions = definitions
         self._awards = awards
         self._roles = roles
@@ -359,8 +362,7 @@ class BadgeDefinitionUseCases:
             tag=tag,
             request_id=request_id,
         )
-        if not await self._readers.known(community_id):
-            raise NotFound(f"no community {community_id} is known", reason="COMMUNITY_NOT_FOUND")
+        await self._visibility.require(caller, community_id)
         await self._owner(caller, community_id, "define its badges")
         definition = BadgeDefinition(
             id=_definition_id(community_id, caller.subject, request_id),
@@ -392,6 +394,8 @@ class BadgeDefinitionUseCases:
         stored = await self._definitions.get(definition_id)
         if stored is None:
             raise NotFound(f"no badge definition {definition_id}", reason="BADGE_DEFINITION_NOT_FOUND")
+        if not await self._visibility.may_see(caller, stored.community_id):
+            raise NotFound(f"no badge definition {definition_id}", reason="BADGE_DEFINITION_NOT_FOUND")
         await self._owner(caller, stored.community_id, "archive its badges")
         archived = await self._definitions.archive(definition_id, utc_now())
         assert archived is not None
@@ -406,5 +410,7 @@ class BadgeDefinitionUseCases:
         if award is None:
             raise NotFound(f"no award {award_id}", reason="AWARD_NOT_FOUND")
         if not caller.is_service and caller.subject != award.member_id:
+            if not await self._visibility.may_see(caller, award.community_id):
+                raise NotFound(f"no award {award_id}", reason="AWARD_NOT_FOUND")
             await self._owner(caller, award.community_id, "and the badge's holder export it")
         return credential_json(award, self._issuer)

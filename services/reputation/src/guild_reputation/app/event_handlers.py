@@ -31,6 +31,7 @@ from guild_reputation.app.ports import (
     RoleWriter,
     StaleDecision,
     TargetState,
+    VisibilityWriter,
     Waits,
 )
 from guild_reputation.domain.rules import (
@@ -543,10 +544,22 @@ class ContentEventHandlers:
 
 
 class CommunityEventHandlers:
-    """Community roles into the local read model, so owners can be recognised without a call."""
+    """Community roles into the local read model, so owners can be recognised without a call, and each
+    community's visibility, so hidden ones are answered only to those who may see them."""
 
-    def __init__(self, roles: RoleWriter) -> None:
+    def __init__(self, roles: RoleWriter, visibility: VisibilityWriter) -> None:
         self._roles = roles
+        self._visibility = visibility
+
+    async def community_created(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.CommunityCreated, "community_id")
+        if e.visibility:
+            await self._visibility.put(e.community_id, e.visibility, envelope.time)
+
+    async def community_updated(self, envelope: Envelope) -> None:
+        e = payload(envelope, community_events.CommunityUpdated, "community_id")
+        if e.visibility:
+            await self._visibility.put(e.community_id, e.visibility, envelope.time)
 
     async def member_joined(self, envelope: Envelope) -> None:
         e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
@@ -582,6 +595,8 @@ class CommunityEventHandlers:
 
     def handlers(self) -> dict[str, EventHandler]:
         return {
+            "guild.community.community_created.v1": self.community_created,
+            "guild.community.community_updated.v1": self.community_updated,
             "guild.community.member_joined.v1": self.member_joined,
             "guild.community.role_granted.v1": self.role_granted,
             "guild.community.role_revoked.v1": self.role_revoked,

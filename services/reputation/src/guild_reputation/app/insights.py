@@ -14,7 +14,7 @@ from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.event_handlers import payload, region_programme
-from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.insights import (
     MONTH,
     TOP_CONTRIBUTORS,
@@ -71,27 +71,64 @@ class InsightsStore(Protocol):
 
     async def known_community(self, community_id: str) -> bool: ...
 
-    async def members(self, scope: Scope, scope_id: str, at: datetime) -> int: ...
-
-    async def active_members(
-        self, scope: Scope, scope_id: str, until: datetime, window: timedelta
+    async def members(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
     ) -> int: ...
 
-    async def contributors(self, scope: Scope, scope_id: str, since: datetime, until: datetime) -> int: ...
+    async def active_members(
+        self,
+        scope: Scope,
+        scope_id: str,
+        until: datetime,
+        window: timedelta,
+        *,
+        exclude: frozenset[str] = ...,
+    ) -> int: ...
+
+    async def contributors(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = ...,
+    ) -> int: ...
 
     async def posts(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = ...,
     ) -> dict[PostKind, int]: ...
 
     async def top_contributors(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime, limit: int
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        exclude: frozenset[str] = ...,
     ) -> list[tuple[str, int]]: ...
 
     async def questions(
-        self, scope: Scope, scope_id: str, since: datetime, until: datetime
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = ...,
     ) -> QuestionFigures: ...
 
-    async def new_starters(self, scope: Scope, scope_id: str, at: datetime) -> tuple[int, int]: ...
+    async def new_starters(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
+    ) -> tuple[int, int]: ...
 
     async def starters_asking_soon(
         self, community_id: str, since: datetime, until: datetime, within: timedelta
@@ -180,13 +217,19 @@ class InsightsHandlers:
 
 
 class InsightsQueries:
-    def __init__(self, store: InsightsStore, weeks: Weeks, roles: RoleDirectory) -> None:
+    """A community's figures to its members (and services), if they may see it; a programme's or
+    region's figures to any signed-in caller, leaving hidden communities out (``visibility``)."""
+
+    def __init__(
+        self, store: InsightsStore, weeks: Weeks, readers: CommunityReaders, visibility: Visibility
+    ) -> None:
         self._store = store
         self._weeks = weeks
-        self._roles = roles
+        self._readers = readers
+        self._visibility = visibility
 
     async def _may_read(self, caller: Principal, community_id: str) -> None:
-        await CommunityReaders(self._store, self._roles).check(caller, community_id)
+        await self._readers.check(caller, community_id)
 
     async def insights(
         self, caller: Principal, scope: Scope | None, scope_id: str, week: str, now: datetime | None = None
@@ -200,13 +243,16 @@ class InsightsQueries:
         check.check()
         assert scope is not None
         assert bounds is not None
+        x: frozenset[str] = frozenset()
         if scope is Scope.COMMUNITY:
             await self._may_read(caller, scope_id)
+        else:
+            x = await self._visibility.hidden()
         start, end = bounds
         as_of = min(now, end)
         s = self._store
-        members = await s.members(scope, scope_id, as_of)
-        starters, starters_posted = await s.new_starters(scope, scope_id, as_of)
+        members = await s.members(scope, scope_id, as_of, exclude=x)
+        starters, starters_posted = await s.new_starters(scope, scope_id, as_of, exclude=x)
         return Insights(
             scope=scope,
             scope_id=scope_id,
@@ -214,14 +260,16 @@ class InsightsQueries:
             week_start=start,
             as_of=as_of,
             members=members,
-            active_7_days=await s.active_members(scope, scope_id, as_of, WEEK),
-            active_30_days=await s.active_members(scope, scope_id, as_of, MONTH),
-            contributors=await s.contributors(scope, scope_id, start, end),
-            posts=await s.posts(scope, scope_id, start, end),
-            questions=await s.questions(scope, scope_id, start, end),
+            active_7_days=await s.active_members(scope, scope_id, as_of, WEEK, exclude=x),
+            active_30_days=await s.active_members(scope, scope_id, as_of, MONTH, exclude=x),
+            contributors=await s.contributors(scope, scope_id, start, end, exclude=x),
+            posts=await s.posts(scope, scope_id, start, end, exclude=x),
+            questions=await s.questions(scope, scope_id, start, end, exclude=x),
             new_starters=starters,
             new_starters_posted=starters_posted,
-            top_contributors=await s.top_contributors(scope, scope_id, start, end, TOP_CONTRIBUTORS),
+            top_contributors=await s.top_contributors(
+                scope, scope_id, start, end, TOP_CONTRIBUTORS, exclude=x
+            ),
         )
 
     async def goal_progress(

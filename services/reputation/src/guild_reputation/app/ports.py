@@ -298,6 +298,12 @@ class RoleWriter(Protocol):
         ...
 
 
+class VisibilityWriter(Protocol):
+    async def put(self, community_id: str, visibility: str, as_of: datetime) -> None:
+        """Store the community's visibility unless a newer change is stored."""
+        ...
+
+
 class BadgeStore(Protocol):
     async def award(self, award: Award, *, region: str, programme: str) -> bool:
         """Store the award with its ``badge_awarded`` event; False when awarded before."""
@@ -306,8 +312,20 @@ class BadgeStore(Protocol):
     async def get(self, award_id: str) -> Award | None: ...
 
     async def list(
-        self, member_id: str, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[Award], str]: ...
+        self,
+        member_id: str,
+        community_id: str,
+        page_size: int,
+        page_token: str,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> tuple[list[Award], str]:
+        """The member's awards, newest first, leaving out those of the ``exclude`` communities."""
+        ...
+
+    async def award_communities(self, member_id: str) -> frozenset[str]:
+        """Every community the member holds an award of."""
+        ...
 
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str

@@ -11,8 +11,9 @@ from guild_common.tags import normalise_tag
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ports import Ledger
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.leaderboard import Leaderboard, Standing
-from guild_reputation.domain.periods import GLOBAL, PeriodKind
+from guild_reputation.domain.periods import PeriodKind
 
 TOP_DEFAULT = 10
 TOP_MAX = 100
@@ -36,17 +37,27 @@ class StandingView:
 
 
 class LeaderboardQueries:
-    def __init__(self, live: LiveBoards) -> None:
-        self._live = live
+    """Boards and standings. A community's board to those who may see it (``visibility``); the
+    all-communities board without the points earned in hidden communities, the same for every caller."""
 
-    def _board(self, community_id: str, all_communities: bool, period: PeriodKind) -> Leaderboard | None:
+    def __init__(self, live: LiveBoards, visibility: Visibility) -> None:
+        self._live = live
+        self._visibility = visibility
+
+    async def _board(
+        self, caller: Principal, community_id: str, all_communities: bool, period: PeriodKind
+    ) -> Leaderboard | None:
         check = Validator()
         check.require(all_communities or bool(community_id), "community_id", "must not be empty")
         check.check()
         key = self._live.current().key(period)
-        return self._live.boards.find(GLOBAL if all_communities else community_id, key)
+        if all_communities:
+            self._live.visible.hide(await self._visibility.hidden())
+            return self._live.visible.board(key)
+        await self._visibility.require_unhidden(caller, community_id)
+        return self._live.boards.find(community_id, key)
 
-    def top(
+    async def top(
         self,
         caller: Principal,
         community_id: str,
@@ -58,12 +69,12 @@ class LeaderboardQueries:
         check = Validator()
         check.require(0 <= n <= TOP_MAX, "top", f"between 0 and {TOP_MAX}")
         check.check()
-        board = self._board(community_id, all_communities, period)
+        board = await self._board(caller, community_id, all_communities, period)
         if board is None:
             return BoardView([], 0)
         return BoardView(board.top(n or TOP_DEFAULT), len(board))
 
-    def standing(
+    async def standing(
         self,
         caller: Principal,
         community_id: str,
@@ -73,7 +84,7 @@ class LeaderboardQueries:
         all_communities: bool = False,
     ) -> StandingView:
         """The member's standing; a member without points stands unranked (rank 0) with 0 points."""
-        board = self._board(community_id, all_communities, period)
+        board = await self._board(caller, community_id, all_communities, period)
         member = member_id or caller.subject
         standing = board.standing(member) if board else None
         if board is None or standing is None:

@@ -15,6 +15,7 @@ from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
 from guild_reputation.app.event_handlers import payload
 from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.insights import PostKind
 from guild_reputation.domain.recognition import (
@@ -42,7 +43,11 @@ class RecognitionStore(Protocol):
         self, collection_id: str, community_id: str, curator_id: str, at: datetime
     ) -> None: ...
 
-    async def collections_curated(self, member_id: str, start: datetime, end: datetime) -> int: ...
+    async def collections_curated(
+        self, member_id: str, start: datetime, end: datetime, *, exclude: frozenset[str] = ...
+    ) -> int: ...
+
+    async def curated_in(self, member_id: str, start: datetime, end: datetime) -> frozenset[str]: ...
 
     async def memberships(self, member_id: str) -> dict[str, str]: ...
 
@@ -133,9 +138,10 @@ def _ids(posts: list[Document], kind: PostKind) -> list[str]:
 
 
 class RecognitionUseCases:
-    def __init__(self, store: RecognitionStore, roles: RoleDirectory) -> None:
+    def __init__(self, store: RecognitionStore, roles: RoleDirectory, visibility: Visibility) -> None:
         self._store = store
         self._roles = roles
+        self._visibility = visibility
 
     async def _may_read(self, caller: Principal, member_id: str, memberships: dict[str, str]) -> None:
         if caller.subject == member_id:
@@ -150,10 +156,35 @@ class RecognitionUseCases:
         )
 
     async def _summary(
-        self, member_id: str, start: datetime, end: datetime, memberships: dict[str, str]
+        self,
+        caller: Principal,
+        member_id: str,
+        start: datetime,
+        end: datetime,
+        memberships: dict[str, str],
     ) -> ContributionSummary:
+        """The member's contributions; for anyone but the member or a service, only those made in
+        communities the caller may see (``visibility``)."""
         s = self._store
         posts = await s.posts(member_id, start, end)
+        badges = await s.badges(member_id, start, end)
+        changes = await s.role_changes(member_id, end)
+        unseen: frozenset[str] = frozenset()
+        if not caller.is_service and caller.subject != member_id:
+            unseen = await self._visibility.unseen_of(
+                caller,
+                {
+                    *memberships,
+                    *(str(doc["community_id"]) for doc in posts),
+                    *(a.community_id for a in badges),
+                    *(c.community_id for c in changes),
+                    *await s.curated_in(member_id, start, end),
+                },
+            )
+            memberships = {c: r for c, r in memberships.items() if c not in unseen}
+            posts = [doc for doc in posts if str(doc["community_id"]) not in unseen]
+            badges = [a for a in badges if a.community_id not in unseen]
+            changes = [c for c in changes if c.community_id not in unseen]
         answers = _ids(posts, PostKind.ANSWER)
         resources = _ids(posts, PostKind.RESOURCE)
         average, ratings = await s.ratings(resources)
@@ -170,11 +201,11 @@ class RecognitionUseCases:
             resources_shared=len(resources),
             resource_average_rating=average,
             resource_ratings=ratings,
-            badges=await s.badges(member_id, start, end),
+            badges=badges,
             top_tags=top_tags(await s.question_tags(questions)),
             community_ids=communities,
-            roles=roles_held(await s.role_changes(member_id, end), start, end),
-            collections_curated=await s.collections_curated(member_id, start, end),
+            roles=roles_held(changes, start, end),
+            collections_curated=await s.collections_curated(member_id, start, end, exclude=unseen),
         )
 
     @staticmethod
@@ -194,7 +225,7 @@ class RecognitionUseCases:
         memberships = await self._store.memberships(member_id)
         if not caller.is_service:
             await self._may_read(caller, member_id, memberships)
-        summary = await self._summary(member_id, start, end, memberships)
+        summary = await self._summary(caller, member_id, start, end, memberships)
         if caller.subject != member_id and not summary.community_ids and not summary.roles:
             raise NotFound(f"nothing is known of {member_id}", reason="MEMBER_NOT_FOUND")
         return summary
@@ -216,7 +247,7 @@ class RecognitionUseCases:
         start, end = self._span(start, end)
         memberships = await self._store.memberships(member_id)
         await self._may_read(caller, member_id, memberships)
-        summary = await self._summary(member_id, start, end, memberships)
+        summary = await self._summary(caller, member_id, start, end, memberships)
         summary_id = f"{member_id}:{caller.subject}:{request_id}"
         # Routed as the first of the member's communities is.
         first = min(memberships, default="")

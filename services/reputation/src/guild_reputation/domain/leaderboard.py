@@ -38,6 +38,18 @@ class Leaderboard:
         self._points[member_id] = points
         self._ranked.add((member_id, points))
 
+    def remove(self, member_id: str) -> None:
+        points = self._points.pop(member_id, None)
+        if points is not None:
+            self._ranked.remove((member_id, points))
+
+    def points(self, member_id: str) -> int | None:
+        """The member's points, or None when not on the board."""
+        return self._points.get(member_id)
+
+    def members(self) -> list[str]:
+        return list(self._points)
+
     def load(self, items: list[tuple[str, int]]) -> None:
         """Set many members at once (sorted in one pass; later items win)."""
         fresh = {m: p for m, p in items if m not in self._points}

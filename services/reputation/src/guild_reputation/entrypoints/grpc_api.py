@@ -224,7 +224,7 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
     async def GetLeaderboard(
         self, request: api.GetLeaderboardRequest, context: grpc.aio.ServicerContext
     ) -> api.GetLeaderboardResponse:
-        view = self._queries.top(
+        view = await self._queries.top(
             current_principal(),
             request.community_id,
             request.top,
@@ -238,7 +238,7 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
     async def GetStanding(
         self, request: api.GetStandingRequest, context: grpc.aio.ServicerContext
     ) -> api.GetStandingResponse:
-        view = self._queries.standing(
+        view = await self._queries.standing(
             current_principal(),
             request.community_id,
             request.member_id,
@@ -267,7 +267,8 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
     async def GetPointsRules(
         self, request: api.GetPointsRulesRequest, context: grpc.aio.ServicerContext
     ) -> api.GetPointsRulesResponse:
-        return api.GetPointsRulesResponse(rules=_rules(await self._rules.effective(request.community_id)))
+        table = await self._rules.effective(current_principal(), request.community_id)
+        return api.GetPointsRulesResponse(rules=_rules(table))
 
     async def ListBadges(
         self, request: api.ListBadgesRequest, context: grpc.aio.ServicerContext

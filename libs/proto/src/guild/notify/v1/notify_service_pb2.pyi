@@ -19,6 +19,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -379,12 +384,17 @@ Global___UnsubscribeRequest: _TypeAlias = UnsubscribeRequest  # noqa: Y015
 
 @_typing.final
 class UnsubscribeResponse(_message.Message):
+    """Empty: an unsubscribe link may be opened by anyone who holds it, so nothing personal is returned."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PREFERENCES_FIELD_NUMBER: _builtins.int
     @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
     def preferences(self) -> _notification_pb2.Preferences:
-        """The preferences after the change, of the member the link was sent to."""
+        """Deprecated: no longer set. It held the member's preferences (and with them muted communities);
+        read them with GetPreferences as the member.
+        """
 
     def __init__(
         self,

@@ -174,7 +174,7 @@ class NotifyServiceServicer:
 
     def Unsubscribe(self, request, context):
         """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
-        front end may call it with its own service token.
+        front end may call it with its own service token. Returns nothing personal.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

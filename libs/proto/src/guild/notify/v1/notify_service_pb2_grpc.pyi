@@ -51,7 +51,7 @@ class NotifyServiceStub:
     """Changes the fields of the caller's preferences named in `update_mask`."""
     Unsubscribe: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.UnsubscribeRequest, _notify_service_pb2.UnsubscribeResponse]
     """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
-    front end may call it with its own service token.
+    front end may call it with its own service token. Returns nothing personal.
     """
     CreateBroadcast: _grpc.UnaryUnaryMultiCallable[_notify_service_pb2.CreateBroadcastRequest, _notify_service_pb2.CreateBroadcastResponse]
     """Sends a notice to every member of a community (owners, curators, champions and moderators only).
@@ -94,7 +94,7 @@ class NotifyServiceAsyncStub(NotifyServiceStub):
     """Changes the fields of the caller's preferences named in `update_mask`."""
     Unsubscribe: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.UnsubscribeRequest, _notify_service_pb2.UnsubscribeResponse]  # type: ignore[assignment]
     """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
-    front end may call it with its own service token.
+    front end may call it with its own service token. Returns nothing personal.
     """
     CreateBroadcast: _aio.UnaryUnaryMultiCallable[_notify_service_pb2.CreateBroadcastRequest, _notify_service_pb2.CreateBroadcastResponse]  # type: ignore[assignment]
     """Sends a notice to every member of a community (owners, curators, champions and moderators only).
@@ -188,7 +188,7 @@ class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_notify_service_pb2.UnsubscribeResponse, _abc.Awaitable[_notify_service_pb2.UnsubscribeResponse]]:
         """Turns off the email an unsubscribe link was issued for; the token is the authority, so a web
-        front end may call it with its own service token.
+        front end may call it with its own service token. Returns nothing personal.
         """
 
     @_abc_1.abstractmethod
