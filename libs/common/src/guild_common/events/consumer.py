@@ -172,6 +172,8 @@ class EventConsumer:
 
     async def run(self) -> None:
         subscription = await self._subscribe_until_ready()
+        if subscription is None:
+            return
         last_cleanup = datetime.now(UTC)
         last_lag_check = 0.0
         loop = asyncio.get_running_loop()
@@ -201,9 +203,10 @@ class EventConsumer:
             return
         self._pending = int(info.num_pending or 0)
 
-    async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription:
+    async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription | None:
+        """Subscribe, retrying (e.g. until the producer has created its stream); None once stopped."""
         delay = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 return await self.subscribe()
             except Exception as exc:
@@ -211,6 +214,7 @@ class EventConsumer:
                 await self._sleep(delay)
                 # short enough to start reading soon after the producer creates its stream
                 delay = min(delay * 2, 2.0)
+        return None
 
     async def _sleep(self, seconds: float) -> None:
         try:
