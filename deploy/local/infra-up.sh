@@ -5,6 +5,9 @@
 #
 # Environment:
 #   GUILD_NATS_URL           use this NATS server; start none
+#                            (the NATS started here has one user per service: passwords in .local/nats/,
+#                            <svc>.env for the services, the admin guild-admin in passwords.json)
+#   GUILD_REGION_FILTER, GUILD_PROGRAMME_FILTER  the slice whose durable consumers the users may read
 #   GUILD_NATS_PORT          NATS client port (default 4222)
 #   GUILD_NATS_MONITOR_PORT  NATS HTTP monitoring port (default 8222)
 #   GUILD_MONGO_URI          use this MongoDB server; start no FerretDB
@@ -88,8 +91,13 @@ else
   mkdir -p "$DATA_DIR/nats"
   was_running=0
   is_running nats && was_running=1
+  # One user per service, passwords kept in .local/nats (made on the first run); anonymous clients refused.
+  if ((!was_running)); then
+    slice="${GUILD_REGION_FILTER:-*}.${GUILD_PROGRAMME_FILTER:-*}"
+    "$ROOT/.venv/bin/python" -m guild_common.nats_access --dir "$NATS_AUTH_DIR" --slice "$slice"
+  fi
   start_or_reuse nats "nats://127.0.0.1:$nport" 127.0.0.1 "$nport" "$mport" -- \
-    "$nats_bin" -js -sd "$DATA_DIR/nats" -a 127.0.0.1 -p "$nport" -m "$mport"
+    "$nats_bin" -c "$NATS_AUTH_DIR/nats.conf" -js -sd "$DATA_DIR/nats" -a 127.0.0.1 -p "$nport" -m "$mport"
   if ((!was_running)); then
     printf 'http://127.0.0.1:%s\n' "$mport" >"$RUN_DIR/nats.http"
   fi

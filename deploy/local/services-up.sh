@@ -9,6 +9,8 @@
 # Environment (passed on to the services):
 #   GUILD_MONGO_URI       default mongodb://127.0.0.1:${GUILD_MONGO_PORT:-27017}
 #   GUILD_NATS_URL        default nats://127.0.0.1:${GUILD_NATS_PORT:-4222}
+#   GUILD_NATS_USER, GUILD_NATS_PASSWORD  default: each service's own user from
+#                         .local/nats/<svc>.env (written by infra-up.sh)
 #   GUILD_COMMUNITY_ADDR  default 127.0.0.1:<community port>
 #   GUILD_REPUTATION_ADDR default 127.0.0.1:<reputation port>
 #   GUILD_GRPC_PORT       set per service: community 50051, content 50052,
@@ -74,7 +76,13 @@ start_service() {
   if tcp_open 127.0.0.1 "$port"; then
     die "$svc: 127.0.0.1:$port is already in use by a process these scripts did not start"
   fi
-  start_bg "$svc" env \
+  # The service's NATS user, unless the caller gives one; passed in the environment, not the logged command.
+  local nats_user=${GUILD_NATS_USER:-} nats_password=${GUILD_NATS_PASSWORD:-}
+  if [[ -z $nats_user && -s "$NATS_AUTH_DIR/$svc.env" ]]; then
+    nats_user=$(sed -n 's/^GUILD_NATS_USER=//p' "$NATS_AUTH_DIR/$svc.env")
+    nats_password=$(sed -n 's/^GUILD_NATS_PASSWORD=//p' "$NATS_AUTH_DIR/$svc.env")
+  fi
+  GUILD_NATS_USER=$nats_user GUILD_NATS_PASSWORD=$nats_password start_bg "$svc" env \
     PYTHONUNBUFFERED=1 \
     GUILD_MONGO_URI="$mongo" \
     GUILD_NATS_URL="$nats" \

@@ -71,6 +71,8 @@ class InfraLike(Protocol):
     @property
     def nats_url(self) -> str: ...
 
+    def nats_settings(self, service: str) -> dict[str, str]: ...
+
     @property
     def work_dir(self) -> Path: ...
 
@@ -189,7 +191,8 @@ class SuiteProcesses:
 
     Every service gets ``GUILD_GRPC_PORT`` (free port, kept across restarts), ``GUILD_MONGO_DB``
     (``it_<svc>_<run id>``, unique to this object), the shared ``GUILD_MONGO_URI`` and
-    ``GUILD_NATS_URL``, ``GUILD_COMMUNITY_ADDR`` and ``GUILD_REPUTATION_ADDR`` pointing at those
+    ``GUILD_NATS_URL`` (with ``GUILD_NATS_USER`` and ``GUILD_NATS_PASSWORD`` from ``nats_credentials[svc]``
+    when given), ``GUILD_COMMUNITY_ADDR`` and ``GUILD_REPUTATION_ADDR`` pointing at those
     processes, quick outbox and consumer retry timings, and OTLP export to ``otlp_endpoint`` (if given).
 
     ``extra_env`` is added to every service's environment and ``service_env[svc]`` to one service's
@@ -209,6 +212,7 @@ class SuiteProcesses:
         services: Sequence[str] = SERVICES,
         extra_env: Mapping[str, str] | None = None,
         service_env: Mapping[str, Mapping[str, str]] | None = None,
+        nats_credentials: Mapping[str, tuple[str, str]] | None = None,
         run_id: str | None = None,
     ) -> None:
         unknown = [svc for svc in services if svc not in SERVICES]
@@ -254,6 +258,9 @@ class SuiteProcesses:
                         "OTEL_METRIC_EXPORT_INTERVAL": "5000",
                     }
                 )
+            user, password = (nats_credentials or {}).get(svc, ("", ""))
+            if user:
+                env.update({"GUILD_NATS_USER": user, "GUILD_NATS_PASSWORD": password})
             env.update(extra_env or {})
             env.update((service_env or {}).get(svc, {}))
             self._procs[svc] = ServiceProcess(
@@ -275,9 +282,11 @@ class SuiteProcesses:
         **kwargs: Any,
     ) -> SuiteProcesses:
         """A suite on the test session's servers (the ``infra`` fixture)."""
+        nats = {svc: infra.nats_settings(svc) for svc in services}
         return cls(
             mongo_uri=infra.mongo_uri,
-            nats_url=infra.nats_url,
+            nats_url=nats[services[0]]["nats_url"] if services else infra.nats_url,
+            nats_credentials={svc: (n["nats_user"], n["nats_password"]) for svc, n in nats.items()},
             work_dir=infra.work_dir,
             otlp_endpoint=otlp_endpoint,
             services=services,

@@ -89,6 +89,12 @@ fi
 
 # --- render and validate ---------------------------------------------------------------------------
 failed=0
+# The NATS users' permissions follow the code and the overlays' slices.
+python=python3
+[[ -x "$ROOT/.venv/bin/python" ]] && python="$ROOT/.venv/bin/python"
+if ! "$python" "$ROOT/tools/k8s/nats_auth.py" --check; then
+  failed=1
+fi
 for target in "${targets[@]}"; do
   dir="$K8S_DIR/$target"
   [[ -f "$dir/kustomization.yaml" ]] || die "$target: no kustomization.yaml in $dir"

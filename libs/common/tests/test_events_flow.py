@@ -365,3 +365,33 @@ async def test_a_failing_handler_is_logged_with_its_traceback(
     failures = [e for e in logs if e["event"].startswith("handler failed")]
     assert [e["log_level"] for e in failures] == ["warning", "error"]
     assert all(isinstance(e["exc_info"], ValueError) for e in failures)
+
+
+async def test_an_event_claiming_another_source_is_dead_lettered_not_handled(
+    db: AsyncDatabase[Document], js: nats.js.JetStreamContext
+) -> None:
+    seen: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        seen.append(envelope.payload(wrappers_pb2.StringValue).value)
+
+    spec = ConsumerSpec(name="checks", source_service="demo", handlers={"guild.demo.said.v1": handler})
+    consumer = EventConsumer(js, db, spec, max_deliver=3, backoff_seconds=[0.1])
+    forged = _event("forged")
+    headers = {**forged.headers(), "ce-source": "/guild/community"}
+    await js.publish(forged.topic, forged.data, headers=headers)
+    await JetStreamPublisher(js).publish(_event("genuine"))
+    with structlog.testing.capture_logs() as logs:
+        task = asyncio.create_task(consumer.run())
+        for _ in range(100):
+            if await db[DEAD_LETTERS].count_documents({}) and seen:
+                break
+            await asyncio.sleep(0.05)
+        consumer.stop()
+        await task
+    assert seen == ["genuine"]
+    dead = await db[DEAD_LETTERS].find_one({})
+    assert dead is not None
+    assert dead["event_id"] == forged.id
+    assert "/guild/community" in dead["error"]
+    assert any(line["event"] == "event dead-lettered" for line in logs)

@@ -18,6 +18,7 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.publisher import JetStreamPublisher
+from guild_common.events.streams import ensure_stream, stream_config
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import RunningService
 
@@ -29,8 +30,11 @@ Row = tuple[str, bool, int, int]
 
 @pytest_asyncio.fixture
 async def js(infra: Infra, service: RunningService) -> AsyncIterator[JetStreamContext]:
-    # The service has made the reputation stream it consumes by the time it runs.
+    # The reputation stream, as the reputation service makes it (a consumer waits for it, never makes it).
     nc = await nats.connect(infra.nats_url)
+    await ensure_stream(
+        nc.jetstream(), stream_config("reputation", max_age_days=1, duplicate_window_seconds=60)
+    )
     yield nc.jetstream()
     await nc.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import nats
 import structlog
@@ -14,13 +15,31 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.health import Readiness
 from guild_common.mongo import Document, create_client, ping
+from guild_common.nats_access import inbox_prefix
 from guild_common.settings import ServiceSettings
 
 log = structlog.get_logger("guild.infrastructure")
 
 
-async def connect_nats(url: str, *, name: str, first_connect_timeout: float = 60.0) -> NatsClient:
-    """Connect, retrying a server that is not up yet; once connected, reconnect forever."""
+async def connect_nats(
+    url: str,
+    *,
+    name: str,
+    user: str = "",
+    password: str = "",
+    credentials_file: str = "",
+    first_connect_timeout: float = 60.0,
+) -> NatsClient:
+    """Connect, retrying a server that is not up yet; once connected, reconnect forever.
+
+    With ``user`` (and ``password``), replies and deliveries come on the user's own inbox prefix, the only
+    subjects its permissions let it receive on (``guild_common.nats_access``); a ``credentials_file``
+    (JWT and nkey seed) is used as it is."""
+    credentials: dict[str, Any] = {}
+    if credentials_file:
+        credentials["user_credentials"] = credentials_file
+    elif user:
+        credentials.update(user=user, password=password, inbox_prefix=inbox_prefix(user))
     deadline = asyncio.get_running_loop().time() + first_connect_timeout
     delay = 0.2
     while True:
@@ -32,6 +51,8 @@ async def connect_nats(url: str, *, name: str, first_connect_timeout: float = 60
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
                 allow_reconnect=True,
+                error_cb=_log_nats_error,
+                **credentials,
             )
         except Exception as exc:
             if asyncio.get_running_loop().time() > deadline:
@@ -39,6 +60,11 @@ async def connect_nats(url: str, *, name: str, first_connect_timeout: float = 60
             log.warning("nats not reachable yet", error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def _log_nats_error(error: Exception) -> None:
+    """Errors the server reports on the connection, such as a permissions violation, go to the log."""
+    log.warning("nats error", error=str(error) or repr(error))
 
 
 @dataclass
@@ -57,7 +83,13 @@ class Infrastructure:
             app_name=f"guild-{settings.service_name}",
             timeout_seconds=settings.mongo_timeout_seconds,
         )
-        nc = await connect_nats(settings.nats_url, name=f"guild-{settings.service_name}")
+        nc = await connect_nats(
+            settings.nats_url,
+            name=f"guild-{settings.service_name}",
+            user=settings.nats_user,
+            password=settings.nats_password,
+            credentials_file=settings.nats_credentials_file,
+        )
         return cls(mongo=mongo, db=mongo[settings.database_name], nats=nc, js=nc.jetstream())
 
     async def readiness(self) -> Readiness:

@@ -31,6 +31,11 @@ class ServiceSettings(BaseSettings):
     # Seconds an operation waits for a reachable MongoDB before it fails (as UNAVAILABLE to callers).
     mongo_timeout_seconds: float = 1.0
     nats_url: str = "nats://127.0.0.1:4222"
+    # This service's NATS user and password (deploy/local writes them; Kubernetes reads them from a Secret),
+    # or a credentials file (JWT and nkey seed) instead. Empty connects without credentials.
+    nats_user: str = ""
+    nats_password: str = ""
+    nats_credentials_file: str = ""
     # Subject slice this deployment consumes: ``*`` takes every region or programme.
     region_filter: str = "*"
     programme_filter: str = "*"

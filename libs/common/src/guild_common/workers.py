@@ -9,6 +9,7 @@ from guild_common.events.outbox import OutboxRelay
 from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config_for
 from guild_common.infrastructure import Infrastructure
+from guild_common.nats_access import check_reads
 from guild_common.settings import ServiceSettings
 
 
@@ -33,8 +34,12 @@ async def event_consumer(
     source_service: str,
     handlers: dict[str, EventHandler],
 ) -> EventConsumer:
-    """A durable consumer named after this service, on ``source_service``'s stream and this slice."""
-    await ensure_stream(infra.js, stream_config_for(source_service, settings))
+    """A durable consumer named after this service, on ``source_service``'s stream and this slice.
+
+    Only the producing service creates and configures its stream: until it exists, the consumer waits."""
+    check_reads(settings.service_name, source_service)
+    if source_service == settings.service_name:
+        await ensure_stream(infra.js, stream_config_for(source_service, settings))
     return EventConsumer(
         infra.js,
         infra.db,

@@ -1,4 +1,8 @@
-"""pytest fixtures: one FerretDB and one NATS per test session, a fresh database per test."""
+"""pytest fixtures: one FerretDB and one NATS per test session, a fresh database per test.
+
+NATS runs with authentication as in every deployment: each service connects as its own user
+(``guild_common.nats_access``); ``Infra.nats_url`` carries the admin's credentials for tests that publish
+or read events directly."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from guild_common.auth import issue_token
+from guild_common.nats_access import ADMIN, SERVICES, Slice
 from guild_common.settings import ServiceSettings
 from guild_testing.servers import FerretServer, NatsServer
 
@@ -32,7 +37,14 @@ class Infra:
 
     @property
     def nats_url(self) -> str:
-        return self.nats.url
+        """NATS as the admin user (credentials in the URL): for tests that publish or read directly."""
+        return self.nats.admin_url
+
+    def nats_settings(self, service: str) -> dict[str, str]:
+        """``nats_url``, ``nats_user`` and ``nats_password`` of ``service``'s settings: its own NATS user
+        (any other name than a Guild service gets the admin's)."""
+        user, password = self.nats.credentials(service if service in SERVICES else ADMIN)
+        return {"nats_url": self.nats.url, "nats_user": user, "nats_password": password}
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +52,7 @@ def infra() -> Iterator[Infra]:
     with tempfile.TemporaryDirectory(prefix="guild-test-") as tmp:
         work = Path(tmp)
         ferret = FerretServer(data_dir=work / "ferretdb", log_dir=work / "logs")
-        nats_server = NatsServer(data_dir=work / "nats", log_dir=work / "logs")
+        nats_server = NatsServer(data_dir=work / "nats", log_dir=work / "logs", auth_dir=work / "nats-auth")
         ferret.start()
         try:
             nats_server.start()
@@ -82,14 +94,16 @@ def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: No
             "service_name": service,
             "mongo_uri": infra.mongo_uri,
             "mongo_db": f"{base}_{service}",
-            "nats_url": infra.nats_url,
             "grpc_host": "127.0.0.1",
             "grpc_port": 0,
             "outbox_sweep_seconds": 0.5,
             "consumer_backoff_seconds": [0.2, 0.5, 1.0],
             "shutdown_grace_seconds": 2.0,
         }
+        fields.update(infra.nats_settings(service))
         fields.update(overrides)
+        # a slice's durable consumers have names of their own, which the service's user must be allowed
+        infra.nats.allow_slice(Slice(fields.get("region_filter", "*"), fields.get("programme_filter", "*")))
         return settings_class.model_validate(fields)
 
     return make

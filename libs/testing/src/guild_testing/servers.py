@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guild_common.nats_access import ADMIN, WHOLE, Slice, write_local
 from guild_testing.processes import ManagedProcess, free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -51,19 +54,67 @@ class NatsServer:
     log_dir: Path
     port: int = field(default_factory=free_port)
     process: ManagedProcess | None = None
+    auth_dir: Path | None = None
+    """With a folder, the server runs with one user per service and an admin (``guild_common.nats_access``),
+    its configuration and passwords written there, and refuses anonymous connections."""
+    slices: list[Slice] = field(default_factory=lambda: [WHOLE])
+    """The consumer slices the services' users may read (``allow_slice`` adds one to a running server)."""
+    passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
+        """The server's address, without credentials (services pass theirs apart)."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        """The address with the admin's credentials in it, for tests and tools that publish or read
+        directly; the plain address when the server runs without authentication."""
+        if not self.passwords:
+            return self.url
+        return f"nats://{ADMIN}:{self.passwords[ADMIN]}@127.0.0.1:{self.port}"
+
+    def credentials(self, user: str) -> tuple[str, str]:
+        """``(user, password)`` of a service's (or the admin's) NATS user; empty without authentication."""
+        if not self.passwords:
+            return "", ""
+        return user, self.passwords[user]
 
     def start(self) -> None:
         """Start (or restart on the same port and data, to test outages)."""
-        self.process = ManagedProcess.start(
-            "nats",
-            [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.data_dir)],
-            log_path=self.log_dir / "nats.log",
-        )
+        argv = [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.data_dir)]
+        if self.auth_dir is not None:
+            argv += ["-c", str(self._write_auth())]
+        self.process = ManagedProcess.start("nats", argv, log_path=self.log_dir / "nats.log")
         wait_for_port(self.port, timeout=20, process=self.process.process)
+
+    def _write_auth(self) -> Path:
+        assert self.auth_dir is not None
+        self.passwords = write_local(self.auth_dir, slices=self.slices)
+        return self.auth_dir / "nats.conf"
+
+    def allow_slice(self, slice_: Slice, *, timeout: float = 10.0) -> None:
+        """Let the services' users also read ``slice_``'s durable consumers (reloads a running server)."""
+        if self.auth_dir is None or slice_ in self.slices:
+            return
+        self.slices.append(slice_)
+        self._write_auth()
+        if self.process is None:
+            return
+        reloaded = self._reloads()
+        self.process.signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._reloads() <= reloaded:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"NATS did not reload its configuration:\n{self.process.tail()}")
+            time.sleep(0.05)
+
+    def _reloads(self) -> int:
+        assert self.process is not None
+        try:
+            return self.process.log_path.read_text(errors="replace").count("Reloaded server configuration")
+        except OSError:
+            return 0
 
     def stop(self) -> None:
         if self.process is not None:

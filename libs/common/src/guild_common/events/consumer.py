@@ -77,6 +77,11 @@ class ConsumerSpec:
         return f"{self.name}_{region}_{programme}_{self.stream}"
 
     @property
+    def source(self) -> str:
+        """The ``ce-source`` of every event on the stream: ``/guild/<service>``."""
+        return f"/guild/{self.source_service}"
+
+    @property
     def filter_subject(self) -> str:
         """The slice's own subjects."""
         return f"guild.{self.region}.{self.programme}.{self.source_service}.>"
@@ -167,6 +172,8 @@ class EventConsumer:
 
     async def run(self) -> None:
         subscription = await self._subscribe_until_ready()
+        if subscription is None:
+            return
         last_cleanup = datetime.now(UTC)
         last_lag_check = 0.0
         loop = asyncio.get_running_loop()
@@ -196,15 +203,18 @@ class EventConsumer:
             return
         self._pending = int(info.num_pending or 0)
 
-    async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription:
+    async def _subscribe_until_ready(self) -> JetStreamContext.PullSubscription | None:
+        """Subscribe, retrying (e.g. until the producer has created its stream); None once stopped."""
         delay = 0.5
-        while True:
+        while not self._stopping.is_set():
             try:
                 return await self.subscribe()
             except Exception as exc:
                 log.warning("cannot subscribe yet", consumer=self._spec.durable, error=repr(exc))
                 await self._sleep(delay)
-                delay = min(delay * 2, 10.0)
+                # short enough to start reading soon after the producer creates its stream
+                delay = min(delay * 2, 2.0)
+        return None
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -220,11 +230,17 @@ class EventConsumer:
         parsed: list[tuple[Msg, Envelope]] = []
         for message in messages:
             try:
-                parsed.append(
-                    (message, Envelope.from_message(message.subject, message.headers, message.data))
-                )
+                envelope = Envelope.from_message(message.subject, message.headers, message.data)
             except ValueError as exc:
                 await self._safely(self._dead_letter(message, None, f"malformed envelope: {exc}"), message)
+                continue
+            if envelope.source != self._spec.source:
+                # only the producing service may publish on its stream; an event claiming another
+                # source is a forgery or a misrouted event: never handled
+                error = f"ce-source {envelope.source!r} is not {self._spec.source!r} of {self._spec.stream}"
+                await self._safely(self._dead_letter(message, envelope, error), message)
+                continue
+            parsed.append((message, envelope))
         try:
             done = await self._processed_before([e for _, e in parsed])
         except Exception as exc:
