@@ -12,6 +12,8 @@ import pytest
 from guild_common.profile import InsecureSettings, check_profile, weak_secrets
 from guild_common.settings import ServiceSettings
 
+NATS_CREDENTIALS = "GUILD_NATS_USER and GUILD_NATS_PASSWORD (or GUILD_NATS_CREDENTIALS_FILE)"
+
 
 class _WithExtraSecret(ServiceSettings):
     secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
@@ -23,7 +25,12 @@ def test_the_local_profile_accepts_the_defaults() -> None:
 
 def test_production_names_every_default_or_empty_secret() -> None:
     settings = _WithExtraSecret(profile="production")
-    assert weak_secrets(settings) == ["GUILD_JWT_SECRET", "GUILD_PAGE_TOKEN_SECRET", "GUILD_SERVICE_TOKEN"]
+    assert weak_secrets(settings) == [
+        "GUILD_JWT_SECRET",
+        "GUILD_PAGE_TOKEN_SECRET",
+        "GUILD_SERVICE_TOKEN",
+        NATS_CREDENTIALS,
+    ]
     with pytest.raises(InsecureSettings, match="GUILD_PAGE_TOKEN_SECRET"):
         check_profile(settings)
 
@@ -34,8 +41,15 @@ def test_production_starts_with_real_secrets_and_ignores_the_jwt_secret_under_a_
         jwt_public_key="-----BEGIN PUBLIC KEY-----",
         page_token_secret="s3",
         service_token="t",
+        nats_user="content",
+        nats_password="p",
     )
     check_profile(settings)
+    by_file = settings.model_copy(
+        update={"nats_user": "", "nats_password": "", "nats_credentials_file": "/run/nats.creds"}
+    )
+    assert weak_secrets(by_file) == []
+    assert weak_secrets(settings.model_copy(update={"nats_password": ""})) == [NATS_CREDENTIALS]
     assert weak_secrets(settings.model_copy(update={"jwt_public_key": ""})) == ["GUILD_JWT_SECRET"]
 
 
@@ -62,4 +76,4 @@ def test_a_production_service_refuses_to_start_on_development_secrets(service: s
         [sys.executable, "-m", f"guild_{service}"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
-    assert f"set {variables}" in done.stderr
+    assert f"set {variables}, {NATS_CREDENTIALS}" in done.stderr

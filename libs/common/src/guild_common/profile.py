@@ -4,6 +4,8 @@ Each settings class names its secrets in ``secret_fields`` (the shared ones in
 :class:`guild_common.settings.ServiceSettings`, a service adds its own, e.g. notify's
 ``unsubscribe_secret``). Under the production profile every one of them must be set and differ from
 its development default; ``jwt_secret`` is exempt while ``jwt_public_key`` verifies tokens instead.
+The service must also present NATS credentials (a user and password, or a credentials file): a
+production bus refuses anonymous connections, and a service without them would only fail later.
 The local profile (the default) accepts the defaults, so ``make up`` and the tests need no setup.
 """
 
@@ -26,6 +28,8 @@ def weak_secrets(settings: ServiceSettings) -> list[str]:
         value = getattr(settings, name)
         if not value or value == fields[name].default:
             weak.append(f"GUILD_{name.upper()}")
+    if not settings.nats_credentials_file and not (settings.nats_user and settings.nats_password):
+        weak.append("GUILD_NATS_USER and GUILD_NATS_PASSWORD (or GUILD_NATS_CREDENTIALS_FILE)")
     return weak
 
 
