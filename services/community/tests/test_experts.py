@@ -24,6 +24,7 @@ from guild_testing.inprocess import RunningService
 
 Stub = api_grpc.CommunityServiceStub
 OWNER = auth("olivia")
+MARKER = "zz-marker"
 TOPIC = "machine-learning"
 Row = tuple[str, bool, int, int]
 
@@ -123,6 +124,11 @@ async def test_experts_rank_declared_and_earned_expertise_by_topic(stub: Stub, j
         programme="sales",
     )
     await JetStreamPublisher(js).publish(again)
+    # Events of one member are handled in order, of different members in any order: a marker after
+    # each member's last event shows when all of them are in.
+    await _points(js, "m-cat", cid, "cat", 1, [MARKER])
+    await _points(js, "m-bob", cid, "bob", 1, [MARKER])
+    await _until(stub, cid, MARKER, [("bob", False, 1, 1), ("cat", False, 1, 1)])
 
     # score = points + 50 for declaring the topic; ties by member id; cat (0 points) is left out.
     community_rows = [("ann", True, 10, 60), ("dan", True, 0, 50), ("bob", False, 30, 30)]
