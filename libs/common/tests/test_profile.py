@@ -51,6 +51,8 @@ def test_production_starts_with_real_secrets_and_ignores_the_jwt_secret_under_a_
     assert weak_secrets(by_file) == []
     assert weak_secrets(settings.model_copy(update={"nats_password": ""})) == [NATS_CREDENTIALS]
     assert weak_secrets(settings.model_copy(update={"jwt_public_key": ""})) == ["GUILD_JWT_SECRET"]
+    by_key_set = {"jwt_public_key": "", "jwt_jwks_url": "https://id.example.com/.well-known/jwks.json"}
+    assert weak_secrets(settings.model_copy(update=by_key_set)) == []
 
 
 def test_the_profile_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextvars
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 
 from guild_common.errors import Unauthenticated
+from guild_common.jwks import JwksKeys, http_fetch, verify_with_jwks
 from guild_common.settings import ServiceSettings
 
 
@@ -46,9 +48,14 @@ def reset_principal(token: contextvars.Token[Principal | None]) -> None:
 
 
 class TokenVerifier:
-    """Verifies HS256 (shared secret) or RS256 (public key) tokens with issuer and audience."""
+    """Verifies tokens with issuer and audience: against a JWKS URL's rotating keys (RS256/ES256 and
+    other asymmetric algorithms, chosen by ``kid``), a static RS256 public key, or an HS256 secret (for
+    local development), in that order of preference."""
 
-    def __init__(self, *, secret: str, public_key: str, issuer: str, audience: str) -> None:
+    def __init__(
+        self, *, secret: str, public_key: str, issuer: str, audience: str, jwks: JwksKeys | None = None
+    ) -> None:
+        self._jwks = jwks
         if public_key:
             self._key: str = public_key
             self._algorithms = ["RS256"]
@@ -60,25 +67,34 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        jwks = None
+        if settings.jwt_jwks_url:
+            jwks = JwksKeys(
+                http_fetch(settings.jwt_jwks_url, settings.jwt_jwks_timeout_seconds),
+                max_age_seconds=settings.jwt_jwks_max_age_seconds,
+                min_refresh_seconds=settings.jwt_jwks_min_refresh_seconds,
+            )
         return cls(
             secret=settings.jwt_secret,
             public_key=settings.jwt_public_key,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
+            jwks=jwks,
         )
 
-    def verify(self, token: str) -> Principal:
-        try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=self._algorithms,
-                issuer=self._issuer,
-                audience=self._audience,
-                options={"require": ["sub", "exp"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"invalid token: {exc}") from exc
+    async def verify(self, token: str) -> Principal:
+        options: dict[str, Any] = {
+            "issuer": self._issuer,
+            "audience": self._audience,
+            "options": {"require": ["sub", "exp"]},
+        }
+        if self._jwks is not None:
+            claims = await verify_with_jwks(self._jwks, token, **options)
+        else:
+            try:
+                claims = jwt.decode(token, self._key, algorithms=self._algorithms, **options)
+            except jwt.PyJWTError as exc:
+                raise Unauthenticated(f"invalid token: {exc}") from exc
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("token has no subject")
@@ -90,13 +106,13 @@ class TokenVerifier:
             token=token,
         )
 
-    def verify_header(self, header: str | None) -> Principal:
+    async def verify_header(self, header: str | None) -> Principal:
         if not header:
             raise Unauthenticated("missing authorization metadata")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("authorization must be 'Bearer <token>'")
-        return self.verify(token.strip())
+        return await self.verify(token.strip())
 
 
 def issue_token(

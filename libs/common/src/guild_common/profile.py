@@ -3,7 +3,8 @@
 Each settings class names its secrets in ``secret_fields`` (the shared ones in
 :class:`guild_common.settings.ServiceSettings`, a service adds its own, e.g. notify's
 ``unsubscribe_secret``). Under the production profile every one of them must be set and differ from
-its development default; ``jwt_secret`` is exempt while ``jwt_public_key`` verifies tokens instead.
+its development default; ``jwt_secret`` is exempt while ``jwt_jwks_url`` or ``jwt_public_key``
+verifies tokens instead.
 The service must also present NATS credentials (a user and password, or a credentials file): a
 production bus refuses anonymous connections, and a service without them would only fail later.
 The local profile (the default) accepts the defaults, so ``make up`` and the tests need no setup.
@@ -23,7 +24,7 @@ def weak_secrets(settings: ServiceSettings) -> list[str]:
     weak: list[str] = []
     fields = type(settings).model_fields
     for name in settings.secret_fields:
-        if name == "jwt_secret" and settings.jwt_public_key:
+        if name == "jwt_secret" and (settings.jwt_public_key or settings.jwt_jwks_url):
             continue
         value = getattr(settings, name)
         if not value or value == fields[name].default:

@@ -39,9 +39,15 @@ class ServiceSettings(BaseSettings):
     # Subject slice this deployment consumes: ``*`` takes every region or programme.
     region_filter: str = "*"
     programme_filter: str = "*"
-    # HS256 shared secret for local development; production sets jwt_public_key (RS256).
+    # HS256 shared secret for local development; production sets jwt_jwks_url (keys rotated by the
+    # identity provider, chosen by ``kid``) or jwt_public_key (one RS256 key).
     jwt_secret: str = "guild-dev-secret-change-me-in-production"
     jwt_public_key: str = ""
+    jwt_jwks_url: str = ""
+    # The key set is refetched when this old, or early (at most this often) for an unknown ``kid``.
+    jwt_jwks_max_age_seconds: float = 300.0
+    jwt_jwks_min_refresh_seconds: float = 10.0
+    jwt_jwks_timeout_seconds: float = 5.0
     jwt_issuer: str = "guild"
     jwt_audience: str = "guild"
     # Token this service presents when it calls another service on its own behalf.

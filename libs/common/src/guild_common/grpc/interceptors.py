@@ -62,18 +62,18 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         return handler
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         headers = [value for key, value in context.invocation_metadata() or () if key == "authorization"]
         if len(headers) > 1:
             # Which of two credentials counts would depend on a proxy's or library's choice: refuse both.
             raise errors.Unauthenticated("more than one authorization header")
         header = headers[0] if headers else None
-        return self._verifier.verify_header(header if isinstance(header, str) else None)
+        return await self._verifier.verify_header(header if isinstance(header, str) else None)
 
     def _wrap_unary(self, method: str, inner: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
             async with _RpcScope(self, method, context) as scope:
-                principal = self._authenticate(context)
+                principal = await self._authenticate(context)
                 scope.bind(principal)
                 _check(request)
                 return await inner(request, context)
@@ -86,7 +86,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async with _RpcScope(self, method, context) as scope:
-                principal = self._authenticate(context)
+                principal = await self._authenticate(context)
                 scope.bind(principal)
                 _check(request)
                 async for item in inner(request, context):
