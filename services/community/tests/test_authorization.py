@@ -18,7 +18,7 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
-from guild_community.domain.authorization import TABLE, Action, is_allowed, required_role
+from guild_community.domain.authorization import ENROL_SCOPE, TABLE, Action, is_allowed, required_role
 from guild_community.domain.model import Role
 from guild_testing.fixtures import auth
 
@@ -60,7 +60,8 @@ async def _setup(stub: Stub, role: Role) -> str:
     )
     cid = created.community.id
     await stub.EnrolCohort(
-        api.EnrolCohortRequest(community_id=cid, member_ids=["actor", "target"]), metadata=auth("olivia")
+        api.EnrolCohortRequest(community_id=cid, member_ids=["actor", "target"]),
+        metadata=auth("olivia", ENROL_SCOPE),
     )
     if role != Role.MEMBER:
         await stub.GrantRole(
@@ -91,7 +92,11 @@ async def _perform(stub: Stub, cid: str, action: Action) -> None:
             api.ChangeLifecycleRequest(community_id=cid, lifecycle=pb.LIFECYCLE_ARCHIVED), metadata=me
         )
     elif action == Action.ENROL_COHORT:
-        await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=["newbie"]), metadata=me)
+        # The matrix applies to callers granted the scope; without it nobody enrols (tested apart).
+        await stub.EnrolCohort(
+            api.EnrolCohortRequest(community_id=cid, member_ids=["newbie"]),
+            metadata=auth("actor", ENROL_SCOPE),
+        )
     elif action == Action.GRANT_ROLE:
         await stub.GrantRole(
             api.GrantRoleRequest(community_id=cid, member_id="target", role=pb.ROLE_CHAMPION), metadata=me

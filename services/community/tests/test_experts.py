@@ -19,11 +19,13 @@ from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import RunningService
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 MARKER = "zz-marker"
 TOPIC = "machine-learning"
 Row = tuple[str, bool, int, int]

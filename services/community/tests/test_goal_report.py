@@ -22,6 +22,7 @@ from guild_common.grpc.channels import service_channel
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_community.domain.goals import GoalMetric
 from guild_reputation import bootstrap as reputation_bootstrap
 from guild_reputation.config import ReputationSettings
@@ -31,7 +32,8 @@ from guild_testing.inprocess import running_service
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 DAY = 86400
 
 

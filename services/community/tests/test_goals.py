@@ -14,10 +14,12 @@ from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 DAY = 86400
 
 

@@ -13,13 +13,15 @@ from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import RunningService
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:

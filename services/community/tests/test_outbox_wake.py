@@ -19,6 +19,7 @@ from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_community.bootstrap import build
 from guild_community.config import CommunitySettings
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
 from guild_testing.streams import Seen, await_events
@@ -26,7 +27,8 @@ from guild_testing.streams import Seen, await_events
 from .conftest import FULL_SWEEP_SECONDS
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 
 
 async def _community(stub: Stub, slug: str, visibility: pb.Visibility.ValueType) -> str:

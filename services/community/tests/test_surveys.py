@@ -10,12 +10,14 @@ from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import survey_pb2 as spb
 from guild.events.v1 import community_events_pb2 as events
+from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
-OWNER = auth("olivia")
+# The owner also holds the scope for enrolling people without asking them (EnrolCohort).
+OWNER = auth("olivia", ENROL_SCOPE)
 QUESTIONS = [
     spb.Question(text="How useful was the first week?", type=spb.QUESTION_TYPE_RATING),
     spb.Question(text="Would you recommend this community?", type=spb.QUESTION_TYPE_NPS),

@@ -151,9 +151,12 @@ async def test_hidden_community_reads_are_not_found_to_outsiders_and_left_out_of
                 metadata=auth("oscar"),
             )
             team = created.community.id
-            await community_stub.EnrolCohort(
-                community_api.EnrolCohortRequest(community_id=team, member_ids=["olivia"]),
+            await community_stub.InviteMember(
+                community_api.InviteMemberRequest(community_id=team, member_id="olivia"),
                 metadata=auth("oscar"),
+            )
+            await community_stub.AcceptInvitation(
+                community_api.AcceptInvitationRequest(community_id=team), metadata=auth("olivia")
             )
 
             async def enrolled() -> bool:

@@ -120,6 +120,6 @@ def token_for(subject: str, *, scopes: tuple[str, ...] = ()) -> str:
     )
 
 
-def auth(subject: str) -> list[tuple[str, str]]:
-    """gRPC call metadata for ``subject``."""
-    return [("authorization", f"Bearer {token_for(subject)}")]
+def auth(subject: str, *scopes: str) -> list[tuple[str, str]]:
+    """gRPC call metadata for ``subject``, whose token carries ``scopes``."""
+    return [("authorization", f"Bearer {token_for(subject, scopes=scopes)}")]

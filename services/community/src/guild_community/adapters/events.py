@@ -51,6 +51,7 @@ def to_envelope(event: DomainEvent) -> Envelope:
             programme=event.programme,
             region=event.region,
             join_time=to_timestamp(m.join_time),
+            enrolled_by=m.enrolled_by,
         )
         name, subject, region, programme = "member_joined", m.key, event.region, event.programme
     elif isinstance(event, LifecycleChanged):

@@ -136,13 +136,16 @@ def _community(doc: Document) -> Community:
 
 
 def _membership_doc(m: Membership) -> Document:
-    return {
+    doc: Document = {
         "_id": m.key,
         "community_id": m.community_id,
         "member_id": m.member_id,
         "role": m.role.value,
         "join_time": m.join_time,
     }
+    if m.enrolled_by:
+        doc["enrolled_by"] = m.enrolled_by
+    return doc
 
 
 def _membership(doc: Document) -> Membership:
@@ -151,6 +154,7 @@ def _membership(doc: Document) -> Membership:
         member_id=doc["member_id"],
         role=Role(doc["role"]),
         join_time=doc["join_time"],
+        enrolled_by=doc.get("enrolled_by", ""),
     )
 
 
@@ -595,6 +599,38 @@ class MongoCommunityRepository:
                 return stored
         self._on_events(INVITATIONS, key)
         return invitation
+
+    async def add_invitations(self, invitations: Sequence[Invitation], region: str, programme: str) -> int:
+        """Insert the invitations not yet pending, each with its member_invited event; how many were new."""
+        inserted = 0
+        written: list[str] = []
+        for start in range(0, len(invitations), 1000):
+            part = invitations[start : start + 1000]
+            docs = [
+                {
+                    "_id": membership_key(i.community_id, i.member_id),
+                    "community_id": i.community_id,
+                    "member_id": i.member_id,
+                    "invited_by": i.invited_by,
+                    "create_time": i.create_time,
+                    **outbox_fields([to_envelope(MemberInvited(i, region, programme))]),
+                }
+                for i in part
+            ]
+            failed: set[int] = set()
+            try:
+                result = await self._invitations.insert_many(docs, ordered=False)
+                inserted += len(result.inserted_ids)
+            except BulkWriteError as exc:
+                inserted += int(exc.details.get("nInserted", 0))
+                failed = {int(e["index"]) for e in exc.details.get("writeErrors", [])}
+            written += [str(doc["_id"]) for n, doc in enumerate(docs) if n not in failed]
+        if len(written) <= WAKE_EACH_MAX:
+            for key in written:
+                self._on_events(INVITATIONS, key)
+        else:
+            self._on_events()
+        return inserted
 
     async def get_invitation(self, community_id: str, member_id: str) -> Invitation | None:
         doc = await self._invitations.find_one({"_id": membership_key(community_id, member_id)})

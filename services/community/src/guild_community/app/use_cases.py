@@ -16,6 +16,7 @@ from guild_common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Validator,
 )
 from guild_common.ids import id_for_request, new_id
@@ -30,7 +31,7 @@ from guild_community.app.ports import (
     MemberPage,
     MembershipChanged,
 )
-from guild_community.domain.authorization import Action, authorize
+from guild_community.domain.authorization import ENROL_SCOPE, Action, authorize
 from guild_community.domain.model import (
     AUTO_HIDE_DEFAULT,
     Admission,
@@ -85,6 +86,14 @@ class EnrolmentResult:
     enrolled: int
     already_members: int
     member_count: int
+    failures: list[EnrolmentFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InvitationResult:
+    invited: int
+    already_members: int
+    already_invited: int
     failures: list[EnrolmentFailure] = field(default_factory=list)
 
 
@@ -243,24 +252,10 @@ class CommunityUseCases:
     async def enrol_cohort(
         self, caller: Principal, community_id: str, member_ids: Sequence[str]
     ) -> EnrolmentResult:
-        if len(member_ids) > COHORT_MAX:
-            raise InvalidArgument(
-                "too many member ids",
-                violations=[_violation("member_ids", f"at most {COHORT_MAX} entries")],
-            )
         community = await self._visible_community(caller, community_id)
-        await self._authorize(caller, community, Action.ENROL_COHORT)
+        await self._authorize_enrolment(caller, community)
         community.check_admission(Admission.ENROL)
-        failures: list[EnrolmentFailure] = []
-        wanted: dict[str, int] = {}
-        for index, member_id in enumerate(member_ids):
-            if not valid_member_id(member_id):
-                failures.append(EnrolmentFailure(index, member_id, "INVALID_MEMBER_ID"))
-            else:
-                wanted.setdefault(member_id, index)
-        banned = await self._repo.banned_among(community_id, list(wanted))
-        for member_id in banned:
-            failures.append(EnrolmentFailure(wanted.pop(member_id), member_id, "MEMBER_BANNED"))
+        failures, wanted = await self._cohort(community_id, member_ids)
         newcomers = list(wanted)
         if community.lifecycle == Lifecycle.PILOT and community.pilot_cap:
             # Pilots are small: find who is new to check the cap. Otherwise the inserts tell.
@@ -268,19 +263,78 @@ class CommunityUseCases:
             newcomers = [m for m in newcomers if m not in existing]
             community.check_pilot_cap(len(newcomers))
         now = self._clock()
-        memberships = [Membership(community_id, m, Role.MEMBER, now) for m in newcomers]
+        memberships = [
+            Membership(community_id, m, Role.MEMBER, now, enrolled_by=caller.subject) for m in newcomers
+        ]
         try:
             inserted, count = await self._repo.add_memberships(community, memberships, cap=_cap(community))
         except CapacityReached:
             _cap_reached(community)
             raise
-        failures.sort(key=lambda f: f.index)
         return EnrolmentResult(
             enrolled=inserted,
             already_members=len(wanted) - inserted,
             member_count=count,
             failures=failures,
         )
+
+    async def invite_cohort(
+        self, caller: Principal, community_id: str, member_ids: Sequence[str]
+    ) -> InvitationResult:
+        """Invite many people; each becomes a member only by accepting (pilot caps apply then)."""
+        community = await self._visible_community(caller, community_id)
+        await self._authorize(caller, community, Action.INVITE_MEMBER)
+        community.check_admission(Admission.INVITE)
+        failures, wanted = await self._cohort(community_id, member_ids)
+        existing = await self._repo.existing_members(community_id, list(wanted))
+        now = self._clock()
+        invitations = [Invitation(community_id, m, caller.subject, now) for m in wanted if m not in existing]
+        invited = await self._repo.add_invitations(invitations, community.region, community.programme)
+        return InvitationResult(
+            invited=invited,
+            already_members=len(existing),
+            already_invited=len(invitations) - invited,
+            failures=failures,
+        )
+
+    async def decline_invitation(self, caller: Principal, community_id: str) -> None:
+        await self._visible_community(caller, community_id)
+        await self._repo.delete_invitation(community_id, caller.subject)
+
+    async def _authorize_enrolment(self, caller: Principal, community: Community) -> None:
+        """Enrolling people without asking them is for HR systems and granted admins only: it makes them
+        members at once, and owners read their members' contribution summaries."""
+        if ENROL_SCOPE not in caller.scopes:
+            raise PermissionDenied(
+                f"enrolling people without their acceptance needs the {ENROL_SCOPE} scope; "
+                "invite them instead (InviteCohort)",
+                reason="ENROL_SCOPE_REQUIRED",
+                metadata={"required_scope": ENROL_SCOPE},
+            )
+        if not caller.is_service:
+            await self._authorize(caller, community, Action.ENROL_COHORT)
+
+    async def _cohort(
+        self, community_id: str, member_ids: Sequence[str]
+    ) -> tuple[list[EnrolmentFailure], dict[str, int]]:
+        """The entries refused (invalid or banned, in request order) and the rest, once each, by the
+        position of their first entry."""
+        if len(member_ids) > COHORT_MAX:
+            raise InvalidArgument(
+                "too many member ids",
+                violations=[_violation("member_ids", f"at most {COHORT_MAX} entries")],
+            )
+        failures: list[EnrolmentFailure] = []
+        wanted: dict[str, int] = {}
+        for index, member_id in enumerate(member_ids):
+            if not valid_member_id(member_id):
+                failures.append(EnrolmentFailure(index, member_id, "INVALID_MEMBER_ID"))
+            else:
+                wanted.setdefault(member_id, index)
+        for member_id in await self._repo.banned_among(community_id, list(wanted)):
+            failures.append(EnrolmentFailure(wanted.pop(member_id), member_id, "MEMBER_BANNED"))
+        failures.sort(key=lambda f: f.index)
+        return failures, wanted
 
     # Leaving
 

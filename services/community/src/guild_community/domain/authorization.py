@@ -31,6 +31,10 @@ class Action(StrEnum):
     VIEW_GOALS = "view_goals"
 
 
+#: The token scope that lets a caller enrol people without their acceptance (EnrolCohort): an HR system's
+#: service token, or an owner the identity provider grants it.
+ENROL_SCOPE = "guild.enrol"
+
 # Ranks order the roles for naming the least role an action needs.
 RANK: dict[Role, int] = {
     Role.MEMBER: 0,
@@ -68,10 +72,10 @@ TABLE: dict[Action, frozenset[Role]] = {
 DESCRIPTIONS: dict[Action, str] = {
     Action.UPDATE_COMMUNITY: "change name, description, visibility, settings (UpdateCommunity)",
     Action.CHANGE_LIFECYCLE: "move draft/pilot/live/archived (ChangeLifecycle)",
-    Action.ENROL_COHORT: "enrol many people at once (EnrolCohort)",
+    Action.ENROL_COHORT: "enrol people without asking them (EnrolCohort; with the guild.enrol scope)",
     Action.GRANT_ROLE: "give a role (GrantRole)",
     Action.REVOKE_ROLE: "take a role away (RevokeRole)",
-    Action.INVITE_MEMBER: "invite someone (InviteMember)",
+    Action.INVITE_MEMBER: "invite someone, or many at once (InviteMember, InviteCohort)",
     Action.REVIEW_JOIN_REQUESTS: "list, approve, deny join requests",
     Action.REMOVE_MEMBER: "remove a member, champion or curator (RemoveMember)",
     Action.BAN_MEMBER: "ban a member, champion, curator or non-member (BanMember)",

@@ -175,6 +175,8 @@ class Membership:
     member_id: str
     role: Role
     join_time: datetime
+    # Who enrolled the member without their acceptance (EnrolCohort); empty if they joined themselves.
+    enrolled_by: str = ""
 
     @property
     def key(self) -> str:

@@ -27,6 +27,7 @@ from guild_community.entrypoints.mapping import (
     goal_to_pb,
     initial_lifecycle_from_pb,
     invitation_to_pb,
+    invitations_to_pb,
     join_request_to_pb,
     lifecycle_filter_from_pb,
     lifecycle_from_pb,
@@ -174,6 +175,20 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             current_principal(), request.community_id, list(request.member_ids)
         )
         return enrolment_to_pb(result)
+
+    async def InviteCohort(
+        self, request: api.InviteCohortRequest, context: Context
+    ) -> api.InviteCohortResponse:
+        result = await self._uc.invite_cohort(
+            current_principal(), request.community_id, list(request.member_ids)
+        )
+        return invitations_to_pb(result)
+
+    async def DeclineInvitation(
+        self, request: api.DeclineInvitationRequest, context: Context
+    ) -> api.DeclineInvitationResponse:
+        await self._uc.decline_invitation(current_principal(), request.community_id)
+        return api.DeclineInvitationResponse()
 
     async def LeaveCommunity(
         self, request: api.LeaveCommunityRequest, context: Context

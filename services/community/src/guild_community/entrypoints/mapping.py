@@ -11,7 +11,7 @@ from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_common.errors import FieldViolation, InvalidArgument
 from guild_common.prototime import to_timestamp as timestamp
-from guild_community.app.use_cases import EnrolmentResult
+from guild_community.app.use_cases import EnrolmentFailure, EnrolmentResult, InvitationResult
 from guild_community.domain.experts import Expert
 from guild_community.domain.goals import Goal, GoalMetric, GoalProgress, GoalStatus
 from guild_community.domain.model import (
@@ -178,15 +178,25 @@ def invitation_to_pb(i: Invitation) -> pb.Invitation:
     )
 
 
+def _failures_to_pb(failures: list[EnrolmentFailure]) -> list[api.EnrolmentFailure]:
+    return [api.EnrolmentFailure(index=f.index, member_id=f.member_id, reason=f.reason) for f in failures]
+
+
 def enrolment_to_pb(result: EnrolmentResult) -> api.EnrolCohortResponse:
     return api.EnrolCohortResponse(
         enrolled_count=result.enrolled,
         already_member_count=result.already_members,
         member_count=result.member_count,
-        failures=[
-            api.EnrolmentFailure(index=f.index, member_id=f.member_id, reason=f.reason)
-            for f in result.failures
-        ],
+        failures=_failures_to_pb(result.failures),
+    )
+
+
+def invitations_to_pb(result: InvitationResult) -> api.InviteCohortResponse:
+    return api.InviteCohortResponse(
+        invited_count=result.invited,
+        already_member_count=result.already_members,
+        already_invited_count=result.already_invited,
+        failures=_failures_to_pb(result.failures),
     )
 
 

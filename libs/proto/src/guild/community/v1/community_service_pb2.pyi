@@ -661,6 +661,99 @@ class EnrolCohortResponse(_message.Message):
 Global___EnrolCohortResponse: _TypeAlias = EnrolCohortResponse  # noqa: Y015
 
 @_typing.final
+class InviteCohortRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_IDS_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    @_builtins.property
+    def member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Up to 10,000 member ids; repeats are invited once."""
+
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        member_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "member_ids", b"member_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteCohortRequest: _TypeAlias = InviteCohortRequest  # noqa: Y015
+
+@_typing.final
+class InviteCohortResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INVITED_COUNT_FIELD_NUMBER: _builtins.int
+    ALREADY_MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    ALREADY_INVITED_COUNT_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    invited_count: _builtins.int
+    """Newly invited by this call."""
+    already_member_count: _builtins.int
+    """Already members (not invited)."""
+    already_invited_count: _builtins.int
+    """Invited before this call (not invited again)."""
+    @_builtins.property
+    def failures(self) -> _containers.RepeatedCompositeFieldContainer[Global___EnrolmentFailure]:
+        """INVALID_MEMBER_ID or MEMBER_BANNED."""
+
+    def __init__(
+        self,
+        *,
+        invited_count: _builtins.int = ...,
+        already_member_count: _builtins.int = ...,
+        already_invited_count: _builtins.int = ...,
+        failures: _abc.Iterable[Global___EnrolmentFailure] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_invited_count", b"already_invited_count", "already_member_count", b"already_member_count", "failures", b"failures", "invited_count", b"invited_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InviteCohortResponse: _TypeAlias = InviteCohortResponse  # noqa: Y015
+
+@_typing.final
+class DeclineInvitationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineInvitationRequest: _TypeAlias = DeclineInvitationRequest  # noqa: Y015
+
+@_typing.final
+class DeclineInvitationResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeclineInvitationResponse: _TypeAlias = DeclineInvitationResponse  # noqa: Y015
+
+@_typing.final
 class LeaveCommunityRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -100,6 +100,16 @@ class CommunityServiceStub:
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.FromString,
                 _registered_method=True)
+        self.InviteCohort = channel.unary_unary(
+                '/guild.community.v1.CommunityService/InviteCohort',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortResponse.FromString,
+                _registered_method=True)
+        self.DeclineInvitation = channel.unary_unary(
+                '/guild.community.v1.CommunityService/DeclineInvitation',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationResponse.FromString,
+                _registered_method=True)
         self.LeaveCommunity = channel.unary_unary(
                 '/guild.community.v1.CommunityService/LeaveCommunity',
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.LeaveCommunityRequest.SerializeToString,
@@ -311,7 +321,26 @@ class CommunityServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EnrolCohort(self, request, context):
-        """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled.
+        """Enrols up to 10,000 people at once without asking them; idempotent. Invalid entries are reported,
+        the rest enrolled. Only for callers holding the guild.enrol scope: an HR system (a service token), or
+        an owner of the community whom the identity provider grants it. Each enrolment records who made it
+        (MemberJoined.enrolled_by). Owners without the scope invite instead (InviteCohort).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InviteCohort(self, request, context):
+        """Invites up to 10,000 people at once; each becomes a member only by accepting (AcceptInvitation).
+        Idempotent: people already invited or already members are counted, not invited again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeclineInvitation(self, request, context):
+        """Declines the caller's pending invitation; without one it changes nothing. A hidden community is
+        NOT_FOUND to someone it no longer invites.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -555,6 +584,16 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     servicer.EnrolCohort,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.SerializeToString,
+            ),
+            'InviteCohort': grpc.unary_unary_rpc_method_handler(
+                    servicer.InviteCohort,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortResponse.SerializeToString,
+            ),
+            'DeclineInvitation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeclineInvitation,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationResponse.SerializeToString,
             ),
             'LeaveCommunity': grpc.unary_unary_rpc_method_handler(
                     servicer.LeaveCommunity,
@@ -1029,6 +1068,60 @@ class CommunityService:
             '/guild.community.v1.CommunityService/EnrolCohort',
             guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.EnrolCohortResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InviteCohort(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/InviteCohort',
+            guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.InviteCohortResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeclineInvitation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/DeclineInvitation',
+            guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.DeclineInvitationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -58,7 +58,19 @@ class CommunityServiceStub:
     AcceptInvitation: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.AcceptInvitationRequest, _community_service_pb2.AcceptInvitationResponse]
     """Accepts the caller's pending invitation."""
     EnrolCohort: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.EnrolCohortRequest, _community_service_pb2.EnrolCohortResponse]
-    """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+    """Enrols up to 10,000 people at once without asking them; idempotent. Invalid entries are reported,
+    the rest enrolled. Only for callers holding the guild.enrol scope: an HR system (a service token), or
+    an owner of the community whom the identity provider grants it. Each enrolment records who made it
+    (MemberJoined.enrolled_by). Owners without the scope invite instead (InviteCohort).
+    """
+    InviteCohort: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.InviteCohortRequest, _community_service_pb2.InviteCohortResponse]
+    """Invites up to 10,000 people at once; each becomes a member only by accepting (AcceptInvitation).
+    Idempotent: people already invited or already members are counted, not invited again.
+    """
+    DeclineInvitation: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.DeclineInvitationRequest, _community_service_pb2.DeclineInvitationResponse]
+    """Declines the caller's pending invitation; without one it changes nothing. A hidden community is
+    NOT_FOUND to someone it no longer invites.
+    """
     LeaveCommunity: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.LeaveCommunityRequest, _community_service_pb2.LeaveCommunityResponse]
     """Leaves a community. The last owner cannot leave."""
     RemoveMember: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.RemoveMemberRequest, _community_service_pb2.RemoveMemberResponse]
@@ -143,7 +155,19 @@ class CommunityServiceAsyncStub(CommunityServiceStub):
     AcceptInvitation: _aio.UnaryUnaryMultiCallable[_community_service_pb2.AcceptInvitationRequest, _community_service_pb2.AcceptInvitationResponse]  # type: ignore[assignment]
     """Accepts the caller's pending invitation."""
     EnrolCohort: _aio.UnaryUnaryMultiCallable[_community_service_pb2.EnrolCohortRequest, _community_service_pb2.EnrolCohortResponse]  # type: ignore[assignment]
-    """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+    """Enrols up to 10,000 people at once without asking them; idempotent. Invalid entries are reported,
+    the rest enrolled. Only for callers holding the guild.enrol scope: an HR system (a service token), or
+    an owner of the community whom the identity provider grants it. Each enrolment records who made it
+    (MemberJoined.enrolled_by). Owners without the scope invite instead (InviteCohort).
+    """
+    InviteCohort: _aio.UnaryUnaryMultiCallable[_community_service_pb2.InviteCohortRequest, _community_service_pb2.InviteCohortResponse]  # type: ignore[assignment]
+    """Invites up to 10,000 people at once; each becomes a member only by accepting (AcceptInvitation).
+    Idempotent: people already invited or already members are counted, not invited again.
+    """
+    DeclineInvitation: _aio.UnaryUnaryMultiCallable[_community_service_pb2.DeclineInvitationRequest, _community_service_pb2.DeclineInvitationResponse]  # type: ignore[assignment]
+    """Declines the caller's pending invitation; without one it changes nothing. A hidden community is
+    NOT_FOUND to someone it no longer invites.
+    """
     LeaveCommunity: _aio.UnaryUnaryMultiCallable[_community_service_pb2.LeaveCommunityRequest, _community_service_pb2.LeaveCommunityResponse]  # type: ignore[assignment]
     """Leaves a community. The last owner cannot leave."""
     RemoveMember: _aio.UnaryUnaryMultiCallable[_community_service_pb2.RemoveMemberRequest, _community_service_pb2.RemoveMemberResponse]  # type: ignore[assignment]
@@ -303,7 +327,31 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _community_service_pb2.EnrolCohortRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_community_service_pb2.EnrolCohortResponse, _abc.Awaitable[_community_service_pb2.EnrolCohortResponse]]:
-        """Enrols up to 10,000 people at once; idempotent. Invalid entries are reported, the rest enrolled."""
+        """Enrols up to 10,000 people at once without asking them; idempotent. Invalid entries are reported,
+        the rest enrolled. Only for callers holding the guild.enrol scope: an HR system (a service token), or
+        an owner of the community whom the identity provider grants it. Each enrolment records who made it
+        (MemberJoined.enrolled_by). Owners without the scope invite instead (InviteCohort).
+        """
+
+    @_abc_1.abstractmethod
+    def InviteCohort(
+        self,
+        request: _community_service_pb2.InviteCohortRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.InviteCohortResponse, _abc.Awaitable[_community_service_pb2.InviteCohortResponse]]:
+        """Invites up to 10,000 people at once; each becomes a member only by accepting (AcceptInvitation).
+        Idempotent: people already invited or already members are counted, not invited again.
+        """
+
+    @_abc_1.abstractmethod
+    def DeclineInvitation(
+        self,
+        request: _community_service_pb2.DeclineInvitationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.DeclineInvitationResponse, _abc.Awaitable[_community_service_pb2.DeclineInvitationResponse]]:
+        """Declines the caller's pending invitation; without one it changes nothing. A hidden community is
+        NOT_FOUND to someone it no longer invites.
+        """
 
     @_abc_1.abstractmethod
     def LeaveCommunity(

@@ -79,12 +79,17 @@ class MemberJoined(_message.Message):
     PROGRAMME_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
     JOIN_TIME_FIELD_NUMBER: _builtins.int
+    ENROLLED_BY_FIELD_NUMBER: _builtins.int
     community_id: _builtins.str
     member_id: _builtins.str
     role: _builtins.str
     """Role name in lowercase: member, champion, curator, moderator, owner."""
     programme: _builtins.str
     region: _builtins.str
+    enrolled_by: _builtins.str
+    """Who enrolled the member without their acceptance (EnrolCohort: an HR system or an owner holding the
+    guild.enrol scope). Empty when the member joined, was approved or accepted an invitation.
+    """
     @_builtins.property
     def join_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -96,10 +101,11 @@ class MemberJoined(_message.Message):
         programme: _builtins.str = ...,
         region: _builtins.str = ...,
         join_time: _timestamp_pb2.Timestamp | None = ...,
+        enrolled_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["join_time", b"join_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "join_time", b"join_time", "member_id", b"member_id", "programme", b"programme", "region", b"region", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "enrolled_by", b"enrolled_by", "join_time", b"join_time", "member_id", b"member_id", "programme", b"programme", "region", b"region", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
