@@ -8,6 +8,7 @@ RPC and the reputation and notify consumers share one trace.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -31,6 +32,14 @@ from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_common.events.envelope import Envelope
 from guild_testing.fixtures import Infra, auth
 from guild_testing.polling import eventually
+
+RECHECK_SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def suite_env() -> Mapping[str, str]:
+    """Content confirms memberships with community after a second here (10 s by default)."""
+    return {"GUILD_MEMBERSHIP_RECHECK_SECONDS": str(RECHECK_SECONDS)}
 
 
 @dataclass
@@ -232,6 +241,44 @@ async def test_a_write_made_while_nats_is_down_is_published_when_it_is_back(
         timeout=40,
     )
     assert after.points == before.points + 2
+
+
+async def test_a_ban_made_while_nats_is_down_takes_effect_in_content_within_the_recheck(
+    clients: Clients, loop: Loop, infra: Infra
+) -> None:
+    await clients.community.JoinCommunity(
+        community_api.JoinCommunityRequest(community_id=loop.community_id), metadata=auth("carl")
+    )
+    await clients.content.AskQuestion(
+        content_api.AskQuestionRequest(community_id=loop.community_id, title="Where do I park on day one?"),
+        metadata=auth("carl"),
+    )
+    infra.nats.stop()
+    try:
+        await clients.community.BanMember(
+            community_api.BanMemberRequest(community_id=loop.community_id, member_id="carl"),
+            metadata=auth("olivia"),
+        )
+        # The member_left event cannot reach content; its recheck with community (1 s here) still ends
+        # carl's access.
+        await asyncio.sleep(RECHECK_SECONDS + 0.2)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await clients.content.AskQuestion(
+                content_api.AskQuestionRequest(
+                    community_id=loop.community_id, title="Can I still post here?"
+                ),
+                metadata=auth("carl"),
+            )
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # Members in good standing are confirmed the same way and keep posting.
+        await clients.content.AskQuestion(
+            content_api.AskQuestionRequest(
+                community_id=loop.community_id, title="Is the lift working today?"
+            ),
+            metadata=auth("ann"),
+        )
+    finally:
+        infra.nats.start()
 
 
 async def test_bad_input_across_processes(clients: Clients, loop: Loop) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import pytest
@@ -12,10 +12,25 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import question_pb2 as pb
 from guild.events.v1 import community_events_pb2 as community_events
-from guild_testing.fixtures import auth
+from guild_common.settings import ServiceSettings
+from guild_content.config import ContentSettings
+from guild_testing.fixtures import SettingsFactory, auth
 
 if TYPE_CHECKING:
     from services.content.tests.conftest import Suite
+
+
+@pytest.fixture
+def settings_for(settings_for: SettingsFactory) -> SettingsFactory:
+    """Content decides from its read model alone here: the events below are of people the community
+    service has never heard of, so confirming them with it would refuse them all."""
+
+    def make(settings_class: type[ServiceSettings], **overrides: Any) -> ServiceSettings:
+        if issubclass(settings_class, ContentSettings):
+            overrides.setdefault("membership_recheck_seconds", 0)
+        return settings_for(settings_class, **overrides)
+
+    return make
 
 
 def _ts(value: datetime) -> Timestamp:

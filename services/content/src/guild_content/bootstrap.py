@@ -67,7 +67,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     questions = MongoQuestionRepository(infra.db, on_events=relay.wake)
     resources = MongoResourceRepository(infra.db, on_events=relay.wake)
     await resources.backfill()
-    directory = ReadThroughDirectory(read_model, community_channel)
+    directory = ReadThroughDirectory(
+        read_model, community_channel, recheck_seconds=settings.membership_recheck_seconds
+    )
     curation_store = MongoCurationRepository(infra.db, on_events=relay.wake)
     use_cases = ContentUseCases(
         questions,
