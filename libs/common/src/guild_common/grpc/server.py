@@ -18,6 +18,7 @@ from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestIntercep
 from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
 from guild_common.settings import ServiceSettings
+from guild_common.tls import grpc_server_credentials
 
 log = structlog.get_logger("guild.server")
 _meter = metrics.get_meter("guild.health")
@@ -90,7 +91,13 @@ class ServiceServer:
         enable_reflection(
             [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], self._server
         )
-        self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
+        credentials = grpc_server_credentials(settings)
+        self.tls = credentials is not None
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.readiness = Readiness(serving=False)
@@ -101,7 +108,13 @@ class ServiceServer:
         await self._server.start()
         self._tasks = [asyncio.create_task(w.run(), name=type(w).__name__) for w in self._workers]
         self._tasks.append(asyncio.create_task(self._watch_health(), name="health"))
-        log.info("serving", port=self.port, services=self._service_names)
+        log.info(
+            "serving",
+            port=self.port,
+            tls=self.tls,
+            client_auth=self._settings.grpc_tls_client_auth if self.tls else "none",
+            services=self._service_names,
+        )
 
     async def _set_health(self, serving: bool) -> None:
         if self._stopping:
