@@ -19,6 +19,21 @@ class _WithExtraSecret(ServiceSettings):
     secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
 
 
+def _production_with_secrets(
+    settings_class: type[ServiceSettings] = ServiceSettings, **fields: object
+) -> ServiceSettings:
+    return settings_class.model_validate(
+        {
+            "profile": "production",
+            "jwt_public_key": "-----BEGIN PUBLIC KEY-----",
+            "page_token_secret": "s3",
+            "nats_user": "content",
+            "nats_password": "p",
+            **fields,
+        }
+    )
+
+
 def test_the_local_profile_accepts_the_defaults() -> None:
     check_profile(ServiceSettings())
 
@@ -36,14 +51,8 @@ def test_production_names_every_default_or_empty_secret() -> None:
 
 
 def test_production_starts_with_real_secrets_and_ignores_the_jwt_secret_under_a_public_key() -> None:
-    settings = _WithExtraSecret(
-        profile="production",
-        jwt_public_key="-----BEGIN PUBLIC KEY-----",
-        page_token_secret="s3",
-        service_token="t",
-        nats_user="content",
-        nats_password="p",
-        allow_plaintext="grpc,nats,mongo",
+    settings = _production_with_secrets(
+        _WithExtraSecret, service_token="t", allow_plaintext="grpc,nats,mongo"
     )
     check_profile(settings)
     by_file = settings.model_copy(
@@ -78,19 +87,6 @@ def test_a_production_service_refuses_to_start_on_development_secrets(service: s
     )
     assert done.returncode == 1
     assert f"set {variables}, {NATS_CREDENTIALS}" in done.stderr
-
-
-def _production_with_secrets(**fields: object) -> ServiceSettings:
-    return ServiceSettings.model_validate(
-        {
-            "profile": "production",
-            "jwt_public_key": "-----BEGIN PUBLIC KEY-----",
-            "page_token_secret": "s3",
-            "nats_user": "content",
-            "nats_password": "p",
-            **fields,
-        }
-    )
 
 
 def test_production_refuses_plaintext_transports_unless_allowed() -> None:
