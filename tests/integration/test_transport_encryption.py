@@ -42,6 +42,7 @@ from guild_content import bootstrap as content_bootstrap
 from guild_content.config import ContentSettings
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import RunningService, running_service
+from guild_testing.processes import free_port
 from guild_testing.servers import FerretServer, NatsServer, ServerTls
 
 # Loopback names every certificate here is valid for.
@@ -184,7 +185,7 @@ class TlsSuite:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def tls_suite(pki: Pki, servers: TlsServers) -> AsyncIterator[TlsSuite]:
     caller = pki.grpc_credentials("tester")
-    community_settings = tls_settings(pki, servers, CommunitySettings)
+    community_settings = tls_settings(pki, servers, CommunitySettings, grpc_health_port=free_port())
     async with running_service(
         community_settings, community_bootstrap.build, credentials=caller
     ) as community:
@@ -285,6 +286,19 @@ async def test_health_and_reflection_answer_over_tls_without_a_token(tls_suite: 
     responses = [r async for r in call(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))]
     listed = {s.name for s in responses[0].list_services_response.service}
     assert "guild.community.v1.CommunityService" in listed
+
+
+async def test_the_plaintext_probe_port_answers_health_alone(tls_suite: TlsSuite) -> None:
+    probe = f"127.0.0.1:{tls_suite.community.app.server.health_port}"
+    async with grpc.aio.insecure_channel(probe) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(health_pb2.HealthCheckRequest(service="liveness"), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await community_grpc.CommunityServiceStub(channel).GetCommunity(
+                community_api.GetCommunityRequest(community_id="c1"), metadata=auth("ann"), timeout=5
+            )
+    assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 @pytest.mark.parametrize("presented", [None, "rogue"], ids=["no-certificate", "another-ca"])

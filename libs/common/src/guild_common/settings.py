@@ -36,6 +36,9 @@ class ServiceSettings(BaseSettings):
     grpc_tls_key_file: str = ""
     grpc_tls_ca_file: str = ""
     grpc_tls_client_auth: Literal["none", "require"] = "none"
+    # A plaintext port answering grpc.health.v1 alone (no RPCs, no reflection), for probes that cannot
+    # speak TLS such as the kubelet's gRPC probes; 0: none.
+    grpc_health_port: int = 0
     mongo_uri: str = "mongodb://127.0.0.1:27017"
     # Empty means ``guild_<service>``.
     mongo_db: str = ""
