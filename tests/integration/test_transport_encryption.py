@@ -78,14 +78,14 @@ class Pki:
     """Signed by another CA, with the same names."""
 
     def __getitem__(self, name: str) -> Identity:
-        return self.identities[name]
+        return self.rogue if name == "rogue" else self.identities[name]
 
     def grpc_credentials(self, name: str | None) -> grpc.ChannelCredentials:
         """What a caller presents: ``name``'s certificate (``None``: none) and the CA to verify the server."""
         root = self.ca_file.read_bytes()
         if name is None:
             return grpc.ssl_channel_credentials(root_certificates=root)
-        identity = self.rogue if name == "rogue" else self[name]
+        identity = self[name]
         return grpc.ssl_channel_credentials(
             root_certificates=root,
             private_key=identity.key.read_bytes(),
@@ -313,7 +313,10 @@ async def test_mutual_tls_refuses_a_client_without_a_valid_certificate(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-async def test_nats_and_ferretdb_refuse_a_client_without_a_certificate(servers: TlsServers, pki: Pki) -> None:
+@pytest.mark.parametrize("presented", [None, "rogue"], ids=["no-certificate", "another-ca"])
+async def test_nats_and_ferretdb_refuse_a_client_without_a_valid_certificate(
+    servers: TlsServers, pki: Pki, presented: str | None
+) -> None:
     user, password = servers.nats.credentials(ADMIN)
     # the server ends the handshake: the connection is reset (or reported lost)
     with pytest.raises((OSError, nats.errors.Error)):
@@ -321,13 +324,16 @@ async def test_nats_and_ferretdb_refuse_a_client_without_a_certificate(servers: 
             servers.nats.url,
             user=user,
             password=password,
-            tls=pki.nats_context(None),
+            tls=pki.nats_context(presented),
             allow_reconnect=False,
             connect_timeout=2,
             max_reconnect_attempts=0,
         )
+    certificate: dict[str, Any] = {}
+    if presented is not None:
+        certificate["tlsCertificateKeyFile"] = str(pki[presented].combined)
     client: AsyncMongoClient[Document] = AsyncMongoClient(
-        servers.ferret.uri, tlsCAFile=str(pki.ca_file), serverSelectionTimeoutMS=1500
+        servers.ferret.uri, tlsCAFile=str(pki.ca_file), serverSelectionTimeoutMS=1500, **certificate
     )
     try:
         with pytest.raises(PyMongoError):
@@ -359,3 +365,15 @@ async def test_a_plaintext_client_fails_against_tls_servers(tls_suite: TlsSuite,
             await plaintext.admin.command("ping")
     finally:
         await plaintext.close()
+    # NATS clients upgrade to TLS on their own when the server asks, so speak the protocol by hand: the
+    # server announces that it requires TLS and drops a client that carries on in plaintext.
+    reader, writer = await asyncio.open_connection("127.0.0.1", servers.nats.port)
+    try:
+        info = await asyncio.wait_for(reader.readline(), timeout=5)
+        assert b'"tls_required":true' in info
+        writer.write(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=5)
+        assert b"PONG" not in answer
+    finally:
+        writer.close()
