@@ -1,4 +1,5 @@
-"""docs/operations.md names only settings, metrics, collections and fields that the code has."""
+"""docs/operations.md names only settings, metrics, collections and fields that the code has; docs/security.md
+only settings that exist, and every transport setting."""
 
 from __future__ import annotations
 
@@ -17,17 +18,32 @@ DOC = (ROOT / "docs" / "operations.md").read_text()
 COMMON = ROOT / "libs" / "common" / "src" / "guild_common"
 
 
+SETTINGS = {
+    f"GUILD_{name.upper()}"
+    for cls in (ServiceSettings, CommunitySettings, ContentSettings, ReputationSettings, NotifySettings)
+    for name in cls.model_fields
+}
+
+
+def _settings_named(doc: str) -> set[str]:
+    return set(re.findall(r"\bGUILD_[A-Z_]+[A-Z]\b", doc))
+
+
 def test_every_setting_named_exists() -> None:
-    settings = {
-        f"GUILD_{name.upper()}"
-        for cls in (ServiceSettings, CommunitySettings, ContentSettings, ReputationSettings, NotifySettings)
-        for name in cls.model_fields
-    }
-    named = set(re.findall(r"\bGUILD_[A-Z_]+[A-Z]\b", DOC))
+    named = _settings_named(DOC)
     streams = {f"GUILD_{svc.upper()}" for svc in ("community", "content", "reputation", "notify")}
-    unknown = sorted(n for n in named - streams if n not in settings)
+    unknown = sorted(n for n in named - streams if n not in SETTINGS)
     assert unknown == []
     assert {"GUILD_REGION_FILTER", "GUILD_PROGRAMME_FILTER", "GUILD_SHUTDOWN_GRACE_SECONDS"} <= named
+
+
+def test_the_security_doc_names_every_transport_setting_and_no_other() -> None:
+    named = _settings_named((ROOT / "docs" / "security.md").read_text())
+    assert sorted(named - SETTINGS) == []
+    transport = {
+        s for s in SETTINGS if s.startswith(("GUILD_GRPC_TLS_", "GUILD_NATS_TLS", "GUILD_MONGO_TLS"))
+    }
+    assert transport | {"GUILD_ALLOW_PLAINTEXT", "GUILD_GRPC_HEALTH_PORT"} <= named
 
 
 def test_every_metric_named_is_recorded_by_the_code() -> None:

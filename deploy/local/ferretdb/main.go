@@ -18,7 +18,12 @@ import (
 const disableIndexPushdownEnv = "FERRETDB_DISABLE_INDEX_PUSHDOWN"
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (empty: no plaintext listener)")
+	listenTLS := flag.String("listen-tls", "", "TLS address to listen on (empty: no TLS listener)")
+	tlsCertFile := flag.String("listen-tls-cert-file", "", "PEM certificate of the TLS listener")
+	tlsKeyFile := flag.String("listen-tls-key-file", "", "PEM private key of the TLS listener")
+	tlsCAFile := flag.String("listen-tls-ca-file", "",
+		"PEM CA bundle: when set, the TLS listener requires a client certificate signed by it (mutual TLS)")
 	dataDir := flag.String("data-dir", "data", "directory for SQLite databases")
 	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
 	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql backend")
@@ -55,7 +60,13 @@ func main() {
 	}
 
 	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:      ferretdb.ListenerConfig{TCP: *listen},
+		Listener: ferretdb.ListenerConfig{
+			TCP:         *listen,
+			TLS:         *listenTLS,
+			TLSCertFile: *tlsCertFile,
+			TLSKeyFile:  *tlsKeyFile,
+			TLSCAFile:   *tlsCAFile,
+		},
 		Logger:        logger,
 		Handler:       *handler,
 		SQLiteURL:     sqliteURL(*dataDir, *synchronous),
@@ -69,7 +80,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Warn("ferretdb listening", "addr", *listen, "handler", *handler)
+	logger.Warn("ferretdb listening", "addr", *listen, "tls_addr", *listenTLS, "handler", *handler)
 	if err := db.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb stopped: %v\n", err)
 		os.Exit(1)

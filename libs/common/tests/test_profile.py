@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pytest
 
-from guild_common.profile import InsecureSettings, check_profile, weak_secrets
+from guild_common.profile import InsecureSettings, check_profile, unencrypted_transports, weak_secrets
 from guild_common.settings import ServiceSettings
 
 NATS_CREDENTIALS = "GUILD_NATS_USER and GUILD_NATS_PASSWORD (or GUILD_NATS_CREDENTIALS_FILE)"
@@ -17,6 +17,21 @@ NATS_CREDENTIALS = "GUILD_NATS_USER and GUILD_NATS_PASSWORD (or GUILD_NATS_CREDE
 
 class _WithExtraSecret(ServiceSettings):
     secret_fields: ClassVar[tuple[str, ...]] = (*ServiceSettings.secret_fields, "service_token")
+
+
+def _production_with_secrets(
+    settings_class: type[ServiceSettings] = ServiceSettings, **fields: object
+) -> ServiceSettings:
+    return settings_class.model_validate(
+        {
+            "profile": "production",
+            "jwt_public_key": "-----BEGIN PUBLIC KEY-----",
+            "page_token_secret": "s3",
+            "nats_user": "content",
+            "nats_password": "p",
+            **fields,
+        }
+    )
 
 
 def test_the_local_profile_accepts_the_defaults() -> None:
@@ -36,13 +51,8 @@ def test_production_names_every_default_or_empty_secret() -> None:
 
 
 def test_production_starts_with_real_secrets_and_ignores_the_jwt_secret_under_a_public_key() -> None:
-    settings = _WithExtraSecret(
-        profile="production",
-        jwt_public_key="-----BEGIN PUBLIC KEY-----",
-        page_token_secret="s3",
-        service_token="t",
-        nats_user="content",
-        nats_password="p",
+    settings = _production_with_secrets(
+        _WithExtraSecret, service_token="t", allow_plaintext="grpc,nats,mongo"
     )
     check_profile(settings)
     by_file = settings.model_copy(
@@ -79,3 +89,49 @@ def test_a_production_service_refuses_to_start_on_development_secrets(service: s
     )
     assert done.returncode == 1
     assert f"set {variables}, {NATS_CREDENTIALS}" in done.stderr
+
+
+def test_production_refuses_plaintext_transports_unless_allowed() -> None:
+    settings = _production_with_secrets()
+    assert unencrypted_transports(settings) == ["grpc", "nats", "mongo"]
+    with pytest.raises(InsecureSettings, match="refuses plaintext grpc, nats, mongo") as refused:
+        check_profile(settings)
+    assert "GUILD_ALLOW_PLAINTEXT=grpc,nats,mongo" in str(refused.value)
+    assert "secrets" not in str(refused.value)
+    # a mesh that encrypts gRPC alone
+    meshed = settings.model_copy(update={"allow_plaintext": "grpc"})
+    assert unencrypted_transports(meshed) == ["nats", "mongo"]
+
+
+def test_production_starts_with_every_transport_encrypted() -> None:
+    settings = _production_with_secrets(
+        grpc_tls_cert_file="/etc/guild/tls/tls.crt",
+        grpc_tls_key_file="/etc/guild/tls/tls.key",
+        grpc_tls_ca_file="/etc/guild/tls/ca.crt",
+        grpc_tls_client_auth="require",
+        nats_url="tls://nats:4222",
+        mongo_uri="mongodb://mongo:27017/?tls=true",
+    )
+    check_profile(settings)
+    by_files = settings.model_copy(
+        update={
+            "nats_url": "nats://nats:4222",
+            "nats_tls_ca_file": "/etc/guild/tls/ca.crt",
+            "mongo_uri": "mongodb://mongo:27017",
+            "mongo_tls": True,
+        }
+    )
+    assert unencrypted_transports(by_files) == []
+
+
+def test_tls_settings_must_be_complete() -> None:
+    with pytest.raises(ValueError, match="GUILD_GRPC_TLS_KEY_FILE"):
+        ServiceSettings(grpc_tls_cert_file="/c.pem")
+    with pytest.raises(ValueError, match="GUILD_NATS_TLS_CERT_FILE"):
+        ServiceSettings(nats_tls_key_file="/k.pem")
+    with pytest.raises(ValueError, match="GUILD_GRPC_TLS_CA_FILE"):
+        ServiceSettings(
+            grpc_tls_cert_file="/c.pem", grpc_tls_key_file="/k.pem", grpc_tls_client_auth="require"
+        )
+    with pytest.raises(ValueError, match="unknown transports"):
+        ServiceSettings(allow_plaintext="grpc,smtp")

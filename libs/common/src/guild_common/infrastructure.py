@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from guild_common.health import Readiness
 from guild_common.mongo import Document, create_client, ping
 from guild_common.nats_access import inbox_prefix
 from guild_common.settings import ServiceSettings
+from guild_common.tls import mongo_tls_options, nats_ssl_context
 
 log = structlog.get_logger("guild.infrastructure")
 
@@ -28,18 +30,21 @@ async def connect_nats(
     user: str = "",
     password: str = "",
     credentials_file: str = "",
+    tls: ssl.SSLContext | None = None,
     first_connect_timeout: float = 60.0,
 ) -> NatsClient:
     """Connect, retrying a server that is not up yet; once connected, reconnect forever.
 
     With ``user`` (and ``password``), replies and deliveries come on the user's own inbox prefix, the only
     subjects its permissions let it receive on (``guild_common.nats_access``); a ``credentials_file``
-    (JWT and nkey seed) is used as it is."""
+    (JWT and nkey seed) is used as it is. With ``tls`` the connection is TLS, verified by that context."""
     credentials: dict[str, Any] = {}
     if credentials_file:
         credentials["user_credentials"] = credentials_file
     elif user:
         credentials.update(user=user, password=password, inbox_prefix=inbox_prefix(user))
+    if tls is not None:
+        credentials["tls"] = tls
     deadline = asyncio.get_running_loop().time() + first_connect_timeout
     delay = 0.2
     while True:
@@ -82,6 +87,7 @@ class Infrastructure:
             settings.mongo_uri,
             app_name=f"guild-{settings.service_name}",
             timeout_seconds=settings.mongo_timeout_seconds,
+            tls_options=mongo_tls_options(settings),
         )
         nc = await connect_nats(
             settings.nats_url,
@@ -89,6 +95,7 @@ class Infrastructure:
             user=settings.nats_user,
             password=settings.nats_password,
             credentials_file=settings.nats_credentials_file,
+            tls=nats_ssl_context(settings),
         )
         return cls(mongo=mongo, db=mongo[settings.database_name], nats=nc, js=nc.jetstream())
 

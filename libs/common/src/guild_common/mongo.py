@@ -35,10 +35,15 @@ DEFAULT_TIMEOUT_SECONDS = 1.0
 
 
 def create_client(
-    uri: str, *, app_name: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    uri: str,
+    *,
+    app_name: str,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    tls_options: Mapping[str, Any] | None = None,
 ) -> AsyncMongoClient[Document]:
     """One client per process. Short server selection, so a call made while the database is down fails
-    as UNAVAILABLE within ``timeout_seconds``, inside callers' deadlines, instead of hanging."""
+    as UNAVAILABLE within ``timeout_seconds``, inside callers' deadlines, instead of hanging.
+    ``tls_options`` are PyMongo's (``guild_common.tls.mongo_tls_options``)."""
     timeout_ms = max(1, round(timeout_seconds * 1000))
     return AsyncMongoClient(
         uri,
@@ -46,6 +51,7 @@ def create_client(
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         tz_aware=True,
+        **dict(tls_options or {}),
     )
 
 

@@ -23,10 +23,19 @@ class RunningService:
 
 
 @asynccontextmanager
-async def running_service(settings: ServiceSettings, build: Builder) -> AsyncIterator[RunningService]:
+async def running_service(
+    settings: ServiceSettings, build: Builder, *, credentials: grpc.ChannelCredentials | None = None
+) -> AsyncIterator[RunningService]:
+    """The service and a channel to it: TLS with ``credentials`` (for a service serving TLS), else
+    plaintext."""
     app = await ServiceApp.create(settings, build)
     await app.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.server.port}")
+    target = f"127.0.0.1:{app.server.port}"
+    channel = (
+        grpc.aio.insecure_channel(target)
+        if credentials is None
+        else grpc.aio.secure_channel(target, credentials)
+    )
     try:
         yield RunningService(app, channel)
     finally:

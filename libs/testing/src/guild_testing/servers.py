@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -35,6 +36,17 @@ def ferretdb_supports_flag(flag: str) -> bool:
     return any(line.split()[:1] == [f"-{name}"] for line in (result.stdout + result.stderr).splitlines())
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """PEM files a server listens with TLS on; ``verify_clients`` makes it require a client certificate
+    signed by ``ca_file`` (mutual TLS)."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+    verify_clients: bool = False
+
+
 def nats_binary() -> str:
     override = os.environ.get("NATS_SERVER_BIN")
     if override:
@@ -60,11 +72,17 @@ class NatsServer:
     slices: list[Slice] = field(default_factory=lambda: [WHOLE])
     """The consumer slices the services' users may read (``allow_slice`` adds one to a running server)."""
     passwords: dict[str, str] = field(default_factory=dict)
+    tls: ServerTls | None = None
+    """With files, the server accepts TLS connections only (a ``tls {}`` block in its configuration)."""
+
+    @property
+    def scheme(self) -> str:
+        return "tls" if self.tls is not None else "nats"
 
     @property
     def url(self) -> str:
         """The server's address, without credentials (services pass theirs apart)."""
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def admin_url(self) -> str:
@@ -72,7 +90,7 @@ class NatsServer:
         directly; the plain address when the server runs without authentication."""
         if not self.passwords:
             return self.url
-        return f"nats://{ADMIN}:{self.passwords[ADMIN]}@127.0.0.1:{self.port}"
+        return f"{self.scheme}://{ADMIN}:{self.passwords[ADMIN]}@127.0.0.1:{self.port}"
 
     def credentials(self, user: str) -> tuple[str, str]:
         """``(user, password)`` of a service's (or the admin's) NATS user; empty without authentication."""
@@ -83,22 +101,41 @@ class NatsServer:
     def start(self) -> None:
         """Start (or restart on the same port and data, to test outages)."""
         argv = [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.data_dir)]
-        if self.auth_dir is not None:
-            argv += ["-c", str(self._write_auth())]
+        config = self._write_config()
+        if config is not None:
+            argv += ["-c", str(config)]
         self.process = ManagedProcess.start("nats", argv, log_path=self.log_dir / "nats.log")
         wait_for_port(self.port, timeout=20, process=self.process.process)
 
-    def _write_auth(self) -> Path:
-        assert self.auth_dir is not None
-        self.passwords = write_local(self.auth_dir, slices=self.slices)
-        return self.auth_dir / "nats.conf"
+    def _write_config(self) -> Path | None:
+        """The configuration file: the authorization block (with an auth folder) and the ``tls {}`` block."""
+        if self.auth_dir is not None:
+            self.passwords = write_local(self.auth_dir, slices=self.slices)
+            if self.tls is None:
+                return self.auth_dir / "nats.conf"
+        if self.tls is None:
+            return None
+        text = (self.auth_dir / "nats.conf").read_text() if self.auth_dir is not None else ""
+        text += (
+            "\ntls {\n"
+            f"  cert_file: {json.dumps(str(self.tls.cert_file))}\n"
+            f"  key_file: {json.dumps(str(self.tls.key_file))}\n"
+            f"  ca_file: {json.dumps(str(self.tls.ca_file))}\n"
+            f"  verify: {'true' if self.tls.verify_clients else 'false'}\n"
+            "  timeout: 2\n"
+            "}\n"
+        )
+        path = self.data_dir.parent / f"{self.data_dir.name}-server.conf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
 
     def allow_slice(self, slice_: Slice, *, timeout: float = 10.0) -> None:
         """Let the services' users also read ``slice_``'s durable consumers (reloads a running server)."""
         if self.auth_dir is None or slice_ in self.slices:
             return
         self.slices.append(slice_)
-        self._write_auth()
+        self._write_config()
         if self.process is None:
             return
         reloaded = self._reloads()
@@ -132,18 +169,38 @@ class FerretServer:
     extra_args: Sequence[str] = ()
     env: Mapping[str, str] | None = None
     """The whole environment of the process; ``None`` inherits this one."""
+    tls: ServerTls | None = None
+    """With files, the server listens with TLS only; ``verify_clients`` requires a client certificate."""
 
     @property
     def uri(self) -> str:
+        if self.tls is not None:
+            return f"mongodb://127.0.0.1:{self.port}/?tls=true"
         return f"mongodb://127.0.0.1:{self.port}/"
+
+    def _listen_args(self) -> list[str]:
+        address = f"127.0.0.1:{self.port}"
+        if self.tls is None:
+            return ["-listen", address]
+        args = [
+            "-listen=",
+            "-listen-tls",
+            address,
+            "-listen-tls-cert-file",
+            str(self.tls.cert_file),
+            "-listen-tls-key-file",
+            str(self.tls.key_file),
+        ]
+        if self.tls.verify_clients:
+            args += ["-listen-tls-ca-file", str(self.tls.ca_file)]
+        return args
 
     def start(self) -> None:
         self.process = ManagedProcess.start(
             "ferretdb",
             [
                 str(self.binary or ferretdb_binary()),
-                "-listen",
-                f"127.0.0.1:{self.port}",
+                *self._listen_args(),
                 "-data-dir",
                 str(self.data_dir),
                 *self.extra_args,

@@ -11,6 +11,7 @@ from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
 from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
 from guild_community.adapters.mongo_goals import (
@@ -69,7 +70,11 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     use_cases = CommunityUseCases(repository, regions=settings.regions)
     people = PeopleUseCases(MongoPeopleRepository(infra.db, on_events=relay.wake), regions=settings.regions)
     surveys = SurveyUseCases(MongoSurveyRepository(infra.db, on_events=relay.wake), repository)
-    reputation_channel = service_channel(settings.reputation_addr, service_token=settings.service_token)
+    reputation_channel = service_channel(
+        settings.reputation_addr,
+        service_token=settings.service_token,
+        credentials=grpc_channel_credentials(settings),
+    )
     goals = GoalUseCases(
         MongoGoalRepository(infra.db, on_events=relay.wake),
         repository,

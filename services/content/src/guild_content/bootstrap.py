@@ -13,6 +13,7 @@ from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
 from guild_content.adapters import (
     curation_repository,
@@ -63,7 +64,11 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         ],
     )
     read_model = MembershipReadModel(infra.db)
-    community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
+    community_channel = service_channel(
+        settings.community_addr,
+        service_token=settings.service_token,
+        credentials=grpc_channel_credentials(settings),
+    )
     questions = MongoQuestionRepository(infra.db, on_events=relay.wake)
     resources = MongoResourceRepository(infra.db, on_events=relay.wake)
     await resources.backfill()

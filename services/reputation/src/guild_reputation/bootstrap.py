@@ -15,6 +15,7 @@ from guild_common.grpc.server import ServiceServer
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
 from guild_reputation.adapters import (
     community_roles,
@@ -170,7 +171,11 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         MongoWaits(infra.db),
         tags_wait=timedelta(seconds=settings.unknown_question_wait_seconds),
     )
-    community_channel = service_channel(settings.community_addr, service_token=settings.service_token)
+    community_channel = service_channel(
+        settings.community_addr,
+        service_token=settings.service_token,
+        credentials=grpc_channel_credentials(settings),
+    )
     content_consumer = await event_consumer(
         infra,
         settings,

@@ -37,17 +37,23 @@ class _ForwardToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
         return await continuation(new_details, request)
 
 
-def service_channel(target: str, *, service_token: str = "") -> grpc.aio.Channel:
+def service_channel(
+    target: str, *, service_token: str = "", credentials: grpc.ChannelCredentials | None = None
+) -> grpc.aio.Channel:
     """One long-lived channel per target and process; close it with ``await channel.close()``.
 
-    Calls are balanced round-robin over every address the target resolves to (a headless Service).
+    Calls are balanced round-robin over every address the target resolves to (a headless Service). With
+    ``credentials`` (``guild_common.tls.grpc_channel_credentials``) the channel uses TLS, else plaintext.
     """
     options = [
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.enable_retries", 1),
         ("grpc.service_config", _RETRY_POLICY),
     ]
-    return grpc.aio.insecure_channel(target, options=options, interceptors=[_ForwardToken(service_token)])
+    interceptors = [_ForwardToken(service_token)]
+    if credentials is not None:
+        return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
 
 
 _RETRY_POLICY = (

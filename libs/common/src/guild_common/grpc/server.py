@@ -18,6 +18,7 @@ from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestIntercep
 from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
 from guild_common.settings import ServiceSettings
+from guild_common.tls import grpc_server_credentials
 
 log = structlog.get_logger("guild.server")
 _meter = metrics.get_meter("guild.health")
@@ -90,7 +91,22 @@ class ServiceServer:
         enable_reflection(
             [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name], self._server
         )
-        self.port = self._server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
+        credentials = grpc_server_credentials(settings)
+        self.tls = credentials is not None
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
+        # Kubelet gRPC probes speak plaintext only: a second server answers grpc.health.v1 alone there.
+        self._probe_server: grpc.aio.Server | None = None
+        self.health_port = 0
+        if settings.grpc_health_port:
+            self._probe_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self._health, self._probe_server)
+            self.health_port = self._probe_server.add_insecure_port(
+                f"{settings.grpc_host}:{settings.grpc_health_port}"
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.readiness = Readiness(serving=False)
@@ -99,9 +115,18 @@ class ServiceServer:
         await self._set_health(False)
         await self._health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self._server.start()
+        if self._probe_server is not None:
+            await self._probe_server.start()
         self._tasks = [asyncio.create_task(w.run(), name=type(w).__name__) for w in self._workers]
         self._tasks.append(asyncio.create_task(self._watch_health(), name="health"))
-        log.info("serving", port=self.port, services=self._service_names)
+        log.info(
+            "serving",
+            port=self.port,
+            tls=self.tls,
+            client_auth=self._settings.grpc_tls_client_auth if self.tls else "none",
+            health_port=self.health_port or None,
+            services=self._service_names,
+        )
 
     async def _set_health(self, serving: bool) -> None:
         if self._stopping:
@@ -155,6 +180,8 @@ class ServiceServer:
         self._stopping = True
         await self._health.enter_graceful_shutdown()
         await self._server.stop(self._settings.shutdown_grace_seconds)
+        if self._probe_server is not None:
+            await self._probe_server.stop(None)
         for worker in self._workers:
             worker.stop()
         for task in self._tasks[len(self._workers) :]:
