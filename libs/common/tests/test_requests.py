@@ -11,7 +11,7 @@ from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import goal_pb2
 from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild_common.errors import InvalidArgument
-from guild_common.grpc.requests import check_request
+from guild_common.grpc.requests import ID_MAX, check_request
 
 
 def _violations(message: Message) -> list[tuple[str, str]]:
@@ -61,3 +61,15 @@ def test_the_range_ends_are_accepted() -> None:
             end_time=Timestamp(seconds=253_402_300_799, nanos=999_999_999),
         )
     )
+
+
+def test_ids_longer_than_the_limit_are_refused_wherever_they_are() -> None:
+    long_id = "x" * (ID_MAX + 1)
+    request = community_api.EnrolCohortRequest(community_id=long_id, member_ids=["ann", long_id])
+    assert _violations(request) == [
+        ("community_id", f"at most {ID_MAX} characters"),
+        ("member_ids[1]", f"at most {ID_MAX} characters"),
+    ]
+    # The limit itself passes, and other long strings are left to the services' own limits.
+    check_request(community_api.EnrolCohortRequest(community_id="x" * ID_MAX))
+    check_request(community_api.CreateCommunityRequest(description="d" * 5000))

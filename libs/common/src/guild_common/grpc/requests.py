@@ -4,6 +4,8 @@
 - A ``google.protobuf.Timestamp`` must lie in years 1 to 9999 with nanos in 0..999,999,999 (the range
   ``ToDatetime`` and the store accept); a ``Duration`` within the range the well-known type allows.
 - No string may hold NUL: the store cannot keep it and C libraries would cut the value there.
+- An id (a string field named ``id``, ``*_id`` or ``*_ids``) is at most ``ID_MAX`` characters: no id Guild
+  makes is longer, and a longer one is refused rather than looked up, stored or repeated in errors.
 
 Field paths in the violations are dotted (``goal.deadline``, ``answers[2].kind``). Services keep their
 own checks of meaning (lengths, character policy of names, ranges of numbers).
@@ -24,6 +26,9 @@ TIMESTAMP_MIN_SECONDS = -62_135_596_800
 TIMESTAMP_MAX_SECONDS = 253_402_300_799
 DURATION_MAX_SECONDS = 315_576_000_000
 NANOS_MAX = 999_999_999
+#: Longest id accepted: member ids are at most 128 characters, and composed ids (``<member>:<caller>:<key>``)
+#: stay well below this.
+ID_MAX = 512
 #: At most this many violations are collected from one request.
 _MAX_VIOLATIONS = 20
 
@@ -84,6 +89,8 @@ def _check_value(field: FieldDescriptor, value: Any, path: str, out: list[FieldV
     elif field.type == FieldDescriptor.TYPE_STRING:
         if "\x00" in value:
             out.append(FieldViolation(path, "must not contain NUL characters"))
+        if len(value) > ID_MAX and _is_id(field.name):
+            out.append(FieldViolation(path, f"at most {ID_MAX} characters"))
     elif message_type is not None:
         problem = _WELL_KNOWN.get(message_type.full_name)
         if problem is not None:
@@ -92,6 +99,10 @@ def _check_value(field: FieldDescriptor, value: Any, path: str, out: list[FieldV
                 out.append(FieldViolation(path, text))
         else:
             _walk(value, f"{path}.", out)
+
+
+def _is_id(name: str) -> bool:
+    return name == "id" or name.endswith(("_id", "_ids"))
 
 
 def check_request(message: Message) -> None:
