@@ -26,6 +26,7 @@ from guild_notify.config import NotifySettings
 from guild_notify.domain.webhooks import verify_signature
 from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
+from guild_testing.status import expect_request_id_reused
 
 ACCEPTED = "guild.content.answer_accepted.v1"
 JOINED = "guild.community.member_joined.v1"
@@ -135,8 +136,12 @@ async def test_registration_rules(hooks: api_grpc.NotifyServiceStub) -> None:
     created = await hooks.CreateWebhook(_create(url, ACCEPTED, JOINED, request_id="r1"), metadata=admin())
     assert created.secret
     assert list(created.webhook.event_types) == [ACCEPTED, JOINED]
-    again = await hooks.CreateWebhook(_create(url, ACCEPTED, request_id="r1"), metadata=admin())
+    again = await hooks.CreateWebhook(_create(url, ACCEPTED, JOINED, request_id="r1"), metadata=admin())
     assert (again.webhook.id, again.secret) == (created.webhook.id, created.secret)
+    # The request id is bound to its first request: other content under it is refused.
+    await expect_request_id_reused(
+        hooks.CreateWebhook(_create(url, ACCEPTED, request_id="r1"), metadata=admin())
+    )
 
     listed = await hooks.ListWebhooks(api.ListWebhooksRequest(), metadata=admin())
     assert [w.id for w in listed.webhooks] == [created.webhook.id]

@@ -9,6 +9,7 @@ import grpc
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer, Worker
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
@@ -175,5 +176,10 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         return [SERVICE_NAME]
 
     return ServiceServer(
-        settings, register=register, workers=workers, healthy=infra.readiness, closers=[poster.aclose]
+        settings,
+        register=register,
+        workers=workers,
+        healthy=infra.readiness,
+        closers=[poster.aclose],
+        idempotency=IdempotencyKeys(infra.db),
     )

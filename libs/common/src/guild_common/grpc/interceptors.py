@@ -18,6 +18,7 @@ from guild_common import errors
 from guild_common.auth import Principal, TokenVerifier, bind_principal, reset_principal
 from guild_common.grpc.requests import check_request
 from guild_common.grpc.status import build_status, status_for_error
+from guild_common.idempotency import IdempotencyKeys
 
 OPEN_METHOD_PREFIXES = (
     "/grpc.health.v1.Health/",
@@ -35,9 +36,12 @@ _UNAVAILABLE_ERRORS = (mongo_errors.ConnectionFailure, mongo_errors.ServerSelect
 class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authenticates the caller, binds them to the context, maps errors and logs a summary line."""
 
-    def __init__(self, verifier: TokenVerifier, domain: str) -> None:
+    def __init__(
+        self, verifier: TokenVerifier, domain: str, *, idempotency: IdempotencyKeys | None = None
+    ) -> None:
         self._verifier = verifier
         self.domain = domain
+        self._idempotency = idempotency
 
     async def intercept_service(
         self,
@@ -76,7 +80,18 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 principal = self._authenticate(context)
                 scope.bind(principal)
                 _check(request)
-                return await inner(request, context)
+                if self._idempotency is None:
+                    return await inner(request, context)
+                binding = await self._idempotency.bind(principal.subject, method, request)
+                if binding is None:
+                    return await inner(request, context)
+                try:
+                    response = await inner(request, context)
+                except errors.GuildError:
+                    await binding.release()
+                    raise
+                await binding.confirm()
+                return response
             return None  # unreachable: the scope aborts on error
 
         return behaviour

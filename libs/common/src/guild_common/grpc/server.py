@@ -17,6 +17,7 @@ from guild_common.auth import TokenVerifier
 from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestInterceptor
 from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.settings import ServiceSettings
 
 log = structlog.get_logger("guild.server")
@@ -72,6 +73,7 @@ class ServiceServer:
         healthy: HealthCheck,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
         health_interval: float = 2.0,
+        idempotency: IdempotencyKeys | None = None,
     ) -> None:
         self._settings = settings
         self._workers = list(workers)
@@ -81,7 +83,11 @@ class ServiceServer:
         self._server = grpc.aio.server(
             interceptors=[
                 tracing_interceptor(),
-                RequestInterceptor(TokenVerifier.from_settings(settings), f"{settings.service_name}.guild"),
+                RequestInterceptor(
+                    TokenVerifier.from_settings(settings),
+                    f"{settings.service_name}.guild",
+                    idempotency=idempotency,
+                ),
             ]
         )
         self._service_names = list(register(self._server))
