@@ -94,7 +94,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         workers.append(delivery)
 
     hooks, deliveries = MongoWebhooks(infra.db), MongoDeliveries(infra.db)
-    poster = HttpxPoster(settings.webhook_timeout_seconds)
+    poster = HttpxPoster(settings.webhook_deadline_seconds, settings.webhook_max_response_bytes)
     webhook_delivery = WebhookDelivery(
         hooks,
         deliveries,
@@ -103,6 +103,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         retry_base_seconds=settings.webhook_retry_base_seconds,
         retry_max_seconds=settings.webhook_retry_max_seconds,
         sweep_seconds=settings.webhook_sweep_seconds,
+        deadline_seconds=settings.webhook_deadline_seconds,
+        concurrency=settings.webhook_concurrency,
+        per_endpoint=settings.webhook_concurrency_per_endpoint,
     )
     workers.append(webhook_delivery)
     fanout = WebhookFanout(hooks, deliveries, event_json)
@@ -163,7 +166,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         WebhookUseCases(
             hooks,
             deliveries,
-            allowed_hosts=settings.webhook_hosts,
+            allowed=settings.webhook_hosts,
             allow_http=settings.webhook_allow_http,
             event_types=WEBHOOK_EVENT_TYPES,
             on_replay=webhook_delivery.wake,
