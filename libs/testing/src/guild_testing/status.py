@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import TypeVar
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+M = TypeVar("M", bound=Message)
 
-def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+
+def details_of(error: grpc.aio.AioRpcError, kind: type[M]) -> list[M]:
+    """The status details of a failed call that are of message type ``kind``."""
     status = rpc_status.from_call(error)
     assert status is not None
-    info = error_details_pb2.ErrorInfo()
+    found: list[M] = []
     for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            detail.Unpack(info)
-    return info
+        if detail.Is(kind.DESCRIPTOR):
+            message = kind()
+            detail.Unpack(message)
+            found.append(message)
+    return found
+
+
+def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
+    return (details_of(error, error_details_pb2.ErrorInfo) or [error_details_pb2.ErrorInfo()])[0]
 
 
 def error_domain(error: grpc.aio.AioRpcError) -> str:
@@ -28,15 +39,11 @@ def error_domain(error: grpc.aio.AioRpcError) -> str:
 
 def field_violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
     """The BadRequest field violations of a failed call, by field."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    result: dict[str, str] = {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            result.update({v.field: v.description for v in bad.field_violations})
-    return result
+    return {
+        v.field: v.description
+        for bad in details_of(error, error_details_pb2.BadRequest)
+        for v in bad.field_violations
+    }
 
 
 def error_details(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:

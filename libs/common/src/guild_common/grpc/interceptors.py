@@ -16,6 +16,7 @@ from pymongo import errors as mongo_errors
 
 from guild_common import errors
 from guild_common.auth import Principal, TokenVerifier, bind_principal, reset_principal
+from guild_common.grpc.limits import RequestLimits
 from guild_common.grpc.requests import check_request
 from guild_common.grpc.status import build_status, status_for_error
 from guild_common.idempotency import IdempotencyKeys
@@ -37,11 +38,17 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authenticates the caller, binds them to the context, maps errors and logs a summary line."""
 
     def __init__(
-        self, verifier: TokenVerifier, domain: str, *, idempotency: IdempotencyKeys | None = None
+        self,
+        verifier: TokenVerifier,
+        domain: str,
+        *,
+        idempotency: IdempotencyKeys | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         self._verifier = verifier
         self.domain = domain
         self._idempotency = idempotency
+        self._limits = limits or RequestLimits(max_streams=0, rate=0, burst=1)
 
     async def intercept_service(
         self,
@@ -79,6 +86,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = self._authenticate(context)
                 scope.bind(principal)
+                self._limits.admit(principal)
                 _check(request)
                 if self._idempotency is None:
                     return await inner(request, context)
@@ -103,9 +111,10 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = self._authenticate(context)
                 scope.bind(principal)
-                _check(request)
-                async for item in inner(request, context):
-                    yield item
+                with self._limits.stream(principal):
+                    _check(request)
+                    async for item in inner(request, context):
+                        yield item
 
         return behaviour
 

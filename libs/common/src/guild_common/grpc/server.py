@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from guild_common.auth import TokenVerifier
 from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestInterceptor
+from guild_common.grpc.limits import RequestLimits
 from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
 from guild_common.idempotency import IdempotencyKeys
@@ -87,6 +88,11 @@ class ServiceServer:
                     TokenVerifier.from_settings(settings),
                     f"{settings.service_name}.guild",
                     idempotency=idempotency,
+                    limits=RequestLimits(
+                        max_streams=settings.max_streams_per_principal,
+                        rate=settings.rate_limit_per_second,
+                        burst=settings.rate_limit_burst,
+                    ),
                 ),
             ]
         )
