@@ -12,7 +12,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import question_pb2 as pb
 from guild.events.v1 import community_events_pb2 as community_events
+from guild_common.errors import Unavailable
+from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
+from guild_content.domain.model import MembershipView, Role
 from guild_testing.fixtures import auth
+from guild_testing.processes import free_port
 
 if TYPE_CHECKING:
     from services.content.tests.conftest import Suite
@@ -185,3 +189,51 @@ async def test_a_member_who_left_loses_posting_rights(suite: Suite) -> None:
         await suite.ask("carl", title="After I left")
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert suite.reason(caught.value)[0] == "NOT_A_MEMBER"
+
+
+async def test_a_membership_not_confirmed_lately_is_checked_with_the_community_service(suite: Suite) -> None:
+    # As if a ban's event were held up: content's view says member, the community service says not.
+    now = datetime.now(UTC)
+    for member, joined in (("carl", now - timedelta(minutes=10)), ("dina", now)):
+        await suite.publish_community_event(
+            "member_joined",
+            community_events.MemberJoined(
+                community_id=suite.community_id, member_id=member, role="member", join_time=_ts(joined)
+            ),
+            subject=suite.community_id,
+        )
+        await _wait_for_role(suite, member, "member")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await suite.ask("carl", title="Still here?")
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert suite.reason(caught.value)[0] == "NOT_A_MEMBER"
+    # A view confirmed within the bound is trusted as it is (the community service never heard of dina).
+    assert (await suite.ask("dina", title="Fresh join")).author_id == "dina"
+    # A real member whose view is old is confirmed by the community service, and the view refreshed.
+    db = suite.content_service.app.infra.db
+    await suite.ask("ann")
+    key = f"{suite.community_id}:ann"
+    await db.membership_views.update_one({"_id": key}, {"$set": {"confirm_time": now - timedelta(hours=1)}})
+    assert (await suite.ask("ann", title="Still a member")).author_id == "ann"
+    doc = await db.membership_views.find_one({"_id": key})
+    assert doc is not None
+    assert doc["confirm_time"] >= now - timedelta(seconds=1)
+
+
+async def test_a_write_fails_closed_while_a_stale_membership_cannot_be_checked(suite: Suite) -> None:
+    read_model = MembershipReadModel(suite.content_service.app.infra.db)
+    now = datetime.now(UTC)
+    await read_model.put_membership(
+        MembershipView(suite.community_id, "erin", Role.MEMBER), now - timedelta(minutes=10)
+    )
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")  # nothing listens there
+    try:
+        directory = ReadThroughDirectory(read_model, channel, timeout=0.5, max_age=timedelta(seconds=60))
+        with pytest.raises(Unavailable):
+            await directory.standing(suite.community_id, "erin")
+        # Reads keep using the local view; so does a write once the view is recent.
+        assert await directory.membership(suite.community_id, "erin") is not None
+        await read_model.put_membership(MembershipView(suite.community_id, "erin", Role.MEMBER), now)
+        assert await directory.standing(suite.community_id, "erin") is not None
+    finally:
+        await channel.close()

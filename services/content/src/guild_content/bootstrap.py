@@ -68,7 +68,13 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     questions = MongoQuestionRepository(infra.db, on_events=relay.wake)
     resources = MongoResourceRepository(infra.db, on_events=relay.wake)
     await resources.backfill()
-    directory = ReadThroughDirectory(read_model, community_channel)
+    directory = ReadThroughDirectory(
+        read_model,
+        community_channel,
+        max_age=timedelta(seconds=settings.membership_max_age_seconds)
+        if settings.membership_max_age_seconds > 0
+        else None,
+    )
     curation_store = MongoCurationRepository(infra.db, on_events=relay.wake)
     use_cases = ContentUseCases(
         questions,

@@ -3,7 +3,8 @@ read through to the community service when it has not heard of someone yet."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.rpc import error_details_pb2
@@ -128,6 +129,7 @@ class MembershipReadModel:
                 "member_id": view.member_id,
                 "active": True,
                 "join_time": as_of,
+                "confirm_time": _latest(doc, as_of),
             }
             if doc is None or _older(doc.get("role_time"), as_of):
                 fields |= {"role": view.role.value, "role_time": as_of}
@@ -165,6 +167,7 @@ class MembershipReadModel:
                 "member_id": member_id,
                 "role": role.value,
                 "role_time": as_of,
+                "confirm_time": _latest(doc, as_of),
             }
             if doc is None:
                 fields["active"] = True  # roles are granted to members
@@ -190,10 +193,19 @@ class MembershipReadModel:
 
     async def membership(self, community_id: str, member_id: str) -> MembershipView | None:
         """The current membership; None when unknown or left (the caller then asks the community service)."""
+        return (await self.confirmed_membership(community_id, member_id))[0]
+
+    async def confirmed_membership(
+        self, community_id: str, member_id: str
+    ) -> tuple[MembershipView | None, datetime | None]:
+        """The current membership (None when unknown or left) and the time it is known to hold as of: the
+        latest join or role change heard, or the community service's last answer (None when not recorded)."""
         doc = await self._memberships.find_one({"_id": _key(community_id, member_id)})
         if doc is None or not doc.get("active", True):
-            return None
-        return MembershipView(community_id=community_id, member_id=member_id, role=Role(doc["role"]))
+            return None, None
+        view = MembershipView(community_id=community_id, member_id=member_id, role=Role(doc["role"]))
+        confirmed = doc.get("confirm_time")
+        return view, confirmed.replace(tzinfo=UTC) if isinstance(confirmed, datetime) else None
 
 
 async def _communities_of(memberships: AsyncCollection[Document], member_id: str) -> list[str]:
@@ -215,6 +227,12 @@ def _ABSENT(field: str) -> Document:
     return {field: {"$exists": False}}
 
 
+def _latest(doc: Document | None, as_of: datetime) -> datetime:
+    """The later of the stored ``confirm_time`` and ``as_of``."""
+    stored = doc.get("confirm_time") if doc is not None else None
+    return stored if isinstance(stored, datetime) and not _older(stored, as_of) else as_of
+
+
 def _older(stored: datetime | None, as_of: datetime) -> bool:
     """True when a fact recorded as of ``stored`` is older than one as of ``as_of`` (or none is recorded)."""
     if stored is None:
@@ -223,14 +241,26 @@ def _older(stored: datetime | None, as_of: datetime) -> bool:
 
 
 class ReadThroughDirectory:
-    """Answers from the read model; on a miss asks the community service and remembers the answer."""
+    """Answers from the read model; on a miss asks the community service and remembers the answer.
+
+    Before a write, :meth:`standing` also asks when the local view of the membership is older than
+    ``max_age`` (events of a ban or removal may be held up, by a NATS outage or a backlog), and fails closed
+    (``UNAVAILABLE``) when the community service does not answer. ``max_age`` None trusts the local view."""
 
     def __init__(
-        self, read_model: MembershipReadModel, channel: grpc.aio.Channel, *, timeout: float = 3.0
+        self,
+        read_model: MembershipReadModel,
+        channel: grpc.aio.Channel,
+        *,
+        timeout: float = 3.0,
+        max_age: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._read_model = read_model
         self._stub = community_grpc.CommunityServiceStub(channel)
         self._timeout = timeout
+        self._max_age = max_age
+        self._clock = clock
 
     async def community(self, community_id: str) -> CommunityView | None:
         known = await self._read_model.community(community_id)
@@ -262,6 +292,20 @@ class ReadThroughDirectory:
         known = await self._read_model.membership(community_id, member_id)
         if known is not None:
             return known
+        return await self._ask(community_id, member_id)
+
+    async def standing(self, community_id: str, member_id: str) -> MembershipView | None:
+        """The membership a write may rely on: the local view while it was confirmed within ``max_age``,
+        otherwise the community service's answer now (None: not a member, banned or removed)."""
+        known, confirmed = await self._read_model.confirmed_membership(community_id, member_id)
+        if known is not None and (
+            self._max_age is None or (confirmed is not None and self._clock() - confirmed <= self._max_age)
+        ):
+            return known
+        return await self._ask(community_id, member_id)
+
+    async def _ask(self, community_id: str, member_id: str) -> MembershipView | None:
+        """The community service's answer, remembered as of now; raises Unavailable when it cannot say."""
         try:
             response = await self._stub.GetMembership(
                 community_api.GetMembershipRequest(community_id=community_id, member_id=member_id),
@@ -274,7 +318,7 @@ class ReadThroughDirectory:
             member_id=member_id,
             role=_ROLE_FROM_PB.get(response.member.role, Role.MEMBER),
         )
-        await self._read_model.put_membership(view, utc_now())
+        await self._read_model.put_membership(view, self._clock())
         return view
 
     @staticmethod

@@ -208,7 +208,7 @@ class CurationUseCases:
 
     async def _member_of(self, caller: Principal, community_id: str) -> tuple[CommunityView, MembershipView]:
         community = await self._community(community_id)
-        membership = await self._directory.membership(community_id, caller.subject)
+        membership = await self._directory.standing(community_id, caller.subject)
         if membership is None:
             raise PermissionDenied("only members of the community may do this", reason="NOT_A_MEMBER")
         return community, membership

@@ -420,6 +420,11 @@ class MembershipDirectory(Protocol):
 
     async def membership(self, community_id: str, member_id: str) -> MembershipView | None: ...
 
+    async def standing(self, community_id: str, member_id: str) -> MembershipView | None:
+        """The membership a write may rely on: checked with the community service when the local view is
+        not recent; raises Unavailable when it cannot be checked."""
+        ...
+
     async def communities_of(self, member_id: str) -> list[str]:
         """The communities the member is known to belong to."""
         ...

@@ -700,7 +700,7 @@ class ContentUseCases:
 
     async def _member_of(self, caller: Principal, community_id: str) -> tuple[CommunityView, MembershipView]:
         community = await self._community(community_id)
-        membership = await self._directory.membership(community_id, caller.subject)
+        membership = await self._directory.standing(community_id, caller.subject)
         if membership is None:
             raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
         return community, membership
