@@ -133,6 +133,8 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
             "mongo_db": DB,
             "grpc_host": "127.0.0.1",
             "grpc_port": 0,
+            # one caller drives the load: the per-caller rate limit would measure itself
+            "rate_limit_per_second": 0,
         }
     )
     client = create_client(uri, app_name="bench")

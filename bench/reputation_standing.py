@@ -109,7 +109,11 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     members = [f"member-{i:07d}" for i in range(args.members)]
     points = [rng.randrange(0, 50_000) for _ in members]
     settings = ReputationSettings(
-        mongo_uri=uri, mongo_db="guild_reputation_bench", grpc_host="127.0.0.1", grpc_port=0
+        mongo_uri=uri,
+        mongo_db="guild_reputation_bench",
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        rate_limit_per_second=0,  # one caller drives the load
     )
     insert_s = await _store_totals(uri, settings.database_name, members, points)
 

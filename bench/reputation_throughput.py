@@ -495,6 +495,7 @@ async def _one_run(args: argparse.Namespace, uri: str, nats_url: str, run: int) 
         grpc_host="127.0.0.1",
         grpc_port=0,
         outbox_sweep_seconds=0.5,
+        rate_limit_per_second=0,  # one caller drives the load
     )
     nc = await nats.connect(nats_url)
     js = nc.jetstream()

@@ -29,6 +29,11 @@ def _settings_named(doc: str) -> set[str]:
     return set(re.findall(r"\bGUILD_[A-Z_]+[A-Z]\b", doc))
 
 
+def test_the_security_doc_names_the_abuse_limits() -> None:
+    named = _settings_named((ROOT / "docs" / "security.md").read_text())
+    assert {"GUILD_MAX_STREAMS_PER_PRINCIPAL", "GUILD_WEBHOOK_DEADLINE_SECONDS"} <= named
+
+
 def test_every_setting_named_exists() -> None:
     named = _settings_named(DOC)
     streams = {f"GUILD_{svc.upper()}" for svc in ("community", "content", "reputation", "notify")}

@@ -246,6 +246,9 @@ class SuiteProcesses:
                     "GUILD_REPUTATION_ADDR": reputation_addr,
                     "GUILD_OUTBOX_SWEEP_SECONDS": "0.5",
                     "GUILD_CONSUMER_BACKOFF_SECONDS": "[0.2,0.5,1.0]",
+                    # Scenarios and load runs drive a service as a few callers at full speed; the
+                    # per-caller rate limit is tested on its own (libs/common/tests/test_limits.py).
+                    "GUILD_RATE_LIMIT_PER_SECOND": "0",
                     "PYTHONUNBUFFERED": "1",
                 }
             )

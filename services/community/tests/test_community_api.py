@@ -7,8 +7,6 @@ import asyncio
 import grpc
 import nats
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -16,6 +14,7 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_common.events.envelope import Envelope
 from guild_testing.fixtures import Infra, auth
+from guild_testing.status import expect_request_id_reused, field_violations
 
 
 def _create(slug: str = "sales-emea", **overrides: object) -> api.CreateCommunityRequest:
@@ -30,30 +29,35 @@ def _create(slug: str = "sales-emea", **overrides: object) -> api.CreateCommunit
     return api.CreateCommunityRequest(**fields)  # type: ignore[arg-type]
 
 
-def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    result: dict[str, str] = {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            result.update({v.field: v.description for v in bad.field_violations})
-    return result
-
-
 async def test_create_makes_the_creator_owner_and_is_idempotent_by_request_id(
     stub: api_grpc.CommunityServiceStub,
 ) -> None:
     created = await stub.CreateCommunity(_create(request_id="r1"), metadata=auth("olivia"))
     again = await stub.CreateCommunity(_create(request_id="r1"), metadata=auth("olivia"))
     assert again.community.id == created.community.id
+    # The key is bound to its first request: other content under it is refused, and nothing is made.
+    await expect_request_id_reused(
+        stub.CreateCommunity(_create("sales-apac", request_id="r1"), metadata=auth("olivia"))
+    )
     assert created.community.lifecycle == pb.LIFECYCLE_LIVE
     assert created.community.visibility == pb.VISIBILITY_OPEN
     members = await stub.ListMembers(
         api.ListMembersRequest(community_id=created.community.id), metadata=auth("olivia")
     )
     assert [(m.member_id, m.role) for m in members.members] == [("olivia", pb.ROLE_OWNER)]
+    # Another caller's keys are their own.
+    other = await stub.CreateCommunity(_create("sales-apac", request_id="r1"), metadata=auth("oscar"))
+    assert other.community.id != created.community.id
+
+
+async def test_a_refused_request_leaves_its_request_id_free(stub: api_grpc.CommunityServiceStub) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateCommunity(_create("Not A Slug!", request_id="r2"), metadata=auth("olivia"))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "slug" in field_violations(caught.value)
+    created = await stub.CreateCommunity(_create(request_id="r2"), metadata=auth("olivia"))
+    again = await stub.CreateCommunity(_create(request_id="r2"), metadata=auth("olivia"))
+    assert again.community.id == created.community.id
 
 
 async def test_join_lists_members_with_roles_and_paginates(stub: api_grpc.CommunityServiceStub) -> None:
@@ -96,7 +100,7 @@ async def test_invalid_fields_are_reported_together_and_nothing_is_written(
             _create(slug="X", name="", region="mars", programme="Sales!"), metadata=auth("olivia")
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert set(_violations(caught.value)) == {"slug", "name", "region", "programme"}
+    assert set(field_violations(caught.value)) == {"slug", "name", "region", "programme"}
     created = await stub.CreateCommunity(_create(slug="x-valid"), metadata=auth("olivia"))
     assert created.community.slug == "x-valid"
 

@@ -7,8 +7,6 @@ import time
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -16,23 +14,12 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
+from guild_testing.status import field_violations
 
 Stub = api_grpc.CommunityServiceStub
 # The owner also holds the scope for enrolling people without asking them (EnrolCohort).
 OWNER = auth("olivia", ENROL_SCOPE)
 DAY = 86400
-
-
-def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    result: dict[str, str] = {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            result.update({v.field: v.description for v in bad.field_violations})
-    return result
 
 
 def _in(seconds: int) -> Timestamp:
@@ -139,7 +126,7 @@ async def test_bad_goals_are_refused_field_by_field(stub: Stub) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateGoal(request, metadata=OWNER)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, field
-        assert list(_violations(caught.value)) == [field]
+        assert list(field_violations(caught.value)) == [field]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ListGoals(api.ListGoalsRequest(community_id="nope"), metadata=OWNER)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND

@@ -13,8 +13,6 @@ import nats
 import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from nats.js import JetStreamContext
 
 from guild.community.v1 import community_service_pb2 as community_api
@@ -32,6 +30,7 @@ from guild_content import bootstrap as content_bootstrap
 from guild_content.config import ContentSettings
 from guild_testing.fixtures import Infra, SettingsFactory, auth
 from guild_testing.inprocess import RunningService, running_service
+from guild_testing.status import error_details, error_domain
 
 # Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
 # document its write names when it wakes the relay, so a write naming the wrong one fails its test.
@@ -51,21 +50,9 @@ def settings_for(settings_for: SettingsFactory) -> SettingsFactory:
 
 
 def error_reason(error: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
-    """The ErrorInfo reason and the field violations of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, violations = "", {}
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-            assert info.domain == "content.guild"
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = {v.field: v.description for v in bad.field_violations}
-    return reason, violations
+    """The ErrorInfo reason and the field violations of a failed call (in content's error domain)."""
+    assert error_domain(error) == "content.guild"
+    return error_details(error)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from guild_content import bootstrap as content_bootstrap
 from guild_content.config import ContentSettings
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
+from guild_testing.status import expect_request_id_reused
 
 if TYPE_CHECKING:
     from services.content.tests.conftest import Suite
@@ -65,6 +66,29 @@ async def test_requests_are_idempotent_by_request_id(suite: Suite) -> None:
         api.ListQuestionsRequest(community_id=suite.community_id), metadata=auth("ann")
     )
     assert len(listed.questions) == 1
+
+
+async def test_a_request_id_is_bound_to_the_request_it_first_came_with(suite: Suite) -> None:
+    question = (await _ask(suite, request_id="q-2")).question
+    await expect_request_id_reused(_ask(suite, title="Where are the expense forms?", request_id="q-2"))
+    comment = api.AddCommentRequest(post_id=question.id, body="Which country?", request_id="c-2")
+    first = await suite.content.AddComment(comment, metadata=auth("bob"))
+    assert (await suite.content.AddComment(comment, metadata=auth("bob"))).comment.id == first.comment.id
+    other = (await _ask(suite, title="Where are the expense forms?")).question
+    await expect_request_id_reused(
+        suite.content.AddComment(
+            api.AddCommentRequest(post_id=other.id, body="Which country?", request_id="c-2"),
+            metadata=auth("bob"),
+        )
+    )
+    listed = await suite.content.ListQuestions(
+        api.ListQuestionsRequest(community_id=suite.community_id), metadata=auth("ann")
+    )
+    assert {q.id for q in listed.questions} == {question.id, other.id}
+    comments = await suite.content.ListComments(
+        api.ListCommentsRequest(post_id=other.id), metadata=auth("ann")
+    )
+    assert not comments.comments
 
 
 async def test_an_answer_request_id_is_bound_to_its_question_and_text(suite: Suite) -> None:

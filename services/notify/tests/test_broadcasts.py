@@ -22,6 +22,7 @@ from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
+from guild_testing.status import expect_request_id_reused
 
 
 async def _join(events: Events, community_id: str, member: str, role: str = "member") -> None:
@@ -99,6 +100,7 @@ async def test_broadcasts_reach_members_once_stored(
         await asyncio.sleep(0.01)
         sent = await _broadcast(stub, "bob", "New onboarding material is up", request_id="r1")
         assert (await _broadcast(stub, "bob", "New onboarding material is up", request_id="r1")).id == sent.id
+        await expect_request_id_reused(_broadcast(stub, "bob", "Something else entirely", request_id="r1"))
 
         ann = await _list(stub, "ann")
         assert [(n.type, n.read) for n in ann.notifications] == [

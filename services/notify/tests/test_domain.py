@@ -13,7 +13,7 @@ from guild_notify.app.event_handlers import RULES, WEBHOOK_EVENT_TYPES, source_s
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.domain.model import TYPES, NotificationType, group_summary, role_granted, vote_milestone
 from guild_notify.domain.preferences import Channel, Channels, Preferences
-from guild_notify.domain.webhooks import signature, url_violations, verify_signature
+from guild_notify.domain.webhooks import allow_list, signature, url_violations, verify_signature
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -86,7 +86,13 @@ def test_preferences_decide_channels() -> None:
     ("url", "ok"),
     [
         ("https://hooks.example.com/x?y=1", True),
-        ("https://HOOKS.example.com:8443/x", True),
+        ("https://HOOKS.example.com:443/x", True),
+        ("https://hooks.example.com:8443/x", False),
+        ("https://ports.example.com:8443/x", True),
+        ("https://ports.example.com/x", False),
+        ("https://origin.example.com:9443/x", True),
+        ("https://origin.example.com/x", False),
+        ("https://[::1]:8443/x", True),
         ("http://hooks.example.com/x", False),
         ("https://hooks.example.com.evil.net/x", False),
         ("https://evil.net/?hooks.example.com", False),
@@ -96,8 +102,23 @@ def test_preferences_decide_channels() -> None:
         ("", False),
     ],
 )
-def test_webhook_urls(url: str, ok: bool) -> None:
-    assert (not url_violations(url, frozenset({"hooks.example.com"}), allow_http=False)) is ok
+def test_webhook_urls_match_host_and_port(url: str, ok: bool) -> None:
+    allowed = allow_list(
+        ["hooks.example.com", " ports.example.com:8443", "https://origin.example.com:9443", "[::1]:8443", ""]
+    )
+    assert (not url_violations(url, allowed, allow_http=False)) is ok
+
+
+def test_an_origin_entry_names_its_scheme_and_default_port() -> None:
+    allowed = allow_list(["http://plain.example.com", "hooks.example.com"])
+    assert not url_violations("http://plain.example.com/x", allowed, allow_http=True)
+    assert not url_violations("http://plain.example.com:80/x", allowed, allow_http=True)
+    assert url_violations("https://plain.example.com/x", allowed, allow_http=True)
+    assert not url_violations("http://hooks.example.com/x", allowed, allow_http=True)
+    assert url_violations("http://hooks.example.com:443/x", allowed, allow_http=True)
+    for bad in ("hooks.example.com/path", "ftp://hooks.example.com", "hooks.example.com:99999", ":443"):
+        with pytest.raises(ValueError, match=r"host|scheme|port"):
+            allow_list([bad])
 
 
 def test_signatures_and_unsubscribe_tokens() -> None:

@@ -42,6 +42,7 @@ from guild_reputation.domain.custom_badges import (
 from guild_reputation.domain.periods import Calendar
 from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
+from guild_testing.status import expect_request_id_reused
 
 SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -195,6 +196,10 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         )
         again = await stub.CreateBadgeDefinition(helper, metadata=auth("olivia"))
         assert again.definition.definition_id == created.definition_id
+        renamed = api.CreateBadgeDefinitionRequest()
+        renamed.CopyFrom(helper)
+        renamed.title = "Go helper"
+        await expect_request_id_reused(stub.CreateBadgeDefinition(renamed, metadata=auth("olivia")))
         weekly = await stub.CreateBadgeDefinition(
             api.CreateBadgeDefinitionRequest(
                 community_id=C1,
@@ -319,7 +324,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
         elsewhere = api.CreateBadgeDefinitionRequest()
         elsewhere.CopyFrom(helper)
-        elsewhere.community_id = "c-none"
+        elsewhere.community_id, elsewhere.request_id = "c-none", "r4"
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateBadgeDefinition(elsewhere, metadata=auth("olivia"))
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND

@@ -23,6 +23,7 @@ from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.recognition import ANY_ROLE, RoleChange, RoleHeld, roles_held, top_tags
 from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
+from guild_testing.status import expect_request_id_reused
 
 DAY = timedelta(days=1)
 SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
@@ -227,6 +228,12 @@ async def test_contribution_summary_and_its_issue_for_hr(
         first = await stub.RequestContributionSummary(request, metadata=auth("bob"))
         again = await stub.RequestContributionSummary(request, metadata=auth("bob"))
         assert first.summary_id == again.summary_id
+        await expect_request_id_reused(
+            stub.RequestContributionSummary(
+                api.RequestContributionSummaryRequest(member_id="bob", request_id="review-2026"),
+                metadata=auth("bob"),
+            )
+        )
         db = service.app.infra.db
         assert await db.recognition_summaries.count_documents({"member_id": "ann"}) == 1
         for _ in range(100):

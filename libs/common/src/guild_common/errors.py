@@ -78,6 +78,14 @@ class Aborted(GuildError):
 
 
 @dataclass
+class ResourceExhausted(GuildError):
+    """The caller is over a limit; ``retry_after_seconds`` (when known) says when to try again."""
+
+    reason: str = "RESOURCE_EXHAUSTED"
+    retry_after_seconds: float | None = None
+
+
+@dataclass
 class Unavailable(GuildError):
     """A dependency is down; nothing was written."""
 

@@ -85,6 +85,11 @@ class ServiceSettings(BaseSettings):
     # Signs page tokens (HMAC-SHA256); the same on every replica of a service.
     page_token_secret: str = DEV_PAGE_TOKEN_SECRET
     log_level: str = "info"
+    # Per caller and per replica (service principals and health/reflection exempt): open server streams
+    # (0: no cap) and calls a second with bursts of ``rate_limit_burst`` (a rate of 0: no limit).
+    max_streams_per_principal: int = 8
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 100
     shutdown_grace_seconds: float = 10.0
     outbox_sweep_seconds: float = 2.0
     # Full sweeps of every outbox collection, besides publishing each written document when woken.

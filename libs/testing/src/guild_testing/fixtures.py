@@ -99,6 +99,9 @@ def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: No
             "outbox_sweep_seconds": 0.5,
             "consumer_backoff_seconds": [0.2, 0.5, 1.0],
             "shutdown_grace_seconds": 2.0,
+            # Tests drive a service as a few callers at full speed; the per-caller rate limit is tested
+            # on its own (libs/common/tests/test_limits.py).
+            "rate_limit_per_second": 0,
         }
         fields.update(infra.nats_settings(service))
         fields.update(overrides)

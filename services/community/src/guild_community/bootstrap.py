@@ -8,6 +8,7 @@ from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
@@ -104,4 +105,5 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         workers=[relay, reputation_consumer, people_consumer],
         healthy=infra.readiness,
         closers=[reputation_channel.close],
+        idempotency=IdempotencyKeys(infra.db),
     )

@@ -10,6 +10,7 @@ from guild.content.v1 import content_service_pb2, content_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
@@ -108,4 +109,5 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         workers=[relay, consumer],
         healthy=infra.readiness,
         closers=[community_channel.close],
+        idempotency=IdempotencyKeys(infra.db),
     )

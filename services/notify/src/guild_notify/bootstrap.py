@@ -9,6 +9,7 @@ import grpc
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.server import ServiceServer, Worker
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
@@ -93,7 +94,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         workers.append(delivery)
 
     hooks, deliveries = MongoWebhooks(infra.db), MongoDeliveries(infra.db)
-    poster = HttpxPoster(settings.webhook_timeout_seconds)
+    poster = HttpxPoster(settings.webhook_deadline_seconds, settings.webhook_max_response_bytes)
     webhook_delivery = WebhookDelivery(
         hooks,
         deliveries,
@@ -102,6 +103,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         retry_base_seconds=settings.webhook_retry_base_seconds,
         retry_max_seconds=settings.webhook_retry_max_seconds,
         sweep_seconds=settings.webhook_sweep_seconds,
+        deadline_seconds=settings.webhook_deadline_seconds,
+        concurrency=settings.webhook_concurrency,
+        per_endpoint=settings.webhook_concurrency_per_endpoint,
     )
     workers.append(webhook_delivery)
     fanout = WebhookFanout(hooks, deliveries, event_json)
@@ -162,7 +166,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         WebhookUseCases(
             hooks,
             deliveries,
-            allowed_hosts=settings.webhook_hosts,
+            allowed=settings.webhook_hosts,
             allow_http=settings.webhook_allow_http,
             event_types=WEBHOOK_EVENT_TYPES,
             on_replay=webhook_delivery.wake,
@@ -175,5 +179,10 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         return [SERVICE_NAME]
 
     return ServiceServer(
-        settings, register=register, workers=workers, healthy=infra.readiness, closers=[poster.aclose]
+        settings,
+        register=register,
+        workers=workers,
+        healthy=infra.readiness,
+        closers=[poster.aclose],
+        idempotency=IdempotencyKeys(infra.db),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from guild_common.settings import ServiceSettings
+from guild_notify.domain.webhooks import AllowedOrigin, allow_list
 
 
 class NotifySettings(ServiceSettings):
@@ -31,15 +32,22 @@ class NotifySettings(ServiceSettings):
     # Signs unsubscribe links; set a real secret in production.
     unsubscribe_secret: str = "guild-dev-unsubscribe-secret"
     unsubscribe_base_url: str = "https://guild.local/unsubscribe"
-    # Webhooks call only these hosts (comma-separated); http is refused unless allowed.
+    # Webhooks call only these origins (comma-separated): ``host`` (the scheme's default port only),
+    # ``host:port``, or ``scheme://host[:port]``; http is refused unless allowed.
     webhook_allowed_hosts: str = ""
     webhook_allow_http: bool = False
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 5.0
     webhook_retry_max_seconds: float = 3600.0
     webhook_sweep_seconds: float = 5.0
-    webhook_timeout_seconds: float = 10.0
+    # The whole of one delivery attempt: connect, send, and the response's status and first bytes.
+    webhook_deadline_seconds: float = 5.0
+    # Most bytes of a response body read (the rest is never read: the connection is closed).
+    webhook_max_response_bytes: int = 4096
+    # Attempts in flight at once in this process, and at most this many for any one webhook.
+    webhook_concurrency: int = 64
+    webhook_concurrency_per_endpoint: int = 2
 
     @property
-    def webhook_hosts(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.webhook_allowed_hosts.split(",") if h.strip())
+    def webhook_hosts(self) -> tuple[AllowedOrigin, ...]:
+        return allow_list(self.webhook_allowed_hosts.split(","))

@@ -12,6 +12,7 @@ from guild_common.clock import utc_now
 from guild_common.events.consumer import consumer_indexes
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
 from guild_common.mongo import ensure_indexes
 from guild_common.settings import ServiceSettings
@@ -241,4 +242,5 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         workers=[relay, content_consumer, community_consumer, points_stream, *snapshotter],
         healthy=infra.readiness,
         closers=[community_channel.close],
+        idempotency=IdempotencyKeys(infra.db),
     )

@@ -16,8 +16,10 @@ from pymongo import errors as mongo_errors
 
 from guild_common import errors
 from guild_common.auth import Principal, TokenVerifier, bind_principal, reset_principal
+from guild_common.grpc.limits import RequestLimits
 from guild_common.grpc.requests import check_request
 from guild_common.grpc.status import build_status, status_for_error
+from guild_common.idempotency import IdempotencyKeys
 
 OPEN_METHOD_PREFIXES = (
     "/grpc.health.v1.Health/",
@@ -35,9 +37,18 @@ _UNAVAILABLE_ERRORS = (mongo_errors.ConnectionFailure, mongo_errors.ServerSelect
 class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Authenticates the caller, binds them to the context, maps errors and logs a summary line."""
 
-    def __init__(self, verifier: TokenVerifier, domain: str) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        domain: str,
+        *,
+        idempotency: IdempotencyKeys | None = None,
+        limits: RequestLimits | None = None,
+    ) -> None:
         self._verifier = verifier
         self.domain = domain
+        self._idempotency = idempotency
+        self._limits = limits or RequestLimits(max_streams=0, rate=0, burst=1)
 
     async def intercept_service(
         self,
@@ -75,8 +86,20 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = await self._authenticate(context)
                 scope.bind(principal)
+                self._limits.admit(principal)
                 _check(request)
-                return await inner(request, context)
+                if self._idempotency is None:
+                    return await inner(request, context)
+                binding = await self._idempotency.bind(principal.subject, method, request)
+                if binding is None:
+                    return await inner(request, context)
+                try:
+                    response = await inner(request, context)
+                except errors.GuildError:
+                    await binding.release()
+                    raise
+                await binding.confirm()
+                return response
             return None  # unreachable: the scope aborts on error
 
         return behaviour
@@ -88,9 +111,10 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async with _RpcScope(self, method, context) as scope:
                 principal = await self._authenticate(context)
                 scope.bind(principal)
-                _check(request)
-                async for item in inner(request, context):
-                    yield item
+                with self._limits.stream(principal):
+                    _check(request)
+                    async for item in inner(request, context):
+                        yield item
 
         return behaviour
 

@@ -15,8 +15,10 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from guild_common.auth import TokenVerifier
 from guild_common.grpc.interceptors import OPEN_METHOD_PREFIXES, RequestInterceptor
+from guild_common.grpc.limits import RequestLimits
 from guild_common.grpc.reflection import enable_reflection
 from guild_common.health import Readiness
+from guild_common.idempotency import IdempotencyKeys
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_server_credentials
 
@@ -73,6 +75,7 @@ class ServiceServer:
         healthy: HealthCheck,
         closers: Sequence[Callable[[], Awaitable[None]]] = (),
         health_interval: float = 2.0,
+        idempotency: IdempotencyKeys | None = None,
     ) -> None:
         self._settings = settings
         self._workers = list(workers)
@@ -82,7 +85,16 @@ class ServiceServer:
         self._server = grpc.aio.server(
             interceptors=[
                 tracing_interceptor(),
-                RequestInterceptor(TokenVerifier.from_settings(settings), f"{settings.service_name}.guild"),
+                RequestInterceptor(
+                    TokenVerifier.from_settings(settings),
+                    f"{settings.service_name}.guild",
+                    idempotency=idempotency,
+                    limits=RequestLimits(
+                        max_streams=settings.max_streams_per_principal,
+                        rate=settings.rate_limit_per_second,
+                        burst=settings.rate_limit_burst,
+                    ),
+                ),
             ]
         )
         self._service_names = list(register(self._server))

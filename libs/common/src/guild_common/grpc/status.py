@@ -9,7 +9,7 @@ the message and its details would otherwise overflow the trailers (RESOURCE_EXHA
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -32,6 +32,7 @@ _CODES: dict[type[errors.GuildError], int] = {
     errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     errors.Aborted: code_pb2.ABORTED,
     errors.Unavailable: code_pb2.UNAVAILABLE,
+    errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
 }
 
 
@@ -67,4 +68,8 @@ def status_for_error(error: errors.GuildError, domain: str) -> grpc.Status:
             ]
         )
         status.details.append(_pack(bad_request))
+    if isinstance(error, errors.ResourceExhausted) and error.retry_after_seconds is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(0, round(error.retry_after_seconds * 1e9)))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return rpc_status.to_status(status)

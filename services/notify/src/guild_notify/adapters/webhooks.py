@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,21 +151,35 @@ class MongoDeliveries:
         )
         return [_delivery(d) for d in docs], token
 
-    async def due(self, now: datetime, limit: int) -> list[Delivery]:
-        cursor = (
-            self._deliveries.find({"state": DeliveryState.PENDING.value, "next_attempt_time": {"$lte": now}})
-            .sort([("next_attempt_time", 1), ("_id", 1)])
-            .limit(limit)
-        )
+    async def due(self, now: datetime, limit: int, skip_webhooks: Collection[str] = ()) -> list[Delivery]:
+        query: Document = {"state": DeliveryState.PENDING.value, "next_attempt_time": {"$lte": now}}
+        if skip_webhooks:
+            query["webhook_id"] = {"$nin": list(skip_webhooks)}
+        cursor = self._deliveries.find(query).sort([("next_attempt_time", 1), ("_id", 1)]).limit(limit)
         return [_delivery(d) async for d in cursor]
 
-    async def next_due(self) -> datetime | None:
+    async def next_due(self, skip_webhooks: Collection[str] = ()) -> datetime | None:
+        query: Document = {"state": DeliveryState.PENDING.value}
+        if skip_webhooks:
+            query["webhook_id"] = {"$nin": list(skip_webhooks)}
         doc = await self._deliveries.find_one(
-            {"state": DeliveryState.PENDING.value},
-            {"next_attempt_time": 1},
-            sort=[("next_attempt_time", 1), ("_id", 1)],
+            query, {"next_attempt_time": 1}, sort=[("next_attempt_time", 1), ("_id", 1)]
         )
         return doc["next_attempt_time"] if doc is not None else None
+
+    async def claim(self, delivery: Delivery, now: datetime, until: datetime) -> bool:
+        """Take a due delivery for one attempt: its next attempt time moves to ``until``, so no other
+        sweep (of this or another replica) takes it meanwhile; if the attempt never records, it falls due
+        again then."""
+        result = await self._deliveries.update_one(
+            {
+                "_id": delivery.id,
+                "state": DeliveryState.PENDING.value,
+                "next_attempt_time": delivery.next_attempt_time,
+            },
+            {"$set": {"next_attempt_time": until}},
+        )
+        return result.modified_count == 1
 
     async def record(
         self,
@@ -210,14 +226,26 @@ class MongoDeliveries:
 
 
 class HttpxPoster:
-    """One pooled client per process; redirects are not followed, so the allow-list cannot be escaped."""
+    """One pooled client per process; redirects are not followed, so the allow-list cannot be escaped.
 
-    def __init__(self, timeout_seconds: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
+    Each post has one deadline for all of it (connect, send, the response's status and the bytes read of its
+    body), and reads at most ``max_response_bytes`` of the body: a longer body is not read further and its
+    connection is closed, a shorter one is read whole so the connection returns to the pool."""
+
+    def __init__(self, deadline_seconds: float = 5.0, max_response_bytes: int = 4096) -> None:
+        self._deadline = deadline_seconds
+        self._max_response_bytes = max_response_bytes
+        self._client = httpx.AsyncClient(timeout=deadline_seconds, follow_redirects=False)
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        response = await self._client.post(url, content=body, headers=headers)
-        return response.status_code
+        async with asyncio.timeout(self._deadline):
+            async with self._client.stream("POST", url, content=body, headers=headers) as response:
+                read = 0
+                async for chunk in response.aiter_raw():
+                    read += len(chunk)
+                    if read >= self._max_response_bytes:
+                        break
+                return response.status_code
 
     async def aclose(self) -> None:
         await self._client.aclose()

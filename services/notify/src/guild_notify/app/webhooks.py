@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from guild_notify.domain.webhooks import (
     MAX_EVENT_TYPES,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    AllowedOrigin,
     Attempt,
     Delivery,
     DeliveryState,
@@ -62,9 +63,15 @@ class DeliveryStore(Protocol):
 
     async def page(self, webhook_id: str, page_size: int, page_token: str) -> tuple[list[Delivery], str]: ...
 
-    async def due(self, now: datetime, limit: int) -> list[Delivery]: ...
+    async def due(self, now: datetime, limit: int, skip_webhooks: Collection[str] = ()) -> list[Delivery]:
+        """Pending deliveries due by ``now``, oldest first, but none for the webhooks named."""
+        ...
 
-    async def next_due(self) -> datetime | None: ...
+    async def next_due(self, skip_webhooks: Collection[str] = ()) -> datetime | None: ...
+
+    async def claim(self, delivery: Delivery, now: datetime, until: datetime) -> bool:
+        """Take the delivery for one attempt (False when another sweep took it first)."""
+        ...
 
     async def record(
         self,
@@ -80,7 +87,7 @@ class DeliveryStore(Protocol):
 
 class HttpPoster(Protocol):
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST and return the status code; raises when no response comes."""
+        """POST and return the status code; raises when no response comes within the deadline."""
         ...
 
 
@@ -90,14 +97,14 @@ class WebhookUseCases:
         webhooks: WebhookStore,
         deliveries: DeliveryStore,
         *,
-        allowed_hosts: frozenset[str],
+        allowed: Sequence[AllowedOrigin],
         allow_http: bool,
         event_types: frozenset[str],
         on_replay: Callable[[], None] = lambda: None,
     ) -> None:
         self._webhooks = webhooks
         self._deliveries = deliveries
-        self._allowed_hosts = allowed_hosts
+        self._allowed = tuple(allowed)
         self._allow_http = allow_http
         self._event_types = event_types
         self._on_replay = on_replay
@@ -110,7 +117,7 @@ class WebhookUseCases:
                 metadata={"required_scope": WEBHOOK_SCOPE},
             )
         check = Validator()
-        check.violations += url_violations(url, self._allowed_hosts, allow_http=self._allow_http)
+        check.violations += url_violations(url, self._allowed, allow_http=self._allow_http)
         unique = list(dict.fromkeys(event_types))
         check.require(bool(unique), "webhook.event_types", "must name at least one event type")
         check.require(len(unique) <= MAX_EVENT_TYPES, "webhook.event_types", f"at most {MAX_EVENT_TYPES}")
@@ -198,7 +205,13 @@ class WebhookFanout:
 
 
 class WebhookDelivery(SweepingWorker):
-    """A worker: woken when deliveries are queued, sweeping for retries that fall due."""
+    """A worker: woken when deliveries are queued, sweeping for retries that fall due.
+
+    Each attempt runs on its own, within one deadline; a sweep starts attempts and does not wait for them.
+    At most ``concurrency`` attempts are in flight, at most ``per_endpoint`` for any one webhook: a webhook
+    at its bound is left out of the sweep, so a slow endpoint's queue waits for that endpoint alone. A
+    delivery is claimed before its attempt (its next attempt time moves past the deadline), so replicas do
+    not attempt the same delivery at once, and one whose attempt never ends falls due again."""
 
     def __init__(
         self,
@@ -210,7 +223,9 @@ class WebhookDelivery(SweepingWorker):
         retry_base_seconds: float,
         retry_max_seconds: float,
         sweep_seconds: float = 5.0,
-        batch_size: int = 50,
+        deadline_seconds: float = 5.0,
+        concurrency: int = 64,
+        per_endpoint: int = 2,
     ) -> None:
         super().__init__(sweep_seconds=sweep_seconds)
         self._webhooks = webhooks
@@ -219,15 +234,66 @@ class WebhookDelivery(SweepingWorker):
         self._max_attempts = max_attempts
         self._base = retry_base_seconds
         self._cap = retry_max_seconds
-        self._batch = batch_size
+        # A claim outlasts the attempt's deadline, with room for recording it.
+        self._lease = timedelta(seconds=2 * deadline_seconds + 5)
+        self._concurrency = max(1, concurrency)
+        self._per_endpoint = max(1, per_endpoint)
+        self._in_flight: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _saturated(self) -> list[str]:
+        return [w for w, n in self._in_flight.items() if n >= self._per_endpoint]
 
     async def sweep(self) -> bool:
-        due = await self._deliveries.due(utc_now(), self._batch)
-        await asyncio.gather(*(self.attempt(d) for d in due))
-        return len(due) >= self._batch
+        free = self._concurrency - len(self._tasks)
+        if free <= 0:
+            return False
+        now = utc_now()
+        for delivery in await self._deliveries.due(now, free, self._saturated()):
+            if len(self._tasks) >= self._concurrency:
+                break
+            if self._in_flight.get(delivery.webhook_id, 0) >= self._per_endpoint:
+                continue
+            if not await self._deliveries.claim(delivery, now, now + self._lease):
+                continue
+            self._start(delivery)
+        return False
+
+    def _start(self, delivery: Delivery) -> None:
+        webhook_id = delivery.webhook_id
+        self._in_flight[webhook_id] = self._in_flight.get(webhook_id, 0) + 1
+        task = asyncio.create_task(self._attempt_in_flight(delivery), name=f"webhook {delivery.id}")
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            left = self._in_flight.get(webhook_id, 1) - 1
+            if left > 0:
+                self._in_flight[webhook_id] = left
+            else:
+                self._in_flight.pop(webhook_id, None)
+            self.wake()  # its endpoint has room again: the next of its queue may start
+
+        task.add_done_callback(done)
+
+    async def _attempt_in_flight(self, delivery: Delivery) -> None:
+        try:
+            await self.attempt(delivery)
+        except Exception as exc:  # the claim lapses and the delivery falls due again
+            log.warning("webhook attempt not recorded", delivery_id=delivery.id, error=repr(exc))
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def seconds_until_due(self) -> float | None:
-        upcoming = await self._deliveries.next_due()
+        if len(self._tasks) >= self._concurrency:
+            return None  # woken when an attempt ends
+        upcoming = await self._deliveries.next_due(self._saturated())
         return None if upcoming is None else (upcoming - utc_now()).total_seconds()
 
     async def attempt(self, delivery: Delivery) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -69,8 +70,54 @@ def delivery_id(webhook_id: str, event_id: str) -> str:
     return f"{webhook_id}:{event_id}"
 
 
-def url_violations(url: str, allowed_hosts: frozenset[str], *, allow_http: bool) -> list[FieldViolation]:
-    """What is wrong with a webhook URL: scheme, credentials, or a host off the allow-list."""
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+@dataclass(frozen=True)
+class AllowedOrigin:
+    """One allow-list entry: a host, its port (``None``: the default port of the URL's scheme) and its scheme
+    (``None``: any scheme the service allows)."""
+
+    host: str
+    port: int | None = None
+    scheme: str | None = None
+
+    @classmethod
+    def parse(cls, entry: str) -> AllowedOrigin:
+        """``host``, ``host:port`` or an origin ``scheme://host[:port]`` (IPv6 hosts in brackets).
+
+        Raises ValueError for an entry that names no host or a bad port or scheme."""
+        text = entry.strip().lower()
+        has_scheme = "://" in text
+        parts = urlsplit(text if has_scheme else f"//{text}")
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a valid port: {entry!r}") from exc
+        if not host or parts.path or parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(f"not a host, host:port or origin: {entry!r}")
+        if not has_scheme:
+            return cls(host, port)
+        if parts.scheme not in DEFAULT_PORTS:
+            raise ValueError(f"scheme must be https or http: {entry!r}")
+        return cls(host, port if port is not None else DEFAULT_PORTS[parts.scheme], parts.scheme)
+
+    def allows(self, scheme: str, host: str, port: int) -> bool:
+        if self.scheme is not None and self.scheme != scheme:
+            return False
+        return self.host == host and (self.port if self.port is not None else DEFAULT_PORTS[scheme]) == port
+
+
+def allow_list(entries: Iterable[str]) -> tuple[AllowedOrigin, ...]:
+    """The allow-list from its entries (empty ones skipped); raises ValueError on a malformed entry."""
+    return tuple(AllowedOrigin.parse(e) for e in entries if e.strip())
+
+
+def url_violations(url: str, allowed: Iterable[AllowedOrigin], *, allow_http: bool) -> list[FieldViolation]:
+    """What is wrong with a webhook URL: scheme, credentials, or an origin (host and port) off the allow-list.
+
+    The port counts: a URL without one has its scheme's default port (443 for https, 80 for http), and an
+    entry without one allows only that default port."""
     name = "webhook.url"
     if not url or len(url) > MAX_URL_LENGTH:
         return [FieldViolation(name, f"must be a URL of at most {MAX_URL_LENGTH} characters")]
@@ -79,7 +126,6 @@ def url_violations(url: str, allowed_hosts: frozenset[str], *, allow_http: bool)
         port = parts.port
     except ValueError:
         return [FieldViolation(name, "not a valid URL")]
-    del port
     schemes = ("https", "http") if allow_http else ("https",)
     violations = []
     if parts.scheme not in schemes:
@@ -91,8 +137,12 @@ def url_violations(url: str, allowed_hosts: frozenset[str], *, allow_http: bool)
     host = (parts.hostname or "").lower()
     if not host:
         violations.append(FieldViolation(name, "must name a host"))
-    elif host not in allowed_hosts:
-        violations.append(FieldViolation(name, f"host {host!r} is not on the allow-list"))
+    elif parts.scheme in schemes:
+        effective = port if port is not None else DEFAULT_PORTS[parts.scheme]
+        if not any(origin.allows(parts.scheme, host, effective) for origin in allowed):
+            violations.append(
+                FieldViolation(name, f"host {host!r} on port {effective} is not on the allow-list")
+            )
     return violations
 
 
