@@ -33,10 +33,11 @@ from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
-from guild_notify.adapters.xapi import STATEMENTS, MongoStatementQueue
+from guild_notify.adapters.xapi import STATEMENTS, HttpxStatementSender, MongoStatementQueue
+from guild_notify.app.xapi import StatementDelivery
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
-from guild_notify.domain.xapi import Outcome, StatementState, statement_id
+from guild_notify.domain.xapi import Endpoint, Outcome, StatementState, statement_id
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 
@@ -52,6 +53,7 @@ class Lrs:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # statement ids answered with 400
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def receive(self, path: str, headers: dict[str, str], body: bytes) -> int:
@@ -62,6 +64,8 @@ class Lrs:
             self.requests.append({"path": path, "headers": headers, "statements": statements, "at": at})
             if self.status != 200:
                 return self.status
+            if any(s["id"] in self.refused for s in statements):
+                return 400
             if any(s["id"] in self.stored for s in statements):
                 return 409
             self.stored.update({s["id"]: s for s in statements})
@@ -346,3 +350,69 @@ async def test_a_lease_that_runs_out_lets_another_replica_send(dbs: list[AsyncDa
     assert doc is not None
     assert (doc["state"], doc["last_error"]) == ("sent", "")
     assert await first.next_due("a") is None
+
+
+# -- one endpoint's worker against the store on loopback -----------------------------------------------
+
+
+@asynccontextmanager
+async def _worker(
+    db: AsyncDatabase[Document], lrs: Lrs, *statement_ids: str
+) -> AsyncIterator[tuple[StatementDelivery, MongoStatementQueue]]:
+    queue = MongoStatementQueue(db)
+    for sid in statement_ids:
+        await queue.enqueue([lrs.name], sid, json.dumps({"id": sid}), utc_now())
+    sender = HttpxStatementSender(5.0)
+    try:
+        yield (
+            StatementDelivery(
+                Endpoint(lrs.name, lrs.url),
+                queue,
+                sender,
+                max_attempts=3,
+                retry_base_seconds=0.3,
+                retry_max_seconds=0.3,
+                lease_seconds=10.0,
+            ),
+            queue,
+        )
+    finally:
+        await sender.aclose()
+
+
+async def _states(db: AsyncDatabase[Document]) -> dict[str, tuple[str, int]]:
+    return {d["statement_id"]: (d["state"], d["attempts"]) async for d in db[STATEMENTS].find({})}
+
+
+async def test_a_batch_the_store_refuses_whole_is_sent_one_by_one(dbs: list[AsyncDatabase[Document]]) -> None:
+    with lrs_server("lrs") as lrs:
+        async with _worker(dbs[0], lrs, "s1", "s2", "s3", "s4") as (delivery, _):
+            lrs.stored["s2"] = {"id": "s2"}  # sent before, but the answer was lost
+            lrs.refused.add("s3")  # a statement the store cannot take
+            assert await delivery.sweep() is False
+            assert [len(r["statements"]) for r in lrs.requests] == [4, 1, 1, 1, 1]
+            assert set(lrs.stored) == {"s1", "s2", "s4"}
+            assert await _states(dbs[0]) == {
+                "s1": ("sent", 1),
+                "s2": ("sent", 1),  # the store holds it: 409 on its own counts as sent
+                "s3": ("dead", 1),  # 400 on its own: retrying cannot help
+                "s4": ("sent", 1),
+            }
+
+
+async def test_a_failing_endpoint_rests_before_its_next_batch(dbs: list[AsyncDatabase[Document]]) -> None:
+    with lrs_server("lrs") as lrs:
+        lrs.status = 503
+        async with _worker(dbs[0], lrs, "s1") as (delivery, queue):
+            assert await delivery.sweep() is False
+            assert await delivery.sweep() is False
+            assert len(lrs.requests) == 1, "resting: no second request at once"
+            rest = await delivery.seconds_until_due()
+            assert rest is not None
+            assert 0 < rest <= 0.3
+            lrs.status = 200
+            await asyncio.sleep(0.35)
+            assert await delivery.sweep() is False
+            assert set(lrs.stored) == {"s1"}
+            assert await _states(dbs[0]) == {"s1": ("sent", 2)}
+            assert await queue.next_due("lrs") is None
