@@ -300,6 +300,21 @@ async def test_opted_out_members_and_excluded_communities_are_never_recorded(
             assert statement_id(back.id) in lrs.stored
 
 
+async def test_two_replicas_of_notify_send_each_statement_once(
+    settings_for: Callable[..., ServiceSettings], events: Events
+) -> None:
+    with lrs_server("lrs") as lrs:
+        settings = settings_for(
+            NotifySettings, xapi_endpoints=[lrs.endpoint()], xapi_batch_size=5, xapi_sweep_seconds=0.2
+        )
+        async with running_service(settings, build), running_service(settings, build):
+            asked = [await _ask(events, f"q{i}") for i in range(40)]
+            await lrs.wait_for(40, timeout=20.0)
+            await asyncio.sleep(0.5)
+        posted = [s["id"] for r in lrs.requests for s in r["statements"]]
+        assert sorted(posted) == sorted(statement_id(e.id) for e in asked), "each sent once, by one replica"
+
+
 async def test_no_endpoint_configured_records_nothing(notify: NotifyFactory, events: Events) -> None:
     async with notify() as service:
         await _ask(events, "q1")
