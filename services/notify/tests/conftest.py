@@ -1,5 +1,5 @@
 """Fixtures shared by the notify service tests."""
 
-from services.notify.tests.support import events, stub
+from services.notify.tests.support import dbs, events, stub
 
-__all__ = ["events", "stub"]
+__all__ = ["dbs", "events", "stub"]

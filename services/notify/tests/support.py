@@ -11,18 +11,24 @@ from email.message import EmailMessage
 from typing import Any
 
 import nats
+import pytest
 import pytest_asyncio
 from google.protobuf.message import Message
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config
+from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
+from guild_notify.adapters import mongo_broadcasts
+from guild_notify.adapters import xapi as xapi_adapter
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
-from guild_testing.fixtures import Infra, auth
+from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 
 
@@ -71,6 +77,25 @@ async def wait_for_inbox(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{who} has {len(response.notifications)} notifications, expected {count}")
         await asyncio.sleep(0.05)
+
+
+@pytest_asyncio.fixture
+async def dbs(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[list[AsyncDatabase[Document]]]:
+    """One fresh database seen through two clients, as two replicas of the service see it."""
+    clients: list[AsyncMongoClient[Document]] = [
+        AsyncMongoClient(infra.mongo_uri, tz_aware=True) for _ in range(2)
+    ]
+    name = database_name(request.node.name)
+    await clients[0].drop_database(name)
+    dbs = [c[name] for c in clients]
+    await ensure_indexes(
+        dbs[0], [*mongo_broadcasts.INDEXES, *mongo_broadcasts.SEQUENCE_INDEXES, *xapi_adapter.INDEXES]
+    )
+    try:
+        yield dbs
+    finally:
+        for client in clients:
+            await client.close()
 
 
 @pytest_asyncio.fixture

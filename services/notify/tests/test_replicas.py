@@ -7,18 +7,14 @@ serialise them, so only guarded updates in the store keep every change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-import pytest_asyncio
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
-from guild_common.mongo import Document, ensure_indexes
-from guild_notify.adapters import mongo_broadcasts
+from guild_common.mongo import Document
 from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
 from guild_notify.adapters.mongo_interests import MongoTagInterests
 from guild_notify.adapters.mongo_nudges import MongoNudges
@@ -26,23 +22,6 @@ from guild_notify.adapters.mongo_preferences import MongoPreferences
 from guild_notify.domain.broadcasts import Broadcast
 from guild_notify.domain.preferences import Preferences
 from guild_notify.domain.questions import QuestionNudge
-from guild_testing.fixtures import Infra, database_name
-
-
-@pytest_asyncio.fixture
-async def dbs(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[list[AsyncDatabase[Document]]]:
-    clients: list[AsyncMongoClient[Document]] = [
-        AsyncMongoClient(infra.mongo_uri, tz_aware=True) for _ in range(2)
-    ]
-    name = database_name(request.node.name)
-    await clients[0].drop_database(name)
-    dbs = [c[name] for c in clients]
-    await ensure_indexes(dbs[0], [*mongo_broadcasts.INDEXES, *mongo_broadcasts.SEQUENCE_INDEXES])
-    try:
-        yield dbs
-    finally:
-        for client in clients:
-            await client.close()
 
 
 async def test_preference_changes_on_two_replicas_are_all_kept(dbs: list[AsyncDatabase[Document]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import grpc
@@ -23,6 +24,7 @@ from guild_notify.adapters import (
     mongo_nudges,
     mongo_preferences,
     webhooks,
+    xapi,
 )
 from guild_notify.adapters.email import MongoEmailOutbox, SmtpMailer
 from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
@@ -32,10 +34,12 @@ from guild_notify.adapters.mongo_interests import MongoTagInterests
 from guild_notify.adapters.mongo_nudges import MongoNudges
 from guild_notify.adapters.mongo_preferences import MongoPreferences
 from guild_notify.adapters.webhooks import HttpxPoster, MongoDeliveries, MongoWebhooks, event_json
+from guild_notify.adapters.xapi import HttpxStatementSender, MongoStatementQueue
 from guild_notify.app.digests import DigestRunner, DigestScheduler
 from guild_notify.app.email_delivery import EmailDelivery
 from guild_notify.app.event_handlers import (
     WEBHOOK_EVENT_TYPES,
+    EventSink,
     NotificationEvents,
     audience_handlers,
     content_projections,
@@ -48,7 +52,9 @@ from guild_notify.app.questions import UnansweredNudges, interest_projections, q
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.app.use_cases import BroadcastUseCases, InboxUseCases, PreferenceUseCases
 from guild_notify.app.webhooks import WebhookDelivery, WebhookFanout, WebhookUseCases
+from guild_notify.app.xapi import StatementDelivery, StatementRecorder
 from guild_notify.config import NotifySettings
+from guild_notify.domain.xapi import OptOuts, Profile
 from guild_notify.entrypoints.grpc_api import NotifyServicer
 
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
@@ -67,6 +73,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_digests.INDEXES,
             *mongo_interests.INDEXES,
             *mongo_nudges.INDEXES,
+            *xapi.INDEXES,
             *consumer_indexes(),
         ],
     )
@@ -111,6 +118,8 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     fanout = WebhookFanout(hooks, deliveries, event_json)
     fanout.on_queued = webhook_delivery.wake
 
+    learning_records, closers = await _learning_records(settings, infra, preferences, workers)
+
     notifier = Notifier(inbox, preferences, live, outbox, tokens, settings.unsubscribe_base_url)
     memberships = MongoMemberships(infra.db)
     feed = MongoContentFeed(infra.db)
@@ -136,6 +145,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 settle=timedelta(seconds=settings.nudge_settle_seconds),
                 on_scheduled=nudger.wake,
             ),
+            learning_records,
         ),
     )
     digests = DigestRunner(
@@ -183,6 +193,51 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         register=register,
         workers=workers,
         healthy=infra.readiness,
-        closers=[poster.aclose],
+        closers=[poster.aclose, *closers],
         idempotency=IdempotencyKeys(infra.db),
     )
+
+
+async def _learning_records(
+    settings: NotifySettings, infra: Infrastructure, preferences: MongoPreferences, workers: list[Worker]
+) -> tuple[dict[str, EventSink], list[Callable[[], Awaitable[None]]]]:
+    """xAPI statements to each configured Learning Record Store: the event sinks that queue them and
+    one delivery worker per store. No store configured: nothing."""
+    endpoints = [e.endpoint() for e in settings.xapi_endpoints]
+    names = [e.name for e in endpoints]
+    if len(set(names)) != len(names):
+        raise ValueError(f"GUILD_XAPI_ENDPOINTS names an endpoint twice: {names}")
+    if not endpoints:
+        return {}, []
+    queue = MongoStatementQueue(infra.db)
+    sender = HttpxStatementSender(settings.xapi_timeout_seconds)
+    recorder = StatementRecorder(
+        queue,
+        preferences,
+        Profile(settings.xapi_homepage, settings.xapi_activity_base),
+        names,
+        OptOuts(settings.xapi_excluded),
+    )
+    deliveries = [
+        StatementDelivery(
+            endpoint,
+            queue,
+            sender,
+            max_attempts=settings.xapi_max_attempts,
+            retry_base_seconds=settings.xapi_retry_base_seconds,
+            retry_max_seconds=settings.xapi_retry_max_seconds,
+            # a claim outlives the slowest request, so no other replica sends the batch meanwhile
+            lease_seconds=2 * settings.xapi_timeout_seconds + 5.0,
+            sweep_seconds=settings.xapi_sweep_seconds,
+            batch_size=settings.xapi_batch_size,
+        )
+        for endpoint in endpoints
+    ]
+    workers.extend(deliveries)
+
+    def wake_all() -> None:
+        for delivery in deliveries:
+            delivery.wake()
+
+    recorder.on_queued = wake_all
+    return recorder.sinks(), [sender.aclose]

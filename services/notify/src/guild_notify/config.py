@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, Field, SecretStr
+
 from guild_common.settings import ServiceSettings
 from guild_notify.domain.webhooks import AllowedOrigin, allow_list
+from guild_notify.domain.xapi import Endpoint
+
+
+class XapiEndpoint(BaseModel):
+    """One Learning Record Store, as an entry of ``GUILD_XAPI_ENDPOINTS``."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    url: str = Field(pattern=r"^https?://")
+    username: str = ""
+    password: SecretStr = SecretStr("")
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.name, self.url, self.username, self.password.get_secret_value())
 
 
 class NotifySettings(ServiceSettings):
@@ -47,6 +62,25 @@ class NotifySettings(ServiceSettings):
     # Attempts in flight at once in this process, and at most this many for any one webhook.
     webhook_concurrency: int = 64
     webhook_concurrency_per_endpoint: int = 2
+
+    # xAPI statements to Learning Record Stores: a JSON list of {name, url, username, password}; none is
+    # off. Actors are accounts on the organisation's home page; activity IRIs start with the base
+    # (default <homepage>/xapi/activities).
+    xapi_endpoints: list[XapiEndpoint] = []
+    xapi_homepage: str = "https://guild.local"
+    xapi_activity_base: str = ""
+    # Community ids (comma-separated) whose members' activity is never recorded.
+    xapi_excluded_communities: str = ""
+    xapi_max_attempts: int = 10
+    xapi_retry_base_seconds: float = 5.0
+    xapi_retry_max_seconds: float = 3600.0
+    xapi_sweep_seconds: float = 5.0
+    xapi_timeout_seconds: float = 10.0
+    xapi_batch_size: int = 50
+
+    @property
+    def xapi_excluded(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.xapi_excluded_communities.split(",") if c.strip())
 
     @property
     def webhook_hosts(self) -> tuple[AllowedOrigin, ...]:

@@ -29,6 +29,7 @@ def _preferences(member_id: str, doc: Document | None) -> Preferences:
         muted_community_ids=frozenset(doc.get("muted_community_ids", [])),
         digest_frequency=DigestFrequency(doc.get("digest_frequency", Preferences.digest_frequency)),
         email_address=doc.get("email_address", ""),
+        learning_records_opt_out=bool(doc.get("learning_records_opt_out", False)),
     )
 
 
@@ -38,6 +39,7 @@ def _document(p: Preferences) -> Document:
         "muted_community_ids": sorted(p.muted_community_ids),
         "digest_frequency": p.digest_frequency.value,
         "email_address": p.email_address,
+        "learning_records_opt_out": p.learning_records_opt_out,
     }
 
 

@@ -49,6 +49,7 @@ class PreferencesChange:
     muted_community_ids: list[str] | None = None
     digest_frequency: DigestFrequency | None = None
     email_address: str | None = None
+    learning_records_opt_out: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,8 @@ class PreferenceUseCases:
                 updated = replace(updated, digest_frequency=change.digest_frequency)
             if change.email_address is not None:
                 updated = replace(updated, email_address=change.email_address)
+            if change.learning_records_opt_out is not None:
+                updated = replace(updated, learning_records_opt_out=change.learning_records_opt_out)
             return updated
 
         return await self._store.change(caller.subject, apply)

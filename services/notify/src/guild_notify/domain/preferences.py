@@ -51,6 +51,8 @@ class Preferences:
     muted_community_ids: frozenset[str] = frozenset()
     digest_frequency: DigestFrequency = DEFAULT_DIGEST
     email_address: str = ""
+    # No statements of the member's learning activity go to the organisation's Learning Record Store.
+    learning_records_opt_out: bool = False
 
     def channels_for(self, type: NotificationType) -> Channels:
         return self.channels.get(type) or DEFAULT_CHANNELS.get(type, Channels(in_app=True, email=False))

@@ -34,7 +34,13 @@ _DIGEST_TO_PB = {
     DigestFrequency.WEEKLY: pb.DIGEST_FREQUENCY_WEEKLY,
 }
 _DIGEST_FROM_PB = {v: k for k, v in _DIGEST_TO_PB.items()}
-_MASK_PATHS = ("channels", "muted_community_ids", "digest_frequency", "email_address")
+_MASK_PATHS = (
+    "channels",
+    "muted_community_ids",
+    "digest_frequency",
+    "email_address",
+    "learning_records_opt_out",
+)
 
 
 def notification_to_pb(n: Notification) -> pb.Notification:
@@ -78,6 +84,7 @@ def preferences_to_pb(p: Preferences) -> pb.Preferences:
         muted_community_ids=sorted(p.muted_community_ids),
         digest_frequency=_DIGEST_TO_PB[p.digest_frequency],
         email_address=p.email_address,
+        learning_records_opt_out=p.learning_records_opt_out,
     )
 
 
@@ -164,6 +171,9 @@ def change_from_pb(request: api.UpdatePreferencesRequest) -> PreferencesChange:
         muted_community_ids=list(given.muted_community_ids) if "muted_community_ids" in paths else None,
         digest_frequency=digest,
         email_address=given.email_address if "email_address" in paths else None,
+        learning_records_opt_out=(
+            given.learning_records_opt_out if "learning_records_opt_out" in paths else None
+        ),
     )
 
 

@@ -272,10 +272,15 @@ class Preferences(_message.Message):
     MUTED_COMMUNITY_IDS_FIELD_NUMBER: _builtins.int
     DIGEST_FREQUENCY_FIELD_NUMBER: _builtins.int
     EMAIL_ADDRESS_FIELD_NUMBER: _builtins.int
+    LEARNING_RECORDS_OPT_OUT_FIELD_NUMBER: _builtins.int
     member_id: _builtins.str
     digest_frequency: Global___DigestFrequency.ValueType
     email_address: _builtins.str
     """Where email goes; no email is sent while it is empty."""
+    learning_records_opt_out: _builtins.bool
+    """True when no statements of the member's learning activity (questions, answers, resources,
+    badges...) go to the organisation's Learning Record Store (xAPI); see docs/xapi.md.
+    """
     @_builtins.property
     def channels(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChannelPreference]:
         """One entry per notification type; types a member never set carry the defaults."""
@@ -292,10 +297,11 @@ class Preferences(_message.Message):
         muted_community_ids: _abc.Iterable[_builtins.str] | None = ...,
         digest_frequency: Global___DigestFrequency.ValueType = ...,
         email_address: _builtins.str = ...,
+        learning_records_opt_out: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "digest_frequency", b"digest_frequency", "email_address", b"email_address", "member_id", b"member_id", "muted_community_ids", b"muted_community_ids"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channels", b"channels", "digest_frequency", b"digest_frequency", "email_address", b"email_address", "learning_records_opt_out", b"learning_records_opt_out", "member_id", b"member_id", "muted_community_ids", b"muted_community_ids"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

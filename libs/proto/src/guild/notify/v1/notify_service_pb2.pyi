@@ -324,8 +324,8 @@ class UpdatePreferencesRequest(_message.Message):
     def preferences(self) -> _notification_pb2.Preferences: ...
     @_builtins.property
     def update_mask(self) -> _field_mask_pb2.FieldMask:
-        """Paths: channels, muted_community_ids, digest_frequency, email_address. Entries in `channels`
-        replace the settings of the types they name; other types keep theirs.
+        """Paths: channels, muted_community_ids, digest_frequency, email_address, learning_records_opt_out.
+        Entries in `channels` replace the settings of the types they name; other types keep theirs.
         """
 
     def __init__(
