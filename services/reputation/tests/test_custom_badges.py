@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import grpc
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from pymongo import AsyncMongoClient
@@ -157,8 +161,14 @@ def _accepted(aid: str, qid: str) -> events.AnswerAccepted:
 async def test_owners_define_badges_that_counted_events_award_once_per_period(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
+    signing_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     settings = settings_for(
-        ReputationSettings, badge_issuer_url="https://skills.example.com", badge_issuer_name="Example Corp"
+        ReputationSettings,
+        badge_issuer_url="https://skills.example.com",
+        badge_issuer_name="Example Corp",
+        badge_signing_key=signing_key.decode(),
     )
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
@@ -392,6 +402,24 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
             "At least 2 accepted answers about posts tagged python, in the community."
         )
         assert "proof" not in credential
+        # The same credential signed, verifiable with the issuer's published keys alone.
+        issuer = await stub.GetBadgeIssuer(api.GetBadgeIssuerRequest(), metadata=auth("max"))
+        assert json.loads(issuer.profile_json)["id"] == "https://skills.example.com"
+        keys = jwt.PyJWKSet.from_json(issuer.jwks_json)
+        header = jwt.get_unverified_header(exported.credential_jwt)
+        assert (header["alg"], header["typ"]) == ("ES256", "vc+jwt")
+        key = next(k for k in keys.keys if k.key_id == header["kid"])
+        claims = jwt.decode(
+            exported.credential_jwt, key.key, algorithms=["ES256"], issuer="https://skills.example.com"
+        )
+        assert {k: v for k, v in claims.items() if k not in ("iss", "jti", "iat", "nbf")} == credential
+        assert claims["jti"] == credential["id"]
+        head, body, signature = exported.credential_jwt.split(".")
+        forged = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        forged["name"] = "Grand master"
+        forged_body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(f"{head}.{forged_body}.{signature}", key.key, algorithms=["ES256"])
         by_owner = await stub.ExportBadgeCredential(request, metadata=auth("olivia"))
         assert json.loads(by_owner.credential_json)["id"] == credential["id"]
         assert (await stub.ExportBadgeCredential(request, metadata=SERVICE)).credential_json

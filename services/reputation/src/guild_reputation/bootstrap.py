@@ -59,6 +59,7 @@ from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUse
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.credential_signing import load_signing_key
 from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
@@ -219,6 +220,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         Issuer(settings.badge_issuer_url, settings.badge_issuer_name),
         readers,
         visibility,
+        signing_key=load_signing_key(settings.badge_signing_key) if settings.badge_signing_key else None,
     )
 
     def register(server: grpc.aio.Server) -> list[str]:

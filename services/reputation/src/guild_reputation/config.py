@@ -40,5 +40,8 @@ class ReputationSettings(ServiceSettings):
     # The issuer named in exported Open Badges credentials (GUILD_BADGE_ISSUER_URL, GUILD_BADGE_ISSUER_NAME).
     badge_issuer_url: str = "https://guild.example.org"
     badge_issuer_name: str = "Guild"
+    # The organisation's private key (PEM: EC P-256, RSA or Ed25519) that signs exported credentials;
+    # empty: credentials are exported unsigned.
+    badge_signing_key: str = ""
     # The community service, asked when the local role read model has not heard of someone yet.
     community_addr: str = "127.0.0.1:50051"

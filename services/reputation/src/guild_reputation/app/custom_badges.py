@@ -4,6 +4,7 @@ exported as an Open Badges 3.0 credential."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -23,7 +24,13 @@ from guild_reputation.app.event_handlers import payload, region_programme
 from guild_reputation.app.ports import BadgeStore, PostTags, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import Award, Tier
-from guild_reputation.domain.credentials import Issuer, credential_json
+from guild_reputation.domain.credential_signing import (
+    SigningKey,
+    issuer_profile,
+    public_key_set,
+    signed_credential,
+)
+from guild_reputation.domain.credentials import Issuer, open_badge_credential
 from guild_reputation.domain.custom_badges import (
     CUSTOM,
     BadgeDefinition,
@@ -318,6 +325,8 @@ class BadgeDefinitionUseCases:
         issuer: Issuer,
         readers: CommunityReaders,
         visibility: Visibility,
+        *,
+        signing_key: SigningKey | None = None,
     ) -> None:
         self._visibility = visibility
         self._definitions = definitions
@@ -325,6 +334,7 @@ class BadgeDefinitionUseCases:
         self._roles = roles
         self._issuer = issuer
         self._readers = readers
+        self._signing_key = signing_key
 
     async def _owner(self, caller: Principal, community_id: str, doing: str) -> None:
         if await self._roles.role(community_id, caller.subject) != OWNER:
@@ -401,8 +411,8 @@ class BadgeDefinitionUseCases:
         assert archived is not None
         return archived
 
-    async def export(self, caller: Principal, award_id: str) -> str:
-        """The award as an unsigned Open Badges 3.0 credential (JSON)."""
+    async def export(self, caller: Principal, award_id: str) -> tuple[str, str]:
+        """The award as an Open Badges 3.0 credential: JSON, and a signed VC-JWT ("" without a key)."""
         check = Validator()
         check.require(bool(award_id), "award_id", "must not be empty")
         check.check()
@@ -413,4 +423,15 @@ class BadgeDefinitionUseCases:
             if not await self._visibility.may_see(caller, award.community_id):
                 raise NotFound(f"no award {award_id}", reason="AWARD_NOT_FOUND")
             await self._owner(caller, award.community_id, "and the badge's holder export it")
-        return credential_json(award, self._issuer)
+        credential = open_badge_credential(award, self._issuer)
+        signed = ""
+        if self._signing_key is not None:
+            signed = signed_credential(credential, self._issuer, self._signing_key, utc_now())
+        return json.dumps(credential, ensure_ascii=False, indent=2), signed
+
+    def issuer(self) -> tuple[str, str]:
+        """The issuer's Open Badges Profile and the key set its credentials verify against, as JSON."""
+        return (
+            json.dumps(issuer_profile(self._issuer), ensure_ascii=False),
+            json.dumps(public_key_set(self._signing_key)),
+        )

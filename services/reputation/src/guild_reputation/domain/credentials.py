@@ -1,11 +1,10 @@
 """Open Badges 3.0: an award as an OpenBadgeCredential (W3C Verifiable Credentials data model v2). Pure.
 
-The credential is unsigned: a proof is added, if at all, by the organisation's signing service.
+The credential itself carries no proof; ``credential_signing`` secures it as a VC-JWT.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +71,3 @@ def open_badge_credential(award: Award, issuer: Issuer) -> dict[str, Any]:
         "name": award.title,
         "credentialSubject": subject,
     }
-
-
-def credential_json(award: Award, issuer: Issuer) -> str:
-    return json.dumps(open_badge_credential(award, issuer), ensure_ascii=False, indent=2)

@@ -387,5 +387,11 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
     async def ExportBadgeCredential(
         self, request: api.ExportBadgeCredentialRequest, context: grpc.aio.ServicerContext
     ) -> api.ExportBadgeCredentialResponse:
-        credential = await self._definitions.export(current_principal(), request.award_id)
-        return api.ExportBadgeCredentialResponse(credential_json=credential)
+        credential, signed = await self._definitions.export(current_principal(), request.award_id)
+        return api.ExportBadgeCredentialResponse(credential_json=credential, credential_jwt=signed)
+
+    async def GetBadgeIssuer(
+        self, request: api.GetBadgeIssuerRequest, context: grpc.aio.ServicerContext
+    ) -> api.GetBadgeIssuerResponse:
+        profile, keys = self._definitions.issuer()
+        return api.GetBadgeIssuerResponse(profile_json=profile, jwks_json=keys)

@@ -788,17 +788,62 @@ class ExportBadgeCredentialResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CREDENTIAL_JSON_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_JWT_FIELD_NUMBER: _builtins.int
     credential_json: _builtins.str
     """The OpenBadgeCredential as a JSON document (unsigned)."""
+    credential_jwt: _builtins.str
+    """The same credential signed: a compact JWS (typ vc+jwt) whose claims are the credential plus iss, jti,
+    iat and nbf, with the signing key's kid. Empty when no signing key is configured.
+    """
     def __init__(
         self,
         *,
         credential_json: _builtins.str = ...,
+        credential_jwt: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_json", b"credential_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credential_json", b"credential_json", "credential_jwt", b"credential_jwt"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportBadgeCredentialResponse: _TypeAlias = ExportBadgeCredentialResponse  # noqa: Y015
+
+@_typing.final
+class GetBadgeIssuerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBadgeIssuerRequest: _TypeAlias = GetBadgeIssuerRequest  # noqa: Y015
+
+@_typing.final
+class GetBadgeIssuerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILE_JSON_FIELD_NUMBER: _builtins.int
+    JWKS_JSON_FIELD_NUMBER: _builtins.int
+    profile_json: _builtins.str
+    """The issuer's Open Badges 3.0 Profile as JSON."""
+    jwks_json: _builtins.str
+    """The JSON Web Key Set of the keys credentials are signed with (no keys when none is configured)."""
+    def __init__(
+        self,
+        *,
+        profile_json: _builtins.str = ...,
+        jwks_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jwks_json", b"jwks_json", "profile_json", b"profile_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBadgeIssuerResponse: _TypeAlias = GetBadgeIssuerResponse  # noqa: Y015

@@ -110,6 +110,11 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.FromString,
                 _registered_method=True)
+        self.GetBadgeIssuer = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetBadgeIssuer',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.FromString,
+                _registered_method=True)
 
 
 class ReputationServiceServicer:
@@ -218,9 +223,17 @@ class ReputationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportBadgeCredential(self, request, context):
-        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
-        JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
-        service. The badge holder, an owner of the award's community, or a service.
+        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2): as
+        JSON, and, when the service holds the organisation's signing key, as a signed VC-JWT that verifies
+        against GetBadgeIssuer's key set. The badge holder, an owner of the award's community, or a service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBadgeIssuer(self, request, context):
+        """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
+        signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -303,6 +316,11 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     servicer.ExportBadgeCredential,
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.SerializeToString,
+            ),
+            'GetBadgeIssuer': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBadgeIssuer,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -711,6 +729,33 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/ExportBadgeCredential',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportBadgeCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBadgeIssuer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetBadgeIssuer',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.FromString,
             options,
             channel_credentials,
             insecure,

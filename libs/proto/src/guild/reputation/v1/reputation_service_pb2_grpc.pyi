@@ -68,9 +68,13 @@ class ReputationServiceStub:
     ArchiveBadgeDefinition: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ArchiveBadgeDefinitionRequest, _reputation_service_pb2.ArchiveBadgeDefinitionResponse]
     """Stops awarding a custom badge; awards made keep standing. Owners only."""
     ExportBadgeCredential: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportBadgeCredentialRequest, _reputation_service_pb2.ExportBadgeCredentialResponse]
-    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
-    JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
-    service. The badge holder, an owner of the award's community, or a service.
+    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2): as
+    JSON, and, when the service holds the organisation's signing key, as a signed VC-JWT that verifies
+    against GetBadgeIssuer's key set. The badge holder, an owner of the award's community, or a service.
+    """
+    GetBadgeIssuer: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetBadgeIssuerRequest, _reputation_service_pb2.GetBadgeIssuerResponse]
+    """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
+    signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
     """
 
 @_typing.type_check_only
@@ -113,9 +117,13 @@ class ReputationServiceAsyncStub(ReputationServiceStub):
     ArchiveBadgeDefinition: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ArchiveBadgeDefinitionRequest, _reputation_service_pb2.ArchiveBadgeDefinitionResponse]  # type: ignore[assignment]
     """Stops awarding a custom badge; awards made keep standing. Owners only."""
     ExportBadgeCredential: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportBadgeCredentialRequest, _reputation_service_pb2.ExportBadgeCredentialResponse]  # type: ignore[assignment]
-    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
-    JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
-    service. The badge holder, an owner of the award's community, or a service.
+    """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2): as
+    JSON, and, when the service holds the organisation's signing key, as a signed VC-JWT that verifies
+    against GetBadgeIssuer's key set. The badge holder, an owner of the award's community, or a service.
+    """
+    GetBadgeIssuer: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetBadgeIssuerRequest, _reputation_service_pb2.GetBadgeIssuerResponse]  # type: ignore[assignment]
+    """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
+    signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
     """
 
 class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -245,9 +253,19 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _reputation_service_pb2.ExportBadgeCredentialRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_reputation_service_pb2.ExportBadgeCredentialResponse, _abc.Awaitable[_reputation_service_pb2.ExportBadgeCredentialResponse]]:
-        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2), as
-        JSON. The credential is unsigned: it carries no proof, which is left to the organisation's signing
-        service. The badge holder, an owner of the award's community, or a service.
+        """An award as an Open Badges 3.0 OpenBadgeCredential (W3C Verifiable Credentials data model v2): as
+        JSON, and, when the service holds the organisation's signing key, as a signed VC-JWT that verifies
+        against GetBadgeIssuer's key set. The badge holder, an owner of the award's community, or a service.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBadgeIssuer(
+        self,
+        request: _reputation_service_pb2.GetBadgeIssuerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetBadgeIssuerResponse, _abc.Awaitable[_reputation_service_pb2.GetBadgeIssuerResponse]]:
+        """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
+        signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
         """
 
 def add_ReputationServiceServicer_to_server(servicer: ReputationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
