@@ -73,8 +73,8 @@ status: ## Show what is running locally
 	bash deploy/local/status.sh
 
 .PHONY: token
-token: ## Print a development token: make token SUB=alice
-	@$(PY) -m guild_common.devtoken --sub "$${SUB:-alice}"
+token: ## Print a development token: make token SUB=alice [SCOPE="service guild.enrol"]
+	@$(PY) -m guild_common.devtoken --sub "$${SUB:-alice}" $(foreach scope,$(SCOPE),--scope $(scope))
 
 .PHONY: clean
 clean: ## Remove local data, logs and caches
