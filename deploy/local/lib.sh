@@ -11,6 +11,7 @@
 #   .local/run/NAME.start  its start time (guards against pid reuse)
 #   .local/run/NAME.addr   the address it was started on
 #   .local/nats/           NATS users: nats.conf, passwords.json, <svc>.env (GUILD_NATS_USER/PASSWORD)
+#   .local/badges/         the development key reputation signs badge credentials with
 #
 # Overrides:
 #   NATS_SERVER_BIN   nats-server binary (default: .venv/bin/nats-server, then PATH)

@@ -18,6 +18,8 @@
 #                         GUILD_<SVC>_GRPC_PORT, e.g. GUILD_CONTENT_GRPC_PORT
 #   GUILD_GRPC_HOST       interface the services listen on (default 127.0.0.1)
 #   GUILD_SERVICE_TIMEOUT seconds to wait for each gRPC port (default 60)
+#   GUILD_BADGE_SIGNING_KEY  reputation's key for signing badge credentials;
+#                         default: a local EC P-256 key made once in .local/badges/
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -82,7 +84,12 @@ start_service() {
     nats_user=$(sed -n 's/^GUILD_NATS_USER=//p' "$NATS_AUTH_DIR/$svc.env")
     nats_password=$(sed -n 's/^GUILD_NATS_PASSWORD=//p' "$NATS_AUTH_DIR/$svc.env")
   fi
-  GUILD_NATS_USER=$nats_user GUILD_NATS_PASSWORD=$nats_password start_bg "$svc" env \
+  local badge_key=${GUILD_BADGE_SIGNING_KEY:-}
+  if [[ $svc == reputation && -z $badge_key ]]; then
+    badge_key=$(<"$(local_badge_key)")
+  fi
+  GUILD_BADGE_SIGNING_KEY=$badge_key \
+    GUILD_NATS_USER=$nats_user GUILD_NATS_PASSWORD=$nats_password start_bg "$svc" env \
     PYTHONUNBUFFERED=1 \
     GUILD_MONGO_URI="$mongo" \
     GUILD_NATS_URL="$nats" \
@@ -92,6 +99,24 @@ start_service() {
     GUILD_GRPC_PORT="$port" \
     "$python" -m "guild_$svc"
   record_addr "$svc" "127.0.0.1:$port"
+}
+
+# local_badge_key: prints the path of the local badge signing key, made on first use (a development key:
+# credentials signed with it verify against the key set GetBadgeIssuer publishes, nothing more).
+local_badge_key() {
+  local dir="$STATE/badges" key="$STATE/badges/signing-key.pem"
+  if [[ ! -s $key ]]; then
+    mkdir -p "$dir"
+    (umask 077 && "$ROOT/.venv/bin/python" -c '
+import sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+key = ec.generate_private_key(ec.SECP256R1())
+sys.stdout.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()).decode())
+' >"$key.tmp" && mv "$key.tmp" "$key")
+  fi
+  printf '%s\n' "$key"
 }
 
 # wait_service SVC: waits for SVC's gRPC port; on failure shows its log, stops
