@@ -215,6 +215,7 @@ async def _run(args: argparse.Namespace, uri: str, nats_url: str) -> None:
         "nats_url": nats_url,
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
+        "rate_limit_per_second": 0,  # one reader drives the load
     }
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, tz_aware=True)
     community_settings = CommunitySettings.model_validate({**common, "mongo_db": "guild_community_scale"})

@@ -193,6 +193,7 @@ async def _run(args: argparse.Namespace, uri: str, nats_url: str) -> None:
         "nats_url": nats_url,
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
+        "rate_limit_per_second": 0,  # one reader drives the load
         "log_level": "error",
     }
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
