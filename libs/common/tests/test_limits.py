@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,6 +38,12 @@ async def follow(request: bytes, context: Any) -> AsyncIterator[bytes]:
 
 @pytest_asyncio.fixture
 async def channel() -> AsyncIterator[grpc.aio.Channel]:
+    async with _serving() as chan:
+        yield chan
+
+
+@contextlib.asynccontextmanager
+async def _serving(**overrides: Any) -> AsyncIterator[grpc.aio.Channel]:
     def register(srv: grpc.aio.Server) -> list[str]:
         handlers = {
             "Ping": grpc.unary_unary_rpc_method_handler(
@@ -60,6 +67,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
         max_streams_per_principal=MAX_STREAMS,
         rate_limit_per_second=RATE,
         rate_limit_burst=BURST,
+        **overrides,
     )
     srv = ServiceServer(settings, register=register, workers=[IdleWorker()], healthy=healthy)
     await srv.start()
@@ -164,3 +172,41 @@ def test_the_bucket_refills_at_its_rate_and_says_how_long_to_wait() -> None:
         with pytest.raises(ResourceExhausted), limits.stream(Principal("bob")):
             pass
     assert limits.open_streams("bob") == 0
+
+
+async def test_the_server_caps_open_streams_of_all_callers_together() -> None:
+    async with _serving(max_streams_total=3) as chan:
+        held = [_follow(chan, who) for who in ("ann", "ann", "bob")]
+        for stream in held:
+            assert await stream.read() == b"open"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _follow(chan, "cat").read()
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert error_details(caught.value)[0] == "TOO_MANY_STREAMS"
+        assert _retry_delay(caught.value) > 0
+        held.pop().cancel()
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            cat = _follow(chan, "cat")
+            try:
+                assert await cat.read() == b"open"
+                break
+            except grpc.aio.AioRpcError:  # until the server has seen the cancel
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+        for stream in [*held, cat]:
+            stream.cancel()
+
+
+async def test_a_stream_ends_cleanly_when_its_lifetime_is_up_even_while_idle() -> None:
+    async with _serving(stream_max_seconds=0.5) as chan:
+        started = asyncio.get_running_loop().time()
+        stream = _follow(chan, "ann")
+        assert await stream.read() == b"open"
+        assert await stream.read() == grpc.aio.EOF  # the handler waits for ever; the bound ends it
+        assert await stream.code() == grpc.StatusCode.OK
+        assert 0.4 < asyncio.get_running_loop().time() - started < 3
+        # Its slot is free again: the caller's next stream is admitted.
+        again = _follow(chan, "ann")
+        assert await again.read() == b"open"
+        again.cancel()

@@ -88,6 +88,11 @@ class ServiceSettings(BaseSettings):
     # Per caller and per replica (service principals and health/reflection exempt): open server streams
     # (0: no cap) and calls a second with bursts of ``rate_limit_burst`` (a rate of 0: no limit).
     max_streams_per_principal: int = 8
+    # Open server streams of all callers together, per replica (0: no cap), and the longest a server
+    # stream stays open: it then ends cleanly and the client opens a new one (0: no bound), so abandoned
+    # or idle streams do not hold a replica's slots for ever.
+    max_streams_total: int = 2000
+    stream_max_seconds: float = 3600.0
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 100
     shutdown_grace_seconds: float = 10.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -44,11 +45,13 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         *,
         idempotency: IdempotencyKeys | None = None,
         limits: RequestLimits | None = None,
+        stream_max_seconds: float = 0.0,
     ) -> None:
         self._verifier = verifier
         self.domain = domain
         self._idempotency = idempotency
         self._limits = limits or RequestLimits(max_streams=0, rate=0, burst=1)
+        self._stream_max_seconds = stream_max_seconds
 
     async def intercept_service(
         self,
@@ -113,10 +116,36 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 scope.bind(principal)
                 with self._limits.stream(principal):
                     _check(request)
-                    async for item in inner(request, context):
+                    async for item in _bounded(inner(request, context), self._stream_max_seconds):
                         yield item
 
         return behaviour
+
+
+async def _bounded(items: AsyncIterator[Any], seconds: float) -> AsyncIterator[Any]:
+    """``items`` until they end or ``seconds`` have passed (0: no bound); then the stream ends cleanly
+    and the client opens a new one. The wait for the next item is cut at the bound, so an idle stream
+    ends too."""
+    if seconds <= 0:
+        async for item in items:
+            yield item
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    iterator = aiter(items)
+    try:
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                item = await asyncio.wait_for(anext(iterator), remaining)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if loop.time() < deadline:
+                    raise  # the handler's own
+                return
+            yield item
+    finally:
+        await iterator.aclose()  # type: ignore[attr-defined]
 
 
 def _check(request: Any) -> None:

@@ -1,4 +1,5 @@
-"""Per-principal limits of one process: concurrent server streams and a token bucket for calls.
+"""Per-principal limits of one process: concurrent server streams (per principal and in all) and a token
+bucket for calls.
 
 They protect a replica from one caller holding its streams or flooding it; they are counted per process,
 so with N replicas a caller may have up to N times each limit in all. Service principals (calls between
@@ -37,9 +38,12 @@ class RequestLimits:
         max_streams: int,
         rate: float,
         burst: int,
+        max_streams_total: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_streams = max_streams
+        self._max_total = max_streams_total
+        self._total = 0
         self._rate = rate
         self._burst = max(1, burst)
         self._clock = clock
@@ -77,9 +81,29 @@ class RequestLimits:
 
     @contextmanager
     def stream(self, principal: Principal) -> Iterator[None]:
-        """Hold one of the principal's stream slots while the stream is open, or raise ResourceExhausted."""
+        """Hold one of the principal's stream slots, and one of the process's, while the stream is open,
+        or raise ResourceExhausted."""
         self.admit(principal)
-        if self._max_streams <= 0 or principal.is_service:
+        if principal.is_service:
+            yield
+            return
+        if 0 < self._max_total <= self._total:
+            raise ResourceExhausted(
+                f"this server holds its most open streams ({self._max_total}); retry shortly",
+                reason="TOO_MANY_STREAMS",
+                metadata={"max_streams_total": str(self._max_total)},
+                retry_after_seconds=1.0,
+            )
+        self._total += 1
+        try:
+            with self._principal_slot(principal):
+                yield
+        finally:
+            self._total -= 1
+
+    @contextmanager
+    def _principal_slot(self, principal: Principal) -> Iterator[None]:
+        if self._max_streams <= 0:
             yield
             return
         subject = principal.subject

@@ -93,7 +93,9 @@ class ServiceServer:
                         max_streams=settings.max_streams_per_principal,
                         rate=settings.rate_limit_per_second,
                         burst=settings.rate_limit_burst,
+                        max_streams_total=settings.max_streams_total,
                     ),
+                    stream_max_seconds=settings.stream_max_seconds,
                 ),
             ]
         )
