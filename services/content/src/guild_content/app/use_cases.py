@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from guild_common.auth import Principal
@@ -36,8 +38,10 @@ from guild_content.app.ports import (
     ResourceRepository,
     ReviewPage,
     RevisionPage,
+    SearchEntry,
     SearchHit,
     SearchPage,
+    StoredHints,
     TagPage,
 )
 from guild_content.domain.model import (
@@ -69,6 +73,7 @@ from guild_content.domain.model import (
     ensure_curator,
     ensure_moderator,
     ensure_unlocked,
+    is_question_kind,
     mentioned,
 )
 from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
@@ -77,8 +82,9 @@ ACCEPT_ATTEMPTS = 5
 # Kinds a search for posts covers: every kind of post, and shared resources.
 SEARCH_KINDS = (*POST_KINDS, "resource")
 SIMILAR_HINTS = 3
-# Hints for the unanswered queue rank, per term of a question's title, this many of the newest answered
-# questions having it: a page of the queue reads at most (distinct terms of the page) times as many.
+# Hints for the unanswered queue rank, per term of a question's title, the answered questions among this
+# many of the newest posts having it. They are computed when the question is asked and stored with it,
+# and computed again on a read of the queue only once the community's hint epoch has moved.
 # Ten years: the longest wait the curation queue can be asked for.
 MIN_AGE_MINUTES_MAX = 10 * 366 * 24 * 60
 HINT_CANDIDATES_PER_TERM = 25
@@ -123,7 +129,7 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(question, question.title, question.body)
-        return await self._repo.add_question(question, community)
+        return await self._repo.add_question(question, community, await self._hints_of(question))
 
     async def create_post(
         self,
@@ -151,7 +157,33 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(post, post.title, post.body)
-        return await self._repo.add_question(post, community)
+        return await self._repo.add_question(post, community, await self._hints_of(post))
+
+    async def _hints_of(self, question: Question) -> StoredHints | None:
+        """The similar-question hints of a question about to be stored (None for other kinds of post)."""
+        if not is_question_kind(question.kind):
+            return None
+        epoch = await self._repo.hint_epoch(question.community_id)  # read before the candidates
+        computed = await self._compute_hints(
+            question.community_id, {question.id: terms(question.title)}, epoch
+        )
+        return computed[question.id]
+
+    async def _compute_hints(
+        self, community_id: str, wanted: dict[str, list[str]], epoch: int
+    ) -> dict[str, StoredHints]:
+        """Hints of each question (by id, with its title's terms): one lookup per distinct term, shared."""
+        page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
+        by_term = await self._repo.candidates_by_term(
+            community_id, page_terms, True, HINT_CANDIDATES_PER_TERM
+        )
+        computed = {}
+        for question_id, title_terms in wanted.items():
+            pool = {e.id: e for term in title_terms for e in by_term.get(term, [])}
+            pool.pop(question_id, None)
+            best = _ranked_entries(title_terms, pool.values())[:SIMILAR_HINTS]
+            computed[question_id] = StoredHints([r.id for r in best], epoch)
+        return computed
 
     async def get_post(self, caller: Principal, post_id: str) -> Question:
         """A top-level post; hidden ones only for their author and the moderators."""
@@ -389,19 +421,11 @@ class ContentUseCases:
         candidates = await self._repo.search_candidates(
             communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX
         )
-        hits = _ranked(wanted, candidates)
-        position = decode_token(page_token)
-        if position:
-            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
-            hits = [h for h in hits if _rank_key(h) > after]
-        page = hits[:size]
-        next_token = ""
-        if len(hits) > size:
-            last = page[-1]
-            next_token = encode_token(
-                {"r": last.relevance, "t": last.question.create_time.timestamp(), "id": last.question.id}
-            )
-        return SearchPage(page, next_token)
+        ranked = _after(_ranked_entries(wanted, candidates), page_token)
+        page = ranked[:size]
+        posts = await self._repo.visible_posts([r.id for r in page])
+        hits = [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in page if r.id in posts]
+        return SearchPage(hits, _next_token(ranked, size))
 
     async def search_posts(
         self,
@@ -431,32 +455,34 @@ class ContentUseCases:
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
         kinds = ("question",) if answered is not None else (kind,) if kind else SEARCH_KINDS
         post_kinds = tuple(k for k in kinds if k in POST_KINDS)
-        hits: list[PostHit] = []
+        ranked: list[_Ranked] = []
         if post_kinds:
-            for c in await self._repo.search_candidates(
-                communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX, kinds=post_kinds
-            ):
-                score, matched = relevance(wanted, c.terms, c.title_terms)
-                if score:
-                    hits.append(PostHit(c.question, None, score, matched))
+            ranked += _ranked_entries(
+                wanted,
+                await self._repo.search_candidates(
+                    communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX, kinds=post_kinds
+                ),
+            )
+        resources = {}
         if "resource" in kinds:
-            for r in await self._resources.search_candidates(
+            for found in await self._resources.search_candidates(
                 communities, wanted, tag_filter, TERM_CANDIDATES_MAX
             ):
-                score, matched = relevance(wanted, r.terms, r.title_terms)
+                score, matched = relevance(wanted, found.terms, found.title_terms)
                 if score:
-                    hits.append(PostHit(None, r.resource, score, matched))
-        hits.sort(key=_post_rank_key)
-        position = decode_token(page_token)
-        if position:
-            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
-            hits = [h for h in hits if _post_rank_key(h) > after]
-        page = hits[:size]
-        next_token = ""
-        if len(hits) > size:
-            last = page[-1]
-            next_token = encode_token({"r": last.relevance, "t": last.create_time.timestamp(), "id": last.id})
-        return PostSearchPage(page, next_token)
+                    resource = found.resource
+                    resources[resource.id] = resource
+                    ranked.append(_Ranked(score, matched, resource.id, resource.create_time, None))
+        ranked = _after(sorted(ranked, key=_Ranked.key), page_token)
+        page = ranked[:size]
+        posts = await self._repo.visible_posts([r.id for r in page if r.entry is not None])
+        hits = []
+        for r in page:
+            if r.entry is None:
+                hits.append(PostHit(None, resources[r.id], r.relevance, r.matched))
+            elif r.id in posts:
+                hits.append(PostHit(posts[r.id].question, None, r.relevance, r.matched))
+        return PostSearchPage(hits, _next_token(ranked, size))
 
     async def _searched(self, caller: Principal, community_id: str) -> list[str]:
         """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
@@ -479,19 +505,28 @@ class ContentUseCases:
         _, membership = await self._member_of(caller, community_id)
         ensure_champion(membership)
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
-        page = await self._repo.unanswered(community_id, self._clock() - age, size, page_token)
-        wanted = {question.id: terms(question.title) for question in page.questions}
-        # One lookup per distinct term of the page, shared by every question having it.
-        page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
-        by_term = await self._repo.candidates_by_term(
-            community_id, page_terms, True, HINT_CANDIDATES_PER_TERM
+        page, epoch = await asyncio.gather(
+            self._repo.unanswered(community_id, self._clock() - age, size, page_token),
+            self._repo.hint_epoch(community_id),
         )
+        wanted = {w.question.id: terms(w.question.title) for w in page.items}
+        hints = {w.question.id: w.hints for w in page.items if w.hints is not None and w.hints.epoch == epoch}
+        stale = [w for w in page.items if w.question.id not in hints]
+        if stale:  # never computed, edited since, or a possible hint appeared, changed or went since
+            computed = await self._compute_hints(
+                community_id, {w.question.id: wanted[w.question.id] for w in stale}, epoch
+            )
+            await asyncio.gather(
+                *(self._repo.store_hints(w.question.id, computed[w.question.id], w.hints) for w in stale)
+            )
+            hints |= computed
+        # One batched read of every hint of the page; each is checked again (still visible, answered).
+        posts = await self._repo.visible_posts([i for stored in hints.values() for i in stored.ids])
         items = []
-        for question in page.questions:
-            pool = {c.question.id: c for term in wanted[question.id] for c in by_term.get(term, [])}
-            pool.pop(question.id, None)
-            hits = _ranked(wanted[question.id], list(pool.values()))[:SIMILAR_HINTS]
-            items.append((question, hits))
+        for w in page.items:
+            found = [posts[i] for i in hints[w.question.id].ids if i in posts]
+            usable = [c for c in found if c.question.answer_count > 0 and is_question_kind(c.question.kind)]
+            items.append((w.question, _ranked(wanted[w.question.id], usable)[:SIMILAR_HINTS]))
         return items, page.next_token
 
     async def similar(self, caller: Principal, community_id: str, title: str, limit: int) -> list[SearchHit]:
@@ -501,7 +536,9 @@ class ContentUseCases:
         wanted = _query_terms(title, "title")
         await self._readable(caller, community_id)
         candidates = await self._repo.search_candidates([community_id], wanted, "", None, TERM_CANDIDATES_MAX)
-        return _ranked(wanted, candidates)[:size]
+        best = _ranked_entries(wanted, candidates)[:size]
+        posts = await self._repo.visible_posts([r.id for r in best])
+        return [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in best if r.id in posts]
 
     async def flag(self, caller: Principal, post_id: str, reason: str, note: str) -> tuple[int, bool]:
         """Flag a post once; returns the post's flag count and whether it is now hidden."""
@@ -747,5 +784,41 @@ def _rank_key(hit: SearchHit) -> tuple[int, float, str]:
     return (-hit.relevance, -hit.question.create_time.timestamp(), hit.question.id)
 
 
-def _post_rank_key(hit: PostHit) -> tuple[int, float, str]:
-    return (-hit.relevance, -hit.create_time.timestamp(), hit.id)
+@dataclass(frozen=True)
+class _Ranked:
+    """A search candidate with its relevance: a post's search entry, or (entry None) a resource."""
+
+    relevance: int
+    matched: list[str]
+    id: str
+    create_time: datetime
+    entry: SearchEntry | None
+
+    def key(self) -> tuple[int, float, str]:
+        return (-self.relevance, -self.create_time.timestamp(), self.id)
+
+
+def _ranked_entries(wanted: list[str], candidates: Iterable[SearchEntry]) -> list[_Ranked]:
+    """Candidates matching the query, most relevant first, then newest."""
+    ranked = []
+    for entry in candidates:
+        score, matched = relevance(wanted, entry.terms, entry.title_terms)
+        if score:
+            ranked.append(_Ranked(score, matched, entry.id, entry.create_time, entry))
+    return sorted(ranked, key=_Ranked.key)
+
+
+def _after(ranked: list[_Ranked], page_token: str) -> list[_Ranked]:
+    """The ranked candidates after the page token's (relevance, time, id)."""
+    position = decode_token(page_token)
+    if not position:
+        return ranked
+    after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
+    return [r for r in ranked if r.key() > after]
+
+
+def _next_token(ranked: list[_Ranked], size: int) -> str:
+    if len(ranked) <= size:
+        return ""
+    last = ranked[size - 1]
+    return encode_token({"r": last.relevance, "t": last.create_time.timestamp(), "id": last.id})
