@@ -538,60 +538,10 @@ class MongoQuestionRepository:
             next_token = encode_token({"t": counts[-1][0], "c": counts[-1][1]})
         return TagPage(counts, next_token)
 
-    async def search_candidates(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        *,
-        kinds: tuple[str, ...] = ("question",),
+    async def term_entries(
+        self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[SearchEntry]:
-        """Visible posts of ``kinds`` in the communities having a term of the query.
-
-        One lookup per term of the posts' search documents on ``(terms, community_id, create_time,
-        _id)``, each the newest ``limit`` visible posts with that term; a post found by several terms is
-        returned once.
-        """
-        found: dict[str, SearchEntry] = {}
-        by_term = await self._by_term(community_ids, query_terms, tag, answered, limit, kinds)
-        for candidates in by_term.values():
-            for candidate in candidates:
-                found.setdefault(candidate.id, candidate)
-        return list(found.values())
-
-    async def candidates_by_term(
-        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
-    ) -> dict[str, list[SearchEntry]]:
-        return await self._by_term([community_id], query_terms, "", answered, limit, ("question",))
-
-    async def _by_term(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        kinds: tuple[str, ...],
-    ) -> dict[str, list[SearchEntry]]:
-        # The store is asked only what the search documents' index serves exactly, so each lookup reads
-        # ``limit`` compact documents in index order; what else the query needs (of these kinds, with the
-        # tag, answered or not) is checked here. A lookup is thus "of the newest ``limit`` visible posts
-        # with the term, those the query wants": a bounded candidate set for ranking.
-        def wanted(e: SearchEntry) -> bool:
-            if tuple(kinds) == ("question",):
-                if e.kind in TOPIC_KINDS:
-                    return False
-            elif set(kinds) != set(POST_KINDS) and e.kind not in kinds:
-                return False
-            if tag and tag not in e.tags:
-                return False
-            return answered is None or e.answered == answered
-
-        unique = list(dict.fromkeys(query_terms))
-        found = await self._search.by_term(community_ids, unique, limit)
-        return {term: [e for e in entries if wanted(e)] for term, entries in zip(unique, found, strict=True)}
+        return await self._search.term_entries(community_ids, term, limit, after)
 
     async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
         if not post_ids:

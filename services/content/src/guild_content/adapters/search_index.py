@@ -27,8 +27,7 @@ document is written, so hints computed from an epoch read before the candidates 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -74,9 +73,15 @@ def _visible(doc: Document) -> bool:
 
 
 def search_document(doc: Document) -> Document:
-    """The search document of a stored post (without ``_id``)."""
+    """The search document of a stored post (without ``_id``).
+
+    Its terms are the title's first, then the others; ``title_terms`` counts the title's. (Each array
+    element costs the store more to read than a whole scalar field, so the title's are not repeated.)
+    """
     visible = _visible(doc)
     count = doc.get("answer_count")
+    title = list(dict.fromkeys(doc.get("title_terms", []))) if visible else []
+    rest = [t for t in dict.fromkeys(doc.get("terms", [])) if t not in title] if visible else []
     return {
         "seq": int(doc.get(SEARCH_SEQ, 0)),
         "community_id": doc["community_id"],
@@ -85,12 +90,13 @@ def search_document(doc: Document) -> Document:
         "tags": list(doc.get("tags", [])),
         "answered": isinstance(count, int) and count > 0,
         "visible": visible,
-        "terms": list(doc.get("terms", [])) if visible else [],
-        "title_terms": list(doc.get("title_terms", [])) if visible else [],
+        "title_terms": len(title),
+        "terms": [*title, *rest],
     }
 
 
 def _entry(doc: Document) -> SearchEntry:
+    every = list(doc.get("terms", []))
     return SearchEntry(
         id=doc["_id"],
         community_id=doc["community_id"],
@@ -98,8 +104,8 @@ def _entry(doc: Document) -> SearchEntry:
         create_time=doc["create_time"],
         tags=list(doc.get("tags", [])),
         answered=bool(doc.get("answered")),
-        terms=list(doc.get("terms", [])),
-        title_terms=list(doc.get("title_terms", [])),
+        terms=every,
+        title_terms=every[: int(doc.get("title_terms", 0))],
     )
 
 
@@ -153,23 +159,20 @@ class SearchIndex:
         doc = await self._epochs.find_one({"_id": community_id})
         return int(doc["epoch"]) if doc else 0
 
-    async def by_term(
-        self, community_ids: list[str], terms: Iterable[str], limit: int
-    ) -> list[list[SearchEntry]]:
-        """For each term, the newest ``limit`` visible posts having it in the communities, newest first.
+    async def term_entries(
+        self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[SearchEntry]:
+        """The newest ``limit`` visible posts having ``term`` in the communities (after ``after``, a
+        ``(create_time, _id)`` position), newest first.
 
-        Each lookup is served whole by the ``(terms, community_id, create_time, _id)`` index: the store reads
-        ``limit`` compact documents."""
-
-        async def lookup(term: str) -> list[SearchEntry]:
-            cursor = (
-                self._search.find({"terms": term, "community_id": {"$in": community_ids}})
-                .sort([("create_time", -1), ("_id", -1)])
-                .limit(limit)
-            )
-            return [_entry(d) async for d in cursor]
-
-        return list(await asyncio.gather(*(lookup(term) for term in terms)))
+        Served whole by the ``(terms, community_id, create_time, _id)`` index, a continuation as a
+        keyset range: the store reads ``limit`` compact documents."""
+        query: Document = {"terms": term, "community_id": {"$in": community_ids}}
+        if after is not None:
+            time, post_id = after
+            query["$or"] = [{"create_time": {"$lt": time}}, {"create_time": time, "_id": {"$lt": post_id}}]
+        cursor = self._search.find(query).sort([("create_time", -1), ("_id", -1)]).limit(limit)
+        return [_entry(d) async for d in cursor]
 
     async def pending(self, limit: int) -> list[str]:
         """Posts whose last marked write has not reached their search document (yet)."""

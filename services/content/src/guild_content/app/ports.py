@@ -226,24 +226,12 @@ class QuestionRepository(Protocol):
         """The community's hint epoch: it moves whenever a possible hint appears, changes or goes."""
         ...
 
-    async def search_candidates(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        *,
-        kinds: tuple[str, ...] = ("question",),
+    async def term_entries(
+        self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[SearchEntry]:
-        """Visible posts of ``kinds`` sharing a term with the query: one indexed lookup per term, each
-        at most ``limit`` of the newest posts with that term; each post once."""
-        ...
-
-    async def candidates_by_term(
-        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
-    ) -> dict[str, list[SearchEntry]]:
-        """For each term, the community's visible questions among the newest ``limit`` posts having it."""
+        """The search entries of the newest ``limit`` visible posts (of every kind) having ``term`` in
+        the communities, newest first; after ``after``, a ``(create_time, id)`` position, when given.
+        One indexed read."""
         ...
 
     async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:

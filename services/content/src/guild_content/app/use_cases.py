@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from guild_common.auth import Principal
@@ -20,7 +19,7 @@ from guild_common.errors import (
     Validator,
 )
 from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.pagination import clamp_page_size
 from guild_common.tags import normalise_tags
 from guild_content.app.ports import (
     CommentPage,
@@ -38,11 +37,18 @@ from guild_content.app.ports import (
     ResourceRepository,
     ReviewPage,
     RevisionPage,
-    SearchEntry,
     SearchHit,
     SearchPage,
     StoredHints,
     TagPage,
+)
+from guild_content.app.search import (
+    Ranked,
+    after_token,
+    next_token,
+    ranked_entries,
+    read_candidates,
+    wanted_by,
 )
 from guild_content.domain.model import (
     MODERATING_ROLES,
@@ -174,14 +180,18 @@ class ContentUseCases:
     ) -> dict[str, StoredHints]:
         """Hints of each question (by id, with its title's terms): one lookup per distinct term, shared."""
         page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
-        by_term = await self._repo.candidates_by_term(
-            community_id, page_terms, True, HINT_CANDIDATES_PER_TERM
+        read = await asyncio.gather(
+            *(self._repo.term_entries([community_id], t, HINT_CANDIDATES_PER_TERM, None) for t in page_terms)
         )
+        answered = wanted_by(("question",), "", True)
+        by_term = {
+            t: [e for e in entries if answered(e)] for t, entries in zip(page_terms, read, strict=True)
+        }
         computed = {}
         for question_id, title_terms in wanted.items():
             pool = {e.id: e for term in title_terms for e in by_term.get(term, [])}
             pool.pop(question_id, None)
-            best = _ranked_entries(title_terms, pool.values())[:SIMILAR_HINTS]
+            best = ranked_entries(title_terms, pool.values())[:SIMILAR_HINTS]
             computed[question_id] = StoredHints([r.id for r in best], epoch)
         return computed
 
@@ -418,14 +428,18 @@ class ContentUseCases:
         if not communities:
             return SearchPage([], "")
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
-        candidates = await self._repo.search_candidates(
-            communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX
+        ranked = await read_candidates(
+            self._repo,
+            communities,
+            wanted,
+            wanted_by(("question",), tag_filter, answered),
+            needed=size + 1,
+            page_token=page_token,
         )
-        ranked = _after(_ranked_entries(wanted, candidates), page_token)
         page = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in page])
         hits = [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in page if r.id in posts]
-        return SearchPage(hits, _next_token(ranked, size))
+        return SearchPage(hits, next_token(ranked, size))
 
     async def search_posts(
         self,
@@ -455,13 +469,15 @@ class ContentUseCases:
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
         kinds = ("question",) if answered is not None else (kind,) if kind else SEARCH_KINDS
         post_kinds = tuple(k for k in kinds if k in POST_KINDS)
-        ranked: list[_Ranked] = []
+        ranked: list[Ranked] = []
         if post_kinds:
-            ranked += _ranked_entries(
+            ranked += await read_candidates(
+                self._repo,
+                communities,
                 wanted,
-                await self._repo.search_candidates(
-                    communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX, kinds=post_kinds
-                ),
+                wanted_by(post_kinds, tag_filter, answered),
+                needed=size + 1,
+                page_token=page_token,
             )
         resources = {}
         if "resource" in kinds:
@@ -472,8 +488,8 @@ class ContentUseCases:
                 if score:
                     resource = found.resource
                     resources[resource.id] = resource
-                    ranked.append(_Ranked(score, matched, resource.id, resource.create_time, None))
-        ranked = _after(sorted(ranked, key=_Ranked.key), page_token)
+                    ranked.append(Ranked(score, matched, resource.id, resource.create_time, None))
+        ranked = after_token(sorted(ranked, key=Ranked.key), page_token)
         page = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in page if r.entry is not None])
         hits = []
@@ -482,7 +498,7 @@ class ContentUseCases:
                 hits.append(PostHit(None, resources[r.id], r.relevance, r.matched))
             elif r.id in posts:
                 hits.append(PostHit(posts[r.id].question, None, r.relevance, r.matched))
-        return PostSearchPage(hits, _next_token(ranked, size))
+        return PostSearchPage(hits, next_token(ranked, size))
 
     async def _searched(self, caller: Principal, community_id: str) -> list[str]:
         """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
@@ -535,8 +551,10 @@ class ContentUseCases:
         size = clamp_page_size(limit, default=5, maximum=20, field="limit")
         wanted = _query_terms(title, "title")
         await self._readable(caller, community_id)
-        candidates = await self._repo.search_candidates([community_id], wanted, "", None, TERM_CANDIDATES_MAX)
-        best = _ranked_entries(wanted, candidates)[:size]
+        ranked = await read_candidates(
+            self._repo, [community_id], wanted, wanted_by(("question",), "", None), needed=size
+        )
+        best = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in best])
         return [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in best if r.id in posts]
 
@@ -782,43 +800,3 @@ def _ranked(wanted: list[str], candidates: list[IndexedQuestion]) -> list[Search
 
 def _rank_key(hit: SearchHit) -> tuple[int, float, str]:
     return (-hit.relevance, -hit.question.create_time.timestamp(), hit.question.id)
-
-
-@dataclass(frozen=True)
-class _Ranked:
-    """A search candidate with its relevance: a post's search entry, or (entry None) a resource."""
-
-    relevance: int
-    matched: list[str]
-    id: str
-    create_time: datetime
-    entry: SearchEntry | None
-
-    def key(self) -> tuple[int, float, str]:
-        return (-self.relevance, -self.create_time.timestamp(), self.id)
-
-
-def _ranked_entries(wanted: list[str], candidates: Iterable[SearchEntry]) -> list[_Ranked]:
-    """Candidates matching the query, most relevant first, then newest."""
-    ranked = []
-    for entry in candidates:
-        score, matched = relevance(wanted, entry.terms, entry.title_terms)
-        if score:
-            ranked.append(_Ranked(score, matched, entry.id, entry.create_time, entry))
-    return sorted(ranked, key=_Ranked.key)
-
-
-def _after(ranked: list[_Ranked], page_token: str) -> list[_Ranked]:
-    """The ranked candidates after the page token's (relevance, time, id)."""
-    position = decode_token(page_token)
-    if not position:
-        return ranked
-    after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
-    return [r for r in ranked if r.key() > after]
-
-
-def _next_token(ranked: list[_Ranked], size: int) -> str:
-    if len(ranked) <= size:
-        return ""
-    last = ranked[size - 1]
-    return encode_token({"r": last.relevance, "t": last.create_time.timestamp(), "id": last.id})
