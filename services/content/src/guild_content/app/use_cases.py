@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
@@ -95,6 +96,8 @@ SIMILAR_HINTS = 3
 MIN_AGE_MINUTES_MAX = 10 * 366 * 24 * 60
 HINT_CANDIDATES_PER_TERM = 25
 EDIT_ATTEMPTS = 5
+C = TypeVar("C")
+T = TypeVar("T")
 
 
 class ContentUseCases:
@@ -424,18 +427,15 @@ class ContentUseCases:
         """
         size = clamp_page_size(page_size, default=20, maximum=50)
         wanted = _query_terms(query, "query")
-        communities = await self._searched(caller, community_id)
-        if not communities:
-            return SearchPage([], "")
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
-        ranked = await read_candidates(
-            self._repo,
-            communities,
-            wanted,
-            wanted_by(("question",), tag_filter, answered),
-            needed=size + 1,
-            page_token=page_token,
-        )
+
+        def rank(communities: list[str]) -> Awaitable[list[Ranked]]:
+            keep = wanted_by(("question",), tag_filter, answered)
+            return read_candidates(
+                self._repo, communities, wanted, keep, needed=size + 1, page_token=page_token
+            )
+
+        ranked = await self._in_searched(caller, community_id, rank)
         page = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in page])
         hits = [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in page if r.id in posts]
@@ -500,6 +500,16 @@ class ContentUseCases:
                 hits.append(PostHit(posts[r.id].question, None, r.relevance, r.matched))
         return PostSearchPage(hits, next_token(ranked, size))
 
+    async def _in_searched(
+        self, caller: Principal, community_id: str, read: Callable[[list[str]], Awaitable[list[Ranked]]]
+    ) -> list[Ranked]:
+        """``read`` of the communities a search looks in (see :meth:`_searched`); a named community is
+        read while the caller's access to it is checked."""
+        if not community_id:
+            communities = await self._directory.communities_of(caller.subject)
+            return await read(communities) if communities else []
+        return await _checked(self._readable(caller, community_id), read([community_id]))
+
     async def _searched(self, caller: Principal, community_id: str) -> list[str]:
         """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
         if community_id:
@@ -518,13 +528,16 @@ class ContentUseCases:
             0 <= min_age_minutes <= MIN_AGE_MINUTES_MAX, "min_age_minutes", f"0 to {MIN_AGE_MINUTES_MAX}"
         )
         check.check()
-        _, membership = await self._member_of(caller, community_id)
-        ensure_champion(membership)
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
-        page, epoch = await asyncio.gather(
-            self._repo.unanswered(community_id, self._clock() - age, size, page_token),
-            self._repo.hint_epoch(community_id),
+        # The page is read while the caller's role is: nothing of it is used before the role is checked.
+        access, (page, epoch) = await _with_check(
+            self._member_of(caller, community_id),
+            _both(
+                self._repo.unanswered(community_id, self._clock() - age, size, page_token),
+                self._repo.hint_epoch(community_id),
+            ),
         )
+        ensure_champion(access[1])
         wanted = {w.question.id: terms(w.question.title) for w in page.items}
         hints = {w.question.id: w.hints for w in page.items if w.hints is not None and w.hints.epoch == epoch}
         stale = [w for w in page.items if w.question.id not in hints]
@@ -550,9 +563,11 @@ class ContentUseCases:
         _require(community_id=community_id)
         size = clamp_page_size(limit, default=5, maximum=20, field="limit")
         wanted = _query_terms(title, "title")
-        await self._readable(caller, community_id)
-        ranked = await read_candidates(
-            self._repo, [community_id], wanted, wanted_by(("question",), "", None), needed=size
+        ranked = await _checked(
+            self._readable(caller, community_id),
+            read_candidates(
+                self._repo, [community_id], wanted, wanted_by(("question",), "", None), needed=size
+            ),
         )
         best = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in best])
@@ -770,6 +785,25 @@ class ContentUseCases:
 
 def _id(scope: str, caller: Principal, request_id: str) -> str:
     return id_for_request(scope, caller.subject, request_id) if request_id else new_id()
+
+
+async def _with_check(check: Awaitable[C], work: Awaitable[T]) -> tuple[C, T]:
+    """``check`` (an access check) and ``work``, run at once; the check's error comes first."""
+    checked, done = await asyncio.gather(check, work, return_exceptions=True)
+    if isinstance(checked, BaseException):
+        raise checked
+    if isinstance(done, BaseException):
+        raise done
+    return checked, done
+
+
+async def _checked(check: Awaitable[Any], work: Awaitable[T]) -> T:
+    """``work``, run while ``check`` runs; the check's error comes first."""
+    return (await _with_check(check, work))[1]
+
+
+async def _both(first: Awaitable[C], second: Awaitable[T]) -> tuple[C, T]:
+    return await asyncio.gather(first, second)
 
 
 def _require(**fields: str) -> None:
