@@ -244,3 +244,18 @@ async def test_search_and_queue_reads_are_served_by_indexes(suite: Suite) -> Non
     )
     assert "INDEX" in str(queue["queryPlanner"])
     assert queue.get("sortPushdown"), queue
+
+
+async def test_hints_are_computed_again_when_the_change_log_has_a_gap(suite: Suite) -> None:
+    await _champion(suite, "bob")
+    db = _db(suite)
+    waiting = await suite.ask("ann", title="Relocation allowance rules")
+    await _age(suite, waiting.id)
+    assert await _queue(suite) == {waiting.id: []}
+    answered = await suite.ask("bob", title="Relocation allowance for graduates")
+    await suite.answer(answered.id, "olivia")
+    # The epoch moved for the answer, and its writer stopped before logging which post it was for.
+    epoch = await db.hint_epochs.find_one({"_id": suite.community_id})
+    assert epoch is not None
+    await db.hint_changes.delete_one({"_id": f"{suite.community_id}:{epoch['epoch']}"})
+    assert await _queue(suite) == {waiting.id: [answered.id]}

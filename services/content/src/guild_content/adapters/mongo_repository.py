@@ -584,3 +584,6 @@ class MongoQuestionRepository:
 
     async def hint_epoch(self, community_id: str) -> int:
         return await self._search.epoch(community_id)
+
+    async def hint_changes(self, community_id: str, after: int, upto: int) -> dict[int, str]:
+        return await self._search.hint_changes(community_id, after, upto)

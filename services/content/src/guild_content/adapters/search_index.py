@@ -21,8 +21,9 @@ Keeping it right without transactions (the outbox pattern, applied to a derived 
 Similar-question hints (the unanswered queue) are stored on each question with the community's hint
 epoch they were computed at; the epoch (``hint_epochs``, one document per community) moves whenever a
 question starts or stops being a possible hint (first answer, last answer removed) or a possible hint
-changes (an answered question edited, deleted, hidden or restored). The epoch is moved after the search
-document is written, so hints computed from an epoch read before the candidates see every change up to it.
+changes (an answered question edited, deleted, hidden or restored), and ``hint_changes`` logs which post
+each epoch was for. The epoch is moved after the search document is written, so hints computed from an
+epoch read before the candidates see every change up to it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -45,12 +46,16 @@ log = structlog.get_logger("guild.content.search")
 QUESTIONS = "questions"
 POST_SEARCH = "post_search"
 HINT_EPOCHS = "hint_epochs"
+HINT_CHANGES = "hint_changes"
 SEARCH_SEQ = "search_seq"
 SEARCH_PENDING = "search_pending"
 INDEXES = [
     IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
+    IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
 ]
+# Entries of the hint change log kept per community (older ones are dropped as new ones come).
+HINT_CHANGES_KEPT = 1000
 # Posts re-indexed per pass of the indexer, and written per bulk write of a backfill.
 SWEEP_BATCH = 200
 BACKFILL_BATCH = 500
@@ -116,6 +121,7 @@ class SearchIndex:
         self._posts = db[QUESTIONS]
         self._search = db[POST_SEARCH]
         self._epochs = db[HINT_EPOCHS]
+        self._changes = db[HINT_CHANGES]
 
     async def sync(self, doc: Document, *, hints_changed: bool | None = None) -> None:
         """Bring the post's search document to ``doc`` (the post as stored after a marked write).
@@ -133,7 +139,7 @@ class SearchIndex:
         if hints_changed is None:
             hints_changed = is_question(doc) and int(doc.get("answer_count") or 0) > 0
         if hints_changed:
-            await self.move_epoch(doc["community_id"])
+            await self.hint_changed(doc["community_id"], post_id)
         if doc.get(SEARCH_PENDING):
             await self._posts.update_one(
                 {"_id": post_id, SEARCH_SEQ: seq, SEARCH_PENDING: True}, {"$unset": {SEARCH_PENDING: ""}}
@@ -152,8 +158,35 @@ class SearchIndex:
         if doc is not None:
             await self.sync(doc, hints_changed=is_question(doc))
 
-    async def move_epoch(self, community_id: str) -> None:
-        await self._epochs.update_one({"_id": community_id}, {"$inc": {"epoch": 1}}, upsert=True)
+    async def hint_changed(self, community_id: str, post_id: str) -> None:
+        """Move the community's hint epoch for a change of ``post_id`` and log which post it was.
+
+        The log entry is written after the epoch moved: a reader that finds an epoch without its entry
+        (the writer stopped in between) computes the hints it would have updated from scratch."""
+        moved = await self._epochs.find_one_and_update(
+            {"_id": community_id}, {"$inc": {"epoch": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        epoch = int(moved["epoch"]) if moved else 0
+        await self._changes.update_one(
+            {"_id": f"{community_id}:{epoch}"},
+            {"$set": {"community_id": community_id, "epoch": epoch, "post_id": post_id}},
+            upsert=True,
+        )
+        if epoch % 100 == 0:
+            await self._changes.delete_many(
+                {"community_id": community_id, "epoch": {"$lte": epoch - HINT_CHANGES_KEPT}}
+            )
+
+    async def hint_changes(self, community_id: str, after: int, upto: int) -> dict[int, str]:
+        """The logged changes with epochs in ``(after, upto]``: the post each changed, by epoch."""
+        if upto <= after:
+            return {}
+        cursor = (
+            self._changes.find({"community_id": community_id, "epoch": {"$gt": after, "$lte": upto}})
+            .sort([("epoch", 1)])
+            .limit(upto - after)
+        )
+        return {int(d["epoch"]): str(d["post_id"]) async for d in cursor}
 
     async def epoch(self, community_id: str) -> int:
         doc = await self._epochs.find_one({"_id": community_id})

@@ -226,6 +226,10 @@ class QuestionRepository(Protocol):
         """The community's hint epoch: it moves whenever a possible hint appears, changes or goes."""
         ...
 
+    async def hint_changes(self, community_id: str, after: int, upto: int) -> dict[int, str]:
+        """The post each epoch in ``(after, upto]`` was moved for, by epoch, as far as logged."""
+        ...
+
     async def term_entries(
         self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
     ) -> list[SearchEntry]:

@@ -42,6 +42,7 @@ from guild_content.app.ports import (
     SearchPage,
     StoredHints,
     TagPage,
+    WaitingQuestion,
 )
 from guild_content.app.search import (
     Ranked,
@@ -88,13 +89,28 @@ from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, re
 ACCEPT_ATTEMPTS = 5
 # Kinds a search for posts covers: every kind of post, and shared resources.
 SEARCH_KINDS = (*POST_KINDS, "resource")
+# Similar-question hints of the unanswered queue (up to SIMILAR_HINTS answered questions per question).
+# They are computed when a question is asked: per term of its title, the answered questions among the
+# HINT_CANDIDATES_PER_TERM newest posts having it, ranked as search ranks. They are stored on the question
+# with the community's hint epoch (see ``adapters.search_index``), which moves with a logged change each
+# time a question becomes or stops being a possible hint, or a possible hint is edited, deleted, hidden or
+# restored. A page of the queue is one indexed read of the questions with their stored hints and one
+# batched read of the hint posts; hints stored at an older epoch are brought up to date on that read:
+# - the posts logged as changed since join the stored hints, and the best of them are kept (a question
+#   answered after one was asked becomes its hint);
+# - computed again from the search documents when a stored hint itself changed (it may have dropped
+#   out), when the question was edited, when it has none (stored before hints were), or when the log
+#   is more than HINT_CHANGES_MAX behind or has a gap (a writer stopped after moving the epoch);
+# and written back guarded by the stored epoch read, so a concurrent edit or update is never overwritten.
+# This keeps the cost of a change to one small log entry, and a queue read behind by a few changes to a
+# slightly larger batched read, instead of a fan-out to every similar waiting question on each answer.
 SIMILAR_HINTS = 3
-# Hints for the unanswered queue rank, per term of a question's title, the answered questions among this
-# many of the newest posts having it. They are computed when the question is asked and stored with it,
-# and computed again on a read of the queue only once the community's hint epoch has moved.
 # Ten years: the longest wait the curation queue can be asked for.
 MIN_AGE_MINUTES_MAX = 10 * 366 * 24 * 60
 HINT_CANDIDATES_PER_TERM = 25
+# A page's stored hints are brought up to date from the hint change log while at most this many changes
+# behind; further behind, they are computed again.
+HINT_CHANGES_MAX = 200
 EDIT_ATTEMPTS = 5
 C = TypeVar("C")
 T = TypeVar("T")
@@ -541,22 +557,57 @@ class ContentUseCases:
         wanted = {w.question.id: terms(w.question.title) for w in page.items}
         hints = {w.question.id: w.hints for w in page.items if w.hints is not None and w.hints.epoch == epoch}
         stale = [w for w in page.items if w.question.id not in hints]
-        if stale:  # never computed, edited since, or a possible hint appeared, changed or went since
-            computed = await self._compute_hints(
-                community_id, {w.question.id: wanted[w.question.id] for w in stale}, epoch
-            )
-            await asyncio.gather(
-                *(self._repo.store_hints(w.question.id, computed[w.question.id], w.hints) for w in stale)
-            )
-            hints |= computed
-        # One batched read of every hint of the page; each is checked again (still visible, answered).
-        posts = await self._repo.visible_posts([i for stored in hints.values() for i in stored.ids])
+        # Hints a possible hint appeared or changed for since: that post joins them (changes since).
+        # From scratch: never computed, edited since, one of them changed, or the change log falls short.
+        changes = await self._changes_since(community_id, stale, epoch)
+        pools = {question_id: stored.ids for question_id, stored in hints.items()}
+        scratch: dict[str, list[str]] = {}
+        for w in stale:
+            question_id = w.question.id
+            stored = w.hints
+            if stored is None or stored.epoch < 0 or changes is None:
+                scratch[question_id] = wanted[question_id]
+                continue
+            changed = [post for e, post in sorted(changes.items()) if e > stored.epoch]
+            if set(changed) & set(stored.ids):
+                scratch[question_id] = wanted[question_id]
+            else:
+                pools[question_id] = list(dict.fromkeys([*stored.ids, *changed]))
+        if scratch:
+            computed = await self._compute_hints(community_id, scratch, epoch)
+            pools |= {question_id: stored.ids for question_id, stored in computed.items()}
+        # One batched read of every hint of the page and every post to weigh as a new one.
+        posts = await self._repo.visible_posts([i for pool in pools.values() for i in pool])
         items = []
         for w in page.items:
-            found = [posts[i] for i in hints[w.question.id].ids if i in posts]
-            usable = [c for c in found if c.question.answer_count > 0 and is_question_kind(c.question.kind)]
-            items.append((w.question, _ranked(wanted[w.question.id], usable)[:SIMILAR_HINTS]))
+            question_id = w.question.id
+            usable = [
+                posts[i]
+                for i in pools[question_id]
+                if i in posts and i != question_id and _possible_hint(posts[i].question)
+            ]
+            items.append((w.question, _ranked(wanted[question_id], usable)[:SIMILAR_HINTS]))
+        await asyncio.gather(
+            *(
+                self._repo.store_hints(
+                    w.question.id, StoredHints([h.question.id for h in best], epoch), w.hints
+                )
+                for w, (_, best) in zip(page.items, items, strict=True)
+                if w.question.id not in hints
+            )
+        )
         return items, page.next_token
+
+    async def _changes_since(
+        self, community_id: str, stale: list[WaitingQuestion], epoch: int
+    ) -> dict[int, str] | None:
+        """The hint change log from the oldest epoch of ``stale`` hints to ``epoch``; None when it is
+        longer than ``HINT_CHANGES_MAX`` or has gaps."""
+        behind = [w.hints.epoch for w in stale if w.hints is not None and w.hints.epoch >= 0]
+        if not behind or epoch - min(behind) > HINT_CHANGES_MAX:
+            return None
+        changes = await self._repo.hint_changes(community_id, min(behind), epoch)
+        return changes if len(changes) == epoch - min(behind) else None
 
     async def similar(self, caller: Principal, community_id: str, title: str, limit: int) -> list[SearchHit]:
         """Questions of the community most like a draft title."""
@@ -804,6 +855,11 @@ async def _checked(check: Awaitable[Any], work: Awaitable[T]) -> T:
 
 async def _both(first: Awaitable[C], second: Awaitable[T]) -> tuple[C, T]:
     return await asyncio.gather(first, second)
+
+
+def _possible_hint(question: Question) -> bool:
+    """Whether a (visible) post can be a similar-question hint: an answered question."""
+    return question.answer_count > 0 and is_question_kind(question.kind)
 
 
 def _require(**fields: str) -> None:
