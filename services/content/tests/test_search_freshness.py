@@ -9,6 +9,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
+from guild.content.v1 import question_pb2 as pb
 from guild.events.v1 import community_events_pb2 as community_events
 from guild_common.mongo import Document
 from guild_content.adapters.search_index import POST_SEARCH, SearchIndex, SearchIndexer
@@ -110,16 +111,26 @@ async def _age(suite: Suite, *question_ids: str) -> None:
         await _db(suite).questions.update_one({"_id": question_id}, {"$set": {"create_time": aged}})
 
 
+async def _answered(suite: Suite, title: str) -> pb.Question:
+    """A question of bob's that olivia answered."""
+    question = await suite.ask("bob", title=title)
+    await suite.answer(question.id, "olivia")
+    return question
+
+
+async def _stored(db: AsyncDatabase[Document], question_id: str) -> Document:
+    doc = await db.questions.find_one({"_id": question_id})
+    assert doc is not None
+    return doc
+
+
 async def test_hints_are_stored_when_asked_and_follow_later_answers_edits_and_removals(suite: Suite) -> None:
     await _champion(suite, "bob")
     db = _db(suite)
-    payroll = await suite.ask("ann", title="Payroll dates for December")
-    await suite.answer(payroll.id, "olivia")
+    payroll = await _answered(suite, "Payroll dates for December")
     # Asked after a similar answered question: its hints are computed and stored as it is asked.
     late = await suite.ask("ann", title="When is December payroll paid?")
-    stored = await db.questions.find_one({"_id": late.id})
-    assert stored is not None
-    assert stored["hints"] == [payroll.id]
+    assert (await _stored(db, late.id))["hints"] == [payroll.id]
     # Asked before the similar question it gets as a hint was answered.
     early = await suite.ask("ann", title="Payroll slips for contractors")
     contractors = await suite.ask("bob", title="Contractors payroll slips, where?")
@@ -140,12 +151,11 @@ async def test_hints_are_stored_when_asked_and_follow_later_answers_edits_and_re
     assert await _queue(suite) == {late.id: [payroll.id], early.id: [payroll.id]}
     await suite.content.EditPost(
         api.EditPostRequest(post_id=payroll.id, title="Canteen menu", update_mask=FieldMask(paths=["title"])),
-        metadata=auth("ann"),
+        metadata=auth("bob"),
     )
     assert await _queue(suite) == {late.id: [], early.id: []}
     # The waiting question's own edit: its hints are of its new title.
-    canteen = await suite.ask("bob", title="Canteen menu for contractors")
-    await suite.answer(canteen.id, "olivia")
+    canteen = await _answered(suite, "Canteen menu for contractors")
     await suite.content.EditPost(
         api.EditPostRequest(
             post_id=late.id, title="Canteen menu changes", update_mask=FieldMask(paths=["title"])
@@ -160,15 +170,12 @@ async def test_hints_are_stored_when_asked_and_follow_later_answers_edits_and_re
 async def test_hints_of_questions_stored_without_them_are_filled_on_read(suite: Suite) -> None:
     await _champion(suite, "bob")
     db = _db(suite)
-    answered = await suite.ask("ann", title="Parking permits for visitors")
-    await suite.answer(answered.id, "olivia")
+    answered = await _answered(suite, "Parking permits for visitors")
     legacy = await suite.ask("bob", title="Visitor parking permits")
     await db.questions.update_one({"_id": legacy.id}, {"$unset": {"hints": "", "hints_epoch": ""}})
     await _age(suite, legacy.id)
     assert await _queue(suite) == {legacy.id: [answered.id]}
-    stored = await db.questions.find_one({"_id": legacy.id})
-    assert stored is not None
-    assert stored["hints"] == [answered.id]
+    assert (await _stored(db, legacy.id))["hints"] == [answered.id]
 
 
 async def test_a_search_document_left_behind_is_rewritten_and_never_goes_back(suite: Suite) -> None:
@@ -252,8 +259,7 @@ async def test_hints_are_computed_again_when_the_change_log_has_a_gap(suite: Sui
     waiting = await suite.ask("ann", title="Relocation allowance rules")
     await _age(suite, waiting.id)
     assert await _queue(suite) == {waiting.id: []}
-    answered = await suite.ask("bob", title="Relocation allowance for graduates")
-    await suite.answer(answered.id, "olivia")
+    answered = await _answered(suite, "Relocation allowance for graduates")
     # The epoch moved for the answer, and its writer stopped before logging which post it was for.
     epoch = await db.hint_epochs.find_one({"_id": suite.community_id})
     assert epoch is not None
