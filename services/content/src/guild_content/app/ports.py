@@ -84,7 +84,8 @@ class StoredHints:
 
 @dataclass(frozen=True)
 class WaitingQuestion:
-    """A question of the unanswered queue with its stored hints (None: never computed, or edited since)."""
+    """A question of the unanswered queue with its stored hints (None: stored before hints were; epoch
+    -1: edited since they were computed)."""
 
     question: Question
     hints: StoredHints | None
