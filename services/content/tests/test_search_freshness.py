@@ -221,6 +221,17 @@ async def test_search_and_queue_reads_are_served_by_indexes(suite: Suite) -> Non
         },
     )
     assert "INDEX" in str(term_lookup["queryPlanner"])
+    title_lookup = await _plan(
+        db,
+        {
+            "find": POST_SEARCH,
+            "filter": {"title": "laptop", "community_id": {"$in": [suite.community_id]}},
+            "sort": {"create_time": -1, "_id": -1},
+            "limit": 27,
+        },
+    )
+    assert "INDEX" in str(title_lookup["queryPlanner"])
+    assert title_lookup.get("limitPushdown"), title_lookup
     assert term_lookup.get("sortPushdown"), term_lookup
     assert term_lookup.get("limitPushdown"), term_lookup
     page = await _plan(

@@ -19,6 +19,7 @@ class Entries:
     def __init__(self, entries: list[SearchEntry]) -> None:
         self.entries = sorted(entries, key=lambda e: (e.create_time, e.id), reverse=True)
         self.read = 0
+        self.lookups = 0  # of the terms index, not the titles'
 
     async def term_entries(
         self, community_ids: list[str], term: str, limit: int, after: Position | None
@@ -31,7 +32,19 @@ class Entries:
             and (after is None or (e.create_time, e.id) < after)
         ][:limit]
         self.read += len(found)
+        self.lookups += 1
         return found
+
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        found = [e for e in self.entries if term in e.title_terms and e.community_id in community_ids][:limit]
+        self.read += len(found)
+        return found
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        return sum(
+            term in e.terms and e.community_id in community_ids and e.create_time >= since
+            for e in self.entries
+        )
 
 
 def _entries(rng: random.Random, count: int) -> list[SearchEntry]:
@@ -58,7 +71,7 @@ def _entries(rng: random.Random, count: int) -> list[SearchEntry]:
 
 async def test_a_page_read_in_parts_equals_the_page_of_the_whole_windows() -> None:
     rng = random.Random(7)
-    settled_early = 0
+    settled_early = from_titles = 0
     for _ in range(60):
         store = Entries(_entries(rng, rng.choice([30, 300, 900])))
         query = rng.sample(WORDS, rng.choice([1, 1, 2, 3]))
@@ -78,12 +91,14 @@ async def test_a_page_read_in_parts_equals_the_page_of_the_whole_windows() -> No
                 needed=10 * TERM_CANDIDATES_MAX,
                 page_token=token,
             )
-            store.read = 0
+            store.read = store.lookups = 0
             parts = await read_candidates(store, ["c1"], query, wanted, needed=size + 1, page_token=token)
             assert [r.id for r in parts[: size + 1]] == [r.id for r in whole[: size + 1]]
             assert next_token(parts, size) == next_token(whole, size)
             settled_early += store.read < len(query) * TERM_CANDIDATES_MAX and len(whole) > size + 1
+            from_titles += store.lookups == 0
             token = next_token(whole, size)
             if not token:
                 break
     assert settled_early > 10
+    assert from_titles > 2

@@ -543,6 +543,12 @@ class MongoQuestionRepository:
     ) -> list[SearchEntry]:
         return await self._search.term_entries(community_ids, term, limit, after)
 
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        return await self._search.title_entries(community_ids, term, limit)
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        return await self._search.count_since(community_ids, term, since)
+
     async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
         if not post_ids:
             return {}

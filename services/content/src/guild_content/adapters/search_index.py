@@ -51,6 +51,7 @@ SEARCH_SEQ = "search_seq"
 SEARCH_PENDING = "search_pending"
 INDEXES = [
     IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(POST_SEARCH, [("title", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
     IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
 ]
@@ -78,15 +79,10 @@ def _visible(doc: Document) -> bool:
 
 
 def search_document(doc: Document) -> Document:
-    """The search document of a stored post (without ``_id``).
-
-    Its terms are the title's first, then the others; ``title_terms`` counts the title's. (Each array
-    element costs the store more to read than a whole scalar field, so the title's are not repeated.)
-    """
+    """The search document of a stored post (without ``_id``): ``terms`` every term, ``title`` the
+    title's (indexed too: a one-word query's best candidates), both empty while the post is not visible."""
     visible = _visible(doc)
     count = doc.get("answer_count")
-    title = list(dict.fromkeys(doc.get("title_terms", []))) if visible else []
-    rest = [t for t in dict.fromkeys(doc.get("terms", [])) if t not in title] if visible else []
     return {
         "seq": int(doc.get(SEARCH_SEQ, 0)),
         "community_id": doc["community_id"],
@@ -95,13 +91,12 @@ def search_document(doc: Document) -> Document:
         "tags": list(doc.get("tags", [])),
         "answered": isinstance(count, int) and count > 0,
         "visible": visible,
-        "title_terms": len(title),
-        "terms": [*title, *rest],
+        "title": list(doc.get("title_terms", [])) if visible else [],
+        "terms": list(doc.get("terms", [])) if visible else [],
     }
 
 
 def _entry(doc: Document) -> SearchEntry:
-    every = list(doc.get("terms", []))
     return SearchEntry(
         id=doc["_id"],
         community_id=doc["community_id"],
@@ -109,8 +104,8 @@ def _entry(doc: Document) -> SearchEntry:
         create_time=doc["create_time"],
         tags=list(doc.get("tags", [])),
         answered=bool(doc.get("answered")),
-        terms=every,
-        title_terms=every[: int(doc.get("title_terms", 0))],
+        terms=list(doc.get("terms", [])),
+        title_terms=list(doc.get("title", [])),
     )
 
 
@@ -206,6 +201,22 @@ class SearchIndex:
             query["$or"] = [{"create_time": {"$lt": time}}, {"create_time": time, "_id": {"$lt": post_id}}]
         cursor = self._search.find(query).sort([("create_time", -1), ("_id", -1)]).limit(limit)
         return [_entry(d) async for d in cursor]
+
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        """The newest ``limit`` visible posts having ``term`` in their title, newest first; served whole by
+        the ``(title, community_id, create_time, _id)`` index."""
+        cursor = (
+            self._search.find({"title": term, "community_id": {"$in": community_ids}})
+            .sort([("create_time", -1), ("_id", -1)])
+            .limit(limit)
+        )
+        return [_entry(d) async for d in cursor]
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        """How many visible posts having ``term`` were created at ``since`` or later (the index counts)."""
+        return await self._search.count_documents(
+            {"terms": term, "community_id": {"$in": community_ids}, "create_time": {"$gte": since}}
+        )
 
     async def pending(self, limit: int) -> list[str]:
         """Posts whose last marked write has not reached their search document (yet)."""

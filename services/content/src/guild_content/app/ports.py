@@ -239,6 +239,15 @@ class QuestionRepository(Protocol):
         One indexed read."""
         ...
 
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        """The search entries of the newest ``limit`` visible posts having ``term`` in their title, newest
+        first. One indexed read."""
+        ...
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        """How many visible posts having ``term`` were created at ``since`` or later."""
+        ...
+
     async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
         """The visible posts (of the questions store) among ``post_ids``, by id: one batched read."""
         ...

@@ -8,12 +8,18 @@ page, then, only if the page is not settled by then, the rest of its window. A p
 term in its title) and are newer than everything still unread: no unread candidate can rank before them.
 A one-word query for a word that titles often use is settled by the first part; otherwise every window
 is read whole. Either way the page is the one ranking every window in full would give.
+
+The first page of a one-word query is tried first from the term's title stream (posts having the word in
+their title, newest first, a second index of the search documents): if its best candidates are settled
+there (the title is the highest relevance such a query gives) and all lie within the term's window (fewer
+than the window's size of posts with the term are as new), that page is the answer, read from a few
+documents and one count.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -33,6 +39,10 @@ class TermEntries(Protocol):
     async def term_entries(
         self, community_ids: list[str], term: str, limit: int, after: Position | None
     ) -> list[SearchEntry]: ...
+
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]: ...
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,10 @@ async def read_candidates(
     page_token: str = "",
 ) -> list[Ranked]:
     """The ranked candidates of ``query`` after ``page_token``, at least the ``needed`` best exact."""
+    if len(set(query)) == 1 and not page_token:
+        best_first = await _from_titles(store, community_ids, query[0], wanted, needed)
+        if best_first is not None:
+            return best_first
     streams = {term: _Stream() for term in dict.fromkeys(query)}
     found: dict[str, SearchEntry] = {}
     parts = {term: min(TERM_CANDIDATES_MAX, FIRST_PART_FACTOR * needed) for term in streams}
@@ -132,7 +146,27 @@ async def read_candidates(
         parts = {t: TERM_CANDIDATES_MAX - s.read for t, s in streams.items() if not s.done}
 
 
-def _settled(ranked: list[Ranked], needed: int, best: int, unread_after: list[Position | None]) -> bool:
+async def _from_titles(
+    store: TermEntries,
+    community_ids: list[str],
+    term: str,
+    wanted: Callable[[SearchEntry], bool],
+    needed: int,
+) -> list[Ranked] | None:
+    """The ``needed`` best candidates of a one-word query from its title stream; None if not settled there."""
+    limit = min(TERM_CANDIDATES_MAX, needed + needed // 4 + 1)
+    entries = await store.title_entries(community_ids, term, limit)
+    ranked = ranked_entries([term], (e for e in entries if wanted(e)))
+    unread = [] if len(entries) < limit else [(entries[-1].create_time, entries[-1].id)]
+    if len(ranked) < needed or not _settled(ranked, needed, TITLE_WEIGHT, unread):
+        return None
+    oldest = min(r.create_time for r in ranked[:needed])
+    if await store.count_since(community_ids, term, oldest) >= TERM_CANDIDATES_MAX:
+        return None  # some may lie outside the term's window
+    return ranked[:needed]
+
+
+def _settled(ranked: list[Ranked], needed: int, best: int, unread_after: Sequence[Position | None]) -> bool:
     """Whether no unread candidate can rank among the ``needed`` best of ``ranked``: each unread one is
     no newer than the last read position of its stream, so the ``needed``-th best must have the highest
     relevance and be strictly newer than every such position (equal times rank by id, not read order)."""
