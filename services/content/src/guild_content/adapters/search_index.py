@@ -2,10 +2,11 @@
 
 Search ranks candidates by their terms, title terms and time; reading whole posts for that costs the
 store a full document decode each. So every post of the questions collection has a search document in
-``post_search`` (same ``_id``): community, kind, time, tags, answered or not, and its terms, which are
-empty while the post is deleted or hidden, so such a post never takes a candidate's place. Candidates are
-read from the ``(terms, community_id, create_time, _id)`` index of this collection; only the page's posts
-are read whole, in one ``$in`` read.
+``post_search`` (same ``_id``): community, kind, time, tags, answered or not, and its terms and title
+terms, which are empty while the post is deleted or hidden, so such a post never takes a candidate's
+place. Candidates are read from the ``(terms, community_id, create_time, _id)`` and ``(title, ...)``
+indexes of this collection (see ``app.search``); only the page's posts are read whole, in one ``$in``
+read.
 
 Keeping it right without transactions (the outbox pattern, applied to a derived document):
 - every write that changes what the search document holds (insert, edit, delete, hide or restore, the
