@@ -575,7 +575,7 @@ class MongoQuestionRepository:
             descending=False,
             page_size=page_size,
             page_token=page_token,
-            projection=_NO_OUTBOX,
+            projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0},  # the queue weighs titles only
         )
         return WaitingPage([WaitingQuestion(_question(d), _stored_hints(d)) for d in docs], next_token)
 

@@ -423,12 +423,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             request.page_token,
         )
         # Questions are often a hint of several on the page: each is converted once.
-        hinted = {h.question.id: question_to_pb(h.question) for _, hits in items for h in hits}
+        hinted = {h.question.id: h.question for _, hits in items for h in hits}
+        converted = {question_id: question_to_pb(q) for question_id, q in hinted.items()}
         return api.ListUnansweredQuestionsResponse(
             items=[
                 api.UnansweredQuestion(
                     question=question_to_pb(q),
-                    similar=[_hit_to_pb(h, hinted[h.question.id]) for h in hits],
+                    similar=[_hit_to_pb(h, converted[h.question.id]) for h in hits],
                 )
                 for q, hits in items
             ],
