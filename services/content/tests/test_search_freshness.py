@@ -224,6 +224,22 @@ async def test_search_and_queue_reads_are_served_by_indexes(suite: Suite) -> Non
         assert "INDEX" in str(lookup["queryPlanner"])
         assert lookup.get("sortPushdown"), lookup
         assert lookup.get("limitPushdown"), lookup
+    # How many posts with the word are as new as a page of title matches (count_documents' pipeline).
+    since = {
+        "terms": "laptop",
+        "community_id": {"$in": [suite.community_id]},
+        "create_time": {"$gte": datetime.now(UTC) - timedelta(days=1)},
+    }
+    count = await _plan(
+        db,
+        {
+            "aggregate": POST_SEARCH,
+            "pipeline": [{"$match": since}, {"$group": {"_id": 1, "n": {"$sum": 1}}}],
+            "cursor": {},
+        },
+    )
+    assert "INDEX" in str(count["queryPlanner"])
+    assert count.get("filterPushdown"), count
     page = await _plan(
         db,
         {
