@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import grpc
+import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from guild.community.v1 import community_service_pb2 as community_api
@@ -282,3 +284,16 @@ async def test_hints_are_computed_again_when_the_change_log_has_a_gap(suite: Sui
     assert epoch is not None
     await db.hint_changes.delete_one({"_id": f"{suite.community_id}:{epoch['epoch']}"})
     assert await _queue(suite) == {waiting.id: [answered.id]}
+
+
+async def test_the_queue_tells_an_unknown_community_from_a_non_member(suite: Suite) -> None:
+    for community_id, who, expected in (
+        ("no-such-community", "bob", (grpc.StatusCode.NOT_FOUND, "COMMUNITY_NOT_FOUND")),
+        (suite.community_id, "carl", (grpc.StatusCode.PERMISSION_DENIED, "NOT_A_MEMBER")),
+        (suite.community_id, "bob", (grpc.StatusCode.PERMISSION_DENIED, "NOT_A_CHAMPION")),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await suite.content.ListUnansweredQuestions(
+                api.ListUnansweredQuestionsRequest(community_id=community_id), metadata=auth(who)
+            )
+        assert (caught.value.code(), suite.reason(caught.value)[0]) == expected

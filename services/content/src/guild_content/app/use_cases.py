@@ -546,14 +546,14 @@ class ContentUseCases:
         check.check()
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
         # The page is read while the caller's role is: nothing of it is used before the role is checked.
-        access, (page, epoch) = await _with_check(
-            self._member_of(caller, community_id),
+        membership, (page, epoch) = await _with_check(
+            self._membership_in(caller, community_id),
             _both(
                 self._repo.unanswered(community_id, self._clock() - age, size, page_token),
                 self._repo.hint_epoch(community_id),
             ),
         )
-        ensure_champion(access[1])
+        ensure_champion(membership)
         wanted = {w.question.id: terms(w.question.title) for w in page.items}
         hints = {w.question.id: w.hints for w in page.items if w.hints is not None and w.hints.epoch == epoch}
         stale = [w for w in page.items if w.question.id not in hints]
@@ -825,6 +825,15 @@ class ContentUseCases:
         if membership is None:
             raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
         return community, membership
+
+    async def _membership_in(self, caller: Principal, community_id: str) -> MembershipView:
+        """The caller's membership, for reads: as :meth:`_member_of`, reading the community only to tell
+        an unknown one from one the caller is not a member of."""
+        membership = await self._directory.membership(community_id, caller.subject)
+        if membership is None:
+            await self._community(community_id)
+            raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
+        return membership
 
     async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
         community = await self._community(community_id)
