@@ -7,9 +7,9 @@ serving queries from indexes, for a before/after in one run) and NATS, and runs 
 services in this process through their composition roots (real gRPC servers with auth, logging, the outbox
 relay). Then, for each size in turn, in the same community:
 - seeds questions up to the size by bulk insert in content's own document format
-  (``Question.ask`` then ``question_document``, ``insert_many`` in batches): a few years of questions,
-  one in three answered, titles from a small vocabulary (each common word in about a third of the
-  posts) and one rare word in one post of a thousand;
+  (``Question.ask`` then ``question_document`` and its ``search_document``, ``insert_many`` in
+  batches): a few years of questions, one in three answered, titles from a small vocabulary (each
+  common word in about a third of the posts) and one rare word in one post of a thousand;
 - measures, interleaved round by round so each call sees the same machine load: the bare echo;
   ListCommunityFeed newest first page and the page 50 deep (its token taken by paging there first);
   SearchQuestions for a common and for a rare word; ListUnansweredQuestions first page; GetQuestion of a
@@ -48,6 +48,7 @@ from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.adapters.mongo_repository import QUESTIONS, question_document
+from guild_content.adapters.search_index import POST_SEARCH, search_document
 from guild_content.config import ContentSettings
 from guild_content.domain.model import Question
 from guild_testing.bench import ECHO, bare_echo_server, median_p99_us, progress
@@ -104,6 +105,9 @@ async def _seed(db: Any, community_id: str, start: int, stop: int, rng: random.R
                 doc["answer_count"] = 1
             docs.append(doc)
         await db[QUESTIONS].insert_many(docs, ordered=False)
+        await db[POST_SEARCH].insert_many(
+            [{"_id": d["_id"], **search_document(d)} for d in docs], ordered=False
+        )
     return time.perf_counter() - started
 
 

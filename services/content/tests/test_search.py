@@ -13,6 +13,7 @@ from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import community_events_pb2 as community_events
 from guild_content.adapters.resource_repository import MongoResourceRepository
+from guild_content.adapters.search_index import SearchIndex
 from guild_content.domain.search import IndexedText, relevance, terms
 from guild_testing.fixtures import auth
 
@@ -291,7 +292,10 @@ async def test_each_term_is_its_own_bounded_lookup(suite: Suite) -> None:
     old = await suite.ask("ann", title="Pension and annual leave")
     db = suite.content_service.app.infra.db
     now = datetime.now(UTC)
-    await db.questions.update_one({"_id": old.id}, {"$set": {"create_time": now - timedelta(days=90)}})
+    # Stored as by a write of the service: the search document follows the post's sequence.
+    await db.questions.update_one(
+        {"_id": old.id}, {"$set": {"create_time": now - timedelta(days=90)}, "$inc": {"search_seq": 1}}
+    )
     await db.questions.insert_many(
         [
             {
@@ -312,6 +316,8 @@ async def test_each_term_is_its_own_bounded_lookup(suite: Suite) -> None:
             for n in range(600)
         ]
     )
+    # Posts stored before search documents existed get theirs from the backfill.
+    assert await SearchIndex(db).backfill() == 601
     found = await _search(suite, community_id=suite.community_id, query="annual leave pension", page_size=3)
     assert (found.hits[0].question.id, found.hits[0].relevance) == (old.id, 6)
     posts = await _search_posts(suite, query="pension leave", page_size=1)

@@ -23,6 +23,7 @@ from guild_content.adapters import (
     moderation_repository,
     mongo_repository,
     resource_repository,
+    search_index,
 )
 from guild_content.adapters.curation_repository import MongoCurationRepository
 from guild_content.adapters.feed_repository import MongoFeedRepository
@@ -30,6 +31,7 @@ from guild_content.adapters.membership_directory import MembershipReadModel, Rea
 from guild_content.adapters.moderation_repository import MongoModerationRepository
 from guild_content.adapters.mongo_repository import MongoQuestionRepository
 from guild_content.adapters.resource_repository import MongoResourceRepository
+from guild_content.adapters.search_index import SearchIndex, SearchIndexer
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.event_handlers import CommunityEventHandlers
 from guild_content.app.feeds import FeedUseCases
@@ -46,6 +48,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         infra.db,
         [
             *mongo_repository.INDEXES,
+            *search_index.INDEXES,
             *moderation_repository.INDEXES,
             *resource_repository.INDEXES,
             *curation_repository.INDEXES,
@@ -106,7 +109,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     return ServiceServer(
         settings,
         register=register,
-        workers=[relay, consumer],
+        workers=[relay, consumer, SearchIndexer(SearchIndex(infra.db))],
         healthy=infra.readiness,
         closers=[community_channel.close],
         idempotency=IdempotencyKeys(infra.db),

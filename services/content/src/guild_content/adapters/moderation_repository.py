@@ -21,6 +21,7 @@ from guild_common.mongo import Document, IndexSpec
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.mongo_repository import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
+from guild_content.adapters.search_index import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark
 from guild_content.app.ports import LogPage, QueueItem, QueuePage
 from guild_content.domain.model import (
     CommunityView,
@@ -79,6 +80,7 @@ class MongoModerationRepository:
         self._log = db[MODERATION_LOG]
         self._on_events = on_events
         self._counters = CounterWriter()
+        self._search = SearchIndex(db)
 
     async def add_flag(self, flag: Flag) -> bool:
         """Store the flag; False if the member flagged this post before."""
@@ -115,6 +117,9 @@ class MongoModerationRepository:
             change = Change(inc={FLAG_COUNT: 1})
             if count >= threshold and not current[AUTO_HIDDEN]:
                 change.set = {HIDDEN: True, AUTO_HIDDEN: True}
+                if name == QUESTIONS:  # hidden from search too
+                    change.inc[SEARCH_SEQ] = 1
+                    change.set[SEARCH_PENDING] = True
                 if not current[HIDDEN]:
                     events.append(PostHidden(ref, "", f"flagged by {count} members", True, count, flag.time))
             change.events = to_envelopes(events, community)
@@ -128,6 +133,8 @@ class MongoModerationRepository:
         self._on_events(name, ref.id)
         count, hidden = as_int(outcome.values[FLAG_COUNT]), bool(outcome.values[HIDDEN])
         post = outcome.document
+        if name == QUESTIONS and post.get(SEARCH_PENDING):
+            await self._search.sync(post)
         excerpt = (post.get("title") or post.get("body", ""))[:EXCERPT_MAX]
         await self._queue_flagged(ref, count, flag, hidden, excerpt)
         if outcome.values[AUTO_HIDDEN] and not seen.get(AUTO_HIDDEN):
@@ -174,12 +181,19 @@ class MongoModerationRepository:
     ) -> Document:
         """Set moderation fields (hidden, locked) on a post with the event for its author; the post after."""
         name = COLLECTION_OF[ref.kind]
+        searched = name == QUESTIONS and HIDDEN in fields
         doc = await self._posts[name].find_one_and_update(
             {"_id": ref.id},
-            merge_updates({"$set": fields}, outbox_update(to_envelopes([event], community))),
+            merge_updates(
+                {"$set": fields},
+                outbox_update(to_envelopes([event], community)),
+                search_mark() if searched else {},
+            ),
             return_document=ReturnDocument.AFTER,
         )
         self._on_events(name, ref.id)
+        if searched and doc is not None:
+            await self._search.sync(doc)
         return doc or {}
 
     async def resolve(self, entry: ModerationEntry, hidden: bool) -> None:

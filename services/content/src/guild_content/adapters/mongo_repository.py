@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -21,8 +21,19 @@ from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.search_index import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark
 from guild_content.adapters.votes import swap_vote
-from guild_content.app.ports import CommentPage, IndexedQuestion, QuestionPage, RevisionPage, TagPage
+from guild_content.app.ports import (
+    CommentPage,
+    IndexedQuestion,
+    QuestionPage,
+    RevisionPage,
+    SearchEntry,
+    StoredHints,
+    TagPage,
+    WaitingPage,
+    WaitingQuestion,
+)
 from guild_content.domain.model import (
     POST_KINDS,
     TOPIC_KINDS,
@@ -146,12 +157,26 @@ def _question_doc(q: Question) -> Document:
         "accepted_answer_id": q.accepted_answer_id,
         "score": q.score,
         "version": q.version,
+        SEARCH_SEQ: 1,
     }
 
 
 def question_document(question: Question) -> Document:
-    """The stored form of a new question, for bulk loads (the benchmarks seed with it)."""
+    """The stored form of a new question, for bulk loads (the benchmarks seed with it); its search
+    document is :func:`guild_content.adapters.search_index.search_document` of it."""
     return _question_doc(question)
+
+
+# A question's similar-question hints: the ids, and the hint epoch they were computed at (-1: edited since).
+HINTS = "hints"
+HINTS_EPOCH = "hints_epoch"
+
+
+def _stored_hints(doc: Document) -> StoredHints | None:
+    epoch = doc.get(HINTS_EPOCH)
+    if not isinstance(epoch, int):
+        return None
+    return StoredHints([str(i) for i in doc.get(HINTS) or []], epoch)
 
 
 def _question(doc: Document) -> Question:
@@ -206,17 +231,24 @@ class MongoQuestionRepository:
         self._revisions = db[REVISIONS]
         self._on_events = on_events
         self._counters = CounterWriter()
+        self._search = SearchIndex(db)
 
-    async def add_question(self, question: Question, community: CommunityView) -> Question:
+    async def add_question(
+        self, question: Question, community: CommunityView, hints: StoredHints | None = None
+    ) -> Question:
         envelopes = to_envelopes(question.events, community)
+        doc = {**_question_doc(question), SEARCH_PENDING: True}
+        if hints is not None:
+            doc |= {HINTS: hints.ids, HINTS_EPOCH: hints.epoch}
         try:
-            await self._questions.insert_one({**_question_doc(question), **outbox_fields(envelopes)})
+            await self._questions.insert_one({**doc, **outbox_fields(envelopes)})
         except DuplicateKeyError:
             stored = await self.get_question(question.id)
             assert stored is not None
             return stored
         question.events.clear()
         self._on_events(QUESTIONS, question.id)
+        await self._search.sync(doc, hints_changed=False)
         return question
 
     async def get_question(self, question_id: str) -> Question | None:
@@ -231,12 +263,17 @@ class MongoQuestionRepository:
             stored = await self.get_answer(answer.id)
             assert stored is not None
             return stored
-        await self._questions.update_one(
+        question = await self._questions.find_one_and_update(
             {"_id": answer.question_id},
-            {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}},
+            merge_updates(
+                {"$inc": {"answer_count": 1}, "$max": {"activity_time": answer.create_time}}, search_mark()
+            ),
+            return_document=ReturnDocument.AFTER,
         )
         answer.events.clear()
         self._on_events(ANSWERS, answer.id)
+        if question is not None:  # its first answer makes the question a possible hint
+            await self._search.sync(question, hints_changed=question.get("answer_count") == 1)
         return answer
 
     async def get_answer(self, answer_id: str) -> Answer | None:
@@ -386,15 +423,18 @@ class MongoQuestionRepository:
         """
         name = COLLECTION_OF[post.kind]
         fields: Document = {"body": text.body, "update_time": revision.edit_time}
-        if post.kind in POST_KINDS:
+        searched = post.kind in POST_KINDS
+        if searched:
             fields |= {
                 "title": text.title,
                 "tags": text.tags,
                 **_search_fields(text.title, text.body, text.tags),
+                HINTS_EPOCH: -1,  # its own hints are of its previous title
             }
         update = merge_updates(
             {"$set": fields, "$inc": {"version": 1, "edit_count": 1}},
             outbox_update(to_envelopes(events, community)),
+            search_mark() if searched else {},
         )
         revision_id = f"{post.id}:{revision.number}"
         editor = {"editor_id": revision.editor_id, "edit_time": revision.edit_time}
@@ -421,6 +461,8 @@ class MongoQuestionRepository:
             return False
         await self._revisions.update_one({"_id": revision_id}, {"$set": {**editor, "confirmed": True}})
         self._on_events(name, post.id)
+        if searched:
+            await self._search.sync_id(post.id)
         return True
 
     async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage:
@@ -444,15 +486,27 @@ class MongoQuestionRepository:
             "delete_reason": removal.reason,
             "delete_time": removal.time,
         }
+        searched = name == QUESTIONS
         update = merge_updates(
-            {"$set": fields, "$inc": {"version": 1}}, outbox_update(to_envelopes([removal], community))
+            {"$set": fields, "$inc": {"version": 1}},
+            outbox_update(to_envelopes([removal], community)),
+            search_mark() if searched else {},
         )
         result = await self._db_posts(name).update_one({"_id": ref.id, **_LIVE}, update)
         if result.modified_count != 1:
             return False
+        question = None
         if ref.kind == "answer":
-            await self._questions.update_one({"_id": ref.question_id}, {"$inc": {"answer_count": -1}})
+            question = await self._questions.find_one_and_update(
+                {"_id": ref.question_id},
+                merge_updates({"$inc": {"answer_count": -1}}, search_mark()),
+                return_document=ReturnDocument.AFTER,
+            )
         self._on_events(name, ref.id)
+        if searched:
+            await self._search.sync_id(ref.id)
+        if question is not None:  # its last answer gone, the question is no longer a possible hint
+            await self._search.sync(question, hints_changed=question.get("answer_count") == 0)
         return True
 
     async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage:
@@ -484,81 +538,29 @@ class MongoQuestionRepository:
             next_token = encode_token({"t": counts[-1][0], "c": counts[-1][1]})
         return TagPage(counts, next_token)
 
-    async def search_candidates(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        *,
-        kinds: tuple[str, ...] = ("question",),
-    ) -> list[IndexedQuestion]:
-        """Visible posts of ``kinds`` in the communities having a term of the query.
+    async def term_entries(
+        self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[SearchEntry]:
+        return await self._search.term_entries(community_ids, term, limit, after)
 
-        One lookup per term on ``(terms, community_id, create_time, _id)``, each the newest ``limit``
-        posts with that term; a post found by several terms is returned once.
-        """
-        found: dict[str, IndexedQuestion] = {}
-        by_term = await self._by_term(community_ids, query_terms, tag, answered, limit, kinds)
-        for candidates in by_term.values():
-            for candidate in candidates:
-                found.setdefault(candidate.question.id, candidate)
-        return list(found.values())
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        return await self._search.title_entries(community_ids, term, limit)
 
-    async def candidates_by_term(
-        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
-    ) -> dict[str, list[IndexedQuestion]]:
-        return await self._by_term([community_id], query_terms, "", answered, limit, ("question",))
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        return await self._search.count_since(community_ids, term, since)
 
-    async def _by_term(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        kinds: tuple[str, ...],
-    ) -> dict[str, list[IndexedQuestion]]:
-        # The store is asked only what the (terms, community_id, create_time, _id) index serves exactly, so
-        # each lookup reads ``limit`` documents in index order; what else the query needs (visible, of
-        # these kinds, with the tag, answered or not) is checked here. A lookup is thus "of the newest
-        # ``limit`` posts with the term, those the query wants": a bounded candidate set for ranking.
-        def wanted(d: Document) -> bool:
-            if d.get("deleted") is True or d.get("hidden") is True:
-                return False
-            kind = d.get("kind")
-            if tuple(kinds) == ("question",):
-                if kind in TOPIC_KINDS:
-                    return False
-            elif set(kinds) != set(POST_KINDS) and kind not in kinds:
-                return False
-            if tag and tag not in (d.get("tags") or []):
-                return False
-            if answered is not None:
-                count = d.get("answer_count")
-                if not isinstance(count, int) or (count > 0) != answered:
-                    return False
-            return True
-
-        async def lookup(term: str) -> list[IndexedQuestion]:
-            cursor = (
-                self._questions.find({"terms": term, "community_id": {"$in": community_ids}}, _NO_OUTBOX)
-                .sort([("create_time", -1), ("_id", -1)])
-                .limit(limit)
-            )
-            return [
-                IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
-                async for d in cursor
-                if wanted(d)
-            ]
-
-        unique = list(dict.fromkeys(query_terms))
-        return dict(zip(unique, await asyncio.gather(*(lookup(term) for term in unique)), strict=True))
+    async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
+        if not post_ids:
+            return {}
+        cursor = self._questions.find({"_id": {"$in": list(dict.fromkeys(post_ids))}, **VISIBLE}, _NO_OUTBOX)
+        return {
+            d["_id"]: IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
+            async for d in cursor
+        }
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str
-    ) -> QuestionPage:
+    ) -> WaitingPage:
         """Visible questions without answers asked before ``asked_before``, oldest first."""
         docs, next_token = await keyset_page(
             self._questions,
@@ -573,6 +575,21 @@ class MongoQuestionRepository:
             descending=False,
             page_size=page_size,
             page_token=page_token,
-            projection=_NO_OUTBOX,
+            projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0},  # the queue weighs titles only
         )
-        return QuestionPage([_question(d) for d in docs], next_token)
+        return WaitingPage([WaitingQuestion(_question(d), _stored_hints(d)) for d in docs], next_token)
+
+    async def store_hints(
+        self, question_id: str, hints: StoredHints, computed_from: StoredHints | None
+    ) -> None:
+        """Guarded by the stored epoch read: hints stored meanwhile (or an edit) are not overwritten."""
+        read = {"$exists": False} if computed_from is None else computed_from.epoch
+        await self._questions.update_one(
+            {"_id": question_id, HINTS_EPOCH: read}, {"$set": {HINTS: hints.ids, HINTS_EPOCH: hints.epoch}}
+        )
+
+    async def hint_epoch(self, community_id: str) -> int:
+        return await self._search.epoch(community_id)
+
+    async def hint_changes(self, community_id: str, after: int, upto: int) -> dict[int, str]:
+        return await self._search.hint_changes(community_id, after, upto)

@@ -61,6 +61,43 @@ class IndexedQuestion:
 
 
 @dataclass(frozen=True)
+class SearchEntry:
+    """What search ranks a post by, without the post: its search document."""
+
+    id: str
+    community_id: str
+    kind: str
+    create_time: datetime
+    tags: list[str]
+    answered: bool
+    terms: list[str]
+    title_terms: list[str]
+
+
+@dataclass(frozen=True)
+class StoredHints:
+    """A question's similar-question hints (ids, best first) and the community's hint epoch they are of."""
+
+    ids: list[str]
+    epoch: int
+
+
+@dataclass(frozen=True)
+class WaitingQuestion:
+    """A question of the unanswered queue with its stored hints (None: stored before hints were; epoch
+    -1: edited since they were computed)."""
+
+    question: Question
+    hints: StoredHints | None
+
+
+@dataclass(frozen=True)
+class WaitingPage:
+    items: list[WaitingQuestion]
+    next_token: str
+
+
+@dataclass(frozen=True)
 class IndexedResource:
     resource: Resource
     terms: list[str]
@@ -107,8 +144,11 @@ class SearchPage:
 
 
 class QuestionRepository(Protocol):
-    async def add_question(self, question: Question, community: CommunityView) -> Question:
-        """Store a new question with its events; returns the stored one if the id already exists."""
+    async def add_question(
+        self, question: Question, community: CommunityView, hints: StoredHints | None = None
+    ) -> Question:
+        """Store a new question with its events (and similar-question hints); returns the stored one if
+        the id already exists."""
         ...
 
     async def get_question(self, question_id: str) -> Question | None: ...
@@ -172,28 +212,44 @@ class QuestionRepository(Protocol):
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str
-    ) -> QuestionPage:
-        """Visible questions without answers asked before ``asked_before``, oldest first."""
+    ) -> WaitingPage:
+        """Visible questions without answers asked before ``asked_before``, oldest first, with their
+        stored similar-question hints."""
         ...
 
-    async def search_candidates(
-        self,
-        community_ids: list[str],
-        query_terms: list[str],
-        tag: str,
-        answered: bool | None,
-        limit: int,
-        *,
-        kinds: tuple[str, ...] = ("question",),
-    ) -> list[IndexedQuestion]:
-        """Visible posts of ``kinds`` sharing a term with the query: one indexed lookup per term, each
-        at most ``limit`` of the newest posts with that term; each post once."""
+    async def store_hints(
+        self, question_id: str, hints: StoredHints, computed_from: StoredHints | None
+    ) -> None:
+        """Store a question's hints if its stored ones are still ``computed_from`` (the ones read)."""
         ...
 
-    async def candidates_by_term(
-        self, community_id: str, query_terms: list[str], answered: bool | None, limit: int
-    ) -> dict[str, list[IndexedQuestion]]:
-        """For each term, at most ``limit`` of the community's newest visible questions having it."""
+    async def hint_epoch(self, community_id: str) -> int:
+        """The community's hint epoch: it moves whenever a possible hint appears, changes or goes."""
+        ...
+
+    async def hint_changes(self, community_id: str, after: int, upto: int) -> dict[int, str]:
+        """The post each epoch in ``(after, upto]`` was moved for, by epoch, as far as logged."""
+        ...
+
+    async def term_entries(
+        self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
+    ) -> list[SearchEntry]:
+        """The search entries of the newest ``limit`` visible posts (of every kind) having ``term`` in
+        the communities, newest first; after ``after``, a ``(create_time, id)`` position, when given.
+        One indexed read."""
+        ...
+
+    async def title_entries(self, community_ids: list[str], term: str, limit: int) -> list[SearchEntry]:
+        """The search entries of the newest ``limit`` visible posts having ``term`` in their title, newest
+        first. One indexed read."""
+        ...
+
+    async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
+        """How many visible posts having ``term`` were created at ``since`` or later."""
+        ...
+
+    async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
+        """The visible posts (of the questions store) among ``post_ids``, by id: one batched read."""
         ...
 
 

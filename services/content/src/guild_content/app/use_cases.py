@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
@@ -18,7 +20,7 @@ from guild_common.errors import (
     Validator,
 )
 from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.pagination import clamp_page_size
 from guild_common.tags import normalise_tags
 from guild_content.app.ports import (
     CommentPage,
@@ -38,7 +40,17 @@ from guild_content.app.ports import (
     RevisionPage,
     SearchHit,
     SearchPage,
+    StoredHints,
     TagPage,
+    WaitingQuestion,
+)
+from guild_content.app.search import (
+    Ranked,
+    after_token,
+    next_token,
+    ranked_entries,
+    read_candidates,
+    wanted_by,
 )
 from guild_content.domain.model import (
     MODERATING_ROLES,
@@ -69,6 +81,7 @@ from guild_content.domain.model import (
     ensure_curator,
     ensure_moderator,
     ensure_unlocked,
+    is_question_kind,
     mentioned,
 )
 from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
@@ -76,13 +89,31 @@ from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, re
 ACCEPT_ATTEMPTS = 5
 # Kinds a search for posts covers: every kind of post, and shared resources.
 SEARCH_KINDS = (*POST_KINDS, "resource")
+# Similar-question hints of the unanswered queue (up to SIMILAR_HINTS answered questions per question).
+# They are computed when a question is asked: per term of its title, the answered questions among the
+# HINT_CANDIDATES_PER_TERM newest posts having it, ranked as search ranks. They are stored on the question
+# with the community's hint epoch (see ``adapters.search_index``), which moves with a logged change each
+# time a question becomes or stops being a possible hint, or a possible hint is edited, deleted, hidden or
+# restored. A page of the queue is one indexed read of the questions with their stored hints and one
+# batched read of the hint posts; hints stored at an older epoch are brought up to date on that read:
+# - the posts logged as changed since join the stored hints, and the best of them are kept (a question
+#   answered after one was asked becomes its hint);
+# - computed again from the search documents when a stored hint itself changed (it may have dropped
+#   out), when the question was edited, when it has none (stored before hints were), or when the log
+#   is more than HINT_CHANGES_MAX behind or has a gap (a writer stopped after moving the epoch);
+# and written back guarded by the stored epoch read, so a concurrent edit or update is never overwritten.
+# This keeps the cost of a change to one small log entry, and a queue read behind by a few changes to a
+# slightly larger batched read, instead of a fan-out to every similar waiting question on each answer.
 SIMILAR_HINTS = 3
-# Hints for the unanswered queue rank, per term of a question's title, this many of the newest answered
-# questions having it: a page of the queue reads at most (distinct terms of the page) times as many.
 # Ten years: the longest wait the curation queue can be asked for.
 MIN_AGE_MINUTES_MAX = 10 * 366 * 24 * 60
 HINT_CANDIDATES_PER_TERM = 25
+# A page's stored hints are brought up to date from the hint change log while at most this many changes
+# behind; further behind, they are computed again.
+HINT_CHANGES_MAX = 200
 EDIT_ATTEMPTS = 5
+C = TypeVar("C")
+T = TypeVar("T")
 
 
 class ContentUseCases:
@@ -123,7 +154,7 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(question, question.title, question.body)
-        return await self._repo.add_question(question, community)
+        return await self._repo.add_question(question, community, await self._hints_of(question))
 
     async def create_post(
         self,
@@ -151,7 +182,37 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(post, post.title, post.body)
-        return await self._repo.add_question(post, community)
+        return await self._repo.add_question(post, community, await self._hints_of(post))
+
+    async def _hints_of(self, question: Question) -> StoredHints | None:
+        """The similar-question hints of a question about to be stored (None for other kinds of post)."""
+        if not is_question_kind(question.kind):
+            return None
+        epoch = await self._repo.hint_epoch(question.community_id)  # read before the candidates
+        computed = await self._compute_hints(
+            question.community_id, {question.id: terms(question.title)}, epoch
+        )
+        return computed[question.id]
+
+    async def _compute_hints(
+        self, community_id: str, wanted: dict[str, list[str]], epoch: int
+    ) -> dict[str, StoredHints]:
+        """Hints of each question (by id, with its title's terms): one lookup per distinct term, shared."""
+        page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
+        read = await asyncio.gather(
+            *(self._repo.term_entries([community_id], t, HINT_CANDIDATES_PER_TERM, None) for t in page_terms)
+        )
+        answered = wanted_by(("question",), "", True)
+        by_term = {
+            t: [e for e in entries if answered(e)] for t, entries in zip(page_terms, read, strict=True)
+        }
+        computed = {}
+        for question_id, title_terms in wanted.items():
+            pool = {e.id: e for term in title_terms for e in by_term.get(term, [])}
+            pool.pop(question_id, None)
+            best = ranked_entries(title_terms, pool.values())[:SIMILAR_HINTS]
+            computed[question_id] = StoredHints([r.id for r in best], epoch)
+        return computed
 
     async def get_post(self, caller: Principal, post_id: str) -> Question:
         """A top-level post; hidden ones only for their author and the moderators."""
@@ -382,26 +443,19 @@ class ContentUseCases:
         """
         size = clamp_page_size(page_size, default=20, maximum=50)
         wanted = _query_terms(query, "query")
-        communities = await self._searched(caller, community_id)
-        if not communities:
-            return SearchPage([], "")
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
-        candidates = await self._repo.search_candidates(
-            communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX
-        )
-        hits = _ranked(wanted, candidates)
-        position = decode_token(page_token)
-        if position:
-            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
-            hits = [h for h in hits if _rank_key(h) > after]
-        page = hits[:size]
-        next_token = ""
-        if len(hits) > size:
-            last = page[-1]
-            next_token = encode_token(
-                {"r": last.relevance, "t": last.question.create_time.timestamp(), "id": last.question.id}
+
+        def rank(communities: list[str]) -> Awaitable[list[Ranked]]:
+            keep = wanted_by(("question",), tag_filter, answered)
+            return read_candidates(
+                self._repo, communities, wanted, keep, needed=size + 1, page_token=page_token
             )
-        return SearchPage(page, next_token)
+
+        ranked = await self._in_searched(caller, community_id, rank)
+        page = ranked[:size]
+        posts = await self._repo.visible_posts([r.id for r in page])
+        hits = [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in page if r.id in posts]
+        return SearchPage(hits, next_token(ranked, size))
 
     async def search_posts(
         self,
@@ -431,32 +485,46 @@ class ContentUseCases:
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
         kinds = ("question",) if answered is not None else (kind,) if kind else SEARCH_KINDS
         post_kinds = tuple(k for k in kinds if k in POST_KINDS)
-        hits: list[PostHit] = []
+        ranked: list[Ranked] = []
         if post_kinds:
-            for c in await self._repo.search_candidates(
-                communities, wanted, tag_filter, answered, TERM_CANDIDATES_MAX, kinds=post_kinds
-            ):
-                score, matched = relevance(wanted, c.terms, c.title_terms)
-                if score:
-                    hits.append(PostHit(c.question, None, score, matched))
+            ranked += await read_candidates(
+                self._repo,
+                communities,
+                wanted,
+                wanted_by(post_kinds, tag_filter, answered),
+                needed=size + 1,
+                page_token=page_token,
+            )
+        resources = {}
         if "resource" in kinds:
-            for r in await self._resources.search_candidates(
+            for found in await self._resources.search_candidates(
                 communities, wanted, tag_filter, TERM_CANDIDATES_MAX
             ):
-                score, matched = relevance(wanted, r.terms, r.title_terms)
+                score, matched = relevance(wanted, found.terms, found.title_terms)
                 if score:
-                    hits.append(PostHit(None, r.resource, score, matched))
-        hits.sort(key=_post_rank_key)
-        position = decode_token(page_token)
-        if position:
-            after = (-int(position["r"]), -float(position["t"]), str(position["id"]))
-            hits = [h for h in hits if _post_rank_key(h) > after]
-        page = hits[:size]
-        next_token = ""
-        if len(hits) > size:
-            last = page[-1]
-            next_token = encode_token({"r": last.relevance, "t": last.create_time.timestamp(), "id": last.id})
-        return PostSearchPage(page, next_token)
+                    resource = found.resource
+                    resources[resource.id] = resource
+                    ranked.append(Ranked(score, matched, resource.id, resource.create_time, None))
+        ranked = after_token(sorted(ranked, key=Ranked.key), page_token)
+        page = ranked[:size]
+        posts = await self._repo.visible_posts([r.id for r in page if r.entry is not None])
+        hits = []
+        for r in page:
+            if r.entry is None:
+                hits.append(PostHit(None, resources[r.id], r.relevance, r.matched))
+            elif r.id in posts:
+                hits.append(PostHit(posts[r.id].question, None, r.relevance, r.matched))
+        return PostSearchPage(hits, next_token(ranked, size))
+
+    async def _in_searched(
+        self, caller: Principal, community_id: str, read: Callable[[list[str]], Awaitable[list[Ranked]]]
+    ) -> list[Ranked]:
+        """``read`` of the communities a search looks in (see :meth:`_searched`); a named community is
+        read while the caller's access to it is checked."""
+        if not community_id:
+            communities = await self._directory.communities_of(caller.subject)
+            return await read(communities) if communities else []
+        return await _checked(self._readable(caller, community_id), read([community_id]))
 
     async def _searched(self, caller: Principal, community_id: str) -> list[str]:
         """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
@@ -476,32 +544,85 @@ class ContentUseCases:
             0 <= min_age_minutes <= MIN_AGE_MINUTES_MAX, "min_age_minutes", f"0 to {MIN_AGE_MINUTES_MAX}"
         )
         check.check()
-        _, membership = await self._member_of(caller, community_id)
-        ensure_champion(membership)
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
-        page = await self._repo.unanswered(community_id, self._clock() - age, size, page_token)
-        wanted = {question.id: terms(question.title) for question in page.questions}
-        # One lookup per distinct term of the page, shared by every question having it.
-        page_terms = list(dict.fromkeys(term for each in wanted.values() for term in each))
-        by_term = await self._repo.candidates_by_term(
-            community_id, page_terms, True, HINT_CANDIDATES_PER_TERM
+        # The page is read while the caller's role is: nothing of it is used before the role is checked.
+        membership, (page, epoch) = await _with_check(
+            self._membership_in(caller, community_id),
+            _both(
+                self._repo.unanswered(community_id, self._clock() - age, size, page_token),
+                self._repo.hint_epoch(community_id),
+            ),
         )
+        ensure_champion(membership)
+        wanted = {w.question.id: terms(w.question.title) for w in page.items}
+        hints = {w.question.id: w.hints for w in page.items if w.hints is not None and w.hints.epoch == epoch}
+        stale = [w for w in page.items if w.question.id not in hints]
+        # Hints a possible hint appeared or changed for since: that post joins them (changes since).
+        # From scratch: never computed, edited since, one of them changed, or the change log falls short.
+        changes = await self._changes_since(community_id, stale, epoch)
+        pools = {question_id: stored.ids for question_id, stored in hints.items()}
+        scratch: dict[str, list[str]] = {}
+        for w in stale:
+            question_id = w.question.id
+            stored = w.hints
+            if stored is None or stored.epoch < 0 or changes is None:
+                scratch[question_id] = wanted[question_id]
+                continue
+            changed = [post for e, post in sorted(changes.items()) if e > stored.epoch]
+            if set(changed) & set(stored.ids):
+                scratch[question_id] = wanted[question_id]
+            else:
+                pools[question_id] = list(dict.fromkeys([*stored.ids, *changed]))
+        if scratch:
+            computed = await self._compute_hints(community_id, scratch, epoch)
+            pools |= {question_id: stored.ids for question_id, stored in computed.items()}
+        # One batched read of every hint of the page and every post to weigh as a new one.
+        posts = await self._repo.visible_posts([i for pool in pools.values() for i in pool])
         items = []
-        for question in page.questions:
-            pool = {c.question.id: c for term in wanted[question.id] for c in by_term.get(term, [])}
-            pool.pop(question.id, None)
-            hits = _ranked(wanted[question.id], list(pool.values()))[:SIMILAR_HINTS]
-            items.append((question, hits))
+        for w in page.items:
+            question_id = w.question.id
+            usable = [
+                posts[i]
+                for i in pools[question_id]
+                if i in posts and i != question_id and _possible_hint(posts[i].question)
+            ]
+            items.append((w.question, _ranked(wanted[question_id], usable)[:SIMILAR_HINTS]))
+        await asyncio.gather(
+            *(
+                self._repo.store_hints(
+                    w.question.id, StoredHints([h.question.id for h in best], epoch), w.hints
+                )
+                for w, (_, best) in zip(page.items, items, strict=True)
+                if w.question.id not in hints
+            )
+        )
         return items, page.next_token
+
+    async def _changes_since(
+        self, community_id: str, stale: list[WaitingQuestion], epoch: int
+    ) -> dict[int, str] | None:
+        """The hint change log from the oldest epoch of ``stale`` hints to ``epoch``; None when it is
+        longer than ``HINT_CHANGES_MAX`` or has gaps."""
+        behind = [w.hints.epoch for w in stale if w.hints is not None and w.hints.epoch >= 0]
+        if not behind or epoch - min(behind) > HINT_CHANGES_MAX:
+            return None
+        changes = await self._repo.hint_changes(community_id, min(behind), epoch)
+        return changes if len(changes) == epoch - min(behind) else None
 
     async def similar(self, caller: Principal, community_id: str, title: str, limit: int) -> list[SearchHit]:
         """Questions of the community most like a draft title."""
         _require(community_id=community_id)
         size = clamp_page_size(limit, default=5, maximum=20, field="limit")
         wanted = _query_terms(title, "title")
-        await self._readable(caller, community_id)
-        candidates = await self._repo.search_candidates([community_id], wanted, "", None, TERM_CANDIDATES_MAX)
-        return _ranked(wanted, candidates)[:size]
+        ranked = await _checked(
+            self._readable(caller, community_id),
+            read_candidates(
+                self._repo, [community_id], wanted, wanted_by(("question",), "", None), needed=size
+            ),
+        )
+        best = ranked[:size]
+        posts = await self._repo.visible_posts([r.id for r in best])
+        return [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in best if r.id in posts]
 
     async def flag(self, caller: Principal, post_id: str, reason: str, note: str) -> tuple[int, bool]:
         """Flag a post once; returns the post's flag count and whether it is now hidden."""
@@ -705,6 +826,15 @@ class ContentUseCases:
             raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
         return community, membership
 
+    async def _membership_in(self, caller: Principal, community_id: str) -> MembershipView:
+        """The caller's membership, for reads: as :meth:`_member_of`, reading the community only to tell
+        an unknown one from one the caller is not a member of."""
+        membership = await self._directory.membership(community_id, caller.subject)
+        if membership is None:
+            await self._community(community_id)
+            raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
+        return membership
+
     async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
         community = await self._community(community_id)
         hidden = community.visibility == "hidden" and not caller.is_service
@@ -715,6 +845,30 @@ class ContentUseCases:
 
 def _id(scope: str, caller: Principal, request_id: str) -> str:
     return id_for_request(scope, caller.subject, request_id) if request_id else new_id()
+
+
+async def _with_check(check: Awaitable[C], work: Awaitable[T]) -> tuple[C, T]:
+    """``check`` (an access check) and ``work``, run at once; the check's error comes first."""
+    checked, done = await asyncio.gather(check, work, return_exceptions=True)
+    if isinstance(checked, BaseException):
+        raise checked
+    if isinstance(done, BaseException):
+        raise done
+    return checked, done
+
+
+async def _checked(check: Awaitable[Any], work: Awaitable[T]) -> T:
+    """``work``, run while ``check`` runs; the check's error comes first."""
+    return (await _with_check(check, work))[1]
+
+
+async def _both(first: Awaitable[C], second: Awaitable[T]) -> tuple[C, T]:
+    return await asyncio.gather(first, second)
+
+
+def _possible_hint(question: Question) -> bool:
+    """Whether a (visible) post can be a similar-question hint: an answered question."""
+    return question.answer_count > 0 and is_question_kind(question.kind)
 
 
 def _require(**fields: str) -> None:
@@ -745,7 +899,3 @@ def _ranked(wanted: list[str], candidates: list[IndexedQuestion]) -> list[Search
 
 def _rank_key(hit: SearchHit) -> tuple[int, float, str]:
     return (-hit.relevance, -hit.question.create_time.timestamp(), hit.question.id)
-
-
-def _post_rank_key(hit: PostHit) -> tuple[int, float, str]:
-    return (-hit.relevance, -hit.create_time.timestamp(), hit.id)

@@ -309,6 +309,13 @@ def check_body(body: str, check: Validator, maximum: int = BODY_MAX) -> None:
 # Kinds of top-level post stored alongside questions, sharing their edits, comments, votes and moderation.
 TOPIC_KINDS = ("discussion", "article", "announcement")
 POST_KINDS = ("question", *TOPIC_KINDS)
+
+
+def is_question_kind(kind: str) -> bool:
+    """Whether a post of ``kind`` is a question proper (stored posts without a kind are)."""
+    return kind not in TOPIC_KINDS
+
+
 ANNOUNCING_ROLES = frozenset({Role.MODERATOR, Role.OWNER})
 EDITABLE = {
     **{kind: ("title", "body", "tags") for kind in POST_KINDS},

@@ -422,9 +422,15 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             request.page_size,
             request.page_token,
         )
+        # Questions are often a hint of several on the page: each is converted once.
+        hinted = {h.question.id: h.question for _, hits in items for h in hits}
+        converted = {question_id: question_to_pb(q) for question_id, q in hinted.items()}
         return api.ListUnansweredQuestionsResponse(
             items=[
-                api.UnansweredQuestion(question=question_to_pb(q), similar=[_hit_to_pb(h) for h in hits])
+                api.UnansweredQuestion(
+                    question=question_to_pb(q),
+                    similar=[_hit_to_pb(h, converted[h.question.id]) for h in hits],
+                )
                 for q, hits in items
             ],
             next_page_token=next_token,
@@ -699,10 +705,10 @@ def resource_to_pb(r: Resource) -> resource_pb.Resource:
     )
 
 
-def _hit_to_pb(hit: SearchHit) -> api.SearchHit:
-    return api.SearchHit(
-        question=question_to_pb(hit.question), relevance=hit.relevance, matched_terms=hit.matched_terms
-    )
+def _hit_to_pb(hit: SearchHit, question: pb.Question | None = None) -> api.SearchHit:
+    """The hit; ``question``: its question converted already."""
+    converted = question or question_to_pb(hit.question)
+    return api.SearchHit(question=converted, relevance=hit.relevance, matched_terms=hit.matched_terms)
 
 
 def _post_hit_to_pb(hit: PostHit) -> api.PostSearchHit:
