@@ -244,6 +244,16 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
             == grpc.StatusCode.FAILED_PRECONDITION
         )
 
+        # A credit that counted without a reflection takes one for the record; its minutes stay as they were.
+        noted = await stub.AddCpdReflection(
+            api.AddCpdReflectionRequest(credit_id=answer.credit_id, reflection=reflection),
+            metadata=auth("ann"),
+        )
+        assert (noted.credit.state, noted.credit.reflection.practice_change) == (
+            cpd.CPD_CREDIT_STATE_COUNTED,
+            "I measure before I tune.",
+        )
+        assert (await _log(stub, "ann", 4)).totals.counted_minutes == 90
         # Exports: CSV that parses, HTML that escapes.
         exported = await stub.ExportCpdLog(
             api.ExportCpdLogRequest(community_id=C1, format=cpd.CPD_EXPORT_FORMAT_CSV), metadata=auth("bob")
