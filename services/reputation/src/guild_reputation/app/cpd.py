@@ -9,6 +9,7 @@ idempotent, so a crash is finished by the event's redelivery (or the learner's r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -46,6 +47,7 @@ from guild_reputation.domain.cpd_exports import to_csv, to_html
 from guild_reputation.domain.rules import earns_for_answer
 
 OWNER = "owner"
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LOG_PAGE_DEFAULT, LOG_PAGE_MAX = 50, 100
 ID_MAX = 200
 
@@ -396,17 +398,13 @@ class CpdUseCases:
                 reason="CPD_EXPORT_TOO_LARGE",
             )
         totals = await self._store.totals(learner, year, community_id)
+        start, end = year_bounds(year, start_month)
         if not community_id:  # the statement's period spans the CPD years of the learner's communities
-            months = {
-                r.year_start_month
-                for r in (await self._store.rules_of(sorted({c.community_id for c in credits}))).values()
-            }
-            start_month = min(months) if months else start_month
-            start, _ = year_bounds(year, start_month)
-            _, end = year_bounds(year, max(months) if months else start_month)
-        else:
-            start, end = year_bounds(year, start_month)
-        name = f"cpd-{learner[:40]}-{year}"
+            rules = await self._store.rules_of(sorted({c.community_id for c in credits}))
+            months = sorted({r.year_start_month for r in rules.values()})
+            if months:
+                start, end = year_bounds(year, months[0])[0], year_bounds(year, months[-1])[1]
+        name = f"cpd-{_FILENAME_UNSAFE.sub('_', learner)[:40]}-{year}"
         if fmt == "csv":
             return Export(to_csv(credits), "text/csv; charset=utf-8", f"{name}.csv", totals)
         page = to_html(
