@@ -23,6 +23,7 @@ from guild_reputation.adapters import (
     community_visibility,
     mongo_badges,
     mongo_board_snapshots,
+    mongo_cpd,
     mongo_custom_badges,
     mongo_insights,
     mongo_ledger,
@@ -35,6 +36,7 @@ from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleRead
 from guild_reputation.adapters.community_visibility import VisibilityReadModel
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
+from guild_reputation.adapters.mongo_cpd import MongoCpd
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import MongoLedger
@@ -46,6 +48,7 @@ from guild_reputation.adapters.mongo_waits import MongoWaits
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases, CuratorRules
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
+from guild_reputation.app.cpd import CpdCredits, CpdUseCases, CreditCounter
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases, CustomBadgeRules
 from guild_reputation.app.event_handlers import (
     CommunityEventHandlers,
@@ -59,6 +62,7 @@ from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUse
 from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
+from guild_reputation.domain.cpd import Evidence
 from guild_reputation.domain.credential_signing import load_signing_key
 from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.insights import Weeks
@@ -90,6 +94,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_recognition.INDEXES,
             *mongo_ratings.INDEXES,
             *mongo_board_snapshots.INDEXES,
+            *mongo_cpd.INDEXES,
             *consumer_indexes(),
         ],
     )
@@ -100,6 +105,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_ledger.OUTBOX_COLLECTIONS,
             *mongo_badges.OUTBOX_COLLECTIONS,
             *mongo_recognition.OUTBOX_COLLECTIONS,
+            *mongo_cpd.OUTBOX_COLLECTIONS,
         ],
     )
     calendar = Calendar(settings.leaderboard_timezone)
@@ -162,6 +168,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     if ticks:
         log.info("custom badge counters built from the ticks", ticks=ticks)
     ratings = MongoRatings(infra.db)
+    cpd_store = MongoCpd(infra.db, on_events=relay.wake)
+    cpd_counter = CreditCounter(cpd_store)
+    cpd_credits = CpdCredits(cpd_store, cpd_counter, Evidence(settings.cpd_evidence_base_url))
     points_handlers = ContentEventHandlers(
         ledger,
         live,
@@ -188,6 +197,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             insight_handlers.content_handlers(),
             recognition_handlers.content_handlers(),
             CuratorRules(badges, ratings).handlers(),
+            cpd_credits.handlers(),
         ),
     )
     community_consumer = await event_consumer(
@@ -199,6 +209,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             insight_handlers.community_handlers(),
             recognition_handlers.community_handlers(),
             points_handlers.community_handlers(),
+            cpd_credits.community_handlers(),
         ),
     )
     points_stream = PointsStream(
@@ -233,6 +244,14 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 RecognitionUseCases(recognition, roles, visibility),
                 TagQueries(ledger, readers),
                 definition_use_cases,
+                cpd=CpdUseCases(
+                    cpd_store,
+                    cpd_counter,
+                    roles,
+                    visibility,
+                    issuer=settings.badge_issuer_name,
+                    export_max=settings.cpd_export_max,
+                ),
             ),
             server,
         )

@@ -45,3 +45,7 @@ class ReputationSettings(ServiceSettings):
     badge_signing_key: str = ""
     # The community service, asked when the local role read model has not heard of someone yet.
     community_addr: str = "127.0.0.1:50051"
+    # CPD evidence links point at this web address (questions, resources, surveys, collections under it).
+    cpd_evidence_base_url: str = "https://guild.example.org"
+    # Most credits one CPD export holds.
+    cpd_export_max: int = 5_000

@@ -19,6 +19,7 @@ from guild_common.auth import current_principal
 from guild_common.prototime import request_time
 from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.app.badges import BadgeUseCases
+from guild_reputation.app.cpd import CpdUseCases
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.queries import LeaderboardQueries, TagQueries
@@ -31,6 +32,7 @@ from guild_reputation.domain.leaderboard import Standing
 from guild_reputation.domain.periods import PeriodKind
 from guild_reputation.domain.recognition import ContributionSummary
 from guild_reputation.domain.rules import Rule, RuleSetting
+from guild_reputation.entrypoints.cpd_api import CpdRpcs
 
 _PERIOD_FROM_PB = {
     pb.PERIOD_UNSPECIFIED: PeriodKind.ALL_TIME,
@@ -202,7 +204,7 @@ def _summary(c: ContributionSummary) -> recognition_pb.ContributionSummary:
     return message
 
 
-class ReputationServicer(api_grpc.ReputationServiceServicer):
+class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
     def __init__(
         self,
         queries: LeaderboardQueries,
@@ -212,7 +214,9 @@ class ReputationServicer(api_grpc.ReputationServiceServicer):
         recognition: RecognitionUseCases,
         tags: TagQueries,
         definitions: BadgeDefinitionUseCases,
+        cpd: CpdUseCases | None = None,
     ) -> None:
+        self._cpd = cpd
         self._definitions = definitions
         self._recognition = recognition
         self._tags = tags

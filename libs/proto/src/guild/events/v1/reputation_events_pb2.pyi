@@ -213,3 +213,63 @@ class RecognitionSummaryIssued(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RecognitionSummaryIssued: _TypeAlias = RecognitionSummaryIssued  # noqa: Y015
+
+@_typing.final
+class CpdCreditRecorded(_message.Message):
+    """type guild.reputation.cpd_credit_recorded.v1: a CPD credit counted towards a member's CPD year (once per
+    credit; a credit waiting for a reflection is published when the reflection is added).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDIT_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    ACTIVITY_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    EVIDENCE_URL_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
+    ACTIVITY_TIME_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    credit_id: _builtins.str
+    """"<event id>:<rule>"."""
+    community_id: _builtins.str
+    member_id: _builtins.str
+    activity: _builtins.str
+    """answer_accepted, resource_reviewed, reflection_survey or collection_published."""
+    minutes: _builtins.int
+    cpd_year: _builtins.int
+    """The calendar year the CPD year starts in."""
+    evidence_url: _builtins.str
+    """A link to the answer, resource, survey or collection."""
+    source_event_id: _builtins.str
+    """ce-id of the event the credit derives from."""
+    description: _builtins.str
+    @_builtins.property
+    def activity_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        credit_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+        activity: _builtins.str = ...,
+        minutes: _builtins.int = ...,
+        cpd_year: _builtins.int = ...,
+        evidence_url: _builtins.str = ...,
+        source_event_id: _builtins.str = ...,
+        activity_time: _timestamp_pb2.Timestamp | None = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["activity_time", b"activity_time", "record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activity", b"activity", "activity_time", b"activity_time", "community_id", b"community_id", "cpd_year", b"cpd_year", "credit_id", b"credit_id", "description", b"description", "evidence_url", b"evidence_url", "member_id", b"member_id", "minutes", b"minutes", "record_time", b"record_time", "source_event_id", b"source_event_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CpdCreditRecorded: _TypeAlias = CpdCreditRecorded  # noqa: Y015

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from guild.reputation.v1 import badge_pb2 as _badge_pb2
+from guild.reputation.v1 import cpd_pb2 as _cpd_pb2
 from guild.reputation.v1 import insights_pb2 as _insights_pb2
 from guild.reputation.v1 import leaderboard_pb2 as _leaderboard_pb2
 from guild.reputation.v1 import points_rules_pb2 as _points_rules_pb2
@@ -847,3 +848,365 @@ class GetBadgeIssuerResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBadgeIssuerResponse: _TypeAlias = GetBadgeIssuerResponse  # noqa: Y015
+
+@_typing.final
+class SetCpdRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    """rules.community_id is ignored; this one is used."""
+    @_builtins.property
+    def rules(self) -> _cpd_pb2.CpdRules: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        rules: _cpd_pb2.CpdRules | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCpdRulesRequest: _TypeAlias = SetCpdRulesRequest  # noqa: Y015
+
+@_typing.final
+class SetCpdRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _cpd_pb2.CpdRules: ...
+    def __init__(
+        self,
+        *,
+        rules: _cpd_pb2.CpdRules | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCpdRulesResponse: _TypeAlias = SetCpdRulesResponse  # noqa: Y015
+
+@_typing.final
+class GetCpdRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCpdRulesRequest: _TypeAlias = GetCpdRulesRequest  # noqa: Y015
+
+@_typing.final
+class GetCpdRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> _cpd_pb2.CpdRules: ...
+    def __init__(
+        self,
+        *,
+        rules: _cpd_pb2.CpdRules | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCpdRulesResponse: _TypeAlias = GetCpdRulesResponse  # noqa: Y015
+
+@_typing.final
+class AddCpdReflectionRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDIT_ID_FIELD_NUMBER: _builtins.int
+    REFLECTION_FIELD_NUMBER: _builtins.int
+    credit_id: _builtins.str
+    @_builtins.property
+    def reflection(self) -> _cpd_pb2.CpdReflection: ...
+    def __init__(
+        self,
+        *,
+        credit_id: _builtins.str = ...,
+        reflection: _cpd_pb2.CpdReflection | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reflection", b"reflection"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit_id", b"credit_id", "reflection", b"reflection"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCpdReflectionRequest: _TypeAlias = AddCpdReflectionRequest  # noqa: Y015
+
+@_typing.final
+class AddCpdReflectionResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDIT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def credit(self) -> _cpd_pb2.CpdCredit: ...
+    def __init__(
+        self,
+        *,
+        credit: _cpd_pb2.CpdCredit | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["credit", b"credit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddCpdReflectionResponse: _TypeAlias = AddCpdReflectionResponse  # noqa: Y015
+
+@_typing.final
+class ListCpdLogRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    MEMBER_ID_FIELD_NUMBER: _builtins.int
+    cpd_year: _builtins.int
+    """The calendar year the CPD year starts in; 0 means the CPD year running now."""
+    community_id: _builtins.str
+    """Empty means every community."""
+    page_size: _builtins.int
+    """At most 100; 0 means 50."""
+    page_token: _builtins.str
+    member_id: _builtins.str
+    """Empty means the caller; anyone else is refused."""
+    def __init__(
+        self,
+        *,
+        cpd_year: _builtins.int = ...,
+        community_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        member_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "cpd_year", b"cpd_year", "member_id", b"member_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCpdLogRequest: _TypeAlias = ListCpdLogRequest  # noqa: Y015
+
+@_typing.final
+class ListCpdLogResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREDITS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    cpd_year: _builtins.int
+    @_builtins.property
+    def credits(self) -> _containers.RepeatedCompositeFieldContainer[_cpd_pb2.CpdCredit]: ...
+    @_builtins.property
+    def totals(self) -> _cpd_pb2.CpdTotals:
+        """Over the whole year (every page)."""
+
+    def __init__(
+        self,
+        *,
+        credits: _abc.Iterable[_cpd_pb2.CpdCredit] | None = ...,
+        totals: _cpd_pb2.CpdTotals | None = ...,
+        next_page_token: _builtins.str = ...,
+        cpd_year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpd_year", b"cpd_year", "credits", b"credits", "next_page_token", b"next_page_token", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCpdLogResponse: _TypeAlias = ListCpdLogResponse  # noqa: Y015
+
+@_typing.final
+class ExportCpdLogRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    FORMAT_FIELD_NUMBER: _builtins.int
+    cpd_year: _builtins.int
+    """The calendar year the CPD year starts in; 0 means the CPD year running now."""
+    community_id: _builtins.str
+    """Empty means every community."""
+    format: _cpd_pb2.CpdExportFormat.ValueType
+    """Unspecified means CSV."""
+    def __init__(
+        self,
+        *,
+        cpd_year: _builtins.int = ...,
+        community_id: _builtins.str = ...,
+        format: _cpd_pb2.CpdExportFormat.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "cpd_year", b"cpd_year", "format", b"format"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCpdLogRequest: _TypeAlias = ExportCpdLogRequest  # noqa: Y015
+
+@_typing.final
+class ExportCpdLogResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTENT_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    content: _builtins.bytes
+    content_type: _builtins.str
+    """text/csv; charset=utf-8 or text/html; charset=utf-8."""
+    filename: _builtins.str
+    @_builtins.property
+    def totals(self) -> _cpd_pb2.CpdTotals: ...
+    def __init__(
+        self,
+        *,
+        content: _builtins.bytes = ...,
+        content_type: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        totals: _cpd_pb2.CpdTotals | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "content_type", b"content_type", "filename", b"filename", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportCpdLogResponse: _TypeAlias = ExportCpdLogResponse  # noqa: Y015
+
+@_typing.final
+class SetCpdSharingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    SHARED_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    shared: _builtins.bool
+    """True grants, false revokes."""
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        shared: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "shared", b"shared"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCpdSharingRequest: _TypeAlias = SetCpdSharingRequest  # noqa: Y015
+
+@_typing.final
+class SetCpdSharingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    SHARED_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    shared: _builtins.bool
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        shared: _builtins.bool = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "shared", b"shared", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCpdSharingResponse: _TypeAlias = SetCpdSharingResponse  # noqa: Y015
+
+@_typing.final
+class ListCpdMemberTotalsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    cpd_year: _builtins.int
+    """The calendar year the CPD year starts in; 0 means the CPD year running now."""
+    page_size: _builtins.int
+    """At most 100; 0 means 50."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        cpd_year: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "cpd_year", b"cpd_year", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCpdMemberTotalsRequest: _TypeAlias = ListCpdMemberTotalsRequest  # noqa: Y015
+
+@_typing.final
+class ListCpdMemberTotalsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTALS_FIELD_NUMBER: _builtins.int
+    NOT_SHARED_MEMBERS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    CPD_YEAR_FIELD_NUMBER: _builtins.int
+    not_shared_members: _builtins.int
+    """Members with CPD minutes in the year who do not share them: counted, not shown."""
+    next_page_token: _builtins.str
+    cpd_year: _builtins.int
+    @_builtins.property
+    def totals(self) -> _containers.RepeatedCompositeFieldContainer[_cpd_pb2.CpdMemberTotal]:
+        """Members who share their totals, by member id."""
+
+    def __init__(
+        self,
+        *,
+        totals: _abc.Iterable[_cpd_pb2.CpdMemberTotal] | None = ...,
+        not_shared_members: _builtins.int = ...,
+        next_page_token: _builtins.str = ...,
+        cpd_year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cpd_year", b"cpd_year", "next_page_token", b"next_page_token", "not_shared_members", b"not_shared_members", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCpdMemberTotalsResponse: _TypeAlias = ListCpdMemberTotalsResponse  # noqa: Y015

@@ -115,6 +115,41 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.FromString,
                 _registered_method=True)
+        self.SetCpdRules = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/SetCpdRules',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesResponse.FromString,
+                _registered_method=True)
+        self.GetCpdRules = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/GetCpdRules',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesResponse.FromString,
+                _registered_method=True)
+        self.AddCpdReflection = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/AddCpdReflection',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionResponse.FromString,
+                _registered_method=True)
+        self.ListCpdLog = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ListCpdLog',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogResponse.FromString,
+                _registered_method=True)
+        self.ExportCpdLog = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ExportCpdLog',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogResponse.FromString,
+                _registered_method=True)
+        self.SetCpdSharing = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/SetCpdSharing',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingResponse.FromString,
+                _registered_method=True)
+        self.ListCpdMemberTotals = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ListCpdMemberTotals',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsResponse.FromString,
+                _registered_method=True)
 
 
 class ReputationServiceServicer:
@@ -239,6 +274,55 @@ class ReputationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetCpdRules(self, request, context):
+        """Sets a community's CPD rules (replacing any before). Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCpdRules(self, request, context):
+        """A community's CPD rules (enabled false when it has none). Any signed-in caller who may see it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddCpdReflection(self, request, context):
+        """Adds the caller's reflection to their credit waiting for one, which then counts (within the caps).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCpdLog(self, request, context):
+        """The caller's CPD log for one CPD year, oldest first, with the year's totals. Only the learner.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCpdLog(self, request, context):
+        """The caller's CPD log for one CPD year as CSV or a printable HTML statement. Only the learner.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetCpdSharing(self, request, context):
+        """Grants or revokes the community's owners sight of the caller's CPD totals in the community.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCpdMemberTotals(self, request, context):
+        """The CPD totals of the members who share them with the community's owners. Owners only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReputationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -321,6 +405,41 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     servicer.GetBadgeIssuer,
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.SerializeToString,
+            ),
+            'SetCpdRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCpdRules,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesResponse.SerializeToString,
+            ),
+            'GetCpdRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCpdRules,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesResponse.SerializeToString,
+            ),
+            'AddCpdReflection': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddCpdReflection,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionResponse.SerializeToString,
+            ),
+            'ListCpdLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCpdLog,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogResponse.SerializeToString,
+            ),
+            'ExportCpdLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCpdLog,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogResponse.SerializeToString,
+            ),
+            'SetCpdSharing': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCpdSharing,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingResponse.SerializeToString,
+            ),
+            'ListCpdMemberTotals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCpdMemberTotals,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -756,6 +875,195 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/GetBadgeIssuer',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetBadgeIssuerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCpdRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/SetCpdRules',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCpdRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/GetCpdRules',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetCpdRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddCpdReflection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/AddCpdReflection',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.AddCpdReflectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCpdLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ListCpdLog',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCpdLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ExportCpdLog',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ExportCpdLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCpdSharing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/SetCpdSharing',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.SetCpdSharingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCpdMemberTotals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ListCpdMemberTotals',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ListCpdMemberTotalsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,20 @@ class ReputationServiceStub:
     """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
     signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
     """
+    SetCpdRules: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.SetCpdRulesRequest, _reputation_service_pb2.SetCpdRulesResponse]
+    """Sets a community's CPD rules (replacing any before). Owners only."""
+    GetCpdRules: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetCpdRulesRequest, _reputation_service_pb2.GetCpdRulesResponse]
+    """A community's CPD rules (enabled false when it has none). Any signed-in caller who may see it."""
+    AddCpdReflection: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.AddCpdReflectionRequest, _reputation_service_pb2.AddCpdReflectionResponse]
+    """Adds the caller's reflection to their credit waiting for one, which then counts (within the caps)."""
+    ListCpdLog: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ListCpdLogRequest, _reputation_service_pb2.ListCpdLogResponse]
+    """The caller's CPD log for one CPD year, oldest first, with the year's totals. Only the learner."""
+    ExportCpdLog: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportCpdLogRequest, _reputation_service_pb2.ExportCpdLogResponse]
+    """The caller's CPD log for one CPD year as CSV or a printable HTML statement. Only the learner."""
+    SetCpdSharing: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.SetCpdSharingRequest, _reputation_service_pb2.SetCpdSharingResponse]
+    """Grants or revokes the community's owners sight of the caller's CPD totals in the community."""
+    ListCpdMemberTotals: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ListCpdMemberTotalsRequest, _reputation_service_pb2.ListCpdMemberTotalsResponse]
+    """The CPD totals of the members who share them with the community's owners. Owners only."""
 
 @_typing.type_check_only
 class ReputationServiceAsyncStub(ReputationServiceStub):
@@ -125,6 +139,20 @@ class ReputationServiceAsyncStub(ReputationServiceStub):
     """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
     signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
     """
+    SetCpdRules: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.SetCpdRulesRequest, _reputation_service_pb2.SetCpdRulesResponse]  # type: ignore[assignment]
+    """Sets a community's CPD rules (replacing any before). Owners only."""
+    GetCpdRules: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetCpdRulesRequest, _reputation_service_pb2.GetCpdRulesResponse]  # type: ignore[assignment]
+    """A community's CPD rules (enabled false when it has none). Any signed-in caller who may see it."""
+    AddCpdReflection: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.AddCpdReflectionRequest, _reputation_service_pb2.AddCpdReflectionResponse]  # type: ignore[assignment]
+    """Adds the caller's reflection to their credit waiting for one, which then counts (within the caps)."""
+    ListCpdLog: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ListCpdLogRequest, _reputation_service_pb2.ListCpdLogResponse]  # type: ignore[assignment]
+    """The caller's CPD log for one CPD year, oldest first, with the year's totals. Only the learner."""
+    ExportCpdLog: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ExportCpdLogRequest, _reputation_service_pb2.ExportCpdLogResponse]  # type: ignore[assignment]
+    """The caller's CPD log for one CPD year as CSV or a printable HTML statement. Only the learner."""
+    SetCpdSharing: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.SetCpdSharingRequest, _reputation_service_pb2.SetCpdSharingResponse]  # type: ignore[assignment]
+    """Grants or revokes the community's owners sight of the caller's CPD totals in the community."""
+    ListCpdMemberTotals: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ListCpdMemberTotalsRequest, _reputation_service_pb2.ListCpdMemberTotalsResponse]  # type: ignore[assignment]
+    """The CPD totals of the members who share them with the community's owners. Owners only."""
 
 class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
     """Points, leaderboards and badges."""
@@ -267,5 +295,61 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         """The issuer of exported credentials: its Open Badges Profile and the public keys its credentials are
         signed with (a JSON Web Key Set), for verifiers. Any signed-in caller.
         """
+
+    @_abc_1.abstractmethod
+    def SetCpdRules(
+        self,
+        request: _reputation_service_pb2.SetCpdRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.SetCpdRulesResponse, _abc.Awaitable[_reputation_service_pb2.SetCpdRulesResponse]]:
+        """Sets a community's CPD rules (replacing any before). Owners only."""
+
+    @_abc_1.abstractmethod
+    def GetCpdRules(
+        self,
+        request: _reputation_service_pb2.GetCpdRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.GetCpdRulesResponse, _abc.Awaitable[_reputation_service_pb2.GetCpdRulesResponse]]:
+        """A community's CPD rules (enabled false when it has none). Any signed-in caller who may see it."""
+
+    @_abc_1.abstractmethod
+    def AddCpdReflection(
+        self,
+        request: _reputation_service_pb2.AddCpdReflectionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.AddCpdReflectionResponse, _abc.Awaitable[_reputation_service_pb2.AddCpdReflectionResponse]]:
+        """Adds the caller's reflection to their credit waiting for one, which then counts (within the caps)."""
+
+    @_abc_1.abstractmethod
+    def ListCpdLog(
+        self,
+        request: _reputation_service_pb2.ListCpdLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ListCpdLogResponse, _abc.Awaitable[_reputation_service_pb2.ListCpdLogResponse]]:
+        """The caller's CPD log for one CPD year, oldest first, with the year's totals. Only the learner."""
+
+    @_abc_1.abstractmethod
+    def ExportCpdLog(
+        self,
+        request: _reputation_service_pb2.ExportCpdLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ExportCpdLogResponse, _abc.Awaitable[_reputation_service_pb2.ExportCpdLogResponse]]:
+        """The caller's CPD log for one CPD year as CSV or a printable HTML statement. Only the learner."""
+
+    @_abc_1.abstractmethod
+    def SetCpdSharing(
+        self,
+        request: _reputation_service_pb2.SetCpdSharingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.SetCpdSharingResponse, _abc.Awaitable[_reputation_service_pb2.SetCpdSharingResponse]]:
+        """Grants or revokes the community's owners sight of the caller's CPD totals in the community."""
+
+    @_abc_1.abstractmethod
+    def ListCpdMemberTotals(
+        self,
+        request: _reputation_service_pb2.ListCpdMemberTotalsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ListCpdMemberTotalsResponse, _abc.Awaitable[_reputation_service_pb2.ListCpdMemberTotalsResponse]]:
+        """The CPD totals of the members who share them with the community's owners. Owners only."""
 
 def add_ReputationServiceServicer_to_server(servicer: ReputationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
