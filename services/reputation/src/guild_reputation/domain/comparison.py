@@ -77,13 +77,13 @@ def wald(x1: int, n1: int, x2: int, n2: int, z: float = Z_95) -> Interval:
 
 def compare_proportions(x1: int, n1: int, x2: int, n2: int) -> Difference:
     """Pilot ``x1`` of ``n1`` against control ``x2`` of ``n2``, in percent (0 to 100)."""
-    p1 = x1 / n1 if n1 else 0.0
-    p2 = x2 / n2 if n2 else 0.0
+    pct1 = 100 * x1 / n1 if n1 else 0.0
+    pct2 = 100 * x2 / n2 if n2 else 0.0
     interval = None
     if n1 and n2:
         raw = newcombe(x1, n1, x2, n2)
         interval = Interval(100 * raw.low, 100 * raw.high)
-    return Difference(100 * p1, 100 * p2, 100 * (p1 - p2), interval, n1, n2)
+    return Difference(pct1, pct2, pct1 - pct2, interval, n1, n2)
 
 
 def median(values: Sequence[float]) -> float:
