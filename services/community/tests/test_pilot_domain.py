@@ -46,6 +46,7 @@ def test_people_are_sorted_without_duplicates_and_the_limits_hold() -> None:
         ("other", ["ann"], "control_member_ids"),
         ("", [f"p{i}" for i in range(MAX_CONTROL_MEMBERS + 1)], "control_member_ids"),
         ("", ["x" * 129], "control_member_ids"),
+        ("", [f"{i:05d}" + "x" * 95 for i in range(MAX_CONTROL_MEMBERS)], "control_member_ids"),
         ("", [" ann"], "control_member_ids"),
     ):
         _, check = _named(community, ids)

@@ -11,6 +11,8 @@ from guild_common.errors import Validator
 
 MAX_CONTROL_MEMBERS = 10_000
 MAX_MEMBER_ID_LENGTH = 128
+# The ids together, in UTF-8 bytes: the pilot_control_set event carrying them fits one NATS message (1 MB).
+MAX_CONTROL_BYTES = 600_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class PilotControl:
         )
         check.require(
             len(ids) <= MAX_CONTROL_MEMBERS, "control_member_ids", f"at most {MAX_CONTROL_MEMBERS:,} people"
+        )
+        check.require(
+            sum(len(i.encode()) for i in ids) <= MAX_CONTROL_BYTES,
+            "control_member_ids",
+            f"together at most {MAX_CONTROL_BYTES:,} bytes",
         )
         check.require(
             all(0 < len(i) <= MAX_MEMBER_ID_LENGTH and i.strip() == i for i in ids),

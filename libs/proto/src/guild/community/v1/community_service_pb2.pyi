@@ -1816,7 +1816,9 @@ class SetPilotControlRequest(_message.Message):
     """Another community's id."""
     @_builtins.property
     def control_member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Or people's ids: at most 10,000, each at most 128 characters; duplicates are dropped."""
+        """Or people's ids: at most 10,000, each at most 128 characters, together at most 600,000 bytes (UTF-8);
+        duplicates are dropped.
+        """
 
     def __init__(
         self,
