@@ -25,6 +25,11 @@ from guild_community.adapters.mongo_people import (
     PEOPLE_OUTBOX_COLLECTIONS,
     MongoPeopleRepository,
 )
+from guild_community.adapters.mongo_pilot_controls import (
+    PILOT_CONTROL_INDEXES,
+    PILOT_CONTROL_OUTBOX_COLLECTIONS,
+    MongoPilotControls,
+)
 from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
 from guild_community.adapters.mongo_surveys import (
     SURVEY_INDEXES,
@@ -35,6 +40,7 @@ from guild_community.adapters.reputation_client import ReputationGoalMeasurer
 from guild_community.app.experts import ExpertEventHandlers, ExpertQueries
 from guild_community.app.goals import GoalUseCases
 from guild_community.app.people import PeopleUseCases
+from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.surveys import SurveyUseCases
 from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
@@ -52,6 +58,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *PEOPLE_INDEXES,
             *SURVEY_INDEXES,
             *GOAL_INDEXES,
+            *PILOT_CONTROL_INDEXES,
             *EXPERT_INDEXES,
             *consumer_indexes(),
         ],
@@ -64,6 +71,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *PEOPLE_OUTBOX_COLLECTIONS,
             *SURVEY_OUTBOX_COLLECTIONS,
             *GOAL_OUTBOX_COLLECTIONS,
+            *PILOT_CONTROL_OUTBOX_COLLECTIONS,
         ],
     )
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
@@ -76,11 +84,16 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         service_token=settings.service_token,
         credentials=grpc_channel_credentials(settings),
     )
+    controls = MongoPilotControls(infra.db, on_events=relay.wake)
+    measurer = ReputationGoalMeasurer(reputation_channel)
     goals = GoalUseCases(
         MongoGoalRepository(infra.db, on_events=relay.wake),
         repository,
-        ReputationGoalMeasurer(reputation_channel),
+        measurer,
+        controls=controls,
+        comparer=measurer,
     )
+    pilots = PilotControlUseCases(controls, repository)
     directory = MongoExpertDirectory(infra.db)
     experts = ExpertQueries(directory, use_cases)
     expert_handlers = ExpertEventHandlers(directory)
@@ -95,7 +108,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
 
     def register(server: grpc.aio.Server) -> list[str]:
         community_service_pb2_grpc.add_CommunityServiceServicer_to_server(
-            CommunityServicer(use_cases, people, surveys, goals, experts), server
+            CommunityServicer(use_cases, people, surveys, goals, experts, pilots), server
         )
         return [SERVICE_NAME]
 

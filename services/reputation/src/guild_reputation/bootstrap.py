@@ -27,6 +27,7 @@ from guild_reputation.adapters import (
     mongo_custom_badges,
     mongo_insights,
     mongo_ledger,
+    mongo_pilot,
     mongo_post_tags,
     mongo_ratings,
     mongo_recognition,
@@ -40,6 +41,7 @@ from guild_reputation.adapters.mongo_cpd import MongoCpd
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
 from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.adapters.mongo_pilot import MongoPilot
 from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
@@ -57,6 +59,7 @@ from guild_reputation.app.event_handlers import (
     combine,
 )
 from guild_reputation.app.insights import InsightsHandlers, InsightsQueries
+from guild_reputation.app.pilot import PilotComparisons, PilotHandlers
 from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
@@ -91,6 +94,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             *mongo_badges.INDEXES,
             *mongo_custom_badges.INDEXES,
             *mongo_insights.INDEXES,
+            *mongo_pilot.INDEXES,
             *mongo_recognition.INDEXES,
             *mongo_ratings.INDEXES,
             *mongo_board_snapshots.INDEXES,
@@ -160,6 +164,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     weeks = Weeks(settings.leaderboard_timezone)
     insights = MongoInsights(infra.db, weeks)
     insight_handlers = InsightsHandlers(insights)
+    pilot = MongoPilot(infra.db, weeks)
     recognition = MongoRecognition(infra.db, on_events=relay.wake)
     recognition_handlers = RecognitionHandlers(recognition)
     post_tags = MongoPostTags(infra.db)
@@ -207,6 +212,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         handlers=combine(
             CommunityEventHandlers(role_model, visibility_model).handlers(),
             insight_handlers.community_handlers(),
+            PilotHandlers(pilot).community_handlers(),
             recognition_handlers.community_handlers(),
             points_handlers.community_handlers(),
             cpd_credits.community_handlers(),
@@ -244,6 +250,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
                 RecognitionUseCases(recognition, roles, visibility),
                 TagQueries(ledger, readers),
                 definition_use_cases,
+                pilots=PilotComparisons(pilot, readers, visibility),
                 cpd=CpdUseCases(
                     cpd_store,
                     cpd_counter,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guild_common.auth import Principal
-from guild_common.errors import NotFound
+from guild_common.errors import NotFound, Validator
 from guild_community.app.ports import CommunityRepository
 from guild_community.domain.authorization import Action, authorize
 from guild_community.domain.model import Community
@@ -18,3 +18,15 @@ async def authorize_visible(
     if not community.visible_to(membership):
         raise NotFound(f"community {community.id} not found", reason="COMMUNITY_NOT_FOUND")
     authorize(membership.role if membership is not None else None, action)
+
+
+async def existing_community(communities: CommunityRepository, community_id: str) -> Community:
+    """The community ``community_id``: ``InvalidArgument`` for an empty id, ``NotFound`` for an unknown
+    one."""
+    check = Validator()
+    check.require(bool(community_id), "community_id", "must not be empty")
+    check.check()
+    community = await communities.get_community(community_id)
+    if community is None:
+        raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+    return community

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
-from guild_community.app.access import authorize_visible
+from guild_community.app.access import authorize_visible, existing_community
+from guild_community.app.pilot import PilotComparer, PilotControlRepository
 from guild_community.app.ports import CommunityRepository
 from guild_community.domain.authorization import Action
 from guild_community.domain.goals import (
@@ -26,6 +26,10 @@ from guild_community.domain.goals import (
     measured_until,
 )
 from guild_community.domain.model import Community
+from guild_community.domain.pilot import PilotComparison
+
+# The window a goal report compares a pilot with its control over (as goals are measured).
+COMPARED_SPAN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class GoalMeasurer(Protocol):
 class GoalReportPage:
     goals: list[GoalProgress]
     next_token: str
+    # The pilot beside its control over the goals' window, when a control is set and measured.
+    comparison: PilotComparison | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,12 @@ class GoalUseCases:
         communities: CommunityRepository,
         measurer: GoalMeasurer,
         *,
+        controls: PilotControlRepository | None = None,
+        comparer: PilotComparer | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._controls = controls
+        self._comparer = comparer
         self._goals = goals
         self._communities = communities
         self._measurer = measurer
@@ -114,8 +124,11 @@ class GoalUseCases:
         await self._authorize(caller, community, Action.VIEW_GOALS)
         page = await self._goals.list_goals(community.id, size, page_token)
         now = self._clock()
-        measurements = await asyncio.gather(
-            *(self._measurer.measure(community.id, g.metric, measured_until(g, now)) for g in page.goals)
+        measurements, comparison = await asyncio.gather(
+            asyncio.gather(
+                *(self._measurer.measure(community.id, g.metric, measured_until(g, now)) for g in page.goals)
+            ),
+            self._comparison(community.id, now),
         )
         return GoalReportPage(
             [
@@ -123,16 +136,20 @@ class GoalUseCases:
                 for g, m in zip(page.goals, measurements, strict=True)
             ],
             page.next_token,
+            comparison,
         )
 
+    async def _comparison(self, community_id: str, now: datetime) -> PilotComparison | None:
+        """The pilot beside its control over the 30 days before now, if a control is set."""
+        if self._controls is None or self._comparer is None:
+            return None
+        control = await self._controls.get_control(community_id)
+        if control is None or not control.is_set:
+            return None
+        return await self._comparer.compare(community_id, now - COMPARED_SPAN, now)
+
     async def _community(self, community_id: str) -> Community:
-        check = Validator()
-        check.require(bool(community_id), "community_id", "must not be empty")
-        check.check()
-        community = await self._communities.get_community(community_id)
-        if community is None:
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
+        return await existing_community(self._communities, community_id)
 
     async def _authorize(self, caller: Principal, community: Community, action: Action) -> None:
         await authorize_visible(self._communities, caller, community, action)

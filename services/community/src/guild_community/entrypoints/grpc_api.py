@@ -13,6 +13,7 @@ from guild_common.auth import current_principal
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases, NewGoal
 from guild_community.app.people import PeopleUseCases
+from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.ports import CommunityFilter
 from guild_community.app.surveys import NewSurvey, SurveyUseCases
 from guild_community.app.use_cases import CommunityUseCases, NewCommunity
@@ -33,6 +34,8 @@ from guild_community.entrypoints.mapping import (
     lifecycle_from_pb,
     member_to_pb,
     patch_from_pb,
+    pilot_comparison_to_pb,
+    pilot_control_to_pb,
     profile_patch_from_pb,
     profile_to_pb,
     questions_from_pb,
@@ -56,7 +59,9 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         surveys: SurveyUseCases,
         goals: GoalUseCases,
         experts: ExpertQueries,
+        pilots: PilotControlUseCases | None = None,
     ) -> None:
+        self._pilots = pilots
         self._uc = use_cases
         self._people = people
         self._surveys = surveys
@@ -366,6 +371,34 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         page = await self._goals.report(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
-        return api.GetGoalReportResponse(
+        response = api.GetGoalReportResponse(
             goals=[goal_progress_to_pb(p) for p in page.goals], next_page_token=page.next_token
+        )
+        if page.comparison is not None:
+            response.pilot_comparison.CopyFrom(pilot_comparison_to_pb(page.comparison))
+        return response
+
+    def _pilot_controls(self) -> PilotControlUseCases:
+        assert self._pilots is not None, "pilot controls are not configured"
+        return self._pilots
+
+    async def SetPilotControl(
+        self, request: api.SetPilotControlRequest, context: Context
+    ) -> api.SetPilotControlResponse:
+        page = await self._pilot_controls().set(
+            current_principal(),
+            request.community_id,
+            request.control_community_id,
+            list(request.control_member_ids),
+        )
+        return api.SetPilotControlResponse(control=pilot_control_to_pb(page.control, page.member_ids))
+
+    async def GetPilotControl(
+        self, request: api.GetPilotControlRequest, context: Context
+    ) -> api.GetPilotControlResponse:
+        page = await self._pilot_controls().get(
+            current_principal(), request.community_id, request.page_size, request.page_token
+        )
+        return api.GetPilotControlResponse(
+            control=pilot_control_to_pb(page.control, page.member_ids), next_page_token=page.next_token
         )

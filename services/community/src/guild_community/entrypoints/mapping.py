@@ -26,6 +26,7 @@ from guild_community.domain.model import (
     Visibility,
 )
 from guild_community.domain.people import Follow, Profile, ProfilePatch
+from guild_community.domain.pilot import ComparisonMetric, PilotComparison, PilotControl
 from guild_community.domain.surveys import Answer, QuestionResult, QuestionType, Survey, SurveyState
 
 ROLE_TO_PB = {
@@ -360,4 +361,50 @@ def goal_progress_to_pb(p: GoalProgress) -> gpb.GoalProgress:
         status=GOAL_STATUS_TO_PB[p.status],
         since=timestamp(p.measurement.since),
         until=timestamp(p.measurement.until),
+    )
+
+
+COMPARISON_METRIC_TO_PB: dict[ComparisonMetric, gpb.ComparisonMetric.ValueType] = {
+    ComparisonMetric.PARTICIPATION_PCT: gpb.COMPARISON_METRIC_PARTICIPATION_PCT,
+    ComparisonMetric.QUESTIONS_ANSWERED_PCT: gpb.COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT,
+    ComparisonMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: (
+        gpb.COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS
+    ),
+}
+
+
+def pilot_control_to_pb(c: PilotControl, member_ids: Sequence[str]) -> gpb.PilotControl:
+    return gpb.PilotControl(
+        community_id=c.community_id,
+        control_community_id=c.control_community_id,
+        control_member_ids=list(member_ids),
+        control_member_count=len(c.control_member_ids),
+        set_by=c.set_by,
+        set_time=timestamp(c.set_time),
+        version=c.version,
+    )
+
+
+def pilot_comparison_to_pb(c: PilotComparison) -> gpb.PilotComparison:
+    metrics = []
+    for m in c.metrics:
+        message = gpb.MetricComparison(
+            metric=COMPARISON_METRIC_TO_PB[m.metric],
+            pilot_value=m.pilot_value,
+            control_value=m.control_value,
+            difference=m.difference,
+            pilot_sample_size=m.pilot_sample_size,
+            control_sample_size=m.control_sample_size,
+            interval_method=m.interval_method,
+        )
+        if m.interval is not None:
+            message.has_interval = True
+            message.interval_low, message.interval_high = m.interval
+        metrics.append(message)
+    return gpb.PilotComparison(
+        control_community_id=c.control_community_id,
+        control_member_count=c.control_member_count,
+        since=timestamp(c.since),
+        until=timestamp(c.until),
+        metrics=metrics,
     )

@@ -22,6 +22,7 @@ from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.cpd import CpdUseCases
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.insights import InsightsQueries
+from guild_reputation.app.pilot import PilotComparisons
 from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.use_cases import PointsRulesUseCases
@@ -30,6 +31,7 @@ from guild_reputation.domain.custom_badges import BadgeDefinition, TemplatePerio
 from guild_reputation.domain.insights import GoalMetric, GoalValue, Insights, PostKind, Scope, pct
 from guild_reputation.domain.leaderboard import Standing
 from guild_reputation.domain.periods import PeriodKind
+from guild_reputation.domain.pilot import ComparisonMetric, PilotComparison
 from guild_reputation.domain.recognition import ContributionSummary
 from guild_reputation.domain.rules import Rule, RuleSetting
 from guild_reputation.entrypoints.cpd_api import CpdRpcs
@@ -136,6 +138,43 @@ def _optional_time(message: Message, name: str) -> datetime | None:
     return request_time(message, name)
 
 
+_COMPARISON_TO_PB: dict[ComparisonMetric, insights_pb.ComparisonMetric.ValueType] = {
+    ComparisonMetric.PARTICIPATION_PCT: insights_pb.COMPARISON_METRIC_PARTICIPATION_PCT,
+    ComparisonMetric.QUESTIONS_ANSWERED_PCT: insights_pb.COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT,
+    ComparisonMetric.MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: (
+        insights_pb.COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS
+    ),
+}
+
+
+def _comparison(c: PilotComparison) -> insights_pb.PilotComparison:
+    metrics = []
+    for m in c.metrics:
+        d = m.difference
+        message = insights_pb.MetricComparison(
+            metric=_COMPARISON_TO_PB[m.metric],
+            pilot_value=d.pilot,
+            control_value=d.control,
+            difference=d.difference,
+            pilot_sample_size=d.pilot_n,
+            control_sample_size=d.control_n,
+            interval_method=m.method.value,
+        )
+        if d.interval is not None:
+            message.has_interval = True
+            message.interval_low = d.interval.low
+            message.interval_high = d.interval.high
+        metrics.append(message)
+    return insights_pb.PilotComparison(
+        community_id=c.community_id,
+        control_community_id=c.control_community_id,
+        control_member_count=c.control_member_count,
+        start_time=_timestamp(c.start),
+        end_time=_timestamp(c.end),
+        metrics=metrics,
+    )
+
+
 def _insights(i: Insights) -> insights_pb.Insights:
     q = i.questions
     message = insights_pb.Insights(
@@ -214,8 +253,10 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
         recognition: RecognitionUseCases,
         tags: TagQueries,
         definitions: BadgeDefinitionUseCases,
+        pilots: PilotComparisons | None = None,
         cpd: CpdUseCases | None = None,
     ) -> None:
+        self._pilots = pilots
         self._cpd = cpd
         self._definitions = definitions
         self._recognition = recognition
@@ -314,6 +355,20 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
             _optional_time(request, "until"),
         )
         return _goal(value)
+
+    async def ComparePilot(
+        self, request: api.ComparePilotRequest, context: grpc.aio.ServicerContext
+    ) -> api.ComparePilotResponse:
+        if self._pilots is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "pilot comparisons are not served here")
+        assert self._pilots is not None
+        comparison = await self._pilots.compare(
+            current_principal(),
+            request.community_id,
+            _optional_time(request, "start_time"),
+            _optional_time(request, "end_time"),
+        )
+        return api.ComparePilotResponse(comparison=_comparison(comparison))
 
     async def GetContributionSummary(
         self, request: api.GetContributionSummaryRequest, context: grpc.aio.ServicerContext

@@ -1781,22 +1781,130 @@ class GetGoalReportResponse(_message.Message):
 
     GOALS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    PILOT_COMPARISON_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     @_builtins.property
     def goals(self) -> _containers.RepeatedCompositeFieldContainer[_goal_pb2.GoalProgress]: ...
+    @_builtins.property
+    def pilot_comparison(self) -> _goal_pb2.PilotComparison:
+        """When a control is set and reputation has measured it: the pilot beside the control."""
+
     def __init__(
         self,
         *,
         goals: _abc.Iterable[_goal_pb2.GoalProgress] | None = ...,
         next_page_token: _builtins.str = ...,
+        pilot_comparison: _goal_pb2.PilotComparison | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pilot_comparison", b"pilot_comparison"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["goals", b"goals", "next_page_token", b"next_page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["goals", b"goals", "next_page_token", b"next_page_token", "pilot_comparison", b"pilot_comparison"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetGoalReportResponse: _TypeAlias = GetGoalReportResponse  # noqa: Y015
+
+@_typing.final
+class SetPilotControlRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_IDS_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    control_community_id: _builtins.str
+    """Another community's id."""
+    @_builtins.property
+    def control_member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Or people's ids: at most 10,000, each at most 128 characters, together at most 600,000 bytes (UTF-8);
+        duplicates are dropped.
+        """
+
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        control_community_id: _builtins.str = ...,
+        control_member_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "control_community_id", b"control_community_id", "control_member_ids", b"control_member_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPilotControlRequest: _TypeAlias = SetPilotControlRequest  # noqa: Y015
+
+@_typing.final
+class SetPilotControlResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTROL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def control(self) -> _goal_pb2.PilotControl:
+        """With the first page of the people listed."""
+
+    def __init__(
+        self,
+        *,
+        control: _goal_pb2.PilotControl | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["control", b"control"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPilotControlResponse: _TypeAlias = SetPilotControlResponse  # noqa: Y015
+
+@_typing.final
+class GetPilotControlRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    page_size: _builtins.int
+    """People listed per page: at most 1,000; 0 means 100."""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPilotControlRequest: _TypeAlias = GetPilotControlRequest  # noqa: Y015
+
+@_typing.final
+class GetPilotControlResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTROL_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def control(self) -> _goal_pb2.PilotControl: ...
+    def __init__(
+        self,
+        *,
+        control: _goal_pb2.PilotControl | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["control", b"control"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control", b"control", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPilotControlResponse: _TypeAlias = GetPilotControlResponse  # noqa: Y015
 
 @_typing.final
 class ListExpertsRequest(_message.Message):

@@ -225,6 +225,16 @@ class CommunityServiceStub:
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.SerializeToString,
                 response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.FromString,
                 _registered_method=True)
+        self.SetPilotControl = channel.unary_unary(
+                '/guild.community.v1.CommunityService/SetPilotControl',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlResponse.FromString,
+                _registered_method=True)
+        self.GetPilotControl = channel.unary_unary(
+                '/guild.community.v1.CommunityService/GetPilotControl',
+                request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlRequest.SerializeToString,
+                response_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlResponse.FromString,
+                _registered_method=True)
         self.ListExperts = channel.unary_unary(
                 '/guild.community.v1.CommunityService/ListExperts',
                 request_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.ListExpertsRequest.SerializeToString,
@@ -509,6 +519,23 @@ class CommunityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPilotControl(self, request, context):
+        """Names the control group the community (a pilot, or in any lifecycle) is compared against: another
+        community (existing, visible to the caller, not itself) or up to 10,000 people. Replaces the control
+        set before; both empty removes it. Owners only (manage_goals). Publishes pilot_control_set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPilotControl(self, request, context):
+        """The community's control group; NOT_FOUND (PILOT_CONTROL_NOT_FOUND) when none is set. Members
+        (view_goals).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListExperts(self, request, context):
         """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
         see it), or across all communities (points earned in hidden communities are left out there).
@@ -709,6 +736,16 @@ def add_CommunityServiceServicer_to_server(servicer, server):
                     servicer.GetGoalReport,
                     request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.FromString,
                     response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.SerializeToString,
+            ),
+            'SetPilotControl': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPilotControl,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlResponse.SerializeToString,
+            ),
+            'GetPilotControl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPilotControl,
+                    request_deserializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlRequest.FromString,
+                    response_serializer=guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlResponse.SerializeToString,
             ),
             'ListExperts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListExperts,
@@ -1743,6 +1780,60 @@ class CommunityService:
             '/guild.community.v1.CommunityService/GetGoalReport',
             guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportRequest.SerializeToString,
             guild_dot_community_dot_v1_dot_community__service__pb2.GetGoalReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetPilotControl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/SetPilotControl',
+            guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.SetPilotControlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPilotControl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.community.v1.CommunityService/GetPilotControl',
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlRequest.SerializeToString,
+            guild_dot_community_dot_v1_dot_community__service__pb2.GetPilotControlResponse.FromString,
             options,
             channel_credentials,
             insecure,

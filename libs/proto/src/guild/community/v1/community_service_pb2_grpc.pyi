@@ -120,6 +120,15 @@ class CommunityServiceStub:
     by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
     service cannot be reached (no partial report).
     """
+    SetPilotControl: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.SetPilotControlRequest, _community_service_pb2.SetPilotControlResponse]
+    """Names the control group the community (a pilot, or in any lifecycle) is compared against: another
+    community (existing, visible to the caller, not itself) or up to 10,000 people. Replaces the control
+    set before; both empty removes it. Owners only (manage_goals). Publishes pilot_control_set.
+    """
+    GetPilotControl: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.GetPilotControlRequest, _community_service_pb2.GetPilotControlResponse]
+    """The community's control group; NOT_FOUND (PILOT_CONTROL_NOT_FOUND) when none is set. Members
+    (view_goals).
+    """
     ListExperts: _grpc.UnaryUnaryMultiCallable[_community_service_pb2.ListExpertsRequest, _community_service_pb2.ListExpertsResponse]
     """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
     see it), or across all communities (points earned in hidden communities are left out there).
@@ -216,6 +225,15 @@ class CommunityServiceAsyncStub(CommunityServiceStub):
     """How the community is doing against its goals: each goal with its current value and status, measured
     by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
     service cannot be reached (no partial report).
+    """
+    SetPilotControl: _aio.UnaryUnaryMultiCallable[_community_service_pb2.SetPilotControlRequest, _community_service_pb2.SetPilotControlResponse]  # type: ignore[assignment]
+    """Names the control group the community (a pilot, or in any lifecycle) is compared against: another
+    community (existing, visible to the caller, not itself) or up to 10,000 people. Replaces the control
+    set before; both empty removes it. Owners only (manage_goals). Publishes pilot_control_set.
+    """
+    GetPilotControl: _aio.UnaryUnaryMultiCallable[_community_service_pb2.GetPilotControlRequest, _community_service_pb2.GetPilotControlResponse]  # type: ignore[assignment]
+    """The community's control group; NOT_FOUND (PILOT_CONTROL_NOT_FOUND) when none is set. Members
+    (view_goals).
     """
     ListExperts: _aio.UnaryUnaryMultiCallable[_community_service_pb2.ListExpertsRequest, _community_service_pb2.ListExpertsResponse]  # type: ignore[assignment]
     """People to ask about a topic, best first (see Expert for the ranking). In one community (anyone who can
@@ -538,6 +556,27 @@ class CommunityServiceServicer(metaclass=_abc_1.ABCMeta):
         """How the community is doing against its goals: each goal with its current value and status, measured
         by the reputation service. Members of the community (view_goals). UNAVAILABLE while the reputation
         service cannot be reached (no partial report).
+        """
+
+    @_abc_1.abstractmethod
+    def SetPilotControl(
+        self,
+        request: _community_service_pb2.SetPilotControlRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.SetPilotControlResponse, _abc.Awaitable[_community_service_pb2.SetPilotControlResponse]]:
+        """Names the control group the community (a pilot, or in any lifecycle) is compared against: another
+        community (existing, visible to the caller, not itself) or up to 10,000 people. Replaces the control
+        set before; both empty removes it. Owners only (manage_goals). Publishes pilot_control_set.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPilotControl(
+        self,
+        request: _community_service_pb2.GetPilotControlRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_community_service_pb2.GetPilotControlResponse, _abc.Awaitable[_community_service_pb2.GetPilotControlResponse]]:
+        """The community's control group; NOT_FOUND (PILOT_CONTROL_NOT_FOUND) when none is set. Members
+        (view_goals).
         """
 
     @_abc_1.abstractmethod

@@ -26,19 +26,27 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from guild.community.v1 import community_pb2 as guild_dot_community_dot_v1_dot_community__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dguild/community/v1/goal.proto\x12\x12guild.community.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"guild/community/v1/community.proto\"\x94\x02\n\x04Goal\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12.\n\x06metric\x18\x03 \x01(\x0e\x32\x1e.guild.community.v1.GoalMetric\x12\x0e\n\x06target\x18\x04 \x01(\x01\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x10set_in_lifecycle\x18\x06 \x01(\x0e\x32\x1d.guild.community.v1.Lifecycle\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe8\x01\n\x0cGoalProgress\x12&\n\x04goal\x18\x01 \x01(\x0b\x32\x18.guild.community.v1.Goal\x12\x15\n\rcurrent_value\x18\x02 \x01(\x01\x12\x13\n\x0bsample_size\x18\x03 \x01(\x03\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.guild.community.v1.GoalStatus\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x95\x02\n\nGoalMetric\x12\x1b\n\x17GOAL_METRIC_UNSPECIFIED\x10\x00\x12)\n%GOAL_METRIC_WEEKLY_ACTIVE_MEMBERS_PCT\x10\x01\x12\x31\n-GOAL_METRIC_QUESTIONS_ANSWERED_WITHIN_24H_PCT\x10\x02\x12\x33\n/GOAL_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS\x10\x03\x12 \n\x1cGOAL_METRIC_CONTRIBUTORS_PCT\x10\x04\x12\x35\n1GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT\x10\x05*\xa6\x01\n\nGoalStatus\x12\x1b\n\x17GOAL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13GOAL_STATUS_UNKNOWN\x10\x01\x12\x18\n\x14GOAL_STATUS_ON_TRACK\x10\x02\x12\x16\n\x12GOAL_STATUS_BEHIND\x10\x03\x12\x18\n\x14GOAL_STATUS_ACHIEVED\x10\x04\x12\x16\n\x12GOAL_STATUS_MISSED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dguild/community/v1/goal.proto\x12\x12guild.community.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"guild/community/v1/community.proto\"\x94\x02\n\x04Goal\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12.\n\x06metric\x18\x03 \x01(\x0e\x32\x1e.guild.community.v1.GoalMetric\x12\x0e\n\x06target\x18\x04 \x01(\x01\x12,\n\x08\x64\x65\x61\x64line\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x10set_in_lifecycle\x18\x06 \x01(\x0e\x32\x1d.guild.community.v1.Lifecycle\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe8\x01\n\x0cGoalProgress\x12&\n\x04goal\x18\x01 \x01(\x0b\x32\x18.guild.community.v1.Goal\x12\x15\n\rcurrent_value\x18\x02 \x01(\x01\x12\x13\n\x0bsample_size\x18\x03 \x01(\x03\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.guild.community.v1.GoalStatus\x12)\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcb\x01\n\x0cPilotControl\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x1c\n\x14\x63ontrol_community_id\x18\x02 \x01(\t\x12\x1a\n\x12\x63ontrol_member_ids\x18\x03 \x03(\t\x12\x1c\n\x14\x63ontrol_member_count\x18\x04 \x01(\x03\x12\x0e\n\x06set_by\x18\x05 \x01(\t\x12,\n\x08set_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x07 \x01(\x03\"\x9c\x02\n\x10MetricComparison\x12\x34\n\x06metric\x18\x01 \x01(\x0e\x32$.guild.community.v1.ComparisonMetric\x12\x13\n\x0bpilot_value\x18\x02 \x01(\x01\x12\x15\n\rcontrol_value\x18\x03 \x01(\x01\x12\x12\n\ndifference\x18\x04 \x01(\x01\x12\x14\n\x0chas_interval\x18\x05 \x01(\x08\x12\x14\n\x0cinterval_low\x18\x06 \x01(\x01\x12\x15\n\rinterval_high\x18\x07 \x01(\x01\x12\x19\n\x11pilot_sample_size\x18\x08 \x01(\x03\x12\x1b\n\x13\x63ontrol_sample_size\x18\t \x01(\x03\x12\x17\n\x0finterval_method\x18\n \x01(\t\"\xda\x01\n\x0fPilotComparison\x12\x1c\n\x14\x63ontrol_community_id\x18\x01 \x01(\t\x12\x1c\n\x14\x63ontrol_member_count\x18\x02 \x01(\x03\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07metrics\x18\x05 \x03(\x0b\x32$.guild.community.v1.MetricComparison*\x95\x02\n\nGoalMetric\x12\x1b\n\x17GOAL_METRIC_UNSPECIFIED\x10\x00\x12)\n%GOAL_METRIC_WEEKLY_ACTIVE_MEMBERS_PCT\x10\x01\x12\x31\n-GOAL_METRIC_QUESTIONS_ANSWERED_WITHIN_24H_PCT\x10\x02\x12\x33\n/GOAL_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS\x10\x03\x12 \n\x1cGOAL_METRIC_CONTRIBUTORS_PCT\x10\x04\x12\x35\n1GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT\x10\x05*\xa6\x01\n\nGoalStatus\x12\x1b\n\x17GOAL_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13GOAL_STATUS_UNKNOWN\x10\x01\x12\x18\n\x14GOAL_STATUS_ON_TRACK\x10\x02\x12\x16\n\x12GOAL_STATUS_BEHIND\x10\x03\x12\x18\n\x14GOAL_STATUS_ACHIEVED\x10\x04\x12\x16\n\x12GOAL_STATUS_MISSED\x10\x05*\xc7\x01\n\x10\x43omparisonMetric\x12!\n\x1d\x43OMPARISON_METRIC_UNSPECIFIED\x10\x00\x12\'\n#COMPARISON_METRIC_PARTICIPATION_PCT\x10\x01\x12,\n(COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT\x10\x02\x12\x39\n5COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.community.v1.goal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GOALMETRIC']._serialized_start=637
-  _globals['_GOALMETRIC']._serialized_end=914
-  _globals['_GOALSTATUS']._serialized_start=917
-  _globals['_GOALSTATUS']._serialized_end=1083
+  _globals['_GOALMETRIC']._serialized_start=1351
+  _globals['_GOALMETRIC']._serialized_end=1628
+  _globals['_GOALSTATUS']._serialized_start=1631
+  _globals['_GOALSTATUS']._serialized_end=1797
+  _globals['_COMPARISONMETRIC']._serialized_start=1800
+  _globals['_COMPARISONMETRIC']._serialized_end=1999
   _globals['_GOAL']._serialized_start=123
   _globals['_GOAL']._serialized_end=399
   _globals['_GOALPROGRESS']._serialized_start=402
   _globals['_GOALPROGRESS']._serialized_end=634
+  _globals['_PILOTCONTROL']._serialized_start=637
+  _globals['_PILOTCONTROL']._serialized_end=840
+  _globals['_METRICCOMPARISON']._serialized_start=843
+  _globals['_METRICCOMPARISON']._serialized_end=1127
+  _globals['_PILOTCOMPARISON']._serialized_start=1130
+  _globals['_PILOTCOMPARISON']._serialized_end=1348
 # @@protoc_insertion_point(module_scope)

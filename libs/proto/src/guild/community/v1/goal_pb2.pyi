@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from guild.community.v1 import community_pb2 as _community_pb2
 import builtins as _builtins
@@ -86,6 +88,32 @@ GOAL_STATUS_ACHIEVED: GoalStatus.ValueType  # 4
 GOAL_STATUS_MISSED: GoalStatus.ValueType  # 5
 """The deadline has passed and the value at the deadline did not meet the target."""
 Global___GoalStatus: _TypeAlias = GoalStatus  # noqa: Y015
+
+class _ComparisonMetric:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ComparisonMetricEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ComparisonMetric.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMPARISON_METRIC_UNSPECIFIED: _ComparisonMetric.ValueType  # 0
+    COMPARISON_METRIC_PARTICIPATION_PCT: _ComparisonMetric.ValueType  # 1
+    """Share of members active in the period; a difference of proportions."""
+    COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT: _ComparisonMetric.ValueType  # 2
+    """Share of the period's questions with at least one answer; a difference of proportions."""
+    COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: _ComparisonMetric.ValueType  # 3
+    """Median seconds to the first answer; a difference of medians."""
+
+class ComparisonMetric(_ComparisonMetric, metaclass=_ComparisonMetricEnumTypeWrapper):
+    """A figure a pilot is compared on with its control group."""
+
+COMPARISON_METRIC_UNSPECIFIED: ComparisonMetric.ValueType  # 0
+COMPARISON_METRIC_PARTICIPATION_PCT: ComparisonMetric.ValueType  # 1
+"""Share of members active in the period; a difference of proportions."""
+COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT: ComparisonMetric.ValueType  # 2
+"""Share of the period's questions with at least one answer; a difference of proportions."""
+COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: ComparisonMetric.ValueType  # 3
+"""Median seconds to the first answer; a difference of medians."""
+Global___ComparisonMetric: _TypeAlias = ComparisonMetric  # noqa: Y015
 
 @_typing.final
 class Goal(_message.Message):
@@ -175,3 +203,138 @@ class GoalProgress(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GoalProgress: _TypeAlias = GoalProgress  # noqa: Y015
+
+@_typing.final
+class PilotControl(_message.Message):
+    """The group a pilot is compared against: another community (that did not get the intervention), or a list
+    of people. Exactly one of control_community_id and control_member_ids is set.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_IDS_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    SET_TIME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    control_community_id: _builtins.str
+    control_member_count: _builtins.int
+    """How many people are listed."""
+    set_by: _builtins.str
+    version: _builtins.int
+    @_builtins.property
+    def control_member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A page of the people listed (see GetPilotControlRequest), sorted."""
+
+    @_builtins.property
+    def set_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        control_community_id: _builtins.str = ...,
+        control_member_ids: _abc.Iterable[_builtins.str] | None = ...,
+        control_member_count: _builtins.int = ...,
+        set_by: _builtins.str = ...,
+        set_time: _timestamp_pb2.Timestamp | None = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["set_time", b"set_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "control_community_id", b"control_community_id", "control_member_count", b"control_member_count", "control_member_ids", b"control_member_ids", "set_by", b"set_by", "set_time", b"set_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PilotControl: _TypeAlias = PilotControl  # noqa: Y015
+
+@_typing.final
+class MetricComparison(_message.Message):
+    """One metric of the pilot beside the control's (see guild.reputation.v1.MetricComparison)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    PILOT_VALUE_FIELD_NUMBER: _builtins.int
+    CONTROL_VALUE_FIELD_NUMBER: _builtins.int
+    DIFFERENCE_FIELD_NUMBER: _builtins.int
+    HAS_INTERVAL_FIELD_NUMBER: _builtins.int
+    INTERVAL_LOW_FIELD_NUMBER: _builtins.int
+    INTERVAL_HIGH_FIELD_NUMBER: _builtins.int
+    PILOT_SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    CONTROL_SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    INTERVAL_METHOD_FIELD_NUMBER: _builtins.int
+    metric: Global___ComparisonMetric.ValueType
+    pilot_value: _builtins.float
+    control_value: _builtins.float
+    difference: _builtins.float
+    """pilot_value - control_value."""
+    has_interval: _builtins.bool
+    """Whether the 95 % confidence interval of the difference is set (both groups measured)."""
+    interval_low: _builtins.float
+    interval_high: _builtins.float
+    pilot_sample_size: _builtins.int
+    control_sample_size: _builtins.int
+    interval_method: _builtins.str
+    """"newcombe_hybrid_score" or "bootstrap_percentile"."""
+    def __init__(
+        self,
+        *,
+        metric: Global___ComparisonMetric.ValueType = ...,
+        pilot_value: _builtins.float = ...,
+        control_value: _builtins.float = ...,
+        difference: _builtins.float = ...,
+        has_interval: _builtins.bool = ...,
+        interval_low: _builtins.float = ...,
+        interval_high: _builtins.float = ...,
+        pilot_sample_size: _builtins.int = ...,
+        control_sample_size: _builtins.int = ...,
+        interval_method: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_sample_size", b"control_sample_size", "control_value", b"control_value", "difference", b"difference", "has_interval", b"has_interval", "interval_high", b"interval_high", "interval_low", b"interval_low", "interval_method", b"interval_method", "metric", b"metric", "pilot_sample_size", b"pilot_sample_size", "pilot_value", b"pilot_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricComparison: _TypeAlias = MetricComparison  # noqa: Y015
+
+@_typing.final
+class PilotComparison(_message.Message):
+    """The pilot beside its control over the goals' window (the 30 days before now). Observational, not proof
+    that the pilot caused a difference.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTROL_COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    control_community_id: _builtins.str
+    control_member_count: _builtins.int
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricComparison]: ...
+    def __init__(
+        self,
+        *,
+        control_community_id: _builtins.str = ...,
+        control_member_count: _builtins.int = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
+        metrics: _abc.Iterable[Global___MetricComparison] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_community_id", b"control_community_id", "control_member_count", b"control_member_count", "metrics", b"metrics", "since", b"since", "until", b"until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PilotComparison: _TypeAlias = PilotComparison  # noqa: Y015

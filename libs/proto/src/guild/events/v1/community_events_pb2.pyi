@@ -692,3 +692,52 @@ class GoalSet(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GoalSet: _TypeAlias = GoalSet  # noqa: Y015
+
+@_typing.final
+class PilotControlSet(_message.Message):
+    """type guild.community.pilot_control_set.v1: an owner named (or removed) the control group a pilot is
+    compared against: another community, or a list of people; neither set means no control.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_IDS_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    SET_TIME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PROGRAMME_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    control_community_id: _builtins.str
+    set_by: _builtins.str
+    version: _builtins.int
+    """Increases with every change of the community's control: consumers keep the highest."""
+    programme: _builtins.str
+    region: _builtins.str
+    @_builtins.property
+    def control_member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """At most 10,000, sorted, without duplicates."""
+
+    @_builtins.property
+    def set_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        control_community_id: _builtins.str = ...,
+        control_member_ids: _abc.Iterable[_builtins.str] | None = ...,
+        set_by: _builtins.str = ...,
+        set_time: _timestamp_pb2.Timestamp | None = ...,
+        version: _builtins.int = ...,
+        programme: _builtins.str = ...,
+        region: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["set_time", b"set_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "control_community_id", b"control_community_id", "control_member_ids", b"control_member_ids", "programme", b"programme", "region", b"region", "set_by", b"set_by", "set_time", b"set_time", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PilotControlSet: _TypeAlias = PilotControlSet  # noqa: Y015

@@ -55,6 +55,44 @@ GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT: GoalMetric.ValueType  # 5
 """Members who joined in [since, until) and asked a question within 30 days of joining, as a share of them."""
 Global___GoalMetric: _TypeAlias = GoalMetric  # noqa: Y015
 
+class _ComparisonMetric:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ComparisonMetricEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ComparisonMetric.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMPARISON_METRIC_UNSPECIFIED: _ComparisonMetric.ValueType  # 0
+    COMPARISON_METRIC_PARTICIPATION_PCT: _ComparisonMetric.ValueType  # 1
+    """Members active (posted, answered, voted or commented) in the period, as a share of the members at its
+    end (for a control list: of the people listed). A difference of proportions.
+    """
+    COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT: _ComparisonMetric.ValueType  # 2
+    """Questions asked in the period with at least one answer (by someone other than the asker), as a share
+    of them. A difference of proportions.
+    """
+    COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: _ComparisonMetric.ValueType  # 3
+    """Median seconds from asking to the first answer, over the period's answered questions. A difference of
+    medians.
+    """
+
+class ComparisonMetric(_ComparisonMetric, metaclass=_ComparisonMetricEnumTypeWrapper):
+    """A figure a pilot is compared on with its control group."""
+
+COMPARISON_METRIC_UNSPECIFIED: ComparisonMetric.ValueType  # 0
+COMPARISON_METRIC_PARTICIPATION_PCT: ComparisonMetric.ValueType  # 1
+"""Members active (posted, answered, voted or commented) in the period, as a share of the members at its
+end (for a control list: of the people listed). A difference of proportions.
+"""
+COMPARISON_METRIC_QUESTIONS_ANSWERED_PCT: ComparisonMetric.ValueType  # 2
+"""Questions asked in the period with at least one answer (by someone other than the asker), as a share
+of them. A difference of proportions.
+"""
+COMPARISON_METRIC_MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS: ComparisonMetric.ValueType  # 3
+"""Median seconds from asking to the first answer, over the period's answered questions. A difference of
+medians.
+"""
+Global___ComparisonMetric: _TypeAlias = ComparisonMetric  # noqa: Y015
+
 @_typing.final
 class PostsByKind(_message.Message):
     """Posts of a week by kind."""
@@ -212,3 +250,101 @@ class Contributor(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Contributor: _TypeAlias = Contributor  # noqa: Y015
+
+@_typing.final
+class MetricComparison(_message.Message):
+    """One metric of a pilot beside its control's over the same period."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    PILOT_VALUE_FIELD_NUMBER: _builtins.int
+    CONTROL_VALUE_FIELD_NUMBER: _builtins.int
+    DIFFERENCE_FIELD_NUMBER: _builtins.int
+    HAS_INTERVAL_FIELD_NUMBER: _builtins.int
+    INTERVAL_LOW_FIELD_NUMBER: _builtins.int
+    INTERVAL_HIGH_FIELD_NUMBER: _builtins.int
+    PILOT_SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    CONTROL_SAMPLE_SIZE_FIELD_NUMBER: _builtins.int
+    INTERVAL_METHOD_FIELD_NUMBER: _builtins.int
+    metric: Global___ComparisonMetric.ValueType
+    pilot_value: _builtins.float
+    """Percent (0 to 100) for the *_pct metrics, seconds for the median."""
+    control_value: _builtins.float
+    difference: _builtins.float
+    """pilot_value - control_value (percentage points, or seconds)."""
+    has_interval: _builtins.bool
+    """Whether the interval is set: both groups have something to measure."""
+    interval_low: _builtins.float
+    """The 95 % confidence interval of the difference, in the difference's unit."""
+    interval_high: _builtins.float
+    pilot_sample_size: _builtins.int
+    """Members (participation) or questions (answered share) or answered questions (median) measured."""
+    control_sample_size: _builtins.int
+    interval_method: _builtins.str
+    """How the interval is computed: "newcombe_hybrid_score" or "bootstrap_percentile"."""
+    def __init__(
+        self,
+        *,
+        metric: Global___ComparisonMetric.ValueType = ...,
+        pilot_value: _builtins.float = ...,
+        control_value: _builtins.float = ...,
+        difference: _builtins.float = ...,
+        has_interval: _builtins.bool = ...,
+        interval_low: _builtins.float = ...,
+        interval_high: _builtins.float = ...,
+        pilot_sample_size: _builtins.int = ...,
+        control_sample_size: _builtins.int = ...,
+        interval_method: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["control_sample_size", b"control_sample_size", "control_value", b"control_value", "difference", b"difference", "has_interval", b"has_interval", "interval_high", b"interval_high", "interval_low", b"interval_low", "interval_method", b"interval_method", "metric", b"metric", "pilot_sample_size", b"pilot_sample_size", "pilot_value", b"pilot_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetricComparison: _TypeAlias = MetricComparison  # noqa: Y015
+
+@_typing.final
+class PilotComparison(_message.Message):
+    """A pilot community beside its control group over one period. Observational: a difference says how the two
+    groups differed, not that the pilot caused it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    CONTROL_MEMBER_COUNT_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    control_community_id: _builtins.str
+    """The control: a community, or a list of people (then control_member_count people, whose activity in
+    every community but the pilot and hidden ones is counted).
+    """
+    control_member_count: _builtins.int
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def metrics(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetricComparison]: ...
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        control_community_id: _builtins.str = ...,
+        control_member_count: _builtins.int = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+        metrics: _abc.Iterable[Global___MetricComparison] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "control_community_id", b"control_community_id", "control_member_count", b"control_member_count", "end_time", b"end_time", "metrics", b"metrics", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PilotComparison: _TypeAlias = PilotComparison  # noqa: Y015

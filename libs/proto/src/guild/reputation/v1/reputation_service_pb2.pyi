@@ -452,6 +452,57 @@ class GetGoalProgressResponse(_message.Message):
 Global___GetGoalProgressResponse: _TypeAlias = GetGoalProgressResponse  # noqa: Y015
 
 @_typing.final
+class ComparePilotRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    community_id: _builtins.str
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset means 30 days before end_time."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset means now. At most 366 days after start_time."""
+
+    def __init__(
+        self,
+        *,
+        community_id: _builtins.str = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["community_id", b"community_id", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComparePilotRequest: _TypeAlias = ComparePilotRequest  # noqa: Y015
+
+@_typing.final
+class ComparePilotResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPARISON_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def comparison(self) -> _insights_pb2.PilotComparison: ...
+    def __init__(
+        self,
+        *,
+        comparison: _insights_pb2.PilotComparison | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComparePilotResponse: _TypeAlias = ComparePilotResponse  # noqa: Y015
+
+@_typing.final
 class GetContributionSummaryRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -75,6 +75,11 @@ class ReputationServiceStub:
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.SerializeToString,
                 response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.FromString,
                 _registered_method=True)
+        self.ComparePilot = channel.unary_unary(
+                '/guild.reputation.v1.ReputationService/ComparePilot',
+                request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotRequest.SerializeToString,
+                response_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotResponse.FromString,
+                _registered_method=True)
         self.GetContributionSummary = channel.unary_unary(
                 '/guild.reputation.v1.ReputationService/GetContributionSummary',
                 request_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetContributionSummaryRequest.SerializeToString,
@@ -208,6 +213,16 @@ class ReputationServiceServicer:
 
     def GetGoalProgress(self, request, context):
         """A community's current value of a goal metric. Members of the community, or services.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ComparePilot(self, request, context):
+        """A pilot community's participation, answered questions and time to first answer beside its control
+        group's (set in the community service, learnt from pilot_control_set events) over one period, with
+        differences and 95 % confidence intervals. Members of the pilot, or services; a hidden pilot or control
+        is NOT_FOUND to callers who may not see it. FAILED_PRECONDITION (NO_PILOT_CONTROL) without a control.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -365,6 +380,11 @@ def add_ReputationServiceServicer_to_server(servicer, server):
                     servicer.GetGoalProgress,
                     request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.FromString,
                     response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.SerializeToString,
+            ),
+            'ComparePilot': grpc.unary_unary_rpc_method_handler(
+                    servicer.ComparePilot,
+                    request_deserializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotRequest.FromString,
+                    response_serializer=guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotResponse.SerializeToString,
             ),
             'GetContributionSummary': grpc.unary_unary_rpc_method_handler(
                     servicer.GetContributionSummary,
@@ -659,6 +679,33 @@ class ReputationService:
             '/guild.reputation.v1.ReputationService/GetGoalProgress',
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressRequest.SerializeToString,
             guild_dot_reputation_dot_v1_dot_reputation__service__pb2.GetGoalProgressResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ComparePilot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.reputation.v1.ReputationService/ComparePilot',
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotRequest.SerializeToString,
+            guild_dot_reputation_dot_v1_dot_reputation__service__pb2.ComparePilotResponse.FromString,
             options,
             channel_credentials,
             insecure,

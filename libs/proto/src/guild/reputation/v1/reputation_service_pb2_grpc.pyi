@@ -51,6 +51,12 @@ class ReputationServiceStub:
     """
     GetGoalProgress: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetGoalProgressRequest, _reputation_service_pb2.GetGoalProgressResponse]
     """A community's current value of a goal metric. Members of the community, or services."""
+    ComparePilot: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.ComparePilotRequest, _reputation_service_pb2.ComparePilotResponse]
+    """A pilot community's participation, answered questions and time to first answer beside its control
+    group's (set in the community service, learnt from pilot_control_set events) over one period, with
+    differences and 95 % confidence intervals. Members of the pilot, or services; a hidden pilot or control
+    is NOT_FOUND to callers who may not see it. FAILED_PRECONDITION (NO_PILOT_CONTROL) without a control.
+    """
     GetContributionSummary: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.GetContributionSummaryRequest, _reputation_service_pb2.GetContributionSummaryResponse]
     """A member's contributions over a period. The member, an owner of a community they belong to, or a service."""
     RequestContributionSummary: _grpc.UnaryUnaryMultiCallable[_reputation_service_pb2.RequestContributionSummaryRequest, _reputation_service_pb2.RequestContributionSummaryResponse]
@@ -114,6 +120,12 @@ class ReputationServiceAsyncStub(ReputationServiceStub):
     """
     GetGoalProgress: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetGoalProgressRequest, _reputation_service_pb2.GetGoalProgressResponse]  # type: ignore[assignment]
     """A community's current value of a goal metric. Members of the community, or services."""
+    ComparePilot: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.ComparePilotRequest, _reputation_service_pb2.ComparePilotResponse]  # type: ignore[assignment]
+    """A pilot community's participation, answered questions and time to first answer beside its control
+    group's (set in the community service, learnt from pilot_control_set events) over one period, with
+    differences and 95 % confidence intervals. Members of the pilot, or services; a hidden pilot or control
+    is NOT_FOUND to callers who may not see it. FAILED_PRECONDITION (NO_PILOT_CONTROL) without a control.
+    """
     GetContributionSummary: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.GetContributionSummaryRequest, _reputation_service_pb2.GetContributionSummaryResponse]  # type: ignore[assignment]
     """A member's contributions over a period. The member, an owner of a community they belong to, or a service."""
     RequestContributionSummary: _aio.UnaryUnaryMultiCallable[_reputation_service_pb2.RequestContributionSummaryRequest, _reputation_service_pb2.RequestContributionSummaryResponse]  # type: ignore[assignment]
@@ -222,6 +234,18 @@ class ReputationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_reputation_service_pb2.GetGoalProgressResponse, _abc.Awaitable[_reputation_service_pb2.GetGoalProgressResponse]]:
         """A community's current value of a goal metric. Members of the community, or services."""
+
+    @_abc_1.abstractmethod
+    def ComparePilot(
+        self,
+        request: _reputation_service_pb2.ComparePilotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_reputation_service_pb2.ComparePilotResponse, _abc.Awaitable[_reputation_service_pb2.ComparePilotResponse]]:
+        """A pilot community's participation, answered questions and time to first answer beside its control
+        group's (set in the community service, learnt from pilot_control_set events) over one period, with
+        differences and 95 % confidence intervals. Members of the pilot, or services; a hidden pilot or control
+        is NOT_FOUND to callers who may not see it. FAILED_PRECONDITION (NO_PILOT_CONTROL) without a control.
+        """
 
     @_abc_1.abstractmethod
     def GetContributionSummary(
