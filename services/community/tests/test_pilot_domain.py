@@ -34,20 +34,22 @@ def _named(control_community_id: str = "", ids: list[str] | None = None) -> tupl
 
 
 def test_people_are_sorted_without_duplicates_and_the_limits_hold() -> None:
-    control, check = _named(ids=["bob", "ann", "bob"])
+    control, check = _named(ids=["bob", "ann", "eve", "dan", "bob", "cat"])
     check.check()
-    assert control.control_member_ids == ("ann", "bob")
+    assert control.control_member_ids == ("ann", "bob", "cat", "dan", "eve")
     assert control.is_set
     cleared, check = _named()
     check.check()
     assert not cleared.is_set
     for community, ids, field in (
         ("pilot", [], "control_community_id"),
-        ("other", ["ann"], "control_member_ids"),
+        ("other", ["ann", "bob", "cat", "dan", "eve"], "control_member_ids"),
         ("", [f"p{i}" for i in range(MAX_CONTROL_MEMBERS + 1)], "control_member_ids"),
-        ("", ["x" * 129], "control_member_ids"),
+        ("", ["x" * 129, "bob", "cat", "dan", "eve"], "control_member_ids"),
         ("", [f"{i:05d}" + "x" * 95 for i in range(MAX_CONTROL_MEMBERS)], "control_member_ids"),
-        ("", [" ann"], "control_member_ids"),
+        ("", [" ann", "bob", "cat", "dan", "eve"], "control_member_ids"),
+        # Fewer than five different people: a list this small would show their own activity.
+        ("", ["ann", "bob", "cat", "dan", "dan"], "control_member_ids"),
     ):
         _, check = _named(community, ids)
         with pytest.raises(InvalidArgument):

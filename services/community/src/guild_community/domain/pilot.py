@@ -10,6 +10,9 @@ from enum import StrEnum
 from guild_common.errors import Validator
 
 MAX_CONTROL_MEMBERS = 10_000
+# A control list of fewer people would let any pilot member read a few colleagues' activity off the
+# comparison (the figures are aggregates of the list).
+MIN_CONTROL_MEMBERS = 5
 MAX_MEMBER_ID_LENGTH = 128
 # The ids together, in UTF-8 bytes: the pilot_control_set event carrying them fits one NATS message (1 MB).
 MAX_CONTROL_BYTES = 600_000
@@ -54,6 +57,11 @@ class PilotControl:
         )
         check.require(
             len(ids) <= MAX_CONTROL_MEMBERS, "control_member_ids", f"at most {MAX_CONTROL_MEMBERS:,} people"
+        )
+        check.require(
+            not ids or len(set(ids)) >= MIN_CONTROL_MEMBERS,
+            "control_member_ids",
+            f"at least {MIN_CONTROL_MEMBERS} different people, so no one's activity shows in the figures",
         )
         check.require(
             sum(len(i.encode()) for i in ids) <= MAX_CONTROL_BYTES,

@@ -1816,8 +1816,8 @@ class SetPilotControlRequest(_message.Message):
     """Another community's id."""
     @_builtins.property
     def control_member_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Or people's ids: at most 10,000, each at most 128 characters, together at most 600,000 bytes (UTF-8);
-        duplicates are dropped.
+        """Or people's ids: 5 to 10,000 different people (fewer would expose their own activity), each at most
+        128 characters, together at most 600,000 bytes (UTF-8); duplicates are dropped.
         """
 
     def __init__(
