@@ -24,10 +24,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from guild_common.auth import TokenVerifier, current_principal
 from guild_common.errors import Unauthenticated
-from guild_common.grpc.server import ServiceServer
 from guild_common.settings import ServiceSettings
 from guild_testing.fixtures import auth
-from guild_testing.workers import IdleWorker, raw_bytes
+from guild_testing.workers import probe_server, raw_bytes
 
 ISSUER = AUDIENCE = "guild"
 
@@ -205,37 +204,16 @@ def _hmac_signed(claims: dict[str, Any], secret: bytes, *, kid: str) -> str:
     return f"{header}.{payload}.{part(signature)}"
 
 
+async def whoami(request: bytes, context: Any) -> bytes:
+    return current_principal().subject.encode()
+
+
 @pytest_asyncio.fixture
 async def jwks_server(provider: Provider) -> AsyncIterator[grpc.aio.Channel]:
-    async def whoami(request: bytes, context: Any) -> bytes:
-        return current_principal().subject.encode()
-
-    def register(srv: grpc.aio.Server) -> list[str]:
-        handler = grpc.unary_unary_rpc_method_handler(
-            whoami, request_deserializer=raw_bytes, response_serializer=raw_bytes
-        )
-        srv.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("test.Probe", {"WhoAmI": handler})]
-        )
-        return ["test.Probe"]
-
-    async def healthy() -> bool:
-        return True
-
-    settings = ServiceSettings(
-        service_name="probe",
-        grpc_host="127.0.0.1",
-        grpc_port=0,
-        shutdown_grace_seconds=1,
-        jwt_jwks_url=provider.url,
-        jwt_jwks_min_refresh_seconds=0.2,
-    )
-    srv = ServiceServer(settings, register=register, workers=[IdleWorker()], healthy=healthy)
-    await srv.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}")
-    yield channel
-    await channel.close()
-    await srv.stop()
+    async with probe_server(
+        "test.Probe", unary={"WhoAmI": whoami}, jwt_jwks_url=provider.url, jwt_jwks_min_refresh_seconds=0.2
+    ) as channel:
+        yield channel
 
 
 async def test_the_server_verifies_rotating_keys(provider: Provider, jwks_server: grpc.aio.Channel) -> None:

@@ -16,11 +16,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from guild_common.auth import Principal
 from guild_common.errors import ResourceExhausted
 from guild_common.grpc.limits import RequestLimits
-from guild_common.grpc.server import ServiceServer
-from guild_common.settings import ServiceSettings
 from guild_testing.fixtures import auth, token_for
 from guild_testing.status import details_of, error_details
-from guild_testing.workers import IdleWorker, raw_bytes
+from guild_testing.workers import probe_server, raw_bytes
 
 MAX_STREAMS = 8
 RATE, BURST = 5.0, 10
@@ -42,39 +40,16 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
         yield chan
 
 
-@contextlib.asynccontextmanager
-async def _serving(**overrides: Any) -> AsyncIterator[grpc.aio.Channel]:
-    def register(srv: grpc.aio.Server) -> list[str]:
-        handlers = {
-            "Ping": grpc.unary_unary_rpc_method_handler(
-                ping, request_deserializer=raw_bytes, response_serializer=raw_bytes
-            ),
-            "Follow": grpc.unary_stream_rpc_method_handler(
-                follow, request_deserializer=raw_bytes, response_serializer=raw_bytes
-            ),
-        }
-        srv.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Limits", handlers)])
-        return ["test.Limits"]
-
-    async def healthy() -> bool:
-        return True
-
-    settings = ServiceSettings(
-        service_name="probe",
-        grpc_host="127.0.0.1",
-        grpc_port=0,
-        shutdown_grace_seconds=1,
+def _serving(**overrides: Any) -> contextlib.AbstractAsyncContextManager[grpc.aio.Channel]:
+    return probe_server(
+        "test.Limits",
+        unary={"Ping": ping},
+        streams={"Follow": follow},
         max_streams_per_principal=MAX_STREAMS,
         rate_limit_per_second=RATE,
         rate_limit_burst=BURST,
         **overrides,
     )
-    srv = ServiceServer(settings, register=register, workers=[IdleWorker()], healthy=healthy)
-    await srv.start()
-    chan = grpc.aio.insecure_channel(f"127.0.0.1:{srv.port}")
-    yield chan
-    await chan.close()
-    await srv.stop()
 
 
 def _ping(channel: grpc.aio.Channel) -> Any:

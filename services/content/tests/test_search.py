@@ -317,7 +317,9 @@ async def test_each_term_is_its_own_bounded_lookup(suite: Suite) -> None:
         ]
     )
     # Posts stored before search documents existed get theirs from the backfill.
+    assert await SearchIndex(db).missing()
     assert await SearchIndex(db).backfill() == 601
+    assert not await SearchIndex(db).missing()
     found = await _search(suite, community_id=suite.community_id, query="annual leave pension", page_size=3)
     assert (found.hits[0].question.id, found.hits[0].relevance) == (old.id, 6)
     posts = await _search_posts(suite, query="pension leave", page_size=1)

@@ -225,9 +225,10 @@ class SearchIndex:
         return [d["_id"] async for d in cursor]
 
     async def missing(self) -> bool:
-        """Whether some posts may have no search document (fewer search documents than posts)."""
-        posts = await self._posts.count_documents({})
-        return posts > await self._search.count_documents({})
+        """Whether some posts may have no search document (fewer search documents than posts), from the
+        collections' counts rather than a count of every document."""
+        posts = await self._posts.estimated_document_count()
+        return posts > await self._search.estimated_document_count()
 
     async def backfill(self) -> int:
         """Write the search documents of posts that have none, from one pass over the posts; returns how
