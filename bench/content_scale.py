@@ -51,7 +51,7 @@ from guild_content.adapters.mongo_repository import QUESTIONS, question_document
 from guild_content.adapters.search_index import POST_SEARCH, search_document
 from guild_content.config import ContentSettings
 from guild_content.domain.model import Question
-from guild_testing.bench import ECHO, bare_echo_server, median_p99_us, progress
+from guild_testing.bench import ECHO, CpuMeter, bare_echo_server, median_p99_us, progress
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 from guild_testing.servers import FerretServer, NatsServer
@@ -180,10 +180,14 @@ async def _latencies(calls: Calls, echo: Callable[[], Awaitable[Any]], rounds: i
 
 
 async def _votes(
-    content: api_grpc.ContentServiceStub, question_id: str, answer_ids: list[str], rng: random.Random
+    content: api_grpc.ContentServiceStub,
+    question_id: str,
+    answer_ids: list[str],
+    rng: random.Random,
+    per_voter: int,
+    meter: CpuMeter,
 ) -> tuple[float, bool]:
     last: dict[tuple[str, str], int] = {}
-    per_voter = 25
 
     async def voter(name: str, offset: int) -> None:
         for n in range(per_voter):
@@ -195,10 +199,10 @@ async def _votes(
             )
             last[(name, answer_id)] = value
 
-    started = time.perf_counter()
+    meter.start()
     await asyncio.gather(*(voter(v, i) for i, v in enumerate(VOTERS)))
-    elapsed = time.perf_counter() - started
-    return len(VOTERS) * per_voter / elapsed, all(
+    meter.stop()
+    return len(VOTERS) * per_voter / meter.wall, all(
         sum(v for (_, a), v in last.items() if a == answer_id) == score
         for answer_id, score in (await _scores(content, question_id)).items()
     )
@@ -305,10 +309,18 @@ async def _measure(
                 median, p99 = median_p99_us(samples[name])
                 print(f"| {label} | {median:,.0f} | {p99:,.0f} | {median / 1e6 / echo_median:.1f} |")
     await echo_server.stop(None)
-    rate, exact = await _votes(content, target.question.id, answer_ids, rng)
+    meter = CpuMeter({"services and client": None, "store": args.store_pid, "nats": args.nats_pid})
+    votes = len(VOTERS) * args.votes_per_voter
+    rate, exact = await _votes(content, target.question.id, answer_ids, rng, args.votes_per_voter, meter)
     print(
         f"\nvotes at {seeded:,} posts: {len(VOTERS)} voters at once, {rate:,.0f} votes/s; scores "
         f"{'equal the votes cast' if exact else 'DIFFER from the votes cast'}"
+    )
+    cpu = ", ".join(f"{name} {ms:.2f} ms" for name, ms in meter.per_item_ms(votes).items())
+    busiest, bound = meter.busiest(votes)
+    print(
+        f"CPU per vote: {cpu}; the cores allow {meter.ceiling(votes):,.0f} votes/s at that cost, "
+        f"one core of the {busiest} {bound:,.0f}/s"
     )
     print("\n| call | " + " | ".join(f"{size:,} posts" for size, _ in summary) + " |")
     print("|---|" + "---:|" * len(summary))
@@ -325,6 +337,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--ferretdb", type=Path, default=None, help="FerretDB binary (default: the build)")
     parser.add_argument("--disable-index-pushdown", action="store_true")
+    parser.add_argument("--votes-per-voter", type=int, default=25)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="guild-bench-") as tmp:
         ferret = FerretServer(
@@ -337,6 +350,9 @@ def main() -> None:
         try:
             ferret.start()
             nats_server.start()
+            assert ferret.process
+            assert nats_server.process
+            args.store_pid, args.nats_pid = ferret.process.pid, nats_server.process.pid
             asyncio.run(_run(args, ferret.uri, nats_server.url))
         finally:
             nats_server.stop()

@@ -63,6 +63,7 @@ from guild_reputation.adapters.mongo_ledger import LEDGER, TOTALS, total_id
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.periods import ALL_TIME, Calendar
+from guild_testing.bench import CpuMeter
 from guild_testing.fixtures import token_for
 from guild_testing.servers import FerretServer, NatsServer
 
@@ -332,6 +333,12 @@ class RunResult:
     store_ms: dict[str, float]
     lags_ms: list[float]
     paced_rate: float
+    # CPU ms per message during the drain, by process (this one runs the service).
+    cpu_ms: dict[str, float]
+    # Messages/s the machine's cores allow at that CPU cost, nothing else running.
+    ceiling: float
+    # The process that spent the most CPU, and the messages/s one core of it allows.
+    busiest: tuple[str, float]
 
     def quarter_rates(self) -> tuple[float, float]:
         """Messages/s over the first and the last quarter of the drain's messages."""
@@ -516,11 +523,14 @@ async def _one_run(args: argparse.Namespace, uri: str, nats_url: str, run: int) 
     publish_s = await publish_all(js, stream)
 
     app = await ServiceApp.create(settings, build)
+    meter = CpuMeter({"service": None, **args.measured})
     started = time.perf_counter()
+    meter.start()
     await app.start()
     try:
         COMMANDS.reset(settings.database_name)
         drain_s, progress = await _wait_drained(db, js, len(expected.entries), args.timeout, started)
+        meter.stop()
         COMMANDS.counting = False
         commands, statements, store_ms = COMMANDS.count, COMMANDS.statements, dict(COMMANDS.millis)
         rate = args.paced_rate or _last_quarter_rate(progress, len(stream), drain_s) / 3
@@ -550,6 +560,9 @@ async def _one_run(args: argparse.Namespace, uri: str, nats_url: str, run: int) 
         entries=drained_entries,
         lags_ms=lags,
         paced_rate=achieved,
+        cpu_ms=meter.per_item_ms(len(stream)),
+        ceiling=meter.ceiling(len(stream)),
+        busiest=meter.busiest(len(stream)),
     )
 
 
@@ -591,6 +604,15 @@ def _table(args: argparse.Namespace, results: list[RunResult]) -> Iterator[str]:
         f"| store write statements per message (updates, inserts, deletes; median) | "
         f"{statistics.median(r.statements / r.published for r in results):.1f} |"
     )
+    cpu = ", ".join(
+        f"{name} {statistics.median(r.cpu_ms[name] for r in results):.2f} ms" for name in first.cpu_ms
+    )
+    yield f"| CPU per message during the drain (median) | {cpu} |"
+    ceiling = statistics.median(r.ceiling for r in results)
+    yield f"| messages/s the cores allow at that CPU cost (median) | {_rate(ceiling)} |"
+    busiest = first.busiest[0]
+    bound = statistics.median(r.busiest[1] for r in results)
+    yield f"| messages/s one core of the busiest process ({busiest}) allows (median) | {_rate(bound)} |"
     yield "| entries lost / doubled, dead letters, points off | 0 / 0, 0, 0 (checked) |"
     if lags:
         yield (
@@ -672,6 +694,12 @@ def main() -> None:
                 nats_server.start()
                 servers.append(nats_server)
                 nats_url = nats_server.url
+            # CPU is measured for this process and the servers it started.
+            args.measured = {
+                "store" if isinstance(server, FerretServer) else "nats": server.process.pid
+                for server in servers
+                if server.process
+            }
             asyncio.run(_run(args, uri, nats_url))
         finally:
             for server in reversed(servers):

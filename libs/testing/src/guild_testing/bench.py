@@ -1,10 +1,14 @@
-"""What the benchmarks share: the bare gRPC echo they are measured against, and summary figures."""
+"""What the benchmarks share: the bare gRPC echo they are measured against, summary figures, and the CPU
+time processes spend on a phase."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -34,3 +38,51 @@ def median_p99_us(samples: list[float]) -> tuple[float, float]:
 
 def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user and system) a process has used so far; this process when ``pid`` is None."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds each named process spends between ``start`` and ``stop``, beside the wall time:
+    what a phase costs where, so that a throughput can be set against what the machine's cores allow.
+    ``None`` names this process."""
+
+    pids: Mapping[str, int | None]
+    used: dict[str, float] = field(default_factory=dict)
+    wall: float = 0.0
+    _started: dict[str, float] = field(default_factory=dict)
+    _wall_started: float = 0.0
+
+    def start(self) -> None:
+        self._started = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._wall_started = time.perf_counter()
+
+    def stop(self) -> None:
+        self.wall = time.perf_counter() - self._wall_started
+        self.used = {name: cpu_seconds(pid) - self._started[name] for name, pid in self.pids.items()}
+
+    def per_item_ms(self, items: int) -> dict[str, float]:
+        """Milliseconds of CPU each process spent per item of the phase."""
+        return {name: seconds * 1000 / items for name, seconds in self.used.items()}
+
+    def ceiling(self, items: int, cores: int | None = None) -> float:
+        """Items per second the machine's cores could do at this CPU cost per item, all processes
+        together, were nothing else running."""
+        total = sum(self.used.values())
+        return (cores or os.cpu_count() or 1) * items / total if total else float("inf")
+
+    def busiest(self, items: int) -> tuple[str, float]:
+        """The process that spent the most CPU, and the items per second one core of it allows: the
+        bound for a process that does its work on one core (the embedded store writes one
+        transaction at a time)."""
+        name, seconds = max(self.used.items(), key=lambda item: item[1])
+        return name, items / seconds if seconds else float("inf")

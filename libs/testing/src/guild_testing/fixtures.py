@@ -6,6 +6,7 @@ or read events directly."""
 
 from __future__ import annotations
 
+import functools
 import re
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -112,8 +113,15 @@ def settings_for(infra: Infra, request: pytest.FixtureRequest, clean_streams: No
     return make
 
 
+@functools.cache
+def _token_settings() -> ServiceSettings:
+    """The default settings tokens are signed with, read once: building settings reads the environment
+    and ``.env``, which costs more than signing the token itself."""
+    return ServiceSettings()
+
+
 def token_for(subject: str, *, scopes: tuple[str, ...] = ()) -> str:
-    defaults = ServiceSettings()
+    defaults = _token_settings()
     return issue_token(
         subject,
         secret=defaults.jwt_secret,

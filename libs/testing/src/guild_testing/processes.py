@@ -64,6 +64,10 @@ class ManagedProcess:
             )
         return cls(name, process, log_path)
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def signal(self, sig: int) -> None:
         if self.process.poll() is None:
             os.kill(self.process.pid, sig)
