@@ -32,11 +32,24 @@ class Queries:
         self._b = backends
 
     async def communities(self, viewer: Metadata, programme: str) -> Json:
+        """Those the viewer may see, with the hidden ones they belong to (listed only with ``mine``)."""
+        seen, mine = await asyncio.gather(
+            self._list_communities(viewer, programme, mine=False),
+            self._list_communities(viewer, programme, mine=True),
+        )
+        by_id = {c["id"]: c for c in [*seen, *mine]}
+        found = sorted(by_id.values(), key=lambda c: (c["name"].lower(), c["id"]))
+        programmes = sorted({c["programme"] for c in found if c["programme"]})
+        return {"communities": found, "programmes": programmes}
+
+    async def _list_communities(self, viewer: Metadata, programme: str, *, mine: bool) -> list[Json]:
         found: list[Json] = []
         token = ""
         for _ in range(MAX_COMMUNITY_PAGES):
             page: community_api.ListCommunitiesResponse = await self._b.community.ListCommunities(
-                community_api.ListCommunitiesRequest(programme=programme, page_size=200, page_token=token),
+                community_api.ListCommunitiesRequest(
+                    programme=programme, mine=mine, page_size=200, page_token=token
+                ),
                 metadata=viewer,
                 timeout=self._b.timeout,
             )
@@ -44,8 +57,7 @@ class Queries:
             token = page.next_page_token
             if not token:
                 break
-        programmes = sorted({c["programme"] for c in found if c["programme"]})
-        return {"communities": found, "programmes": programmes}
+        return found
 
     async def participation(self, viewer: Metadata, weeks: int, **scope: str) -> Json:
         keys = recent_weeks(datetime.now(UTC), weeks)
