@@ -113,31 +113,39 @@ function drawGoals(goals) {
 
 function drawPilot(comparison) {
   if (comparison === null) return show("pilot", "empty", "No control group is set.");
-  const metrics = comparison.metrics;
+  // Shares share one axis; the median time to the first answer (seconds) is told in the note.
+  const shares = comparison.metrics.filter((m) => m.metric.endsWith("_pct"));
+  const median = comparison.metrics.find((m) => !m.metric.endsWith("_pct"));
   draw("pilot", {
     data: {
-      labels: metrics.map((m) => label(m.metric)),
+      labels: shares.map((m) => label(m.metric)),
       datasets: [
-        { type: "bar", label: "Pilot", data: metrics.map((m) => round(m.pilot_value)) },
-        { type: "bar", label: "Control", data: metrics.map((m) => round(m.control_value)) },
+        { type: "bar", label: "Pilot", data: shares.map((m) => round(m.pilot_value)) },
+        { type: "bar", label: "Control", data: shares.map((m) => round(m.control_value)) },
         {
           type: "bar",
           label: "95 % interval of the difference",
-          data: metrics.map((m) => (m.interval ? m.interval.map(round) : null)),
+          data: shares.map((m) => (m.interval ? m.interval.map(round) : null)),
           barPercentage: 0.3,
         },
         {
           type: "line",
           label: "Difference",
-          data: metrics.map((m) => round(m.difference)),
+          data: shares.map((m) => round(m.difference)),
           showLine: false,
           pointRadius: 5,
         },
       ],
     },
+    options: { scales: { y: { title: { display: true, text: "% (difference in points)" } } } },
   });
+  const hours = (s) => round(s / 3600);
+  const told = median
+    ? `Median hours to first answer: pilot ${hours(median.pilot_value)}, control ${hours(median.control_value)}` +
+      (median.interval ? ` (difference 95 % interval ${hours(median.interval[0])} to ${hours(median.interval[1])}). ` : ". ")
+    : "";
   panel("pilot").querySelector(".note").textContent =
-    "Observational: a difference says how the groups differed, not that the pilot caused it.";
+    told + "Observational: a difference says how the groups differed, not that the pilot caused it.";
 }
 
 function drawLeaderboard(board) {
