@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from tests.integration.harness import SuiteProcesses, spawn
 
+from guild_console.config import STATIC_DIR
 from guild_testing.processes import free_port
 
 START_TIMEOUT = 30.0
@@ -19,6 +20,8 @@ START_TIMEOUT = 30.0
 @asynccontextmanager
 async def running_console(suite: SuiteProcesses) -> AsyncIterator[str]:
     """Start ``python -m guild_console`` reading ``suite``'s community and reputation; yield its URL."""
+    if not (STATIC_DIR / "vendor" / "chart.umd.min.js").is_file():
+        raise AssertionError("Chart.js is not in the console's static folder: run `make console-assets`")
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")},

@@ -4,6 +4,38 @@
 const TOKEN_KEY = "guild.console.token";
 const Chart = window.Chart;
 const $ = (id) => document.getElementById(id);
+
+// Each chart's section: its name, title, whether it shows for a programme too, and its canvas's label.
+const PANELS = [
+  ["participation", "Participation over time", "any", "Participation per week"],
+  ["answers", "Answer rate and time to first answer", "any", "Answer rate and median time to first answer per week"],
+  ["goals", "Goal progress", "community", "Goals: current value beside target"],
+  ["pilot", "Pilot and control", "community", "Pilot and control, with the 95 % interval of the difference"],
+  ["leaderboard", "Leaderboard", "community", "Points of the top members"],
+  ["cpd", "CPD totals", "community", "Counted CPD minutes per member"],
+];
+
+function buildPanels() {
+  const main = document.querySelector("main");
+  for (const [name, title, scope, description] of PANELS) {
+    const section = document.createElement("section");
+    Object.assign(section.dataset, { panel: name, scope });
+    section.hidden = true;
+    const heading = document.createElement("h2");
+    heading.textContent = title;
+    const plot = document.createElement("div");
+    plot.className = "plot";
+    const canvas = document.createElement("canvas");
+    canvas.id = `chart-${name}`;
+    canvas.setAttribute("aria-label", description);
+    canvas.setAttribute("role", "img");
+    plot.append(canvas);
+    const note = document.createElement("p");
+    note.className = "note";
+    section.append(heading, plot, note);
+    main.append(section);
+  }
+}
 const panels = () => document.querySelectorAll("main section[data-panel]");
 const panel = (name) => document.querySelector(`main section[data-panel="${name}"]`);
 
@@ -249,6 +281,7 @@ async function start() {
   }
 }
 
+buildPanels();
 $("token-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const token = $("token").value.trim();
