@@ -19,6 +19,9 @@ def main() -> None:
         port=settings.http_port,
         log_level=settings.log_level,
         server_header=False,
+        # Logs as JSON through the root logger (configure_logging); RequestLog writes one line per request.
+        log_config=None,
+        access_log=False,
         proxy_headers=False,
     )
 

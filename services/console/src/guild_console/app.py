@@ -18,6 +18,7 @@ from guild_console.backends import Backends
 from guild_console.config import ConsoleSettings
 from guild_console.errors import error_response, grpc_error_response
 from guild_console.queries import PERIODS, Queries
+from guild_console.requestlog import RequestLog
 from guild_console.security import SecurityHeaders
 from guild_console.viewer import Metadata, MissingToken, viewer_metadata
 
@@ -131,4 +132,5 @@ def create_app(settings: ConsoleSettings) -> Starlette:
         Route("/api/programmes/{programme}/participation", endpoint(_programme_participation)),
         Mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    middleware = [Middleware(RequestLog), Middleware(SecurityHeaders)]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -1,0 +1,39 @@
+"""One JSON log line per HTTP request: method, path (no query, no headers), status and duration."""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_log = structlog.get_logger("guild.console")
+
+
+class RequestLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, record)
+        finally:
+            _log.info(
+                "http request",
+                method=scope["method"],
+                path=scope["path"][:200],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
