@@ -5,19 +5,15 @@ from __future__ import annotations
 import time
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from guild_console.middleware import HttpMiddleware
 
 _log = structlog.get_logger("guild.console")
 
 
-class RequestLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
+class RequestLog(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 500
 
@@ -28,7 +24,7 @@ class RequestLog:
             await send(message)
 
         try:
-            await self._app(scope, receive, record)
+            await self.app(scope, receive, record)
         finally:
             _log.info(
                 "http request",
