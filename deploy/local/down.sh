@@ -30,6 +30,7 @@ fi
 
 acquire_lock
 
+stop_bg console
 for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
   stop_bg "${SERVICES[i]}"
 done

@@ -359,6 +359,7 @@ require_port() {
 # Addresses, as the scripts resolve them
 
 nats_port() { printf '%s\n' "${GUILD_NATS_PORT:-4222}"; }
+console_port() { printf '%s\n' "${GUILD_CONSOLE_PORT:-8090}"; }
 nats_monitor_port() { printf '%s\n' "${GUILD_NATS_MONITOR_PORT:-8222}"; }
 mongo_port() { printf '%s\n' "${GUILD_MONGO_PORT:-27017}"; }
 

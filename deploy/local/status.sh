@@ -39,3 +39,4 @@ line ferretdb "mongodb://127.0.0.1:$(mongo_port)" "${GUILD_MONGO_URI:-}" 27017
 for svc in "${SERVICES[@]}"; do
   line "$svc" "127.0.0.1:$(service_port "$svc")" "" "$(service_port "$svc")"
 done
+line console "http://127.0.0.1:$(console_port)" "" "$(console_port)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the whole local environment: builds FerretDB if needed, starts
-# NATS and FerretDB (infra-up.sh), then the four services (services-up.sh),
-# and prints where everything is. Safe to run again.
+# NATS and FerretDB (infra-up.sh), then the four services (services-up.sh)
+# and the insights console (console-up.sh), and prints where everything is.
+# Safe to run again.
 #
 # Usage: deploy/local/up.sh
 # Environment: see deploy/local/infra-up.sh --help and services-up.sh --help.
@@ -17,6 +18,7 @@ if [[ -z ${GUILD_MONGO_URI:-} && -z ${FERRETDB_BIN:-} ]]; then
 fi
 "$LOCAL_DIR/infra-up.sh"
 "$LOCAL_DIR/services-up.sh"
+"$LOCAL_DIR/console-up.sh"
 
 nats=$(mask_url "$(nats_url)")
 mongo=$(mask_url "$(mongo_uri)")
@@ -33,6 +35,7 @@ printf '  %-12s %s\n' FerretDB "$mongo"
 for svc in "${SERVICES[@]}"; do
   printf '  %-12s %s\n' "$svc" "127.0.0.1:$(service_port "$svc") (gRPC)"
 done
+printf '  %-12s %s\n' console "http://127.0.0.1:$(console_port)/ (insights console)"
 cat <<INFO
 
 Logs:    ${LOG_DIR#"$ROOT"/}/<component>.log   (e.g. tail -f ${LOG_DIR#"$ROOT"/}/community.log)
@@ -42,4 +45,8 @@ Stop:    deploy/local/down.sh   (--purge also deletes ${DATA_DIR#"$ROOT"/})
 Development token and a first call (from $ROOT):
   TOKEN=\$(.venv/bin/python -m guild_common.devtoken --sub alice)
   .venv/bin/grpcurl -plaintext -H "authorization: Bearer \$TOKEN" $community list
+
+Insights console: open http://127.0.0.1:$(console_port)/ and paste a token from
+  make token SUB=alice
+(it shows the communities and figures that member may read).
 INFO
