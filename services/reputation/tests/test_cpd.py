@@ -7,14 +7,15 @@ import asyncio
 import csv
 import dataclasses
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 import pytest
 from pymongo import AsyncMongoClient
-from services.reputation.tests.support import C1, Producer
+from pymongo.asynchronous.database import AsyncDatabase
+from services.reputation.tests.support import C1, C2, Producer
 
 from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
@@ -33,6 +34,7 @@ from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.cpd import (
     CpdActivity,
     CpdCredit,
+    CpdRules,
     CreditState,
     Evidence,
     credit_id,
@@ -43,6 +45,21 @@ from guild_testing.inprocess import running_service
 from guild_testing.status import field_violations
 
 BASE = "https://skills.example.com"
+ANSWERS = [(CpdActivity.ANSWER_ACCEPTED, 30)]
+
+
+@pytest.fixture
+async def cpd_db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A fresh database with the CPD indexes, dropped afterwards."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    db = client[database_name(request.node.name.removeprefix("test_")[:40])]
+    await client.drop_database(db.name)
+    try:
+        await ensure_indexes(db, mongo_cpd.INDEXES)
+        yield db
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
 
 
 def _accepted(answer: str, author: str, title: str = "How do I profile asyncio?") -> events.AnswerAccepted:
@@ -130,6 +147,7 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
                 activities=[cpd.CpdActivityRule(activity=cpd.CPD_ACTIVITY_UNSPECIFIED, minutes=601)],
                 year_cap_minutes=0,
                 year_start_month=0,
+                time_zone="Europe/" + "Atlantis" * 40,
             ),
         )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -140,8 +158,11 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
             "rules.activities[0].minutes",
             "rules.year_cap_minutes",
             "rules.year_start_month",
+            "rules.time_zone",
         }
+        assert "Atlantis" not in str(caught.value.details()) + str(caught.value.trailing_metadata())
         got = await stub.GetCpdRules(api.GetCpdRulesRequest(community_id=C1), metadata=auth("ann"))
+        assert got.rules.time_zone == ""  # no zone: UTC
         assert next((r.activity, r.minutes) for r in got.rules.activities) == (
             cpd.CPD_ACTIVITY_ANSWER_ACCEPTED,
             30,
@@ -336,98 +357,201 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
         assert len({e.credit_id for e in recorded}) == 4
         assert all(e.cpd_year == log.cpd_year and e.evidence_url.startswith(BASE) for e in recorded)
 
+        # A time zone: kept with the rules, and statements show dates on its clock and name it.
+        london = _rules()
+        london.time_zone = "Europe/London"
+        set_ = await stub.SetCpdRules(
+            api.SetCpdRulesRequest(community_id=C1, rules=london), metadata=auth("olivia")
+        )
+        got = await stub.GetCpdRules(api.GetCpdRulesRequest(community_id=C1), metadata=auth("ann"))
+        assert (set_.rules.time_zone, got.rules.time_zone) == ("Europe/London", "Europe/London")
+        statement = await stub.ExportCpdLog(
+            api.ExportCpdLogRequest(community_id=C1, format=cpd.CPD_EXPORT_FORMAT_HTML), metadata=auth("bob")
+        )
+        assert "Dates are in the Europe/London time zone." in statement.content.decode("utf-8")
+        bob_csv = await stub.ExportCpdLog(api.ExportCpdLogRequest(community_id=C1), metadata=auth("bob"))
+        (row,) = csv.DictReader(io.StringIO(bob_csv.content.decode("utf-8")))
+        assert row["time_zone"] == "Europe/London"
 
-async def test_the_caps_hold_with_deliveries_at_once(infra: Infra) -> None:
-    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
-    db = client[database_name("cpd_caps_at_once")]
-    await client.drop_database(db.name)
-    try:
-        await ensure_indexes(db, mongo_cpd.INDEXES)
-        store = MongoCpd(db, on_events=lambda *_: None)
-        at = datetime(2026, 12, 6, 9, tzinfo=UTC)
-        await store.put_rules(
-            validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
-        )
-        credits = CpdCredits(store, CreditCounter(store), Evidence(BASE))
-        handle = credits.handlers()["guild.content.answer_accepted.v1"]
 
-        def delivery(answer: str, member: str = "ann") -> Envelope:
-            envelope = new_envelope(
-                service="content",
-                name="answer_accepted",
-                payload=_accepted(answer, member),
-                subject="s",
-                region="emea",
-                programme="sales",
-            )
-            return dataclasses.replace(envelope, time=at)
+async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Document]) -> None:
+    db = cpd_db
+    store = MongoCpd(db, on_events=lambda *_: None)
+    at = datetime(2026, 12, 6, 9, tzinfo=UTC)
+    await store.put_rules(
+        validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
+    )
+    credits = CpdCredits(store, CreditCounter(store), Evidence(BASE))
+    handle = credits.handlers()["guild.content.answer_accepted.v1"]
 
-        async def counted(member: str, kind: str = "year") -> int:
-            doc = await db[mongo_cpd.COUNTERS].find_one({"member_id": member, "kind": kind})
-            return int(doc["minutes"]) if doc else 0
+    def delivery(answer: str, member: str = "ann") -> Envelope:
+        envelope = new_envelope(
+            service="content",
+            name="answer_accepted",
+            payload=_accepted(answer, member),
+            subject="s",
+            region="emea",
+            programme="sales",
+        )
+        return dataclasses.replace(envelope, time=at)
 
-        # Two deliveries at once where only one fits, many times over; and eight at once where three fit.
-        for round_ in range(5):
-            member = f"m{round_}"
-            await store.put_rules(
-                validate_rules(
-                    C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 50, 0, False, 1, updated_by="o", at=at
-                )
-            )
-            await asyncio.gather(
-                handle(delivery(f"x{round_}", member)), handle(delivery(f"y{round_}", member))
-            )
-            assert await counted(member) == 30
-            states = await db[mongo_cpd.CREDITS].distinct("state", {"member_id": member})
-            assert sorted(states) == ["counted", "over_cap"]
+    async def counted(member: str, kind: str = "year") -> int:
+        doc = await db[mongo_cpd.COUNTERS].find_one({"member_id": member, "kind": kind})
+        return int(doc["minutes"]) if doc else 0
+
+    # Two deliveries at once where only one fits, many times over; and eight at once where three fit.
+    for round_ in range(5):
+        member = f"m{round_}"
         await store.put_rules(
-            validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
+            validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 50, 0, False, 1, updated_by="o", at=at)
         )
-        many = [delivery(f"a{i}") for i in range(8)]
-        await asyncio.gather(*(handle(e) for e in many), *(handle(e) for e in many[:4]))
-        assert await counted("ann") == 90
-        assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann"}) == 8
-        assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann", "state": "counted"}) == 3
-        # A credit a crash left half counted is finished by the redelivery, once.
-        await store.put_rules(
-            validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
+        await asyncio.gather(handle(delivery(f"x{round_}", member)), handle(delivery(f"y{round_}", member)))
+        assert await counted(member) == 30
+        states = await db[mongo_cpd.CREDITS].distinct("state", {"member_id": member})
+        assert sorted(states) == ["counted", "over_cap"]
+    await store.put_rules(
+        validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
+    )
+    many = [delivery(f"a{i}") for i in range(8)]
+    await asyncio.gather(*(handle(e) for e in many), *(handle(e) for e in many[:4]))
+    assert await counted("ann") == 90
+    assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann"}) == 8
+    assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann", "state": "counted"}) == 3
+    # A credit a crash left half counted is finished by the redelivery, once.
+    await store.put_rules(
+        validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
+    )
+    crashed = delivery("c1", "kim")
+    await store.add(
+        CpdCredit(
+            id=credit_id(crashed.id, CpdActivity.ANSWER_ACCEPTED),
+            community_id=C1,
+            member_id="kim",
+            activity=CpdActivity.ANSWER_ACCEPTED,
+            minutes=30,
+            state=CreditState.RESERVING,
+            cpd_year=2026,
+            month="2026-12",
+            time=at,
+            target_id="c1",
+            description="",
+            evidence_url="",
+            source_event_id=crashed.id,
         )
-        crashed = delivery("c1", "kim")
-        await store.add(
-            CpdCredit(
-                id=credit_id(crashed.id, CpdActivity.ANSWER_ACCEPTED),
-                community_id=C1,
-                member_id="kim",
-                activity=CpdActivity.ANSWER_ACCEPTED,
-                minutes=30,
-                state=CreditState.RESERVING,
-                cpd_year=2026,
-                month="2026-12",
-                time=at,
-                target_id="c1",
-                description="",
-                evidence_url="",
-                source_event_id=crashed.id,
-            )
+    )
+    await store.reserve(
+        f"y:{C1}:kim:2026",
+        {"kind": "year", "member_id": "kim"},
+        f"{crashed.id}:cpd_answer_accepted",
+        30,
+        100,
+    )
+    await asyncio.gather(handle(crashed), handle(crashed))
+    assert await counted("kim") == 30
+    kim = await db[mongo_cpd.CREDITS].find_one({"member_id": "kim"})
+    assert kim is not None
+    assert (kim["state"], len(kim["outbox"])) == ("counted", 1)
+    # A monthly cap: what it refuses is taken off the year counter again.
+    await store.put_rules(
+        validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 40, False, 1, updated_by="o", at=at)
+    )
+    await asyncio.gather(handle(delivery("b1", "zoe")), handle(delivery("b2", "zoe")))
+    assert (await counted("zoe"), await counted("zoe", "month")) == (30, 30)
+
+
+async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set(
+    cpd_db: AsyncDatabase[Document],
+) -> None:
+    db = cpd_db
+    store = MongoCpd(db, on_events=lambda *_: None)
+    handle = CpdCredits(store, CreditCounter(store), Evidence(BASE)).handlers()[
+        "guild.content.answer_accepted.v1"
+    ]
+
+    def delivery(community: str, answer: str, member: str, at: datetime) -> Envelope:
+        accepted = _accepted(answer, member)
+        accepted.community_id = community
+        envelope = new_envelope(
+            service="content",
+            name="answer_accepted",
+            payload=accepted,
+            subject="s",
+            region="emea",
+            programme="nhs",
         )
-        await store.reserve(
-            f"y:{C1}:kim:2026",
-            {"kind": "year", "member_id": "kim"},
-            f"{crashed.id}:cpd_answer_accepted",
-            30,
-            100,
+        return dataclasses.replace(envelope, time=at)
+
+    async def credit(community: str, member: str, answer: str) -> Document:
+        doc = await db[mongo_cpd.CREDITS].find_one(
+            {"community_id": community, "member_id": member, "target_id": answer}
         )
-        await asyncio.gather(handle(crashed), handle(crashed))
-        assert await counted("kim") == 30
-        kim = await db[mongo_cpd.CREDITS].find_one({"member_id": "kim"})
-        assert kim is not None
-        assert (kim["state"], len(kim["outbox"])) == ("counted", 1)
-        # A monthly cap: what it refuses is taken off the year counter again.
-        await store.put_rules(
-            validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 40, False, 1, updated_by="o", at=at)
-        )
-        await asyncio.gather(handle(delivery("b1", "zoe")), handle(delivery("b2", "zoe")))
-        assert (await counted("zoe"), await counted("zoe", "month")) == (30, 30)
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+        assert doc is not None
+        return doc
+
+    # Activity before a community has rules earns nothing, not even once rules are set.
+    set_at = datetime(2026, 12, 6, 9, tzinfo=UTC)
+    await handle(delivery(C1, "early", "ann", datetime(2026, 12, 1, tzinfo=UTC)))
+
+    def monthly_40(community: str, at: datetime, zone: str) -> CpdRules:
+        return validate_rules(community, ANSWERS, 600, 40, False, 4, updated_by="o", at=at, time_zone=zone)
+
+    for community, zone in ((C1, "Europe/London"), (C2, "")):
+        await store.put_rules(monthly_40(community, set_at, zone))
+    await handle(delivery(C1, "late-handled", "ann", datetime(2026, 12, 6, 8, tzinfo=UTC)))
+    assert await db[mongo_cpd.CREDITS].count_documents({}) == 0
+    # Setting the rules again later keeps the moment they first applied from.
+    await store.put_rules(monthly_40(C1, datetime(2027, 3, 1, tzinfo=UTC), "Europe/London"))
+    rules = await store.rules(C1)
+    assert rules is not None
+    assert (rules.time_zone, rules.since) == ("Europe/London", set_at)
+
+    # 23:30 UTC on 31 March 2027 is 00:30 BST on 1 April: CPD year 2027 in London, 2026 in UTC.
+    late = datetime(2027, 3, 31, 23, 30, tzinfo=UTC)
+    await handle(delivery(C1, "a1", "ann", late))
+    await handle(delivery(C2, "a1", "ann", late))
+    in_london, in_utc = await credit(C1, "ann", "a1"), await credit(C2, "ann", "a1")
+    assert (in_london["cpd_year"], in_london["month"]) == (2027, "2027-04")
+    assert (in_utc["cpd_year"], in_utc["month"]) == (2026, "2027-03")
+    assert await db[mongo_cpd.COUNTERS].find_one({"_id": f"y:{C1}:ann:2027"}) is not None
+    assert await db[mongo_cpd.COUNTERS].find_one({"_id": f"y:{C2}:ann:2026"}) is not None
+
+    # The monthly cap of 40 by London's months: 23:30 UTC on 30 April is 00:30 on 1 May there, in the
+    # same month as 10:00 on 1 May, so the second does not fit; by UTC's months both count.
+    for community in (C1, C2):
+        await handle(delivery(community, "m1", "zoe", datetime(2027, 4, 30, 23, 30, tzinfo=UTC)))
+        await handle(delivery(community, "m2", "zoe", datetime(2027, 5, 1, 10, tzinfo=UTC)))
+    states = {
+        (d["community_id"], d["target_id"]): (d["month"], d["state"])
+        async for d in db[mongo_cpd.CREDITS].find({"member_id": "zoe"})
+    }
+    assert states == {
+        (C1, "m1"): ("2027-05", "counted"),
+        (C1, "m2"): ("2027-05", "over_cap"),
+        (C2, "m1"): ("2027-04", "counted"),
+        (C2, "m2"): ("2027-05", "counted"),
+    }
+
+    # Rules stored before time zones existed (no time_zone, no since) read as UTC, with no start.
+    await db[mongo_cpd.RULES].insert_one(
+        {
+            "_id": "c-old",
+            "minutes": {"answer_accepted": 30},
+            "year_cap": 600,
+            "month_cap": 0,
+            "reflection_required": False,
+            "year_start_month": 4,
+            "updated_by": "o",
+            "update_time": set_at,
+            "version": 1,
+        }
+    )
+    old = await store.rules("c-old")
+    assert old is not None
+    assert (old.time_zone, old.zone, old.since) == ("", UTC, None)
+    await handle(delivery("c-old", "o1", "ann", late))
+    before_rules = await credit("c-old", "ann", "o1")
+    assert (before_rules["cpd_year"], before_rules["month"], before_rules["state"]) == (
+        2026,
+        "2027-03",
+        "counted",
+    )

@@ -1,6 +1,7 @@
 """CPD rules, credits, cap counters and sharing consents in MongoDB.
 
-- ``cpd_rules``: one per community (``_id`` the community).
+- ``cpd_rules``: one per community (``_id`` the community); ``since`` is when it first had rules, and a
+  document without ``time_zone`` (stored before zones existed) reads as UTC.
 - ``cpd_credits``: one per credit, ``_id`` ``<event id>:<rule>``; a unique ``target_key`` (community,
   member, activity, target) so an answer, resource, survey or collection credits a member once whatever
   the events about it. A credit that counts carries its ``cpd_credit_recorded`` event in its outbox.
@@ -79,6 +80,8 @@ def _rules_from(doc: Document) -> CpdRules:
         year_start_month=int(doc["year_start_month"]),
         updated_by=doc.get("updated_by", ""),
         update_time=doc.get("update_time"),
+        time_zone=str(doc.get("time_zone", "")),
+        since=doc.get("since"),
     )
 
 
@@ -178,7 +181,9 @@ class MongoCpd:
                     "year_start_month": rules.year_start_month,
                     "updated_by": rules.updated_by,
                     "update_time": rules.update_time,
+                    "time_zone": rules.time_zone,
                 },
+                "$setOnInsert": {"since": rules.update_time},
                 "$inc": {"version": 1},
             },
             upsert=True,

@@ -38,7 +38,6 @@ from guild_reputation.domain.cpd import (
     Totals,
     cpd_year,
     credit_id,
-    month_of,
     validate_reflection,
     validate_rules,
     year_bounds,
@@ -152,7 +151,7 @@ class CpdCredits:
         evidence_url: str,
     ) -> None:
         rules = await self._store.rules(community_id)
-        if rules is None or activity not in rules.minutes:
+        if rules is None or activity not in rules.minutes or not rules.applies_to(envelope.time):
             return
         region, programme = region_programme(envelope)
         credit = CpdCredit(
@@ -163,7 +162,7 @@ class CpdCredits:
             minutes=rules.minutes[activity],
             state=CreditState.PENDING if rules.reflection_required else CreditState.RESERVING,
             cpd_year=rules.year_of(envelope.time),
-            month=month_of(envelope.time),
+            month=rules.month_of(envelope.time),
             time=envelope.time,
             target_id=target_id,
             description=description[:300],
@@ -311,6 +310,7 @@ class CpdUseCases:
         month_cap: int,
         reflection_required: bool,
         year_start_month: int,
+        time_zone: str = "",
     ) -> CpdRules:
         rules = validate_rules(
             community_id,
@@ -321,6 +321,7 @@ class CpdUseCases:
             year_start_month,
             updated_by=caller.subject,
             at=self._clock(),
+            time_zone=time_zone,
         )
         await self._require_owner(caller, community_id, "set its CPD rules")
         await self._store.put_rules(rules)
@@ -364,14 +365,15 @@ class CpdUseCases:
             )
         return caller.subject
 
-    async def _year(self, community_id: str, year: int) -> tuple[int, int]:
-        """The CPD year asked for (0: the one running now) and the month it starts in."""
+    async def _year(self, community_id: str, year: int) -> tuple[int, CpdRules | None]:
+        """The CPD year asked for (0: the one running now, by the community's start month and time zone;
+        without a community, the calendar year in UTC) and the community's rules."""
         check = Validator()
         check.require(year == 0 or 2000 <= year <= 2200, "cpd_year", "must be 0 or 2000 to 2200")
         check.check()
         rules = await self._store.rules(community_id) if community_id else None
-        start_month = rules.year_start_month if rules else 1
-        return (year or cpd_year(self._clock(), start_month)), start_month
+        now = rules.year_of(self._clock()) if rules else cpd_year(self._clock(), 1)
+        return (year or now), rules
 
     async def log(
         self, caller: Principal, member_id: str, year: int, community_id: str, page_size: int, page_token: str
@@ -384,13 +386,30 @@ class CpdUseCases:
         totals = await self._store.totals(learner, year, community_id)
         return LogPage(credits, totals, token, year)
 
+    async def _period(
+        self, year: int, rules: CpdRules | None, credits: Sequence[CpdCredit]
+    ) -> tuple[dict[str, str], datetime, datetime]:
+        """The time zone of each community in a statement, and the statement's period: the community's
+        CPD year, or across communities from the earliest start month to the end of the latest."""
+        if rules is not None:
+            start, end = year_bounds(year, rules.year_start_month, rules.zone)
+            return {rules.community_id: rules.time_zone}, start, end
+        found = await self._store.rules_of(sorted({c.community_id for c in credits}))
+        zones = {c: r.time_zone for c, r in found.items()}
+        if not found:
+            return zones, *year_bounds(year, 1)
+        first = min(found.values(), key=lambda r: r.year_start_month)
+        last = max(found.values(), key=lambda r: r.year_start_month)
+        start = year_bounds(year, first.year_start_month, first.zone)[0]
+        return zones, start, year_bounds(year, last.year_start_month, last.zone)[1]
+
     async def export(self, caller: Principal, year: int, community_id: str, fmt: str) -> Export:
         self._community(community_id, required=False)
         check = Validator()
         check.require(fmt in ("csv", "html"), "format", "must be CSV or HTML")
         check.check()
         learner = caller.subject
-        year, start_month = await self._year(community_id, year)
+        year, rules = await self._year(community_id, year)
         credits = await self._store.log(learner, year, community_id, self._export_max + 1)
         if len(credits) > self._export_max:
             raise FailedPrecondition(
@@ -398,17 +417,13 @@ class CpdUseCases:
                 reason="CPD_EXPORT_TOO_LARGE",
             )
         totals = await self._store.totals(learner, year, community_id)
-        start, end = year_bounds(year, start_month)
-        if not community_id:  # the statement's period spans the CPD years of the learner's communities
-            rules = await self._store.rules_of(sorted({c.community_id for c in credits}))
-            months = sorted({r.year_start_month for r in rules.values()})
-            if months:
-                start, end = year_bounds(year, months[0])[0], year_bounds(year, months[-1])[1]
+        zones, start, end = await self._period(year, rules, credits)
         name = f"cpd-{_FILENAME_UNSAFE.sub('_', learner)[:40]}-{year}"
         if fmt == "csv":
-            return Export(to_csv(credits), "text/csv; charset=utf-8", f"{name}.csv", totals)
+            return Export(to_csv(credits, zones), "text/csv; charset=utf-8", f"{name}.csv", totals)
         page = to_html(
             credits,
+            zones,
             learner=caller.name or learner,
             period_start=start,
             period_end=end,

@@ -8,8 +8,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
+from functools import cache
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, available_timezones
 
 from guild_common.errors import Validator
 from guild_common.text import NAME_POLICY, is_clean_name
@@ -17,6 +19,7 @@ from guild_common.text import NAME_POLICY, is_clean_name
 MINUTES_MIN, MINUTES_MAX = 1, 600
 YEAR_CAP_MAX = 60_000
 REFLECTION_MAX = 2_000
+TIME_ZONE_MAX = 64
 
 
 class CpdActivity(enum.StrEnum):
@@ -55,9 +58,24 @@ class CpdRules:
     year_start_month: int
     updated_by: str = ""
     update_time: datetime | None = None
+    # An IANA time zone name; empty: UTC.
+    time_zone: str = ""
+    # When the community first had rules: activity before then earns nothing.
+    since: datetime | None = None
+
+    @property
+    def zone(self) -> tzinfo:
+        return zone_of(self.time_zone)
 
     def year_of(self, moment: datetime) -> int:
-        return cpd_year(moment, self.year_start_month)
+        return cpd_year(moment, self.year_start_month, self.zone)
+
+    def month_of(self, moment: datetime) -> str:
+        return month_of(moment, self.zone)
+
+    def applies_to(self, moment: datetime) -> bool:
+        """Whether activity at ``moment`` comes under the rules (not before the community first had any)."""
+        return self.since is None or moment >= self.since
 
 
 def validate_rules(
@@ -70,6 +88,7 @@ def validate_rules(
     *,
     updated_by: str,
     at: datetime,
+    time_zone: str = "",
 ) -> CpdRules:
     """The rules, or ``InvalidArgument`` naming every bad field."""
     check = Validator()
@@ -97,6 +116,11 @@ def validate_rules(
         "must be 0 (no monthly cap) or 1 to year_cap_minutes",
     )
     check.require(1 <= year_start_month <= 12, "rules.year_start_month", "must be 1 to 12")
+    check.require(
+        is_time_zone(time_zone),
+        "rules.time_zone",
+        f"must be empty (UTC) or an IANA time zone such as Europe/London, at most {TIME_ZONE_MAX} characters",
+    )
     check.check("invalid CPD rules")
     return CpdRules(
         community_id=community_id,
@@ -107,22 +131,40 @@ def validate_rules(
         year_start_month=year_start_month,
         updated_by=updated_by,
         update_time=at,
+        time_zone=time_zone,
     )
 
 
-def cpd_year(moment: datetime, start_month: int) -> int:
-    """The calendar year the CPD year holding ``moment`` (UTC) starts in."""
-    moment = moment.astimezone(UTC)
-    return moment.year if moment.month >= start_month else moment.year - 1
+@cache
+def _time_zones() -> frozenset[str]:
+    # "localtime" and "Factory" are in some systems' databases but name no place.
+    return frozenset(available_timezones() - {"localtime", "Factory"})
 
 
-def year_bounds(year: int, start_month: int) -> tuple[datetime, datetime]:
-    """The first moment of the CPD year and the first moment of the next."""
-    return datetime(year, start_month, 1, tzinfo=UTC), datetime(year + 1, start_month, 1, tzinfo=UTC)
+def is_time_zone(name: str) -> bool:
+    """Empty (UTC) or an IANA time zone name known to the tz database."""
+    return not name or (len(name) <= TIME_ZONE_MAX and name in _time_zones())
 
 
-def month_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
+def zone_of(name: str) -> tzinfo:
+    """The zone of a validated name; empty (rules stored before zones existed): UTC."""
+    return ZoneInfo(name) if name else UTC
+
+
+def cpd_year(moment: datetime, start_month: int, zone: tzinfo = UTC) -> int:
+    """The calendar year the CPD year holding ``moment`` starts in, by the wall clock of ``zone``."""
+    local = moment.astimezone(zone)
+    return local.year if local.month >= start_month else local.year - 1
+
+
+def year_bounds(year: int, start_month: int, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The first moment of the CPD year and the first moment of the next (midnight in ``zone``)."""
+    return datetime(year, start_month, 1, tzinfo=zone), datetime(year + 1, start_month, 1, tzinfo=zone)
+
+
+def month_of(moment: datetime, zone: tzinfo = UTC) -> str:
+    """The calendar month of ``moment`` in ``zone``, as used for monthly caps: ``YYYY-MM``."""
+    return moment.astimezone(zone).strftime("%Y-%m")
 
 
 @dataclass(frozen=True)

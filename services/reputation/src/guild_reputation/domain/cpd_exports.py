@@ -1,7 +1,9 @@
 """A learner's CPD log for one CPD year as CSV (one row per credit) and as a printable HTML statement.
 
-Pure functions of the credits. Every text a person wrote (descriptions carry post titles, reflections)
-is escaped in HTML; in CSV a cell a spreadsheet would read as a formula is prefixed with an apostrophe.
+Pure functions of the credits. Dates are on the wall clock of each credit's community (its rules' time zone,
+UTC without one), and the zone is stated. Every text a person wrote (descriptions carry post titles,
+reflections) is escaped in HTML; in CSV a cell a spreadsheet would read as a formula is prefixed with an
+apostrophe.
 """
 
 from __future__ import annotations
@@ -9,12 +11,23 @@ from __future__ import annotations
 import csv
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from guild_reputation.domain.cpd import CpdCredit, CreditState, Totals
+from guild_reputation.domain.cpd import CpdCredit, CreditState, Totals, zone_of
 
-CSV_HEADER = ["date", "activity", "description", "minutes", "evidence", "reflection", "status", "community"]
+CSV_HEADER = [
+    "date",
+    "activity",
+    "description",
+    "minutes",
+    "evidence",
+    "reflection",
+    "status",
+    "community",
+    "time_zone",
+]
+UTC_NAME = "UTC"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _STATUS = {
     CreditState.COUNTED: "counted",
@@ -39,15 +52,25 @@ def _minutes(credit: CpdCredit) -> int:
     return credit.minutes if credit.state is CreditState.COUNTED else 0
 
 
-def to_csv(credits: Sequence[CpdCredit]) -> bytes:
-    """RFC 4180 CSV with a header row; minutes are those counted (0 while pending or over the cap)."""
+def _zone_name(zones: Mapping[str, str], community_id: str) -> str:
+    return zones.get(community_id) or UTC_NAME
+
+
+def _local_date(credit: CpdCredit, zones: Mapping[str, str]) -> str:
+    return credit.time.astimezone(zone_of(zones.get(credit.community_id, ""))).date().isoformat()
+
+
+def to_csv(credits: Sequence[CpdCredit], zones: Mapping[str, str] | None = None) -> bytes:
+    """RFC 4180 CSV with a header row; minutes are those counted (0 while pending or over the cap); dates
+    in the time zone of the credit's community (``zones``: community id to IANA name, UTC when absent)."""
+    zones = zones or {}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for c in credits:
         writer.writerow(
             [
-                c.time.date().isoformat(),
+                _local_date(c, zones),
                 c.activity.label,
                 _cell(c.description),
                 _minutes(c),
@@ -55,6 +78,7 @@ def to_csv(credits: Sequence[CpdCredit]) -> bytes:
                 _cell(reflection_text(c)),
                 _STATUS[c.state],
                 _cell(c.community_id),
+                _zone_name(zones, c.community_id),
             ]
         )
     return out.getvalue().encode("utf-8")
@@ -78,8 +102,17 @@ dl.totals dd { margin-left: 14em; }
 """
 
 
+def _zones_stated(credits: Sequence[CpdCredit], zones: Mapping[str, str]) -> str:
+    shown = {_zone_name(zones, c.community_id) for c in credits}
+    names = sorted(shown or {v or UTC_NAME for v in zones.values()} or {UTC_NAME})
+    if len(names) == 1:
+        return f"Dates are in the {names[0]} time zone."
+    return f"Dates are in each community's time zone ({', '.join(names)})."
+
+
 def to_html(
     credits: Sequence[CpdCredit],
+    zones: Mapping[str, str] | None = None,
     *,
     learner: str,
     period_start: datetime,
@@ -88,15 +121,18 @@ def to_html(
     issued: datetime,
     issuer: str,
 ) -> bytes:
-    """A self-contained page (inline style, no scripts, no external resources)."""
+    """A self-contained page (inline style, no scripts, no external resources). The period and the issue
+    date are shown on the wall clock of ``period_start``; each credit's date in its community's zone."""
+    zones = zones or {}
     e = html.escape
     last_day = period_end.date().fromordinal(period_end.date().toordinal() - 1)
+    issued = issued.astimezone(period_start.tzinfo)
     rows = []
     for c in credits:
         link = f'<a href="{e(c.evidence_url)}">{e(c.evidence_url)}</a>' if c.evidence_url else ""
         rows.append(
             "<tr>"
-            f"<td>{e(c.time.date().isoformat())}</td>"
+            f"<td>{e(_local_date(c, zones))}</td>"
             f"<td>{e(c.activity.label)}</td>"
             f"<td>{e(c.description)}</td>"
             f'<td class="n">{_minutes(c)}</td>'
@@ -121,7 +157,8 @@ def to_html(
 <h1>Continuing professional development statement</h1>
 <p>Learner: <strong>{e(learner)}</strong><br>
 Period: {e(period_start.date().isoformat())} to {e(last_day.isoformat())}<br>
-Issued by {e(issuer)} on {e(issued.date().isoformat())}</p>
+Issued by {e(issuer)} on {e(issued.date().isoformat())}<br>
+{e(_zones_stated(credits, zones))}</p>
 <h2>Totals</h2>
 <dl class="totals">
 <dt>Counted</dt><dd>{_hours(totals.counted_minutes)} ({totals.counted_credits} activities)</dd>

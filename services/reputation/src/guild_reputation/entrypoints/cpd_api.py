@@ -48,6 +48,7 @@ def rules_message(community_id: str, rules: CpdRules | None) -> pb.CpdRules:
         year_start_month=rules.year_start_month,
         updated_by=rules.updated_by,
         enabled=True,
+        time_zone=rules.time_zone,
     )
     if rules.update_time is not None:
         message.update_time.CopyFrom(to_timestamp(rules.update_time))
@@ -112,6 +113,7 @@ class CpdRpcs:
             r.month_cap_minutes,
             r.reflection_required,
             r.year_start_month,
+            r.time_zone,
         )
         return api.SetCpdRulesResponse(rules=rules_message(request.community_id, rules))
 

@@ -25,31 +25,31 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dguild/reputation/v1/cpd.proto\x12\x13guild.reputation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x0f\x43pdActivityRule\x12\x32\n\x08\x61\x63tivity\x18\x01 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x02 \x01(\x05\"\x9c\x02\n\x08\x43pdRules\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x38\n\nactivities\x18\x02 \x03(\x0b\x32$.guild.reputation.v1.CpdActivityRule\x12\x18\n\x10year_cap_minutes\x18\x03 \x01(\x05\x12\x19\n\x11month_cap_minutes\x18\x04 \x01(\x05\x12\x1b\n\x13reflection_required\x18\x05 \x01(\x08\x12\x18\n\x10year_start_month\x18\x06 \x01(\x05\x12\x12\n\nupdated_by\x18\x07 \x01(\t\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65nabled\x18\t \x01(\x08\"k\n\rCpdReflection\x12\x0f\n\x07learned\x18\x01 \x01(\t\x12\x17\n\x0fpractice_change\x18\x02 \x01(\t\x12\x30\n\x0creflect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfb\x02\n\tCpdCredit\x12\x11\n\tcredit_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x32\n\x08\x61\x63tivity\x18\x04 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x05 \x01(\x05\x12\x32\n\x05state\x18\x06 \x01(\x0e\x32#.guild.reputation.v1.CpdCreditState\x12\x10\n\x08\x63pd_year\x18\x07 \x01(\x05\x12\x31\n\ractivity_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\n \x01(\t\x12\x36\n\nreflection\x18\x0b \x01(\x0b\x32\".guild.reputation.v1.CpdReflection\x12\x11\n\ttarget_id\x18\x0c \x01(\t\"Y\n\x12\x43pdActivityMinutes\x12\x32\n\x08\x61\x63tivity\x18\x01 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x02 \x01(\x03\"\xc7\x01\n\tCpdTotals\x12\x17\n\x0f\x63ounted_minutes\x18\x01 \x01(\x03\x12\x17\n\x0fpending_minutes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63ounted_credits\x18\x03 \x01(\x03\x12\x17\n\x0fpending_credits\x18\x04 \x01(\x03\x12\x18\n\x10over_cap_credits\x18\x05 \x01(\x03\x12<\n\x0b\x62y_activity\x18\x06 \x03(\x0b\x32\'.guild.reputation.v1.CpdActivityMinutes\"U\n\x0e\x43pdMemberTotal\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ounted_minutes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63ounted_credits\x18\x03 \x01(\x03*\xbc\x01\n\x0b\x43pdActivity\x12\x1c\n\x18\x43PD_ACTIVITY_UNSPECIFIED\x10\x00\x12 \n\x1c\x43PD_ACTIVITY_ANSWER_ACCEPTED\x10\x01\x12\"\n\x1e\x43PD_ACTIVITY_RESOURCE_REVIEWED\x10\x02\x12\"\n\x1e\x43PD_ACTIVITY_REFLECTION_SURVEY\x10\x03\x12%\n!CPD_ACTIVITY_COLLECTION_PUBLISHED\x10\x04*\x98\x01\n\x0e\x43pdCreditState\x12 \n\x1c\x43PD_CREDIT_STATE_UNSPECIFIED\x10\x00\x12\'\n#CPD_CREDIT_STATE_PENDING_REFLECTION\x10\x01\x12\x1c\n\x18\x43PD_CREDIT_STATE_COUNTED\x10\x02\x12\x1d\n\x19\x43PD_CREDIT_STATE_OVER_CAP\x10\x03*k\n\x0f\x43pdExportFormat\x12!\n\x1d\x43PD_EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43PD_EXPORT_FORMAT_CSV\x10\x01\x12\x1a\n\x16\x43PD_EXPORT_FORMAT_HTML\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dguild/reputation/v1/cpd.proto\x12\x13guild.reputation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"V\n\x0f\x43pdActivityRule\x12\x32\n\x08\x61\x63tivity\x18\x01 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x02 \x01(\x05\"\xaf\x02\n\x08\x43pdRules\x12\x14\n\x0c\x63ommunity_id\x18\x01 \x01(\t\x12\x38\n\nactivities\x18\x02 \x03(\x0b\x32$.guild.reputation.v1.CpdActivityRule\x12\x18\n\x10year_cap_minutes\x18\x03 \x01(\x05\x12\x19\n\x11month_cap_minutes\x18\x04 \x01(\x05\x12\x1b\n\x13reflection_required\x18\x05 \x01(\x08\x12\x18\n\x10year_start_month\x18\x06 \x01(\x05\x12\x12\n\nupdated_by\x18\x07 \x01(\t\x12/\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x65nabled\x18\t \x01(\x08\x12\x11\n\ttime_zone\x18\n \x01(\t\"k\n\rCpdReflection\x12\x0f\n\x07learned\x18\x01 \x01(\t\x12\x17\n\x0fpractice_change\x18\x02 \x01(\t\x12\x30\n\x0creflect_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfb\x02\n\tCpdCredit\x12\x11\n\tcredit_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tmember_id\x18\x03 \x01(\t\x12\x32\n\x08\x61\x63tivity\x18\x04 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x05 \x01(\x05\x12\x32\n\x05state\x18\x06 \x01(\x0e\x32#.guild.reputation.v1.CpdCreditState\x12\x10\n\x08\x63pd_year\x18\x07 \x01(\x05\x12\x31\n\ractivity_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\t \x01(\t\x12\x14\n\x0c\x65vidence_url\x18\n \x01(\t\x12\x36\n\nreflection\x18\x0b \x01(\x0b\x32\".guild.reputation.v1.CpdReflection\x12\x11\n\ttarget_id\x18\x0c \x01(\t\"Y\n\x12\x43pdActivityMinutes\x12\x32\n\x08\x61\x63tivity\x18\x01 \x01(\x0e\x32 .guild.reputation.v1.CpdActivity\x12\x0f\n\x07minutes\x18\x02 \x01(\x03\"\xc7\x01\n\tCpdTotals\x12\x17\n\x0f\x63ounted_minutes\x18\x01 \x01(\x03\x12\x17\n\x0fpending_minutes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63ounted_credits\x18\x03 \x01(\x03\x12\x17\n\x0fpending_credits\x18\x04 \x01(\x03\x12\x18\n\x10over_cap_credits\x18\x05 \x01(\x03\x12<\n\x0b\x62y_activity\x18\x06 \x03(\x0b\x32\'.guild.reputation.v1.CpdActivityMinutes\"U\n\x0e\x43pdMemberTotal\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ounted_minutes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63ounted_credits\x18\x03 \x01(\x03*\xbc\x01\n\x0b\x43pdActivity\x12\x1c\n\x18\x43PD_ACTIVITY_UNSPECIFIED\x10\x00\x12 \n\x1c\x43PD_ACTIVITY_ANSWER_ACCEPTED\x10\x01\x12\"\n\x1e\x43PD_ACTIVITY_RESOURCE_REVIEWED\x10\x02\x12\"\n\x1e\x43PD_ACTIVITY_REFLECTION_SURVEY\x10\x03\x12%\n!CPD_ACTIVITY_COLLECTION_PUBLISHED\x10\x04*\x98\x01\n\x0e\x43pdCreditState\x12 \n\x1c\x43PD_CREDIT_STATE_UNSPECIFIED\x10\x00\x12\'\n#CPD_CREDIT_STATE_PENDING_REFLECTION\x10\x01\x12\x1c\n\x18\x43PD_CREDIT_STATE_COUNTED\x10\x02\x12\x1d\n\x19\x43PD_CREDIT_STATE_OVER_CAP\x10\x03*k\n\x0f\x43pdExportFormat\x12!\n\x1d\x43PD_EXPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43PD_EXPORT_FORMAT_CSV\x10\x01\x12\x1a\n\x16\x43PD_EXPORT_FORMAT_HTML\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.reputation.v1.cpd_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CPDACTIVITY']._serialized_start=1334
-  _globals['_CPDACTIVITY']._serialized_end=1522
-  _globals['_CPDCREDITSTATE']._serialized_start=1525
-  _globals['_CPDCREDITSTATE']._serialized_end=1677
-  _globals['_CPDEXPORTFORMAT']._serialized_start=1679
-  _globals['_CPDEXPORTFORMAT']._serialized_end=1786
+  _globals['_CPDACTIVITY']._serialized_start=1353
+  _globals['_CPDACTIVITY']._serialized_end=1541
+  _globals['_CPDCREDITSTATE']._serialized_start=1544
+  _globals['_CPDCREDITSTATE']._serialized_end=1696
+  _globals['_CPDEXPORTFORMAT']._serialized_start=1698
+  _globals['_CPDEXPORTFORMAT']._serialized_end=1805
   _globals['_CPDACTIVITYRULE']._serialized_start=87
   _globals['_CPDACTIVITYRULE']._serialized_end=173
   _globals['_CPDRULES']._serialized_start=176
-  _globals['_CPDRULES']._serialized_end=460
-  _globals['_CPDREFLECTION']._serialized_start=462
-  _globals['_CPDREFLECTION']._serialized_end=569
-  _globals['_CPDCREDIT']._serialized_start=572
-  _globals['_CPDCREDIT']._serialized_end=951
-  _globals['_CPDACTIVITYMINUTES']._serialized_start=953
-  _globals['_CPDACTIVITYMINUTES']._serialized_end=1042
-  _globals['_CPDTOTALS']._serialized_start=1045
-  _globals['_CPDTOTALS']._serialized_end=1244
-  _globals['_CPDMEMBERTOTAL']._serialized_start=1246
-  _globals['_CPDMEMBERTOTAL']._serialized_end=1331
+  _globals['_CPDRULES']._serialized_end=479
+  _globals['_CPDREFLECTION']._serialized_start=481
+  _globals['_CPDREFLECTION']._serialized_end=588
+  _globals['_CPDCREDIT']._serialized_start=591
+  _globals['_CPDCREDIT']._serialized_end=970
+  _globals['_CPDACTIVITYMINUTES']._serialized_start=972
+  _globals['_CPDACTIVITYMINUTES']._serialized_end=1061
+  _globals['_CPDTOTALS']._serialized_start=1064
+  _globals['_CPDTOTALS']._serialized_end=1263
+  _globals['_CPDMEMBERTOTAL']._serialized_start=1265
+  _globals['_CPDMEMBERTOTAL']._serialized_end=1350
 # @@protoc_insertion_point(module_scope)

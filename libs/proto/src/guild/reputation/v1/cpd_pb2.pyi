@@ -138,11 +138,14 @@ class CpdRules(_message.Message):
     UPDATED_BY_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
     community_id: _builtins.str
     year_cap_minutes: _builtins.int
     """Most minutes a member counts in the community per CPD year: 1 to 60000."""
     month_cap_minutes: _builtins.int
-    """Most minutes a member counts per calendar month: 0 (no monthly cap) or 1 to year_cap_minutes."""
+    """Most minutes a member counts per calendar month (in time_zone): 0 (no monthly cap) or 1 to
+    year_cap_minutes.
+    """
     reflection_required: _builtins.bool
     """When set, a credit counts only once the learner adds a reflection (AddCpdReflection)."""
     year_start_month: _builtins.int
@@ -151,6 +154,11 @@ class CpdRules(_message.Message):
     """Output only."""
     enabled: _builtins.bool
     """Output only: false when the community has no CPD rules (nothing earns CPD minutes)."""
+    time_zone: _builtins.str
+    """The IANA time zone of the community's CPD years and months, e.g. "Europe/London" (at most 64
+    characters). Empty means UTC. Credits' CPD years, monthly caps, the current year and the dates in
+    exports follow the wall clock of this zone.
+    """
     @_builtins.property
     def activities(self) -> _containers.RepeatedCompositeFieldContainer[Global___CpdActivityRule]:
         """At most one rule per activity."""
@@ -171,10 +179,11 @@ class CpdRules(_message.Message):
         updated_by: _builtins.str = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         enabled: _builtins.bool = ...,
+        time_zone: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["activities", b"activities", "community_id", b"community_id", "enabled", b"enabled", "month_cap_minutes", b"month_cap_minutes", "reflection_required", b"reflection_required", "update_time", b"update_time", "updated_by", b"updated_by", "year_cap_minutes", b"year_cap_minutes", "year_start_month", b"year_start_month"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["activities", b"activities", "community_id", b"community_id", "enabled", b"enabled", "month_cap_minutes", b"month_cap_minutes", "reflection_required", b"reflection_required", "time_zone", b"time_zone", "update_time", b"update_time", "updated_by", b"updated_by", "year_cap_minutes", b"year_cap_minutes", "year_start_month", b"year_start_month"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -236,7 +245,7 @@ class CpdCredit(_message.Message):
     minutes: _builtins.int
     state: Global___CpdCreditState.ValueType
     cpd_year: _builtins.int
-    """The calendar year the CPD year starts in (with the community's year_start_month)."""
+    """The calendar year the CPD year starts in (with the community's year_start_month and time_zone)."""
     description: _builtins.str
     evidence_url: _builtins.str
     """A link to the answer, resource, survey or collection."""
