@@ -11,6 +11,7 @@ A member of the pilot who does not belong to the hidden community sees nothing o
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -58,10 +59,6 @@ HIDDEN_NAME = "Mergers taskforce"
 CPD_MINUTES = 45
 CHARTS = ("participation", "answers", "goals", "pilot", "leaderboard", "cpd")
 
-pytestmark = pytest.mark.skipif(
-    not __import__("os").access(CHROMIUM, __import__("os").X_OK),
-    reason="Chromium is missing: run `make browser`",
-)
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +220,8 @@ async def console(suite: SuiteProcesses) -> AsyncIterator[str]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def browser() -> AsyncIterator[BrowserContext]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it", pytrace=False)
     with tempfile.TemporaryDirectory(prefix="guild-chromium-") as profile:
         async with async_playwright() as playwright:
             context = await playwright.chromium.launch_persistent_context(
