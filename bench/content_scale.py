@@ -285,7 +285,8 @@ async def _measure(
         payload = api.ListCommunityFeedRequest(community_id=cid, page_size=PAGE).SerializeToString()
 
         async def echo() -> bytes:
-            response: bytes = await echo_call(payload, metadata=auth(READER))
+            # the token the measured calls send, signed once like theirs
+            response: bytes = await echo_call(payload, metadata=calls.reader)
             return response
 
         for size in args.sizes:
