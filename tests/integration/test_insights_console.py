@@ -60,7 +60,6 @@ CPD_MINUTES = 45
 CHARTS = ("participation", "answers", "goals", "pilot", "leaderboard", "cpd")
 
 
-
 @pytest.fixture(scope="module")
 def suite_services() -> tuple[str, ...]:
     return ("community", "content", "reputation")
