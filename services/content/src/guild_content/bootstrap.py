@@ -26,6 +26,7 @@ from guild_content.adapters import (
     search_index,
 )
 from guild_content.adapters.curation_repository import MongoCurationRepository
+from guild_content.adapters.embedder import WordLlamaEmbedder
 from guild_content.adapters.feed_repository import MongoFeedRepository
 from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
 from guild_content.adapters.moderation_repository import MongoModerationRepository
@@ -88,6 +89,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         flag_threshold=settings.flag_threshold,
         unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
         features=curation_store,
+        embedder=WordLlamaEmbedder() if settings.similar_by_meaning else None,
     )
     curation = CurationUseCases(curation_store, questions, resources, directory)
     feed_store = MongoFeedRepository(infra.db, on_events=relay.wake)
