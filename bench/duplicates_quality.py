@@ -159,6 +159,13 @@ def main() -> None:
             similarity.THRESHOLD,
         )
     said = meaning_says(unrelated, similarity.THRESHOLD)
+    said_all = meaning_says(scored, similarity.THRESHOLD)
+    terms_missed = sum(not s.terms_hint for s in scored if s.duplicate)
+
+    def only_meaning(duplicate: bool) -> int:
+        pairs = zip(scored, said_all, strict=True)
+        return sum(m and not s.terms_hint for s, m in pairs if s.duplicate == duplicate)
+
     lines += [
         f"Unrelated pairs (another topic's question), {len(unrelated)}: meaning suggests {sum(said)}, "
         f"terms suggests {sum(s.terms_hint for s in unrelated)}.",
@@ -166,6 +173,8 @@ def main() -> None:
         f"Mean cosine: duplicates {_mean([s.cosine for s in scored if s.duplicate]):.3f}, "
         f"near misses {_mean([s.cosine for s in scored if not s.duplicate]):.3f}, "
         f"unrelated {_mean([s.cosine for s in unrelated]):.3f}.",
+        f"Duplicates the terms miss that meaning finds: {only_meaning(True)} of {terms_missed}; "
+        f"near misses meaning suggests that the terms do not: {only_meaning(False)}.",
         f"Duplicate pairs sharing a bucket key: {sum(s.shares_key for s in scored if s.duplicate)} "
         f"of {sum(s.duplicate for s in scored)}.",
     ]

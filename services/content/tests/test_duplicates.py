@@ -89,6 +89,18 @@ async def test_a_question_in_other_words_gets_the_earlier_one_suggested(suite: S
     found = {i.question.id: [h.question.id for h in i.same_meaning] for i in queue.items}
     assert found == {first.id: [], asked.question.id: [first.id]}
 
+    # An edit gives the question the vector and keys of its new text; what it was found like stays.
+    before = await db.post_search.find_one({"_id": first.id})
+    await suite.content.EditPost(
+        api.EditPostRequest(post_id=first.id, title="Canteen opening hours", body="Is it open at weekends?"),
+        metadata=auth("ann"),
+    )
+    after = await db.post_search.find_one({"_id": first.id})
+    assert before is not None
+    assert after is not None
+    assert (after["vec"], after["sim_keys"]) != (before["vec"], before["sim_keys"])
+    assert len(after["sim_keys"]) == len(before["sim_keys"])
+
 
 async def test_only_visible_questions_of_the_same_community_are_suggested(suite: Suite) -> None:
     other = await _community(suite, "sales-team", community_pb2.VISIBILITY_OPEN)

@@ -34,3 +34,8 @@ class WordLlamaEmbedder:
     def embed(self, text: str) -> Floats:
         vectors = self._model.embed([text], norm=True)
         return unit(np.asarray(vectors[0], dtype=np.float32))
+
+    def embed_many(self, texts: list[str]) -> list[Floats]:
+        """Unit vectors of many texts at once (bulk loads)."""
+        vectors = self._model.embed(texts, norm=True, batch_size=256)
+        return [unit(np.asarray(v, dtype=np.float32)) for v in vectors]

@@ -28,13 +28,14 @@ SIMILAR = "similar"
 INDEX = [(SIM_KEYS, 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]
 
 
+def vector_fields(meaning: Meaning) -> Document:
+    """The fields of a question document holding its vector and bucket keys (what an edit changes)."""
+    return {VEC: meaning.vector, SIM_KEYS: meaning.keys}
+
+
 def meaning_fields(meaning: Meaning) -> Document:
     """The fields of a question document holding ``meaning``."""
-    return {
-        VEC: meaning.vector,
-        SIM_KEYS: meaning.keys,
-        SIMILAR: [{"id": n.id, "s": n.score} for n in meaning.similar],
-    }
+    return {**vector_fields(meaning), SIMILAR: [{"id": n.id, "s": n.score} for n in meaning.similar]}
 
 
 def stored_similar(doc: Document) -> list[Neighbour]:

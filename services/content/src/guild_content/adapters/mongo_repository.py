@@ -21,7 +21,7 @@ from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar
+from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
 from guild_content.adapters.search_index import (
     POST_SEARCH,
     SEARCH_PENDING,
@@ -427,7 +427,13 @@ class MongoQuestionRepository:
         return CommentPage([_comment(d) for d in docs], next_token)
 
     async def save_edit(
-        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+        self,
+        post: Post,
+        text: Text,
+        revision: Revision,
+        events: list[DomainEvent],
+        community: CommunityView,
+        meaning: Meaning | None = None,
     ) -> bool:
         """Store the edited text if the post is unchanged since read, and its previous text as ``revision``.
 
@@ -446,6 +452,7 @@ class MongoQuestionRepository:
                 "tags": text.tags,
                 **_search_fields(text.title, text.body, text.tags),
                 HINTS_EPOCH: -1,  # its own hints are of its previous title
+                **(vector_fields(meaning) if meaning is not None else {}),
             }
         update = merge_updates(
             {"$set": fields, "$inc": {"version": 1, "edit_count": 1}},

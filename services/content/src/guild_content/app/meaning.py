@@ -33,13 +33,21 @@ class Candidates(Protocol):
 async def meaning_of(question: Question, embedder: Embedder | None, store: Candidates) -> Meaning | None:
     """The meaning of a question about to be stored, with the earlier questions like it (None for
     other kinds of post, or without an embedder)."""
-    if embedder is None or not is_question_kind(question.kind):
+    alone = vector_of(question.kind, question.title, question.body, embedder)
+    if alone is None:
         return None
-    vector = embedder.embed(text_of(question.title, question.body))
-    stored, keys = pack(vector), bucket_keys(vector)
-    candidates = await store.meaning_candidates(question.community_id, keys, CANDIDATES_PER_KEY)
+    candidates = await store.meaning_candidates(question.community_id, alone.keys, CANDIDATES_PER_KEY)
     candidates.pop(question.id, None)  # itself, when a repeated request finds it stored
-    return Meaning(stored, keys, nearest(stored, candidates.items()))
+    return Meaning(alone.vector, alone.keys, nearest(alone.vector, candidates.items()))
+
+
+def vector_of(kind: str, title: str, body: str, embedder: Embedder | None) -> Meaning | None:
+    """The vector and bucket keys of a question's text, without neighbours (an edit keeps those found
+    when it was asked); None for other kinds of post, or without an embedder."""
+    if embedder is None or not is_question_kind(kind):
+        return None
+    vector = embedder.embed(text_of(title, body))
+    return Meaning(pack(vector), bucket_keys(vector), [])
 
 
 def meaning_hits(

@@ -240,9 +240,16 @@ class QuestionRepository(Protocol):
     async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage: ...
 
     async def save_edit(
-        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+        self,
+        post: Post,
+        text: Text,
+        revision: Revision,
+        events: list[DomainEvent],
+        community: CommunityView,
+        meaning: Meaning | None = None,
     ) -> bool:
-        """Store an edit if the post's version is unchanged, keeping the previous text."""
+        """Store an edit if the post's version is unchanged, keeping the previous text (and a question's
+        new meaning vector and keys)."""
         ...
 
     async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage: ...

@@ -22,7 +22,7 @@ from guild_common.errors import (
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_common.tags import normalise_tags
-from guild_content.app.meaning import meaning_hits, meaning_of
+from guild_content.app.meaning import meaning_hits, meaning_of, vector_of
 from guild_content.app.ports import (
     Asked,
     CommentPage,
@@ -167,8 +167,9 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(question, question.title, question.body)
-        meaning = await meaning_of(question, self._embedder, self._repo)
-        hints = await self._hints_of(question)
+        meaning, hints = await _both(
+            meaning_of(question, self._embedder, self._repo), self._hints_of(question)
+        )
         stored = await self._repo.add_question(question, community, hints, meaning)
         similar = meaning.similar if meaning is not None else []
         posts = await self._repo.visible_posts([n.id for n in similar] or (hints.ids if hints else []))
@@ -204,8 +205,8 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(post, post.title, post.body)
-        meaning = await meaning_of(post, self._embedder, self._repo)
-        return await self._repo.add_question(post, community, await self._hints_of(post), meaning)
+        meaning, hints = await _both(meaning_of(post, self._embedder, self._repo), self._hints_of(post))
+        return await self._repo.add_question(post, community, hints, meaning)
 
     async def _hints_of(self, question: Question) -> StoredHints | None:
         """The similar-question hints of a question about to be stored (None for other kinds of post)."""
@@ -393,7 +394,8 @@ class ContentUseCases:
             mentions = [
                 MentionMade(m, post.ref(), now) for m in await self._members(post.community_id, named)
             ]
-            if await self._repo.save_edit(post, text, revision, [event, *mentions], community):
+            meaning = vector_of(post.kind, text.title, text.body, self._embedder)
+            if await self._repo.save_edit(post, text, revision, [event, *mentions], community, meaning):
                 stored = await self._repo.get_post(post.id)
                 assert stored is not None
                 return stored, number

@@ -31,7 +31,7 @@ TEXT_MAX = 1000
 THRESHOLD = 0.23
 # Suggestions per question, and candidates read per bucket key (newest first).
 SUGGESTIONS = 3
-CANDIDATES_PER_KEY = 25
+CANDIDATES_PER_KEY = 10
 _SCALE = 127.0
 
 Floats = npt.NDArray[np.float32]
