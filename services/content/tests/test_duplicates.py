@@ -12,7 +12,12 @@ from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import content_events_pb2 as events
-from guild_content.domain.similarity import THRESHOLD
+from guild_content.adapters.embedder import WordLlamaEmbedder
+from guild_content.adapters.meaning_backfill import MeaningBackfill
+from guild_content.adapters.mongo_repository import question_document
+from guild_content.adapters.search_index import search_document
+from guild_content.domain.model import Question
+from guild_content.domain.similarity import DIM, TABLES, THRESHOLD
 from guild_testing.fixtures import auth
 
 if TYPE_CHECKING:
@@ -202,3 +207,34 @@ async def test_curators_mark_a_later_question_a_duplicate_of_the_earliest(suite:
     )
     assert payload.community_id == suite.community_id
     assert taken_back[0].payload(events.QuestionUnmarkedDuplicate).unmarked_by == "olivia"
+
+
+async def test_questions_stored_before_vectors_get_them_in_the_background(suite: Suite) -> None:
+    db = suite.content_service.app.infra.db
+    old = Question.ask(
+        id="stored-before-vectors",
+        community_id=suite.community_id,
+        author_id="ann",
+        title=MILEAGE[0],
+        body=MILEAGE[1],
+        tags=[],
+        now=datetime.now(UTC) - timedelta(days=400),
+    )
+    doc = question_document(old)
+    await db.questions.insert_one(doc)
+    await db.post_search.insert_one({"_id": old.id, **search_document(doc)})
+    assert list((await _ask(suite, "bob", REWORDED)).similar) == []
+
+    await db.backfills.delete_many({})
+    backfill = MeaningBackfill(db, WordLlamaEmbedder())
+    while await backfill.sweep():
+        pass
+    assert backfill.written == 1
+    stored = await db.post_search.find_one({"_id": old.id})
+    assert stored is not None
+    assert len(stored["vec"]) == DIM
+    assert len(stored["sim_keys"]) == TABLES
+    asked = await _ask(suite, "bob", (REWORDED[0] + "?", REWORDED[1]))
+    assert old.id in [h.question.id for h in asked.similar]
+    # Once done, later starts skip the pass.
+    assert await MeaningBackfill(db, WordLlamaEmbedder()).sweep() is False

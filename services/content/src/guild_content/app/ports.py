@@ -412,6 +412,10 @@ class Embedder(Protocol):
         """The unit meaning vector of ``text``."""
         ...
 
+    def embed_many(self, texts: list[str]) -> list[Floats]:
+        """The unit meaning vectors of many texts at once."""
+        ...
+
 
 class CurationRepository(Protocol):
     async def mark_duplicate(self, mark: DuplicateMarked, community: CommunityView) -> str:
