@@ -168,6 +168,14 @@ async def test_curators_mark_a_later_question_a_duplicate_of_the_earliest(suite:
         grpc.StatusCode.FAILED_PRECONDITION,
         "OTHER_COMMUNITY",
     )
+    secret = await _community(suite, "secret", community_pb2.VISIBILITY_HIDDEN)
+    hidden = (await _ask(suite, "olivia", MILEAGE, secret)).question
+    later = (await _ask(suite, "olivia", REWORDED, secret)).question
+    # To anyone outside it, a hidden community's questions do not exist; a member must be a curator.
+    assert (await _refused(suite, later.id, hidden.id, "ann"))[:2] == (
+        grpc.StatusCode.NOT_FOUND,
+        "COMMUNITY_NOT_FOUND",
+    )
 
     marked = (await _mark(suite, second.id, first.id)).question
     assert marked.duplicate_of == first.id

@@ -188,6 +188,7 @@ class CurationUseCases:
         again the same way changes nothing."""
         check_ids(question_id, duplicate_of)
         question = await self._live_question(question_id, "question_id")
+        await self._readable(caller, question.community_id)  # a hidden community's: not found
         community = await self._curator_of(caller, question.community_id)
         community.ensure_writable()
         original = await self._live_question(duplicate_of, "duplicate_of")
@@ -214,6 +215,7 @@ class CurationUseCases:
         """Take back a question's duplicate mark; a question without one stays as it is."""
         _require(question_id=question_id)
         question = await self._live_question(question_id, "question_id")
+        await self._readable(caller, question.community_id)
         community = await self._curator_of(caller, question.community_id)
         community.ensure_writable()
         if question.duplicate_of:
