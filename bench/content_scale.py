@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import random
 import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -44,6 +43,7 @@ from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild.content.v1 import question_pb2 as pb
 from guild_common.clock import utc_now
 from guild_common.ids import new_id
+from guild_common.mongo import Document
 from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
@@ -51,10 +51,9 @@ from guild_content.adapters.mongo_repository import QUESTIONS, question_document
 from guild_content.adapters.search_index import POST_SEARCH, search_document
 from guild_content.config import ContentSettings
 from guild_content.domain.model import Question
-from guild_testing.bench import ECHO, CpuMeter, bare_echo_server, median_p99_us, progress
+from guild_testing.bench import ECHO, CpuMeter, bare_echo_server, median_p99_us, on_fresh_servers, progress
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
-from guild_testing.servers import FerretServer, NatsServer
 
 OWNER = "bench-owner"
 READER = "bench-reader"
@@ -78,7 +77,7 @@ CALLS = (
 )
 
 
-def _question(i: int, community_id: str, rng: random.Random) -> Question:
+def question(i: int, community_id: str, rng: random.Random) -> Question:
     words = [*rng.sample(COMMON, 3), *rng.sample(OTHER, 2)]
     if i % 1000 == 500:
         words.append(RARE)
@@ -95,15 +94,26 @@ def _question(i: int, community_id: str, rng: random.Random) -> Question:
     )
 
 
-async def _seed(db: Any, community_id: str, start: int, stop: int, rng: random.Random) -> float:
+async def seed(
+    db: Any,
+    community_id: str,
+    start: int,
+    stop: int,
+    rng: random.Random,
+    with_fields: Callable[[list[Document]], None] | None = None,
+) -> float:
+    """Seed questions ``start`` to ``stop`` of the community; ``with_fields`` may add fields to each batch
+    of documents before it is stored (their search documents are made after)."""
     started = time.perf_counter()
     for low in range(start, stop, SEED_BATCH):
         docs = []
         for i in range(low, min(stop, low + SEED_BATCH)):
-            doc = question_document(_question(i, community_id, rng))
+            doc = question_document(question(i, community_id, rng))
             if i % 3 == 0:
                 doc["answer_count"] = 1
             docs.append(doc)
+        if with_fields is not None:
+            with_fields(docs)
         await db[QUESTIONS].insert_many(docs, ordered=False)
         await db[POST_SEARCH].insert_many(
             [{"_id": d["_id"], **search_document(d)} for d in docs], ordered=False
@@ -290,7 +300,7 @@ async def _measure(
             return response
 
         for size in args.sizes:
-            seconds = await _seed(db, cid, seeded, size, rng)
+            seconds = await seed(db, cid, seeded, size, rng)
             progress(
                 f"seeded {size - seeded:,} posts in {seconds:.1f} s ({(size - seeded) / seconds:,.0f}/s)"
             )
@@ -310,7 +320,7 @@ async def _measure(
                 median, p99 = median_p99_us(samples[name])
                 print(f"| {label} | {median:,.0f} | {p99:,.0f} | {median / 1e6 / echo_median:.1f} |")
     await echo_server.stop(None)
-    meter = CpuMeter({"services and client": None, "store": args.store_pid, "nats": args.nats_pid})
+    meter = CpuMeter({"services and client": None, **args.pids})
     votes = len(VOTERS) * args.votes_per_voter
     rate, exact = await _votes(content, target.question.id, answer_ids, rng, args.votes_per_voter, meter)
     print(
@@ -340,24 +350,12 @@ def main() -> None:
     parser.add_argument("--disable-index-pushdown", action="store_true")
     parser.add_argument("--votes-per-voter", type=int, default=25)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="guild-bench-") as tmp:
-        ferret = FerretServer(
-            data_dir=Path(tmp) / "ferretdb",
-            log_dir=Path(tmp) / "logs",
-            binary=args.ferretdb,
-            extra_args=["-disable-index-pushdown"] if args.disable_index_pushdown else [],
-        )
-        nats_server = NatsServer(data_dir=Path(tmp) / "nats", log_dir=Path(tmp) / "logs")
-        try:
-            ferret.start()
-            nats_server.start()
-            assert ferret.process
-            assert nats_server.process
-            args.store_pid, args.nats_pid = ferret.process.pid, nats_server.process.pid
-            asyncio.run(_run(args, ferret.uri, nats_server.url))
-        finally:
-            nats_server.stop()
-            ferret.stop()
+    on_fresh_servers(
+        lambda uri, nats_url: _run(args, uri, nats_url),
+        ferretdb=args.ferretdb,
+        ferretdb_args=["-disable-index-pushdown"] if args.disable_index_pushdown else [],
+        started=lambda pids: setattr(args, "pids", pids),
+    )
 
 
 if __name__ == "__main__":

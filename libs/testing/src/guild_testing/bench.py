@@ -3,14 +3,20 @@ time processes spend on a phase."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import grpc
+
+from guild_testing.servers import FerretServer, NatsServer
 
 ECHO = "/guild.bench.v1.EchoService/Echo"
 
@@ -86,3 +92,38 @@ class CpuMeter:
         transaction at a time)."""
         name, seconds = max(self.used.items(), key=lambda item: item[1])
         return name, items / seconds if seconds else float("inf")
+
+
+def on_fresh_servers(
+    run: Callable[[str, str], Coroutine[Any, Any, None]],
+    *,
+    ferretdb: Path | None = None,
+    ferretdb_args: list[str] | None = None,
+    started: Callable[[dict[str, int]], None] | None = None,
+) -> None:
+    """Start FerretDB (the project's build, or ``ferretdb``) and NATS with their data in a temporary
+    folder, run ``run(mongo_uri, nats_url)`` to the end, then stop both and remove the folder.
+    ``started`` is given the servers' process ids (``store``, ``nats``) first, for a ``CpuMeter``."""
+    with tempfile.TemporaryDirectory(prefix="guild-bench-") as tmp:
+        ferret = FerretServer(
+            data_dir=Path(tmp) / "ferretdb",
+            log_dir=Path(tmp) / "logs",
+            binary=ferretdb,
+            extra_args=ferretdb_args or [],
+        )
+        nats_server = NatsServer(data_dir=Path(tmp) / "nats", log_dir=Path(tmp) / "logs")
+        try:
+            ferret.start()
+            nats_server.start()
+            if started is not None:
+                started(
+                    {
+                        name: server.process.pid
+                        for name, server in (("store", ferret), ("nats", nats_server))
+                        if server.process
+                    }
+                )
+            asyncio.run(run(ferret.uri, nats_server.url))
+        finally:
+            nats_server.stop()
+            ferret.stop()

@@ -26,7 +26,9 @@ from guild_content.adapters import (
     search_index,
 )
 from guild_content.adapters.curation_repository import MongoCurationRepository
+from guild_content.adapters.embedder import WordLlamaEmbedder
 from guild_content.adapters.feed_repository import MongoFeedRepository
+from guild_content.adapters.meaning_backfill import MeaningBackfill
 from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
 from guild_content.adapters.moderation_repository import MongoModerationRepository
 from guild_content.adapters.mongo_repository import MongoQuestionRepository
@@ -80,6 +82,8 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         read_model, community_channel, recheck_seconds=settings.membership_recheck_seconds
     )
     curation_store = MongoCurationRepository(infra.db, on_events=relay.wake)
+    embedder = WordLlamaEmbedder() if settings.similar_by_meaning else None
+    backfill = [MeaningBackfill(infra.db, embedder)] if embedder is not None else []
     use_cases = ContentUseCases(
         questions,
         directory,
@@ -88,6 +92,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         flag_threshold=settings.flag_threshold,
         unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
         features=curation_store,
+        embedder=embedder,
     )
     curation = CurationUseCases(curation_store, questions, resources, directory)
     feed_store = MongoFeedRepository(infra.db, on_events=relay.wake)
@@ -109,7 +114,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     return ServiceServer(
         settings,
         register=register,
-        workers=[relay, consumer, SearchIndexer(SearchIndex(infra.db))],
+        workers=[relay, consumer, SearchIndexer(SearchIndex(infra.db)), *backfill],
         healthy=infra.readiness,
         closers=[community_channel.close],
         idempotency=IdempotencyKeys(infra.db),

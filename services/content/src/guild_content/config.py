@@ -21,3 +21,6 @@ class ContentSettings(ServiceSettings):
     flag_threshold: int = 3
     # Questions unanswered this long join the champions' and curators' queue.
     unanswered_after_minutes: float = 24 * 60
+    # Suggest questions meaning the same by their meaning vectors (the model ships with the service);
+    # off, only the keyword hints are given.
+    similar_by_meaning: bool = True

@@ -29,6 +29,7 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec
+from guild_content.adapters.duplicate_marks import DuplicateMarks
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.app.ports import CollectionPage, FeaturePage
@@ -127,8 +128,11 @@ def _feature(doc: Document) -> Feature:
     )
 
 
-class MongoCurationRepository:
+class MongoCurationRepository(DuplicateMarks):
+    """Collections, follows and featured items; and duplicate marks on questions (``DuplicateMarks``)."""
+
     def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
+        super().__init__(db, on_events)
         self._collections = db[COLLECTIONS]
         self._follows = db[COLLECTION_FOLLOWS]
         self._features = db[FEATURES]

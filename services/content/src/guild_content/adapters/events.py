@@ -11,6 +11,7 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.domain.curation import CollectionFollowed, CollectionPublished, CurationEvent, ItemFeatured
+from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.model import (
     AnswerAccepted,
     AnswerPosted,
@@ -348,6 +349,32 @@ def _payload(event: DomainEvent | CurationEvent) -> tuple[str, str, Message]:
                     author_id=f.author_id,
                     featured_by=f.featured_by,
                     feature_time=_ts(f.feature_time),
+                ),
+            )
+        case DuplicateMarked(question=q, duplicate_of=original, by=by, marked=True, time=time):
+            return (
+                "question_marked_duplicate",
+                q.id,
+                pb.QuestionMarkedDuplicate(
+                    question_id=q.id,
+                    community_id=q.community_id,
+                    author_id=q.author_id,
+                    duplicate_of=original,
+                    marked_by=by,
+                    mark_time=_ts(time),
+                ),
+            )
+        case DuplicateMarked(question=q, duplicate_of=original, by=by, time=time):
+            return (
+                "question_unmarked_duplicate",
+                q.id,
+                pb.QuestionUnmarkedDuplicate(
+                    question_id=q.id,
+                    community_id=q.community_id,
+                    author_id=q.author_id,
+                    duplicate_of=original,
+                    unmarked_by=by,
+                    unmark_time=_ts(time),
                 ),
             )
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover

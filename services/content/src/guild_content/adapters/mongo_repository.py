@@ -21,11 +21,19 @@ from guild_common.mongo import Document, IndexSpec
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.adapters.search_index import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark
+from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
+from guild_content.adapters.search_index import (
+    POST_SEARCH,
+    SEARCH_PENDING,
+    SEARCH_SEQ,
+    SearchIndex,
+    search_mark,
+)
 from guild_content.adapters.votes import swap_vote
 from guild_content.app.ports import (
     CommentPage,
     IndexedQuestion,
+    Meaning,
     QuestionPage,
     RevisionPage,
     SearchEntry,
@@ -192,6 +200,7 @@ def _question(doc: Document) -> Question:
         accepted_answer_id=doc.get("accepted_answer_id", ""),
         score=doc.get("score", 0),
         kind=doc.get("kind", "question"),
+        duplicate_of=doc.get("duplicate_of", ""),
         **_edit_fields(doc),
     )
 
@@ -232,14 +241,21 @@ class MongoQuestionRepository:
         self._on_events = on_events
         self._counters = CounterWriter()
         self._search = SearchIndex(db)
+        self._meaning = MeaningIndex(db[POST_SEARCH])
 
     async def add_question(
-        self, question: Question, community: CommunityView, hints: StoredHints | None = None
+        self,
+        question: Question,
+        community: CommunityView,
+        hints: StoredHints | None = None,
+        meaning: Meaning | None = None,
     ) -> Question:
         envelopes = to_envelopes(question.events, community)
         doc = {**_question_doc(question), SEARCH_PENDING: True}
         if hints is not None:
             doc |= {HINTS: hints.ids, HINTS_EPOCH: hints.epoch}
+        if meaning is not None:
+            doc |= meaning_fields(meaning)
         try:
             await self._questions.insert_one({**doc, **outbox_fields(envelopes)})
         except DuplicateKeyError:
@@ -411,7 +427,13 @@ class MongoQuestionRepository:
         return CommentPage([_comment(d) for d in docs], next_token)
 
     async def save_edit(
-        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+        self,
+        post: Post,
+        text: Text,
+        revision: Revision,
+        events: list[DomainEvent],
+        community: CommunityView,
+        meaning: Meaning | None = None,
     ) -> bool:
         """Store the edited text if the post is unchanged since read, and its previous text as ``revision``.
 
@@ -430,6 +452,7 @@ class MongoQuestionRepository:
                 "tags": text.tags,
                 **_search_fields(text.title, text.body, text.tags),
                 HINTS_EPOCH: -1,  # its own hints are of its previous title
+                **(vector_fields(meaning) if meaning is not None else {}),
             }
         update = merge_updates(
             {"$set": fields, "$inc": {"version": 1, "edit_count": 1}},
@@ -549,6 +572,11 @@ class MongoQuestionRepository:
     async def count_since(self, community_ids: list[str], term: str, since: datetime) -> int:
         return await self._search.count_since(community_ids, term, since)
 
+    async def meaning_candidates(
+        self, community_id: str, keys: list[str], limit_per_key: int
+    ) -> dict[str, bytes]:
+        return await self._meaning.candidates(community_id, keys, limit_per_key)
+
     async def visible_posts(self, post_ids: list[str]) -> dict[str, IndexedQuestion]:
         if not post_ids:
             return {}
@@ -575,9 +603,12 @@ class MongoQuestionRepository:
             descending=False,
             page_size=page_size,
             page_token=page_token,
-            projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0},  # the queue weighs titles only
+            # the queue weighs titles only, and the meaning found when each was asked
+            projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0, "vec": 0, "sim_keys": 0},
         )
-        return WaitingPage([WaitingQuestion(_question(d), _stored_hints(d)) for d in docs], next_token)
+        return WaitingPage(
+            [WaitingQuestion(_question(d), _stored_hints(d), stored_similar(d)) for d in docs], next_token
+        )
 
     async def store_hints(
         self, question_id: str, hints: StoredHints, computed_from: StoredHints | None

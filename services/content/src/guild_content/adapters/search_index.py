@@ -4,9 +4,9 @@ Search ranks candidates by their terms, title terms and time; reading whole post
 store a full document decode each. So every post of the questions collection has a search document in
 ``post_search`` (same ``_id``): community, kind, time, tags, answered or not, and its terms and title
 terms, which are empty while the post is deleted or hidden, so such a post never takes a candidate's
-place. Candidates are read from the ``(terms, community_id, create_time, _id)`` and ``(title, ...)``
-indexes of this collection (see ``app.search``); only the page's posts are read whole, in one ``$in``
-read.
+place; a question's meaning vector and bucket keys likewise (``adapters.meaning_index``). Candidates
+are read from the ``(terms, community_id, create_time, _id)`` and ``(title, ...)`` indexes of this
+collection (see ``app.search``); only the page's posts are read whole, in one ``$in`` read.
 
 Keeping it right without transactions (the outbox pattern, applied to a derived document):
 - every write that changes what the search document holds (insert, edit, delete, hide or restore, the
@@ -39,6 +39,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from guild_common.mongo import Document, IndexSpec
 from guild_common.sweeper import SweepingWorker
+from guild_content.adapters import meaning_index
 from guild_content.app.ports import SearchEntry
 from guild_content.domain.model import TOPIC_KINDS
 
@@ -53,6 +54,7 @@ SEARCH_PENDING = "search_pending"
 INDEXES = [
     IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
     IndexSpec(POST_SEARCH, [("title", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+    IndexSpec(POST_SEARCH, meaning_index.INDEX),
     IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
     IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
 ]
@@ -94,6 +96,7 @@ def search_document(doc: Document) -> Document:
         "visible": visible,
         "title": list(doc.get("title_terms", [])) if visible else [],
         "terms": list(doc.get("terms", [])) if visible else [],
+        **meaning_index.search_fields(doc, visible),
     }
 
 

@@ -25,7 +25,15 @@ from guild_content.domain.curation import (
     Feature,
     ItemFeatured,
 )
-from guild_content.domain.model import CURATING_ROLES, CommunityView, MembershipView, ensure_curator
+from guild_content.domain.duplicates import CHAIN_MAX, ID_MAX, DuplicateMarked, check_ids, ensure_markable
+from guild_content.domain.model import (
+    CURATING_ROLES,
+    CommunityView,
+    MembershipView,
+    Question,
+    ensure_curator,
+    is_question_kind,
+)
 
 
 class CurationUseCases:
@@ -174,6 +182,54 @@ class CurationUseCases:
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._readable(caller, community_id)
         return await self._curation.list_features(community_id, size, page_token)
+
+    async def mark_duplicate(self, caller: Principal, question_id: str, duplicate_of: str) -> Question:
+        """Point a question at the earlier one it duplicates (the root of that one's chain); marking it
+        again the same way changes nothing."""
+        check_ids(question_id, duplicate_of)
+        question = await self._live_question(question_id, "question_id")
+        await self._readable(caller, question.community_id)  # a hidden community's: not found
+        community = await self._curator_of(caller, question.community_id)
+        community.ensure_writable()
+        original = await self._live_question(duplicate_of, "duplicate_of")
+        for _ in range(CHAIN_MAX):
+            if not original.duplicate_of:
+                break
+            original = await self._live_question(original.duplicate_of, "duplicate_of")
+        ensure_markable(question, original)
+        if question.duplicate_of == original.id:
+            return question
+        if question.duplicate_of:
+            raise FailedPrecondition(
+                f"the question is marked a duplicate of {question.duplicate_of[:ID_MAX]} already",
+                reason="ALREADY_MARKED",
+            )
+        mark = DuplicateMarked(question, original.id, caller.subject, True, self._clock())
+        stored = await self._curation.mark_duplicate(mark, community)
+        if stored != original.id:
+            raise FailedPrecondition("the question was marked a duplicate meanwhile", reason="ALREADY_MARKED")
+        question.duplicate_of = stored
+        return question
+
+    async def unmark_duplicate(self, caller: Principal, question_id: str) -> Question:
+        """Take back a question's duplicate mark; a question without one stays as it is."""
+        _require(question_id=question_id)
+        question = await self._live_question(question_id, "question_id")
+        await self._readable(caller, question.community_id)
+        community = await self._curator_of(caller, question.community_id)
+        community.ensure_writable()
+        if question.duplicate_of:
+            mark = DuplicateMarked(question, question.duplicate_of, caller.subject, False, self._clock())
+            await self._curation.unmark_duplicate(mark, community)
+            question.duplicate_of = ""
+        return question
+
+    async def _live_question(self, question_id: str, field: str) -> Question:
+        """A visible question (not another kind of post), else NOT_FOUND naming ``field``."""
+        question = await self._questions.get_question(question_id)
+        if question is None or question.deleted or question.hidden or not is_question_kind(question.kind):
+            raise NotFound(f"{field} {question_id[:ID_MAX]} not found", reason="QUESTION_NOT_FOUND")
+        return question
 
     async def _post_of(self, community_id: str, post_id: str) -> tuple[str, str]:
         """The title and author of a live question or resource of the community."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from guild_content.domain.curation import Collection, Feature
+from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.model import (
     Answer,
     Comment,
@@ -27,6 +28,7 @@ from guild_content.domain.model import (
     Role,
     Text,
 )
+from guild_content.domain.similarity import Floats, Neighbour
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,22 @@ class StoredHints:
 
 
 @dataclass(frozen=True)
+class Meaning:
+    """What a question stores of its meaning: vector, bucket keys, and the earlier questions like it."""
+
+    vector: bytes
+    keys: list[str]
+    similar: list[Neighbour]
+
+
+@dataclass(frozen=True)
 class WaitingQuestion:
     """A question of the unanswered queue with its stored hints (None: stored before hints were; epoch
-    -1: edited since they were computed)."""
+    -1: edited since they were computed) and the earlier questions found meaning the same when asked."""
 
     question: Question
     hints: StoredHints | None
+    similar: list[Neighbour] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,26 @@ class SearchHit:
     question: Question
     relevance: int
     matched_terms: list[str]
+    # Cosine of the two questions' meaning vectors; 0 for a hit found by its terms.
+    similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A question just asked, with the questions suggested as meaning the same (or its terms' hints)."""
+
+    question: Question
+    similar: list[SearchHit]
+
+
+@dataclass(frozen=True)
+class WaitingItem:
+    """A question of the unanswered queue: answered questions sharing words of its title (``similar``),
+    and the earlier questions found meaning the same when it was asked, still visible (``same_meaning``)."""
+
+    question: Question
+    similar: list[SearchHit]
+    same_meaning: list[SearchHit]
 
 
 @dataclass(frozen=True)
@@ -145,10 +177,21 @@ class SearchPage:
 
 class QuestionRepository(Protocol):
     async def add_question(
-        self, question: Question, community: CommunityView, hints: StoredHints | None = None
+        self,
+        question: Question,
+        community: CommunityView,
+        hints: StoredHints | None = None,
+        meaning: Meaning | None = None,
     ) -> Question:
-        """Store a new question with its events (and similar-question hints); returns the stored one if
-        the id already exists."""
+        """Store a new question with its events (and similar-question hints, and its meaning); returns
+        the stored one if the id already exists."""
+        ...
+
+    async def meaning_candidates(
+        self, community_id: str, keys: list[str], limit_per_key: int
+    ) -> dict[str, bytes]:
+        """The stored vectors of the newest ``limit_per_key`` visible questions of the community having
+        each bucket key, by question id."""
         ...
 
     async def get_question(self, question_id: str) -> Question | None: ...
@@ -197,9 +240,16 @@ class QuestionRepository(Protocol):
     async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage: ...
 
     async def save_edit(
-        self, post: Post, text: Text, revision: Revision, events: list[DomainEvent], community: CommunityView
+        self,
+        post: Post,
+        text: Text,
+        revision: Revision,
+        events: list[DomainEvent],
+        community: CommunityView,
+        meaning: Meaning | None = None,
     ) -> bool:
-        """Store an edit if the post's version is unchanged, keeping the previous text."""
+        """Store an edit if the post's version is unchanged, keeping the previous text (and a question's
+        new meaning vector and keys)."""
         ...
 
     async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage: ...
@@ -357,7 +407,26 @@ class FeaturePage:
     next_token: str
 
 
+class Embedder(Protocol):
+    def embed(self, text: str) -> Floats:
+        """The unit meaning vector of ``text``."""
+        ...
+
+    def embed_many(self, texts: list[str]) -> list[Floats]:
+        """The unit meaning vectors of many texts at once."""
+        ...
+
+
 class CurationRepository(Protocol):
+    async def mark_duplicate(self, mark: DuplicateMarked, community: CommunityView) -> str:
+        """Point the question at the one it duplicates (with the event) unless it points somewhere
+        already; returns what it points to after the call ("" if the question is gone)."""
+        ...
+
+    async def unmark_duplicate(self, mark: DuplicateMarked, community: CommunityView) -> bool:
+        """Clear the question's pointer if it is ``mark.duplicate_of`` (with the event); whether it was."""
+        ...
+
     async def add_collection(self, collection: Collection) -> Collection:
         """Store a new collection; returns the stored one if the id exists already."""
         ...

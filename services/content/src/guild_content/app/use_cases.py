@@ -22,8 +22,11 @@ from guild_common.errors import (
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_common.tags import normalise_tags
+from guild_content.app.meaning import meaning_hits, meaning_of, vector_of
 from guild_content.app.ports import (
+    Asked,
     CommentPage,
+    Embedder,
     FeaturedItems,
     IndexedQuestion,
     LogPage,
@@ -42,6 +45,7 @@ from guild_content.app.ports import (
     SearchPage,
     StoredHints,
     TagPage,
+    WaitingItem,
     WaitingQuestion,
 )
 from guild_content.app.search import (
@@ -127,9 +131,11 @@ class ContentUseCases:
         flag_threshold: int = 3,
         unanswered_after: timedelta = timedelta(hours=24),
         features: FeaturedItems | None = None,
+        embedder: Embedder | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._features = features
+        self._embedder = embedder
         self._moderation = moderation
         self._resources = resources
         self._flag_threshold = flag_threshold
@@ -141,6 +147,13 @@ class ContentUseCases:
     async def ask(
         self, caller: Principal, community_id: str, title: str, body: str, tags: list[str], request_id: str
     ) -> Question:
+        return (await self.ask_question(caller, community_id, title, body, tags, request_id)).question
+
+    async def ask_question(
+        self, caller: Principal, community_id: str, title: str, body: str, tags: list[str], request_id: str
+    ) -> Asked:
+        """Ask a question; with it, the earlier questions of the community meaning the same (by meaning
+        vector), or when none is found, the answered questions its title's terms find."""
         _require(community_id=community_id)
         community, _ = await self._member_of(caller, community_id)
         community.ensure_writable()
@@ -154,7 +167,17 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(question, question.title, question.body)
-        return await self._repo.add_question(question, community, await self._hints_of(question))
+        meaning, hints = await _both(
+            meaning_of(question, self._embedder, self._repo), self._hints_of(question)
+        )
+        stored = await self._repo.add_question(question, community, hints, meaning)
+        similar = meaning.similar if meaning is not None else []
+        posts = await self._repo.visible_posts([n.id for n in similar] or (hints.ids if hints else []))
+        found = meaning_hits(similar, posts)
+        if not found and hints is not None:
+            usable = [posts[i] for i in hints.ids if i in posts and _possible_hint(posts[i].question)]
+            found = _ranked(terms(question.title), usable)[:SIMILAR_HINTS]
+        return Asked(stored, found)
 
     async def create_post(
         self,
@@ -182,7 +205,8 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(post, post.title, post.body)
-        return await self._repo.add_question(post, community, await self._hints_of(post))
+        meaning, hints = await _both(meaning_of(post, self._embedder, self._repo), self._hints_of(post))
+        return await self._repo.add_question(post, community, hints, meaning)
 
     async def _hints_of(self, question: Question) -> StoredHints | None:
         """The similar-question hints of a question about to be stored (None for other kinds of post)."""
@@ -370,7 +394,8 @@ class ContentUseCases:
             mentions = [
                 MentionMade(m, post.ref(), now) for m in await self._members(post.community_id, named)
             ]
-            if await self._repo.save_edit(post, text, revision, [event, *mentions], community):
+            meaning = vector_of(post.kind, text.title, text.body, self._embedder)
+            if await self._repo.save_edit(post, text, revision, [event, *mentions], community, meaning):
                 stored = await self._repo.get_post(post.id)
                 assert stored is not None
                 return stored, number
@@ -535,8 +560,9 @@ class ContentUseCases:
 
     async def unanswered(
         self, caller: Principal, community_id: str, min_age_minutes: int, page_size: int, page_token: str
-    ) -> tuple[list[tuple[Question, list[SearchHit]]], str]:
-        """The curation queue: questions unanswered for a while, each with similar answered questions."""
+    ) -> tuple[list[WaitingItem], str]:
+        """The curation queue: questions unanswered for a while, each with similar answered questions (by
+        their terms) and the earlier questions found meaning the same when it was asked."""
         _require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=50)
         check = Validator()
@@ -576,9 +602,12 @@ class ContentUseCases:
         if scratch:
             computed = await self._compute_hints(community_id, scratch, epoch)
             pools |= {question_id: stored.ids for question_id, stored in computed.items()}
-        # One batched read of every hint of the page and every post to weigh as a new one.
-        posts = await self._repo.visible_posts([i for pool in pools.values() for i in pool])
-        items = []
+        # One batched read of every hint of the page, every post to weigh as a new one, and the questions
+        # found meaning the same when each was asked.
+        meant = [n.id for w in page.items for n in w.similar]
+        posts = await self._repo.visible_posts([*meant, *(i for pool in pools.values() for i in pool)])
+        items: list[WaitingItem] = []
+        by_terms: list[list[SearchHit]] = []
         for w in page.items:
             question_id = w.question.id
             usable = [
@@ -586,13 +615,14 @@ class ContentUseCases:
                 for i in pools[question_id]
                 if i in posts and i != question_id and _possible_hint(posts[i].question)
             ]
-            items.append((w.question, _ranked(wanted[question_id], usable)[:SIMILAR_HINTS]))
+            by_terms.append(_ranked(wanted[question_id], usable)[:SIMILAR_HINTS])
+            items.append(WaitingItem(w.question, by_terms[-1], meaning_hits(w.similar, posts)))
         await asyncio.gather(
             *(
                 self._repo.store_hints(
                     w.question.id, StoredHints([h.question.id for h in best], epoch), w.hints
                 )
-                for w, (_, best) in zip(page.items, items, strict=True)
+                for w, best in zip(page.items, by_terms, strict=True)
                 if w.question.id not in hints
             )
         )

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from guild_common.errors import FailedPrecondition, NotFound, Validator
 from guild_common.text import NAME_POLICY, is_clean_name
+from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.model import TITLE_MAX, URL_MAX, normalise_url
 
 DESCRIPTION_MAX = 2_000
@@ -170,4 +171,4 @@ class Feature:
         return f"{self.community_id}:{self.item_kind}:{self.item_id}"
 
 
-CurationEvent = CollectionPublished | CollectionFollowed | ItemFeatured
+CurationEvent = CollectionPublished | CollectionFollowed | ItemFeatured | DuplicateMarked

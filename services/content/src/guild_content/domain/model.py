@@ -367,6 +367,8 @@ class Question:
     locked: bool = False
     # question, or one of TOPIC_KINDS: a post that is not a question has no answers, only comments.
     kind: str = "question"
+    # The earlier question this one was marked a duplicate of by a curator; empty when none.
+    duplicate_of: str = ""
     events: list[DomainEvent] = field(default_factory=list, compare=False, repr=False)
 
     @property

@@ -33,6 +33,7 @@ def question_to_pb(q: Question) -> pb.Question:
         accepted_answer_id=q.accepted_answer_id,
         score=q.score,
         update_time=_ts(q.update_time) if q.update_time else None,
+        duplicate_of=q.duplicate_of,
     )
 
 
@@ -102,7 +103,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def AskQuestion(
         self, request: api.AskQuestionRequest, context: grpc.aio.ServicerContext
     ) -> api.AskQuestionResponse:
-        question = await self._uc.ask(
+        asked = await self._uc.ask_question(
             current_principal(),
             request.community_id,
             request.title,
@@ -110,7 +111,9 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             list(request.tags),
             request.request_id,
         )
-        return api.AskQuestionResponse(question=question_to_pb(question))
+        return api.AskQuestionResponse(
+            question=question_to_pb(asked.question), similar=[_hit_to_pb(h) for h in asked.similar]
+        )
 
     async def AnswerQuestion(
         self, request: api.AnswerQuestionRequest, context: grpc.aio.ServicerContext
@@ -423,15 +426,16 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             request.page_token,
         )
         # Questions are often a hint of several on the page: each is converted once.
-        hinted = {h.question.id: h.question for _, hits in items for h in hits}
+        hinted = {h.question.id: h.question for i in items for h in (*i.similar, *i.same_meaning)}
         converted = {question_id: question_to_pb(q) for question_id, q in hinted.items()}
         return api.ListUnansweredQuestionsResponse(
             items=[
                 api.UnansweredQuestion(
-                    question=question_to_pb(q),
-                    similar=[_hit_to_pb(h, converted[h.question.id]) for h in hits],
+                    question=question_to_pb(i.question),
+                    similar=[_hit_to_pb(h, converted[h.question.id]) for h in i.similar],
+                    same_meaning=[_hit_to_pb(h, converted[h.question.id]) for h in i.same_meaning],
                 )
-                for q, hits in items
+                for i in items
             ],
             next_page_token=next_token,
         )
@@ -526,6 +530,20 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             current_principal(), request.community_id, request.item_kind, request.item_id
         )
         return api.UnfeatureItemResponse()
+
+    async def MarkDuplicate(
+        self, request: api.MarkDuplicateRequest, context: grpc.aio.ServicerContext
+    ) -> api.MarkDuplicateResponse:
+        question = await self._curation.mark_duplicate(
+            current_principal(), request.question_id, request.duplicate_of
+        )
+        return api.MarkDuplicateResponse(question=question_to_pb(question))
+
+    async def UnmarkDuplicate(
+        self, request: api.UnmarkDuplicateRequest, context: grpc.aio.ServicerContext
+    ) -> api.UnmarkDuplicateResponse:
+        question = await self._curation.unmark_duplicate(current_principal(), request.question_id)
+        return api.UnmarkDuplicateResponse(question=question_to_pb(question))
 
     async def ListFeaturedItems(
         self, request: api.ListFeaturedItemsRequest, context: grpc.aio.ServicerContext
@@ -708,7 +726,12 @@ def resource_to_pb(r: Resource) -> resource_pb.Resource:
 def _hit_to_pb(hit: SearchHit, question: pb.Question | None = None) -> api.SearchHit:
     """The hit; ``question``: its question converted already."""
     converted = question or question_to_pb(hit.question)
-    return api.SearchHit(question=converted, relevance=hit.relevance, matched_terms=hit.matched_terms)
+    return api.SearchHit(
+        question=converted,
+        relevance=hit.relevance,
+        matched_terms=hit.matched_terms,
+        similarity=hit.similarity,
+    )
 
 
 def _post_hit_to_pb(hit: PostHit) -> api.PostSearchHit:

@@ -135,16 +135,24 @@ class AskQuestionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     QUESTION_FIELD_NUMBER: _builtins.int
+    SIMILAR_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def question(self) -> _question_pb2.Question: ...
+    @_builtins.property
+    def similar(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]:
+        """Up to three earlier questions of the community meaning the same, most similar first (similarity set);
+        when none is found, up to three answered questions sharing words of its title (relevance set).
+        """
+
     def __init__(
         self,
         *,
         question: _question_pb2.Question | None = ...,
+        similar: _abc.Iterable[Global___SearchHit] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question", "similar", b"similar"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -795,8 +803,11 @@ class SearchHit(_message.Message):
     QUESTION_FIELD_NUMBER: _builtins.int
     RELEVANCE_FIELD_NUMBER: _builtins.int
     MATCHED_TERMS_FIELD_NUMBER: _builtins.int
+    SIMILARITY_FIELD_NUMBER: _builtins.int
     relevance: _builtins.int
-    """Matched terms, a title match counting twice."""
+    """Matched terms, a title match counting twice (0 for a hit found by meaning)."""
+    similarity: _builtins.float
+    """Cosine of the two questions' meaning vectors, 0 to 1 (0 for a hit found by its terms)."""
     @_builtins.property
     def question(self) -> _question_pb2.Question: ...
     @_builtins.property
@@ -807,10 +818,11 @@ class SearchHit(_message.Message):
         question: _question_pb2.Question | None = ...,
         relevance: _builtins.int = ...,
         matched_terms: _abc.Iterable[_builtins.str] | None = ...,
+        similarity: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["matched_terms", b"matched_terms", "question", b"question", "relevance", b"relevance"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["matched_terms", b"matched_terms", "question", b"question", "relevance", b"relevance", "similarity", b"similarity"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1577,21 +1589,29 @@ class UnansweredQuestion(_message.Message):
 
     QUESTION_FIELD_NUMBER: _builtins.int
     SIMILAR_FIELD_NUMBER: _builtins.int
+    SAME_MEANING_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def question(self) -> _question_pb2.Question: ...
     @_builtins.property
     def similar(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]:
         """Up to three answered questions like it, most similar first."""
 
+    @_builtins.property
+    def same_meaning(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchHit]:
+        """Up to three earlier questions found meaning the same when it was asked (answered or not), most similar
+        first (similarity set): candidates for a curator's MarkDuplicate.
+        """
+
     def __init__(
         self,
         *,
         question: _question_pb2.Question | None = ...,
         similar: _abc.Iterable[Global___SearchHit] | None = ...,
+        same_meaning: _abc.Iterable[Global___SearchHit] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question", "similar", b"similar"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question", "same_meaning", b"same_meaning", "similar", b"similar"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2656,3 +2676,89 @@ class SearchPostsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchPostsResponse: _TypeAlias = SearchPostsResponse  # noqa: Y015
+
+@_typing.final
+class MarkDuplicateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.str
+    """The later question; at most 128 characters."""
+    duplicate_of: _builtins.str
+    """The earlier question it duplicates, of the same community; at most 128 characters."""
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.str = ...,
+        duplicate_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate_of", b"duplicate_of", "question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkDuplicateRequest: _TypeAlias = MarkDuplicateRequest  # noqa: Y015
+
+@_typing.final
+class MarkDuplicateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def question(self) -> _question_pb2.Question:
+        """The question, its duplicate_of set to the root of the chain it was pointed at."""
+
+    def __init__(
+        self,
+        *,
+        question: _question_pb2.Question | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarkDuplicateResponse: _TypeAlias = MarkDuplicateResponse  # noqa: Y015
+
+@_typing.final
+class UnmarkDuplicateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.str
+    """At most 128 characters."""
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmarkDuplicateRequest: _TypeAlias = UnmarkDuplicateRequest  # noqa: Y015
+
+@_typing.final
+class UnmarkDuplicateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def question(self) -> _question_pb2.Question: ...
+    def __init__(
+        self,
+        *,
+        question: _question_pb2.Question | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["question", b"question"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmarkDuplicateResponse: _TypeAlias = UnmarkDuplicateResponse  # noqa: Y015

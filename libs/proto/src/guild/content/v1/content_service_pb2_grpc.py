@@ -275,6 +275,16 @@ class ContentServiceStub:
                 request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.SerializeToString,
                 response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.FromString,
                 _registered_method=True)
+        self.MarkDuplicate = channel.unary_unary(
+                '/guild.content.v1.ContentService/MarkDuplicate',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateResponse.FromString,
+                _registered_method=True)
+        self.UnmarkDuplicate = channel.unary_unary(
+                '/guild.content.v1.ContentService/UnmarkDuplicate',
+                request_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateRequest.SerializeToString,
+                response_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
@@ -621,6 +631,23 @@ class ContentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MarkDuplicate(self, request, context):
+        """Marks a question a duplicate of an earlier question of its community (curators, moderators and owners).
+        The later question points to the earlier one; if that one is itself a duplicate, to the earliest of its
+        chain. Marking again the same way changes nothing; a question marked otherwise must be unmarked first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmarkDuplicate(self, request, context):
+        """Takes back a question's duplicate mark (curators, moderators and owners); unmarking an unmarked
+        question changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -863,6 +890,16 @@ def add_ContentServiceServicer_to_server(servicer, server):
                     servicer.SearchPosts,
                     request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.FromString,
                     response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.SerializeToString,
+            ),
+            'MarkDuplicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkDuplicate,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateResponse.SerializeToString,
+            ),
+            'UnmarkDuplicate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmarkDuplicate,
+                    request_deserializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateRequest.FromString,
+                    response_serializer=guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2162,6 +2199,60 @@ class ContentService:
             '/guild.content.v1.ContentService/SearchPosts',
             guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsRequest.SerializeToString,
             guild_dot_content_dot_v1_dot_content__service__pb2.SearchPostsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkDuplicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/MarkDuplicate',
+            guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.MarkDuplicateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmarkDuplicate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guild.content.v1.ContentService/UnmarkDuplicate',
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateRequest.SerializeToString,
+            guild_dot_content_dot_v1_dot_content__service__pb2.UnmarkDuplicateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -136,6 +136,15 @@ class ContentServiceStub:
     their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
     answered or not.
     """
+    MarkDuplicate: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.MarkDuplicateRequest, _content_service_pb2.MarkDuplicateResponse]
+    """Marks a question a duplicate of an earlier question of its community (curators, moderators and owners).
+    The later question points to the earlier one; if that one is itself a duplicate, to the earliest of its
+    chain. Marking again the same way changes nothing; a question marked otherwise must be unmarked first.
+    """
+    UnmarkDuplicate: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.UnmarkDuplicateRequest, _content_service_pb2.UnmarkDuplicateResponse]
+    """Takes back a question's duplicate mark (curators, moderators and owners); unmarking an unmarked
+    question changes nothing.
+    """
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
@@ -244,6 +253,15 @@ class ContentServiceAsyncStub(ContentServiceStub):
     """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
     their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
     answered or not.
+    """
+    MarkDuplicate: _aio.UnaryUnaryMultiCallable[_content_service_pb2.MarkDuplicateRequest, _content_service_pb2.MarkDuplicateResponse]  # type: ignore[assignment]
+    """Marks a question a duplicate of an earlier question of its community (curators, moderators and owners).
+    The later question points to the earlier one; if that one is itself a duplicate, to the earliest of its
+    chain. Marking again the same way changes nothing; a question marked otherwise must be unmarked first.
+    """
+    UnmarkDuplicate: _aio.UnaryUnaryMultiCallable[_content_service_pb2.UnmarkDuplicateRequest, _content_service_pb2.UnmarkDuplicateResponse]  # type: ignore[assignment]
+    """Takes back a question's duplicate mark (curators, moderators and owners); unmarking an unmarked
+    question changes nothing.
     """
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -638,6 +656,27 @@ class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
         """Finds posts of every kind (questions, discussions, articles, announcements, resources) by keywords in
         their title, body or summary and tags, most relevant first; filtered by kind, tag, community and
         answered or not.
+        """
+
+    @_abc_1.abstractmethod
+    def MarkDuplicate(
+        self,
+        request: _content_service_pb2.MarkDuplicateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.MarkDuplicateResponse, _abc.Awaitable[_content_service_pb2.MarkDuplicateResponse]]:
+        """Marks a question a duplicate of an earlier question of its community (curators, moderators and owners).
+        The later question points to the earlier one; if that one is itself a duplicate, to the earliest of its
+        chain. Marking again the same way changes nothing; a question marked otherwise must be unmarked first.
+        """
+
+    @_abc_1.abstractmethod
+    def UnmarkDuplicate(
+        self,
+        request: _content_service_pb2.UnmarkDuplicateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.UnmarkDuplicateResponse, _abc.Awaitable[_content_service_pb2.UnmarkDuplicateResponse]]:
+        """Takes back a question's duplicate mark (curators, moderators and owners); unmarking an unmarked
+        question changes nothing.
         """
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

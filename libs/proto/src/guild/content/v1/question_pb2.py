@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fguild/content/v1/question.proto\x12\x10guild.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x08Question\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61nswer_count\x18\x08 \x01(\x05\x12\x1a\n\x12\x61\x63\x63\x65pted_answer_id\x18\t \x01(\t\x12\r\n\x05score\x18\n \x01(\x03\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe3\x01\n\x06\x41nswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bquestion_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x03 \x01(\t\x12\x11\n\tauthor_id\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x07 \x01(\x08\x12\r\n\x05score\x18\x08 \x01(\x03\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x01\n\x07\x43omment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x11\n\tpost_kind\x18\x03 \x01(\t\x12\x13\n\x0bquestion_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x05 \x01(\t\x12\x11\n\tauthor_id\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x08Revision\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\x11\n\teditor_id\x18\x03 \x01(\t\x12-\n\tedit_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0c\n\x04tags\x18\x07 \x03(\t\"&\n\x08TagCount\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03*_\n\rVoteDirection\x12\x1e\n\x1aVOTE_DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11VOTE_DIRECTION_UP\x10\x01\x12\x17\n\x13VOTE_DIRECTION_DOWN\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fguild/content/v1/question.proto\x12\x10guild.content.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x02\n\x08Question\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x02 \x01(\t\x12\x11\n\tauthor_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x61nswer_count\x18\x08 \x01(\x05\x12\x1a\n\x12\x61\x63\x63\x65pted_answer_id\x18\t \x01(\t\x12\r\n\x05score\x18\n \x01(\x03\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64uplicate_of\x18\x0c \x01(\t\"\xe3\x01\n\x06\x41nswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bquestion_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x03 \x01(\t\x12\x11\n\tauthor_id\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x07 \x01(\x08\x12\r\n\x05score\x18\x08 \x01(\x03\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x01\n\x07\x43omment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07post_id\x18\x02 \x01(\t\x12\x11\n\tpost_kind\x18\x03 \x01(\t\x12\x13\n\x0bquestion_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ommunity_id\x18\x05 \x01(\t\x12\x11\n\tauthor_id\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x08Revision\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\x11\n\teditor_id\x18\x03 \x01(\t\x12-\n\tedit_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05title\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12\x0c\n\x04tags\x18\x07 \x03(\t\"&\n\x08TagCount\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03*_\n\rVoteDirection\x12\x1e\n\x1aVOTE_DIRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11VOTE_DIRECTION_UP\x10\x01\x12\x17\n\x13VOTE_DIRECTION_DOWN\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guild.content.v1.question_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VOTEDIRECTION']._serialized_start=1019
-  _globals['_VOTEDIRECTION']._serialized_end=1114
+  _globals['_VOTEDIRECTION']._serialized_start=1041
+  _globals['_VOTEDIRECTION']._serialized_end=1136
   _globals['_QUESTION']._serialized_start=87
-  _globals['_QUESTION']._serialized_end=356
-  _globals['_ANSWER']._serialized_start=359
-  _globals['_ANSWER']._serialized_end=586
-  _globals['_COMMENT']._serialized_start=589
-  _globals['_COMMENT']._serialized_end=820
-  _globals['_REVISION']._serialized_start=823
-  _globals['_REVISION']._serialized_end=977
-  _globals['_TAGCOUNT']._serialized_start=979
-  _globals['_TAGCOUNT']._serialized_end=1017
+  _globals['_QUESTION']._serialized_end=378
+  _globals['_ANSWER']._serialized_start=381
+  _globals['_ANSWER']._serialized_end=608
+  _globals['_COMMENT']._serialized_start=611
+  _globals['_COMMENT']._serialized_end=842
+  _globals['_REVISION']._serialized_start=845
+  _globals['_REVISION']._serialized_end=999
+  _globals['_TAGCOUNT']._serialized_start=1001
+  _globals['_TAGCOUNT']._serialized_end=1039
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,7 @@ class Question(_message.Message):
     ACCEPTED_ANSWER_ID_FIELD_NUMBER: _builtins.int
     SCORE_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     community_id: _builtins.str
     author_id: _builtins.str
@@ -66,6 +67,8 @@ class Question(_message.Message):
     """Empty while no answer is accepted."""
     score: _builtins.int
     """The sum of the question's votes (+1 or -1 each)."""
+    duplicate_of: _builtins.str
+    """The earlier question a curator marked this one a duplicate of; empty when not marked."""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -88,10 +91,11 @@ class Question(_message.Message):
         accepted_answer_id: _builtins.str = ...,
         score: _builtins.int = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        duplicate_of: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answer_id", b"accepted_answer_id", "answer_count", b"answer_count", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "id", b"id", "score", b"score", "tags", b"tags", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_answer_id", b"accepted_answer_id", "answer_count", b"answer_count", "author_id", b"author_id", "body", b"body", "community_id", b"community_id", "create_time", b"create_time", "duplicate_of", b"duplicate_of", "id", b"id", "score", b"score", "tags", b"tags", "title", b"title", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

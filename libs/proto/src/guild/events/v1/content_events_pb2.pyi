@@ -968,3 +968,82 @@ class PostCreated(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PostCreated: _TypeAlias = PostCreated  # noqa: Y015
+
+@_typing.final
+class QuestionMarkedDuplicate(_message.Message):
+    """type guild.content.question_marked_duplicate.v1: a curator or moderator marked a question a duplicate of an
+    earlier question of its community (the root of that question's chain).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
+    MARKED_BY_FIELD_NUMBER: _builtins.int
+    MARK_TIME_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    """Asker of the question marked."""
+    duplicate_of: _builtins.str
+    """The earlier question it now points to."""
+    marked_by: _builtins.str
+    @_builtins.property
+    def mark_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        duplicate_of: _builtins.str = ...,
+        marked_by: _builtins.str = ...,
+        mark_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["mark_time", b"mark_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "duplicate_of", b"duplicate_of", "mark_time", b"mark_time", "marked_by", b"marked_by", "question_id", b"question_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuestionMarkedDuplicate: _TypeAlias = QuestionMarkedDuplicate  # noqa: Y015
+
+@_typing.final
+class QuestionUnmarkedDuplicate(_message.Message):
+    """type guild.content.question_unmarked_duplicate.v1: a curator or moderator took back a question's duplicate mark."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUESTION_ID_FIELD_NUMBER: _builtins.int
+    COMMUNITY_ID_FIELD_NUMBER: _builtins.int
+    AUTHOR_ID_FIELD_NUMBER: _builtins.int
+    DUPLICATE_OF_FIELD_NUMBER: _builtins.int
+    UNMARKED_BY_FIELD_NUMBER: _builtins.int
+    UNMARK_TIME_FIELD_NUMBER: _builtins.int
+    question_id: _builtins.str
+    community_id: _builtins.str
+    author_id: _builtins.str
+    duplicate_of: _builtins.str
+    """The question it pointed to."""
+    unmarked_by: _builtins.str
+    @_builtins.property
+    def unmark_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        question_id: _builtins.str = ...,
+        community_id: _builtins.str = ...,
+        author_id: _builtins.str = ...,
+        duplicate_of: _builtins.str = ...,
+        unmarked_by: _builtins.str = ...,
+        unmark_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["unmark_time", b"unmark_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author_id", b"author_id", "community_id", b"community_id", "duplicate_of", b"duplicate_of", "question_id", b"question_id", "unmark_time", b"unmark_time", "unmarked_by", b"unmarked_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuestionUnmarkedDuplicate: _TypeAlias = QuestionUnmarkedDuplicate  # noqa: Y015
