@@ -80,6 +80,11 @@ up: sync ferretdb console-assets ## Start NATS, FerretDB, the four services and 
 down: ## Stop everything `make up` started
 	bash deploy/local/down.sh
 
+.PHONY: dev-lrs
+dev-lrs: ## Run a development Learning Record Store on 127.0.0.1:8095 (PORT=...) printing each xAPI statement
+	@$(MAKE) -s sync >&2
+	@$(PY) -m guild_testing.lrs --port $${PORT:-8095}
+
 .PHONY: status
 status: ## Show what is running locally
 	bash deploy/local/status.sh

@@ -20,6 +20,8 @@
 #   GUILD_SERVICE_TIMEOUT seconds to wait for each gRPC port (default 60)
 #   GUILD_BADGE_SIGNING_KEY  reputation's key for signing badge credentials;
 #                         default: a local EC P-256 key made once in .local/badges/
+#   Any other GUILD_* setting in the environment reaches every service as it is,
+#   e.g. GUILD_XAPI_ENDPOINTS for notify's Learning Record Stores.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/lib.sh

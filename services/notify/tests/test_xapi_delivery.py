@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest_asyncio
@@ -40,83 +36,7 @@ from guild_notify.config import NotifySettings
 from guild_notify.domain.xapi import Endpoint, Outcome, StatementState, statement_id
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
-
-
-@dataclass
-class Lrs:
-    """A Learning Record Store on loopback: stores each statement id once (a batch holding an id it has
-    already is refused whole with 409, as xAPI requires), or answers ``status`` after ``delay``."""
-
-    name: str
-    status: int = 200
-    delay: float = 0.0
-    url: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    stored: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refused: set[str] = field(default_factory=set)  # statement ids answered with 400
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def receive(self, path: str, headers: dict[str, str], body: bytes) -> int:
-        at = time.monotonic()
-        time.sleep(self.delay)
-        statements = json.loads(body)
-        with self.lock:
-            self.requests.append({"path": path, "headers": headers, "statements": statements, "at": at})
-            if self.status != 200:
-                return self.status
-            if any(s["id"] in self.refused for s in statements):
-                return 400
-            if any(s["id"] in self.stored for s in statements):
-                return 409
-            self.stored.update({s["id"]: s for s in statements})
-            return 200
-
-    def endpoint(self, username: str = "", password: str = "") -> dict[str, str]:
-        return {"name": self.name, "url": self.url, "username": username, "password": password}
-
-    async def wait_for(self, count: int, timeout: float = 10.0) -> dict[str, dict[str, Any]]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.stored) < count:
-            assert asyncio.get_running_loop().time() < deadline, f"{self.name}: {len(self.stored)} of {count}"
-            await asyncio.sleep(0.05)
-        return self.stored
-
-    async def wait_for_requests(self, count: int, timeout: float = 10.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while len(self.requests) < count:
-            assert asyncio.get_running_loop().time() < deadline, f"{self.name}: {len(self.requests)} requests"
-            await asyncio.sleep(0.05)
-
-
-@contextmanager
-def lrs_server(name: str) -> Iterator[Lrs]:
-    lrs = Lrs(name)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = lrs.receive(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            payload = b"[]" if status == 200 else b""
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up
-                self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    lrs.url = f"http://127.0.0.1:{server.server_address[1]}/xapi/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield lrs
-    finally:
-        server.shutdown()
-        server.server_close()
+from guild_testing.lrs import Lrs, lrs_server
 
 
 @dataclass
@@ -177,7 +97,7 @@ async def _ask(events: Events, question_id: str, **kw: str) -> Envelope:
 async def test_each_statement_arrives_once_with_basic_auth_and_the_version_header(
     notify: NotifyFactory, events: Events
 ) -> None:
-    with lrs_server("lrs") as lrs:
+    with lrs_server("lrs", username="guild", password="pa:ss wörd") as lrs:
         async with notify(xapi_endpoints=[lrs.endpoint("guild", "pa:ss wörd")]) as service:
             asked = await _ask(events, "q1")
             answered = await events.emit(
