@@ -20,6 +20,7 @@ from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
 from guild_common.tags import normalise_tags
+from guild_content.app.concurrently import checked
 from guild_content.app.ports import FeedEntry, FeedQuery, FeedRepository, FollowedTagPage, MembershipDirectory
 from guild_content.domain.model import TAG
 
@@ -64,12 +65,6 @@ class FeedUseCases:
         check.require(order in FEED_ORDERS, "order", "one of " + ", ".join(FEED_ORDERS))
         check.check()
         size = clamp_page_size(page_size, default=20, maximum=50)
-        community = await self._directory.community(community_id)
-        hidden = community is not None and community.visibility == "hidden" and not caller.is_service
-        if community is None or (
-            hidden and not await self._directory.membership(community_id, caller.subject)
-        ):
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
         position = decode_token(page_token)
         ids = (community_id,)
         if order in TOP_WINDOWS:
@@ -83,10 +78,21 @@ class FeedUseCases:
                 "p": FeedQuery("posts", "score", ids, since=since),
                 "r": FeedQuery("resources", "score", ids, since=since),
             }
-            return await self._merged(sources, position, size, extra={"since": since.isoformat()})
-        sort = "create_time" if order == "newest" else "activity_time"
-        sources = {"p": FeedQuery("posts", sort, ids), "r": FeedQuery("resources", sort, ids)}
-        return await self._merged(sources, position, size)
+            page = self._merged(sources, position, size, extra={"since": since.isoformat()})
+        else:
+            sort = "create_time" if order == "newest" else "activity_time"
+            sources = {"p": FeedQuery("posts", sort, ids), "r": FeedQuery("resources", sort, ids)}
+            page = self._merged(sources, position, size)
+        return await checked(self._readable(caller, community_id), page)
+
+    async def _readable(self, caller: Principal, community_id: str) -> None:
+        """Raise NotFound unless the caller may read the community's feed (a hidden one: its members)."""
+        community = await self._directory.community(community_id)
+        hidden = community is not None and community.visibility == "hidden" and not caller.is_service
+        if community is None or (
+            hidden and not await self._directory.membership(community_id, caller.subject)
+        ):
+            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
 
     async def personal_feed(self, caller: Principal, page_size: int, page_token: str) -> FeedPage:
         """Newest posts and resources of the member's communities, and posts of followed tags and people.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
@@ -22,6 +22,7 @@ from guild_common.errors import (
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_common.tags import normalise_tags
+from guild_content.app.concurrently import both, checked, with_check
 from guild_content.app.meaning import meaning_hits, meaning_of, vector_of
 from guild_content.app.ports import (
     Asked,
@@ -167,7 +168,7 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(question, question.title, question.body)
-        meaning, hints = await _both(
+        meaning, hints = await both(
             meaning_of(question, self._embedder, self._repo), self._hints_of(question)
         )
         stored = await self._repo.add_question(question, community, hints, meaning)
@@ -205,7 +206,7 @@ class ContentUseCases:
             now=self._clock(),
         )
         await self._mention(post, post.title, post.body)
-        meaning, hints = await _both(meaning_of(post, self._embedder, self._repo), self._hints_of(post))
+        meaning, hints = await both(meaning_of(post, self._embedder, self._repo), self._hints_of(post))
         return await self._repo.add_question(post, community, hints, meaning)
 
     async def _hints_of(self, question: Question) -> StoredHints | None:
@@ -302,13 +303,15 @@ class ContentUseCases:
     ) -> tuple[Question, list[Answer]]:
         limit = clamp_page_size(answer_limit, default=100, maximum=500, field="answer_limit")
         question = await self._question(question_id)
-        await self._readable(caller, question.community_id)
+        _, answers = await with_check(
+            self._readable(caller, question.community_id), self._repo.list_answers(question.id, limit)
+        )
         if question.hidden and caller.subject != question.author_id:
             # Hidden pending review: its author and the moderators still see it.
             membership = await self._directory.membership(question.community_id, caller.subject)
             if membership is None or membership.role not in MODERATING_ROLES:
                 raise NotFound(f"question {question_id} not found", reason="QUESTION_NOT_FOUND")
-        return question, await self._repo.list_answers(question.id, limit)
+        return question, answers
 
     async def list_questions(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
@@ -549,7 +552,7 @@ class ContentUseCases:
         if not community_id:
             communities = await self._directory.communities_of(caller.subject)
             return await read(communities) if communities else []
-        return await _checked(self._readable(caller, community_id), read([community_id]))
+        return await checked(self._readable(caller, community_id), read([community_id]))
 
     async def _searched(self, caller: Principal, community_id: str) -> list[str]:
         """The communities a search looks in: the one named (if the caller may read it), else the caller's."""
@@ -572,9 +575,9 @@ class ContentUseCases:
         check.check()
         age = timedelta(minutes=min_age_minutes) if min_age_minutes else self._unanswered_after
         # The page is read while the caller's role is: nothing of it is used before the role is checked.
-        membership, (page, epoch) = await _with_check(
+        membership, (page, epoch) = await with_check(
             self._membership_in(caller, community_id),
-            _both(
+            both(
                 self._repo.unanswered(community_id, self._clock() - age, size, page_token),
                 self._repo.hint_epoch(community_id),
             ),
@@ -644,7 +647,7 @@ class ContentUseCases:
         _require(community_id=community_id)
         size = clamp_page_size(limit, default=5, maximum=20, field="limit")
         wanted = _query_terms(title, "title")
-        ranked = await _checked(
+        ranked = await checked(
             self._readable(caller, community_id),
             read_candidates(
                 self._repo, [community_id], wanted, wanted_by(("question",), "", None), needed=size
@@ -875,25 +878,6 @@ class ContentUseCases:
 
 def _id(scope: str, caller: Principal, request_id: str) -> str:
     return id_for_request(scope, caller.subject, request_id) if request_id else new_id()
-
-
-async def _with_check(check: Awaitable[C], work: Awaitable[T]) -> tuple[C, T]:
-    """``check`` (an access check) and ``work``, run at once; the check's error comes first."""
-    checked, done = await asyncio.gather(check, work, return_exceptions=True)
-    if isinstance(checked, BaseException):
-        raise checked
-    if isinstance(done, BaseException):
-        raise done
-    return checked, done
-
-
-async def _checked(check: Awaitable[Any], work: Awaitable[T]) -> T:
-    """``work``, run while ``check`` runs; the check's error comes first."""
-    return (await _with_check(check, work))[1]
-
-
-async def _both(first: Awaitable[C], second: Awaitable[T]) -> tuple[C, T]:
-    return await asyncio.gather(first, second)
 
 
 def _possible_hint(question: Question) -> bool:
