@@ -13,7 +13,8 @@ relay). Then, for each size in turn, in the same community:
 - measures, interleaved round by round so each call sees the same machine load: the bare echo;
   ListCommunityFeed newest first page and the page 50 deep (its token taken by paging there first);
   SearchQuestions for a common and for a rare word; ListUnansweredQuestions first page; GetQuestion of a
-  question with five answers. Median and p99, and each median as a multiple of the echo's;
+  question with five answers. Median and p99, and each median as a multiple of the echo's; then each
+  call ``--cpu-calls`` times in a row, for the CPU it costs this process (client and services) and the store;
 - at the largest size only: 16 voters at once, each flipping their vote on 4 answers in turn; votes/s,
   and that every answer's served score equals the sum of the last votes cast.
 Prints one markdown table per size and a summary table of the ratios.
@@ -218,6 +219,22 @@ async def _votes(
     )
 
 
+async def _cpu_per_call(
+    calls: Calls, echo: Callable[[], Awaitable[Any]], count: int, pids: dict[str, int]
+) -> dict[str, dict[str, float]]:
+    """CPU milliseconds per call of this process (client and services) and of the store, each call made
+    ``count`` times in a row: where a call's time goes, beside its latency."""
+    spent = {}
+    for name, call in {"echo": echo, **calls.named()}.items():
+        meter = CpuMeter({"services and client": None, "store": pids["store"]})
+        meter.start()
+        for _ in range(count):
+            await call()
+        meter.stop()
+        spent[name] = meter.per_item_ms(count)
+    return spent
+
+
 async def _scores(content: api_grpc.ContentServiceStub, question_id: str) -> dict[str, int]:
     response: api.GetQuestionResponse = await content.GetQuestion(
         api.GetQuestionRequest(question_id=question_id), metadata=auth(READER)
@@ -310,15 +327,23 @@ async def _measure(
             assert await calls.search(RARE) >= 1
             assert await calls.unanswered() == PAGE
             samples = await _latencies(calls, echo, args.rounds)
+            cpu = await _cpu_per_call(calls, echo, args.cpu_calls, args.pids)
             echo_median = statistics.median(samples["echo"])
             ratios = {name: statistics.median(samples[name]) / echo_median for name, _ in CALLS}
             summary.append((size, ratios))
             print(f"\n{size:,} posts, {args.rounds} rounds\n")
-            print("| call | median (µs) | p99 (µs) | median / echo |")
-            print("|---|---:|---:|---:|")
+            print(
+                "| call | median (µs) | p99 (µs) | median / echo "
+                "| CPU ms per call: services and client / store |"
+            )
+            print("|---|---:|---:|---:|---:|")
             for name, label in (("echo", "bare gRPC echo"), *CALLS):
                 median, p99 = median_p99_us(samples[name])
-                print(f"| {label} | {median:,.0f} | {p99:,.0f} | {median / 1e6 / echo_median:.1f} |")
+                ms = cpu[name]
+                print(
+                    f"| {label} | {median:,.0f} | {p99:,.0f} | {median / 1e6 / echo_median:.1f} | "
+                    f"{ms['services and client']:.2f} / {ms['store']:.2f} |"
+                )
     await echo_server.stop(None)
     meter = CpuMeter({"services and client": None, **args.pids})
     votes = len(VOTERS) * args.votes_per_voter
@@ -327,10 +352,10 @@ async def _measure(
         f"\nvotes at {seeded:,} posts: {len(VOTERS)} voters at once, {rate:,.0f} votes/s; scores "
         f"{'equal the votes cast' if exact else 'DIFFER from the votes cast'}"
     )
-    cpu = ", ".join(f"{name} {ms:.2f} ms" for name, ms in meter.per_item_ms(votes).items())
+    per_vote = ", ".join(f"{name} {ms:.2f} ms" for name, ms in meter.per_item_ms(votes).items())
     busiest, bound = meter.busiest(votes)
     print(
-        f"CPU per vote: {cpu}; the cores allow {meter.ceiling(votes):,.0f} votes/s at that cost, "
+        f"CPU per vote: {per_vote}; the cores allow {meter.ceiling(votes):,.0f} votes/s at that cost, "
         f"one core of the {busiest} {bound:,.0f}/s"
     )
     print("\n| call | " + " | ".join(f"{size:,} posts" for size, _ in summary) + " |")
@@ -349,6 +374,7 @@ def main() -> None:
     parser.add_argument("--ferretdb", type=Path, default=None, help="FerretDB binary (default: the build)")
     parser.add_argument("--disable-index-pushdown", action="store_true")
     parser.add_argument("--votes-per-voter", type=int, default=25)
+    parser.add_argument("--cpu-calls", type=int, default=200, help="calls of each kind to measure CPU over")
     args = parser.parse_args()
     on_fresh_servers(
         lambda uri, nats_url: _run(args, uri, nats_url),
