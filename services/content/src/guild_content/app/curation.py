@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from guild_common.auth import Principal
@@ -18,6 +18,7 @@ from guild_content.app.ports import (
     QuestionRepository,
     ResourceRepository,
 )
+from guild_content.app.visibility import readable_community
 from guild_content.domain.curation import (
     FEATURE_KINDS,
     Collection,
@@ -278,12 +279,8 @@ class CurationUseCases:
         membership = await self._directory.membership(community_id, caller.subject)
         return membership is not None and membership.role in CURATING_ROLES
 
-    async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
-        community = await self._community(community_id)
-        hidden = community.visibility == "hidden" and not caller.is_service
-        if hidden and await self._directory.membership(community_id, caller.subject) is None:
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
+    def _readable(self, caller: Principal, community_id: str) -> Awaitable[CommunityView]:
+        return readable_community(self._directory, caller, community_id)
 
 
 def _require(**fields: str) -> None:

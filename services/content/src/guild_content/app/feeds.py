@@ -17,11 +17,12 @@ from typing import Any
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import FailedPrecondition, NotFound, Validator
+from guild_common.errors import FailedPrecondition, Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
 from guild_common.tags import normalise_tags
 from guild_content.app.concurrently import checked
 from guild_content.app.ports import FeedEntry, FeedQuery, FeedRepository, FollowedTagPage, MembershipDirectory
+from guild_content.app.visibility import readable_community
 from guild_content.domain.model import TAG
 
 FEED_ORDERS = ("newest", "activity", "top_week", "top_month")
@@ -83,16 +84,7 @@ class FeedUseCases:
             sort = "create_time" if order == "newest" else "activity_time"
             sources = {"p": FeedQuery("posts", sort, ids), "r": FeedQuery("resources", sort, ids)}
             page = self._merged(sources, position, size)
-        return await checked(self._readable(caller, community_id), page)
-
-    async def _readable(self, caller: Principal, community_id: str) -> None:
-        """Raise NotFound unless the caller may read the community's feed (a hidden one: its members)."""
-        community = await self._directory.community(community_id)
-        hidden = community is not None and community.visibility == "hidden" and not caller.is_service
-        if community is None or (
-            hidden and not await self._directory.membership(community_id, caller.subject)
-        ):
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+        return await checked(readable_community(self._directory, caller, community_id), page)
 
     async def personal_feed(self, caller: Principal, page_size: int, page_token: str) -> FeedPage:
         """Newest posts and resources of the member's communities, and posts of followed tags and people.

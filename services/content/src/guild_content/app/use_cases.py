@@ -57,6 +57,7 @@ from guild_content.app.search import (
     read_candidates,
     wanted_by,
 )
+from guild_content.app.visibility import readable_community
 from guild_content.domain.model import (
     MODERATING_ROLES,
     POST_KINDS,
@@ -868,12 +869,8 @@ class ContentUseCases:
             raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
         return membership
 
-    async def _readable(self, caller: Principal, community_id: str) -> CommunityView:
-        community = await self._community(community_id)
-        hidden = community.visibility == "hidden" and not caller.is_service
-        if hidden and await self._directory.membership(community_id, caller.subject) is None:
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
+    def _readable(self, caller: Principal, community_id: str) -> Awaitable[CommunityView]:
+        return readable_community(self._directory, caller, community_id)
 
 
 def _id(scope: str, caller: Principal, request_id: str) -> str:
