@@ -5,8 +5,11 @@ Everything stays inside the feature subset that MongoDB 6+ and FerretDB 1.24 sha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+import pkgutil
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
@@ -28,6 +31,44 @@ class IndexSpec:
     def model(self) -> IndexModel:
         name = self.name or "_".join(f"{k}_{d}" for k, d in self.keys)
         return IndexModel(list(self.keys), name=name, unique=self.unique, **dict(self.options))
+
+
+@dataclass(frozen=True)
+class StoreSchema:
+    """What one store module needs of the database, declared beside the code that queries it.
+
+    ``indexes`` are created at start-up; ``outbox_collections`` are the collections whose documents
+    carry events (``guild_common.events.outbox``), which the relay sweeps. A module declares it as
+    ``SCHEMA = StoreSchema(...)``; the composition root collects every module's with :func:`collect_schema`,
+    so a new store is swept and indexed without a second list to keep in step."""
+
+    indexes: Sequence[IndexSpec] = ()
+    outbox_collections: Sequence[str] = ()
+
+    def __add__(self, other: StoreSchema) -> StoreSchema:
+        return StoreSchema(
+            indexes=[*self.indexes, *other.indexes],
+            outbox_collections=list(dict.fromkeys([*self.outbox_collections, *other.outbox_collections])),
+        )
+
+
+def collect_schema(*packages: ModuleType, extra: Iterable[StoreSchema] = ()) -> StoreSchema:
+    """The union of the ``SCHEMA`` of every module in ``packages`` (searched recursively) and ``extra``."""
+    total = StoreSchema()
+    for package in packages:
+        modules = [package]
+        if hasattr(package, "__path__"):
+            modules += [
+                importlib.import_module(info.name)
+                for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+            ]
+        for module in modules:
+            schema = getattr(module, "SCHEMA", None)
+            if isinstance(schema, StoreSchema):
+                total += schema
+    for schema in extra:
+        total += schema
+    return total
 
 
 # Seconds to find a reachable server or open a connection before an operation fails.

@@ -19,9 +19,22 @@ import binascii
 import hashlib
 import hmac
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from guild_common.errors import FieldViolation, InvalidArgument
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: its items and the token of the next page (empty on the last)."""
+
+    items: Sequence[T]
+    next_token: str = ""
+
 
 #: The development default of ``GUILD_PAGE_TOKEN_SECRET``.
 DEV_PAGE_TOKEN_SECRET = "guild-dev-page-token-secret"

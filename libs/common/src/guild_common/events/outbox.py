@@ -122,6 +122,10 @@ class OutboxRelay(SweepingWorker):
 
     def wake(self, collection: str | None = None, doc_id: Any = None) -> None:
         """Publish ``doc_id``'s events in ``collection`` now; without them, sweep every collection."""
+        if collection is not None and collection not in self._collections:
+            # A store whose collection the relay does not sweep would leave its events unpublished
+            # after a crash; declaring it in the store's ``SCHEMA`` is the fix.
+            raise ValueError(f"the outbox relay does not sweep {collection!r}")
         if collection is None or doc_id is None or len(self._hints) >= MAX_HINTS:
             self._full_due = True
         else:
