@@ -64,6 +64,10 @@ k8s-validate: sync ## Render every Kubernetes overlay and validate it offline ag
 test: sync ferretdb browser console-assets ## Unit, service and integration tests on real FerretDB and NATS
 	.venv/bin/pytest
 
+.PHONY: test-fast
+test-fast: sync console-assets ## The libraries' and services' tests that start no server or process: domain and app layer on in-memory ports
+	GUILD_TEST_NO_PROCESSES=1 .venv/bin/pytest -q -m "not servers" libs services
+
 .PHONY: test-unit
 test-unit: sync ferretdb console-assets ## Only the libraries' and services' own tests
 	.venv/bin/pytest libs services

@@ -11,6 +11,8 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_testing.servers import FerretServer
 
+pytestmark = pytest.mark.servers
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

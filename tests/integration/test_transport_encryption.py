@@ -45,6 +45,8 @@ from guild_testing.inprocess import RunningService, running_service
 from guild_testing.processes import free_port
 from guild_testing.servers import FerretServer, NatsServer, ServerTls
 
+pytestmark = pytest.mark.servers
+
 # Loopback names every certificate here is valid for.
 HOSTS = ("127.0.0.1", "localhost")
 

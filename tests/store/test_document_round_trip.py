@@ -20,6 +20,8 @@ from pymongo.collection import Collection
 
 from guild_testing.servers import FerretServer
 
+pytestmark = pytest.mark.servers
+
 STRINGS = [
     "",
     "plain",

@@ -54,6 +54,8 @@ from pymongo.errors import OperationFailure, PyMongoError
 
 from guild_testing.servers import FerretServer, ferretdb_supports_flag
 
+pytestmark = pytest.mark.servers
+
 Doc = dict[str, Any]
 Filter = dict[str, Any]
 SortSpec = list[tuple[str, int]]

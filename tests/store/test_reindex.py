@@ -14,6 +14,8 @@ from pymongo.collection import Collection
 
 from guild_testing.servers import FerretServer
 
+pytestmark = pytest.mark.servers
+
 ROOT = Path(__file__).resolve().parents[2]
 reindex = runpy.run_path(str(ROOT / "deploy" / "local" / "reindex_ferretdb.py"))["reindex"]
 

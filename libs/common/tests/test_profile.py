@@ -81,6 +81,7 @@ def test_the_profile_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ("notify", "GUILD_JWT_SECRET, GUILD_PAGE_TOKEN_SECRET, GUILD_UNSUBSCRIBE_SECRET"),
     ],
 )
+@pytest.mark.servers  # starts the service's process
 def test_a_production_service_refuses_to_start_on_development_secrets(service: str, variables: str) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("GUILD_")}
     env["GUILD_PROFILE"] = "production"

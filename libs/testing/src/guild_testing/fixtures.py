@@ -48,6 +48,13 @@ class Infra:
         return {"nats_url": self.nats.url, "nats_user": user, "nats_password": password}
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses the shared servers is marked ``servers`` (left out of ``make test-fast``)."""
+    for item in items:
+        if "infra" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.servers)
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     with tempfile.TemporaryDirectory(prefix="guild-test-") as tmp:

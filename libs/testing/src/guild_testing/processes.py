@@ -40,6 +40,11 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes]
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+#: Set by ``make test-fast``: a run that must start no process, so that a test needing one and not marked
+#: ``servers`` fails at once instead of slowing the fast suite down.
+NO_PROCESSES_ENV = "GUILD_TEST_NO_PROCESSES"
+
+
 @dataclass
 class ManagedProcess:
     """A child process with its log file; ``stop`` sends SIGTERM, then SIGKILL."""
@@ -52,6 +57,8 @@ class ManagedProcess:
     def start(
         cls, name: str, argv: Sequence[str], *, log_path: Path, env: Mapping[str, str] | None = None
     ) -> ManagedProcess:
+        if os.environ.get(NO_PROCESSES_ENV):
+            raise RuntimeError(f"{name}: this run starts no process; mark the test 'servers'")
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
