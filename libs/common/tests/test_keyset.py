@@ -12,7 +12,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from guild_common.errors import InvalidArgument
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items, keyset_page
 from guild_common.mongo import Document
 from guild_common.pagination import encode_token
 from guild_testing.fixtures import Infra
@@ -76,3 +76,28 @@ async def test_a_tampered_token_is_invalid_argument(
             coll, {"c": "c1"}, sort_field="n", descending=True, page_size=4, page_token=encode_token(position)
         )
     assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+async def test_keyset_items_converts_each_document_and_keeps_the_token(
+    coll: AsyncCollection[Document],
+) -> None:
+    first = await keyset_items(
+        coll,
+        {"c": "c1"},
+        lambda d: d["_id"].upper(),
+        sort_field="t",
+        descending=False,
+        page_size=3,
+        page_token="",
+    )
+    assert list(first.items) == ["P00", "P01", "P02"]
+    second = await keyset_items(
+        coll,
+        {"c": "c1"},
+        lambda d: d["_id"].upper(),
+        sort_field="t",
+        descending=False,
+        page_size=3,
+        page_token=first.next_token,
+    )
+    assert list(second.items) == ["P03", "P04", "P05"]

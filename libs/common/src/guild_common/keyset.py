@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from guild_common.errors import FieldViolation, InvalidArgument
 from guild_common.mongo import Document
-from guild_common.pagination import decode_token, encode_token
+from guild_common.pagination import Page, decode_token, encode_token
+
+T = TypeVar("T")
 
 
 def _encode(value: Any) -> dict[str, Any]:
@@ -69,3 +71,27 @@ async def keyset_page(
         last = docs[page_size - 1]
         next_token = encode_token({**_encode(last[sort_field]), "id": last["_id"]})
     return docs[:page_size], next_token
+
+
+async def keyset_items(
+    collection: AsyncCollection[Document],
+    query: Mapping[str, Any],
+    convert: Callable[[Document], T],
+    *,
+    sort_field: str,
+    descending: bool,
+    page_size: int,
+    page_token: str,
+    projection: Mapping[str, Any] | None = None,
+) -> Page[T]:
+    """:func:`keyset_page` with each document converted to the store's value."""
+    docs, next_token = await keyset_page(
+        collection,
+        query,
+        sort_field=sort_field,
+        descending=descending,
+        page_size=page_size,
+        page_token=page_token,
+        projection=projection,
+    )
+    return Page([convert(doc) for doc in docs], next_token)

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
+from google.protobuf.message import Message
 from opentelemetry import metrics, propagate
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.events.envelope import Envelope
+from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.mongo import Document, IndexSpec
 from guild_common.sweeper import SweepingWorker
 
@@ -39,6 +40,23 @@ def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier
+
+
+def traced_envelope(
+    *, service: str, name: str, payload: Message, subject: str, region: str, programme: str
+) -> Envelope:
+    """A new event carrying the current trace context, so the consumer's span joins the writer's trace."""
+    trace = current_trace_headers()
+    return new_envelope(
+        service=service,
+        name=name,
+        payload=payload,
+        subject=subject,
+        region=region,
+        programme=programme,
+        traceparent=trace.get("traceparent", ""),
+        tracestate=trace.get("tracestate", ""),
+    )
 
 
 def outbox_fields(events: Sequence[Envelope]) -> Document:
