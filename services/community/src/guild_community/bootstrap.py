@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
-from guild_common.events.consumer import consumer_indexes
+from guild_common.events.consumer import EventHandler, consumer_indexes
+from guild_common.events.inbound import bind, combine
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.idempotency import IdempotencyKeys
@@ -37,16 +38,23 @@ from guild_community.adapters.mongo_surveys import (
     MongoSurveyRepository,
 )
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
-from guild_community.app.experts import ExpertEventHandlers, ExpertQueries
+from guild_community.app.experts import ExpertQueries
+from guild_community.app.experts_handlers import ExpertEventHandlers
 from guild_community.app.goals import GoalUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.surveys import SurveyUseCases
 from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
+from guild_community.entrypoints.event_decoders import DECODERS
 from guild_community.entrypoints.grpc_api import CommunityServicer
 
 SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityService"].full_name
+
+
+def produced_by(table: dict[str, EventHandler], service: str) -> dict[str, EventHandler]:
+    """The part of a consumer table that reads ``service``'s stream."""
+    return {t: h for t, h in table.items() if t.startswith(f"guild.{service}.")}
 
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
@@ -96,14 +104,14 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     pilots = PilotControlUseCases(controls, repository)
     directory = MongoExpertDirectory(infra.db)
     experts = ExpertQueries(directory, use_cases)
-    expert_handlers = ExpertEventHandlers(directory)
+    handlers = bind(DECODERS, combine(ExpertEventHandlers(directory).handlers()))
     # The expert directory learns reputation by topic from reputation's points, and who is a member and
     # what they declare from this service's own events.
     reputation_consumer = await event_consumer(
-        infra, settings, source_service="reputation", handlers=expert_handlers.reputation_handlers()
+        infra, settings, source_service="reputation", handlers=produced_by(handlers, "reputation")
     )
     people_consumer = await event_consumer(
-        infra, settings, source_service="community", handlers=expert_handlers.community_handlers()
+        infra, settings, source_service="community", handlers=produced_by(handlers, "community")
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
