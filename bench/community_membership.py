@@ -42,17 +42,21 @@ from guild_common.clock import utc_now
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.mongo import create_client, ensure_indexes
-from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
-from guild_community.adapters.mongo_goals import GOAL_INDEXES, MongoGoalRepository
-from guild_community.adapters.mongo_people import PEOPLE_INDEXES, MongoPeopleRepository
+from guild_community.adapters.mongo_experts import SCHEMA as EXPERT_SCHEMA
+from guild_community.adapters.mongo_experts import MongoExpertDirectory
+from guild_community.adapters.mongo_goals import SCHEMA as GOAL_SCHEMA
+from guild_community.adapters.mongo_goals import MongoGoalRepository
+from guild_community.adapters.mongo_people import SCHEMA as PEOPLE_SCHEMA
+from guild_community.adapters.mongo_people import MongoPeopleRepository
 from guild_community.adapters.mongo_repository import (
     COMMUNITIES,
-    INDEXES,
     MEMBERSHIPS,
+    SCHEMA,
     MongoCommunityRepository,
 )
 from guild_community.adapters.mongo_roster import CHUNK, ROSTERS, chunk_id, head_id
-from guild_community.adapters.mongo_surveys import SURVEY_INDEXES, MongoSurveyRepository
+from guild_community.adapters.mongo_surveys import SCHEMA as SURVEY_SCHEMA
+from guild_community.adapters.mongo_surveys import MongoSurveyRepository
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases
@@ -140,7 +144,16 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     client = create_client(uri, app_name="bench")
     await client.drop_database(DB)
     db = client[DB]
-    await ensure_indexes(db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES, *GOAL_INDEXES, *EXPERT_INDEXES])
+    await ensure_indexes(
+        db,
+        [
+            *SCHEMA.indexes,
+            *PEOPLE_SCHEMA.indexes,
+            *SURVEY_SCHEMA.indexes,
+            *GOAL_SCHEMA.indexes,
+            *EXPERT_SCHEMA.indexes,
+        ],
+    )
     # The service's servicer, use cases and repositories behind its real gRPC server (auth interceptor,
     # logging, error mapping), without the outbox relay: events stay in the outbox (see the docstring).
     # The goal report's reputation service is not called here; its channel is never used.

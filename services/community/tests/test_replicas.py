@@ -22,7 +22,7 @@ from guild_common.errors import FailedPrecondition
 from guild_common.mongo import Document, ensure_indexes
 from guild_community.adapters.mongo_experts import MongoExpertDirectory
 from guild_community.adapters.mongo_people import MongoPeopleRepository
-from guild_community.adapters.mongo_repository import INDEXES, MongoCommunityRepository
+from guild_community.adapters.mongo_repository import SCHEMA, MongoCommunityRepository
 from guild_community.adapters.mongo_roster import ROSTERS
 from guild_community.app.experts import PointsEntry
 from guild_community.app.use_cases import CommunityUseCases, NewCommunity
@@ -53,7 +53,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
     name = database_name(request.node.name)
     await clients[0].drop_database(name)
     dbs = [c[name] for c in clients]
-    await ensure_indexes(dbs[0], INDEXES)
+    await ensure_indexes(dbs[0], SCHEMA.indexes)
     use_cases = [
         CommunityUseCases(MongoCommunityRepository(db, on_events=lambda *hint: None), regions=["emea"])
         for db in dbs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+import guild_community.adapters
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
 from guild_common.events.consumer import EventHandler, consumer_indexes
 from guild_common.events.inbound import bind, combine
@@ -11,32 +12,16 @@ from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
-from guild_common.mongo import ensure_indexes
+from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
-from guild_community.adapters.mongo_goals import (
-    GOAL_INDEXES,
-    GOAL_OUTBOX_COLLECTIONS,
-    MongoGoalRepository,
-)
-from guild_community.adapters.mongo_people import (
-    PEOPLE_INDEXES,
-    PEOPLE_OUTBOX_COLLECTIONS,
-    MongoPeopleRepository,
-)
-from guild_community.adapters.mongo_pilot_controls import (
-    PILOT_CONTROL_INDEXES,
-    PILOT_CONTROL_OUTBOX_COLLECTIONS,
-    MongoPilotControls,
-)
-from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
-from guild_community.adapters.mongo_surveys import (
-    SURVEY_INDEXES,
-    SURVEY_OUTBOX_COLLECTIONS,
-    MongoSurveyRepository,
-)
+from guild_community.adapters.mongo_experts import MongoExpertDirectory
+from guild_community.adapters.mongo_goals import MongoGoalRepository
+from guild_community.adapters.mongo_people import MongoPeopleRepository
+from guild_community.adapters.mongo_pilot_controls import MongoPilotControls
+from guild_community.adapters.mongo_repository import MongoCommunityRepository
+from guild_community.adapters.mongo_surveys import MongoSurveyRepository
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.experts_handlers import ExpertEventHandlers
@@ -59,29 +44,9 @@ def produced_by(table: dict[str, EventHandler], service: str) -> dict[str, Event
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, CommunitySettings)
-    await ensure_indexes(
-        infra.db,
-        [
-            *INDEXES,
-            *PEOPLE_INDEXES,
-            *SURVEY_INDEXES,
-            *GOAL_INDEXES,
-            *PILOT_CONTROL_INDEXES,
-            *EXPERT_INDEXES,
-            *consumer_indexes(),
-        ],
-    )
-    relay = await outbox_relay(
-        infra,
-        settings,
-        [
-            *OUTBOX_COLLECTIONS,
-            *PEOPLE_OUTBOX_COLLECTIONS,
-            *SURVEY_OUTBOX_COLLECTIONS,
-            *GOAL_OUTBOX_COLLECTIONS,
-            *PILOT_CONTROL_OUTBOX_COLLECTIONS,
-        ],
-    )
+    schema = collect_schema(guild_community.adapters, extra=[StoreSchema(indexes=consumer_indexes())])
+    await ensure_indexes(infra.db, schema.indexes)
+    relay = await outbox_relay(infra, settings, schema.outbox_collections)
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
     await repository.backfill()
     use_cases = CommunityUseCases(repository, regions=settings.regions)

@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.atomic import update_guarded
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import decode_token, encode_token
 from guild_community.adapters.mongo_people import PROFILES
 from guild_community.adapters.mongo_repository import (
@@ -39,11 +39,13 @@ EXPERTS = "experts"
 EXPERT_POINTS = "expert_points"
 EXPERT_TAGS = "expert_tags"
 
-EXPERT_INDEXES = [
-    IndexSpec(EXPERTS, [("scope", 1), ("tag", 1), ("listed", 1), ("score", -1), ("member_id", 1)]),
-    IndexSpec(EXPERT_POINTS, [("community_id", 1), ("tag", 1), ("member_id", 1)]),
-    IndexSpec(EXPERT_POINTS, [("tag", 1), ("member_id", 1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(EXPERTS, [("scope", 1), ("tag", 1), ("listed", 1), ("score", -1), ("member_id", 1)]),
+        IndexSpec(EXPERT_POINTS, [("community_id", 1), ("tag", 1), ("member_id", 1)]),
+        IndexSpec(EXPERT_POINTS, [("tag", 1), ("member_id", 1)]),
+    ],
+)
 
 
 class MongoExpertDirectory:

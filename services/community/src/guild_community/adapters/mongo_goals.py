@@ -9,7 +9,7 @@ from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import OutboxWake, current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import to_timestamp
 from guild_community.adapters.events import SERVICE
 from guild_community.app.goals import GoalPage
@@ -18,11 +18,13 @@ from guild_community.domain.model import Lifecycle
 
 GOALS = "goals"
 
-GOAL_INDEXES = [
-    IndexSpec(GOALS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
-    *outbox_indexes([GOALS]),
-]
-GOAL_OUTBOX_COLLECTIONS = [GOALS]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(GOALS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
+        *outbox_indexes([GOALS]),
+    ],
+    outbox_collections=[GOALS],
+)
 
 
 def goal_envelope(event: GoalSet) -> Envelope:

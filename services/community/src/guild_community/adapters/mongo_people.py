@@ -22,7 +22,7 @@ from guild_common.events.outbox import (
     pending_events,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import optional_timestamp, to_timestamp
 from guild_community.adapters.events import SERVICE
 from guild_community.domain.people import (
@@ -41,12 +41,14 @@ FOLLOWS = "follows"
 # One document per follow that ended; it carries the unfollowed event.
 UNFOLLOWS = "unfollows"
 
-PEOPLE_INDEXES = [
-    IndexSpec(FOLLOWS, [("followee_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(FOLLOWS, [("follower_id", 1), ("create_time", -1), ("_id", -1)]),
-    *outbox_indexes([PROFILES, FOLLOWS, UNFOLLOWS]),
-]
-PEOPLE_OUTBOX_COLLECTIONS = [PROFILES, FOLLOWS, UNFOLLOWS]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(FOLLOWS, [("followee_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(FOLLOWS, [("follower_id", 1), ("create_time", -1), ("_id", -1)]),
+        *outbox_indexes([PROFILES, FOLLOWS, UNFOLLOWS]),
+    ],
+    outbox_collections=[PROFILES, FOLLOWS, UNFOLLOWS],
+)
 _PROFILE_FIELDS = ("display_name", "job_title", "department", "region", "bio", "expertise", "interests")
 
 

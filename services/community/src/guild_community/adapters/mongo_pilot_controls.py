@@ -17,15 +17,19 @@ from guild_common.events.outbox import (
     outbox_indexes,
     outbox_update,
 )
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, StoreSchema
 from guild_common.prototime import to_timestamp
 from guild_community.adapters.events import SERVICE
 from guild_community.domain.pilot import PilotControl
 
 PILOT_CONTROLS = "pilot_controls"
 
-PILOT_CONTROL_INDEXES: list[IndexSpec] = [*outbox_indexes([PILOT_CONTROLS])]
-PILOT_CONTROL_OUTBOX_COLLECTIONS = [PILOT_CONTROLS]
+SCHEMA = StoreSchema(
+    indexes=[
+        *outbox_indexes([PILOT_CONTROLS]),
+    ],
+    outbox_collections=[PILOT_CONTROLS],
+)
 
 
 def pilot_control_envelope(c: PilotControl, region: str, programme: str) -> Envelope:

@@ -24,7 +24,7 @@ from guild_common.events.outbox import (
     pending_events,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_community.adapters.events import to_envelope
 from guild_community.adapters.mongo_roster import Roster
 from guild_community.adapters.seats import Seats
@@ -65,23 +65,25 @@ BANS = "bans"
 # One document per membership that ended; it carries the member_left event.
 DEPARTURES = "departures"
 
-INDEXES = [
-    IndexSpec(COMMUNITIES, [("slug", 1)], unique=True),
-    IndexSpec(COMMUNITIES, [("name_key", 1), ("_id", 1)]),
-    IndexSpec(COMMUNITIES, [("programme", 1), ("name_key", 1), ("_id", 1)]),
-    IndexSpec(COMMUNITIES, [("region", 1), ("name_key", 1), ("_id", 1)]),
-    IndexSpec(COMMUNITIES, [("lifecycle", 1), ("name_key", 1), ("_id", 1)]),
-    IndexSpec(COMMUNITIES, [("visibility", 1), ("name_key", 1), ("_id", 1)]),
-    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("join_time", 1), ("_id", 1)]),
-    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("join_time", 1), ("_id", 1)]),
-    IndexSpec(MEMBERSHIPS, [("member_id", 1), ("join_time", 1)]),
-    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("roster", 1), ("join_time", 1), ("_id", 1)]),
-    IndexSpec(JOIN_REQUESTS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(BANS, [("community_id", 1)]),
-    IndexSpec(DEPARTURES, [("community_id", 1), ("leave_time", 1)]),
-    *outbox_indexes([COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]),
-]
-OUTBOX_COLLECTIONS = [COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(COMMUNITIES, [("slug", 1)], unique=True),
+        IndexSpec(COMMUNITIES, [("name_key", 1), ("_id", 1)]),
+        IndexSpec(COMMUNITIES, [("programme", 1), ("name_key", 1), ("_id", 1)]),
+        IndexSpec(COMMUNITIES, [("region", 1), ("name_key", 1), ("_id", 1)]),
+        IndexSpec(COMMUNITIES, [("lifecycle", 1), ("name_key", 1), ("_id", 1)]),
+        IndexSpec(COMMUNITIES, [("visibility", 1), ("name_key", 1), ("_id", 1)]),
+        IndexSpec(MEMBERSHIPS, [("community_id", 1), ("join_time", 1), ("_id", 1)]),
+        IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("join_time", 1), ("_id", 1)]),
+        IndexSpec(MEMBERSHIPS, [("member_id", 1), ("join_time", 1)]),
+        IndexSpec(MEMBERSHIPS, [("community_id", 1), ("roster", 1), ("join_time", 1), ("_id", 1)]),
+        IndexSpec(JOIN_REQUESTS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(BANS, [("community_id", 1)]),
+        IndexSpec(DEPARTURES, [("community_id", 1), ("leave_time", 1)]),
+        *outbox_indexes([COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]),
+    ],
+    outbox_collections=[COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED],
+)
 # Most communities a "mine" listing considers.
 MINE_LIMIT = 2000
 # Most memberships of one bulk enrolment woken one by one; a larger cohort asks for a full sweep.

@@ -23,7 +23,7 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import optional_timestamp, to_timestamp
 from guild_community.adapters.events import SERVICE
 from guild_community.domain.surveys import (
@@ -41,12 +41,14 @@ from guild_community.domain.surveys import (
 SURVEYS = "surveys"
 RESPONSES = "survey_responses"
 
-SURVEY_INDEXES = [
-    IndexSpec(SURVEYS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(RESPONSES, [("survey_id", 1), ("update_time", -1), ("_id", -1)]),
-    *outbox_indexes([SURVEYS, RESPONSES]),
-]
-SURVEY_OUTBOX_COLLECTIONS = [SURVEYS, RESPONSES]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(SURVEYS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(RESPONSES, [("survey_id", 1), ("update_time", -1), ("_id", -1)]),
+        *outbox_indexes([SURVEYS, RESPONSES]),
+    ],
+    outbox_collections=[SURVEYS, RESPONSES],
+)
 
 
 def survey_envelope(event: SurveyEvent) -> Envelope:
