@@ -16,23 +16,24 @@ from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_community.adapters.mongo_experts import MongoExpertDirectory
-from guild_community.adapters.mongo_goals import MongoGoalRepository
-from guild_community.adapters.mongo_people import MongoPeopleRepository
-from guild_community.adapters.mongo_pilot_controls import MongoPilotControls
-from guild_community.adapters.mongo_repository import MongoCommunityRepository
-from guild_community.adapters.mongo_surveys import MongoSurveyRepository
+from guild_community.adapters.communities_store import MongoCommunityRepository
+from guild_community.adapters.experts_store import MongoExpertDirectory
+from guild_community.adapters.goals_store import MongoGoalRepository
+from guild_community.adapters.people_store import MongoPeopleRepository
+from guild_community.adapters.pilot_store import MongoPilotControls
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
+from guild_community.adapters.surveys_store import MongoSurveyRepository
+from guild_community.app.communities import CommunityUseCases
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.experts_handlers import ExpertEventHandlers
 from guild_community.app.goals import GoalUseCases
+from guild_community.app.membership import MembershipUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.surveys import SurveyUseCases
-from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
 from guild_community.entrypoints.event_decoders import DECODERS
-from guild_community.entrypoints.grpc_api import CommunityServicer
+from guild_community.entrypoints.grpc.community_service import CommunityServicer
 
 SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityService"].full_name
 
@@ -49,7 +50,8 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     relay = await outbox_relay(infra, settings, schema.outbox_collections)
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
     await repository.backfill()
-    use_cases = CommunityUseCases(repository, regions=settings.regions)
+    communities = CommunityUseCases(repository, regions=settings.regions)
+    membership = MembershipUseCases(repository)
     people = PeopleUseCases(MongoPeopleRepository(infra.db, on_events=relay.wake), regions=settings.regions)
     surveys = SurveyUseCases(MongoSurveyRepository(infra.db, on_events=relay.wake), repository)
     reputation_channel = service_channel(
@@ -68,7 +70,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     )
     pilots = PilotControlUseCases(controls, repository)
     directory = MongoExpertDirectory(infra.db)
-    experts = ExpertQueries(directory, use_cases)
+    experts = ExpertQueries(directory, communities)
     handlers = bind(DECODERS, combine(ExpertEventHandlers(directory).handlers()))
     # The expert directory learns reputation by topic from reputation's points, and who is a member and
     # what they declare from this service's own events.
@@ -81,7 +83,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
 
     def register(server: grpc.aio.Server) -> list[str]:
         community_service_pb2_grpc.add_CommunityServiceServicer_to_server(
-            CommunityServicer(use_cases, people, surveys, goals, experts, pilots), server
+            CommunityServicer(communities, membership, people, surveys, goals, experts, pilots), server
         )
         return [SERVICE_NAME]
 

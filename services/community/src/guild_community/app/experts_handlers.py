@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guild_common.events.inbound import Handler
-from guild_community.app.experts import ExpertDirectory, PointsEntry
+from guild_community.app.ports import ExpertDirectory, PointsEntry
 from guild_community.domain.experts import ALL_COMMUNITIES, normalise_topic
 from guild_community.domain.integration_events import (
     CommunityUpdated,

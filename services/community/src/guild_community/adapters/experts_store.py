@@ -22,18 +22,14 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.atomic import update_guarded
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_common.pagination import decode_token, encode_token
-from guild_community.adapters.mongo_people import PROFILES
-from guild_community.adapters.mongo_repository import (
-    COMMUNITIES,
-    DEPARTURES,
-    MEMBERSHIPS,
-    MINE_LIMIT,
-    departure_id,
-)
-from guild_community.app.experts import ExpertPage, PointsEntry
+from guild_common.pagination import Page, decode_token, encode_token
+from guild_community.adapters.communities_store import COMMUNITIES, MINE_LIMIT
+from guild_community.adapters.membership_store import DEPARTURES, MEMBERSHIPS, departure_id
+from guild_community.adapters.people_store import PROFILES
+from guild_community.app.ports import PointsEntry
+from guild_community.domain.communities import Visibility
 from guild_community.domain.experts import ALL_COMMUNITIES, DECLARED_BONUS, Expert, expert_score
-from guild_community.domain.model import Visibility, membership_key
+from guild_community.domain.membership import membership_key
 
 EXPERTS = "experts"
 EXPERT_POINTS = "expert_points"
@@ -171,7 +167,7 @@ class MongoExpertDirectory:
         cursor = self._points.find({"community_id": community_id}, {"tag": 1, "member_id": 1})
         return {(d["tag"], d["member_id"]) async for d in cursor}
 
-    async def list_experts(self, scope: str, tag: str, page_size: int, page_token: str) -> ExpertPage:
+    async def list_experts(self, scope: str, tag: str, page_size: int, page_token: str) -> Page[Expert]:
         query: dict[str, Any] = {"scope": scope, "tag": tag, "listed": True}
         position = decode_token(page_token)
         if position:
@@ -203,7 +199,7 @@ class MongoExpertDirectory:
             )
             for d in docs
         ]
-        return ExpertPage(experts, next_token)
+        return Page(experts, next_token)
 
     async def _expertise(self, member_id: str) -> set[str]:
         profile = await self._profiles.find_one({"_id": member_id}, {"expertise": 1})

@@ -10,11 +10,11 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import OutboxWake, current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_common.prototime import to_timestamp
-from guild_community.adapters.events import SERVICE
-from guild_community.app.goals import GoalPage
+from guild_community.adapters.outbound_events import SERVICE
+from guild_community.domain.communities import Lifecycle
 from guild_community.domain.goals import Goal, GoalMetric, GoalSet
-from guild_community.domain.model import Lifecycle
 
 GOALS = "goals"
 
@@ -94,7 +94,7 @@ class MongoGoalRepository:
         self._on_events(GOALS, goal.id)
         return goal
 
-    async def list_goals(self, community_id: str, page_size: int, page_token: str) -> GoalPage:
+    async def list_goals(self, community_id: str, page_size: int, page_token: str) -> Page[Goal]:
         docs, next_token = await keyset_page(
             self._goals,
             {"community_id": community_id},
@@ -104,4 +104,4 @@ class MongoGoalRepository:
             page_token=page_token,
             projection={"outbox": 0},
         )
-        return GoalPage([_goal(d) for d in docs], next_token)
+        return Page([_goal(d) for d in docs], next_token)

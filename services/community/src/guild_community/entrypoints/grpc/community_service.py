@@ -1,4 +1,6 @@
-"""The CommunityService gRPC servicer: thin, mapping requests to use cases."""
+"""The CommunityService gRPC servicer: thin, mapping requests to use cases.
+
+About 400 lines: one proto service of 43 RPCs, a few lines each."""
 
 from __future__ import annotations
 
@@ -10,14 +12,15 @@ import grpc
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.auth import current_principal
+from guild_community.app.communities import CommunityUseCases, NewCommunity
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases, NewGoal
+from guild_community.app.membership import MembershipUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.ports import CommunityFilter
 from guild_community.app.surveys import NewSurvey, SurveyUseCases
-from guild_community.app.use_cases import CommunityUseCases, NewCommunity
-from guild_community.entrypoints.mapping import (
+from guild_community.entrypoints.grpc.community_service_mapping import (
     answers_from_pb,
     community_to_pb,
     enrolment_to_pb,
@@ -54,7 +57,8 @@ Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 class CommunityServicer(api_grpc.CommunityServiceServicer):
     def __init__(
         self,
-        use_cases: CommunityUseCases,
+        communities: CommunityUseCases,
+        membership: MembershipUseCases,
         people: PeopleUseCases,
         surveys: SurveyUseCases,
         goals: GoalUseCases,
@@ -62,7 +66,8 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         pilots: PilotControlUseCases | None = None,
     ) -> None:
         self._pilots = pilots
-        self._uc = use_cases
+        self._communities = communities
+        self._membership = membership
         self._people = people
         self._surveys = surveys
         self._goals = goals
@@ -72,7 +77,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
         self, request: api.CreateCommunityRequest, context: Context
     ) -> api.CreateCommunityResponse:
         threshold, pilot_cap = settings_from_pb(request)
-        community = await self._uc.create_community(
+        community = await self._communities.create_community(
             current_principal(),
             NewCommunity(
                 name=request.name,
@@ -92,7 +97,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     async def GetCommunity(
         self, request: api.GetCommunityRequest, context: Context
     ) -> api.GetCommunityResponse:
-        community = await self._uc.get_community(current_principal(), request.community_id)
+        community = await self._communities.get_community(current_principal(), request.community_id)
         return api.GetCommunityResponse(community=community_to_pb(community))
 
     async def ListCommunities(
@@ -105,24 +110,24 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             visibility=visibility_filter_from_pb(request.visibility),
             name_prefix=request.name_prefix,
         )
-        page = await self._uc.list_communities(
+        page = await self._communities.list_communities(
             current_principal(), where, request.mine, request.page_size, request.page_token
         )
         return api.ListCommunitiesResponse(
-            communities=[community_to_pb(c) for c in page.communities], next_page_token=page.next_token
+            communities=[community_to_pb(c) for c in page.items], next_page_token=page.next_token
         )
 
     async def UpdateCommunity(
         self, request: api.UpdateCommunityRequest, context: Context
     ) -> api.UpdateCommunityResponse:
         patch = patch_from_pb(request)
-        community = await self._uc.update_community(current_principal(), request.community.id, patch)
+        community = await self._communities.update_community(current_principal(), request.community.id, patch)
         return api.UpdateCommunityResponse(community=community_to_pb(community))
 
     async def ChangeLifecycle(
         self, request: api.ChangeLifecycleRequest, context: Context
     ) -> api.ChangeLifecycleResponse:
-        community = await self._uc.change_lifecycle(
+        community = await self._communities.change_lifecycle(
             current_principal(), request.community_id, lifecycle_from_pb(request.lifecycle)
         )
         return api.ChangeLifecycleResponse(community=community_to_pb(community))
@@ -130,29 +135,29 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     async def JoinCommunity(
         self, request: api.JoinCommunityRequest, context: Context
     ) -> api.JoinCommunityResponse:
-        membership = await self._uc.join(current_principal(), request.community_id)
+        membership = await self._membership.join(current_principal(), request.community_id)
         return api.JoinCommunityResponse(member=member_to_pb(membership))
 
     async def RequestToJoin(
         self, request: api.RequestToJoinRequest, context: Context
     ) -> api.RequestToJoinResponse:
-        join_request = await self._uc.request_to_join(current_principal(), request.community_id)
+        join_request = await self._membership.request_to_join(current_principal(), request.community_id)
         return api.RequestToJoinResponse(join_request=join_request_to_pb(join_request))
 
     async def ListJoinRequests(
         self, request: api.ListJoinRequestsRequest, context: Context
     ) -> api.ListJoinRequestsResponse:
-        page = await self._uc.list_join_requests(
+        page = await self._membership.list_join_requests(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListJoinRequestsResponse(
-            join_requests=[join_request_to_pb(r) for r in page.requests], next_page_token=page.next_token
+            join_requests=[join_request_to_pb(r) for r in page.items], next_page_token=page.next_token
         )
 
     async def ApproveJoinRequest(
         self, request: api.ApproveJoinRequestRequest, context: Context
     ) -> api.ApproveJoinRequestResponse:
-        membership = await self._uc.approve_join_request(
+        membership = await self._membership.approve_join_request(
             current_principal(), request.community_id, request.member_id
         )
         return api.ApproveJoinRequestResponse(member=member_to_pb(membership))
@@ -160,23 +165,25 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     async def DenyJoinRequest(
         self, request: api.DenyJoinRequestRequest, context: Context
     ) -> api.DenyJoinRequestResponse:
-        await self._uc.deny_join_request(current_principal(), request.community_id, request.member_id)
+        await self._membership.deny_join_request(current_principal(), request.community_id, request.member_id)
         return api.DenyJoinRequestResponse()
 
     async def InviteMember(
         self, request: api.InviteMemberRequest, context: Context
     ) -> api.InviteMemberResponse:
-        invitation = await self._uc.invite(current_principal(), request.community_id, request.member_id)
+        invitation = await self._membership.invite(
+            current_principal(), request.community_id, request.member_id
+        )
         return api.InviteMemberResponse(invitation=invitation_to_pb(invitation))
 
     async def AcceptInvitation(
         self, request: api.AcceptInvitationRequest, context: Context
     ) -> api.AcceptInvitationResponse:
-        membership = await self._uc.accept_invitation(current_principal(), request.community_id)
+        membership = await self._membership.accept_invitation(current_principal(), request.community_id)
         return api.AcceptInvitationResponse(member=member_to_pb(membership))
 
     async def EnrolCohort(self, request: api.EnrolCohortRequest, context: Context) -> api.EnrolCohortResponse:
-        result = await self._uc.enrol_cohort(
+        result = await self._membership.enrol_cohort(
             current_principal(), request.community_id, list(request.member_ids)
         )
         return enrolment_to_pb(result)
@@ -184,7 +191,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     async def InviteCohort(
         self, request: api.InviteCohortRequest, context: Context
     ) -> api.InviteCohortResponse:
-        result = await self._uc.invite_cohort(
+        result = await self._membership.invite_cohort(
             current_principal(), request.community_id, list(request.member_ids)
         )
         return invitations_to_pb(result)
@@ -192,39 +199,39 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
     async def DeclineInvitation(
         self, request: api.DeclineInvitationRequest, context: Context
     ) -> api.DeclineInvitationResponse:
-        await self._uc.decline_invitation(current_principal(), request.community_id)
+        await self._membership.decline_invitation(current_principal(), request.community_id)
         return api.DeclineInvitationResponse()
 
     async def LeaveCommunity(
         self, request: api.LeaveCommunityRequest, context: Context
     ) -> api.LeaveCommunityResponse:
-        await self._uc.leave(current_principal(), request.community_id)
+        await self._membership.leave(current_principal(), request.community_id)
         return api.LeaveCommunityResponse()
 
     async def RemoveMember(
         self, request: api.RemoveMemberRequest, context: Context
     ) -> api.RemoveMemberResponse:
-        await self._uc.remove(current_principal(), request.community_id, request.member_id, ban=False)
+        await self._membership.remove(current_principal(), request.community_id, request.member_id, ban=False)
         return api.RemoveMemberResponse()
 
     async def BanMember(self, request: api.BanMemberRequest, context: Context) -> api.BanMemberResponse:
-        await self._uc.remove(current_principal(), request.community_id, request.member_id, ban=True)
+        await self._membership.remove(current_principal(), request.community_id, request.member_id, ban=True)
         return api.BanMemberResponse()
 
     async def GrantRole(self, request: api.GrantRoleRequest, context: Context) -> api.GrantRoleResponse:
-        membership = await self._uc.grant_role(
+        membership = await self._membership.grant_role(
             current_principal(), request.community_id, request.member_id, role_from_pb(request.role)
         )
         return api.GrantRoleResponse(member=member_to_pb(membership))
 
     async def RevokeRole(self, request: api.RevokeRoleRequest, context: Context) -> api.RevokeRoleResponse:
-        membership = await self._uc.revoke_role(
+        membership = await self._membership.revoke_role(
             current_principal(), request.community_id, request.member_id, role_from_pb(request.role)
         )
         return api.RevokeRoleResponse(member=member_to_pb(membership))
 
     async def ListMembers(self, request: api.ListMembersRequest, context: Context) -> api.ListMembersResponse:
-        page = await self._uc.list_members(
+        page = await self._membership.list_members(
             current_principal(),
             request.community_id,
             role_filter_from_pb(request.role),
@@ -232,13 +239,13 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             request.page_token,
         )
         return api.ListMembersResponse(
-            members=[member_to_pb(m) for m in page.members], next_page_token=page.next_token
+            members=[member_to_pb(m) for m in page.items], next_page_token=page.next_token
         )
 
     async def GetMembership(
         self, request: api.GetMembershipRequest, context: Context
     ) -> api.GetMembershipResponse:
-        membership, community = await self._uc.get_membership(
+        membership, community = await self._membership.get_membership(
             current_principal(), request.community_id, request.member_id
         )
         return api.GetMembershipResponse(
@@ -354,7 +361,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListGoalsResponse(
-            goals=[goal_to_pb(g) for g in page.goals], next_page_token=page.next_token
+            goals=[goal_to_pb(g) for g in page.items], next_page_token=page.next_token
         )
 
     async def ListExperts(self, request: api.ListExpertsRequest, context: Context) -> api.ListExpertsResponse:
@@ -362,7 +369,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             current_principal(), request.community_id, request.tag, request.page_size, request.page_token
         )
         return api.ListExpertsResponse(
-            experts=[expert_to_pb(e) for e in page.experts], next_page_token=page.next_token
+            experts=[expert_to_pb(e) for e in page.items], next_page_token=page.next_token
         )
 
     async def GetGoalReport(
@@ -372,7 +379,7 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         response = api.GetGoalReportResponse(
-            goals=[goal_progress_to_pb(p) for p in page.goals], next_page_token=page.next_token
+            goals=[goal_progress_to_pb(p) for p in page.items], next_page_token=page.next_token
         )
         if page.comparison is not None:
             response.pilot_comparison.CopyFrom(pilot_comparison_to_pb(page.comparison))
@@ -391,7 +398,9 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             request.control_community_id,
             list(request.control_member_ids),
         )
-        return api.SetPilotControlResponse(control=pilot_control_to_pb(page.control, page.member_ids))
+        return api.SetPilotControlResponse(
+            control=pilot_control_to_pb(page.control, list(page.members.items))
+        )
 
     async def GetPilotControl(
         self, request: api.GetPilotControlRequest, context: Context
@@ -400,5 +409,6 @@ class CommunityServicer(api_grpc.CommunityServiceServicer):
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.GetPilotControlResponse(
-            control=pilot_control_to_pb(page.control, page.member_ids), next_page_token=page.next_token
+            control=pilot_control_to_pb(page.control, list(page.members.items)),
+            next_page_token=page.members.next_token,
         )

@@ -19,7 +19,7 @@ from guild_common.events.outbox import (
 )
 from guild_common.mongo import Document, StoreSchema
 from guild_common.prototime import to_timestamp
-from guild_community.adapters.events import SERVICE
+from guild_community.adapters.outbound_events import SERVICE
 from guild_community.domain.pilot import PilotControl
 
 PILOT_CONTROLS = "pilot_controls"

@@ -1,4 +1,4 @@
-"""Communities and memberships: pure domain objects and their rules."""
+"""Communities: their settings, lifecycle and admission rules, and the events they raise."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from enum import StrEnum
 
 from guild_common.errors import FailedPrecondition, Validator
 from guild_common.text import NAME_POLICY, is_clean_name
+from guild_community.domain.membership import (
+    Admission,
+    JoinRequested,
+    MemberInvited,
+    MemberJoined,
+    MemberLeft,
+    Membership,
+    Role,
+    RoleGranted,
+    RoleRevoked,
+)
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,62}[a-z0-9])$")
 LABEL = re.compile(r"^[a-z0-9_]{2,32}$")
 NAME_MAX = 120
 DESCRIPTION_MAX = 4000
-
-
-class Role(StrEnum):
-    MEMBER = "member"
-    CHAMPION = "champion"
-    CURATOR = "curator"
-    MODERATOR = "moderator"
-    OWNER = "owner"
 
 
 class Visibility(StrEnum):
@@ -44,13 +47,6 @@ class CommunityCreated:
 
 
 @dataclass(frozen=True)
-class MemberJoined:
-    membership: Membership
-    region: str
-    programme: str
-
-
-@dataclass(frozen=True)
 class LifecycleChanged:
     community_id: str
     previous: Lifecycle
@@ -69,61 +65,6 @@ class CommunityUpdated:
     time: datetime
 
 
-class LeaveReason(StrEnum):
-    LEFT = "left"
-    REMOVED = "removed"
-    BANNED = "banned"
-
-
-@dataclass(frozen=True)
-class MemberLeft:
-    community_id: str
-    member_id: str
-    reason: LeaveReason
-    actor_id: str
-    region: str
-    programme: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class RoleGranted:
-    community_id: str
-    member_id: str
-    role: Role
-    previous_role: Role
-    granted_by: str
-    region: str
-    programme: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class RoleRevoked:
-    community_id: str
-    member_id: str
-    role: Role
-    current_role: Role
-    revoked_by: str
-    region: str
-    programme: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class MemberInvited:
-    invitation: Invitation
-    region: str
-    programme: str
-
-
-@dataclass(frozen=True)
-class JoinRequested:
-    request: JoinRequest
-    region: str
-    programme: str
-
-
 DomainEvent = (
     CommunityCreated
     | MemberJoined
@@ -136,6 +77,7 @@ DomainEvent = (
     | JoinRequested
 )
 
+
 # Lifecycle moves a community may make.
 TRANSITIONS: dict[Lifecycle, frozenset[Lifecycle]] = {
     Lifecycle.DRAFT: frozenset({Lifecycle.PILOT}),
@@ -143,44 +85,12 @@ TRANSITIONS: dict[Lifecycle, frozenset[Lifecycle]] = {
     Lifecycle.LIVE: frozenset({Lifecycle.ARCHIVED}),
     Lifecycle.ARCHIVED: frozenset(),
 }
+
+
 INITIAL_LIFECYCLES = frozenset({Lifecycle.DRAFT, Lifecycle.PILOT, Lifecycle.LIVE})
 AUTO_HIDE_DEFAULT = 3
 AUTO_HIDE_MAX = 100
 PILOT_CAP_MAX = 100_000
-MEMBER_ID_MAX = 128
-
-
-class Admission(StrEnum):
-    """How someone becomes a member."""
-
-    JOIN = "join"  # on their own, in an open community
-    REQUEST = "request"  # asking, in a request_to_join community
-    APPROVE = "approve"  # a moderator approving a request
-    ACCEPT = "accept"  # accepting an invitation
-    INVITE = "invite"  # being invited (not yet a member)
-    ENROL = "enrol"  # enrolled by an owner
-
-
-def valid_member_id(member_id: str) -> bool:
-    return (
-        0 < len(member_id) <= MEMBER_ID_MAX
-        and member_id.isprintable()
-        and not any(c.isspace() for c in member_id)
-    )
-
-
-@dataclass
-class Membership:
-    community_id: str
-    member_id: str
-    role: Role
-    join_time: datetime
-    # Who enrolled the member without their acceptance (EnrolCohort); empty if they joined themselves.
-    enrolled_by: str = ""
-
-    @property
-    def key(self) -> str:
-        return membership_key(self.community_id, self.member_id)
 
 
 @dataclass(frozen=True)
@@ -202,25 +112,6 @@ class CommunityPatch:
             "settings.pilot_cap": self.pilot_cap,
         }
         return tuple(k for k, v in names.items() if v is not None)
-
-
-@dataclass(frozen=True)
-class JoinRequest:
-    community_id: str
-    member_id: str
-    create_time: datetime
-
-
-@dataclass(frozen=True)
-class Invitation:
-    community_id: str
-    member_id: str
-    invited_by: str
-    create_time: datetime
-
-
-def membership_key(community_id: str, member_id: str) -> str:
-    return f"{community_id}:{member_id}"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Who may act in a community's goals and surveys: the authorisation table, behind the community's veil."""
+"""Who may read a community and act in it: hidden communities answer NotFound to outsiders, then the
+authorisation table decides."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from guild_common.auth import Principal
 from guild_common.errors import NotFound, Validator
 from guild_community.app.ports import CommunityRepository
 from guild_community.domain.authorization import Action, authorize
-from guild_community.domain.model import Community
+from guild_community.domain.communities import Community
 
 
 async def authorize_visible(
@@ -28,5 +29,21 @@ async def existing_community(communities: CommunityRepository, community_id: str
     check.check()
     community = await communities.get_community(community_id)
     if community is None:
+        raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
+    return community
+
+
+async def visible_community(
+    communities: CommunityRepository, caller: Principal, community_id: str
+) -> Community:
+    """The community if the caller can see it: a hidden one only to its members, its invitees and services
+    (``NotFound`` for anyone else, so it does not reveal that it exists)."""
+    community = await existing_community(communities, community_id)
+    if community.visible_to(None) or caller.is_service:
+        return community
+    if (
+        await communities.get_membership(community_id, caller.subject) is None
+        and await communities.get_invitation(community_id, caller.subject) is None
+    ):
         raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
     return community

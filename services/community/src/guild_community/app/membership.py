@@ -1,4 +1,8 @@
-"""Community use cases: each method is one command or query."""
+"""Membership commands and queries: joining, requests, invitations, cohorts, leaving, roles and the roster.
+
+About 480 lines: the twenty commands and queries of one aggregate share its rules (admission, the
+pilot cap, keeping the last owner, re-reading a membership another writer changed); apart, they would
+repeat them."""
 
 from __future__ import annotations
 
@@ -19,37 +23,32 @@ from guild_common.errors import (
     PermissionDenied,
     Validator,
 )
-from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_community.app.ports import (
     CapacityReached,
-    CommunityFilter,
-    CommunityPage,
     CommunityRepository,
-    JoinRequestPage,
     LastOwner,
-    MemberPage,
     MembershipChanged,
 )
+from guild_community.app.visibility import existing_community, visible_community
 from guild_community.domain.authorization import ENROL_SCOPE, Action, authorize
-from guild_community.domain.model import (
-    AUTO_HIDE_DEFAULT,
-    Admission,
+from guild_community.domain.communities import (
     Community,
-    CommunityPatch,
     DomainEvent,
+    Lifecycle,
+)
+from guild_community.domain.membership import (
+    Admission,
     Invitation,
     JoinRequest,
     JoinRequested,
     LeaveReason,
-    Lifecycle,
     MemberInvited,
     MemberLeft,
     Membership,
     Role,
     RoleGranted,
     RoleRevoked,
-    Visibility,
     valid_member_id,
 )
 
@@ -58,20 +57,6 @@ T = TypeVar("T")
 COHORT_MAX = 10_000
 # Attempts at a membership change that finds the membership changed by another writer each time.
 CHANGE_ATTEMPTS = 8
-
-
-@dataclass(frozen=True)
-class NewCommunity:
-    name: str
-    slug: str
-    description: str
-    programme: str
-    region: str
-    visibility: Visibility
-    request_id: str
-    lifecycle: Lifecycle = Lifecycle.LIVE
-    auto_hide_flag_threshold: int = AUTO_HIDE_DEFAULT
-    pilot_cap: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,86 +82,15 @@ class InvitationResult:
     failures: list[EnrolmentFailure] = field(default_factory=list)
 
 
-class CommunityUseCases:
-    def __init__(
-        self,
-        repository: CommunityRepository,
-        *,
-        regions: list[str],
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
+class MembershipUseCases:
+    def __init__(self, repository: CommunityRepository, *, clock: Callable[[], datetime] = utc_now) -> None:
         self._repo = repository
-        self._regions = regions
         self._clock = clock
-
-    # Communities
-
-    async def create_community(self, caller: Principal, new: NewCommunity) -> Community:
-        community_id = (
-            id_for_request("community", caller.subject, new.request_id) if new.request_id else new_id()
-        )
-        community, owner = Community.create(
-            id=community_id,
-            slug=new.slug,
-            name=new.name,
-            description=new.description,
-            programme=new.programme,
-            region=new.region,
-            visibility=new.visibility,
-            owner=caller.subject,
-            now=self._clock(),
-            allowed_regions=self._regions,
-            lifecycle=new.lifecycle,
-            auto_hide_flag_threshold=new.auto_hide_flag_threshold,
-            pilot_cap=new.pilot_cap,
-        )
-        return await self._repo.add_community(community, owner)
-
-    async def get_community(self, caller: Principal, community_id: str) -> Community:
-        return await self._visible_community(caller, community_id)
-
-    async def visible_community(self, caller: Principal, community_id: str) -> Community:
-        """The community if the caller can see it; NotFound for a hidden one they are not part of."""
-        return await self._visible_community(caller, community_id)
-
-    async def list_communities(
-        self, caller: Principal, where: CommunityFilter, mine: bool, page_size: int, page_token: str
-    ) -> CommunityPage:
-        size = clamp_page_size(page_size, default=50, maximum=200)
-        check = Validator()
-        check.require(len(where.name_prefix) <= 120, "name_prefix", "at most 120 characters")
-        check.check()
-        if mine:
-            where = CommunityFilter(
-                programme=where.programme,
-                region=where.region,
-                lifecycle=where.lifecycle,
-                visibility=where.visibility,
-                member_id=caller.subject,
-                name_prefix=where.name_prefix,
-            )
-        return await self._repo.list_communities(where, size, page_token)
-
-    async def update_community(
-        self, caller: Principal, community_id: str, patch: CommunityPatch
-    ) -> Community:
-        community = await self._visible_community(caller, community_id)
-        await self._authorize(caller, community, Action.UPDATE_COMMUNITY)
-        now = self._clock()
-        return await self._repo.update_community(community_id, lambda c: c.update(patch, caller.subject, now))
-
-    async def change_lifecycle(self, caller: Principal, community_id: str, target: Lifecycle) -> Community:
-        community = await self._visible_community(caller, community_id)
-        await self._authorize(caller, community, Action.CHANGE_LIFECYCLE)
-        now = self._clock()
-        return await self._repo.update_community(
-            community_id, lambda c: c.change_lifecycle(target, caller.subject, now)
-        )
 
     # Joining
 
     async def join(self, caller: Principal, community_id: str) -> Membership:
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         existing = await self._repo.get_membership(community_id, caller.subject)
         if existing is not None:
             return existing
@@ -186,7 +100,7 @@ class CommunityUseCases:
         return await self._admit(community, caller.subject)
 
     async def request_to_join(self, caller: Principal, community_id: str) -> JoinRequest:
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         if await self._repo.get_membership(community_id, caller.subject) is not None:
             raise AlreadyExists("already a member", reason="ALREADY_MEMBER")
         banned = await self._repo.is_banned(community_id, caller.subject)
@@ -198,15 +112,15 @@ class CommunityUseCases:
 
     async def list_join_requests(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> JoinRequestPage:
+    ) -> Page[JoinRequest]:
         size = clamp_page_size(page_size, default=50, maximum=500)
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
         return await self._repo.list_join_requests(community_id, size, page_token)
 
     async def approve_join_request(self, caller: Principal, community_id: str, member_id: str) -> Membership:
         _require_member_id(member_id)
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
         if await self._repo.get_join_request(community_id, member_id) is None:
             existing = await self._repo.get_membership(community_id, member_id)
@@ -221,14 +135,14 @@ class CommunityUseCases:
 
     async def deny_join_request(self, caller: Principal, community_id: str, member_id: str) -> None:
         _require_member_id(member_id)
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.REVIEW_JOIN_REQUESTS)
         if not await self._repo.delete_join_request(community_id, member_id):
             raise NotFound(f"no join request from {member_id}", reason="JOIN_REQUEST_NOT_FOUND")
 
     async def invite(self, caller: Principal, community_id: str, member_id: str) -> Invitation:
         _require_member_id(member_id)
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.INVITE_MEMBER)
         if await self._repo.get_membership(community_id, member_id) is not None:
             raise AlreadyExists(f"{member_id} is already a member", reason="ALREADY_MEMBER")
@@ -240,7 +154,7 @@ class CommunityUseCases:
         )
 
     async def accept_invitation(self, caller: Principal, community_id: str) -> Membership:
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         existing = await self._repo.get_membership(community_id, caller.subject)
         if existing is not None:
             return existing
@@ -252,7 +166,7 @@ class CommunityUseCases:
     async def enrol_cohort(
         self, caller: Principal, community_id: str, member_ids: Sequence[str]
     ) -> EnrolmentResult:
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize_enrolment(caller, community)
         community.check_admission(Admission.ENROL)
         failures, wanted = await self._cohort(community_id, member_ids)
@@ -282,7 +196,7 @@ class CommunityUseCases:
         self, caller: Principal, community_id: str, member_ids: Sequence[str]
     ) -> InvitationResult:
         """Invite many people; each becomes a member only by accepting (pilot caps apply then)."""
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.INVITE_MEMBER)
         community.check_admission(Admission.INVITE)
         failures, wanted = await self._cohort(community_id, member_ids)
@@ -298,7 +212,7 @@ class CommunityUseCases:
         )
 
     async def decline_invitation(self, caller: Principal, community_id: str) -> None:
-        await self._visible_community(caller, community_id)
+        await visible_community(self._repo, caller, community_id)
         await self._repo.delete_invitation(community_id, caller.subject)
 
     async def _authorize_enrolment(self, caller: Principal, community: Community) -> None:
@@ -339,7 +253,7 @@ class CommunityUseCases:
     # Leaving
 
     async def leave(self, caller: Principal, community_id: str) -> None:
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         membership = await self._repo.get_membership(community_id, caller.subject)
         if membership is None:
             raise NotFound(
@@ -351,7 +265,7 @@ class CommunityUseCases:
 
     async def remove(self, caller: Principal, community_id: str, member_id: str, *, ban: bool) -> None:
         _require_member_id(member_id)
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         target = await self._repo.get_membership(community_id, member_id)
         action = Action.BAN_MEMBER if ban else Action.REMOVE_MEMBER
         if target is not None and target.role in (Role.MODERATOR, Role.OWNER):
@@ -381,7 +295,7 @@ class CommunityUseCases:
         _require_member_id(member_id)
         _require_role(role)
         assert role is not None
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.GRANT_ROLE)
         community.check_writable()
         now = self._clock()
@@ -419,7 +333,7 @@ class CommunityUseCases:
         _require_member_id(member_id)
         _require_role(role)
         assert role is not None
-        community = await self._visible_community(caller, community_id)
+        community = await visible_community(self._repo, caller, community_id)
         await self._authorize(caller, community, Action.REVOKE_ROLE)
         community.check_writable()
         now = self._clock()
@@ -459,9 +373,9 @@ class CommunityUseCases:
 
     async def list_members(
         self, caller: Principal, community_id: str, role: Role | None, page_size: int, page_token: str
-    ) -> MemberPage:
+    ) -> Page[Membership]:
         size = clamp_page_size(page_size, default=50, maximum=500)
-        await self._visible_community(caller, community_id)
+        await visible_community(self._repo, caller, community_id)
         return await self._repo.list_members(community_id, role, size, page_token)
 
     async def get_membership(
@@ -472,8 +386,8 @@ class CommunityUseCases:
         check.check()
         if member_id != caller.subject and not caller.is_service:
             # People may check others' memberships only in communities they can see.
-            await self._visible_community(caller, community_id)
-        community = await self._require_community(community_id)
+            await visible_community(self._repo, caller, community_id)
+        community = await existing_community(self._repo, community_id)
         membership = await self._repo.get_membership(community_id, member_id)
         if membership is None:
             raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
@@ -540,27 +454,6 @@ class CommunityUseCases:
         if membership is None:
             raise NotFound(f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND")
         return membership
-
-    async def _require_community(self, community_id: str) -> Community:
-        check = Validator()
-        check.require(bool(community_id), "community_id", "must not be empty")
-        check.check()
-        community = await self._repo.get_community(community_id)
-        if community is None:
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
-
-    async def _visible_community(self, caller: Principal, community_id: str) -> Community:
-        community = await self._require_community(community_id)
-        if community.visible_to(None) or caller.is_service:
-            return community
-        if (
-            await self._repo.get_membership(community_id, caller.subject) is None
-            and await self._repo.get_invitation(community_id, caller.subject) is None
-        ):
-            # Hidden communities do not reveal that they exist (except to members and invitees).
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
 
 
 def _cap(community: Community) -> int:

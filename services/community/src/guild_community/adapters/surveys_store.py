@@ -25,7 +25,7 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import optional_timestamp, to_timestamp
-from guild_community.adapters.events import SERVICE
+from guild_community.adapters.outbound_events import SERVICE
 from guild_community.domain.surveys import (
     Answer,
     Question,

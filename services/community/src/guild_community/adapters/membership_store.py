@@ -1,17 +1,23 @@
-"""Communities and memberships in MongoDB."""
+"""Memberships, join requests, invitations, bans and departures in MongoDB.
+
+``MongoMembershipStore`` is the membership half of ``communities_store.MongoCommunityRepository``, which
+adds the communities themselves: the use cases see one repository (``app.ports.CommunityRepository``).
+
+About 500 lines: each write of the aggregate is one guarded single-document operation with its outbox events
+(memberships with their roster places and seats, departures, join requests and invitations with the events
+they carry when deleted); they share those helpers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from pymongo import InsertOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
-from guild_common.errors import AlreadyExists, NotFound
+from guild_common.atomic import update_guarded
+from guild_common.errors import NotFound
 from guild_common.events.outbox import (
     OUTBOX,
     PENDING,
@@ -25,37 +31,31 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_community.adapters.events import to_envelope
-from guild_community.adapters.mongo_roster import Roster
+from guild_common.pagination import Page
+from guild_community.adapters.outbound_events import to_envelope
+from guild_community.adapters.roster_store import Roster
 from guild_community.adapters.seats import Seats
 from guild_community.app.ports import (
     CapacityReached,
-    CommunityFilter,
-    CommunityPage,
-    JoinRequestPage,
     LastOwner,
-    MemberPage,
     MembershipChanged,
 )
-from guild_community.domain.model import (
+from guild_community.domain.communities import (
     Community,
     DomainEvent,
+)
+from guild_community.domain.membership import (
     Invitation,
     JoinRequest,
     JoinRequested,
-    Lifecycle,
     MemberInvited,
     MemberJoined,
     MemberLeft,
     Membership,
     Role,
-    Visibility,
     membership_key,
-    name_key,
-    prefix_key,
 )
 
-COMMUNITIES = "communities"
 MEMBERSHIPS = "memberships"
 JOIN_REQUESTS = "join_requests"
 INVITATIONS = "invitations"
@@ -67,12 +67,6 @@ DEPARTURES = "departures"
 
 SCHEMA = StoreSchema(
     indexes=[
-        IndexSpec(COMMUNITIES, [("slug", 1)], unique=True),
-        IndexSpec(COMMUNITIES, [("name_key", 1), ("_id", 1)]),
-        IndexSpec(COMMUNITIES, [("programme", 1), ("name_key", 1), ("_id", 1)]),
-        IndexSpec(COMMUNITIES, [("region", 1), ("name_key", 1), ("_id", 1)]),
-        IndexSpec(COMMUNITIES, [("lifecycle", 1), ("name_key", 1), ("_id", 1)]),
-        IndexSpec(COMMUNITIES, [("visibility", 1), ("name_key", 1), ("_id", 1)]),
         IndexSpec(MEMBERSHIPS, [("community_id", 1), ("join_time", 1), ("_id", 1)]),
         IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("join_time", 1), ("_id", 1)]),
         IndexSpec(MEMBERSHIPS, [("member_id", 1), ("join_time", 1)]),
@@ -80,64 +74,15 @@ SCHEMA = StoreSchema(
         IndexSpec(JOIN_REQUESTS, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
         IndexSpec(BANS, [("community_id", 1)]),
         IndexSpec(DEPARTURES, [("community_id", 1), ("leave_time", 1)]),
-        *outbox_indexes([COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]),
+        *outbox_indexes([MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED]),
     ],
-    outbox_collections=[COMMUNITIES, MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED],
+    outbox_collections=[MEMBERSHIPS, DEPARTURES, INVITATIONS, JOIN_REQUESTS, CARRIED],
 )
-# Most communities a "mine" listing considers.
-MINE_LIMIT = 2000
 # Most memberships of one bulk enrolment woken one by one; a larger cohort asks for a full sweep.
 WAKE_EACH_MAX = 300
 
 
-def _community_doc(c: Community) -> Document:
-    return {
-        "_id": c.id,
-        "slug": c.slug,
-        "programme": c.programme,
-        "region": c.region,
-        "created_by": c.created_by,
-        "create_time": c.create_time,
-        "member_count": c.member_count,
-        # Owners counted as roles change: the last one cannot go (see ``adapters.seats``).
-        "owner_count": 1,
-        **_mutable_fields(c),
-        "version": c.version,
-    }
-
-
-def _mutable_fields(c: Community) -> Document:
-    return {
-        "name": c.name,
-        "name_key": name_key(c.name),
-        "description": c.description,
-        "visibility": c.visibility.value,
-        "lifecycle": c.lifecycle.value,
-        "settings": {"auto_hide_flag_threshold": c.auto_hide_flag_threshold, "pilot_cap": c.pilot_cap},
-    }
-
-
-def _community(doc: Document) -> Community:
-    settings = doc.get("settings") or {}
-    return Community(
-        id=doc["_id"],
-        slug=doc["slug"],
-        name=doc["name"],
-        description=doc.get("description", ""),
-        programme=doc["programme"],
-        region=doc["region"],
-        visibility=Visibility(doc["visibility"]),
-        lifecycle=Lifecycle(doc["lifecycle"]),
-        created_by=doc["created_by"],
-        create_time=doc["create_time"],
-        member_count=doc.get("member_count", 0),
-        auto_hide_flag_threshold=settings.get("auto_hide_flag_threshold", 3),
-        pilot_cap=settings.get("pilot_cap", 0),
-        version=doc.get("version", 1),
-    )
-
-
-def _membership_doc(m: Membership) -> Document:
+def membership_doc(m: Membership) -> Document:
     doc: Document = {
         "_id": m.key,
         "community_id": m.community_id,
@@ -150,7 +95,7 @@ def _membership_doc(m: Membership) -> Document:
     return doc
 
 
-def _membership(doc: Document) -> Membership:
+def membership_from_doc(doc: Document) -> Membership:
     return Membership(
         community_id=doc["community_id"],
         member_id=doc["member_id"],
@@ -165,11 +110,10 @@ def departure_id(membership_id: str, join_time: datetime) -> str:
     return f"{membership_id}:{int(join_time.timestamp() * 1000)}"
 
 
-class MongoCommunityRepository:
+class MongoMembershipStore:
     """Each write is one single-document operation carrying its own outbox events."""
 
-    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
-        self._communities = db[COMMUNITIES]
+    def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake, seats: Seats) -> None:
         self._memberships = db[MEMBERSHIPS]
         self._join_requests = db[JOIN_REQUESTS]
         self._invitations = db[INVITATIONS]
@@ -178,24 +122,7 @@ class MongoCommunityRepository:
         self._db = db
         self._on_events = on_events
         self._roster = Roster(db)
-        self._seats = Seats(self._communities)
-
-    async def backfill(self) -> None:
-        """Bring communities stored by earlier versions up to date: their name key, their owner count
-        and, before rosters, their roster. Each step is guarded, so replicas starting together agree."""
-        async for doc in self._communities.find({}, {"name": 1, "name_key": 1, "owner_count": 1}):
-            if "name_key" not in doc:
-                await self._communities.update_one(
-                    {"_id": doc["_id"], "name_key": {"$exists": False}},
-                    {"$set": {"name_key": name_key(doc["name"])}},
-                )
-            if "owner_count" not in doc:
-                owners = await self.count_role(doc["_id"], Role.OWNER)
-                await self._communities.update_one(
-                    {"_id": doc["_id"], "owner_count": {"$exists": False}}, {"$set": {"owner_count": owners}}
-                )
-            if not await self._roster.has_head(doc["_id"]):
-                await self._backfill_roster(doc["_id"])
+        self._seats = seats
 
     async def _backfill_roster(self, community_id: str) -> None:
         unplaced = {"community_id": community_id, "roster": {"$exists": False}}
@@ -205,7 +132,7 @@ class MongoCommunityRepository:
             .limit(1000)
             .to_list()
         ):
-            memberships = [_membership(d) for d in docs]
+            memberships = [membership_from_doc(d) for d in docs]
             placed = await self._roster.append(community_id, memberships)
             for position, m in zip(placed, memberships, strict=True):
                 if not await self._place(m, position):  # placed by another replica meanwhile
@@ -218,100 +145,9 @@ class MongoCommunityRepository:
         )
         return result.modified_count == 1
 
-    async def update_community(self, community_id: str, change: Callable[[Community], None]) -> Community:
-        changed: list[Community] = []
-
-        def build(doc: Document | None) -> Document | NoChange:
-            if doc is None:
-                raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-            community = _community(doc)
-            change(community)
-            changed[:] = [community]
-            if not community.events:
-                return NO_CHANGE
-            envelopes = [to_envelope(e) for e in community.events]
-            return merge_updates({"$set": _mutable_fields(community)}, outbox_update(envelopes))
-
-        after = await update_guarded(self._communities, community_id, build)
-        assert after is not None
-        community = _community(after)
-        if changed[0].events:
-            self._on_events(COMMUNITIES, community_id)
-        return community
-
-    async def list_communities(
-        self, where: CommunityFilter, page_size: int, page_token: str
-    ) -> CommunityPage:
-        query: dict[str, Any] = {}
-        if where.programme:
-            query["programme"] = where.programme
-        if where.region:
-            query["region"] = where.region
-        if where.lifecycle is not None:
-            query["lifecycle"] = where.lifecycle.value
-        if where.member_id:
-            ids = [
-                d["community_id"]
-                async for d in self._memberships.find(
-                    {"member_id": where.member_id}, {"community_id": 1}
-                ).limit(MINE_LIMIT)
-            ]
-            query["_id"] = {"$in": ids}
-            if where.visibility is not None:
-                query["visibility"] = where.visibility.value
-        elif where.visibility is None:
-            query["visibility"] = {"$ne": Visibility.HIDDEN.value}
-        elif where.visibility == Visibility.HIDDEN:
-            return CommunityPage([], "")
-        else:
-            query["visibility"] = where.visibility.value
-        if where.name_prefix:
-            prefix = prefix_key(where.name_prefix)
-            query["name_key"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}
-        docs, next_token = await keyset_page(
-            self._communities,
-            query,
-            sort_field="name_key",
-            descending=False,
-            page_size=page_size,
-            page_token=page_token,
-            projection={"outbox": 0},
-        )
-        return CommunityPage([_community(d) for d in docs], next_token)
-
-    async def add_community(self, community: Community, owner: Membership) -> Community:
-        # The owner's membership goes first: a retry after a crash in between completes the pair,
-        # and a membership without its community is never visible (every read checks the community).
-        try:
-            await self._memberships.insert_one(_membership_doc(owner))
-        except DuplicateKeyError:
-            pass
-        else:
-            [position] = await self._roster.append(community.id, [owner])
-            await self._place(owner, position)
-        envelopes = [to_envelope(e) for e in community.events]
-        try:
-            await self._communities.insert_one({**_community_doc(community), **outbox_fields(envelopes)})
-        except DuplicateKeyError as exc:
-            existing = await self.get_community(community.id)
-            if existing is not None and existing.created_by == community.created_by:
-                return existing
-            if existing is None:
-                await self._memberships.delete_one({"_id": owner.key, "community_id": community.id})
-            raise AlreadyExists(
-                f"slug {community.slug!r} is taken", reason="SLUG_TAKEN", metadata={"slug": community.slug}
-            ) from exc
-        community.events.clear()
-        self._on_events(COMMUNITIES, community.id)
-        return community
-
-    async def get_community(self, community_id: str) -> Community | None:
-        doc = await self._communities.find_one({"_id": community_id}, {"outbox": 0})
-        return _community(doc) if doc else None
-
     async def get_membership(self, community_id: str, member_id: str) -> Membership | None:
         doc = await self._memberships.find_one({"_id": membership_key(community_id, member_id)})
-        return _membership(doc) if doc else None
+        return membership_from_doc(doc) if doc else None
 
     async def add_membership(
         self, membership: Membership, events: list[DomainEvent], *, cap: int = 0
@@ -322,7 +158,7 @@ class MongoCommunityRepository:
         if not await self._seats.take(membership.community_id, 1, cap=cap):
             raise CapacityReached(cap)
         try:
-            await self._memberships.insert_one({**_membership_doc(membership), **outbox_fields(envelopes)})
+            await self._memberships.insert_one({**membership_doc(membership), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             await self._seats.give_back(membership.community_id, 1)
             return False
@@ -349,7 +185,7 @@ class MongoCommunityRepository:
             ops = [
                 InsertOne(
                     {
-                        **_membership_doc(m),
+                        **membership_doc(m),
                         **outbox_fields(
                             [to_envelope(MemberJoined(m, community.region, community.programme))]
                         ),
@@ -379,8 +215,7 @@ class MongoCommunityRepository:
         else:
             # A cohort this large would be as many hints (reads by _id): one full sweep publishes it.
             self._on_events()
-        stored_community = await self.get_community(community.id)
-        return inserted, stored_community.member_count if stored_community is not None else 0
+        return inserted, await self._seats.member_count(community.id)
 
     async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]:
         keys = [membership_key(community_id, m) for m in member_ids]
@@ -475,7 +310,7 @@ class MongoCommunityRepository:
                 raise NotFound(
                     f"{member_id} is not a member of {community_id}", reason="MEMBERSHIP_NOT_FOUND"
                 )
-            membership = _membership(doc)
+            membership = membership_from_doc(doc)
             if membership.role != expected:
                 raise MembershipChanged(key)
             events = change(membership)
@@ -569,7 +404,9 @@ class MongoCommunityRepository:
             self._on_events(CARRIED, carried_id)
         return deleted
 
-    async def list_join_requests(self, community_id: str, page_size: int, page_token: str) -> JoinRequestPage:
+    async def list_join_requests(
+        self, community_id: str, page_size: int, page_token: str
+    ) -> Page[JoinRequest]:
         docs, next_token = await keyset_page(
             self._join_requests,
             {"community_id": community_id},
@@ -578,7 +415,7 @@ class MongoCommunityRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return JoinRequestPage(
+        return Page(
             [JoinRequest(d["community_id"], d["member_id"], d["create_time"]) for d in docs], next_token
         )
 
@@ -665,6 +502,6 @@ class MongoCommunityRepository:
 
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str
-    ) -> MemberPage:
+    ) -> Page[Membership]:
         page = await self._roster.page(community_id, role, page_size, page_token)
-        return MemberPage(page.members, page.next_token)
+        return page

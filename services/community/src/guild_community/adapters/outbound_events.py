@@ -8,12 +8,14 @@ from guild.events.v1 import community_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers
 from guild_common.prototime import to_timestamp
-from guild_community.domain.model import (
+from guild_community.domain.communities import (
     CommunityCreated,
     CommunityUpdated,
     DomainEvent,
-    JoinRequested,
     LifecycleChanged,
+)
+from guild_community.domain.membership import (
+    JoinRequested,
     MemberInvited,
     MemberJoined,
     MemberLeft,

@@ -21,7 +21,6 @@ Chunks written before the count existed have no ``n`` and count as full: appends
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from pymongo import ReturnDocument
@@ -29,8 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.mongo import Document
-from guild_common.pagination import decode_token, encode_token
-from guild_community.domain.model import Membership, Role
+from guild_common.pagination import Page, decode_token, encode_token
+from guild_community.domain.membership import Membership, Role
 
 ROSTERS = "member_rosters"
 #: Entries per chunk: small enough that appending (a whole-document rewrite on FerretDB) stays cheap.
@@ -45,12 +44,6 @@ def chunk_id(community_id: str, chunk: int) -> str:
 
 def head_id(community_id: str) -> str:
     return f"{community_id}:head"
-
-
-@dataclass(frozen=True)
-class RosterPage:
-    members: list[Membership]
-    next_token: str
 
 
 class Roster:
@@ -140,13 +133,15 @@ class Roster:
             {"$set": {f"entries.{index}.{name}": value for name, value in fields.items()}},
         )
 
-    async def page(self, community_id: str, role: Role | None, page_size: int, page_token: str) -> RosterPage:
+    async def page(
+        self, community_id: str, role: Role | None, page_size: int, page_token: str
+    ) -> Page[Membership]:
         position = decode_token(page_token)
         chunk = int(position.get("c", 0))
         start = int(position.get("i", -1)) + 1
         head = await self._rosters.find_one({"_id": head_id(community_id)})
         if head is None:
-            return RosterPage([], "")
+            return Page([], "")
         tail = int(head["chunk"])
         members: list[Membership] = []
         last = (chunk, start - 1)
@@ -160,14 +155,14 @@ class Roster:
                 if entry.get("x") or (role is not None and entry.get("r") != role.value):
                     continue
                 if len(members) == page_size:
-                    return RosterPage(members, encode_token({"c": last[0], "i": last[1]}))
+                    return Page(members, encode_token({"c": last[0], "i": last[1]}))
                 members.append(_membership(community_id, entry))
                 last = (chunk, index)
             chunk, start = chunk + 1, 0
         if chunk <= tail:
             # Stopped at the chunk budget with every chunk read so far used up: go on from the next one.
-            return RosterPage(members, encode_token({"c": chunk, "i": -1}))
-        return RosterPage(members, "")
+            return Page(members, encode_token({"c": chunk, "i": -1}))
+        return Page(members, "")
 
     async def has_head(self, community_id: str) -> bool:
         return await self._rosters.find_one({"_id": head_id(community_id)}, {"_id": 1}) is not None
