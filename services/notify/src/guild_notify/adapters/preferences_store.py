@@ -7,12 +7,16 @@ from collections.abc import Callable
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.atomic import update_guarded
-from guild_common.mongo import Document, IndexSpec
-from guild_notify.domain.model import NotificationType
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_notify.domain.notifications import NotificationType
 from guild_notify.domain.preferences import Channels, DigestFrequency, Preferences
 
 PREFERENCES = "preferences"
-INDEXES = [IndexSpec(PREFERENCES, [("digest_frequency", 1), ("email_address", 1), ("_id", 1)])]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(PREFERENCES, [("digest_frequency", 1), ("email_address", 1), ("_id", 1)]),
+    ],
+)
 
 
 def _preferences(member_id: str, doc: Document | None) -> Preferences:

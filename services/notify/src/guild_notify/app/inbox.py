@@ -1,55 +1,30 @@
-"""Inbox, preference and broadcast use cases: a member reads and changes only their own."""
+"""A member's inbox: its pages, groups, unread count, marks and the live stream (their own only)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from guild_common.auth import Principal
-from guild_common.clock import utc_now
-from guild_common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Validator
-from guild_common.ids import id_for_request, new_id
+from guild_common.errors import FieldViolation, InvalidArgument, NotFound, Validator
 from guild_common.pagination import clamp_page_size, decode_token, encode_token
-from guild_notify.app.digests import ContentFeed
 from guild_notify.app.gaps import GapWait
 from guild_notify.app.live import LiveStreams
 from guild_notify.app.ports import BroadcastStore, Inbox, InboxPage, Memberships, Position, PreferencesStore
-from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.domain.broadcasts import (
-    LEADER_ROLES,
-    MAX_TEXT,
     SHARED_TYPES,
     Broadcast,
     is_broadcast_id,
 )
-from guild_notify.domain.digests import ContentItem
-from guild_notify.domain.model import Notification, NotificationGroup, NotificationType
-from guild_notify.domain.preferences import (
-    MAX_MUTED,
-    Channels,
-    DigestFrequency,
-    Preferences,
-    valid_email,
-)
+from guild_notify.domain.notifications import Notification, NotificationGroup, NotificationType
 
 MARK_MAX = 500
 STREAM_BATCH = 100
 # How long a stream waits for a missing sequence number before passing over it (see ``app.gaps``).
 GAP_GRACE_SECONDS = 5.0
 GAP_RECHECK_SECONDS = 0.1
-
-
-@dataclass(frozen=True)
-class PreferencesChange:
-    """The fields of an update, each None when the update mask does not name it."""
-
-    channels: dict[NotificationType, Channels] | None = None
-    muted_community_ids: list[str] | None = None
-    digest_frequency: DigestFrequency | None = None
-    email_address: str | None = None
-    learning_records_opt_out: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -311,96 +286,3 @@ class InboxUseCases:
                 after = page[-1][0].sequence
         found.sort(key=lambda item: item[0].sequence)
         return found
-
-
-class PreferenceUseCases:
-    def __init__(self, store: PreferencesStore, tokens: UnsubscribeTokens) -> None:
-        self._store = store
-        self._tokens = tokens
-
-    async def get(self, caller: Principal) -> Preferences:
-        return await self._store.get(caller.subject)
-
-    async def update(self, caller: Principal, change: PreferencesChange) -> Preferences:
-        check = Validator()
-        if change.email_address:
-            check.require(
-                valid_email(change.email_address), "preferences.email_address", "not an email address"
-            )
-        if change.muted_community_ids is not None:
-            check.require(
-                len(change.muted_community_ids) <= MAX_MUTED,
-                "preferences.muted_community_ids",
-                f"at most {MAX_MUTED} communities",
-            )
-            check.require(all(change.muted_community_ids), "preferences.muted_community_ids", "empty id")
-        check.check()
-
-        def apply(current: Preferences) -> Preferences:
-            updated = current
-            if change.channels is not None:
-                updated = updated.with_channels(change.channels)
-            if change.muted_community_ids is not None:
-                updated = replace(updated, muted_community_ids=frozenset(change.muted_community_ids))
-            if change.digest_frequency is not None:
-                updated = replace(updated, digest_frequency=change.digest_frequency)
-            if change.email_address is not None:
-                updated = replace(updated, email_address=change.email_address)
-            if change.learning_records_opt_out is not None:
-                updated = replace(updated, learning_records_opt_out=change.learning_records_opt_out)
-            return updated
-
-        return await self._store.change(caller.subject, apply)
-
-    async def unsubscribe(self, token: str) -> Preferences:
-        """Turn off the email the token was issued for; the token itself is the authority."""
-        member_id, topic = self._tokens.verify(token)
-        if isinstance(topic, NotificationType):
-            return await self._store.change(member_id, lambda p: p.without_email_for(topic))
-        return await self._store.change(member_id, lambda p: replace(p, digest_frequency=DigestFrequency.OFF))
-
-
-class BroadcastUseCases:
-    def __init__(self, broadcasts: BroadcastStore, memberships: Memberships, feed: ContentFeed) -> None:
-        self._broadcasts = broadcasts
-        self._memberships = memberships
-        self._feed = feed
-
-    async def create(
-        self, caller: Principal, community_id: str, text: str, subject_id: str, request_id: str
-    ) -> Broadcast:
-        check = Validator()
-        check.require(bool(community_id), "broadcast.community_id", "required")
-        check.require(bool(text.strip()), "broadcast.text", "required")
-        check.require(len(text) <= MAX_TEXT, "broadcast.text", f"at most {MAX_TEXT} characters")
-        check.check()
-        membership = await self._memberships.get(community_id, caller.subject)
-        if membership is None or membership.role not in LEADER_ROLES:
-            raise PermissionDenied(
-                "only community leaders may broadcast",
-                reason="ROLE_REQUIRED",
-                metadata={"community_id": community_id, "required_role": ",".join(sorted(LEADER_ROLES))},
-            )
-        broadcast_id = id_for_request("broadcast", caller.subject, request_id) if request_id else new_id()
-        broadcast = await self._broadcasts.create(
-            Broadcast(
-                id=broadcast_id,
-                community_id=community_id,
-                author_id=caller.subject,
-                text=text.strip(),
-                subject_id=subject_id,
-                create_time=utc_now(),
-            )
-        )
-        # Also new content for the digests; keyed by the broadcast, so a retried create records it once.
-        await self._feed.record(
-            ContentItem(
-                id=broadcast.notification_id,
-                community_id=broadcast.community_id,
-                kind="notice",
-                title=broadcast.text[:200],
-                author_id=broadcast.author_id,
-                create_time=broadcast.create_time,
-            )
-        )
-        return broadcast

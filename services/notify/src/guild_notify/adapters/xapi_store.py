@@ -1,21 +1,17 @@
-"""xAPI statements queued in MongoDB, one document per endpoint and statement; sent with httpx."""
+"""xAPI statements queued in MongoDB, one document per endpoint and statement (``lrs_client`` sends them)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-import httpx
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.domain.xapi import (
-    XAPI_VERSION,
-    Endpoint,
     Outcome,
     QueuedStatement,
     StatementState,
@@ -24,10 +20,12 @@ from guild_notify.domain.xapi import (
 
 STATEMENTS = "xapi_statements"
 DUPLICATE_KEY = 11000
-INDEXES = [
-    # claim and next_due: an endpoint's pending statements in the order they fall due
-    IndexSpec(STATEMENTS, [("endpoint", 1), ("state", 1), ("next_attempt_time", 1), ("_id", 1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        # claim and next_due: an endpoint's pending statements in the order they fall due
+        IndexSpec(STATEMENTS, [("endpoint", 1), ("state", 1), ("next_attempt_time", 1), ("_id", 1)]),
+    ],
+)
 
 
 def _queued(doc: Document) -> QueuedStatement:
@@ -122,28 +120,3 @@ class MongoStatementQueue:
             sort=[("next_attempt_time", 1), ("_id", 1)],
         )
         return doc["next_attempt_time"] if doc is not None else None
-
-
-class HttpxStatementSender:
-    """One pooled client for every endpoint; each request has a total time limit and follows no
-    redirect (credentials go only where they were configured to go)."""
-
-    def __init__(self, timeout_seconds: float = 10.0) -> None:
-        self._client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
-        self._total = timeout_seconds
-
-    async def send(self, endpoint: Endpoint, body: bytes) -> int:
-        auth: httpx.Auth = (
-            httpx.BasicAuth(endpoint.username, endpoint.password) if endpoint.username else httpx.Auth()
-        )
-        async with asyncio.timeout(self._total):  # httpx's own limits are per phase, not per request
-            response = await self._client.post(
-                endpoint.statements_url,
-                content=body,
-                headers={"X-Experience-API-Version": XAPI_VERSION, "Content-Type": "application/json"},
-                auth=auth,
-            )
-        return response.status_code
-
-    async def aclose(self) -> None:
-        await self._client.aclose()

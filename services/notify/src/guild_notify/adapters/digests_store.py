@@ -8,12 +8,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.clock import utc_now
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.domain.digests import ContentItem, Period
 
 CONTENT = "community_content"
 RUNS = "digest_runs"
-INDEXES = [IndexSpec(CONTENT, [("community_id", 1), ("create_time", 1), ("_id", 1)])]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(CONTENT, [("community_id", 1), ("create_time", 1), ("_id", 1)]),
+    ],
+)
 
 
 class MongoContentFeed:

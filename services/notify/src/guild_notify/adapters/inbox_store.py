@@ -23,20 +23,22 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.clock import utc_now
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.adapters.inbox_counters import GROUPS, InboxCounters
 from guild_notify.app.ports import Position
-from guild_notify.domain.model import Notification, NotificationGroup, NotificationType
+from guild_notify.domain.notifications import Notification, NotificationGroup, NotificationType
 
 NOTIFICATIONS = "notifications"
-INDEXES = [
-    IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("read", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("group_key", 1), ("sequence", -1)]),
-    # Notifications left unnumbered by a crash, and those stored before counters (no ``counted``).
-    IndexSpec(NOTIFICATIONS, [("counted", 1), ("stored_at", 1)]),
-    IndexSpec(GROUPS, [("recipient_id", 1), ("latest_sequence", -1), ("_id", -1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("read", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(NOTIFICATIONS, [("recipient_id", 1), ("group_key", 1), ("sequence", -1)]),
+        # Notifications left unnumbered by a crash, and those stored before counters (no ``counted``).
+        IndexSpec(NOTIFICATIONS, [("counted", 1), ("stored_at", 1)]),
+        IndexSpec(GROUPS, [("recipient_id", 1), ("latest_sequence", -1), ("_id", -1)]),
+    ],
+)
 # Created after :meth:`MongoInbox.migrate`, which drops the unique index of the same keys that
 # sequences allocated from the index needed (an unnumbered notification has none, and the counter
 # makes them unique now).
@@ -87,7 +89,7 @@ class MongoInbox:
 
     async def add(self, n: Notification) -> Notification | None:
         try:
-            await self._notifications.insert_one(self._document(n))
+            await self._notifications.insert_one(self.document(n))
         except DuplicateKeyError:
             return None  # stored already (a crash before it was numbered is repaired at start)
         return await self._number(n)
@@ -107,7 +109,8 @@ class MongoInbox:
         return stored
 
     @staticmethod
-    def _document(n: Notification) -> Document:
+    def document(n: Notification) -> Document:
+        """The stored form of a notification (before its sequence is allocated)."""
         return {
             "_id": n.id,
             "recipient_id": n.recipient_id,

@@ -12,11 +12,15 @@ from datetime import datetime
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.domain.questions import QuestionNudge
 
 NUDGES = "question_nudges"
-INDEXES = [IndexSpec(NUDGES, [("status", 1), ("due_time", 1), ("_id", 1)])]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(NUDGES, [("status", 1), ("due_time", 1), ("_id", 1)]),
+    ],
+)
 PENDING, CANCELLED, SENT = "pending", "cancelled", "sent"
 
 

@@ -23,10 +23,10 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.atomic import update_guarded, upsert_by_id
 from guild_common.clock import utc_now
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.app.ports import Position
 from guild_notify.domain.broadcasts import Broadcast, Membership
-from guild_notify.domain.model import NotificationType
+from guild_notify.domain.notifications import NotificationType
 
 BROADCASTS = "broadcasts"
 READS = "broadcast_reads"
@@ -35,11 +35,13 @@ MEMBERSHIPS = "memberships"
 # One document per member with their communities and join times: read by _id, the one lookup every
 # store serves from its primary key, on each inbox read.
 MEMBER_COMMUNITIES = "member_communities"
-INDEXES = [
-    IndexSpec(BROADCASTS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(READS, [("member_id", 1), ("community_id", 1), ("create_time", -1)]),
-    IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("_id", 1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(BROADCASTS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(READS, [("member_id", 1), ("community_id", 1), ("create_time", -1)]),
+        IndexSpec(MEMBERSHIPS, [("community_id", 1), ("role", 1), ("_id", 1)]),
+    ],
+)
 # Created after :meth:`MongoBroadcasts.backfill_sequences` numbers broadcasts stored before sequences.
 SEQUENCE_INDEXES = [IndexSpec(BROADCASTS, [("sequence", 1)], unique=True)]
 COUNTERS = "broadcast_counters"

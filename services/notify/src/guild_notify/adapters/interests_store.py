@@ -13,14 +13,16 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 
 TAG_FOLLOWS = "tag_follows"
 EXPERTISE = "member_expertise"
-INDEXES = [
-    IndexSpec(TAG_FOLLOWS, [("tag", 1), ("following", 1), ("member_id", 1)]),
-    IndexSpec(EXPERTISE, [("tags", 1), ("_id", 1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(TAG_FOLLOWS, [("tag", 1), ("following", 1), ("member_id", 1)]),
+        IndexSpec(EXPERTISE, [("tags", 1), ("_id", 1)]),
+    ],
+)
 _BATCH = 500
 
 

@@ -1,4 +1,7 @@
-"""Notifications: who hears what about which event. Pure, no I/O."""
+"""Notifications: who hears what about which event. Pure, no I/O.
+
+About 420 lines: the notification types and, for each, the rule that makes one from an event; a type's
+wording and its rule read together."""
 
 from __future__ import annotations
 

@@ -1,22 +1,23 @@
-"""Emails: a pending-email collection in MongoDB (an outbox) and SMTP delivery."""
+"""Emails: a pending-email collection in MongoDB (an outbox); ``smtp_client`` sends them."""
 
 from __future__ import annotations
 
-import asyncio
-import smtplib
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.clock import utc_now
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_notify.app.ports import OutgoingEmail
 
 EMAILS = "emails"
-INDEXES = [IndexSpec(EMAILS, [("status", 1), ("next_attempt_time", 1), ("_id", 1)])]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(EMAILS, [("status", 1), ("next_attempt_time", 1), ("_id", 1)]),
+    ],
+)
 PENDING, SENT = "pending", "sent"
 
 
@@ -95,32 +96,3 @@ class MongoEmailOutbox:
 
     async def status(self, email_id: str) -> Document | None:
         return await self._emails.find_one({"_id": email_id})
-
-
-class SmtpMailer:
-    """Plain SMTP (multipart text and HTML) through the standard library, off the event loop."""
-
-    def __init__(self, host: str, port: int, sender: str, timeout: float = 10.0) -> None:
-        self._host = host
-        self._port = port
-        self._sender = sender
-        self._timeout = timeout
-
-    def _message(self, email: OutgoingEmail) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self._sender
-        message["To"] = email.to
-        message["Subject"] = email.subject
-        message["Message-ID"] = f"<{email.id.replace(':', '.')}@guild>"
-        message.set_content(email.text)
-        message.add_alternative(email.html, subtype="html")
-        return message
-
-    def _send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self._host, self._port, timeout=self._timeout) as smtp:
-            smtp.send_message(message)
-
-    async def send(self, email: OutgoingEmail) -> None:
-        if not self._host:
-            raise ConnectionError("no SMTP host configured")
-        await asyncio.to_thread(self._send, self._message(email))
