@@ -42,27 +42,29 @@ from guild_common.clock import utc_now
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.mongo import create_client, ensure_indexes
-from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
-from guild_community.adapters.mongo_goals import GOAL_INDEXES, MongoGoalRepository
-from guild_community.adapters.mongo_people import PEOPLE_INDEXES, MongoPeopleRepository
-from guild_community.adapters.mongo_repository import (
-    COMMUNITIES,
-    INDEXES,
-    MEMBERSHIPS,
-    MongoCommunityRepository,
-)
-from guild_community.adapters.mongo_roster import CHUNK, ROSTERS, chunk_id, head_id
-from guild_community.adapters.mongo_surveys import SURVEY_INDEXES, MongoSurveyRepository
+from guild_community.adapters.communities_store import COMMUNITIES, SCHEMA, MongoCommunityRepository
+from guild_community.adapters.experts_store import SCHEMA as EXPERT_SCHEMA
+from guild_community.adapters.experts_store import MongoExpertDirectory
+from guild_community.adapters.goals_store import SCHEMA as GOAL_SCHEMA
+from guild_community.adapters.goals_store import MongoGoalRepository
+from guild_community.adapters.membership_store import MEMBERSHIPS
+from guild_community.adapters.membership_store import SCHEMA as MEMBERSHIP_SCHEMA
+from guild_community.adapters.people_store import SCHEMA as PEOPLE_SCHEMA
+from guild_community.adapters.people_store import MongoPeopleRepository
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
+from guild_community.adapters.roster_store import CHUNK, ROSTERS, chunk_id, head_id
+from guild_community.adapters.surveys_store import SCHEMA as SURVEY_SCHEMA
+from guild_community.adapters.surveys_store import MongoSurveyRepository
+from guild_community.app.communities import CommunityUseCases
 from guild_community.app.experts import ExpertQueries
 from guild_community.app.goals import GoalUseCases
+from guild_community.app.membership import MembershipUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.surveys import SurveyUseCases
-from guild_community.app.use_cases import CommunityUseCases
 from guild_community.bootstrap import SERVICE_NAME
 from guild_community.config import CommunitySettings
-from guild_community.domain.model import membership_key
-from guild_community.entrypoints.grpc_api import CommunityServicer
+from guild_community.domain.membership import membership_key
+from guild_community.entrypoints.grpc.community_service import CommunityServicer
 from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import token_for
 from guild_testing.servers import FerretServer
@@ -140,15 +142,27 @@ async def _run(args: argparse.Namespace, uri: str) -> None:
     client = create_client(uri, app_name="bench")
     await client.drop_database(DB)
     db = client[DB]
-    await ensure_indexes(db, [*INDEXES, *PEOPLE_INDEXES, *SURVEY_INDEXES, *GOAL_INDEXES, *EXPERT_INDEXES])
+    await ensure_indexes(
+        db,
+        [
+            *SCHEMA.indexes,
+            *MEMBERSHIP_SCHEMA.indexes,
+            *PEOPLE_SCHEMA.indexes,
+            *SURVEY_SCHEMA.indexes,
+            *GOAL_SCHEMA.indexes,
+            *EXPERT_SCHEMA.indexes,
+        ],
+    )
     # The service's servicer, use cases and repositories behind its real gRPC server (auth interceptor,
     # logging, error mapping), without the outbox relay: events stay in the outbox (see the docstring).
     # The goal report's reputation service is not called here; its channel is never used.
     repository = MongoCommunityRepository(db, on_events=lambda *_: None)
     use_cases = CommunityUseCases(repository, regions=settings.regions)
+    membership = MembershipUseCases(repository)
     reputation_channel = service_channel(settings.reputation_addr)
     servicer = CommunityServicer(
         use_cases,
+        membership,
         PeopleUseCases(MongoPeopleRepository(db, on_events=lambda *_: None), regions=settings.regions),
         SurveyUseCases(MongoSurveyRepository(db, on_events=lambda *_: None), repository),
         GoalUseCases(

@@ -42,10 +42,11 @@ from guild.content.v1 import question_pb2 as pb
 from guild_common.events.consumer import DEAD_LETTERS
 from guild_common.events.outbox import PENDING
 from guild_community import bootstrap as community_bootstrap
-from guild_community.adapters.mongo_goals import GOAL_OUTBOX_COLLECTIONS
-from guild_community.adapters.mongo_people import PEOPLE_OUTBOX_COLLECTIONS
-from guild_community.adapters.mongo_repository import OUTBOX_COLLECTIONS as COMMUNITY_OUTBOX
-from guild_community.adapters.mongo_surveys import SURVEY_OUTBOX_COLLECTIONS
+from guild_community.adapters.communities_store import SCHEMA as COMMUNITY_SCHEMA
+from guild_community.adapters.goals_store import SCHEMA as GOAL_SCHEMA
+from guild_community.adapters.membership_store import SCHEMA as MEMBERSHIP_SCHEMA
+from guild_community.adapters.people_store import SCHEMA as PEOPLE_SCHEMA
+from guild_community.adapters.surveys_store import SCHEMA as SURVEY_SCHEMA
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.adapters.curation_repository import OUTBOX_COLLECTIONS as CURATION_OUTBOX
@@ -68,10 +69,11 @@ OWNER = "outage-owner"
 PEOPLE = [f"person-{i:02d}" for i in range(24)]
 OUTBOXES: dict[str, list[str]] = {
     "community": [
-        *COMMUNITY_OUTBOX,
-        *PEOPLE_OUTBOX_COLLECTIONS,
-        *SURVEY_OUTBOX_COLLECTIONS,
-        *GOAL_OUTBOX_COLLECTIONS,
+        *COMMUNITY_SCHEMA.outbox_collections,
+        *MEMBERSHIP_SCHEMA.outbox_collections,
+        *PEOPLE_SCHEMA.outbox_collections,
+        *SURVEY_SCHEMA.outbox_collections,
+        *GOAL_SCHEMA.outbox_collections,
     ],
     "content": [*CONTENT_OUTBOX, *CURATION_OUTBOX, *FEED_OUTBOX],
     "reputation": [*LEDGER_OUTBOX, *BADGE_OUTBOX, *SUMMARY_OUTBOX],

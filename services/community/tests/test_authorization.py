@@ -11,7 +11,6 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -19,8 +18,9 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.community.v1 import goal_pb2 as gpb
 from guild.community.v1 import survey_pb2 as spb
 from guild_community.domain.authorization import ENROL_SCOPE, TABLE, Action, is_allowed, required_role
-from guild_community.domain.model import Role
+from guild_community.domain.membership import Role
 from guild_testing.fixtures import auth
+from guild_testing.status import details_of
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "authorization.md"
 ROLE_TO_PB = {
@@ -156,17 +156,6 @@ async def _perform(stub: Stub, cid: str, action: Action) -> None:
         raise AssertionError(action)
 
 
-def _error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    raise AssertionError("no ErrorInfo")
-
-
 # One test per (action, role); short test names keep the per-test database names distinct.
 ROWS = [(action, role) for action in Action for role in Role]
 
@@ -181,7 +170,7 @@ async def test_row(stub: Stub, action: Action, role: Role) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await perform()
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    info = _error_info(caught.value)
+    [info] = details_of(caught.value, error_details_pb2.ErrorInfo)
     assert info.reason == "ROLE_REQUIRED"
     assert info.domain == "community.guild"
     assert info.metadata["action"] == action.value
@@ -195,4 +184,4 @@ async def test_outsiders_are_refused_with_the_role_they_lack(stub: Stub) -> None
             api.InviteMemberRequest(community_id=cid, member_id="x"), metadata=auth("stranger")
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert _error_info(caught.value).metadata["required_role"] == "moderator"
+    assert details_of(caught.value, error_details_pb2.ErrorInfo)[0].metadata["required_role"] == "moderator"

@@ -9,10 +9,13 @@ from pymongo import AsyncMongoClient
 from guild_common.clock import utc_now
 from guild_common.events.outbox import OUTBOX, PENDING
 from guild_common.mongo import Document, ensure_indexes
-from guild_community.adapters.mongo_people import PEOPLE_INDEXES, UNFOLLOWS, MongoPeopleRepository
-from guild_community.adapters.mongo_repository import CARRIED, INDEXES, MongoCommunityRepository
+from guild_community.adapters.communities_store import SCHEMA, MongoCommunityRepository
+from guild_community.adapters.membership_store import CARRIED
+from guild_community.adapters.membership_store import SCHEMA as MEMBERSHIP_SCHEMA
+from guild_community.adapters.people_store import SCHEMA as PEOPLE_SCHEMA
+from guild_community.adapters.people_store import UNFOLLOWS, MongoPeopleRepository
 from guild_community.config import CommunitySettings
-from guild_community.domain.model import JoinRequest, JoinRequested
+from guild_community.domain.membership import JoinRequest, JoinRequested
 from guild_community.domain.people import Follow
 from guild_testing.fixtures import SettingsFactory
 
@@ -24,7 +27,7 @@ async def test_an_unfollow_before_the_relay_carries_the_follows_own_event(
     client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
     try:
         db = client[settings.database_name]
-        await ensure_indexes(db, PEOPLE_INDEXES)
+        await ensure_indexes(db, PEOPLE_SCHEMA.indexes)
         # No relay runs: the follow's event is still queued when the unfollow comes.
         people = MongoPeopleRepository(db, on_events=lambda *_: None)
         follow = Follow("cat", "ann", utc_now() - timedelta(seconds=1))
@@ -45,7 +48,7 @@ async def test_a_join_request_decided_before_the_relay_keeps_its_event(settings_
     client: AsyncMongoClient[Document] = AsyncMongoClient(settings.mongo_uri, tz_aware=True)
     try:
         db = client[settings.database_name]
-        await ensure_indexes(db, INDEXES)
+        await ensure_indexes(db, [*SCHEMA.indexes, *MEMBERSHIP_SCHEMA.indexes])
         woken: list[tuple[object, object]] = []
         # No relay runs (NATS could be down): the request's event is still queued when it is decided.
         communities = MongoCommunityRepository(db, on_events=lambda *hint: woken.append(hint))

@@ -8,6 +8,7 @@ import pytest
 
 from guild_common.errors import FailedPrecondition, PermissionDenied
 from guild_community.domain.authorization import Action, authorize, required_role
+from guild_community.domain.communities import TRANSITIONS, Community, Lifecycle, LifecycleChanged, Visibility
 from guild_community.domain.experts import DECLARED_BONUS, expert_score, is_listed, normalise_topic
 from guild_community.domain.goals import (
     Goal,
@@ -17,15 +18,7 @@ from guild_community.domain.goals import (
     goal_status,
     measured_until,
 )
-from guild_community.domain.model import (
-    TRANSITIONS,
-    Admission,
-    Community,
-    Lifecycle,
-    LifecycleChanged,
-    Role,
-    Visibility,
-)
+from guild_community.domain.membership import Admission, Role
 from guild_community.domain.people import normalise_tags
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

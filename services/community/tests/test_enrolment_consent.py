@@ -6,7 +6,6 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -14,20 +13,13 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
+from guild_testing.status import details_of
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
 OWNER = auth("olivia")  # an owner with no enrolment grant
 HR_SYSTEM = auth("hr-system", "service", ENROL_SCOPE)
-
-
-def _info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    info = error_details_pb2.ErrorInfo()
-    assert status.details[0].Unpack(info)
-    return info
 
 
 async def _create(
@@ -64,7 +56,7 @@ async def test_an_owner_cannot_enrol_people_without_their_acceptance(stub: Stub)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=["ann"]), metadata=OWNER)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    info = _info(caught.value)
+    [info] = details_of(caught.value, error_details_pb2.ErrorInfo)
     assert (info.reason, info.metadata["required_scope"]) == ("ENROL_SCOPE_REQUIRED", ENROL_SCOPE)
     assert await _member_ids(stub, cid) == {"olivia"}
     # The scope alone is not enough for a person: they must also own the community.
@@ -116,7 +108,7 @@ async def test_a_cohort_is_invited_and_each_person_accepts_or_declines(
     await stub.DeclineInvitation(api.DeclineInvitationRequest(community_id=open_cid), metadata=auth("bob"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=open_cid), metadata=auth("bob"))
-    assert _info(caught.value).reason == "NO_INVITATION"
+    assert details_of(caught.value, error_details_pb2.ErrorInfo)[0].reason == "NO_INVITATION"
     assert await _member_ids(stub, cid) == {"olivia", "ann"}
     joined = await read_events("guild.emea.induction.community.member_joined", 2)
     ann = next(
@@ -144,7 +136,7 @@ async def test_a_pilot_cap_applies_when_invitations_are_accepted(stub: Stub) -> 
     await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=cid), metadata=auth("ann"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=cid), metadata=auth("bob"))
-    assert _info(caught.value).reason == "PILOT_CAP_REACHED"
+    assert details_of(caught.value, error_details_pb2.ErrorInfo)[0].reason == "PILOT_CAP_REACHED"
 
 
 async def test_an_hr_system_enrols_and_each_enrolment_names_it(stub: Stub, read_events: EventReader) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pymongo import AsyncMongoClient
 
 from guild_common.mongo import Document
-from guild_community.adapters.mongo_experts import EXPERT_TAGS, MongoExpertDirectory
+from guild_community.adapters.experts_store import EXPERT_TAGS, MongoExpertDirectory
 from guild_community.config import CommunitySettings
 from guild_testing.fixtures import SettingsFactory
 

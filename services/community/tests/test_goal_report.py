@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -28,6 +26,7 @@ from guild_reputation import bootstrap as reputation_bootstrap
 from guild_reputation.config import ReputationSettings
 from guild_testing.fixtures import auth, token_for
 from guild_testing.inprocess import running_service
+from guild_testing.status import error_details
 
 from .conftest import EventReader
 
@@ -66,17 +65,6 @@ async def _pilot_with_goals(stub: Stub) -> str:
     return cid
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
-
-
 async def test_creating_a_goal_publishes_goal_set_on_the_region_and_programme_subject(
     stub: Stub, read_events: EventReader
 ) -> None:
@@ -106,7 +94,7 @@ async def test_the_report_is_unavailable_while_reputation_is_down(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.GetGoalReport(api.GetGoalReportRequest(community_id=cid), metadata=OWNER)
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert _reason(caught.value) == "REPUTATION_UNAVAILABLE"
+        assert error_details(caught.value)[0] == "REPUTATION_UNAVAILABLE"
 
 
 async def test_the_report_measures_every_goal_including_the_pilots_after_going_live(

@@ -5,8 +5,6 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -14,23 +12,13 @@ from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
+from guild_testing.status import error_details
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
 # The owner also holds the scope for enrolling people without asking them (EnrolCohort).
 OWNER = auth("olivia", ENROL_SCOPE)
-
-
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
 
 
 async def _create(
@@ -65,7 +53,7 @@ async def test_transitions_follow_the_lifecycle_and_emit_events(stub: Stub, read
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await _move(stub, community.id, bad)
         assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert _reason(caught.value) == "INVALID_LIFECYCLE_TRANSITION"
+        assert error_details(caught.value)[0] == "INVALID_LIFECYCLE_TRANSITION"
     path = [
         pb.LIFECYCLE_PILOT,
         pb.LIFECYCLE_DRAFT,
@@ -106,7 +94,7 @@ async def test_a_pilot_admits_only_its_cohort_up_to_its_cap(stub: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.JoinCommunity(api.JoinCommunityRequest(community_id=cid), metadata=auth("walk-in"))
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert _reason(caught.value) == "NOT_IN_COHORT"
+    assert error_details(caught.value)[0] == "NOT_IN_COHORT"
     for person in ("ann", "bob", "cat"):
         await stub.InviteMember(api.InviteMemberRequest(community_id=cid, member_id=person), metadata=OWNER)
     accepted = await stub.AcceptInvitation(
@@ -117,10 +105,10 @@ async def test_a_pilot_admits_only_its_cohort_up_to_its_cap(stub: Stub) -> None:
     await stub.JoinCommunity(api.JoinCommunityRequest(community_id=cid), metadata=auth("bob"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=cid), metadata=auth("cat"))
-    assert _reason(caught.value) == "PILOT_CAP_REACHED"
+    assert error_details(caught.value)[0] == "PILOT_CAP_REACHED"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=["dan"]), metadata=OWNER)
-    assert _reason(caught.value) == "PILOT_CAP_REACHED"
+    assert error_details(caught.value)[0] == "PILOT_CAP_REACHED"
     # Going live lifts the cap; cat's invitation still stands.
     await _move(stub, cid, pb.LIFECYCLE_LIVE)
     await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=cid), metadata=auth("cat"))
@@ -128,14 +116,14 @@ async def test_a_pilot_admits_only_its_cohort_up_to_its_cap(stub: Stub) -> None:
     assert got.community.member_count == 4
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.AcceptInvitation(api.AcceptInvitationRequest(community_id=cid), metadata=auth("eve"))
-    assert _reason(caught.value) == "NO_INVITATION"
+    assert error_details(caught.value)[0] == "NO_INVITATION"
 
 
 async def test_drafts_cannot_be_joined_but_can_be_prepared(stub: Stub) -> None:
     community = await _create(stub, "draft-group", lifecycle=pb.LIFECYCLE_DRAFT)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.JoinCommunity(api.JoinCommunityRequest(community_id=community.id), metadata=auth("ann"))
-    assert _reason(caught.value) == "COMMUNITY_DRAFT"
+    assert error_details(caught.value)[0] == "COMMUNITY_DRAFT"
     enrolled = await stub.EnrolCohort(
         api.EnrolCohortRequest(community_id=community.id, member_ids=["ann"]), metadata=OWNER
     )
@@ -172,6 +160,6 @@ async def test_archived_communities_are_read_only(stub: Stub) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert _reason(caught.value) == "COMMUNITY_ARCHIVED"
+        assert error_details(caught.value)[0] == "COMMUNITY_ARCHIVED"
     members = await stub.ListMembers(api.ListMembersRequest(community_id=cid), metadata=auth("ann"))
     assert sorted(m.member_id for m in members.members) == ["ann", "bob", "olivia"]

@@ -5,31 +5,18 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild.events.v1 import community_events_pb2 as events
 from guild_testing.fixtures import auth
+from guild_testing.status import field_violations
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
 OWNER = auth("olivia")
-
-
-def _violations(error: grpc.aio.AioRpcError) -> set[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    fields: set[str] = set()
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields.update(str(v.field) for v in bad.field_violations)
-    return fields
 
 
 async def _create(
@@ -135,7 +122,7 @@ async def test_update_applies_only_masked_fields_and_emits_an_event(
                 metadata=OWNER,
             )
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, mask
-        assert field in _violations(caught.value), mask
+        assert field in field_violations(caught.value), mask
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.UpdateCommunity(
             api.UpdateCommunityRequest(

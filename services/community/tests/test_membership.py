@@ -6,8 +6,6 @@ import asyncio
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -16,23 +14,13 @@ from guild.events.v1 import community_events_pb2 as events
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import RunningService
+from guild_testing.status import error_details
 
 from .conftest import EventReader
 
 Stub = api_grpc.CommunityServiceStub
 # The owner also holds the scope for enrolling people without asking them (EnrolCohort).
 OWNER = auth("olivia", ENROL_SCOPE)
-
-
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
 
 
 async def _create(stub: Stub, slug: str, visibility: pb.Visibility.ValueType = pb.VISIBILITY_OPEN) -> str:
@@ -85,14 +73,14 @@ async def test_requests_are_approved_or_denied_by_moderators(stub: Stub, read_ev
     assert await _count(stub, cid) == 2
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.JoinCommunity(api.JoinCommunityRequest(community_id=cid), metadata=auth("cat"))
-    assert _reason(caught.value) == "COMMUNITY_NOT_OPEN"
+    assert error_details(caught.value)[0] == "COMMUNITY_NOT_OPEN"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.RequestToJoin(api.RequestToJoinRequest(community_id=cid), metadata=auth("ann"))
     assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
     open_cid = await _create(stub, "open-one")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.RequestToJoin(api.RequestToJoinRequest(community_id=open_cid), metadata=auth("cat"))
-    assert _reason(caught.value) == "REQUESTS_NOT_ACCEPTED"
+    assert error_details(caught.value)[0] == "REQUESTS_NOT_ACCEPTED"
     received = await read_events("guild.amer.sales.community.join_requested", 2)
     assert [e.payload(events.JoinRequested).member_id for e in received] == ["ann", "bob"]
 
@@ -145,10 +133,10 @@ async def test_leave_remove_and_ban_emit_member_left_and_bans_stick(
     for person in ("cat", "dan"):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.JoinCommunity(api.JoinCommunityRequest(community_id=cid), metadata=auth(person))
-        assert _reason(caught.value) == "MEMBER_BANNED"
+        assert error_details(caught.value)[0] == "MEMBER_BANNED"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.InviteMember(api.InviteMemberRequest(community_id=cid, member_id="cat"), metadata=OWNER)
-    assert _reason(caught.value) == "MEMBER_BANNED"
+    assert error_details(caught.value)[0] == "MEMBER_BANNED"
     enrolled = await stub.EnrolCohort(
         api.EnrolCohortRequest(community_id=cid, member_ids=["cat"]), metadata=OWNER
     )
@@ -182,7 +170,7 @@ async def test_the_last_owner_can_neither_leave_nor_be_demoted(stub: Stub) -> No
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert _reason(caught.value) == "LAST_OWNER"
+        assert error_details(caught.value)[0] == "LAST_OWNER"
     await stub.GrantRole(
         api.GrantRoleRequest(community_id=cid, member_id="ann", role=pb.ROLE_OWNER), metadata=OWNER
     )
@@ -218,7 +206,7 @@ async def test_an_owner_whose_removal_is_under_way_does_not_count_as_the_remaini
     # Olivia is the only owner who stays: she cannot leave, and ann's role no longer changes.
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.LeaveCommunity(api.LeaveCommunityRequest(community_id=cid), metadata=OWNER)
-    assert _reason(caught.value) == "LAST_OWNER"
+    assert error_details(caught.value)[0] == "LAST_OWNER"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.RevokeRole(
             api.RevokeRoleRequest(community_id=cid, member_id="ann", role=pb.ROLE_OWNER), metadata=OWNER
@@ -232,7 +220,7 @@ async def test_an_owner_whose_removal_is_under_way_does_not_count_as_the_remaini
     assert (community["owner_count"], community["member_count"]) == (1, 1)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.LeaveCommunity(api.LeaveCommunityRequest(community_id=cid), metadata=OWNER)
-    assert _reason(caught.value) == "LAST_OWNER"
+    assert error_details(caught.value)[0] == "LAST_OWNER"
 
 
 async def test_roles_are_granted_and_revoked_with_events(stub: Stub, read_events: EventReader) -> None:
@@ -251,7 +239,7 @@ async def test_roles_are_granted_and_revoked_with_events(stub: Stub, read_events
         await stub.RevokeRole(
             api.RevokeRoleRequest(community_id=cid, member_id="ann", role=pb.ROLE_CHAMPION), metadata=OWNER
         )
-    assert _reason(caught.value) == "ROLE_NOT_HELD"
+    assert error_details(caught.value)[0] == "ROLE_NOT_HELD"
     revoked = await stub.RevokeRole(
         api.RevokeRoleRequest(community_id=cid, member_id="ann", role=pb.ROLE_CURATOR), metadata=OWNER
     )

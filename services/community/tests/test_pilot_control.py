@@ -9,8 +9,6 @@ from collections.abc import Callable
 import grpc
 import nats
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
@@ -30,6 +28,7 @@ from guild_reputation import bootstrap as reputation_bootstrap
 from guild_reputation.config import ReputationSettings
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
+from guild_testing.status import field_violations
 
 from .conftest import EventReader
 
@@ -53,18 +52,6 @@ async def _community(stub: Stub, slug: str, visibility: pb.Visibility.ValueType,
     if members:
         await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=members), metadata=OWNER)
     return str(cid)
-
-
-def _violations(error: grpc.aio.AioRpcError) -> list[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    fields: list[str] = []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields.extend(v.field for v in bad.field_violations)
-    return fields
 
 
 async def test_owners_set_a_control_members_read_it_page_by_page(
@@ -155,7 +142,7 @@ async def test_bad_controls_are_refused_with_the_field_named(stub: Stub) -> None
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.SetPilotControl(request, metadata=OWNER)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
-        assert field in _violations(caught.value)
+        assert field in field_violations(caught.value)
     # 10,000 people are accepted.
     many: api.SetPilotControlResponse = await stub.SetPilotControl(
         api.SetPilotControlRequest(community_id=pilot, control_member_ids=[f"p{i}" for i in range(10_000)]),

@@ -12,7 +12,7 @@ from guild.events.v1 import community_events_pb2 as events
 from guild_common.errors import InvalidArgument, Validator
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
-from guild_community.adapters.mongo_pilot_controls import PILOT_CONTROLS, MongoPilotControls
+from guild_community.adapters.pilot_store import PILOT_CONTROLS, MongoPilotControls
 from guild_community.app.pilot import member_page
 from guild_community.domain.pilot import MAX_CONTROL_MEMBERS, PilotControl
 from guild_testing.fixtures import Infra, database_name

@@ -20,14 +20,17 @@ from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition
 from guild_common.mongo import Document, ensure_indexes
-from guild_community.adapters.mongo_experts import MongoExpertDirectory
-from guild_community.adapters.mongo_people import MongoPeopleRepository
-from guild_community.adapters.mongo_repository import INDEXES, MongoCommunityRepository
-from guild_community.adapters.mongo_roster import ROSTERS
-from guild_community.app.experts import PointsEntry
-from guild_community.app.use_cases import CommunityUseCases, NewCommunity
+from guild_community.adapters.communities_store import SCHEMA, MongoCommunityRepository
+from guild_community.adapters.experts_store import MongoExpertDirectory
+from guild_community.adapters.membership_store import SCHEMA as MEMBERSHIP_SCHEMA
+from guild_community.adapters.people_store import MongoPeopleRepository
+from guild_community.adapters.roster_store import ROSTERS
+from guild_community.app.communities import CommunityUseCases, NewCommunity
+from guild_community.app.membership import MembershipUseCases
+from guild_community.app.ports import PointsEntry
+from guild_community.domain.communities import Lifecycle, Visibility
 from guild_community.domain.experts import ALL_COMMUNITIES
-from guild_community.domain.model import Lifecycle, Role, Visibility
+from guild_community.domain.membership import Role
 from guild_community.domain.people import Follow
 from guild_testing.fixtures import Infra, database_name
 
@@ -36,11 +39,12 @@ OWNER = Principal("olivia")
 
 @dataclass
 class Replicas:
-    first: CommunityUseCases
-    second: CommunityUseCases
+    first: MembershipUseCases
+    second: MembershipUseCases
     db: AsyncDatabase[Document]
+    communities: CommunityUseCases
 
-    def each(self, count: int) -> list[CommunityUseCases]:
+    def each(self, count: int) -> list[MembershipUseCases]:
         """``count`` use-case objects alternating between the two replicas."""
         return [self.first if i % 2 == 0 else self.second for i in range(count)]
 
@@ -53,20 +57,19 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
     name = database_name(request.node.name)
     await clients[0].drop_database(name)
     dbs = [c[name] for c in clients]
-    await ensure_indexes(dbs[0], INDEXES)
-    use_cases = [
-        CommunityUseCases(MongoCommunityRepository(db, on_events=lambda *hint: None), regions=["emea"])
-        for db in dbs
-    ]
+    await ensure_indexes(dbs[0], [*SCHEMA.indexes, *MEMBERSHIP_SCHEMA.indexes])
+    repositories = [MongoCommunityRepository(db, on_events=lambda *hint: None) for db in dbs]
+    use_cases = [MembershipUseCases(repository) for repository in repositories]
+    communities = CommunityUseCases(repositories[0], regions=["emea"])
     try:
-        yield Replicas(use_cases[0], use_cases[1], dbs[0])
+        yield Replicas(use_cases[0], use_cases[1], dbs[0], communities)
     finally:
         for client in clients:
             await client.close()
 
 
 async def _create(replicas: Replicas, slug: str, *, pilot_cap: int = 0) -> str:
-    community = await replicas.first.create_community(
+    community = await replicas.communities.create_community(
         OWNER,
         NewCommunity(
             name=slug,
@@ -92,7 +95,7 @@ async def _counts(replicas: Replicas, cid: str) -> tuple[int, int]:
 async def _roster(replicas: Replicas, cid: str) -> list[str]:
     """Members listed by the roster, in order, with no entry twice."""
     page = await replicas.first.list_members(OWNER, cid, None, 500, "")
-    return [m.member_id for m in page.members]
+    return [m.member_id for m in page.items]
 
 
 async def test_joins_and_leaves_on_two_replicas_keep_the_count_and_roster_exact(replicas: Replicas) -> None:
@@ -149,7 +152,7 @@ async def test_two_owners_leaving_at_once_on_two_replicas_leave_one_owner(replic
     assert len(refused) == 1, results
     assert results.count(None) == 2
     page = await replicas.second.list_members(OWNER, cid, Role.OWNER, 10, "")
-    assert len(page.members) == 1
+    assert len(page.items) == 1
     assert await _counts(replicas, cid) == (1, 1)
 
 
@@ -167,7 +170,7 @@ async def test_demotions_on_two_replicas_at_once_leave_one_owner(replicas: Repli
         ),
         return_exceptions=True,
     )
-    owners = (await replicas.first.list_members(OWNER, cid, Role.OWNER, 10, "")).members
+    owners = (await replicas.first.list_members(OWNER, cid, Role.OWNER, 10, "")).items
     assert len(owners) >= 1
     assert await _counts(replicas, cid) == (3, len(owners))
     assert len(owners) == 3 - sum(1 for r in results if not isinstance(r, BaseException))
@@ -217,7 +220,7 @@ async def test_expert_points_from_two_replicas_add_up_exactly(
         await asyncio.gather(*(points_changed(d, e) for e in entries for d in directories))
         for scope in (cid, ALL_COMMUNITIES):
             page = await directories[0].list_experts(scope, "python", 10, "")
-            assert [(x.member_id, x.points, x.score) for x in page.experts] == [("ann", 150, 150)]
+            assert [(x.member_id, x.points, x.score) for x in page.items] == [("ann", 150, 150)]
     finally:
         for client in clients:
             await client.close()

@@ -7,8 +7,8 @@ import pytest
 from guild.community.v1 import community_pb2 as pb
 from guild.community.v1 import community_service_pb2 as api
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
-from guild_community.adapters import mongo_roster
-from guild_community.adapters.mongo_roster import CHUNK
+from guild_community.adapters import roster_store
+from guild_community.adapters.roster_store import CHUNK
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_testing.fixtures import auth
 
@@ -97,7 +97,7 @@ async def test_a_filtered_listing_reads_a_bounded_number_of_chunks_per_call(
     await stub.GrantRole(
         api.GrantRoleRequest(community_id=cid, member_id=people[-1], role=pb.ROLE_CURATOR), metadata=OWNER
     )
-    monkeypatch.setattr(mongo_roster, "MAX_CHUNKS_PER_PAGE", 1)
+    monkeypatch.setattr(roster_store, "MAX_CHUNKS_PER_PAGE", 1)
     first: api.ListMembersResponse = await stub.ListMembers(
         api.ListMembersRequest(community_id=cid, role=pb.ROLE_CURATOR, page_size=10), metadata=OWNER
     )

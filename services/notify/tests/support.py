@@ -24,8 +24,7 @@ from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_notify.adapters import mongo_broadcasts
-from guild_notify.adapters import xapi as xapi_adapter
+from guild_notify.adapters import broadcasts_store, xapi_store
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
 from guild_testing.fixtures import Infra, auth, database_name
@@ -89,7 +88,8 @@ async def dbs(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[lis
     await clients[0].drop_database(name)
     dbs = [c[name] for c in clients]
     await ensure_indexes(
-        dbs[0], [*mongo_broadcasts.INDEXES, *mongo_broadcasts.SEQUENCE_INDEXES, *xapi_adapter.INDEXES]
+        dbs[0],
+        [*broadcasts_store.SCHEMA.indexes, *broadcasts_store.SEQUENCE_INDEXES, *xapi_store.SCHEMA.indexes],
     )
     try:
         yield dbs

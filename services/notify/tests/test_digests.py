@@ -20,10 +20,10 @@ from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
-from guild_notify.adapters.email import MongoEmailOutbox
-from guild_notify.adapters.mongo_broadcasts import MongoMemberships
-from guild_notify.adapters.mongo_digests import MongoContentFeed, MongoDigestRuns
-from guild_notify.adapters.mongo_preferences import MongoPreferences
+from guild_notify.adapters.broadcasts_store import MongoMemberships
+from guild_notify.adapters.digests_store import MongoContentFeed, MongoDigestRuns
+from guild_notify.adapters.email_store import MongoEmailOutbox
+from guild_notify.adapters.preferences_store import MongoPreferences
 from guild_notify.app.digests import DigestRunner
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.bootstrap import build

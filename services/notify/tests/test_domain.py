@@ -8,12 +8,21 @@ import pytest
 
 from guild.notify.v1 import notification_pb2 as pb
 from guild_common.errors import InvalidArgument
+from guild_common.events.inbound import event_types
 from guild_notify.app.email_delivery import retry_delay
-from guild_notify.app.event_handlers import RULES, WEBHOOK_EVENT_TYPES, source_service
+from guild_notify.app.notifications_handlers import RULES
 from guild_notify.app.unsubscribe import UnsubscribeTokens
-from guild_notify.domain.model import TYPES, NotificationType, group_summary, role_granted, vote_milestone
+from guild_notify.app.webhooks import WEBHOOK_EVENT_TYPES, source_service
+from guild_notify.domain.notifications import (
+    TYPES,
+    NotificationType,
+    group_summary,
+    role_granted,
+    vote_milestone,
+)
 from guild_notify.domain.preferences import Channel, Channels, Preferences
 from guild_notify.domain.webhooks import allow_list, signature, url_violations, verify_signature
+from guild_notify.entrypoints.event_decoders import DECODERS
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -22,7 +31,8 @@ def test_every_type_has_wording_defaults_and_a_wire_value() -> None:
     assert set(TYPES) == set(NotificationType)
     for t in NotificationType:
         assert pb.NotificationType.Value(f"NOTIFICATION_TYPE_{t.name}") > 0
-    assert set(RULES) <= WEBHOOK_EVENT_TYPES
+    assert len(event_types(DECODERS, RULES)) == len(RULES)
+    assert set(event_types(DECODERS, RULES)) <= WEBHOOK_EVENT_TYPES
     assert {source_service(t) for t in WEBHOOK_EVENT_TYPES} == {"community", "content", "reputation"}
 
 

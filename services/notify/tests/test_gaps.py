@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from guild_common.clock import utc_now
 from guild_notify.app.gaps import GapWait
-from guild_notify.domain.model import Notification, new_answer
+from guild_notify.domain.notifications import Notification, new_answer
 
 
 def _numbered(*sequences: int) -> list[Notification]:

@@ -17,8 +17,8 @@ from pymongo import AsyncMongoClient
 
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, ensure_indexes
-from guild_notify.adapters.mongo_inbox import INDEXES, SEQUENCE_INDEXES, MongoInbox
-from guild_notify.domain.model import Notification, new_answer
+from guild_notify.adapters.inbox_store import SCHEMA, SEQUENCE_INDEXES, MongoInbox
+from guild_notify.domain.notifications import Notification, new_answer
 from guild_testing.fixtures import Infra, database_name
 from guild_testing.store_commands import StoreCommands
 
@@ -40,7 +40,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
     name = database_name(request.node.name)
     await clients[1].drop_database(name)
     dbs = [c[name] for c in clients]
-    await ensure_indexes(dbs[1], [*INDEXES, *SEQUENCE_INDEXES])
+    await ensure_indexes(dbs[1], [*SCHEMA.indexes, *SEQUENCE_INDEXES])
     try:
         yield Replicas(MongoInbox(dbs[0]), MongoInbox(dbs[1]), commands)
     finally:
@@ -128,7 +128,7 @@ async def test_a_notification_a_crashed_writer_left_unnumbered_is_numbered_once_
     # The writer stored it and crashed before numbering it: invisible, and not counted.
     client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     try:
-        doc = {**MongoInbox._document(crashed), "stored_at": utc_now() - timedelta(minutes=5)}
+        doc = {**MongoInbox.document(crashed), "stored_at": utc_now() - timedelta(minutes=5)}
         await client[database_name(request.node.name)]["notifications"].insert_one(doc)
     finally:
         await client.close()

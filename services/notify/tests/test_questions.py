@@ -19,18 +19,18 @@ from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
 from guild_common.tags import normalise_tags
-from guild_notify.adapters.email import MongoEmailOutbox
-from guild_notify.adapters.mongo_broadcasts import MongoMemberships
-from guild_notify.adapters.mongo_inbox import MongoInbox
-from guild_notify.adapters.mongo_nudges import MongoNudges
-from guild_notify.adapters.mongo_preferences import MongoPreferences
+from guild_notify.adapters.broadcasts_store import MongoMemberships
+from guild_notify.adapters.email_store import MongoEmailOutbox
+from guild_notify.adapters.inbox_store import MongoInbox
+from guild_notify.adapters.nudges_store import MongoNudges
+from guild_notify.adapters.preferences_store import MongoPreferences
 from guild_notify.app.live import LiveStreams
 from guild_notify.app.notifier import Notifier
 from guild_notify.app.questions import UnansweredNudges
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
-from guild_notify.domain.model import Notification
+from guild_notify.domain.notifications import Notification
 from guild_notify.domain.questions import (
     QuestionNudge,
     new_question_in_tag,

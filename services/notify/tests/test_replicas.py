@@ -15,10 +15,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
 from guild_common.mongo import Document
-from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
-from guild_notify.adapters.mongo_interests import MongoTagInterests
-from guild_notify.adapters.mongo_nudges import MongoNudges
-from guild_notify.adapters.mongo_preferences import MongoPreferences
+from guild_notify.adapters.broadcasts_store import MongoBroadcasts, MongoMemberships
+from guild_notify.adapters.interests_store import MongoTagInterests
+from guild_notify.adapters.nudges_store import MongoNudges
+from guild_notify.adapters.preferences_store import MongoPreferences
 from guild_notify.domain.broadcasts import Broadcast
 from guild_notify.domain.preferences import Preferences
 from guild_notify.domain.questions import QuestionNudge

@@ -24,11 +24,11 @@ from guild_common.events.publisher import JetStreamPublisher
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.pagination import decode_token
 from guild_common.settings import ServiceSettings
-from guild_notify.adapters.mongo_inbox import INDEXES, SEQUENCE_INDEXES, MongoInbox
+from guild_notify.adapters.inbox_store import SCHEMA, SEQUENCE_INDEXES, MongoInbox
 from guild_notify.app.live import LiveStreams
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
-from guild_notify.domain.model import Notification, new_answer
+from guild_notify.domain.notifications import Notification, new_answer
 from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 
@@ -119,7 +119,7 @@ async def test_sequences_stay_contiguous_under_concurrent_and_repeated_inserts(
     client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
     try:
         db = client[database_name(request.node.name)]
-        await ensure_indexes(db, [*INDEXES, *SEQUENCE_INDEXES])
+        await ensure_indexes(db, [*SCHEMA.indexes, *SEQUENCE_INDEXES])
         inbox = MongoInbox(db)
         notes: list[Notification] = []
         for i in range(20):

@@ -29,7 +29,8 @@ from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
 from guild_common.settings import ServiceSettings
-from guild_notify.adapters.xapi import STATEMENTS, HttpxStatementSender, MongoStatementQueue
+from guild_notify.adapters.lrs_client import HttpxStatementSender
+from guild_notify.adapters.xapi_store import STATEMENTS, MongoStatementQueue
 from guild_notify.app.xapi import StatementDelivery
 from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings

@@ -16,9 +16,9 @@ from guild.events.v1 import community_events_pb2 as community
 from guild.events.v1 import content_events_pb2 as content
 from guild.events.v1 import reputation_events_pb2 as reputation
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_notify.app.xapi import LEARNING_EVENTS
 from guild_notify.domain import xapi
 from guild_notify.domain.xapi import Kind, Profile, build_statement, statement_id
+from guild_notify.entrypoints.learning_events import LEARNING_EVENTS
 
 ROOT = Path(__file__).resolve().parents[3]
 VALIDATOR = Path(__file__).with_name("xapi_validate.js")

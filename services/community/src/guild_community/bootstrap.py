@@ -4,79 +4,54 @@ from __future__ import annotations
 
 import grpc
 
+import guild_community.adapters
 from guild.community.v1 import community_service_pb2, community_service_pb2_grpc
-from guild_common.events.consumer import consumer_indexes
+from guild_common.events.consumer import EventHandler, consumer_indexes
+from guild_common.events.inbound import bind, combine
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
-from guild_common.mongo import ensure_indexes
+from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_community.adapters.mongo_experts import EXPERT_INDEXES, MongoExpertDirectory
-from guild_community.adapters.mongo_goals import (
-    GOAL_INDEXES,
-    GOAL_OUTBOX_COLLECTIONS,
-    MongoGoalRepository,
-)
-from guild_community.adapters.mongo_people import (
-    PEOPLE_INDEXES,
-    PEOPLE_OUTBOX_COLLECTIONS,
-    MongoPeopleRepository,
-)
-from guild_community.adapters.mongo_pilot_controls import (
-    PILOT_CONTROL_INDEXES,
-    PILOT_CONTROL_OUTBOX_COLLECTIONS,
-    MongoPilotControls,
-)
-from guild_community.adapters.mongo_repository import INDEXES, OUTBOX_COLLECTIONS, MongoCommunityRepository
-from guild_community.adapters.mongo_surveys import (
-    SURVEY_INDEXES,
-    SURVEY_OUTBOX_COLLECTIONS,
-    MongoSurveyRepository,
-)
+from guild_community.adapters.communities_store import MongoCommunityRepository
+from guild_community.adapters.experts_store import MongoExpertDirectory
+from guild_community.adapters.goals_store import MongoGoalRepository
+from guild_community.adapters.people_store import MongoPeopleRepository
+from guild_community.adapters.pilot_store import MongoPilotControls
 from guild_community.adapters.reputation_client import ReputationGoalMeasurer
-from guild_community.app.experts import ExpertEventHandlers, ExpertQueries
+from guild_community.adapters.surveys_store import MongoSurveyRepository
+from guild_community.app.communities import CommunityUseCases
+from guild_community.app.experts import ExpertQueries
+from guild_community.app.experts_handlers import ExpertEventHandlers
 from guild_community.app.goals import GoalUseCases
+from guild_community.app.membership import MembershipUseCases
 from guild_community.app.people import PeopleUseCases
 from guild_community.app.pilot import PilotControlUseCases
 from guild_community.app.surveys import SurveyUseCases
-from guild_community.app.use_cases import CommunityUseCases
 from guild_community.config import CommunitySettings
-from guild_community.entrypoints.grpc_api import CommunityServicer
+from guild_community.entrypoints.event_decoders import DECODERS
+from guild_community.entrypoints.grpc.community_service import CommunityServicer
 
 SERVICE_NAME = community_service_pb2.DESCRIPTOR.services_by_name["CommunityService"].full_name
 
 
+def produced_by(table: dict[str, EventHandler], service: str) -> dict[str, EventHandler]:
+    """The part of a consumer table that reads ``service``'s stream."""
+    return {t: h for t, h in table.items() if t.startswith(f"guild.{service}.")}
+
+
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, CommunitySettings)
-    await ensure_indexes(
-        infra.db,
-        [
-            *INDEXES,
-            *PEOPLE_INDEXES,
-            *SURVEY_INDEXES,
-            *GOAL_INDEXES,
-            *PILOT_CONTROL_INDEXES,
-            *EXPERT_INDEXES,
-            *consumer_indexes(),
-        ],
-    )
-    relay = await outbox_relay(
-        infra,
-        settings,
-        [
-            *OUTBOX_COLLECTIONS,
-            *PEOPLE_OUTBOX_COLLECTIONS,
-            *SURVEY_OUTBOX_COLLECTIONS,
-            *GOAL_OUTBOX_COLLECTIONS,
-            *PILOT_CONTROL_OUTBOX_COLLECTIONS,
-        ],
-    )
+    schema = collect_schema(guild_community.adapters, extra=[StoreSchema(indexes=consumer_indexes())])
+    await ensure_indexes(infra.db, schema.indexes)
+    relay = await outbox_relay(infra, settings, schema.outbox_collections)
     repository = MongoCommunityRepository(infra.db, on_events=relay.wake)
     await repository.backfill()
-    use_cases = CommunityUseCases(repository, regions=settings.regions)
+    communities = CommunityUseCases(repository, regions=settings.regions)
+    membership = MembershipUseCases(repository)
     people = PeopleUseCases(MongoPeopleRepository(infra.db, on_events=relay.wake), regions=settings.regions)
     surveys = SurveyUseCases(MongoSurveyRepository(infra.db, on_events=relay.wake), repository)
     reputation_channel = service_channel(
@@ -95,20 +70,20 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     )
     pilots = PilotControlUseCases(controls, repository)
     directory = MongoExpertDirectory(infra.db)
-    experts = ExpertQueries(directory, use_cases)
-    expert_handlers = ExpertEventHandlers(directory)
+    experts = ExpertQueries(directory, communities)
+    handlers = bind(DECODERS, combine(ExpertEventHandlers(directory).handlers()))
     # The expert directory learns reputation by topic from reputation's points, and who is a member and
     # what they declare from this service's own events.
     reputation_consumer = await event_consumer(
-        infra, settings, source_service="reputation", handlers=expert_handlers.reputation_handlers()
+        infra, settings, source_service="reputation", handlers=produced_by(handlers, "reputation")
     )
     people_consumer = await event_consumer(
-        infra, settings, source_service="community", handlers=expert_handlers.community_handlers()
+        infra, settings, source_service="community", handlers=produced_by(handlers, "community")
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
         community_service_pb2_grpc.add_CommunityServiceServicer_to_server(
-            CommunityServicer(use_cases, people, surveys, goals, experts, pilots), server
+            CommunityServicer(communities, membership, people, surveys, goals, experts, pilots), server
         )
         return [SERVICE_NAME]
 

@@ -7,83 +7,98 @@ from datetime import timedelta
 
 import grpc
 
+import guild_notify.adapters
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
-from guild_common.events.consumer import consumer_indexes
+from guild_common.events.consumer import EventHandler, consumer_indexes
+from guild_common.events.envelope import Envelope
+from guild_common.events.inbound import bind, combine
 from guild_common.grpc.server import ServiceServer, Worker
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
-from guild_common.mongo import ensure_indexes
+from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.workers import event_consumer
-from guild_notify.adapters import email as email_adapter
-from guild_notify.adapters import (
-    mongo_broadcasts,
-    mongo_digests,
-    mongo_inbox,
-    mongo_interests,
-    mongo_nudges,
-    mongo_preferences,
-    webhooks,
-    xapi,
-)
-from guild_notify.adapters.email import MongoEmailOutbox, SmtpMailer
-from guild_notify.adapters.mongo_broadcasts import MongoBroadcasts, MongoMemberships
-from guild_notify.adapters.mongo_digests import MongoContentFeed, MongoDigestRuns
-from guild_notify.adapters.mongo_inbox import MongoInbox
-from guild_notify.adapters.mongo_interests import MongoTagInterests
-from guild_notify.adapters.mongo_nudges import MongoNudges
-from guild_notify.adapters.mongo_preferences import MongoPreferences
-from guild_notify.adapters.webhooks import HttpxPoster, MongoDeliveries, MongoWebhooks, event_json
-from guild_notify.adapters.xapi import HttpxStatementSender, MongoStatementQueue
+from guild_notify.adapters import broadcasts_store, inbox_store
+from guild_notify.adapters.broadcasts_store import MongoBroadcasts, MongoMemberships
+from guild_notify.adapters.digests_store import MongoContentFeed, MongoDigestRuns
+from guild_notify.adapters.email_store import MongoEmailOutbox
+from guild_notify.adapters.inbox_store import MongoInbox
+from guild_notify.adapters.interests_store import MongoTagInterests
+from guild_notify.adapters.lrs_client import HttpxStatementSender
+from guild_notify.adapters.nudges_store import MongoNudges
+from guild_notify.adapters.preferences_store import MongoPreferences
+from guild_notify.adapters.smtp_client import SmtpMailer
+from guild_notify.adapters.webhook_client import HttpxPoster, event_json
+from guild_notify.adapters.webhooks_store import MongoDeliveries, MongoWebhooks
+from guild_notify.adapters.xapi_store import MongoStatementQueue
+from guild_notify.app.broadcasts import BroadcastUseCases
+from guild_notify.app.broadcasts_handlers import BroadcastHandlers
 from guild_notify.app.digests import DigestRunner, DigestScheduler
+from guild_notify.app.digests_handlers import DigestHandlers
 from guild_notify.app.email_delivery import EmailDelivery
-from guild_notify.app.event_handlers import (
-    WEBHOOK_EVENT_TYPES,
-    EventSink,
-    NotificationEvents,
-    audience_handlers,
-    content_projections,
-    membership_projections,
-    merge_sinks,
-)
+from guild_notify.app.inbox import InboxUseCases
 from guild_notify.app.live import LiveStreams
+from guild_notify.app.memberships_handlers import MembershipHandlers
+from guild_notify.app.notifications_handlers import NotificationHandlers
 from guild_notify.app.notifier import Notifier
-from guild_notify.app.questions import UnansweredNudges, interest_projections, question_audiences
+from guild_notify.app.preferences import PreferenceUseCases
+from guild_notify.app.questions import UnansweredNudges
+from guild_notify.app.questions_handlers import InterestHandlers, QuestionHandlers
 from guild_notify.app.unsubscribe import UnsubscribeTokens
-from guild_notify.app.use_cases import BroadcastUseCases, InboxUseCases, PreferenceUseCases
-from guild_notify.app.webhooks import WebhookDelivery, WebhookFanout, WebhookUseCases
+from guild_notify.app.webhooks import (
+    WEBHOOK_EVENT_TYPES,
+    WebhookDelivery,
+    WebhookFanout,
+    WebhookUseCases,
+    source_service,
+)
 from guild_notify.app.xapi import StatementDelivery, StatementRecorder
 from guild_notify.config import NotifySettings
 from guild_notify.domain.xapi import OptOuts, Profile
-from guild_notify.entrypoints.grpc_api import NotifyServicer
+from guild_notify.entrypoints.event_decoders import DECODERS
+from guild_notify.entrypoints.grpc.notify_service import NotifyServicer
+from guild_notify.entrypoints.learning_events import LEARNING_EVENTS
 
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
+
+EventSink = Callable[[Envelope], Awaitable[None]]
+
+
+def then_envelopes(
+    decoded: dict[str, EventHandler], *tables: dict[str, EventSink]
+) -> dict[str, EventHandler]:
+    """The consumer's table: each event's decoded handlers, then the sinks that take the CloudEvent itself
+    (learning records and webhooks read its envelope), in the order of ``tables``."""
+    chains: dict[str, list[EventHandler]] = {t: [h] for t, h in decoded.items()}
+    for table in tables:
+        for event_type, sink in table.items():
+            chains.setdefault(event_type, []).append(sink)
+
+    def chained(handlers: list[EventHandler]) -> EventHandler:
+        if len(handlers) == 1:
+            return handlers[0]
+
+        async def run(envelope: Envelope) -> None:
+            for handler in handlers:
+                await handler(envelope)
+
+        return run
+
+    return {event_type: chained(handlers) for event_type, handlers in chains.items()}
 
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, NotifySettings)
-    await ensure_indexes(
-        infra.db,
-        [
-            *mongo_inbox.INDEXES,
-            *mongo_preferences.INDEXES,
-            *email_adapter.INDEXES,
-            *webhooks.INDEXES,
-            *mongo_broadcasts.INDEXES,
-            *mongo_digests.INDEXES,
-            *mongo_interests.INDEXES,
-            *mongo_nudges.INDEXES,
-            *xapi.INDEXES,
-            *consumer_indexes(),
-        ],
-    )
+    # Notify publishes no events: it has no outbox to relay.
+    schema = collect_schema(guild_notify.adapters, extra=[StoreSchema(indexes=consumer_indexes())])
+    await ensure_indexes(infra.db, schema.indexes)
     inbox = MongoInbox(infra.db)
     await inbox.migrate()
-    await ensure_indexes(infra.db, mongo_inbox.SEQUENCE_INDEXES)
+    await ensure_indexes(infra.db, inbox_store.SEQUENCE_INDEXES)
     live = LiveStreams()
     broadcasts = MongoBroadcasts(infra.db, on_create=live.community_published)
     await broadcasts.backfill_sequences()
-    await ensure_indexes(infra.db, mongo_broadcasts.SEQUENCE_INDEXES)
+    await ensure_indexes(infra.db, broadcasts_store.SEQUENCE_INDEXES)
     preferences = MongoPreferences(infra.db)
     tokens = UnsubscribeTokens(settings.unsubscribe_secret)
     workers: list[Worker] = []
@@ -126,27 +141,32 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     nudges, interests = MongoNudges(infra.db), MongoTagInterests(infra.db)
     nudger = UnansweredNudges(nudges, memberships, notifier, sweep_seconds=settings.nudge_sweep_seconds)
     workers.append(nudger)
-    events = NotificationEvents(
+    notifications = NotificationHandlers(notifier, memberships)
+    questions = QuestionHandlers(
         notifier,
-        webhooks=fanout.on_event,
-        projections=merge_sinks(
-            membership_projections(memberships),
-            content_projections(feed),
-            interest_projections(interests),
+        memberships,
+        interests,
+        nudges,
+        unanswered_after=timedelta(seconds=settings.unanswered_after_seconds),
+        settle=timedelta(seconds=settings.nudge_settle_seconds),
+        on_scheduled=nudger.wake,
+    )
+    # For each event: the read models first, then notifications, broadcasts and nudges, then the
+    # CloudEvent itself to learning records and webhooks.
+    decoded = bind(
+        DECODERS,
+        combine(
+            MembershipHandlers(memberships).handlers(),
+            DigestHandlers(feed).handlers(),
+            InterestHandlers(interests).handlers(),
+            notifications.handlers(),
+            notifications.leader_handlers(),
+            BroadcastHandlers(notifier, memberships, broadcasts, feed, preferences, preferences).handlers(),
+            questions.handlers(),
         ),
-        audiences=merge_sinks(
-            audience_handlers(notifier, memberships, broadcasts, feed, preferences, preferences),
-            question_audiences(
-                notifier,
-                memberships,
-                interests,
-                nudges,
-                unanswered_after=timedelta(seconds=settings.unanswered_after_seconds),
-                settle=timedelta(seconds=settings.nudge_settle_seconds),
-                on_scheduled=nudger.wake,
-            ),
-            learning_records,
-        ),
+    )
+    consumed = then_envelopes(
+        decoded, learning_records, {event_type: fanout.on_event for event_type in WEBHOOK_EVENT_TYPES}
     )
     digests = DigestRunner(
         memberships,
@@ -158,10 +178,9 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settings.unsubscribe_base_url,
     )
     workers.append(DigestScheduler(digests, check_seconds=settings.digest_check_seconds))
-    for source in events.sources():
-        workers.append(
-            await event_consumer(infra, settings, source_service=source, handlers=events.handlers(source))
-        )
+    for source in sorted({source_service(t) for t in consumed}):
+        handlers = {t: h for t, h in consumed.items() if source_service(t) == source}
+        workers.append(await event_consumer(infra, settings, source_service=source, handlers=handlers))
 
     servicer = NotifyServicer(
         InboxUseCases(
@@ -217,6 +236,7 @@ async def _learning_records(
         Profile(settings.xapi_homepage, settings.xapi_activity_base),
         names,
         OptOuts(settings.xapi_excluded),
+        rules=LEARNING_EVENTS,
     )
     deliveries = [
         StatementDelivery(

@@ -45,3 +45,8 @@ class Seats:
 
     async def owner_added(self, community_id: str) -> None:
         await self._communities.update_one({"_id": community_id}, {"$inc": {"owner_count": 1}})
+
+    async def member_count(self, community_id: str) -> int:
+        """The community's member count (0 for an unknown community)."""
+        doc = await self._communities.find_one({"_id": community_id}, {"member_count": 1})
+        return int(doc.get("member_count", 0)) if doc else 0

@@ -6,26 +6,29 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size
-from guild_community.app.access import authorize_visible, existing_community
-from guild_community.app.pilot import PilotComparer, PilotControlRepository
-from guild_community.app.ports import CommunityRepository
+from guild_common.pagination import Page, clamp_page_size
+from guild_community.app.ports import (
+    CommunityRepository,
+    GoalMeasurer,
+    GoalRepository,
+    PilotComparer,
+    PilotControlRepository,
+)
+from guild_community.app.visibility import authorize_visible, existing_community
 from guild_community.domain.authorization import Action
+from guild_community.domain.communities import Community
 from guild_community.domain.goals import (
     Goal,
     GoalMetric,
     GoalProgress,
     GoalSet,
-    Measurement,
     goal_status,
     measured_until,
 )
-from guild_community.domain.model import Community
 from guild_community.domain.pilot import PilotComparison
 
 # The window a goal report compares a pilot with its control over (as goals are measured).
@@ -33,30 +36,7 @@ COMPARED_SPAN = timedelta(days=30)
 
 
 @dataclass(frozen=True)
-class GoalPage:
-    goals: list[Goal]
-    next_token: str
-
-
-class GoalRepository(Protocol):
-    async def add_goal(self, goal: Goal, event: GoalSet) -> Goal:
-        """Store a new goal with its goal_set event; returns the stored one if its id exists already (a
-        retried create, which publishes nothing new)."""
-        ...
-
-    async def list_goals(self, community_id: str, page_size: int, page_token: str) -> GoalPage: ...
-
-
-class GoalMeasurer(Protocol):
-    async def measure(self, community_id: str, metric: GoalMetric, until: datetime) -> Measurement:
-        """The metric's value over the 30 days before ``until``; Unavailable when it cannot be had."""
-        ...
-
-
-@dataclass(frozen=True)
-class GoalReportPage:
-    goals: list[GoalProgress]
-    next_token: str
+class GoalReportPage(Page[GoalProgress]):
     # The pilot beside its control over the goals' window, when a control is set and measured.
     comparison: PilotComparison | None = None
 
@@ -109,7 +89,7 @@ class GoalUseCases:
         )
         return await self._goals.add_goal(goal, GoalSet(goal, community.region, community.programme))
 
-    async def list(self, caller: Principal, community_id: str, page_size: int, page_token: str) -> GoalPage:
+    async def list(self, caller: Principal, community_id: str, page_size: int, page_token: str) -> Page[Goal]:
         size = clamp_page_size(page_size, default=50, maximum=200)
         community = await self._community(community_id)
         await self._authorize(caller, community, Action.VIEW_GOALS)
@@ -126,14 +106,14 @@ class GoalUseCases:
         now = self._clock()
         measurements, comparison = await asyncio.gather(
             asyncio.gather(
-                *(self._measurer.measure(community.id, g.metric, measured_until(g, now)) for g in page.goals)
+                *(self._measurer.measure(community.id, g.metric, measured_until(g, now)) for g in page.items)
             ),
             self._comparison(community.id, now),
         )
         return GoalReportPage(
             [
                 GoalProgress(g, m, goal_status(g, m, now))
-                for g, m in zip(page.goals, measurements, strict=True)
+                for g, m in zip(page.items, measurements, strict=True)
             ],
             page.next_token,
             comparison,

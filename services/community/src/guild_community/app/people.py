@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from guild_common.pagination import clamp_page_size
-from guild_community.domain.model import valid_member_id
+from guild_community.app.ports import PeopleRepository
+from guild_community.domain.membership import valid_member_id
 from guild_community.domain.people import (
     Follow,
     PeopleEvent,
@@ -19,26 +19,6 @@ from guild_community.domain.people import (
     ProfileUpdated,
     apply_patch,
 )
-
-
-class PeopleRepository(Protocol):
-    async def get_profile(self, member_id: str) -> Profile | None: ...
-
-    async def update_profile(
-        self, member_id: str, change: Callable[[Profile], tuple[Profile, list[PeopleEvent]]]
-    ) -> Profile:
-        """Read (or start) the profile, apply ``change`` and store it with the returned events."""
-        ...
-
-    async def add_follow(self, follow: Follow) -> bool: ...
-
-    async def get_follow(self, follower_id: str, followee_id: str) -> Follow | None: ...
-
-    async def remove_follow(self, follow: Follow, now: datetime) -> bool: ...
-
-    async def list_follows(
-        self, *, field: str, member_id: str, page_size: int, page_token: str
-    ) -> tuple[list[Follow], str]: ...
 
 
 def _require_member(member_id: str, field_name: str = "member_id") -> None:

@@ -6,39 +6,23 @@ import bisect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import NotFound, Validator
-from guild_common.pagination import clamp_page_size, decode_token, encode_token
-from guild_community.app.access import authorize_visible, existing_community
-from guild_community.app.ports import CommunityRepository
+from guild_common.pagination import Page, clamp_page_size, decode_token, encode_token
+from guild_community.app.ports import CommunityRepository, PilotControlRepository
+from guild_community.app.visibility import authorize_visible, existing_community
 from guild_community.domain.authorization import Action
-from guild_community.domain.model import Community
-from guild_community.domain.pilot import PilotComparison, PilotControl
-
-
-class PilotControlRepository(Protocol):
-    async def set_control(self, control: PilotControl, region: str, programme: str) -> PilotControl:
-        """Store ``control`` as the community's next version with its pilot_control_set event."""
-        ...
-
-    async def get_control(self, community_id: str) -> PilotControl | None: ...
-
-
-class PilotComparer(Protocol):
-    async def compare(self, community_id: str, since: datetime, until: datetime) -> PilotComparison | None:
-        """The pilot beside its control over [since, until); None when not measured yet."""
-        ...
+from guild_community.domain.communities import Community
+from guild_community.domain.pilot import PilotControl
 
 
 @dataclass(frozen=True)
 class ControlPage:
     control: PilotControl
-    # The people of the page (all of control.control_member_ids are kept on ``control``).
-    member_ids: list[str]
-    next_token: str
+    # A page of the control group's people (all of control.control_member_ids are kept on ``control``).
+    members: Page[str]
 
 
 def member_page(ids: Sequence[str], page_size: int, page_token: str) -> tuple[list[str], str]:
@@ -86,7 +70,7 @@ class PilotControlUseCases:
         check.check()
         stored = await self._controls.set_control(control, community.region, community.programme)
         ids, token = member_page(stored.control_member_ids, clamp_page_size(0, 100, 1000), "")
-        return ControlPage(stored, ids, token)
+        return ControlPage(stored, Page(ids, token))
 
     async def get(self, caller: Principal, community_id: str, page_size: int, page_token: str) -> ControlPage:
         size = clamp_page_size(page_size, default=100, maximum=1000)
@@ -98,7 +82,7 @@ class PilotControlUseCases:
                 f"no control group is set for community {community.id}", reason="PILOT_CONTROL_NOT_FOUND"
             )
         ids, token = member_page(control.control_member_ids, size, page_token)
-        return ControlPage(control, ids, token)
+        return ControlPage(control, Page(ids, token))
 
     async def _visible(self, caller: Principal, community_id: str) -> bool:
         other = await self._communities.get_community(community_id)

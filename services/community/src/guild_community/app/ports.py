@@ -7,18 +7,35 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from guild_community.domain.model import (
-    Community,
-    DomainEvent,
+from guild_common.auth import Principal
+from guild_common.pagination import Page
+from guild_community.domain.communities import Community, DomainEvent, Lifecycle, Visibility
+from guild_community.domain.experts import Expert
+from guild_community.domain.goals import (
+    Goal,
+    GoalMetric,
+    GoalSet,
+    Measurement,
+)
+from guild_community.domain.membership import (
     Invitation,
     JoinRequest,
     JoinRequested,
-    Lifecycle,
     MemberInvited,
     MemberLeft,
     Membership,
     Role,
-    Visibility,
+)
+from guild_community.domain.people import (
+    Follow,
+    PeopleEvent,
+    Profile,
+)
+from guild_community.domain.pilot import PilotComparison, PilotControl
+from guild_community.domain.surveys import (
+    Answer,
+    ResponseSubmitted,
+    Survey,
 )
 
 
@@ -36,24 +53,6 @@ class LastOwner(Exception):
 
 class MembershipChanged(Exception):
     """The membership changed (role, or ended and rejoined) since it was read: read it again."""
-
-
-@dataclass(frozen=True)
-class MemberPage:
-    members: list[Membership]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class CommunityPage:
-    communities: list[Community]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class JoinRequestPage:
-    requests: list[JoinRequest]
-    next_token: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class CommunityRepository(Protocol):
 
     async def list_communities(
         self, where: CommunityFilter, page_size: int, page_token: str
-    ) -> CommunityPage: ...
+    ) -> Page[Community]: ...
 
     async def get_membership(self, community_id: str, member_id: str) -> Membership | None: ...
 
@@ -130,7 +129,7 @@ class CommunityRepository(Protocol):
 
     async def list_join_requests(
         self, community_id: str, page_size: int, page_token: str
-    ) -> JoinRequestPage: ...
+    ) -> Page[JoinRequest]: ...
 
     async def add_invitation(self, invitation: Invitation, event: MemberInvited) -> Invitation: ...
 
@@ -148,4 +147,118 @@ class CommunityRepository(Protocol):
 
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str
-    ) -> MemberPage: ...
+    ) -> Page[Membership]: ...
+
+
+@dataclass(frozen=True)
+class PointsEntry:
+    entry_id: str
+    community_id: str
+    member_id: str
+    amount: int
+    tags: list[str]
+    time: datetime
+
+
+class ExpertDirectory(Protocol):
+    async def add_points(self, entry: PointsEntry) -> None:
+        """Record a ledger entry once per (entry, tag) and add its amount to the member's points; a
+        repeat changes nothing."""
+        ...
+
+    async def refresh(self, scope: str, member_id: str, tags: Sequence[str] = ()) -> None:
+        """Bring someone's directory records in ``scope`` (a community id or ALL_COMMUNITIES) up to date
+        with their profile and membership: for ``tags`` and every topic they have a record or declared
+        expertise in. Order-independent and idempotent (points are counted by ``add_points``)."""
+        ...
+
+    async def recount(self, member_id: str, tag: str) -> None:
+        """Recount someone's points in ``tag`` across the communities not hidden (after one is hidden or
+        shown again)."""
+        ...
+
+    async def communities_of(self, member_id: str) -> list[str]: ...
+
+    async def earners_in(self, community_id: str) -> set[tuple[str, str]]:
+        """(tag, member id) of everyone who earned points in the community."""
+        ...
+
+    async def list_experts(self, scope: str, tag: str, page_size: int, page_token: str) -> Page[Expert]: ...
+
+
+class CommunityVisibility(Protocol):
+    async def visible_community(self, caller: Principal, community_id: str) -> object:
+        """The community if the caller can see it; NotFound otherwise."""
+        ...
+
+
+class GoalRepository(Protocol):
+    async def add_goal(self, goal: Goal, event: GoalSet) -> Goal:
+        """Store a new goal with its goal_set event; returns the stored one if its id exists already (a
+        retried create, which publishes nothing new)."""
+        ...
+
+    async def list_goals(self, community_id: str, page_size: int, page_token: str) -> Page[Goal]: ...
+
+
+class GoalMeasurer(Protocol):
+    async def measure(self, community_id: str, metric: GoalMetric, until: datetime) -> Measurement:
+        """The metric's value over the 30 days before ``until``; Unavailable when it cannot be had."""
+        ...
+
+
+class PeopleRepository(Protocol):
+    async def get_profile(self, member_id: str) -> Profile | None: ...
+
+    async def update_profile(
+        self, member_id: str, change: Callable[[Profile], tuple[Profile, list[PeopleEvent]]]
+    ) -> Profile:
+        """Read (or start) the profile, apply ``change`` and store it with the returned events."""
+        ...
+
+    async def add_follow(self, follow: Follow) -> bool: ...
+
+    async def get_follow(self, follower_id: str, followee_id: str) -> Follow | None: ...
+
+    async def remove_follow(self, follow: Follow, now: datetime) -> bool: ...
+
+    async def list_follows(
+        self, *, field: str, member_id: str, page_size: int, page_token: str
+    ) -> tuple[list[Follow], str]: ...
+
+
+class PilotControlRepository(Protocol):
+    async def set_control(self, control: PilotControl, region: str, programme: str) -> PilotControl:
+        """Store ``control`` as the community's next version with its pilot_control_set event."""
+        ...
+
+    async def get_control(self, community_id: str) -> PilotControl | None: ...
+
+
+class PilotComparer(Protocol):
+    async def compare(self, community_id: str, since: datetime, until: datetime) -> PilotComparison | None:
+        """The pilot beside its control over [since, until); None when not measured yet."""
+        ...
+
+
+class SurveyRepository(Protocol):
+    async def add_survey(self, survey: Survey) -> Survey: ...
+
+    async def get_survey(self, survey_id: str) -> Survey | None: ...
+
+    async def update_survey(self, survey_id: str, change: Callable[[Survey], None]) -> Survey: ...
+
+    async def put_response(
+        self,
+        survey: Survey,
+        member_id: str,
+        answers: list[Answer],
+        now: datetime,
+        event: Callable[[bool], ResponseSubmitted],
+    ) -> bool: ...
+
+    async def all_answers(self, survey_id: str) -> list[list[Answer]]: ...
+
+    async def free_text(
+        self, survey_id: str, question_id: str, page_size: int, page_token: str
+    ) -> tuple[list[tuple[str, str]], str]: ...

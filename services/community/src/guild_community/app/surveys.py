@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FieldViolation, InvalidArgument, NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
-from guild_community.app.access import authorize_visible
-from guild_community.app.ports import CommunityRepository
+from guild_community.app.ports import CommunityRepository, SurveyRepository
+from guild_community.app.visibility import authorize_visible
 from guild_community.domain.authorization import Action
-from guild_community.domain.model import Community
+from guild_community.domain.communities import Community
 from guild_community.domain.surveys import (
     Answer,
     QuestionResult,
@@ -24,29 +23,6 @@ from guild_community.domain.surveys import (
     Survey,
     tally,
 )
-
-
-class SurveyRepository(Protocol):
-    async def add_survey(self, survey: Survey) -> Survey: ...
-
-    async def get_survey(self, survey_id: str) -> Survey | None: ...
-
-    async def update_survey(self, survey_id: str, change: Callable[[Survey], None]) -> Survey: ...
-
-    async def put_response(
-        self,
-        survey: Survey,
-        member_id: str,
-        answers: list[Answer],
-        now: datetime,
-        event: Callable[[bool], ResponseSubmitted],
-    ) -> bool: ...
-
-    async def all_answers(self, survey_id: str) -> list[list[Answer]]: ...
-
-    async def free_text(
-        self, survey_id: str, question_id: str, page_size: int, page_token: str
-    ) -> tuple[list[tuple[str, str]], str]: ...
 
 
 @dataclass(frozen=True)

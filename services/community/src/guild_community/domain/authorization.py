@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from guild_common.errors import PermissionDenied
-from guild_community.domain.model import Role
+from guild_community.domain.membership import Role
 
 
 class Action(StrEnum):

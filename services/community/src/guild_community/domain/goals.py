@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from guild_common.errors import Validator
-from guild_community.domain.model import Lifecycle
+from guild_community.domain.communities import Lifecycle
 
 # How far ahead a deadline may lie.
 MAX_HORIZON = timedelta(days=5 * 366)

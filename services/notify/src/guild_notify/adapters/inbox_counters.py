@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.mongo import Document
-from guild_notify.domain.model import Notification
+from guild_notify.domain.notifications import Notification
 
 COUNTERS = "inbox_counters"
 GROUPS = "notification_groups"

@@ -8,17 +8,22 @@ after every member was considered.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlencode
 
 import structlog
 
 from guild_common.clock import utc_now
-from guild_notify.app.ports import EmailQueue, Memberships, OutgoingEmail, PreferencesStore
+from guild_notify.app.ports import (
+    ContentFeed,
+    DigestRuns,
+    EmailQueue,
+    Memberships,
+    OutgoingEmail,
+    PreferencesStore,
+)
 from guild_notify.app.unsubscribe import DIGEST, UnsubscribeTokens
 from guild_notify.domain.digests import (
-    ContentItem,
     Period,
     digest_email_id,
     last_complete_period,
@@ -28,22 +33,6 @@ from guild_notify.domain.preferences import DigestFrequency
 
 log = structlog.get_logger("guild.notify.digests")
 MAX_ITEMS = 50
-
-
-class ContentFeed(Protocol):
-    async def record(self, item: ContentItem) -> None:
-        """Keep it, once per id."""
-        ...
-
-    async def in_period(
-        self, community_ids: list[str], start: datetime, end: datetime, limit: int
-    ) -> list[ContentItem]: ...
-
-
-class DigestRuns(Protocol):
-    async def done(self, period: Period) -> bool: ...
-
-    async def mark_done(self, period: Period, emails: int) -> None: ...
 
 
 class DigestPreferences(PreferencesStore, Protocol):

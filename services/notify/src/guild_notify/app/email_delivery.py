@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import timedelta
 
 import structlog
 
 from guild_common.clock import utc_now
 from guild_common.sweeper import SweepingWorker
 from guild_notify.app.metrics import count_sent
-from guild_notify.app.ports import OutgoingEmail
+from guild_notify.app.ports import EmailOutbox, Mailer
 
 log = structlog.get_logger("guild.notify.email")
-
-
-class EmailOutbox(Protocol):
-    async def due(self, now: datetime, limit: int) -> list[tuple[OutgoingEmail, int]]:
-        """Pending emails whose next attempt is due, with the attempts made so far."""
-        ...
-
-    async def next_due(self) -> datetime | None: ...
-
-    async def sent(self, email_id: str, attempts: int, at: datetime) -> None: ...
-
-    async def failed(self, email_id: str, attempts: int, retry_at: datetime, error: str) -> None: ...
-
-
-class Mailer(Protocol):
-    async def send(self, email: OutgoingEmail) -> None: ...
 
 
 def retry_delay(attempts: int, base: float, cap: float) -> float:

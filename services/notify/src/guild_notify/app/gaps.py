@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from guild_notify.domain.model import Notification
+from guild_notify.domain.notifications import Notification
 
 
 class GapWait:

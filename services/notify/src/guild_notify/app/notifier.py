@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from guild_notify.app.metrics import count_sent
 from guild_notify.app.ports import EmailQueue, Inbox, LiveFeed, OutgoingEmail, PreferencesStore
 from guild_notify.app.unsubscribe import UnsubscribeTokens
-from guild_notify.domain.model import Notification
+from guild_notify.domain.notifications import Notification
 from guild_notify.domain.preferences import Channel
 from guild_notify.domain.templates import render_email
 

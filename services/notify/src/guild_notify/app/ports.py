@@ -2,25 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
+from guild_common.pagination import Page
 from guild_notify.domain.broadcasts import Broadcast, Membership
-from guild_notify.domain.model import Notification, NotificationGroup
-from guild_notify.domain.preferences import Preferences
+from guild_notify.domain.digests import (
+    ContentItem,
+    Period,
+)
+from guild_notify.domain.notifications import Notification, NotificationGroup
+from guild_notify.domain.preferences import DigestFrequency, Preferences
 from guild_notify.domain.questions import QuestionNudge
+from guild_notify.domain.webhooks import (
+    Attempt,
+    Delivery,
+    DeliveryState,
+    Webhook,
+)
+from guild_notify.domain.xapi import (
+    Endpoint,
+    Outcome,
+    QueuedStatement,
+)
 
 # A keyset position in an inbox: (create time, id) of the last notification seen.
 Position = tuple[datetime, str]
 
 
 @dataclass(frozen=True)
-class InboxPage:
-    notifications: list[Notification]
-    next_token: str
-    unread_count: int
+class InboxPage(Page[Notification]):
+    """A page of the inbox with the member's unread count beside it."""
+
+    unread_count: int = 0
 
 
 class Inbox(Protocol):
@@ -202,3 +218,113 @@ class BroadcastStore(Protocol):
     async def mark_all_read(
         self, member_id: str, since: dict[str, datetime], *, hidden: frozenset[str] = frozenset()
     ) -> int: ...
+
+
+class Subscribers(Protocol):
+    async def digest_subscribers(self, frequency: DigestFrequency) -> list[str]: ...
+
+
+class ContentFeed(Protocol):
+    async def record(self, item: ContentItem) -> None:
+        """Keep it, once per id."""
+        ...
+
+    async def in_period(
+        self, community_ids: list[str], start: datetime, end: datetime, limit: int
+    ) -> list[ContentItem]: ...
+
+
+class DigestRuns(Protocol):
+    async def done(self, period: Period) -> bool: ...
+
+    async def mark_done(self, period: Period, emails: int) -> None: ...
+
+
+class EmailOutbox(Protocol):
+    async def due(self, now: datetime, limit: int) -> list[tuple[OutgoingEmail, int]]:
+        """Pending emails whose next attempt is due, with the attempts made so far."""
+        ...
+
+    async def next_due(self) -> datetime | None: ...
+
+    async def sent(self, email_id: str, attempts: int, at: datetime) -> None: ...
+
+    async def failed(self, email_id: str, attempts: int, retry_at: datetime, error: str) -> None: ...
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> None: ...
+
+
+class WebhookStore(Protocol):
+    async def create(self, webhook: Webhook) -> Webhook:
+        """Store it, or return the one stored under its id already."""
+        ...
+
+    async def get(self, webhook_id: str) -> Webhook | None: ...
+
+    async def page(self, owner_id: str, page_size: int, page_token: str) -> tuple[list[Webhook], str]: ...
+
+    async def delete(self, webhook_id: str) -> None: ...
+
+    async def subscribed(self, event_type: str) -> list[Webhook]: ...
+
+
+class DeliveryStore(Protocol):
+    async def enqueue(self, delivery: Delivery) -> bool: ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def page(self, webhook_id: str, page_size: int, page_token: str) -> tuple[list[Delivery], str]: ...
+
+    async def due(self, now: datetime, limit: int, skip_webhooks: Collection[str] = ()) -> list[Delivery]:
+        """Pending deliveries due by ``now``, oldest first, but none for the webhooks named."""
+        ...
+
+    async def next_due(self, skip_webhooks: Collection[str] = ()) -> datetime | None: ...
+
+    async def claim(self, delivery: Delivery, now: datetime, until: datetime) -> bool:
+        """Take the delivery for one attempt (False when another sweep took it first)."""
+        ...
+
+    async def record(
+        self,
+        delivery_id: str,
+        attempt: Attempt,
+        state: DeliveryState,
+        next_attempt_time: datetime,
+        round_attempts: int,
+    ) -> None: ...
+
+    async def replay(self, delivery_id: str, now: datetime) -> Delivery: ...
+
+
+class HttpPoster(Protocol):
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST and return the status code; raises when no response comes within the deadline."""
+        ...
+
+
+class StatementQueue(Protocol):
+    async def enqueue(self, endpoints: Sequence[str], statement_id: str, body: str, now: datetime) -> int:
+        """Queue the statement for each endpoint that does not hold it yet; how many were new."""
+        ...
+
+    async def claim(
+        self, endpoint: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[QueuedStatement]:
+        """Take up to ``limit`` due statements of ``endpoint`` for ``lease``; no other claim gets them
+        until the lease runs out or they are settled."""
+        ...
+
+    async def settle(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Record the outcomes of claimed statements (those still held by their claim)."""
+        ...
+
+    async def next_due(self, endpoint: str) -> datetime | None: ...
+
+
+class StatementSender(Protocol):
+    async def send(self, endpoint: Endpoint, body: bytes) -> int:
+        """POST a JSON array of statements; the status code. Raises when no response comes."""
+        ...

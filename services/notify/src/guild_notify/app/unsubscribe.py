@@ -10,7 +10,7 @@ import hashlib
 import hmac
 
 from guild_common.errors import FieldViolation, InvalidArgument
-from guild_notify.domain.model import NotificationType
+from guild_notify.domain.notifications import NotificationType
 
 DIGEST = "digest"
 Topic = NotificationType | str

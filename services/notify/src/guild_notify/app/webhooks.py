@@ -2,6 +2,9 @@
 
 Deliveries are records: queued once per (webhook, event), attempted with exponential backoff, each
 attempt logged on the record, dead after ``max_attempts`` and replayable.
+
+The fan-out forwards the CloudEvent as it came (``event_json`` renders the envelope), so it takes the
+envelope rather than a decoded event.
 """
 
 from __future__ import annotations
@@ -9,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import structlog
 
@@ -23,6 +25,7 @@ from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import clamp_page_size
 from guild_common.sweeper import SweepingWorker
 from guild_notify.app.email_delivery import retry_delay
+from guild_notify.app.ports import DeliveryStore, HttpPoster, WebhookStore
 from guild_notify.domain.webhooks import (
     ID_HEADER,
     MAX_EVENT_TYPES,
@@ -41,54 +44,40 @@ from guild_notify.domain.webhooks import (
 log = structlog.get_logger("guild.notify.webhooks")
 WEBHOOK_SCOPE = "notify.webhooks"
 
-
-class WebhookStore(Protocol):
-    async def create(self, webhook: Webhook) -> Webhook:
-        """Store it, or return the one stored under its id already."""
-        ...
-
-    async def get(self, webhook_id: str) -> Webhook | None: ...
-
-    async def page(self, owner_id: str, page_size: int, page_token: str) -> tuple[list[Webhook], str]: ...
-
-    async def delete(self, webhook_id: str) -> None: ...
-
-    async def subscribed(self, event_type: str) -> list[Webhook]: ...
-
-
-class DeliveryStore(Protocol):
-    async def enqueue(self, delivery: Delivery) -> bool: ...
-
-    async def get(self, delivery_id: str) -> Delivery | None: ...
-
-    async def page(self, webhook_id: str, page_size: int, page_token: str) -> tuple[list[Delivery], str]: ...
-
-    async def due(self, now: datetime, limit: int, skip_webhooks: Collection[str] = ()) -> list[Delivery]:
-        """Pending deliveries due by ``now``, oldest first, but none for the webhooks named."""
-        ...
-
-    async def next_due(self, skip_webhooks: Collection[str] = ()) -> datetime | None: ...
-
-    async def claim(self, delivery: Delivery, now: datetime, until: datetime) -> bool:
-        """Take the delivery for one attempt (False when another sweep took it first)."""
-        ...
-
-    async def record(
-        self,
-        delivery_id: str,
-        attempt: Attempt,
-        state: DeliveryState,
-        next_attempt_time: datetime,
-        round_attempts: int,
-    ) -> None: ...
-
-    async def replay(self, delivery_id: str, now: datetime) -> Delivery: ...
+# Events outside systems may subscribe to by webhook: every event that notifies someone
+# (``notifications_handlers.RULES``), and these.
+WEBHOOK_EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "guild.content.answer_posted.v1",
+        "guild.content.answer_accepted.v1",
+        "guild.content.vote_changed.v1",
+        "guild.content.post_removed.v1",
+        "guild.content.post_hidden.v1",
+        "guild.content.post_restored.v1",
+        "guild.content.comment_posted.v1",
+        "guild.content.mention_made.v1",
+        "guild.community.role_granted.v1",
+        "guild.reputation.badge_awarded.v1",
+        "guild.content.question_asked.v1",
+        "guild.content.answer_unaccepted.v1",
+        "guild.content.post_flagged.v1",
+        "guild.content.resource_shared.v1",
+        "guild.content.post_created.v1",
+        "guild.community.join_requested.v1",
+        "guild.community.survey_opened.v1",
+        "guild.community.community_created.v1",
+        "guild.community.member_joined.v1",
+        "guild.community.member_left.v1",
+        "guild.community.role_revoked.v1",
+        "guild.community.lifecycle_changed.v1",
+        "guild.reputation.points_changed.v1",
+    }
+)
 
 
-class HttpPoster(Protocol):
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST and return the status code; raises when no response comes within the deadline."""
-        ...
+def source_service(event_type: str) -> str:
+    """``guild.<svc>.<event>.v1`` -> ``<svc>``."""
+    return event_type.split(".")[1]
 
 
 class WebhookUseCases:

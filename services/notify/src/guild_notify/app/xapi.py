@@ -1,7 +1,8 @@
 """Learning records: events become xAPI statements, queued once per Learning Record Store and sent by
 one worker per store.
 
-:data:`LEARNING_EVENTS` says which events are learning activity (one entry per event type). The
+:data:`guild_notify.entrypoints.learning_events.LEARNING_EVENTS` says which events are learning activity
+(one entry per event type, read from the CloudEvent: its payload, id, time, region and programme). The
 recorder writes each statement once per endpoint (idempotent by ``<endpoint>:<statement id>``) unless
 the member or the community opted out; each endpoint's :class:`StatementDelivery` claims due
 statements with a lease in the store (so replicas never send the same statement at once), sends them
@@ -13,22 +14,17 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 import structlog
 
-from guild.events.v1 import community_events_pb2 as community
-from guild.events.v1 import content_events_pb2 as content
-from guild.events.v1 import reputation_events_pb2 as reputation
 from guild_common.clock import utc_now
-from guild_common.events.envelope import GLOBAL, Envelope
+from guild_common.events.envelope import Envelope
 from guild_common.sweeper import SweepingWorker
 from guild_notify.app.email_delivery import retry_delay
-from guild_notify.app.ports import PreferencesStore
+from guild_notify.app.ports import PreferencesStore, StatementQueue, StatementSender
 from guild_notify.domain import xapi
 from guild_notify.domain.xapi import (
     Endpoint,
-    Kind,
     LearningEvent,
     OptOuts,
     Outcome,
@@ -43,167 +39,7 @@ log = structlog.get_logger("guild.notify.xapi")
 MAX_BATCH = 50
 
 
-def _event(
-    envelope: Envelope,
-    kind: Kind,
-    actor_id: str,
-    community_id: str,
-    obj: xapi.Activity,
-    *,
-    parent: xapi.Activity | None = None,
-    other: xapi.Activity | None = None,
-    score: xapi.Score | None = None,
-) -> LearningEvent:
-    region, programme = envelope.region, envelope.programme
-    return LearningEvent(
-        event_id=envelope.id,
-        kind=kind,
-        time=envelope.time,
-        actor_id=actor_id,
-        community_id=community_id,
-        object=obj,
-        region="" if region == GLOBAL else region,
-        programme="" if programme == GLOBAL else programme,
-        parent=parent,
-        other=other,
-        score=score,
-    )
-
-
-def _question_asked(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.QuestionAsked)
-    return _event(
-        envelope, Kind.QUESTION_ASKED, e.author_id, e.community_id, xapi.question(e.question_id, e.title)
-    )
-
-
-def _answer_posted(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.AnswerPosted)
-    return _event(
-        envelope,
-        Kind.ANSWER_POSTED,
-        e.author_id,
-        e.community_id,
-        xapi.question(e.question_id, e.question_title),
-        other=xapi.answer(e.answer_id),
-    )
-
-
-def _answer_accepted(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.AnswerAccepted)
-    return _event(
-        envelope,
-        Kind.ANSWER_ACCEPTED,
-        e.accepted_by,
-        e.community_id,
-        xapi.answer(e.answer_id),
-        parent=xapi.question(e.question_id, e.question_title),
-    )
-
-
-def _comment_posted(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.CommentPosted)
-    on_answer = e.post_kind == "answer"
-    target = xapi.answer(e.post_id) if on_answer else xapi.question(e.post_id)
-    parent = xapi.question(e.question_id) if on_answer and e.question_id else None
-    return _event(envelope, Kind.COMMENT_POSTED, e.author_id, e.community_id, target, parent=parent)
-
-
-def _resource_shared(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.ResourceShared)
-    return _event(
-        envelope,
-        Kind.RESOURCE_SHARED,
-        e.author_id,
-        e.community_id,
-        xapi.resource(e.resource_id, e.title, e.url),
-    )
-
-
-def _item_rated(envelope: Envelope) -> LearningEvent | None:
-    e = envelope.payload(content.ItemRated)
-    if not 1 <= e.stars <= 5:
-        return None
-    return _event(
-        envelope,
-        Kind.ITEM_RATED,
-        e.rater_id,
-        e.community_id,
-        xapi.resource(e.item_id),
-        score=xapi.Score(raw=e.stars, min=1, max=5),
-    )
-
-
-def _collection_followed(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(content.CollectionFollowed)
-    return _event(
-        envelope, Kind.COLLECTION_FOLLOWED, e.follower_id, e.community_id, xapi.collection(e.collection_id)
-    )
-
-
-def _badge_awarded(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(reputation.BadgeAwarded)
-    name = f"custom/{e.definition_id}" if e.badge == "custom" and e.definition_id else e.badge
-    return _event(
-        envelope,
-        Kind.BADGE_EARNED,
-        e.member_id,
-        e.community_id,
-        xapi.badge(e.community_id, name, e.tier, e.title),
-    )
-
-
-def _survey_response_submitted(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(community.SurveyResponseSubmitted)
-    return _event(envelope, Kind.SURVEY_RESPONDED, e.member_id, e.community_id, xapi.survey(e.survey_id))
-
-
-def _member_joined(envelope: Envelope) -> LearningEvent:
-    e = envelope.payload(community.MemberJoined)
-    return _event(
-        envelope, Kind.COMMUNITY_JOINED, e.member_id, e.community_id, xapi.community(e.community_id)
-    )
-
-
 LearningRule = Callable[[Envelope], LearningEvent | None]
-
-LEARNING_EVENTS: dict[str, LearningRule] = {
-    "guild.content.question_asked.v1": _question_asked,
-    "guild.content.answer_posted.v1": _answer_posted,
-    "guild.content.answer_accepted.v1": _answer_accepted,
-    "guild.content.comment_posted.v1": _comment_posted,
-    "guild.content.resource_shared.v1": _resource_shared,
-    "guild.content.item_rated.v1": _item_rated,
-    "guild.content.collection_followed.v1": _collection_followed,
-    "guild.reputation.badge_awarded.v1": _badge_awarded,
-    "guild.community.survey_response_submitted.v1": _survey_response_submitted,
-    "guild.community.member_joined.v1": _member_joined,
-}
-
-
-class StatementQueue(Protocol):
-    async def enqueue(self, endpoints: Sequence[str], statement_id: str, body: str, now: datetime) -> int:
-        """Queue the statement for each endpoint that does not hold it yet; how many were new."""
-        ...
-
-    async def claim(
-        self, endpoint: str, now: datetime, limit: int, lease: timedelta
-    ) -> list[QueuedStatement]:
-        """Take up to ``limit`` due statements of ``endpoint`` for ``lease``; no other claim gets them
-        until the lease runs out or they are settled."""
-        ...
-
-    async def settle(self, outcomes: Sequence[Outcome], now: datetime) -> None:
-        """Record the outcomes of claimed statements (those still held by their claim)."""
-        ...
-
-    async def next_due(self, endpoint: str) -> datetime | None: ...
-
-
-class StatementSender(Protocol):
-    async def send(self, endpoint: Endpoint, body: bytes) -> int:
-        """POST a JSON array of statements; the status code. Raises when no response comes."""
-        ...
 
 
 EventSink = Callable[[Envelope], Awaitable[None]]
@@ -220,14 +56,14 @@ class StatementRecorder:
         endpoints: Sequence[str],
         opt_outs: OptOuts,
         *,
-        rules: dict[str, LearningRule] | None = None,
+        rules: dict[str, LearningRule],
     ) -> None:
         self._queue = queue
         self._preferences = preferences
         self._profile = profile
         self._endpoints = list(endpoints)
         self._opt_outs = opt_outs
-        self._rules = LEARNING_EVENTS if rules is None else rules
+        self._rules = rules
         self.on_queued: Callable[[], None] = lambda: None
 
     def sinks(self) -> dict[str, EventSink]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from guild_notify.domain.model import Notification, NotificationType
+from guild_notify.domain.notifications import Notification, NotificationType
 
 # Who may speak to a whole community.
 LEADER_ROLES = frozenset({"owner", "curator", "champion", "moderator"})

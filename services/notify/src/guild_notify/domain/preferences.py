@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from guild_notify.domain.model import TYPES, NotificationType
+from guild_notify.domain.notifications import TYPES, NotificationType
 
 
 class Channel(StrEnum):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from guild_notify.domain.model import Notification, NotificationType
+from guild_notify.domain.notifications import Notification, NotificationType
 
 # Who is nudged about a community's unanswered questions.
 CHAMPION_ROLES = ("champion",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from guild_notify.domain.model import TYPES, Notification
+from guild_notify.domain.notifications import TYPES, Notification
 
 
 @dataclass(frozen=True)
