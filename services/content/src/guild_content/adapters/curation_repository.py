@@ -28,7 +28,7 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_content.adapters.duplicate_marks import DuplicateMarks
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
@@ -40,12 +40,15 @@ COLLECTIONS = "collections"
 COLLECTION_FOLLOWS = "collection_follows"
 FEATURES = "featured_items"
 OUTBOX_COLLECTIONS = [COLLECTIONS, FEATURES]
-INDEXES = [
-    IndexSpec(COLLECTIONS, [("community_id", 1), ("published", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(COLLECTION_FOLLOWS, [("collection_id", 1)]),
-    IndexSpec(FEATURES, [("community_id", 1), ("active", 1), ("feature_time", -1), ("_id", -1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(COLLECTIONS, [("community_id", 1), ("published", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(COLLECTION_FOLLOWS, [("collection_id", 1)]),
+        IndexSpec(FEATURES, [("community_id", 1), ("active", 1), ("feature_time", -1), ("_id", -1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _NO_OUTBOX = {"outbox": 0}
 FOLLOWER_COUNT = "follower_count"
 FEATURE_ATTEMPTS = 4

@@ -22,7 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.events.envelope import Envelope
 from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_content.adapters.events import member_envelope
 from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
 from guild_content.adapters.resource_repository import RESOURCES, _resource
@@ -34,12 +34,15 @@ TAG_UNFOLLOWS = "tag_unfollows"
 PERSON_FOLLOWS = "person_follows"
 TAG_FOLLOW_COUNTS = "tag_follow_counts"
 OUTBOX_COLLECTIONS = [TAG_FOLLOWS, TAG_UNFOLLOWS]
-INDEXES = [
-    IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-    IndexSpec(PERSON_FOLLOWS, [("follower_id", 1), ("active", 1)]),
-    IndexSpec(QUESTIONS, [("author_id", 1), ("create_time", -1), ("_id", -1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+        IndexSpec(PERSON_FOLLOWS, [("follower_id", 1), ("active", 1)]),
+        IndexSpec(QUESTIONS, [("author_id", 1), ("create_time", -1), ("_id", -1)]),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _FEED_FIELDS = {"outbox": 0, "terms": 0, "title_terms": 0}
 
 

@@ -21,12 +21,12 @@ from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.clock import utc_now
 from guild_common.errors import Unavailable
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_content.domain.model import CommunityView, MembershipView, Role
 
 COMMUNITY_VIEWS = "community_views"
 MEMBERSHIP_VIEWS = "membership_views"
-INDEXES = [IndexSpec(MEMBERSHIP_VIEWS, [("member_id", 1), ("community_id", 1)])]
+SCHEMA = StoreSchema(indexes=[IndexSpec(MEMBERSHIP_VIEWS, [("member_id", 1), ("community_id", 1)])])
 # The most communities of one member that searches and feeds look in (a bound on what is loaded).
 COMMUNITIES_MAX = 1000
 

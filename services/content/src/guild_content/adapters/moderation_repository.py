@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.ids import new_id
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.mongo_repository import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
@@ -36,11 +36,13 @@ from guild_content.domain.model import (
 FLAGS = "flags"
 MODERATION_QUEUE = "moderation_queue"
 MODERATION_LOG = "moderation_log"
-INDEXES = [
-    IndexSpec(FLAGS, [("post_id", 1), ("reason", 1)]),
-    IndexSpec(MODERATION_QUEUE, [("community_id", 1), ("state", 1), ("queue_time", 1), ("_id", 1)]),
-    IndexSpec(MODERATION_LOG, [("community_id", 1), ("time", -1), ("_id", -1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(FLAGS, [("post_id", 1), ("reason", 1)]),
+        IndexSpec(MODERATION_QUEUE, [("community_id", 1), ("state", 1), ("queue_time", 1), ("_id", 1)]),
+        IndexSpec(MODERATION_LOG, [("community_id", 1), ("time", -1), ("_id", -1)]),
+    ]
+)
 EXCERPT_MAX = 200
 QUEUE_ATTEMPTS = 8
 FLAG_COUNT = "flag_count"

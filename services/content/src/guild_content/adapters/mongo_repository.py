@@ -17,7 +17,7 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
@@ -65,21 +65,24 @@ COMMENTS = "comments"
 VOTES = "votes"
 REVISIONS = "revisions"
 OUTBOX_COLLECTIONS = [QUESTIONS, ANSWERS, COMMENTS]
-INDEXES = [
-    IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("kind", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
-    IndexSpec(QUESTIONS, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(VOTES, [("target_id", 1), ("value", 1)]),
-    IndexSpec(REVISIONS, [("post_id", 1), ("number", -1), ("_id", -1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("kind", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
+        IndexSpec(QUESTIONS, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(VOTES, [("target_id", 1), ("value", 1)]),
+        IndexSpec(REVISIONS, [("post_id", 1), ("number", -1), ("_id", -1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _NO_OUTBOX = {"outbox": 0}
 _LIVE = {"deleted": {"$ne": True}}
 # What lists and search show: neither deleted nor hidden by moderation.

@@ -23,7 +23,7 @@ from guild_common.events.outbox import (
     outbox_indexes,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.app.ports import IndexedResource, ResourcePage, ReviewPage
@@ -40,19 +40,22 @@ from guild_content.domain.search import IndexedText
 RESOURCES = "resources"
 RATINGS = "ratings"
 OUTDATED_MARKS = "outdated_marks"
-INDEXES = [
-    IndexSpec(RESOURCES, [("community_id", 1), ("url", 1)], unique=True),
-    IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("score", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
-    IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
-    IndexSpec(OUTDATED_MARKS, [("item_id", 1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("outdated_count", -1), ("_id", -1)]),
-    *outbox_indexes([RESOURCES]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(RESOURCES, [("community_id", 1), ("url", 1)], unique=True),
+        IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("score", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
+        IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
+        IndexSpec(OUTDATED_MARKS, [("item_id", 1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("outdated_count", -1), ("_id", -1)]),
+        *outbox_indexes([RESOURCES]),
+    ],
+    outbox_collections=[RESOURCES],
+)
 _NO_OUTBOX = {"outbox": 0}
 # The item's number of ratings per star, 1 to 5: the counters its rating summary is made of.
 DISTRIBUTION = "rating.distribution"

@@ -14,8 +14,12 @@ from guild_common.auth import current_principal
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feeds import FeedUseCases
+from guild_content.app.moderation import ModerationUseCases
 from guild_content.app.ports import FeedEntry, PostHit, SearchHit
-from guild_content.app.use_cases import ContentUseCases
+from guild_content.app.post_search import SearchUseCases
+from guild_content.app.questions import QuestionUseCases
+from guild_content.app.resources import ResourceUseCases
+from guild_content.app.unanswered import UnansweredQueue
 from guild_content.domain.curation import Collection, CollectionItem, Feature
 from guild_content.domain.model import Answer, Comment, Question, RatingSummary, Resource, Revision, Text
 
@@ -95,15 +99,28 @@ _VOTE_VALUE = {pb.VOTE_DIRECTION_UP: 1, pb.VOTE_DIRECTION_DOWN: -1}
 
 
 class ContentServicer(api_grpc.ContentServiceServicer):
-    def __init__(self, use_cases: ContentUseCases, curation: CurationUseCases, feeds: FeedUseCases) -> None:
-        self._uc = use_cases
+    def __init__(
+        self,
+        questions: QuestionUseCases,
+        search: SearchUseCases,
+        unanswered: UnansweredQueue,
+        moderation: ModerationUseCases,
+        resources: ResourceUseCases,
+        curation: CurationUseCases,
+        feeds: FeedUseCases,
+    ) -> None:
+        self._questions = questions
+        self._search = search
+        self._unanswered = unanswered
+        self._moderation = moderation
+        self._resources = resources
         self._curation = curation
         self._feeds = feeds
 
     async def AskQuestion(
         self, request: api.AskQuestionRequest, context: grpc.aio.ServicerContext
     ) -> api.AskQuestionResponse:
-        asked = await self._uc.ask_question(
+        asked = await self._questions.ask_question(
             current_principal(),
             request.community_id,
             request.title,
@@ -118,7 +135,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def AnswerQuestion(
         self, request: api.AnswerQuestionRequest, context: grpc.aio.ServicerContext
     ) -> api.AnswerQuestionResponse:
-        answer = await self._uc.answer(
+        answer = await self._questions.answer(
             current_principal(), request.question_id, request.body, request.request_id
         )
         return api.AnswerQuestionResponse(answer=answer_to_pb(answer, ""))
@@ -126,13 +143,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def AcceptAnswer(
         self, request: api.AcceptAnswerRequest, context: grpc.aio.ServicerContext
     ) -> api.AcceptAnswerResponse:
-        question = await self._uc.accept(current_principal(), request.question_id, request.answer_id)
+        question = await self._questions.accept(current_principal(), request.question_id, request.answer_id)
         return api.AcceptAnswerResponse(question=question_to_pb(question))
 
     async def GetQuestion(
         self, request: api.GetQuestionRequest, context: grpc.aio.ServicerContext
     ) -> api.GetQuestionResponse:
-        question, answers = await self._uc.get_question(
+        question, answers = await self._questions.get_question(
             current_principal(), request.question_id, request.answer_limit
         )
         return api.GetQuestionResponse(
@@ -143,7 +160,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListQuestions(
         self, request: api.ListQuestionsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListQuestionsResponse:
-        page = await self._uc.list_questions(
+        page = await self._questions.list_questions(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListQuestionsResponse(
@@ -154,7 +171,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
         self, request: api.CastVoteRequest, context: grpc.aio.ServicerContext
     ) -> api.CastVoteResponse:
         value = _VOTE_VALUE.get(request.direction, 2)
-        target, score = await self._uc.vote(current_principal(), request.target_id, value)
+        target, score = await self._questions.vote(current_principal(), request.target_id, value)
         return api.CastVoteResponse(
             target_id=target.id, target_kind=target.kind, direction=request.direction, score=score
         )
@@ -162,13 +179,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def RetractVote(
         self, request: api.RetractVoteRequest, context: grpc.aio.ServicerContext
     ) -> api.RetractVoteResponse:
-        target, score = await self._uc.vote(current_principal(), request.target_id, 0)
+        target, score = await self._questions.vote(current_principal(), request.target_id, 0)
         return api.RetractVoteResponse(target_id=target.id, target_kind=target.kind, score=score)
 
     async def AddComment(
         self, request: api.AddCommentRequest, context: grpc.aio.ServicerContext
     ) -> api.AddCommentResponse:
-        comment = await self._uc.add_comment(
+        comment = await self._questions.add_comment(
             current_principal(), request.post_id, request.body, request.request_id
         )
         return api.AddCommentResponse(comment=comment_to_pb(comment))
@@ -176,7 +193,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListComments(
         self, request: api.ListCommentsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListCommentsResponse:
-        page = await self._uc.list_comments(
+        page = await self._questions.list_comments(
             current_principal(), request.post_id, request.page_size, request.page_token
         )
         return api.ListCommentsResponse(
@@ -186,7 +203,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def EditPost(
         self, request: api.EditPostRequest, context: grpc.aio.ServicerContext
     ) -> api.EditPostResponse:
-        post, revision = await self._uc.edit(
+        post, revision = await self._questions.edit(
             current_principal(),
             request.post_id,
             Text(request.title, request.body, list(request.tags)),
@@ -199,7 +216,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
             case Question():
                 response.question.CopyFrom(question_to_pb(post))
             case Answer():
-                accepted = await self._uc.accepted_answer_id(post.question_id)
+                accepted = await self._questions.accepted_answer_id(post.question_id)
                 response.answer.CopyFrom(answer_to_pb(post, accepted))
             case Comment():
                 response.comment.CopyFrom(comment_to_pb(post))
@@ -208,7 +225,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListRevisions(
         self, request: api.ListRevisionsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListRevisionsResponse:
-        page = await self._uc.list_revisions(
+        page = await self._questions.list_revisions(
             current_principal(), request.post_id, request.page_size, request.page_token
         )
         return api.ListRevisionsResponse(
@@ -218,13 +235,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def DeletePost(
         self, request: api.DeletePostRequest, context: grpc.aio.ServicerContext
     ) -> api.DeletePostResponse:
-        ref = await self._uc.delete(current_principal(), request.post_id, request.reason)
+        ref = await self._questions.delete(current_principal(), request.post_id, request.reason)
         return api.DeletePostResponse(post_id=ref.id, kind=ref.kind)
 
     async def ListTags(
         self, request: api.ListTagsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListTagsResponse:
-        page = await self._uc.list_tags(
+        page = await self._questions.list_tags(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListTagsResponse(
@@ -235,7 +252,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def SearchQuestions(
         self, request: api.SearchQuestionsRequest, context: grpc.aio.ServicerContext
     ) -> api.SearchQuestionsResponse:
-        page = await self._uc.search(
+        page = await self._search.search(
             current_principal(),
             request.query,
             request.community_id,
@@ -251,7 +268,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def SearchPosts(
         self, request: api.SearchPostsRequest, context: grpc.aio.ServicerContext
     ) -> api.SearchPostsResponse:
-        page = await self._uc.search_posts(
+        page = await self._search.search_posts(
             current_principal(),
             request.query,
             request.community_id,
@@ -268,13 +285,15 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def FindSimilarQuestions(
         self, request: api.FindSimilarQuestionsRequest, context: grpc.aio.ServicerContext
     ) -> api.FindSimilarQuestionsResponse:
-        hits = await self._uc.similar(current_principal(), request.community_id, request.title, request.limit)
+        hits = await self._search.similar(
+            current_principal(), request.community_id, request.title, request.limit
+        )
         return api.FindSimilarQuestionsResponse(hits=[_hit_to_pb(h) for h in hits])
 
     async def FlagPost(
         self, request: api.FlagPostRequest, context: grpc.aio.ServicerContext
     ) -> api.FlagPostResponse:
-        count, hidden = await self._uc.flag(
+        count, hidden = await self._moderation.flag(
             current_principal(), request.post_id, _FLAG_REASON.get(request.reason, ""), request.note
         )
         return api.FlagPostResponse(post_id=request.post_id, flag_count=count, hidden=hidden)
@@ -282,7 +301,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListModerationQueue(
         self, request: api.ListModerationQueueRequest, context: grpc.aio.ServicerContext
     ) -> api.ListModerationQueueResponse:
-        page = await self._uc.moderation_queue(
+        page = await self._moderation.moderation_queue(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListModerationQueueResponse(
@@ -306,7 +325,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ModeratePost(
         self, request: api.ModeratePostRequest, context: grpc.aio.ServicerContext
     ) -> api.ModeratePostResponse:
-        post = await self._uc.moderate(
+        post = await self._moderation.moderate(
             current_principal(), request.post_id, _ACTION.get(request.action, ""), request.reason
         )
         return api.ModeratePostResponse(
@@ -316,7 +335,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListModerationLog(
         self, request: api.ListModerationLogRequest, context: grpc.aio.ServicerContext
     ) -> api.ListModerationLogResponse:
-        page = await self._uc.moderation_log(
+        page = await self._moderation.moderation_log(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListModerationLogResponse(
@@ -339,7 +358,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ShareResource(
         self, request: api.ShareResourceRequest, context: grpc.aio.ServicerContext
     ) -> api.ShareResourceResponse:
-        resource, existing = await self._uc.share_resource(
+        resource, existing = await self._resources.share_resource(
             current_principal(),
             request.community_id,
             request.url,
@@ -354,13 +373,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def GetResource(
         self, request: api.GetResourceRequest, context: grpc.aio.ServicerContext
     ) -> api.GetResourceResponse:
-        resource = await self._uc.get_resource(current_principal(), request.resource_id)
+        resource = await self._resources.get_resource(current_principal(), request.resource_id)
         return api.GetResourceResponse(resource=resource_to_pb(resource))
 
     async def ListResources(
         self, request: api.ListResourcesRequest, context: grpc.aio.ServicerContext
     ) -> api.ListResourcesResponse:
-        page = await self._uc.list_resources(
+        page = await self._resources.list_resources(
             current_principal(),
             request.community_id,
             request.order == resource_pb.RESOURCE_ORDER_TOP_RATED,
@@ -374,7 +393,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def RateItem(
         self, request: api.RateItemRequest, context: grpc.aio.ServicerContext
     ) -> api.RateItemResponse:
-        previous, rating = await self._uc.rate(
+        previous, rating = await self._resources.rate(
             current_principal(), request.item_id, request.stars, request.review
         )
         return api.RateItemResponse(rating=rating_to_pb(rating), previous_stars=previous)
@@ -382,7 +401,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListReviews(
         self, request: api.ListReviewsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListReviewsResponse:
-        page = await self._uc.list_reviews(
+        page = await self._resources.list_reviews(
             current_principal(), request.item_id, request.page_size, request.page_token
         )
         return api.ListReviewsResponse(
@@ -402,13 +421,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def MarkOutdated(
         self, request: api.MarkOutdatedRequest, context: grpc.aio.ServicerContext
     ) -> api.MarkOutdatedResponse:
-        count = await self._uc.mark_outdated(current_principal(), request.resource_id)
+        count = await self._resources.mark_outdated(current_principal(), request.resource_id)
         return api.MarkOutdatedResponse(resource_id=request.resource_id, outdated_count=count)
 
     async def ListOutdatedResources(
         self, request: api.ListOutdatedResourcesRequest, context: grpc.aio.ServicerContext
     ) -> api.ListOutdatedResourcesResponse:
-        page = await self._uc.list_outdated(
+        page = await self._resources.list_outdated(
             current_principal(), request.community_id, request.page_size, request.page_token
         )
         return api.ListOutdatedResourcesResponse(
@@ -418,7 +437,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def ListUnansweredQuestions(
         self, request: api.ListUnansweredQuestionsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListUnansweredQuestionsResponse:
-        items, next_token = await self._uc.unanswered(
+        items, next_token = await self._unanswered.unanswered(
             current_principal(),
             request.community_id,
             request.min_age_minutes,
@@ -558,7 +577,7 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def CreatePost(
         self, request: api.CreatePostRequest, context: grpc.aio.ServicerContext
     ) -> api.CreatePostResponse:
-        post = await self._uc.create_post(
+        post = await self._questions.create_post(
             current_principal(),
             request.community_id,
             request.kind,
@@ -572,13 +591,13 @@ class ContentServicer(api_grpc.ContentServiceServicer):
     async def GetPost(
         self, request: api.GetPostRequest, context: grpc.aio.ServicerContext
     ) -> api.GetPostResponse:
-        post = await self._uc.get_post(current_principal(), request.post_id)
+        post = await self._questions.get_post(current_principal(), request.post_id)
         return api.GetPostResponse(post=post_to_pb(post))
 
     async def ListPosts(
         self, request: api.ListPostsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListPostsResponse:
-        page = await self._uc.list_posts(
+        page = await self._questions.list_posts(
             current_principal(), request.community_id, request.kind, request.page_size, request.page_token
         )
         return api.ListPostsResponse(
