@@ -38,7 +38,7 @@ from guild_content.app.resources import ResourceUseCases
 from guild_content.app.unanswered import UnansweredQueue
 from guild_content.config import ContentSettings
 from guild_content.entrypoints.event_decoders import DECODERS
-from guild_content.entrypoints.grpc_api import ContentServicer
+from guild_content.entrypoints.grpc.content_service import ContentServicer
 
 SERVICE_NAME = content_service_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
 

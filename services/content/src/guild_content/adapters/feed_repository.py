@@ -23,11 +23,12 @@ from guild_common.events.envelope import Envelope
 from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_content.adapters.events import member_envelope
 from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
 from guild_content.adapters.resource_repository import RESOURCES, _resource
-from guild_content.app.ports import FeedEntry, FeedQuery, FollowedTagPage, TagFollowResult
-from guild_content.domain.model import TagFollowed, TagUnfollowed
+from guild_content.app.ports import FeedEntry, FeedQuery, TagFollowResult
+from guild_content.domain.feeds import TagFollowed, TagUnfollowed
 
 TAG_FOLLOWS = "tag_follows"
 TAG_UNFOLLOWS = "tag_unfollows"
@@ -185,7 +186,7 @@ class MongoFeedRepository:
         await self._tag_counts.update_one({"_id": member_id}, {"$inc": {"count": -1}})
         return True
 
-    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage:
+    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> Page[str]:
         docs, next_token = await keyset_page(
             self._tag_follows,
             {"member_id": member_id},
@@ -195,7 +196,7 @@ class MongoFeedRepository:
             page_token=page_token,
             projection={"tag": 1},
         )
-        return FollowedTagPage([d["tag"] for d in docs], next_token)
+        return Page([d["tag"] for d in docs], next_token)
 
     async def follows_tag(self, member_id: str, tag: str) -> bool:
         return await self._tag_follows.find_one({"_id": f"{member_id}:{tag}"}, {"_id": 1}) is not None

@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from guild_common.mongo import Document
 from guild_content.app.ports import Meaning
-from guild_content.domain.model import TOPIC_KINDS
+from guild_content.domain.posts import TOPIC_KINDS
 from guild_content.domain.similarity import Neighbour
 
 VEC = "vec"

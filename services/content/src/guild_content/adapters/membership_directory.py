@@ -22,7 +22,7 @@ from guild_common.atomic import NO_CHANGE, NoChange, update_guarded
 from guild_common.clock import utc_now
 from guild_common.errors import Unavailable
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_content.domain.model import CommunityView, MembershipView, Role
+from guild_content.domain.community import CommunityView, MembershipView, Role
 
 COMMUNITY_VIEWS = "community_views"
 MEMBERSHIP_VIEWS = "membership_views"

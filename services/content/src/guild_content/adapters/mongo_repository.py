@@ -18,7 +18,7 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_common.pagination import decode_token, encode_token
+from guild_common.pagination import Page, decode_token, encode_token
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
@@ -31,32 +31,24 @@ from guild_content.adapters.search_index import (
 )
 from guild_content.adapters.votes import swap_vote
 from guild_content.app.ports import (
-    CommentPage,
     IndexedQuestion,
     Meaning,
-    QuestionPage,
-    RevisionPage,
     SearchEntry,
     StoredHints,
-    TagPage,
-    WaitingPage,
     WaitingQuestion,
 )
-from guild_content.domain.model import (
+from guild_content.domain.community import CommunityView
+from guild_content.domain.events import DomainEvent
+from guild_content.domain.posts import (
     POST_KINDS,
     TOPIC_KINDS,
-    Answer,
-    Comment,
-    CommunityView,
-    DomainEvent,
-    Post,
     PostRef,
     PostRemoved,
-    Question,
     Revision,
     Text,
     VoteChanged,
 )
+from guild_content.domain.questions import Answer, Comment, Post, Question
 from guild_content.domain.search import IndexedText
 
 QUESTIONS = "questions"
@@ -320,7 +312,7 @@ class MongoQuestionRepository:
         )
         return [_answer(d) for d in await cursor.to_list()]
 
-    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage:
+    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> Page[Question]:
         docs, next_token = await keyset_page(
             self._questions,
             {"community_id": community_id, **QUESTIONS_ONLY, **VISIBLE},
@@ -330,9 +322,11 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return QuestionPage([_question(d) for d in docs], next_token)
+        return Page([_question(d) for d in docs], next_token)
 
-    async def list_posts(self, community_id: str, kind: str, page_size: int, page_token: str) -> QuestionPage:
+    async def list_posts(
+        self, community_id: str, kind: str, page_size: int, page_token: str
+    ) -> Page[Question]:
         """Visible posts of one kind (every kind when empty), newest first."""
         query: Document = {"community_id": community_id, **VISIBLE}
         if kind == "question":
@@ -348,7 +342,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return QuestionPage([_question(d) for d in docs], next_token)
+        return Page([_question(d) for d in docs], next_token)
 
     async def apply_vote(
         self,
@@ -417,7 +411,7 @@ class MongoQuestionRepository:
         doc = await self._comments.find_one({"_id": post_id}, _NO_OUTBOX)
         return _comment(doc) if doc else None
 
-    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage:
+    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> Page[Comment]:
         docs, next_token = await keyset_page(
             self._comments,
             {"post_id": post_id, **VISIBLE},
@@ -427,7 +421,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return CommentPage([_comment(d) for d in docs], next_token)
+        return Page([_comment(d) for d in docs], next_token)
 
     async def save_edit(
         self,
@@ -491,7 +485,7 @@ class MongoQuestionRepository:
             await self._search.sync_id(post.id)
         return True
 
-    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage:
+    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> Page[Revision]:
         docs, next_token = await keyset_page(
             self._revisions,
             {"post_id": post_id},
@@ -500,7 +494,7 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return RevisionPage([_revision(d) for d in docs], next_token)
+        return Page([_revision(d) for d in docs], next_token)
 
     async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
         """Soft-delete a post with its events; False if it was deleted already. Answers leave the count."""
@@ -535,7 +529,7 @@ class MongoQuestionRepository:
             await self._search.sync(question, hints_changed=question.get("answer_count") == 0)
         return True
 
-    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage:
+    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> Page[tuple[str, int]]:
         """Tags of the community's live questions, most used first, then by name; counted on each call."""
         position = decode_token(page_token)
         pipeline: list[Document] = [
@@ -562,7 +556,7 @@ class MongoQuestionRepository:
         next_token = ""
         if len(rows) > page_size:
             next_token = encode_token({"t": counts[-1][0], "c": counts[-1][1]})
-        return TagPage(counts, next_token)
+        return Page(counts, next_token)
 
     async def term_entries(
         self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
@@ -591,7 +585,7 @@ class MongoQuestionRepository:
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str
-    ) -> WaitingPage:
+    ) -> Page[WaitingQuestion]:
         """Visible questions without answers asked before ``asked_before``, oldest first."""
         docs, next_token = await keyset_page(
             self._questions,
@@ -609,7 +603,7 @@ class MongoQuestionRepository:
             # the queue weighs titles only, and the meaning found when each was asked
             projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0, "vec": 0, "sim_keys": 0},
         )
-        return WaitingPage(
+        return Page(
             [WaitingQuestion(_question(d), _stored_hints(d), stored_similar(d)) for d in docs], next_token
         )
 

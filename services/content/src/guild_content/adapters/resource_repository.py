@@ -24,17 +24,12 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.app.ports import IndexedResource, ResourcePage, ReviewPage
-from guild_content.domain.model import (
-    CommunityView,
-    ItemMarkedOutdated,
-    ItemRated,
-    RatingSummary,
-    Resource,
-    Review,
-)
+from guild_content.app.ports import IndexedResource
+from guild_content.domain.community import CommunityView
+from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, RatingSummary, Resource, Review
 from guild_content.domain.search import IndexedText
 
 RESOURCES = "resources"
@@ -183,7 +178,7 @@ class MongoResourceRepository:
 
     async def list_resources(
         self, community_id: str, top_rated: bool, page_size: int, page_token: str
-    ) -> ResourcePage:
+    ) -> Page[Resource]:
         docs, next_token = await keyset_page(
             self._resources,
             {"community_id": community_id},
@@ -193,7 +188,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return ResourcePage([_resource(d) for d in docs], next_token)
+        return Page([_resource(d) for d in docs], next_token)
 
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
@@ -231,7 +226,7 @@ class MongoResourceRepository:
         self._on_events(RESOURCES, item.id)
         return previous, _summary(outcome.values[DISTRIBUTION] if outcome else [])
 
-    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage:
+    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> Page[Review]:
         docs, next_token = await keyset_page(
             self._ratings,
             {"item_id": item_id},
@@ -244,7 +239,7 @@ class MongoResourceRepository:
             Review(d["item_id"], d["rater_id"], int(d["stars"]), d.get("review", ""), d["rate_time"])
             for d in docs
         ]
-        return ReviewPage(reviews, next_token)
+        return Page(reviews, next_token)
 
     async def mark_outdated(
         self, item: Resource, member_id: str, now: datetime, community: CommunityView
@@ -267,7 +262,7 @@ class MongoResourceRepository:
         self._on_events(RESOURCES, item.id)
         return as_int(outcome.values[OUTDATED_COUNT]) if outcome else 0
 
-    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage:
+    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> Page[Resource]:
         docs, next_token = await keyset_page(
             self._resources,
             {"community_id": community_id, "outdated_count": {"$gt": 0}},
@@ -277,7 +272,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return ResourcePage([_resource(d) for d in docs], next_token)
+        return Page([_resource(d) for d in docs], next_token)
 
     async def search_candidates(
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int

@@ -41,7 +41,7 @@ from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.sweeper import SweepingWorker
 from guild_content.adapters import meaning_index
 from guild_content.app.ports import SearchEntry
-from guild_content.domain.model import TOPIC_KINDS
+from guild_content.domain.posts import TOPIC_KINDS
 
 log = structlog.get_logger("guild.content.search")
 

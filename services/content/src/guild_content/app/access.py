@@ -22,17 +22,9 @@ from guild_content.app.ports import (
     QuestionRepository,
 )
 from guild_content.app.visibility import readable_community
-from guild_content.domain.model import (
-    POST_KINDS,
-    Answer,
-    CommunityView,
-    MembershipView,
-    MentionMade,
-    Post,
-    Question,
-    ensure_moderator,
-    mentioned,
-)
+from guild_content.domain.community import CommunityView, MembershipView, ensure_moderator
+from guild_content.domain.posts import POST_KINDS, MentionMade, mentioned
+from guild_content.domain.questions import Answer, Post, Question
 
 ACCEPT_ATTEMPTS = 5
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from guild_common.events.inbound import Handler
 from guild_content.app.ports import MembershipStore
+from guild_content.domain.community import CommunityView, MembershipView
 from guild_content.domain.integration_events import (
     CommunityCreated,
     CommunityUpdated,
@@ -13,7 +14,6 @@ from guild_content.domain.integration_events import (
     MemberLeft,
     RoleChanged,
 )
-from guild_content.domain.model import CommunityView, MembershipView
 
 
 class MembershipHandlers:

@@ -11,27 +11,26 @@ from guild_common.errors import (
     AlreadyExists,
 )
 from guild_common.ids import new_id
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import PostAccess, require
 from guild_content.app.ports import (
     FeaturedItems,
-    LogPage,
     MembershipDirectory,
     ModerationRepository,
     QuestionRepository,
-    QueuePage,
+    QueueItem,
 )
-from guild_content.domain.model import (
-    DomainEvent,
+from guild_content.domain.events import DomainEvent
+from guild_content.domain.moderation import (
     Flag,
     ModerationEntry,
-    Post,
     PostHidden,
     PostLocked,
-    PostRemoved,
     PostRestored,
     check_moderation,
 )
+from guild_content.domain.posts import PostRemoved
+from guild_content.domain.questions import Post
 
 
 class ModerationUseCases(PostAccess):
@@ -64,7 +63,7 @@ class ModerationUseCases(PostAccess):
 
     async def moderation_queue(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> QueuePage:
+    ) -> Page[QueueItem]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._moderator_of(caller, community_id)
@@ -72,7 +71,7 @@ class ModerationUseCases(PostAccess):
 
     async def moderation_log(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> LogPage:
+    ) -> Page[ModerationEntry]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._moderator_of(caller, community_id)

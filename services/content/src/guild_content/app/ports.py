@@ -7,52 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from guild_common.pagination import Page
+from guild_content.domain.community import CommunityView, MembershipView, Role
 from guild_content.domain.curation import Collection, Feature
 from guild_content.domain.duplicates import DuplicateMarked
-from guild_content.domain.model import (
-    Answer,
-    Comment,
-    CommunityView,
-    DomainEvent,
-    Flag,
-    MembershipView,
-    ModerationEntry,
-    Post,
-    PostRef,
-    PostRemoved,
-    Question,
-    RatingSummary,
-    Resource,
-    Review,
-    Revision,
-    Role,
-    Text,
-)
+from guild_content.domain.events import DomainEvent
+from guild_content.domain.moderation import Flag, ModerationEntry
+from guild_content.domain.posts import PostRef, PostRemoved, Revision, Text
+from guild_content.domain.questions import Answer, Comment, Post, Question
+from guild_content.domain.resources import RatingSummary, Resource, Review
 from guild_content.domain.similarity import Floats, Neighbour
-
-
-@dataclass(frozen=True)
-class QuestionPage:
-    questions: list[Question]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class CommentPage:
-    comments: list[Comment]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class RevisionPage:
-    revisions: list[Revision]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class TagPage:
-    tags: list[tuple[str, int]]
-    next_token: str
 
 
 @dataclass(frozen=True)
@@ -104,12 +68,6 @@ class WaitingQuestion:
 
 
 @dataclass(frozen=True)
-class WaitingPage:
-    items: list[WaitingQuestion]
-    next_token: str
-
-
-@dataclass(frozen=True)
 class IndexedResource:
     resource: Resource
     terms: list[str]
@@ -137,12 +95,6 @@ class PostHit:
 
 
 @dataclass(frozen=True)
-class PostSearchPage:
-    hits: list[PostHit]
-    next_token: str
-
-
-@dataclass(frozen=True)
 class SearchHit:
     question: Question
     relevance: int
@@ -167,12 +119,6 @@ class WaitingItem:
     question: Question
     similar: list[SearchHit]
     same_meaning: list[SearchHit]
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    hits: list[SearchHit]
-    next_token: str
 
 
 class QuestionRepository(Protocol):
@@ -208,9 +154,11 @@ class QuestionRepository(Protocol):
 
     async def list_answers(self, question_id: str, limit: int) -> list[Answer]: ...
 
-    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage: ...
+    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> Page[Question]: ...
 
-    async def list_posts(self, community_id: str, kind: str, page_size: int, page_token: str) -> QuestionPage:
+    async def list_posts(
+        self, community_id: str, kind: str, page_size: int, page_token: str
+    ) -> Page[Question]:
         """Visible posts of one kind (every kind when empty), newest first."""
         ...
 
@@ -237,7 +185,7 @@ class QuestionRepository(Protocol):
         """A question, answer or comment by id, deleted or not."""
         ...
 
-    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage: ...
+    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> Page[Comment]: ...
 
     async def save_edit(
         self,
@@ -252,17 +200,19 @@ class QuestionRepository(Protocol):
         new meaning vector and keys)."""
         ...
 
-    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage: ...
+    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> Page[Revision]: ...
 
     async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
         """Soft-delete a post with its events; False if it was deleted already."""
         ...
 
-    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage: ...
+    async def tag_counts(
+        self, community_id: str, page_size: int, page_token: str
+    ) -> Page[tuple[str, int]]: ...
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str
-    ) -> WaitingPage:
+    ) -> Page[WaitingQuestion]:
         """Visible questions without answers asked before ``asked_before``, oldest first, with their
         stored similar-question hints."""
         ...
@@ -313,30 +263,6 @@ class QueueItem:
     queue_time: datetime
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    items: list[QueueItem]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class LogPage:
-    entries: list[ModerationEntry]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class ResourcePage:
-    resources: list[Resource]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class ReviewPage:
-    reviews: list[Review]
-    next_token: str
-
-
 class ResourceRepository(Protocol):
     async def add_resource(self, resource: Resource, community: CommunityView) -> tuple[Resource, bool]:
         """Store a new resource; (stored resource, True) if its id or URL was there already."""
@@ -346,7 +272,7 @@ class ResourceRepository(Protocol):
 
     async def list_resources(
         self, community_id: str, top_rated: bool, page_size: int, page_token: str
-    ) -> ResourcePage: ...
+    ) -> Page[Resource]: ...
 
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
@@ -354,7 +280,7 @@ class ResourceRepository(Protocol):
         """Store a member's rating and move the item's counts by it; (previous stars, summary)."""
         ...
 
-    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage: ...
+    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> Page[Review]: ...
 
     async def mark_outdated(
         self, item: Resource, member_id: str, now: datetime, community: CommunityView
@@ -362,7 +288,7 @@ class ResourceRepository(Protocol):
         """Record a member's outdated mark once; returns the item's number of marks."""
         ...
 
-    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage: ...
+    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> Page[Resource]: ...
 
     async def search_candidates(
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
@@ -390,21 +316,11 @@ class ModerationRepository(Protocol):
         """Log a moderator's action and take the post off the queue."""
         ...
 
-    async def queue(self, community_id: str, page_size: int, page_token: str) -> QueuePage: ...
+    async def queue(self, community_id: str, page_size: int, page_token: str) -> Page[QueueItem]: ...
 
-    async def moderation_log(self, community_id: str, page_size: int, page_token: str) -> LogPage: ...
-
-
-@dataclass(frozen=True)
-class CollectionPage:
-    collections: list[Collection]
-    next_token: str
-
-
-@dataclass(frozen=True)
-class FeaturePage:
-    items: list[Feature]
-    next_token: str
+    async def moderation_log(
+        self, community_id: str, page_size: int, page_token: str
+    ) -> Page[ModerationEntry]: ...
 
 
 class Embedder(Protocol):
@@ -444,7 +360,7 @@ class CurationRepository(Protocol):
 
     async def list_collections(
         self, community_id: str, published: bool, page_size: int, page_token: str
-    ) -> CollectionPage: ...
+    ) -> Page[Collection]: ...
 
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
@@ -460,7 +376,7 @@ class CurationRepository(Protocol):
 
     async def unfeature(self, feature_id: str) -> bool: ...
 
-    async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage: ...
+    async def list_features(self, community_id: str, page_size: int, page_token: str) -> Page[Feature]: ...
 
 
 class FeaturedItems(Protocol):
@@ -496,12 +412,6 @@ class FeedEntry:
     activity_time: datetime
 
 
-@dataclass(frozen=True)
-class FollowedTagPage:
-    tags: list[str]
-    next_token: str
-
-
 # What following a tag did: a new follow, nothing (followed already), or nothing (at the limit).
 TagFollowResult = Literal["followed", "already", "full"]
 
@@ -523,7 +433,7 @@ class FeedRepository(Protocol):
 
     async def follows_tag(self, member_id: str, tag: str) -> bool: ...
 
-    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage: ...
+    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> Page[str]: ...
 
     async def followees(self, member_id: str, limit: int) -> list[str]:
         """People the member follows (a read model of community follow events), at most ``limit``."""

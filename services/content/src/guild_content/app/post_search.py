@@ -10,18 +10,16 @@ from guild_common.errors import (
     InvalidArgument,
     Validator,
 )
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_common.tags import normalise_tags
 from guild_content.app.access import PostAccess, require
 from guild_content.app.concurrently import checked
 from guild_content.app.ports import (
     MembershipDirectory,
     PostHit,
-    PostSearchPage,
     QuestionRepository,
     ResourceRepository,
     SearchHit,
-    SearchPage,
 )
 from guild_content.app.search import (
     Ranked,
@@ -30,9 +28,7 @@ from guild_content.app.search import (
     read_candidates,
     wanted_by,
 )
-from guild_content.domain.model import (
-    POST_KINDS,
-)
+from guild_content.domain.posts import POST_KINDS
 from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
 
 # Kinds a search for posts covers: every kind of post, and shared resources.
@@ -55,7 +51,7 @@ class SearchUseCases(PostAccess):
         answered: bool | None,
         page_size: int,
         page_token: str,
-    ) -> SearchPage:
+    ) -> Page[SearchHit]:
         """Questions matching the query, most relevant first (then newest), in the caller's communities.
 
         Pages continue after the last hit's (relevance, time, id), so a page token stays valid while
@@ -75,7 +71,7 @@ class SearchUseCases(PostAccess):
         page = ranked[:size]
         posts = await self._repo.visible_posts([r.id for r in page])
         hits = [SearchHit(posts[r.id].question, r.relevance, r.matched) for r in page if r.id in posts]
-        return SearchPage(hits, next_token(ranked, size))
+        return Page(hits, next_token(ranked, size))
 
     async def search_posts(
         self,
@@ -87,7 +83,7 @@ class SearchUseCases(PostAccess):
         answered: bool | None,
         page_size: int,
         page_token: str,
-    ) -> PostSearchPage:
+    ) -> Page[PostHit]:
         """Posts of every kind and resources matching the query, most relevant first (then newest).
 
         ``answered`` (answered or not) keeps questions only. Pages continue after the last hit's
@@ -101,7 +97,7 @@ class SearchUseCases(PostAccess):
         check.check()
         communities = await self._searched(caller, community_id)
         if not communities:
-            return PostSearchPage([], "")
+            return Page([], "")
         tag_filter = normalise_tags([tag])[0] if tag.strip() else ""
         kinds = ("question",) if answered is not None else (kind,) if kind else SEARCH_KINDS
         post_kinds = tuple(k for k in kinds if k in POST_KINDS)
@@ -134,7 +130,7 @@ class SearchUseCases(PostAccess):
                 hits.append(PostHit(None, resources[r.id], r.relevance, r.matched))
             elif r.id in posts:
                 hits.append(PostHit(posts[r.id].question, None, r.relevance, r.matched))
-        return PostSearchPage(hits, next_token(ranked, size))
+        return Page(hits, next_token(ranked, size))
 
     async def _in_searched(
         self, caller: Principal, community_id: str, read: Callable[[list[str]], Awaitable[list[Ranked]]]

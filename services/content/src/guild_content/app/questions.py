@@ -15,39 +15,31 @@ from guild_common.errors import (
     NotFound,
     Validator,
 )
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import ACCEPT_ATTEMPTS, PostAccess, id_for, require
 from guild_content.app.concurrently import both, with_check
 from guild_content.app.meaning import meaning_hits, meaning_of, vector_of
 from guild_content.app.ports import (
     Asked,
-    CommentPage,
     Embedder,
     FeaturedItems,
     MembershipDirectory,
-    QuestionPage,
     QuestionRepository,
-    RevisionPage,
-    TagPage,
 )
 from guild_content.app.unanswered import SIMILAR_HINTS, hints_of, possible_hint, ranked_hits
-from guild_content.domain.model import (
-    MODERATING_ROLES,
+from guild_content.domain.community import MODERATING_ROLES
+from guild_content.domain.posts import (
     POST_KINDS,
-    Answer,
-    Comment,
     MentionMade,
-    Post,
     PostEdited,
     PostRef,
     PostRemoved,
-    Question,
     Revision,
     Text,
     edited_text,
-    ensure_unlocked,
     mentioned,
 )
+from guild_content.domain.questions import Answer, Comment, Post, Question, ensure_unlocked
 from guild_content.domain.search import terms
 
 EDIT_ATTEMPTS = 5
@@ -143,7 +135,7 @@ class QuestionUseCases(PostAccess):
 
     async def list_posts(
         self, caller: Principal, community_id: str, kind: str, page_size: int, page_token: str
-    ) -> QuestionPage:
+    ) -> Page[Question]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         check = Validator()
@@ -206,7 +198,7 @@ class QuestionUseCases(PostAccess):
 
     async def list_questions(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> QuestionPage:
+    ) -> Page[Question]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._readable(caller, community_id)
@@ -263,7 +255,7 @@ class QuestionUseCases(PostAccess):
 
     async def list_comments(
         self, caller: Principal, post_id: str, page_size: int, page_token: str
-    ) -> CommentPage:
+    ) -> Page[Comment]:
         size = clamp_page_size(page_size, default=50, maximum=100)
         post = await self._post(post_id, kinds=(*POST_KINDS, "answer"))
         await self._readable(caller, post.community_id)
@@ -301,7 +293,7 @@ class QuestionUseCases(PostAccess):
 
     async def list_revisions(
         self, caller: Principal, post_id: str, page_size: int, page_token: str
-    ) -> RevisionPage:
+    ) -> Page[Revision]:
         size = clamp_page_size(page_size, default=20, maximum=100)
         post = await self._post(post_id)
         await self._readable(caller, post.community_id)
@@ -323,7 +315,7 @@ class QuestionUseCases(PostAccess):
 
     async def list_tags(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> TagPage:
+    ) -> Page[tuple[str, int]]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=50, maximum=200)
         await self._readable(caller, community_id)

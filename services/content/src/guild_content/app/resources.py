@@ -10,19 +10,14 @@ from guild_common.clock import utc_now
 from guild_common.errors import (
     NotFound,
 )
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import CommunityAccess, id_for, require
 from guild_content.app.ports import (
     MembershipDirectory,
-    ResourcePage,
     ResourceRepository,
-    ReviewPage,
 )
-from guild_content.domain.model import (
-    RatingSummary,
-    Resource,
-    ensure_curator,
-)
+from guild_content.domain.community import ensure_curator
+from guild_content.domain.resources import RatingSummary, Resource, Review
 
 
 class ResourceUseCases(CommunityAccess):
@@ -72,7 +67,7 @@ class ResourceUseCases(CommunityAccess):
 
     async def list_resources(
         self, caller: Principal, community_id: str, top_rated: bool, page_size: int, page_token: str
-    ) -> ResourcePage:
+    ) -> Page[Resource]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._readable(caller, community_id)
@@ -90,7 +85,7 @@ class ResourceUseCases(CommunityAccess):
 
     async def list_reviews(
         self, caller: Principal, item_id: str, page_size: int, page_token: str
-    ) -> ReviewPage:
+    ) -> Page[Review]:
         size = clamp_page_size(page_size, default=20, maximum=100)
         item = await self._resource(item_id)
         await self._readable(caller, item.community_id)
@@ -104,7 +99,7 @@ class ResourceUseCases(CommunityAccess):
 
     async def list_outdated(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> ResourcePage:
+    ) -> Page[Resource]:
         require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         _, membership = await self._member_of(caller, community_id)

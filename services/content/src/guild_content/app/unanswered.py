@@ -28,11 +28,9 @@ from guild_content.app.search import (
     ranked_entries,
     wanted_by,
 )
-from guild_content.domain.model import (
-    Question,
-    ensure_champion,
-    is_question_kind,
-)
+from guild_content.domain.community import ensure_champion
+from guild_content.domain.posts import is_question_kind
+from guild_content.domain.questions import Question
 from guild_content.domain.search import relevance, terms
 
 # Similar-question hints of the unanswered queue (up to SIMILAR_HINTS answered questions per question).

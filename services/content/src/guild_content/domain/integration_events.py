@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from guild_common.events.meta import EventMeta
-from guild_content.domain.model import Role
+from guild_content.domain.community import Role
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guild.events.v1 import community_events_pb2 as events
 from guild_common.events.inbound import Decoder, Decoders
 from guild_common.events.meta import EventMeta
+from guild_content.domain.community import Role
 from guild_content.domain.integration_events import (
     CommunityCreated,
     CommunityUpdated,
@@ -19,7 +20,6 @@ from guild_content.domain.integration_events import (
     PersonFollowChanged,
     RoleChanged,
 )
-from guild_content.domain.model import Role
 
 
 def _as_of(time: Timestamp, meta: EventMeta) -> datetime:
