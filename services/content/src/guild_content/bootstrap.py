@@ -18,15 +18,16 @@ from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_content.adapters.curation_repository import MongoCurationRepository
+from guild_content.adapters.community_client import ReadThroughDirectory
+from guild_content.adapters.curation_store import MongoCurationRepository
 from guild_content.adapters.embedder import WordLlamaEmbedder
-from guild_content.adapters.feed_repository import MongoFeedRepository
+from guild_content.adapters.feed_store import MongoFeedRepository
 from guild_content.adapters.meaning_backfill import MeaningBackfill
-from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
-from guild_content.adapters.moderation_repository import MongoModerationRepository
-from guild_content.adapters.mongo_repository import MongoQuestionRepository
-from guild_content.adapters.resource_repository import MongoResourceRepository
-from guild_content.adapters.search_index import SearchIndex, SearchIndexer
+from guild_content.adapters.membership_store import MembershipReadModel
+from guild_content.adapters.moderation_store import MongoModerationRepository
+from guild_content.adapters.question_store import MongoQuestionRepository
+from guild_content.adapters.resource_store import MongoResourceRepository
+from guild_content.adapters.search_store import SearchIndex, SearchIndexer
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feed_handlers import FeedHandlers
 from guild_content.app.feeds import FeedUseCases

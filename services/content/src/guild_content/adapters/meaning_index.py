@@ -2,7 +2,7 @@
 
 A question asked stores its vector (``vec``, ``DIM`` signed bytes), its bucket keys (``sim_keys``) and
 the earlier questions found meaning the same when it was asked (``similar``: ``{id, s}`` documents,
-best first) on the post itself. Its search document (``adapters.search_index``) carries the vector and
+best first) on the post itself. Its search document (``adapters.search_store``) carries the vector and
 the keys, the keys empty while the post is deleted or hidden, so such a post is never a candidate.
 
 A lookup reads, per bucket key, the newest ``limit`` search documents of the community having that key,

@@ -36,7 +36,7 @@ from guild_content.domain.search import relevance, terms
 # Similar-question hints of the unanswered queue (up to SIMILAR_HINTS answered questions per question).
 # They are computed when a question is asked: per term of its title, the answered questions among the
 # HINT_CANDIDATES_PER_TERM newest posts having it, ranked as search ranks. They are stored on the question
-# with the community's hint epoch (see ``adapters.search_index``), which moves with a logged change each
+# with the community's hint epoch (see ``adapters.search_store``), which moves with a logged change each
 # time a question becomes or stops being a possible hint, or a possible hint is edited, deleted, hidden or
 # restored. A page of the queue is one indexed read of the questions with their stored hints and one
 # batched read of the hint posts; hints stored at an older epoch are brought up to date on that read:

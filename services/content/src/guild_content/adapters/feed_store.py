@@ -24,9 +24,10 @@ from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_field
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_content.adapters.events import member_envelope
-from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
-from guild_content.adapters.resource_repository import RESOURCES, _resource
+from guild_content.adapters.outbound_events import member_envelope
+from guild_content.adapters.question_documents import question_from
+from guild_content.adapters.question_store import QUESTIONS, VISIBLE
+from guild_content.adapters.resource_store import RESOURCES, resource_from
 from guild_content.app.ports import FeedEntry, FeedQuery, TagFollowResult
 from guild_content.domain.feeds import TagFollowed, TagUnfollowed
 
@@ -86,11 +87,11 @@ class MongoFeedRepository:
             key = doc[query.sort] if query.sort != "score" else int(doc.get("score", 0))
             if query.source == "posts":
                 entries.append(
-                    FeedEntry(_question(doc), None, key, doc["_id"], doc["community_id"], activity)
+                    FeedEntry(question_from(doc), None, key, doc["_id"], doc["community_id"], activity)
                 )
             else:
                 entries.append(
-                    FeedEntry(None, _resource(doc), key, doc["_id"], doc["community_id"], activity)
+                    FeedEntry(None, resource_from(doc), key, doc["_id"], doc["community_id"], activity)
                 )
         return entries
 

@@ -1,4 +1,8 @@
-"""Questions and answers in MongoDB; each write carries its events in the same document."""
+"""Questions and answers in MongoDB; each write carries its events in the same document.
+
+Over 400 lines: one class implements the posts' port (``app.ports.QuestionRepository``), whose writes
+share the post's version guard, outbox and search mark; the documents' mapping is apart
+(``adapters.question_documents``)."""
 
 from __future__ import annotations
 
@@ -19,13 +23,25 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page, decode_token, encode_token
-from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
-from guild_content.adapters.search_index import (
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.adapters.question_documents import (
+    HINTS,
+    HINTS_EPOCH,
+    answer_document,
+    answer_from,
+    comment_document,
+    comment_from,
+    question_document,
+    question_from,
+    revision_from,
+    search_fields,
+    stored_hints,
+)
+from guild_content.adapters.search_store import (
     POST_SEARCH,
     SEARCH_PENDING,
-    SEARCH_SEQ,
     SearchIndex,
     search_mark,
 )
@@ -49,7 +65,6 @@ from guild_content.domain.posts import (
     VoteChanged,
 )
 from guild_content.domain.questions import Answer, Comment, Post, Question
-from guild_content.domain.search import IndexedText
 
 QUESTIONS = "questions"
 ANSWERS = "answers"
@@ -89,143 +104,6 @@ COLLECTION_OF = {
 QUESTIONS_ONLY = {"kind": {"$nin": list(TOPIC_KINDS)}}
 
 
-def _edit_fields(doc: Document) -> Document:
-    return {
-        "version": doc.get("version", 1),
-        "update_time": doc.get("update_time"),
-        "edit_count": doc.get("edit_count", 0),
-        "deleted": doc.get("deleted", False),
-        "hidden": doc.get("hidden", False),
-        "locked": doc.get("locked", False),
-    }
-
-
-def _comment_doc(c: Comment) -> Document:
-    return {
-        "_id": c.id,
-        "post_id": c.post_id,
-        "post_kind": c.post_kind,
-        "question_id": c.question_id,
-        "community_id": c.community_id,
-        "author_id": c.author_id,
-        "body": c.body,
-        "create_time": c.create_time,
-        "version": c.version,
-    }
-
-
-def _comment(doc: Document) -> Comment:
-    return Comment(
-        id=doc["_id"],
-        post_id=doc["post_id"],
-        post_kind=doc["post_kind"],
-        question_id=doc["question_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        body=doc["body"],
-        create_time=doc["create_time"],
-        **_edit_fields(doc),
-    )
-
-
-def _revision(doc: Document) -> Revision:
-    return Revision(
-        post_id=doc["post_id"],
-        number=doc["number"],
-        editor_id=doc["editor_id"],
-        edit_time=doc["edit_time"],
-        text=Text(doc.get("title", ""), doc.get("body", ""), list(doc.get("tags", []))),
-    )
-
-
-def _search_fields(title: str, body: str, tags: list[str]) -> Document:
-    indexed = IndexedText.of(title, body, tags)
-    return {"terms": indexed.terms, "title_terms": indexed.title_terms}
-
-
-def _question_doc(q: Question) -> Document:
-    return {
-        **_search_fields(q.title, q.body, q.tags),
-        "_id": q.id,
-        "kind": q.kind,
-        "community_id": q.community_id,
-        "author_id": q.author_id,
-        "title": q.title,
-        "body": q.body,
-        "tags": q.tags,
-        "create_time": q.create_time,
-        # Last answer or comment (the post itself at first): what the recent-activity feed sorts by.
-        "activity_time": q.create_time,
-        "answer_count": q.answer_count,
-        "accepted_answer_id": q.accepted_answer_id,
-        "score": q.score,
-        "version": q.version,
-        SEARCH_SEQ: 1,
-    }
-
-
-def question_document(question: Question) -> Document:
-    """The stored form of a new question, for bulk loads (the benchmarks seed with it); its search
-    document is :func:`guild_content.adapters.search_index.search_document` of it."""
-    return _question_doc(question)
-
-
-# A question's similar-question hints: the ids, and the hint epoch they were computed at (-1: edited since).
-HINTS = "hints"
-HINTS_EPOCH = "hints_epoch"
-
-
-def _stored_hints(doc: Document) -> StoredHints | None:
-    epoch = doc.get(HINTS_EPOCH)
-    if not isinstance(epoch, int):
-        return None
-    return StoredHints([str(i) for i in doc.get(HINTS) or []], epoch)
-
-
-def _question(doc: Document) -> Question:
-    return Question(
-        id=doc["_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        title=doc["title"],
-        body=doc.get("body", ""),
-        tags=list(doc.get("tags", [])),
-        create_time=doc["create_time"],
-        answer_count=doc.get("answer_count", 0),
-        accepted_answer_id=doc.get("accepted_answer_id", ""),
-        score=doc.get("score", 0),
-        kind=doc.get("kind", "question"),
-        duplicate_of=doc.get("duplicate_of", ""),
-        **_edit_fields(doc),
-    )
-
-
-def _answer_doc(a: Answer) -> Document:
-    return {
-        "_id": a.id,
-        "question_id": a.question_id,
-        "community_id": a.community_id,
-        "author_id": a.author_id,
-        "body": a.body,
-        "create_time": a.create_time,
-        "score": a.score,
-        "version": a.version,
-    }
-
-
-def _answer(doc: Document) -> Answer:
-    return Answer(
-        id=doc["_id"],
-        question_id=doc["question_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        body=doc["body"],
-        create_time=doc["create_time"],
-        score=doc.get("score", 0),
-        **_edit_fields(doc),
-    )
-
-
 class MongoQuestionRepository:
     def __init__(self, db: AsyncDatabase[Document], on_events: OutboxWake) -> None:
         self._questions = db[QUESTIONS]
@@ -246,7 +124,7 @@ class MongoQuestionRepository:
         meaning: Meaning | None = None,
     ) -> Question:
         envelopes = to_envelopes(question.events, community)
-        doc = {**_question_doc(question), SEARCH_PENDING: True}
+        doc = {**question_document(question), SEARCH_PENDING: True}
         if hints is not None:
             doc |= {HINTS: hints.ids, HINTS_EPOCH: hints.epoch}
         if meaning is not None:
@@ -264,12 +142,12 @@ class MongoQuestionRepository:
 
     async def get_question(self, question_id: str) -> Question | None:
         doc = await self._questions.find_one({"_id": question_id}, _NO_OUTBOX)
-        return _question(doc) if doc else None
+        return question_from(doc) if doc else None
 
     async def add_answer(self, answer: Answer, community: CommunityView) -> Answer:
         envelopes = to_envelopes(answer.events, community)
         try:
-            await self._answers.insert_one({**_answer_doc(answer), **outbox_fields(envelopes)})
+            await self._answers.insert_one({**answer_document(answer), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             stored = await self.get_answer(answer.id)
             assert stored is not None
@@ -289,7 +167,7 @@ class MongoQuestionRepository:
 
     async def get_answer(self, answer_id: str) -> Answer | None:
         doc = await self._answers.find_one({"_id": answer_id}, _NO_OUTBOX)
-        return _answer(doc) if doc else None
+        return answer_from(doc) if doc else None
 
     async def save_acceptance(self, question: Question, community: CommunityView) -> bool:
         update = merge_updates(
@@ -310,7 +188,7 @@ class MongoQuestionRepository:
             .sort([("create_time", 1), ("_id", 1)])
             .limit(limit)
         )
-        return [_answer(d) for d in await cursor.to_list()]
+        return [answer_from(d) for d in await cursor.to_list()]
 
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> Page[Question]:
         docs, next_token = await keyset_page(
@@ -322,7 +200,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return Page([_question(d) for d in docs], next_token)
+        return Page([question_from(d) for d in docs], next_token)
 
     async def list_posts(
         self, community_id: str, kind: str, page_size: int, page_token: str
@@ -342,7 +220,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return Page([_question(d) for d in docs], next_token)
+        return Page([question_from(d) for d in docs], next_token)
 
     async def apply_vote(
         self,
@@ -390,7 +268,7 @@ class MongoQuestionRepository:
     async def add_comment(self, comment: Comment, community: CommunityView) -> Comment:
         envelopes = to_envelopes(comment.events, community)
         try:
-            await self._comments.insert_one({**_comment_doc(comment), **outbox_fields(envelopes)})
+            await self._comments.insert_one({**comment_document(comment), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             stored = await self.get_post(comment.id)
             assert isinstance(stored, Comment)
@@ -409,7 +287,7 @@ class MongoQuestionRepository:
         if (answer := await self.get_answer(post_id)) is not None:
             return answer
         doc = await self._comments.find_one({"_id": post_id}, _NO_OUTBOX)
-        return _comment(doc) if doc else None
+        return comment_from(doc) if doc else None
 
     async def list_comments(self, post_id: str, page_size: int, page_token: str) -> Page[Comment]:
         docs, next_token = await keyset_page(
@@ -421,7 +299,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return Page([_comment(d) for d in docs], next_token)
+        return Page([comment_from(d) for d in docs], next_token)
 
     async def save_edit(
         self,
@@ -447,7 +325,7 @@ class MongoQuestionRepository:
             fields |= {
                 "title": text.title,
                 "tags": text.tags,
-                **_search_fields(text.title, text.body, text.tags),
+                **search_fields(text.title, text.body, text.tags),
                 HINTS_EPOCH: -1,  # its own hints are of its previous title
                 **(vector_fields(meaning) if meaning is not None else {}),
             }
@@ -494,7 +372,7 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return Page([_revision(d) for d in docs], next_token)
+        return Page([revision_from(d) for d in docs], next_token)
 
     async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
         """Soft-delete a post with its events; False if it was deleted already. Answers leave the count."""
@@ -579,7 +457,9 @@ class MongoQuestionRepository:
             return {}
         cursor = self._questions.find({"_id": {"$in": list(dict.fromkeys(post_ids))}, **VISIBLE}, _NO_OUTBOX)
         return {
-            d["_id"]: IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
+            d["_id"]: IndexedQuestion(
+                question_from(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+            )
             async for d in cursor
         }
 
@@ -604,7 +484,7 @@ class MongoQuestionRepository:
             projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0, "vec": 0, "sim_keys": 0},
         )
         return Page(
-            [WaitingQuestion(_question(d), _stored_hints(d), stored_similar(d)) for d in docs], next_token
+            [WaitingQuestion(question_from(d), stored_hints(d), stored_similar(d)) for d in docs], next_token
         )
 
     async def store_hints(

@@ -1,4 +1,7 @@
-"""Domain events of the content service as CloudEvents envelopes with protobuf payloads."""
+"""Domain events of the content service as CloudEvents envelopes with protobuf payloads.
+
+Over 400 lines: one ``match`` of every event content publishes (each a few lines of mapping), kept
+whole so the published contract reads in one place."""
 
 from __future__ import annotations
 

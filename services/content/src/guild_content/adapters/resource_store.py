@@ -25,8 +25,8 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.app.ports import IndexedResource
 from guild_content.domain.community import CommunityView
 from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, RatingSummary, Resource, Review
@@ -102,7 +102,7 @@ def _summary(distribution: list[int]) -> RatingSummary:
     return RatingSummary.of({stars: counts[stars - 1] for stars in range(1, 6)})
 
 
-def _resource(doc: Document) -> Resource:
+def resource_from(doc: Document) -> Resource:
     rating = doc.get("rating") or {}
     d = list(rating.get("distribution", [0, 0, 0, 0, 0]))
     return Resource(
@@ -143,7 +143,7 @@ class MongoResourceRepository:
                 {"community_id": resource.community_id, "url": resource.url}, _NO_OUTBOX
             )
             assert doc is not None
-            return _resource(doc), True
+            return resource_from(doc), True
         resource.events.clear()
         self._on_events(RESOURCES, resource.id)
         return resource, False
@@ -161,7 +161,7 @@ class MongoResourceRepository:
             doc = await self._resources.find_one({"_id": stub["_id"]}, _NO_OUTBOX)
             if doc is None:
                 continue
-            resource = _resource(doc)
+            resource = resource_from(doc)
             fields = {"score": resource.rating.score, **_search_fields(resource)}
             # Guarded by the ratings it was computed from; one rated meanwhile is done at the next start.
             distribution = (doc.get("rating") or {}).get("distribution")
@@ -174,7 +174,7 @@ class MongoResourceRepository:
 
     async def get_resource(self, resource_id: str) -> Resource | None:
         doc = await self._resources.find_one({"_id": resource_id}, _NO_OUTBOX)
-        return _resource(doc) if doc else None
+        return resource_from(doc) if doc else None
 
     async def list_resources(
         self, community_id: str, top_rated: bool, page_size: int, page_token: str
@@ -188,7 +188,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return Page([_resource(d) for d in docs], next_token)
+        return Page([resource_from(d) for d in docs], next_token)
 
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
@@ -272,7 +272,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return Page([_resource(d) for d in docs], next_token)
+        return Page([resource_from(d) for d in docs], next_token)
 
     async def search_candidates(
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
@@ -296,6 +296,6 @@ class MongoResourceRepository:
             for d in docs:
                 if d["_id"] not in found:
                     found[d["_id"]] = IndexedResource(
-                        _resource(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+                        resource_from(d), list(d.get("terms", [])), list(d.get("title_terms", []))
                     )
         return list(found.values())
