@@ -8,19 +8,9 @@ from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import (
-    Aborted,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-    Validator,
-)
+from guild_common.errors import Aborted, NotFound, PermissionDenied, Unavailable, Validator
 from guild_common.ids import id_for_request, new_id
-from guild_content.app.ports import (
-    FeaturedItems,
-    MembershipDirectory,
-    QuestionRepository,
-)
+from guild_content.app.ports import FeaturedItems, MembershipDirectory, QuestionRepository
 from guild_content.app.visibility import readable_community
 from guild_content.domain.community import CommunityView, MembershipView, ensure_moderator
 from guild_content.domain.posts import POST_KINDS, MentionMade, mentioned

@@ -7,9 +7,7 @@ from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import (
-    AlreadyExists,
-)
+from guild_common.errors import AlreadyExists
 from guild_common.ids import new_id
 from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import PostAccess, require

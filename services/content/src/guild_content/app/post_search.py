@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from guild_common.auth import Principal
-from guild_common.errors import (
-    FieldViolation,
-    InvalidArgument,
-    Validator,
-)
+from guild_common.errors import FieldViolation, InvalidArgument, Validator
 from guild_common.pagination import Page, clamp_page_size
 from guild_common.tags import normalise_tags
 from guild_content.app.access import PostAccess, require
@@ -21,13 +17,7 @@ from guild_content.app.ports import (
     ResourceRepository,
     SearchHit,
 )
-from guild_content.app.search import (
-    Ranked,
-    after_token,
-    next_token,
-    read_candidates,
-    wanted_by,
-)
+from guild_content.app.search import Ranked, after_token, next_token, read_candidates, wanted_by
 from guild_content.domain.posts import POST_KINDS
 from guild_content.domain.search import QUERY_TERMS_MAX, TERM_CANDIDATES_MAX, relevance, terms
 

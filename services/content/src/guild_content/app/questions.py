@@ -8,24 +8,12 @@ from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import (
-    Aborted,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    Validator,
-)
+from guild_common.errors import Aborted, FieldViolation, InvalidArgument, NotFound, Validator
 from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import ACCEPT_ATTEMPTS, PostAccess, id_for, require
 from guild_content.app.concurrently import both, with_check
 from guild_content.app.meaning import meaning_hits, meaning_of, vector_of
-from guild_content.app.ports import (
-    Asked,
-    Embedder,
-    FeaturedItems,
-    MembershipDirectory,
-    QuestionRepository,
-)
+from guild_content.app.ports import Asked, Embedder, FeaturedItems, MembershipDirectory, QuestionRepository
 from guild_content.app.unanswered import SIMILAR_HINTS, hints_of, possible_hint, ranked_hits
 from guild_content.domain.community import MODERATING_ROLES
 from guild_content.domain.posts import (

@@ -7,15 +7,10 @@ from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import (
-    NotFound,
-)
+from guild_common.errors import NotFound
 from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.access import CommunityAccess, id_for, require
-from guild_content.app.ports import (
-    MembershipDirectory,
-    ResourceRepository,
-)
+from guild_content.app.ports import MembershipDirectory, ResourceRepository
 from guild_content.domain.community import ensure_curator
 from guild_content.domain.resources import RatingSummary, Resource, Review
 

@@ -8,9 +8,7 @@ from datetime import datetime, timedelta
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import (
-    Validator,
-)
+from guild_common.errors import Validator
 from guild_common.pagination import clamp_page_size
 from guild_content.app.access import PostAccess, require
 from guild_content.app.concurrently import both, with_check
@@ -24,10 +22,7 @@ from guild_content.app.ports import (
     WaitingItem,
     WaitingQuestion,
 )
-from guild_content.app.search import (
-    ranked_entries,
-    wanted_by,
-)
+from guild_content.app.search import ranked_entries, wanted_by
 from guild_content.domain.community import ensure_champion
 from guild_content.domain.posts import is_question_kind
 from guild_content.domain.questions import Question

@@ -10,14 +10,7 @@ from typing import TYPE_CHECKING
 from guild_common.errors import FailedPrecondition, PermissionDenied, Validator
 from guild_common.tags import normalise_tags
 from guild_content.domain.community import ANNOUNCING_ROLES, MODERATING_ROLES, MembershipView, Role
-from guild_content.domain.posts import (
-    COMMENT_MAX,
-    POST_KINDS,
-    PostRef,
-    Text,
-    check_body,
-    check_question_text,
-)
+from guild_content.domain.posts import COMMENT_MAX, POST_KINDS, PostRef, Text, check_body, check_question_text
 
 if TYPE_CHECKING:
     from guild_content.domain.events import DomainEvent

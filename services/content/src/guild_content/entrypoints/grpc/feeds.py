@@ -7,10 +7,7 @@ import grpc
 from guild.content.v1 import content_service_pb2 as api
 from guild_common.auth import current_principal
 from guild_content.app.feeds import FeedUseCases
-from guild_content.entrypoints.grpc.content_service_mapping import (
-    FEED_ORDER,
-    feed_item_to_pb,
-)
+from guild_content.entrypoints.grpc.content_service_mapping import FEED_ORDER, feed_item_to_pb
 
 
 class FeedsServicer:

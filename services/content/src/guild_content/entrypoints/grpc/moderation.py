@@ -8,10 +8,7 @@ from guild.content.v1 import content_service_pb2 as api
 from guild_common.auth import current_principal
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.app.moderation import ModerationUseCases
-from guild_content.entrypoints.grpc.content_service_mapping import (
-    ACTION,
-    FLAG_REASON,
-)
+from guild_content.entrypoints.grpc.content_service_mapping import ACTION, FLAG_REASON
 
 
 class ModerationServicer:

@@ -9,10 +9,7 @@ from guild.content.v1 import resource_pb2 as resource_pb
 from guild_common.auth import current_principal
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.app.resources import ResourceUseCases
-from guild_content.entrypoints.grpc.content_service_mapping import (
-    rating_to_pb,
-    resource_to_pb,
-)
+from guild_content.entrypoints.grpc.content_service_mapping import rating_to_pb, resource_to_pb
 
 
 class ResourcesServicer:
