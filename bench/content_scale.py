@@ -48,10 +48,11 @@ from guild_common.mongo import Document
 from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
-from guild_content.adapters.mongo_repository import QUESTIONS, question_document
-from guild_content.adapters.search_index import POST_SEARCH, search_document
+from guild_content.adapters.question_documents import question_document
+from guild_content.adapters.question_store import QUESTIONS
+from guild_content.adapters.search_store import POST_SEARCH, search_document
 from guild_content.config import ContentSettings
-from guild_content.domain.model import Question
+from guild_content.domain.questions import Question
 from guild_testing.bench import ECHO, CpuMeter, bare_echo_server, median_p99_us, on_fresh_servers, progress
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service

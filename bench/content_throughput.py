@@ -49,7 +49,7 @@ from guild.content.v1 import question_pb2 as pb
 from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
-from guild_content.adapters.mongo_repository import OUTBOX_COLLECTIONS, VOTES
+from guild_content.adapters.question_store import OUTBOX_COLLECTIONS, VOTES
 from guild_content.config import ContentSettings
 from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import auth

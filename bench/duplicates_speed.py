@@ -44,7 +44,7 @@ from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
 from guild_content.adapters.embedder import WordLlamaEmbedder
 from guild_content.adapters.meaning_index import SIM_KEYS, VEC, MeaningIndex
-from guild_content.adapters.search_index import POST_SEARCH
+from guild_content.adapters.search_store import POST_SEARCH
 from guild_content.config import ContentSettings
 from guild_content.domain import similarity
 from guild_testing.bench import median_p99_us, on_fresh_servers, progress

@@ -49,9 +49,9 @@ from guild_community.adapters.people_store import SCHEMA as PEOPLE_SCHEMA
 from guild_community.adapters.surveys_store import SCHEMA as SURVEY_SCHEMA
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
-from guild_content.adapters.curation_repository import OUTBOX_COLLECTIONS as CURATION_OUTBOX
-from guild_content.adapters.feed_repository import OUTBOX_COLLECTIONS as FEED_OUTBOX
-from guild_content.adapters.mongo_repository import OUTBOX_COLLECTIONS as CONTENT_OUTBOX
+from guild_content.adapters.curation_store import OUTBOX_COLLECTIONS as CURATION_OUTBOX
+from guild_content.adapters.feed_store import OUTBOX_COLLECTIONS as FEED_OUTBOX
+from guild_content.adapters.question_store import OUTBOX_COLLECTIONS as CONTENT_OUTBOX
 from guild_content.config import ContentSettings
 from guild_notify import bootstrap as notify_bootstrap
 from guild_notify.config import NotifySettings

@@ -7,17 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from guild_common.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from guild_content.domain.model import (
-    Flag,
-    MembershipView,
-    PostRef,
-    RatingSummary,
-    Role,
-    Text,
-    check_moderation,
-    edited_text,
-    mentioned,
-)
+from guild_content.domain.community import MembershipView, Role
+from guild_content.domain.moderation import Flag, check_moderation
+from guild_content.domain.posts import PostRef, Text, edited_text, mentioned
+from guild_content.domain.resources import RatingSummary
 
 NOW = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 POST = PostRef("answer", "a1", "q1", "c1", "bob")

@@ -14,9 +14,9 @@ from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import content_events_pb2 as events
 from guild_content.adapters.embedder import WordLlamaEmbedder
 from guild_content.adapters.meaning_backfill import MeaningBackfill
-from guild_content.adapters.mongo_repository import question_document
-from guild_content.adapters.search_index import search_document
-from guild_content.domain.model import Question
+from guild_content.adapters.question_documents import question_document
+from guild_content.adapters.search_store import search_document
+from guild_content.domain.questions import Question
 from guild_content.domain.similarity import DIM, TABLES, THRESHOLD
 from guild_testing.fixtures import auth
 

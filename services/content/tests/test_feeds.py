@@ -14,7 +14,7 @@ from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import feed_pb2, question_pb2
 from guild.events.v1 import community_events_pb2 as community_events
-from guild_content.adapters.feed_repository import MongoFeedRepository
+from guild_content.adapters.feed_store import MongoFeedRepository
 from guild_testing.fixtures import auth
 
 if TYPE_CHECKING:

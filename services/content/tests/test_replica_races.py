@@ -18,24 +18,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
-from guild_content.adapters.curation_repository import MongoCurationRepository
-from guild_content.adapters.feed_repository import MongoFeedRepository
-from guild_content.adapters.membership_directory import MembershipReadModel
-from guild_content.adapters.moderation_repository import MongoModerationRepository
-from guild_content.adapters.mongo_repository import MongoQuestionRepository
-from guild_content.adapters.resource_repository import MongoResourceRepository
+from guild_content.adapters.curation_store import MongoCurationRepository
+from guild_content.adapters.feed_store import MongoFeedRepository
+from guild_content.adapters.membership_store import MembershipReadModel
+from guild_content.adapters.moderation_store import MongoModerationRepository
+from guild_content.adapters.question_store import MongoQuestionRepository
+from guild_content.adapters.resource_store import MongoResourceRepository
+from guild_content.domain.community import CommunityView, Role
 from guild_content.domain.curation import Collection, CollectionItem
-from guild_content.domain.model import (
-    CommunityView,
-    Flag,
-    PostEdited,
-    Question,
-    RatingSummary,
-    Resource,
-    Revision,
-    Role,
-    Text,
-)
+from guild_content.domain.moderation import Flag
+from guild_content.domain.posts import PostEdited, Revision, Text
+from guild_content.domain.questions import Question
+from guild_content.domain.resources import RatingSummary, Resource
 from guild_testing.fixtures import Infra
 
 Database = AsyncDatabase[Document]

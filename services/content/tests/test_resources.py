@@ -12,7 +12,7 @@ from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import resource_pb2
 from guild.events.v1 import content_events_pb2 as events
-from guild_content.domain.model import normalise_url
+from guild_content.domain.resources import normalise_url
 from guild_testing.fixtures import auth
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import community_events_pb2 as community_events
-from guild_content.adapters.resource_repository import MongoResourceRepository
-from guild_content.adapters.search_index import SearchIndex
+from guild_content.adapters.resource_store import MongoResourceRepository
+from guild_content.adapters.search_store import SearchIndex
 from guild_content.domain.search import IndexedText, relevance, terms
 from guild_testing.fixtures import auth
 

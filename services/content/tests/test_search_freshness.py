@@ -14,7 +14,7 @@ from guild.content.v1 import content_service_pb2 as api
 from guild.content.v1 import question_pb2 as pb
 from guild.events.v1 import community_events_pb2 as community_events
 from guild_common.mongo import Document
-from guild_content.adapters.search_index import POST_SEARCH, SearchIndex, SearchIndexer
+from guild_content.adapters.search_store import POST_SEARCH, SearchIndex, SearchIndexer
 from guild_testing.fixtures import auth
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 from guild_common.errors import FailedPrecondition, InvalidArgument
 from guild_content.domain import similarity
 from guild_content.domain.duplicates import check_ids, ensure_markable
-from guild_content.domain.model import Question
+from guild_content.domain.questions import Question
 from guild_content.domain.similarity import BITS, DIM, TABLES, Neighbour
 
 

@@ -6,69 +6,49 @@ from datetime import timedelta
 
 import grpc
 
+import guild_content.adapters
 from guild.content.v1 import content_service_pb2, content_service_pb2_grpc
 from guild_common.events.consumer import consumer_indexes
+from guild_common.events.inbound import bind, combine
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
-from guild_common.mongo import ensure_indexes
+from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_content.adapters import (
-    curation_repository,
-    feed_repository,
-    membership_directory,
-    moderation_repository,
-    mongo_repository,
-    resource_repository,
-    search_index,
-)
-from guild_content.adapters.curation_repository import MongoCurationRepository
+from guild_content.adapters.community_client import ReadThroughDirectory
+from guild_content.adapters.curation_store import MongoCurationRepository
 from guild_content.adapters.embedder import WordLlamaEmbedder
-from guild_content.adapters.feed_repository import MongoFeedRepository
+from guild_content.adapters.feed_store import MongoFeedRepository
 from guild_content.adapters.meaning_backfill import MeaningBackfill
-from guild_content.adapters.membership_directory import MembershipReadModel, ReadThroughDirectory
-from guild_content.adapters.moderation_repository import MongoModerationRepository
-from guild_content.adapters.mongo_repository import MongoQuestionRepository
-from guild_content.adapters.resource_repository import MongoResourceRepository
-from guild_content.adapters.search_index import SearchIndex, SearchIndexer
+from guild_content.adapters.membership_store import MembershipReadModel
+from guild_content.adapters.moderation_store import MongoModerationRepository
+from guild_content.adapters.question_store import MongoQuestionRepository
+from guild_content.adapters.resource_store import MongoResourceRepository
+from guild_content.adapters.search_store import SearchIndex, SearchIndexer
 from guild_content.app.curation import CurationUseCases
-from guild_content.app.event_handlers import CommunityEventHandlers
+from guild_content.app.feed_handlers import FeedHandlers
 from guild_content.app.feeds import FeedUseCases
-from guild_content.app.use_cases import ContentUseCases
+from guild_content.app.membership_handlers import MembershipHandlers
+from guild_content.app.moderation import ModerationUseCases
+from guild_content.app.post_search import SearchUseCases
+from guild_content.app.questions import QuestionUseCases
+from guild_content.app.resources import ResourceUseCases
+from guild_content.app.unanswered import UnansweredQueue
 from guild_content.config import ContentSettings
-from guild_content.entrypoints.grpc_api import ContentServicer
+from guild_content.entrypoints.event_decoders import DECODERS
+from guild_content.entrypoints.grpc.content_service import ContentServicer
 
 SERVICE_NAME = content_service_pb2.DESCRIPTOR.services_by_name["ContentService"].full_name
 
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, ContentSettings)
-    await ensure_indexes(
-        infra.db,
-        [
-            *mongo_repository.INDEXES,
-            *search_index.INDEXES,
-            *moderation_repository.INDEXES,
-            *resource_repository.INDEXES,
-            *curation_repository.INDEXES,
-            *feed_repository.INDEXES,
-            *membership_directory.INDEXES,
-            *consumer_indexes(),
-        ],
-    )
-    relay = await outbox_relay(
-        infra,
-        settings,
-        [
-            *mongo_repository.OUTBOX_COLLECTIONS,
-            resource_repository.RESOURCES,
-            *curation_repository.OUTBOX_COLLECTIONS,
-            *feed_repository.OUTBOX_COLLECTIONS,
-        ],
-    )
+    schema = collect_schema(guild_content.adapters, extra=[StoreSchema(indexes=consumer_indexes())])
+    await ensure_indexes(infra.db, schema.indexes)
+    relay = await outbox_relay(infra, settings, schema.outbox_collections)
     read_model = MembershipReadModel(infra.db)
     community_channel = service_channel(
         settings.community_addr,
@@ -84,16 +64,20 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     curation_store = MongoCurationRepository(infra.db, on_events=relay.wake)
     embedder = WordLlamaEmbedder() if settings.similar_by_meaning else None
     backfill = [MeaningBackfill(infra.db, embedder)] if embedder is not None else []
-    use_cases = ContentUseCases(
+    moderation_store = MongoModerationRepository(infra.db, on_events=relay.wake)
+    questions_uc = QuestionUseCases(questions, directory, features=curation_store, embedder=embedder)
+    search = SearchUseCases(questions, directory, resources)
+    unanswered = UnansweredQueue(
+        questions, directory, unanswered_after=timedelta(minutes=settings.unanswered_after_minutes)
+    )
+    moderation = ModerationUseCases(
         questions,
         directory,
-        MongoModerationRepository(infra.db, on_events=relay.wake),
-        resources,
+        moderation_store,
         flag_threshold=settings.flag_threshold,
-        unanswered_after=timedelta(minutes=settings.unanswered_after_minutes),
         features=curation_store,
-        embedder=embedder,
     )
+    resources_uc = ResourceUseCases(resources, directory)
     curation = CurationUseCases(curation_store, questions, resources, directory)
     feed_store = MongoFeedRepository(infra.db, on_events=relay.wake)
     await feed_store.backfill_activity_times()
@@ -102,12 +86,16 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         infra,
         settings,
         source_service="community",
-        handlers=CommunityEventHandlers(read_model, feed_store).handlers(),
+        handlers=bind(
+            DECODERS,
+            combine(MembershipHandlers(read_model).handlers(), FeedHandlers(feed_store).handlers()),
+        ),
     )
 
     def register(server: grpc.aio.Server) -> list[str]:
         content_service_pb2_grpc.add_ContentServiceServicer_to_server(
-            ContentServicer(use_cases, curation, feeds), server
+            ContentServicer(questions_uc, search, unanswered, moderation, resources_uc, curation, feeds),
+            server,
         )
         return [SERVICE_NAME]
 

@@ -11,9 +11,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.mongo import Document
-from guild_content.adapters.events import to_envelopes
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.domain.community import CommunityView
 from guild_content.domain.duplicates import DuplicateMarked
-from guild_content.domain.model import CommunityView
 
 QUESTIONS = "questions"
 DUPLICATE_OF = "duplicate_of"

@@ -2,7 +2,7 @@
 
 A question asked stores its vector (``vec``, ``DIM`` signed bytes), its bucket keys (``sim_keys``) and
 the earlier questions found meaning the same when it was asked (``similar``: ``{id, s}`` documents,
-best first) on the post itself. Its search document (``adapters.search_index``) carries the vector and
+best first) on the post itself. Its search document (``adapters.search_store``) carries the vector and
 the keys, the keys empty while the post is deleted or hidden, so such a post is never a candidate.
 
 A lookup reads, per bucket key, the newest ``limit`` search documents of the community having that key,
@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from guild_common.mongo import Document
 from guild_content.app.ports import Meaning
-from guild_content.domain.model import TOPIC_KINDS
+from guild_content.domain.posts import TOPIC_KINDS
 from guild_content.domain.similarity import Neighbour
 
 VEC = "vec"

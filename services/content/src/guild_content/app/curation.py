@@ -9,16 +9,15 @@ from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
 from guild_common.ids import id_for_request, new_id
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_content.app.ports import (
-    CollectionPage,
     CurationRepository,
-    FeaturePage,
     MembershipDirectory,
     QuestionRepository,
     ResourceRepository,
 )
 from guild_content.app.visibility import readable_community
+from guild_content.domain.community import CURATING_ROLES, CommunityView, MembershipView, ensure_curator
 from guild_content.domain.curation import (
     FEATURE_KINDS,
     Collection,
@@ -27,14 +26,8 @@ from guild_content.domain.curation import (
     ItemFeatured,
 )
 from guild_content.domain.duplicates import CHAIN_MAX, ID_MAX, DuplicateMarked, check_ids, ensure_markable
-from guild_content.domain.model import (
-    CURATING_ROLES,
-    CommunityView,
-    MembershipView,
-    Question,
-    ensure_curator,
-    is_question_kind,
-)
+from guild_content.domain.posts import is_question_kind
+from guild_content.domain.questions import Question
 
 
 class CurationUseCases:
@@ -79,7 +72,7 @@ class CurationUseCases:
 
     async def list_collections(
         self, caller: Principal, community_id: str, drafts: bool, page_size: int, page_token: str
-    ) -> CollectionPage:
+    ) -> Page[Collection]:
         _require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         if drafts:
@@ -178,7 +171,7 @@ class CurationUseCases:
 
     async def list_featured(
         self, caller: Principal, community_id: str, page_size: int, page_token: str
-    ) -> FeaturePage:
+    ) -> Page[Feature]:
         _require(community_id=community_id)
         size = clamp_page_size(page_size, default=20, maximum=100)
         await self._readable(caller, community_id)

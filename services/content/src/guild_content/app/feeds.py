@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, Validator
-from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.pagination import Page, clamp_page_size, decode_token, encode_token
 from guild_common.tags import normalise_tags
 from guild_content.app.concurrently import checked
-from guild_content.app.ports import FeedEntry, FeedQuery, FeedRepository, FollowedTagPage, MembershipDirectory
+from guild_content.app.ports import FeedEntry, FeedQuery, FeedRepository, MembershipDirectory
 from guild_content.app.visibility import readable_community
-from guild_content.domain.model import TAG
+from guild_content.domain.posts import TAG
 
 FEED_ORDERS = ("newest", "activity", "top_week", "top_month")
 TOP_WINDOWS = {"top_week": timedelta(days=7), "top_month": timedelta(days=30)}
@@ -33,12 +32,6 @@ PERSONAL_COMMUNITIES_MAX = 50
 FOLLOWED_TAGS_MAX = 30
 # Followed people whose posts the personal feed shows (follows come from the community service's events).
 FOLLOWED_PEOPLE_MAX = 200
-
-
-@dataclass(frozen=True)
-class FeedPage:
-    entries: list[FeedEntry]
-    next_token: str
 
 
 class FeedUseCases:
@@ -55,7 +48,7 @@ class FeedUseCases:
 
     async def community_feed(
         self, caller: Principal, community_id: str, order: str, page_size: int, page_token: str
-    ) -> FeedPage:
+    ) -> Page[FeedEntry]:
         """Newest posts and resources, most recent activity, or the top of the week or month.
 
         The top ranks posts of every kind by their votes and resources by their ratings (a 4 or 5 star
@@ -86,7 +79,7 @@ class FeedUseCases:
             page = self._merged(sources, position, size)
         return await checked(readable_community(self._directory, caller, community_id), page)
 
-    async def personal_feed(self, caller: Principal, page_size: int, page_token: str) -> FeedPage:
+    async def personal_feed(self, caller: Principal, page_size: int, page_token: str) -> Page[FeedEntry]:
         """Newest posts and resources of the member's communities, and posts of followed tags and people.
 
         Posts reached through a tag or a person show only from communities open to the caller.
@@ -95,7 +88,7 @@ class FeedUseCases:
         position = decode_token(page_token)
         communities = tuple(sorted(await self._directory.communities_of(caller.subject)))
         communities = communities[:PERSONAL_COMMUNITIES_MAX]
-        tags = tuple((await self._feeds.followed_tags(caller.subject, FOLLOWED_TAGS_MAX, "")).tags)
+        tags = tuple((await self._feeds.followed_tags(caller.subject, FOLLOWED_TAGS_MAX, "")).items)
         sources: dict[str, FeedQuery] = {}
         if communities:
             sources["p"] = FeedQuery("posts", "create_time", communities)
@@ -125,7 +118,7 @@ class FeedUseCases:
         await self._feeds.unfollow_tag(caller.subject, normal, self._clock())
         return normal
 
-    async def followed_tags(self, caller: Principal, page_size: int, page_token: str) -> FollowedTagPage:
+    async def followed_tags(self, caller: Principal, page_size: int, page_token: str) -> Page[str]:
         size = clamp_page_size(page_size, default=FOLLOWED_TAGS_MAX, maximum=FOLLOWED_TAGS_MAX)
         return await self._feeds.followed_tags(caller.subject, size, page_token)
 
@@ -138,7 +131,7 @@ class FeedUseCases:
         extra: dict[str, Any] | None = None,
         visible_to: Principal | None = None,
         member_of: set[str] | None = None,
-    ) -> FeedPage:
+    ) -> Page[FeedEntry]:
         cursors: dict[str, Any] = position.get("c", {})
         names = [name for name in sources if cursors.get(name) != "end"]
         pages = await asyncio.gather(
@@ -167,14 +160,14 @@ class FeedUseCases:
             last[name] = entry
         more = any(consumed[name] < len(page) for name, page in zip(names, pages, strict=True))
         if not more:
-            return FeedPage(emitted, "")
+            return Page(emitted, "")
         next_cursors = dict(cursors)
         for name, page in zip(names, pages, strict=True):
             if name in last:
                 next_cursors[name] = _encode(last[name])
             elif not page:
                 next_cursors[name] = "end"
-        return FeedPage(emitted, encode_token({"c": next_cursors, **(extra or {})}))
+        return Page(emitted, encode_token({"c": next_cursors, **(extra or {})}))
 
     async def _visible(
         self, entry: FeedEntry, caller: Principal, member_of: set[str] | None, seen: dict[str, bool]

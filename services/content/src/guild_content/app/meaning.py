@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from guild_content.app.ports import Embedder, IndexedQuestion, Meaning, SearchHit
-from guild_content.domain.model import Question, is_question_kind
+from guild_content.domain.posts import is_question_kind
+from guild_content.domain.questions import Question
 from guild_content.domain.similarity import (
     CANDIDATES_PER_KEY,
     Neighbour,

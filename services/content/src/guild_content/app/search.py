@@ -26,7 +26,7 @@ from typing import Protocol
 
 from guild_common.pagination import decode_token, encode_token
 from guild_content.app.ports import SearchEntry
-from guild_content.domain.model import POST_KINDS, TOPIC_KINDS
+from guild_content.domain.posts import POST_KINDS, TOPIC_KINDS
 from guild_content.domain.search import TERM_CANDIDATES_MAX, TITLE_WEIGHT, relevance
 
 # The first part of each stream: this many times what the page needs (bounded by the window).

@@ -6,7 +6,7 @@ from __future__ import annotations
 from guild_common.auth import Principal
 from guild_common.errors import NotFound
 from guild_content.app.ports import MembershipDirectory
-from guild_content.domain.model import CommunityView
+from guild_content.domain.community import CommunityView
 
 
 async def readable_community(

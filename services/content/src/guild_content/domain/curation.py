@@ -8,7 +8,8 @@ from datetime import datetime
 from guild_common.errors import FailedPrecondition, NotFound, Validator
 from guild_common.text import NAME_POLICY, is_clean_name
 from guild_content.domain.duplicates import DuplicateMarked
-from guild_content.domain.model import TITLE_MAX, URL_MAX, normalise_url
+from guild_content.domain.posts import TITLE_MAX
+from guild_content.domain.resources import URL_MAX, normalise_url
 
 DESCRIPTION_MAX = 2_000
 NOTE_MAX = 500

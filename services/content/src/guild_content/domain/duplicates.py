@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from guild_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, Validator
-from guild_content.domain.model import Question
+from guild_content.domain.questions import Question
 
 # Longest chain followed to its root (pointers are one step when made; a root marked later adds one).
 CHAIN_MAX = 8

@@ -17,30 +17,28 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.ids import new_id
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
-from guild_content.adapters.events import to_envelopes
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.adapters.mongo_repository import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
-from guild_content.adapters.search_index import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark
-from guild_content.app.ports import LogPage, QueueItem, QueuePage
-from guild_content.domain.model import (
-    CommunityView,
-    DomainEvent,
-    Flag,
-    ModerationEntry,
-    PostFlagged,
-    PostHidden,
-    PostRef,
-)
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.adapters.question_store import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
+from guild_content.adapters.search_store import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark
+from guild_content.app.ports import QueueItem
+from guild_content.domain.community import CommunityView
+from guild_content.domain.events import DomainEvent
+from guild_content.domain.moderation import Flag, ModerationEntry, PostFlagged, PostHidden
+from guild_content.domain.posts import PostRef
 
 FLAGS = "flags"
 MODERATION_QUEUE = "moderation_queue"
 MODERATION_LOG = "moderation_log"
-INDEXES = [
-    IndexSpec(FLAGS, [("post_id", 1), ("reason", 1)]),
-    IndexSpec(MODERATION_QUEUE, [("community_id", 1), ("state", 1), ("queue_time", 1), ("_id", 1)]),
-    IndexSpec(MODERATION_LOG, [("community_id", 1), ("time", -1), ("_id", -1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(FLAGS, [("post_id", 1), ("reason", 1)]),
+        IndexSpec(MODERATION_QUEUE, [("community_id", 1), ("state", 1), ("queue_time", 1), ("_id", 1)]),
+        IndexSpec(MODERATION_LOG, [("community_id", 1), ("time", -1), ("_id", -1)]),
+    ]
+)
 EXCERPT_MAX = 200
 QUEUE_ATTEMPTS = 8
 FLAG_COUNT = "flag_count"
@@ -218,7 +216,7 @@ class MongoModerationRepository:
             }
         )
 
-    async def queue(self, community_id: str, page_size: int, page_token: str) -> QueuePage:
+    async def queue(self, community_id: str, page_size: int, page_token: str) -> Page[QueueItem]:
         docs, next_token = await keyset_page(
             self._queue,
             {"community_id": community_id, "state": "pending"},
@@ -227,9 +225,11 @@ class MongoModerationRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return QueuePage([_queue_item(d) for d in docs], next_token)
+        return Page([_queue_item(d) for d in docs], next_token)
 
-    async def moderation_log(self, community_id: str, page_size: int, page_token: str) -> LogPage:
+    async def moderation_log(
+        self, community_id: str, page_size: int, page_token: str
+    ) -> Page[ModerationEntry]:
         docs, next_token = await keyset_page(
             self._log,
             {"community_id": community_id},
@@ -238,4 +238,4 @@ class MongoModerationRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return LogPage([_entry(d) for d in docs], next_token)
+        return Page([_entry(d) for d in docs], next_token)

@@ -22,24 +22,29 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.events.envelope import Envelope
 from guild_common.events.outbox import OUTBOX, PENDING, OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
-from guild_content.adapters.events import member_envelope
-from guild_content.adapters.mongo_repository import QUESTIONS, VISIBLE, _question
-from guild_content.adapters.resource_repository import RESOURCES, _resource
-from guild_content.app.ports import FeedEntry, FeedQuery, FollowedTagPage, TagFollowResult
-from guild_content.domain.model import TagFollowed, TagUnfollowed
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
+from guild_content.adapters.outbound_events import member_envelope
+from guild_content.adapters.question_documents import question_from
+from guild_content.adapters.question_store import QUESTIONS, VISIBLE
+from guild_content.adapters.resource_store import RESOURCES, resource_from
+from guild_content.app.ports import FeedEntry, FeedQuery, TagFollowResult
+from guild_content.domain.feeds import TagFollowed, TagUnfollowed
 
 TAG_FOLLOWS = "tag_follows"
 TAG_UNFOLLOWS = "tag_unfollows"
 PERSON_FOLLOWS = "person_follows"
 TAG_FOLLOW_COUNTS = "tag_follow_counts"
 OUTBOX_COLLECTIONS = [TAG_FOLLOWS, TAG_UNFOLLOWS]
-INDEXES = [
-    IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-    IndexSpec(PERSON_FOLLOWS, [("follower_id", 1), ("active", 1)]),
-    IndexSpec(QUESTIONS, [("author_id", 1), ("create_time", -1), ("_id", -1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(TAG_FOLLOWS, [("member_id", 1), ("tag", 1), ("_id", 1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+        IndexSpec(PERSON_FOLLOWS, [("follower_id", 1), ("active", 1)]),
+        IndexSpec(QUESTIONS, [("author_id", 1), ("create_time", -1), ("_id", -1)]),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _FEED_FIELDS = {"outbox": 0, "terms": 0, "title_terms": 0}
 
 
@@ -82,11 +87,11 @@ class MongoFeedRepository:
             key = doc[query.sort] if query.sort != "score" else int(doc.get("score", 0))
             if query.source == "posts":
                 entries.append(
-                    FeedEntry(_question(doc), None, key, doc["_id"], doc["community_id"], activity)
+                    FeedEntry(question_from(doc), None, key, doc["_id"], doc["community_id"], activity)
                 )
             else:
                 entries.append(
-                    FeedEntry(None, _resource(doc), key, doc["_id"], doc["community_id"], activity)
+                    FeedEntry(None, resource_from(doc), key, doc["_id"], doc["community_id"], activity)
                 )
         return entries
 
@@ -182,7 +187,7 @@ class MongoFeedRepository:
         await self._tag_counts.update_one({"_id": member_id}, {"$inc": {"count": -1}})
         return True
 
-    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> FollowedTagPage:
+    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> Page[str]:
         docs, next_token = await keyset_page(
             self._tag_follows,
             {"member_id": member_id},
@@ -192,7 +197,7 @@ class MongoFeedRepository:
             page_token=page_token,
             projection={"tag": 1},
         )
-        return FollowedTagPage([d["tag"] for d in docs], next_token)
+        return Page([d["tag"] for d in docs], next_token)
 
     async def follows_tag(self, member_id: str, tag: str) -> bool:
         return await self._tag_follows.find_one({"_id": f"{member_id}:{tag}"}, {"_id": 1}) is not None

@@ -1,4 +1,8 @@
-"""Questions and answers in MongoDB; each write carries its events in the same document."""
+"""Questions and answers in MongoDB; each write carries its events in the same document.
+
+Over 400 lines: one class implements the posts' port (``app.ports.QuestionRepository``), whose writes
+share the post's version guard, outbox and search mark; the documents' mapping is apart
+(``adapters.question_documents``)."""
 
 from __future__ import annotations
 
@@ -17,47 +21,50 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
-from guild_common.pagination import decode_token, encode_token
-from guild_content.adapters.events import to_envelopes
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page, decode_token, encode_token
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
 from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
-from guild_content.adapters.search_index import (
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.adapters.question_documents import (
+    HINTS,
+    HINTS_EPOCH,
+    answer_document,
+    answer_from,
+    comment_document,
+    comment_from,
+    question_document,
+    question_from,
+    revision_from,
+    search_fields,
+    stored_hints,
+)
+from guild_content.adapters.search_store import (
     POST_SEARCH,
     SEARCH_PENDING,
-    SEARCH_SEQ,
     SearchIndex,
     search_mark,
 )
 from guild_content.adapters.votes import swap_vote
 from guild_content.app.ports import (
-    CommentPage,
     IndexedQuestion,
     Meaning,
-    QuestionPage,
-    RevisionPage,
     SearchEntry,
     StoredHints,
-    TagPage,
-    WaitingPage,
     WaitingQuestion,
 )
-from guild_content.domain.model import (
+from guild_content.domain.community import CommunityView
+from guild_content.domain.events import DomainEvent
+from guild_content.domain.posts import (
     POST_KINDS,
     TOPIC_KINDS,
-    Answer,
-    Comment,
-    CommunityView,
-    DomainEvent,
-    Post,
     PostRef,
     PostRemoved,
-    Question,
     Revision,
     Text,
     VoteChanged,
 )
-from guild_content.domain.search import IndexedText
+from guild_content.domain.questions import Answer, Comment, Post, Question
 
 QUESTIONS = "questions"
 ANSWERS = "answers"
@@ -65,21 +72,24 @@ COMMENTS = "comments"
 VOTES = "votes"
 REVISIONS = "revisions"
 OUTBOX_COLLECTIONS = [QUESTIONS, ANSWERS, COMMENTS]
-INDEXES = [
-    IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("kind", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
-    IndexSpec(QUESTIONS, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
-    IndexSpec(VOTES, [("target_id", 1), ("value", 1)]),
-    IndexSpec(REVISIONS, [("post_id", 1), ("number", -1), ("_id", -1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(QUESTIONS, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("kind", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("score", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("tags", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("terms", 1)]),
+        IndexSpec(QUESTIONS, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(QUESTIONS, [("community_id", 1), ("answer_count", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(ANSWERS, [("question_id", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(COMMENTS, [("post_id", 1), ("create_time", 1), ("_id", 1)]),
+        IndexSpec(VOTES, [("target_id", 1), ("value", 1)]),
+        IndexSpec(REVISIONS, [("post_id", 1), ("number", -1), ("_id", -1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _NO_OUTBOX = {"outbox": 0}
 _LIVE = {"deleted": {"$ne": True}}
 # What lists and search show: neither deleted nor hidden by moderation.
@@ -92,143 +102,6 @@ COLLECTION_OF = {
 }
 # Questions proper among the posts of the questions collection (documents without a kind are questions).
 QUESTIONS_ONLY = {"kind": {"$nin": list(TOPIC_KINDS)}}
-
-
-def _edit_fields(doc: Document) -> Document:
-    return {
-        "version": doc.get("version", 1),
-        "update_time": doc.get("update_time"),
-        "edit_count": doc.get("edit_count", 0),
-        "deleted": doc.get("deleted", False),
-        "hidden": doc.get("hidden", False),
-        "locked": doc.get("locked", False),
-    }
-
-
-def _comment_doc(c: Comment) -> Document:
-    return {
-        "_id": c.id,
-        "post_id": c.post_id,
-        "post_kind": c.post_kind,
-        "question_id": c.question_id,
-        "community_id": c.community_id,
-        "author_id": c.author_id,
-        "body": c.body,
-        "create_time": c.create_time,
-        "version": c.version,
-    }
-
-
-def _comment(doc: Document) -> Comment:
-    return Comment(
-        id=doc["_id"],
-        post_id=doc["post_id"],
-        post_kind=doc["post_kind"],
-        question_id=doc["question_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        body=doc["body"],
-        create_time=doc["create_time"],
-        **_edit_fields(doc),
-    )
-
-
-def _revision(doc: Document) -> Revision:
-    return Revision(
-        post_id=doc["post_id"],
-        number=doc["number"],
-        editor_id=doc["editor_id"],
-        edit_time=doc["edit_time"],
-        text=Text(doc.get("title", ""), doc.get("body", ""), list(doc.get("tags", []))),
-    )
-
-
-def _search_fields(title: str, body: str, tags: list[str]) -> Document:
-    indexed = IndexedText.of(title, body, tags)
-    return {"terms": indexed.terms, "title_terms": indexed.title_terms}
-
-
-def _question_doc(q: Question) -> Document:
-    return {
-        **_search_fields(q.title, q.body, q.tags),
-        "_id": q.id,
-        "kind": q.kind,
-        "community_id": q.community_id,
-        "author_id": q.author_id,
-        "title": q.title,
-        "body": q.body,
-        "tags": q.tags,
-        "create_time": q.create_time,
-        # Last answer or comment (the post itself at first): what the recent-activity feed sorts by.
-        "activity_time": q.create_time,
-        "answer_count": q.answer_count,
-        "accepted_answer_id": q.accepted_answer_id,
-        "score": q.score,
-        "version": q.version,
-        SEARCH_SEQ: 1,
-    }
-
-
-def question_document(question: Question) -> Document:
-    """The stored form of a new question, for bulk loads (the benchmarks seed with it); its search
-    document is :func:`guild_content.adapters.search_index.search_document` of it."""
-    return _question_doc(question)
-
-
-# A question's similar-question hints: the ids, and the hint epoch they were computed at (-1: edited since).
-HINTS = "hints"
-HINTS_EPOCH = "hints_epoch"
-
-
-def _stored_hints(doc: Document) -> StoredHints | None:
-    epoch = doc.get(HINTS_EPOCH)
-    if not isinstance(epoch, int):
-        return None
-    return StoredHints([str(i) for i in doc.get(HINTS) or []], epoch)
-
-
-def _question(doc: Document) -> Question:
-    return Question(
-        id=doc["_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        title=doc["title"],
-        body=doc.get("body", ""),
-        tags=list(doc.get("tags", [])),
-        create_time=doc["create_time"],
-        answer_count=doc.get("answer_count", 0),
-        accepted_answer_id=doc.get("accepted_answer_id", ""),
-        score=doc.get("score", 0),
-        kind=doc.get("kind", "question"),
-        duplicate_of=doc.get("duplicate_of", ""),
-        **_edit_fields(doc),
-    )
-
-
-def _answer_doc(a: Answer) -> Document:
-    return {
-        "_id": a.id,
-        "question_id": a.question_id,
-        "community_id": a.community_id,
-        "author_id": a.author_id,
-        "body": a.body,
-        "create_time": a.create_time,
-        "score": a.score,
-        "version": a.version,
-    }
-
-
-def _answer(doc: Document) -> Answer:
-    return Answer(
-        id=doc["_id"],
-        question_id=doc["question_id"],
-        community_id=doc["community_id"],
-        author_id=doc["author_id"],
-        body=doc["body"],
-        create_time=doc["create_time"],
-        score=doc.get("score", 0),
-        **_edit_fields(doc),
-    )
 
 
 class MongoQuestionRepository:
@@ -251,7 +124,7 @@ class MongoQuestionRepository:
         meaning: Meaning | None = None,
     ) -> Question:
         envelopes = to_envelopes(question.events, community)
-        doc = {**_question_doc(question), SEARCH_PENDING: True}
+        doc = {**question_document(question), SEARCH_PENDING: True}
         if hints is not None:
             doc |= {HINTS: hints.ids, HINTS_EPOCH: hints.epoch}
         if meaning is not None:
@@ -269,12 +142,12 @@ class MongoQuestionRepository:
 
     async def get_question(self, question_id: str) -> Question | None:
         doc = await self._questions.find_one({"_id": question_id}, _NO_OUTBOX)
-        return _question(doc) if doc else None
+        return question_from(doc) if doc else None
 
     async def add_answer(self, answer: Answer, community: CommunityView) -> Answer:
         envelopes = to_envelopes(answer.events, community)
         try:
-            await self._answers.insert_one({**_answer_doc(answer), **outbox_fields(envelopes)})
+            await self._answers.insert_one({**answer_document(answer), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             stored = await self.get_answer(answer.id)
             assert stored is not None
@@ -294,7 +167,7 @@ class MongoQuestionRepository:
 
     async def get_answer(self, answer_id: str) -> Answer | None:
         doc = await self._answers.find_one({"_id": answer_id}, _NO_OUTBOX)
-        return _answer(doc) if doc else None
+        return answer_from(doc) if doc else None
 
     async def save_acceptance(self, question: Question, community: CommunityView) -> bool:
         update = merge_updates(
@@ -315,9 +188,9 @@ class MongoQuestionRepository:
             .sort([("create_time", 1), ("_id", 1)])
             .limit(limit)
         )
-        return [_answer(d) for d in await cursor.to_list()]
+        return [answer_from(d) for d in await cursor.to_list()]
 
-    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> QuestionPage:
+    async def list_questions(self, community_id: str, page_size: int, page_token: str) -> Page[Question]:
         docs, next_token = await keyset_page(
             self._questions,
             {"community_id": community_id, **QUESTIONS_ONLY, **VISIBLE},
@@ -327,9 +200,11 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return QuestionPage([_question(d) for d in docs], next_token)
+        return Page([question_from(d) for d in docs], next_token)
 
-    async def list_posts(self, community_id: str, kind: str, page_size: int, page_token: str) -> QuestionPage:
+    async def list_posts(
+        self, community_id: str, kind: str, page_size: int, page_token: str
+    ) -> Page[Question]:
         """Visible posts of one kind (every kind when empty), newest first."""
         query: Document = {"community_id": community_id, **VISIBLE}
         if kind == "question":
@@ -345,7 +220,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return QuestionPage([_question(d) for d in docs], next_token)
+        return Page([question_from(d) for d in docs], next_token)
 
     async def apply_vote(
         self,
@@ -393,7 +268,7 @@ class MongoQuestionRepository:
     async def add_comment(self, comment: Comment, community: CommunityView) -> Comment:
         envelopes = to_envelopes(comment.events, community)
         try:
-            await self._comments.insert_one({**_comment_doc(comment), **outbox_fields(envelopes)})
+            await self._comments.insert_one({**comment_document(comment), **outbox_fields(envelopes)})
         except DuplicateKeyError:
             stored = await self.get_post(comment.id)
             assert isinstance(stored, Comment)
@@ -412,9 +287,9 @@ class MongoQuestionRepository:
         if (answer := await self.get_answer(post_id)) is not None:
             return answer
         doc = await self._comments.find_one({"_id": post_id}, _NO_OUTBOX)
-        return _comment(doc) if doc else None
+        return comment_from(doc) if doc else None
 
-    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> CommentPage:
+    async def list_comments(self, post_id: str, page_size: int, page_token: str) -> Page[Comment]:
         docs, next_token = await keyset_page(
             self._comments,
             {"post_id": post_id, **VISIBLE},
@@ -424,7 +299,7 @@ class MongoQuestionRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return CommentPage([_comment(d) for d in docs], next_token)
+        return Page([comment_from(d) for d in docs], next_token)
 
     async def save_edit(
         self,
@@ -450,7 +325,7 @@ class MongoQuestionRepository:
             fields |= {
                 "title": text.title,
                 "tags": text.tags,
-                **_search_fields(text.title, text.body, text.tags),
+                **search_fields(text.title, text.body, text.tags),
                 HINTS_EPOCH: -1,  # its own hints are of its previous title
                 **(vector_fields(meaning) if meaning is not None else {}),
             }
@@ -488,7 +363,7 @@ class MongoQuestionRepository:
             await self._search.sync_id(post.id)
         return True
 
-    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> RevisionPage:
+    async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> Page[Revision]:
         docs, next_token = await keyset_page(
             self._revisions,
             {"post_id": post_id},
@@ -497,7 +372,7 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
         )
-        return RevisionPage([_revision(d) for d in docs], next_token)
+        return Page([revision_from(d) for d in docs], next_token)
 
     async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
         """Soft-delete a post with its events; False if it was deleted already. Answers leave the count."""
@@ -532,7 +407,7 @@ class MongoQuestionRepository:
             await self._search.sync(question, hints_changed=question.get("answer_count") == 0)
         return True
 
-    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> TagPage:
+    async def tag_counts(self, community_id: str, page_size: int, page_token: str) -> Page[tuple[str, int]]:
         """Tags of the community's live questions, most used first, then by name; counted on each call."""
         position = decode_token(page_token)
         pipeline: list[Document] = [
@@ -559,7 +434,7 @@ class MongoQuestionRepository:
         next_token = ""
         if len(rows) > page_size:
             next_token = encode_token({"t": counts[-1][0], "c": counts[-1][1]})
-        return TagPage(counts, next_token)
+        return Page(counts, next_token)
 
     async def term_entries(
         self, community_ids: list[str], term: str, limit: int, after: tuple[datetime, str] | None
@@ -582,13 +457,15 @@ class MongoQuestionRepository:
             return {}
         cursor = self._questions.find({"_id": {"$in": list(dict.fromkeys(post_ids))}, **VISIBLE}, _NO_OUTBOX)
         return {
-            d["_id"]: IndexedQuestion(_question(d), list(d.get("terms", [])), list(d.get("title_terms", [])))
+            d["_id"]: IndexedQuestion(
+                question_from(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+            )
             async for d in cursor
         }
 
     async def unanswered(
         self, community_id: str, asked_before: datetime, page_size: int, page_token: str
-    ) -> WaitingPage:
+    ) -> Page[WaitingQuestion]:
         """Visible questions without answers asked before ``asked_before``, oldest first."""
         docs, next_token = await keyset_page(
             self._questions,
@@ -606,8 +483,8 @@ class MongoQuestionRepository:
             # the queue weighs titles only, and the meaning found when each was asked
             projection={**_NO_OUTBOX, "terms": 0, "title_terms": 0, "vec": 0, "sim_keys": 0},
         )
-        return WaitingPage(
-            [WaitingQuestion(_question(d), _stored_hints(d), stored_similar(d)) for d in docs], next_token
+        return Page(
+            [WaitingQuestion(question_from(d), stored_hints(d), stored_similar(d)) for d in docs], next_token
         )
 
     async def store_hints(

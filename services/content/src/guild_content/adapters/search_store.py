@@ -37,11 +37,11 @@ from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.sweeper import SweepingWorker
 from guild_content.adapters import meaning_index
 from guild_content.app.ports import SearchEntry
-from guild_content.domain.model import TOPIC_KINDS
+from guild_content.domain.posts import TOPIC_KINDS
 
 log = structlog.get_logger("guild.content.search")
 
@@ -51,13 +51,15 @@ HINT_EPOCHS = "hint_epochs"
 HINT_CHANGES = "hint_changes"
 SEARCH_SEQ = "search_seq"
 SEARCH_PENDING = "search_pending"
-INDEXES = [
-    IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(POST_SEARCH, [("title", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(POST_SEARCH, meaning_index.INDEX),
-    IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
-    IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(POST_SEARCH, [("title", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(POST_SEARCH, meaning_index.INDEX),
+        IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
+        IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
+    ]
+)
 # Entries of the hint change log kept per community (older ones are dropped as new ones come).
 HINT_CHANGES_KEPT = 1000
 # Posts re-indexed per pass of the indexer, and written per bulk write of a backfill.

@@ -28,24 +28,27 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_content.adapters.duplicate_marks import DuplicateMarks
-from guild_content.adapters.events import to_envelopes
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.app.ports import CollectionPage, FeaturePage
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.domain.community import CommunityView
 from guild_content.domain.curation import Collection, CollectionFollowed, CollectionItem, Feature
-from guild_content.domain.model import CommunityView
 
 COLLECTIONS = "collections"
 COLLECTION_FOLLOWS = "collection_follows"
 FEATURES = "featured_items"
 OUTBOX_COLLECTIONS = [COLLECTIONS, FEATURES]
-INDEXES = [
-    IndexSpec(COLLECTIONS, [("community_id", 1), ("published", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(COLLECTION_FOLLOWS, [("collection_id", 1)]),
-    IndexSpec(FEATURES, [("community_id", 1), ("active", 1), ("feature_time", -1), ("_id", -1)]),
-    *outbox_indexes(OUTBOX_COLLECTIONS),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(COLLECTIONS, [("community_id", 1), ("published", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(COLLECTION_FOLLOWS, [("collection_id", 1)]),
+        IndexSpec(FEATURES, [("community_id", 1), ("active", 1), ("feature_time", -1), ("_id", -1)]),
+        *outbox_indexes(OUTBOX_COLLECTIONS),
+    ],
+    outbox_collections=OUTBOX_COLLECTIONS,
+)
 _NO_OUTBOX = {"outbox": 0}
 FOLLOWER_COUNT = "follower_count"
 FEATURE_ATTEMPTS = 4
@@ -182,7 +185,7 @@ class MongoCurationRepository(DuplicateMarks):
 
     async def list_collections(
         self, community_id: str, published: bool, page_size: int, page_token: str
-    ) -> CollectionPage:
+    ) -> Page[Collection]:
         docs, next_token = await keyset_page(
             self._collections,
             {"community_id": community_id, "published": published},
@@ -192,7 +195,7 @@ class MongoCurationRepository(DuplicateMarks):
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return CollectionPage([_collection(d) for d in docs], next_token)
+        return Page([_collection(d) for d in docs], next_token)
 
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
@@ -268,7 +271,7 @@ class MongoCurationRepository(DuplicateMarks):
         )
         return result.modified_count == 1
 
-    async def list_features(self, community_id: str, page_size: int, page_token: str) -> FeaturePage:
+    async def list_features(self, community_id: str, page_size: int, page_token: str) -> Page[Feature]:
         docs, next_token = await keyset_page(
             self._features,
             {"community_id": community_id, "active": True},
@@ -278,4 +281,4 @@ class MongoCurationRepository(DuplicateMarks):
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return FeaturePage([_feature(d) for d in docs], next_token)
+        return Page([_feature(d) for d in docs], next_token)

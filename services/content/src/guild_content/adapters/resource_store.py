@@ -23,36 +23,34 @@ from guild_common.events.outbox import (
     outbox_indexes,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
-from guild_content.adapters.events import to_envelopes
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.app.ports import IndexedResource, ResourcePage, ReviewPage
-from guild_content.domain.model import (
-    CommunityView,
-    ItemMarkedOutdated,
-    ItemRated,
-    RatingSummary,
-    Resource,
-    Review,
-)
+from guild_content.adapters.outbound_events import to_envelopes
+from guild_content.app.ports import IndexedResource
+from guild_content.domain.community import CommunityView
+from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, RatingSummary, Resource, Review
 from guild_content.domain.search import IndexedText
 
 RESOURCES = "resources"
 RATINGS = "ratings"
 OUTDATED_MARKS = "outdated_marks"
-INDEXES = [
-    IndexSpec(RESOURCES, [("community_id", 1), ("url", 1)], unique=True),
-    IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("score", -1), ("_id", -1)]),
-    IndexSpec(RESOURCES, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-    IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
-    IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
-    IndexSpec(OUTDATED_MARKS, [("item_id", 1)]),
-    IndexSpec(RESOURCES, [("community_id", 1), ("outdated_count", -1), ("_id", -1)]),
-    *outbox_indexes([RESOURCES]),
-]
+SCHEMA = StoreSchema(
+    indexes=[
+        IndexSpec(RESOURCES, [("community_id", 1), ("url", 1)], unique=True),
+        IndexSpec(RESOURCES, [("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("activity_time", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("rating_rank", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("score", -1), ("_id", -1)]),
+        IndexSpec(RESOURCES, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
+        IndexSpec(RATINGS, [("item_id", 1), ("stars", 1)]),
+        IndexSpec(RATINGS, [("item_id", 1), ("rate_time", -1), ("_id", -1)]),
+        IndexSpec(OUTDATED_MARKS, [("item_id", 1)]),
+        IndexSpec(RESOURCES, [("community_id", 1), ("outdated_count", -1), ("_id", -1)]),
+        *outbox_indexes([RESOURCES]),
+    ],
+    outbox_collections=[RESOURCES],
+)
 _NO_OUTBOX = {"outbox": 0}
 # The item's number of ratings per star, 1 to 5: the counters its rating summary is made of.
 DISTRIBUTION = "rating.distribution"
@@ -104,7 +102,7 @@ def _summary(distribution: list[int]) -> RatingSummary:
     return RatingSummary.of({stars: counts[stars - 1] for stars in range(1, 6)})
 
 
-def _resource(doc: Document) -> Resource:
+def resource_from(doc: Document) -> Resource:
     rating = doc.get("rating") or {}
     d = list(rating.get("distribution", [0, 0, 0, 0, 0]))
     return Resource(
@@ -145,7 +143,7 @@ class MongoResourceRepository:
                 {"community_id": resource.community_id, "url": resource.url}, _NO_OUTBOX
             )
             assert doc is not None
-            return _resource(doc), True
+            return resource_from(doc), True
         resource.events.clear()
         self._on_events(RESOURCES, resource.id)
         return resource, False
@@ -163,7 +161,7 @@ class MongoResourceRepository:
             doc = await self._resources.find_one({"_id": stub["_id"]}, _NO_OUTBOX)
             if doc is None:
                 continue
-            resource = _resource(doc)
+            resource = resource_from(doc)
             fields = {"score": resource.rating.score, **_search_fields(resource)}
             # Guarded by the ratings it was computed from; one rated meanwhile is done at the next start.
             distribution = (doc.get("rating") or {}).get("distribution")
@@ -176,11 +174,11 @@ class MongoResourceRepository:
 
     async def get_resource(self, resource_id: str) -> Resource | None:
         doc = await self._resources.find_one({"_id": resource_id}, _NO_OUTBOX)
-        return _resource(doc) if doc else None
+        return resource_from(doc) if doc else None
 
     async def list_resources(
         self, community_id: str, top_rated: bool, page_size: int, page_token: str
-    ) -> ResourcePage:
+    ) -> Page[Resource]:
         docs, next_token = await keyset_page(
             self._resources,
             {"community_id": community_id},
@@ -190,7 +188,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return ResourcePage([_resource(d) for d in docs], next_token)
+        return Page([resource_from(d) for d in docs], next_token)
 
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
@@ -228,7 +226,7 @@ class MongoResourceRepository:
         self._on_events(RESOURCES, item.id)
         return previous, _summary(outcome.values[DISTRIBUTION] if outcome else [])
 
-    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> ReviewPage:
+    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> Page[Review]:
         docs, next_token = await keyset_page(
             self._ratings,
             {"item_id": item_id},
@@ -241,7 +239,7 @@ class MongoResourceRepository:
             Review(d["item_id"], d["rater_id"], int(d["stars"]), d.get("review", ""), d["rate_time"])
             for d in docs
         ]
-        return ReviewPage(reviews, next_token)
+        return Page(reviews, next_token)
 
     async def mark_outdated(
         self, item: Resource, member_id: str, now: datetime, community: CommunityView
@@ -264,7 +262,7 @@ class MongoResourceRepository:
         self._on_events(RESOURCES, item.id)
         return as_int(outcome.values[OUTDATED_COUNT]) if outcome else 0
 
-    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> ResourcePage:
+    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> Page[Resource]:
         docs, next_token = await keyset_page(
             self._resources,
             {"community_id": community_id, "outdated_count": {"$gt": 0}},
@@ -274,7 +272,7 @@ class MongoResourceRepository:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return ResourcePage([_resource(d) for d in docs], next_token)
+        return Page([resource_from(d) for d in docs], next_token)
 
     async def search_candidates(
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
@@ -298,6 +296,6 @@ class MongoResourceRepository:
             for d in docs:
                 if d["_id"] not in found:
                     found[d["_id"]] = IndexedResource(
-                        _resource(d), list(d.get("terms", [])), list(d.get("title_terms", []))
+                        resource_from(d), list(d.get("terms", [])), list(d.get("title_terms", []))
                     )
         return list(found.values())
