@@ -7,7 +7,7 @@ Each line of the set is a pair of workplace questions (induction, sales, managem
 miss: same topic, a different question). For each pair, each method says whether ``a`` is suggested
 when ``b`` is asked, with ``a`` the only other question of the community:
 - meaning (the service's semantic suggestion): ``b`` and ``a`` share a bucket key and ``a``'s cosine
-  is at or above the threshold; the service's own functions (``adapters.embedder``,
+  is at or above the threshold; the service's own functions (``adapters.embedding_model``,
   ``domain.similarity``) make the vectors, keys and scores;
 - terms (today's hint): ``a`` has a relevance above zero for the terms of ``b``'s title, as the stored
   hints rank candidates (``domain.search``).
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from guild_content.adapters.embedder import WordLlamaEmbedder
+from guild_content.adapters.embedding_model import WordLlamaEmbedder
 from guild_content.domain import similarity
 from guild_content.domain.search import IndexedText, relevance, terms
 

@@ -42,8 +42,8 @@ from guild_common.mongo import Document
 from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_content import bootstrap as content_bootstrap
-from guild_content.adapters.embedder import WordLlamaEmbedder
-from guild_content.adapters.meaning_index import SIM_KEYS, VEC, MeaningIndex
+from guild_content.adapters.embedding_model import WordLlamaEmbedder
+from guild_content.adapters.meaning_store import SIM_KEYS, VEC, MeaningIndex
 from guild_content.adapters.search_store import POST_SEARCH
 from guild_content.config import ContentSettings
 from guild_content.domain import similarity

@@ -12,8 +12,8 @@ from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.content.v1 import content_service_pb2 as api
 from guild.events.v1 import content_events_pb2 as events
-from guild_content.adapters.embedder import WordLlamaEmbedder
-from guild_content.adapters.meaning_backfill import MeaningBackfill
+from guild_content.adapters.embedding_model import WordLlamaEmbedder
+from guild_content.adapters.meaning_backfill_worker import MeaningBackfill
 from guild_content.adapters.question_documents import question_document
 from guild_content.adapters.search_store import search_document
 from guild_content.domain.questions import Question

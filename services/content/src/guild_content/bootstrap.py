@@ -20,9 +20,9 @@ from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
 from guild_content.adapters.community_client import ReadThroughDirectory
 from guild_content.adapters.curation_store import MongoCurationRepository
-from guild_content.adapters.embedder import WordLlamaEmbedder
+from guild_content.adapters.embedding_model import WordLlamaEmbedder
 from guild_content.adapters.feed_store import MongoFeedRepository
-from guild_content.adapters.meaning_backfill import MeaningBackfill
+from guild_content.adapters.meaning_backfill_worker import MeaningBackfill
 from guild_content.adapters.membership_store import MembershipReadModel
 from guild_content.adapters.moderation_store import MongoModerationRepository
 from guild_content.adapters.question_store import MongoQuestionRepository

@@ -30,8 +30,8 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_content.adapters.duplicate_marks import DuplicateMarks
-from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
+from guild_content.adapters.duplicate_marks_store import DuplicateMarks
 from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.domain.community import CommunityView
 from guild_content.domain.curation import Collection, CollectionFollowed, CollectionItem, Feature

@@ -19,7 +19,7 @@ from guild_common.ids import new_id
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
 from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.adapters.question_store import ANSWERS, COLLECTION_OF, COMMENTS, QUESTIONS
 from guild_content.adapters.search_store import SEARCH_PENDING, SEARCH_SEQ, SearchIndex, search_mark

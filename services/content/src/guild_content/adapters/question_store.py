@@ -23,8 +23,8 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page, decode_token, encode_token
-from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
-from guild_content.adapters.meaning_index import MeaningIndex, meaning_fields, stored_similar, vector_fields
+from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
+from guild_content.adapters.meaning_store import MeaningIndex, meaning_fields, stored_similar, vector_fields
 from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.adapters.question_documents import (
     HINTS,
@@ -45,7 +45,7 @@ from guild_content.adapters.search_store import (
     SearchIndex,
     search_mark,
 )
-from guild_content.adapters.votes import swap_vote
+from guild_content.adapters.vote_writes import swap_vote
 from guild_content.app.ports import (
     IndexedQuestion,
     Meaning,

@@ -25,7 +25,7 @@ from guild_common.events.outbox import (
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_content.adapters.guarded import Change, CounterWriter, Values, as_int
+from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
 from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.app.ports import IndexedResource
 from guild_content.domain.community import CommunityView

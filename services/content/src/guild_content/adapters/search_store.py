@@ -4,7 +4,7 @@ Search ranks candidates by their terms, title terms and time; reading whole post
 store a full document decode each. So every post of the questions collection has a search document in
 ``post_search`` (same ``_id``): community, kind, time, tags, answered or not, and its terms and title
 terms, which are empty while the post is deleted or hidden, so such a post never takes a candidate's
-place; a question's meaning vector and bucket keys likewise (``adapters.meaning_index``). Candidates
+place; a question's meaning vector and bucket keys likewise (``adapters.meaning_store``). Candidates
 are read from the ``(terms, community_id, create_time, _id)`` and ``(title, ...)`` indexes of this
 collection (see ``app.search``); only the page's posts are read whole, in one ``$in`` read.
 
@@ -39,7 +39,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.sweeper import SweepingWorker
-from guild_content.adapters import meaning_index
+from guild_content.adapters import meaning_store
 from guild_content.app.ports import SearchEntry
 from guild_content.domain.posts import TOPIC_KINDS
 
@@ -55,7 +55,7 @@ SCHEMA = StoreSchema(
     indexes=[
         IndexSpec(POST_SEARCH, [("terms", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
         IndexSpec(POST_SEARCH, [("title", 1), ("community_id", 1), ("create_time", -1), ("_id", -1)]),
-        IndexSpec(POST_SEARCH, meaning_index.INDEX),
+        IndexSpec(POST_SEARCH, meaning_store.INDEX),
         IndexSpec(QUESTIONS, [(SEARCH_PENDING, 1)]),
         IndexSpec(HINT_CHANGES, [("community_id", 1), ("epoch", 1)]),
     ]
@@ -98,7 +98,7 @@ def search_document(doc: Document) -> Document:
         "visible": visible,
         "title": list(doc.get("title_terms", [])) if visible else [],
         "terms": list(doc.get("terms", [])) if visible else [],
-        **meaning_index.search_fields(doc, visible),
+        **meaning_store.search_fields(doc, visible),
     }
 
 

@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild_common.events.outbox import merge_updates
 from guild_common.mongo import Document
 from guild_common.sweeper import SweepingWorker
-from guild_content.adapters.meaning_index import SIM_KEYS, VEC
+from guild_content.adapters.meaning_store import SIM_KEYS, VEC
 from guild_content.adapters.search_store import QUESTIONS, SearchIndex, is_question, search_mark
 from guild_content.app.ports import Embedder
 from guild_content.domain import similarity
