@@ -24,11 +24,13 @@ from guild.reputation.v1 import cpd_pb2 as cpd
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_reputation.adapters import mongo_cpd
 from guild_reputation.adapters.mongo_cpd import MongoCpd
-from guild_reputation.app.cpd import CpdCredits, CreditCounter
+from guild_reputation.app.cpd import CreditCounter
+from guild_reputation.app.cpd_handlers import CpdCredits
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.cpd import (
@@ -40,6 +42,7 @@ from guild_reputation.domain.cpd import (
     credit_id,
     validate_rules,
 )
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 from guild_testing.status import field_violations
@@ -382,7 +385,7 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
         validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
     )
     credits = CpdCredits(store, CreditCounter(store), Evidence(BASE))
-    handle = credits.handlers()["guild.content.answer_accepted.v1"]
+    handle = bind(DECODERS, credits.handlers())["guild.content.answer_accepted.v1"]
 
     def delivery(answer: str, member: str = "ann") -> Envelope:
         envelope = new_envelope(
@@ -464,7 +467,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
 ) -> None:
     db = cpd_db
     store = MongoCpd(db, on_events=lambda *_: None)
-    handle = CpdCredits(store, CreditCounter(store), Evidence(BASE)).handlers()[
+    handle = bind(DECODERS, CpdCredits(store, CreditCounter(store), Evidence(BASE)).handlers())[
         "guild.content.answer_accepted.v1"
     ]
 

@@ -26,13 +26,14 @@ from guild.reputation.v1 import badge_pb2
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_reputation.adapters import mongo_badges, mongo_custom_badges
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.app.custom_badges import CustomBadgeRules
+from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.badges import Award, Badge, Tier
@@ -44,6 +45,7 @@ from guild_reputation.domain.custom_badges import (
     TemplatePeriod,
 )
 from guild_reputation.domain.periods import Calendar
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
 from guild_testing.status import expect_request_id_reused
@@ -523,9 +525,9 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
         calendar = Calendar("UTC")
         definitions, awards = MongoBadgeDefinitions(db), MongoBadges(db, on_events=lambda *_: None)
         await definitions.create(_definition(TemplatePeriod.ROLLING_DAYS, repeatable=True, rolling_days=7))
-        handle = CustomBadgeRules(definitions, awards, MongoPostTags(db), calendar).handlers()[
-            "guild.content.question_asked.v1"
-        ]
+        handle = bind(
+            DECODERS, CustomBadgeRules(definitions, awards, MongoPostTags(db), calendar).handlers()
+        )["guild.content.question_asked.v1"]
         # The last day of a block of 7 days from 1970-01-01: the next day starts another block.
         day = (datetime(2026, 11, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
         first = datetime(1970, 1, 1, 9, tzinfo=UTC) + timedelta(days=day - day % 7 + 6)

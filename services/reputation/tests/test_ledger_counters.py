@@ -19,6 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_reputation.adapters import mongo_ledger
 from guild_reputation.adapters.mongo_badges import BADGE_FACT_SETS, MongoBadges
@@ -35,10 +36,11 @@ from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.event_handlers import ContentEventHandlers
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, database_name
 
 C = "c-1"
@@ -149,9 +151,12 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
         db, on_events=lambda collection, doc_id: woken.append((collection, doc_id)), calendar=calendar
     )
     live = LiveBoards(Leaderboards(), calendar)
-    handlers = ContentEventHandlers(
-        ledger, live, PointsTable(), MongoPointsRules(db), MongoPostTags(db), ratings=MongoRatings(db)
-    ).handlers()
+    handlers = bind(
+        DECODERS,
+        ContentEventHandlers(
+            ledger, live, PointsTable(), MongoPointsRules(db), MongoPostTags(db), ratings=MongoRatings(db)
+        ).handlers(),
+    )
     post_tags = MongoPostTags(db)
     await post_tags.remember("q1", ["sql"])
     await post_tags.remember("a1", [], question_id="q1")
@@ -429,14 +434,17 @@ async def test_random_events_redeliveries_and_crashes_leave_counters_equal_to_th
     rng = random.Random(seed)
     calendar = Calendar()
     ledger = CrashingLedger(db, on_events=lambda *_: None, calendar=calendar)
-    handlers = ContentEventHandlers(
-        ledger,
-        LiveBoards(Leaderboards(), calendar),
-        PointsTable(daily_caps={"upvote_received": 25, "collection_followed": 5}),
-        MongoPointsRules(db),
-        MongoPostTags(db),
-        ratings=MongoRatings(db),
-    ).handlers()
+    handlers = bind(
+        DECODERS,
+        ContentEventHandlers(
+            ledger,
+            LiveBoards(Leaderboards(), calendar),
+            PointsTable(daily_caps={"upvote_received": 25, "collection_followed": 5}),
+            MongoPointsRules(db),
+            MongoPostTags(db),
+            ratings=MongoRatings(db),
+        ).handlers(),
+    )
     world = World(rng)
     pending: list[Envelope] = []  # delivered and to be delivered again (a crash or a republish)
     crashing = random.Random(-seed)

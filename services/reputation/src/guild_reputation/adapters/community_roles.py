@@ -13,10 +13,11 @@ from guild.community.v1 import community_pb2
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
 from guild_common.errors import Unavailable
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 
 ROLES = "community_roles"
 INDEXES = [IndexSpec(ROLES, [("member_id", 1), ("community_id", 1)])]
+SCHEMA = StoreSchema(indexes=INDEXES)
 # The role stored for someone who left: known, and not a member.
 NONE = ""
 

@@ -24,7 +24,7 @@ from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.adapters.mongo_ledger import (
     COUNTERS,
@@ -57,6 +57,7 @@ INDEXES = [
     IndexSpec(BADGE_FACTS, [("community_id", 1), ("member_id", 1), ("kind", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 
 
 def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:

@@ -31,7 +31,7 @@ from guild_common.events.outbox import (
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import to_timestamp
 from guild_reputation.domain.cpd import (
     CpdActivity,
@@ -59,6 +59,7 @@ INDEXES = [
     IndexSpec(CONSENTS, [("community_id", 1), ("shared", 1), ("member_id", 1), ("_id", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 _NO_OUTBOX = {"outbox": 0, "outbox_pending": 0, "outbox_seq": 0}
 
 

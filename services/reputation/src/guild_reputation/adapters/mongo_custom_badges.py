@@ -26,7 +26,7 @@ from guild_common.atomic import upsert_by_id
 from guild_common.clock import utc_now
 from guild_common.events.outbox import merge_updates
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters import seen
 from guild_reputation.adapters.batching import Batcher
 from guild_reputation.domain.badges import Tier
@@ -51,6 +51,7 @@ INDEXES = [
     IndexSpec(DEFINITIONS, [("community_id", 1), ("archived", 1), ("create_time", -1)]),
     IndexSpec(DEFINITIONS, [("community_id", 1), ("event_type", 1), ("archived", 1)]),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def count_id(definition_id: str, member_id: str, bucket: str, day: int) -> str:

@@ -26,7 +26,7 @@ from guild_common.atomic import (
     version_guard,
     with_version_bump,
 )
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.insights import (
     MONTH,
@@ -51,6 +51,7 @@ INDEXES = [
     IndexSpec(POSTS, [("author_id", 1), ("at", 1)]),
     *(IndexSpec(QUESTIONS, [(scope.value, 1), ("asked_at", 1)]) for scope in Scope),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def _routing(community_id: str, region: str, programme: str) -> Document:

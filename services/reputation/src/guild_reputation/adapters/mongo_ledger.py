@@ -100,7 +100,7 @@ from guild_common.events.outbox import (
     outbox_indexes,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters import seen
 from guild_reputation.adapters.batching import Batcher
 from guild_reputation.adapters.mongo_daily_caps import DAILY_CAPS, DailyCaps
@@ -164,6 +164,7 @@ INDEXES = [
     IndexSpec(TAG_TOTALS, [("community_id", 1), ("tag", 1), ("points", -1), ("_id", -1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 
 
 def total_id(community_id: str, period: str, member_id: str) -> str:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.mongo_insights import ACTIVITY, MEMBERS, POSTS, QUESTIONS, QUESTIONS_READ_MAX
 from guild_reputation.domain.insights import PostKind, Weeks
 from guild_reputation.domain.pilot import PilotControl
@@ -28,6 +28,7 @@ INDEXES = [
     IndexSpec(ACTIVITY, [("member_id", 1), ("day", 1)]),
     IndexSpec(POSTS, [("author_id", 1), ("kind", 1), ("at", 1)]),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:

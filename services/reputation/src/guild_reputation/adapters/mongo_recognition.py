@@ -22,7 +22,7 @@ from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
 from guild_common.events.envelope import new_envelope
 from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.prototime import to_timestamp as _timestamp
 from guild_reputation.adapters.community_roles import ROLES
 from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, award_from
@@ -46,6 +46,7 @@ INDEXES = [
     IndexSpec(COLLECTIONS, [("curator_id", 1), ("published_at", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 
 
 async def _put_if_later(

@@ -1,24 +1,18 @@
-"""Points from content events, roles from community events, board updates from points events.
+"""Ledger entries from content and community events; board updates from every replica's ledger entries.
 
 Each (event, rule) counts once however often it is delivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError, Message
-
-from guild.events.v1 import community_events_pb2 as community_events
-from guild.events.v1 import content_events_pb2 as events
-from guild.events.v1 import reputation_events_pb2 as reputation_events
 from guild_common.atomic import ConcurrentChange
 from guild_common.clock import utc_now
-from guild_common.events.consumer import EventHandler, PermanentError
-from guild_common.events.envelope import Envelope
+from guild_common.events.inbound import Handler
+from guild_common.events.meta import EventMeta
 from guild_common.tags import normalise_tags
 from guild_reputation.app.badges import BadgeRules
 from guild_reputation.app.boards import LiveBoards
@@ -28,11 +22,24 @@ from guild_reputation.app.ports import (
     PointsRules,
     PostTags,
     Ratings,
-    RoleWriter,
     StaleDecision,
     TargetState,
-    VisibilityWriter,
     Waits,
+)
+from guild_reputation.domain.integration_events import (
+    AnswerAccepted,
+    AnswerPosted,
+    AnswerUnaccepted,
+    CollectionFollowed,
+    ItemRated,
+    PointsChanged,
+    PostCreated,
+    PostRemoved,
+    QuestionAsked,
+    ResourceShared,
+    SurveyResponseSubmitted,
+    VoteChanged,
+    region_programme,
 )
 from guild_reputation.domain.rules import (
     LedgerEntry,
@@ -44,45 +51,6 @@ from guild_reputation.domain.rules import (
     upvote_delta,
 )
 
-M = TypeVar("M", bound=Message)
-
-
-def payload(envelope: Envelope, message_type: type[M], *required: str) -> M:
-    """The event's payload; a malformed one, or one missing a required field, is dead-lettered."""
-    try:
-        message = envelope.payload(message_type)
-    except DecodeError as exc:
-        raise PermanentError(f"malformed {message_type.DESCRIPTOR.name}: {exc}") from exc
-    missing = [name for name in required if not getattr(message, name)]
-    if missing:
-        raise PermanentError(f"{message_type.DESCRIPTOR.name} without {', '.join(missing)}")
-    return message
-
-
-def combine(*tables: Mapping[str, EventHandler]) -> dict[str, EventHandler]:
-    """One handler per event type running the given tables' handlers of that type in order."""
-    chains: dict[str, list[EventHandler]] = {}
-    for table in tables:
-        for name, handler in table.items():
-            chains.setdefault(name, []).append(handler)
-
-    def chained(handlers: list[EventHandler]) -> EventHandler:
-        async def handle(envelope: Envelope) -> None:
-            for handler in handlers:
-                await handler(envelope)
-
-        return handle
-
-    return {
-        name: handlers[0] if len(handlers) == 1 else chained(handlers) for name, handlers in chains.items()
-    }
-
-
-def region_programme(envelope: Envelope) -> tuple[str, str]:
-    """Region and programme from the subject ``guild.<region>.<programme>.<svc>.<event>``."""
-    parts = envelope.topic.split(".")
-    return (parts[1], parts[2]) if len(parts) >= 5 else ("unknown", "unknown")
-
 
 class NotYetKnown(Exception):
     """The event is about something this service has not heard of yet (a question's tags): the
@@ -92,13 +60,6 @@ class NotYetKnown(Exception):
 # Times a decision is read and made again when its counter changed before it was counted.
 DECIDE_ATTEMPTS = 16
 Decision = Callable[[TargetState], Awaitable[None]]
-
-
-def carried_question_tags(message: Message) -> list[str]:
-    """The question's tags when the event carries them (``question_tags``, added to content's payloads;
-    an event without the field, or with it empty, carries none)."""
-    carried = [value for field, value in message.ListFields() if field.name == "question_tags"]
-    return normalise_tags(carried[0]) if carried else []
 
 
 class ContentEventHandlers:
@@ -142,16 +103,16 @@ class ContentEventHandlers:
     async def _setting(self, community_id: str, rule: Rule) -> RuleSetting:
         return self._points.effective(await self._rules.overrides(community_id))[rule]
 
-    async def _record(self, envelope: Envelope, entry: LedgerEntry, guard: Guard | None) -> None:
+    async def _record(self, meta: EventMeta, entry: LedgerEntry, guard: Guard | None) -> None:
         """Append the entry, store the totals and show them on this replica's boards; the other
         replicas follow the entry's ``points_changed`` event."""
-        region, programme = region_programme(envelope)
+        region, programme = region_programme(meta)
         await self._ledger.record(entry, region=region, programme=programme, guard=guard)
         await self._live.refresh(self._ledger, entry.community_id, entry.member_id, entry.time, entry.id)
 
     async def _decide(
         self,
-        envelope: Envelope,
+        meta: EventMeta,
         community_id: str,
         member_id: str,
         target_id: str,
@@ -165,7 +126,7 @@ class ContentEventHandlers:
         Counters holding one of this event's entries mean a crash left it counted in part: it is
         finished as first recorded (and shown on this replica's boards) rather than decided again.
         """
-        ids = [f"{envelope.id}:{rule.value}" for rule in rules]
+        ids = [f"{meta.id}:{rule.value}" for rule in rules]
         for _ in range(DECIDE_ATTEMPTS):
             state = await self._ledger.target_state(community_id, member_id, target_id, actor_id, ids)
             if state.held:
@@ -183,7 +144,7 @@ class ContentEventHandlers:
 
     async def _gain(
         self,
-        envelope: Envelope,
+        meta: EventMeta,
         rule: Rule,
         community_id: str,
         member_id: str,
@@ -198,31 +159,31 @@ class ContentEventHandlers:
         natural key that counts once across events."""
         setting = await self._setting(community_id, rule)
         entry = LedgerEntry.for_event(
-            event_id=envelope.id,
+            event_id=meta.id,
             rule=rule,
             community_id=community_id,
             member_id=member_id,
             amount=setting.points,
             target_id=target_id,
-            time=envelope.time,
+            time=meta.time,
             actor_id=actor_id,
             tags=tags,
         )
         if entry_id:
             entry = replace(entry, id=entry_id)
         if setting.daily_cap <= 0:
-            await self._record(envelope, entry, guard)
+            await self._record(meta, entry, guard)
             return
         amount = await self._ledger.reserve_daily(entry, setting.daily_cap)
         try:
-            await self._record(envelope, entry.capped_to(amount) if amount < entry.amount else entry, guard)
+            await self._record(meta, entry.capped_to(amount) if amount < entry.amount else entry, guard)
         except StaleDecision:
             await self._ledger.unreserve_daily(entry)  # decided again, perhaps to gain nothing
             raise
 
     async def _reverse(
         self,
-        envelope: Envelope,
+        meta: EventMeta,
         rule: Rule,
         state: TargetState,
         community_id: str,
@@ -234,17 +195,17 @@ class ContentEventHandlers:
     ) -> None:
         """Takes back what entries about ``target_id`` earned, under the tags they were recorded with."""
         entry = LedgerEntry.for_event(
-            event_id=envelope.id,
+            event_id=meta.id,
             rule=rule,
             community_id=community_id,
             member_id=member_id,
             amount=amount,
             target_id=target_id,
-            time=envelope.time,
+            time=meta.time,
             actor_id=actor_id,
             tags=state.tags,
         )
-        await self._record(envelope, entry, guard)
+        await self._record(meta, entry, guard)
 
     async def _tags(self, post_id: str, question_id: str = "") -> list[str]:
         """The post's tags from the read model; an answer unknown there takes its question's."""
@@ -254,7 +215,7 @@ class ContentEventHandlers:
         return tags
 
     async def _question_tags(
-        self, envelope: Envelope, message: Message, post_id: str, question_id: str = ""
+        self, meta: EventMeta, carried: Sequence[str], post_id: str, question_id: str = ""
     ) -> list[str]:
         """The tags of a question or answer (its question's): from the read model, else from the event
         when it carries them. While neither knows, the event is delivered again (``NotYetKnown``, which
@@ -265,8 +226,8 @@ class ContentEventHandlers:
         if tags is None and question_id and question_id != post_id:
             tags = await self._post_tags.known_tags(question_id)
         if tags is None:
-            tags = carried_question_tags(message) or None
-        key = f"tags:{envelope.id}"
+            tags = normalise_tags(carried) or None
+        key = f"tags:{meta.id}"
         if tags is not None or self._waits is None:
             return tags or []
         now = self._clock()
@@ -275,59 +236,59 @@ class ContentEventHandlers:
         await self._waits.forget(key)
         return []
 
-    async def question_asked(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
+    async def question_asked(self, e: QuestionAsked) -> None:
+        meta = e.meta
         tags = normalise_tags(e.tags)
         await self._post_tags.remember(e.question_id, tags)
-        await self._gain(envelope, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id, tags=tags)
+        await self._gain(meta, Rule.QUESTION_ASKED, e.community_id, e.author_id, e.question_id, tags=tags)
         if self._badges:
             await self._badges.question_asked(
-                envelope.id, *region_programme(envelope), e.community_id, e.author_id, envelope.time
+                meta.id, *region_programme(meta), e.community_id, e.author_id, meta.time
             )
 
-    async def answer_posted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerPosted, "answer_id", "community_id", "author_id")
+    async def answer_posted(self, e: AnswerPosted) -> None:
+        meta = e.meta
         if not earns_for_answer(e.author_id, e.question_author_id):
             await self._post_tags.remember(e.answer_id, (), question_id=e.question_id)
             return
-        tags = await self._question_tags(envelope, e, e.question_id) if e.question_id else []
+        tags = await self._question_tags(meta, e.question_tags, e.question_id) if e.question_id else []
         # Its question's tags kept with it: votes on it and its acceptance read one document.
         await self._post_tags.remember(e.answer_id, tags, question_id=e.question_id, resolved=bool(tags))
-        await self._gain(envelope, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id, tags=tags)
+        await self._gain(meta, Rule.ANSWER_POSTED, e.community_id, e.author_id, e.answer_id, tags=tags)
         if self._badges:
             await self._badges.answer_posted(
-                envelope.id,
-                *region_programme(envelope),
+                meta.id,
+                *region_programme(meta),
                 e.community_id,
                 e.author_id,
                 e.answer_id,
                 e.question_id,
                 e.question_author_id,
-                envelope.time,
+                meta.time,
             )
 
-    async def answer_accepted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerAccepted, "answer_id", "community_id", "answer_author_id")
+    async def answer_accepted(self, e: AnswerAccepted) -> None:
+        meta = e.meta
         if not earns_for_answer(e.answer_author_id, e.question_author_id):
             return
         rule, author = Rule.ANSWER_ACCEPTED, e.answer_author_id
-        tags = await self._question_tags(envelope, e, e.answer_id, e.question_id)
+        tags = await self._question_tags(meta, e.question_tags, e.answer_id, e.question_id)
 
         async def decision(state: TargetState) -> None:
             if not state.removed:
                 await self._gain(
-                    envelope, rule, e.community_id, author, e.answer_id, tags=tags, guard=state.not_removed()
+                    meta, rule, e.community_id, author, e.answer_id, tags=tags, guard=state.not_removed()
                 )
 
-        state = await self._decide(envelope, e.community_id, author, e.answer_id, "", [rule], decision)
+        state = await self._decide(meta, e.community_id, author, e.answer_id, "", [rule], decision)
         if self._badges and not state.removed:
             await self._badges.answer_accepted(
-                envelope.id, *region_programme(envelope), e.community_id, author, envelope.time
+                meta.id, *region_programme(meta), e.community_id, author, meta.time
             )
 
-    async def answer_unaccepted(self, envelope: Envelope) -> None:
+    async def answer_unaccepted(self, e: AnswerUnaccepted) -> None:
         """Take back what the acceptance earned, whatever the rules said at the time."""
-        e = payload(envelope, events.AnswerUnaccepted, "answer_id", "community_id", "answer_author_id")
+        meta = e.meta
         rule, author = Rule.ANSWER_ACCEPTED_REVERSED, e.answer_author_id
 
         async def decision(state: TargetState) -> None:
@@ -336,18 +297,20 @@ class ContentEventHandlers:
             net = state.net([Rule.ANSWER_ACCEPTED, rule])
             if net > 0:
                 await self._reverse(
-                    envelope, rule, state, e.community_id, author, e.answer_id, -net, state.unchanged()
+                    meta, rule, state, e.community_id, author, e.answer_id, -net, state.unchanged()
                 )
 
-        await self._decide(envelope, e.community_id, author, e.answer_id, "", [rule], decision)
+        await self._decide(meta, e.community_id, author, e.answer_id, "", [rule], decision)
 
-    async def vote_changed(self, envelope: Envelope) -> None:
+    async def vote_changed(self, e: VoteChanged) -> None:
         """An upvote earns its author points; retracting it takes back what that voter's upvote earned."""
-        e = payload(envelope, events.VoteChanged, "target_id", "community_id", "voter_id", "target_author_id")
+        meta = e.meta
         if e.voter_id == e.target_author_id:
             return
         delta = upvote_delta(e.previous_value, e.value)
-        tags = await self._question_tags(envelope, e, e.target_id, e.question_id) if delta > 0 else []
+        tags = (
+            await self._question_tags(meta, e.question_tags, e.target_id, e.question_id) if delta > 0 else []
+        )
         author, gained, retracted = e.target_author_id, Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED
 
         async def decision(state: TargetState) -> None:
@@ -355,7 +318,7 @@ class ContentEventHandlers:
                 return
             if delta > 0:
                 await self._gain(
-                    envelope,
+                    meta,
                     gained,
                     e.community_id,
                     author,
@@ -368,7 +331,7 @@ class ContentEventHandlers:
             if net > 0:
                 # Guarded on the post's counter: a removal or another reversal in between is seen.
                 await self._reverse(
-                    envelope,
+                    meta,
                     retracted,
                     state,
                     e.community_id,
@@ -380,16 +343,16 @@ class ContentEventHandlers:
                 )
 
         state = await self._decide(
-            envelope, e.community_id, author, e.target_id, e.voter_id, [gained, retracted], decision
+            meta, e.community_id, author, e.target_id, e.voter_id, [gained, retracted], decision
         )
         if self._badges and e.target_kind == "answer" and not state.removed:
             await self._badges.answer_scored(
-                envelope.id, *region_programme(envelope), e.community_id, author, e.score, envelope.time
+                meta.id, *region_programme(meta), e.community_id, author, e.score, meta.time
             )
 
-    async def post_removed(self, envelope: Envelope) -> None:
+    async def post_removed(self, e: PostRemoved) -> None:
         """A moderator's removal takes back everything the post earned its author, once."""
-        e = payload(envelope, events.PostRemoved, "post_id", "community_id", "author_id")
+        meta = e.meta
         if not e.by_moderator:
             return
         rule = Rule.POST_REMOVED
@@ -400,16 +363,14 @@ class ContentEventHandlers:
             net = state.net([r for r in Rule if r is not rule])
             # Recorded even at 0: it marks the post removed, so later votes or unaccepting earn nothing.
             await self._reverse(
-                envelope, rule, state, e.community_id, e.author_id, e.post_id, -net, state.unchanged()
+                meta, rule, state, e.community_id, e.author_id, e.post_id, -net, state.unchanged()
             )
 
-        await self._decide(envelope, e.community_id, e.author_id, e.post_id, "", [rule], decision)
+        await self._decide(meta, e.community_id, e.author_id, e.post_id, "", [rule], decision)
 
-    async def collection_followed(self, envelope: Envelope) -> None:
+    async def collection_followed(self, e: CollectionFollowed) -> None:
         """Someone else following a collection earns its curator points, once per follower."""
-        e = payload(
-            envelope, events.CollectionFollowed, "collection_id", "community_id", "curator_id", "follower_id"
-        )
+        meta = e.meta
         if e.follower_id == e.curator_id:
             return
         rule = Rule.COLLECTION_FOLLOWED
@@ -418,7 +379,7 @@ class ContentEventHandlers:
             if state.count(rule, by_actor=True):
                 return  # followed before (and unfollowed since): a follow counts once per member
             await self._gain(
-                envelope,
+                meta,
                 rule,
                 e.community_id,
                 e.curator_id,
@@ -428,16 +389,15 @@ class ContentEventHandlers:
             )
 
         await self._decide(
-            envelope, e.community_id, e.curator_id, e.collection_id, e.follower_id, [rule], decision
+            meta, e.community_id, e.curator_id, e.collection_id, e.follower_id, [rule], decision
         )
 
-    async def post_created(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.PostCreated, "post_id")
+    async def post_created(self, e: PostCreated) -> None:
         await self._post_tags.remember(e.post_id, normalise_tags(e.tags))
 
-    async def resource_shared(self, envelope: Envelope) -> None:
+    async def resource_shared(self, e: ResourceShared) -> None:
         """Sharing a resource earns its author points (taken back if a moderator removes it)."""
-        e = payload(envelope, events.ResourceShared, "resource_id")
+        meta = e.meta
         tags = normalise_tags(e.tags)
         await self._post_tags.remember(e.resource_id, tags)
         if not e.community_id or not e.author_id:
@@ -447,7 +407,7 @@ class ContentEventHandlers:
         async def decision(state: TargetState) -> None:
             if not state.removed:
                 await self._gain(
-                    envelope,
+                    meta,
                     rule,
                     e.community_id,
                     e.author_id,
@@ -456,9 +416,9 @@ class ContentEventHandlers:
                     guard=state.not_removed(),
                 )
 
-        await self._decide(envelope, e.community_id, e.author_id, e.resource_id, "", [rule], decision)
+        await self._decide(meta, e.community_id, e.author_id, e.resource_id, "", [rule], decision)
 
-    async def item_rated(self, envelope: Envelope) -> None:
+    async def item_rated(self, e: ItemRated) -> None:
         """A rating of 4 or 5 stars by someone else earns the item's author points, once per rater.
 
         The rater's current stars (the latest rating) decide: the author is credited while they are 4
@@ -466,12 +426,12 @@ class ContentEventHandlers:
         Whether the author is credited now is the count of that rater's gains against reversals, and
         the entry that changes it is guarded on that rater's counter.
         """
-        e = payload(envelope, events.ItemRated, "item_id")
+        meta = e.meta
         if self._ratings is None or not (e.community_id and e.author_id and e.rater_id):
             return  # nobody to credit; the item's average is all it tells
         if e.rater_id == e.author_id:
             return
-        moment = e.rate_time.ToDatetime(tzinfo=UTC) if e.HasField("rate_time") else envelope.time
+        moment = e.rate_time
         gained, reversed_ = Rule.RESOURCE_RATED, Rule.RESOURCE_RATED_REVERSED
         stars = await self._ratings.rate(e.item_id, e.rater_id, e.stars, moment)
 
@@ -482,7 +442,7 @@ class ContentEventHandlers:
             if rating_earns(stars) and not credited:
                 tags = await self._tags(e.item_id)
                 await self._gain(
-                    envelope,
+                    meta,
                     gained,
                     e.community_id,
                     e.author_id,
@@ -495,7 +455,7 @@ class ContentEventHandlers:
                 net = state.net([gained, reversed_], by_actor=True)
                 # Recorded even at 0 (a gain the cap cut to nothing): it balances the gain.
                 await self._reverse(
-                    envelope,
+                    meta,
                     reversed_,
                     state,
                     e.community_id,
@@ -507,17 +467,15 @@ class ContentEventHandlers:
                 )
 
         await self._decide(
-            envelope, e.community_id, e.author_id, e.item_id, e.rater_id, [gained, reversed_], decision
+            meta, e.community_id, e.author_id, e.item_id, e.rater_id, [gained, reversed_], decision
         )
 
-    async def survey_response_submitted(self, envelope: Envelope) -> None:
+    async def survey_response_submitted(self, e: SurveyResponseSubmitted) -> None:
         """Answering a survey earns points once per survey and member; replacing the answers, nothing."""
-        e = payload(
-            envelope, community_events.SurveyResponseSubmitted, "survey_id", "community_id", "member_id"
-        )
+        meta = e.meta
         rule = Rule.SURVEY_ANSWERED
         await self._gain(
-            envelope,
+            meta,
             rule,
             e.community_id,
             e.member_id,
@@ -525,82 +483,19 @@ class ContentEventHandlers:
             entry_id=f"survey:{e.survey_id}:{e.member_id}:{rule.value}",
         )
 
-    def handlers(self) -> dict[str, EventHandler]:
+    def handlers(self) -> dict[type, Handler]:
         return {
-            "guild.content.post_created.v1": self.post_created,
-            "guild.content.resource_shared.v1": self.resource_shared,
-            "guild.content.question_asked.v1": self.question_asked,
-            "guild.content.answer_posted.v1": self.answer_posted,
-            "guild.content.answer_accepted.v1": self.answer_accepted,
-            "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
-            "guild.content.vote_changed.v1": self.vote_changed,
-            "guild.content.post_removed.v1": self.post_removed,
-            "guild.content.collection_followed.v1": self.collection_followed,
-            "guild.content.item_rated.v1": self.item_rated,
-        }
-
-    def community_handlers(self) -> dict[str, EventHandler]:
-        return {"guild.community.survey_response_submitted.v1": self.survey_response_submitted}
-
-
-class CommunityEventHandlers:
-    """Community roles into the local read model, so owners can be recognised without a call, and each
-    community's visibility, so hidden ones are answered only to those who may see them."""
-
-    def __init__(self, roles: RoleWriter, visibility: VisibilityWriter) -> None:
-        self._roles = roles
-        self._visibility = visibility
-
-    async def community_created(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.CommunityCreated, "community_id")
-        if e.visibility:
-            await self._visibility.put(e.community_id, e.visibility, envelope.time)
-
-    async def community_updated(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.CommunityUpdated, "community_id")
-        if e.visibility:
-            await self._visibility.put(e.community_id, e.visibility, envelope.time)
-
-    async def member_joined(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
-        await self._roles.put(
-            e.community_id,
-            e.member_id,
-            e.role or "member",
-            envelope.time,
-            region=e.region,
-            programme=e.programme,
-        )
-
-    async def role_granted(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.RoleGranted, "community_id", "member_id", "role")
-        await self._roles.put(
-            e.community_id, e.member_id, e.role, envelope.time, region=e.region, programme=e.programme
-        )
-
-    async def role_revoked(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.RoleRevoked, "community_id", "member_id")
-        await self._roles.put(
-            e.community_id,
-            e.member_id,
-            e.current_role or "member",
-            envelope.time,
-            region=e.region,
-            programme=e.programme,
-        )
-
-    async def member_left(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
-        await self._roles.put(e.community_id, e.member_id, "", envelope.time)
-
-    def handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.community.community_created.v1": self.community_created,
-            "guild.community.community_updated.v1": self.community_updated,
-            "guild.community.member_joined.v1": self.member_joined,
-            "guild.community.role_granted.v1": self.role_granted,
-            "guild.community.role_revoked.v1": self.role_revoked,
-            "guild.community.member_left.v1": self.member_left,
+            PostCreated: self.post_created,
+            ResourceShared: self.resource_shared,
+            QuestionAsked: self.question_asked,
+            AnswerPosted: self.answer_posted,
+            AnswerAccepted: self.answer_accepted,
+            AnswerUnaccepted: self.answer_unaccepted,
+            VoteChanged: self.vote_changed,
+            PostRemoved: self.post_removed,
+            CollectionFollowed: self.collection_followed,
+            ItemRated: self.item_rated,
+            SurveyResponseSubmitted: self.survey_response_submitted,
         }
 
 
@@ -616,9 +511,7 @@ class PointsFollower:
         self._ledger = ledger
         self._live = live
 
-    async def points_changed(self, envelope: Envelope) -> None:
-        e = payload(envelope, reputation_events.PointsChanged, "entry_id", "community_id", "member_id")
+    async def points_changed(self, e: PointsChanged) -> None:
         if self._live.applied(e.entry_id):
             return
-        moment = e.time.ToDatetime(tzinfo=UTC) if e.HasField("time") else envelope.time
-        await self._live.refresh(self._ledger, e.community_id, e.member_id, moment, e.entry_id)
+        await self._live.refresh(self._ledger, e.community_id, e.member_id, e.time, e.entry_id)
