@@ -36,6 +36,8 @@ from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.community_visibility import VisibilityReadModel
+from guild_reputation.adapters.ledger_counters import TOTALS, total_id
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_board_snapshots import (
     BOARD_SNAPSHOT_CHUNKS,
@@ -44,9 +46,9 @@ from guild_reputation.adapters.mongo_board_snapshots import (
 )
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
-from guild_reputation.adapters.mongo_ledger import TOTALS, TOTALS_JOURNAL, MongoLedger, total_id
 from guild_reputation.adapters.mongo_recognition import MongoRecognition
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters.standing_store import TOTALS_JOURNAL
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards

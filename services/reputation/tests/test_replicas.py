@@ -19,10 +19,11 @@ from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_custom_badges, mongo_ledger
+from guild_reputation.adapters import ledger_store, mongo_custom_badges
+from guild_reputation.adapters.ledger_counters import LEDGER
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, MongoBadges
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_ledger import LEDGER, MongoLedger
 from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
@@ -70,7 +71,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
         db = client[name]
         if not started:
             await client.drop_database(name)
-            await ensure_indexes(db, [*mongo_ledger.INDEXES, *mongo_custom_badges.INDEXES])
+            await ensure_indexes(db, [*ledger_store.INDEXES, *mongo_custom_badges.INDEXES])
         calendar = Calendar()
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=calendar)
         live = LiveBoards(Leaderboards(), calendar)

@@ -15,9 +15,10 @@ from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_ledger
+from guild_reputation.adapters import ledger_store
+from guild_reputation.adapters.ledger_counters import LEDGER
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.mongo_custom_badges import TICKS, MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_ledger import LEDGER, MongoLedger
 from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_rules import MongoPointsRules
 from guild_reputation.adapters.mongo_waits import MongoWaits
@@ -39,7 +40,7 @@ async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[Asyn
     name = database_name(request.node.name)
     await client.drop_database(name)
     database = client[name]
-    await ensure_indexes(database, mongo_ledger.INDEXES)
+    await ensure_indexes(database, ledger_store.INDEXES)
     yield database
     await client.drop_database(name)
     await client.close()

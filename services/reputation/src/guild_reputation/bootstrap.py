@@ -22,12 +22,12 @@ from guild_common.workers import event_consumer, outbox_relay
 from guild_reputation import adapters
 from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
 from guild_reputation.adapters.community_visibility import VisibilityReadModel
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.mongo_badges import MongoBadges
 from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
 from guild_reputation.adapters.mongo_cpd import MongoCpd
 from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
 from guild_reputation.adapters.mongo_insights import MongoInsights
-from guild_reputation.adapters.mongo_ledger import MongoLedger
 from guild_reputation.adapters.mongo_pilot import MongoPilot
 from guild_reputation.adapters.mongo_post_tags import MongoPostTags
 from guild_reputation.adapters.mongo_ratings import MongoRatings

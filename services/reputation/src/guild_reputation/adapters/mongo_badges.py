@@ -16,23 +16,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
-from guild_reputation.adapters.mongo_ledger import (
+from guild_reputation.adapters.ledger_counters import (
     COUNTERS,
     DISTINCT_TARGET_RULES,
     LEDGER,
     META,
     targets_counter_id,
 )
+from guild_reputation.adapters.outbound_events import badge_awarded
 from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"
@@ -58,34 +56,6 @@ INDEXES = [
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
 SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
-
-
-def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:
-    time = Timestamp()
-    time.FromDatetime(award.time)
-    headers = current_trace_headers()
-    return new_envelope(
-        service="reputation",
-        name="badge_awarded",
-        payload=pb.BadgeAwarded(
-            award_id=award.id,
-            community_id=award.community_id,
-            member_id=award.member_id,
-            badge=award.badge,
-            tier=award.tier.value,
-            title=award.title,
-            citation=award.citation,
-            granted_by=award.granted_by,
-            source_event_id=award.source_event_id,
-            award_time=time,
-            definition_id=award.definition_id,
-        ),
-        subject=award.member_id,
-        region=region,
-        programme=programme,
-        traceparent=headers.get("traceparent", ""),
-        tracestate=headers.get("tracestate", ""),
-    )
 
 
 def award_from(doc: Document) -> Award:
@@ -143,7 +113,7 @@ class MongoBadges:
                 if award.definition_id
                 else {}
             ),
-            **outbox_fields([_badge_awarded(award, region, programme)]),
+            **outbox_fields([badge_awarded(award, region, programme)]),
         }
         if not await self._batched_awards.insert(doc):
             return False

@@ -16,23 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.events.envelope import new_envelope
 from guild_common.events.outbox import (
-    current_trace_headers,
     merge_updates,
     outbox_indexes,
     outbox_update,
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_common.prototime import to_timestamp
+from guild_reputation.adapters.outbound_events import cpd_credit_recorded
 from guild_reputation.domain.cpd import (
     CpdActivity,
     CpdCredit,
@@ -134,32 +130,6 @@ def credit_from(doc: Document) -> CpdCredit:
     )
 
 
-def _recorded(credit: CpdCredit, at: datetime) -> Any:
-    headers = current_trace_headers()
-    return new_envelope(
-        service="reputation",
-        name="cpd_credit_recorded",
-        payload=pb.CpdCreditRecorded(
-            credit_id=credit.id,
-            community_id=credit.community_id,
-            member_id=credit.member_id,
-            activity=credit.activity.value,
-            minutes=credit.minutes,
-            cpd_year=credit.cpd_year,
-            evidence_url=credit.evidence_url,
-            source_event_id=credit.source_event_id,
-            activity_time=to_timestamp(credit.time),
-            record_time=to_timestamp(at),
-            description=credit.description,
-        ),
-        subject=credit.member_id,
-        region=credit.region or "unknown",
-        programme=credit.programme or "unknown",
-        traceparent=headers.get("traceparent", ""),
-        tracestate=headers.get("tracestate", ""),
-    )
-
-
 class MongoCpd:
     def __init__(self, db: AsyncDatabase[Document], on_events: Callable[..., None]) -> None:
         self._rules = db[RULES]
@@ -248,7 +218,7 @@ class MongoCpd:
         when it was settled already."""
         update: Document = {"$set": {"state": state.value, "settle_time": at}}
         if state is CreditState.COUNTED:
-            update = merge_updates(update, outbox_update([_recorded(credit, at)]))
+            update = merge_updates(update, outbox_update([cpd_credit_recorded(credit, at)]))
         done = await self._credits.find_one_and_update(
             {"_id": credit.id, "state": CreditState.RESERVING.value}, update
         )
