@@ -16,9 +16,9 @@ from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters import ledger_store, mongo_board_snapshots
+from guild_reputation.adapters import board_snapshots_store, ledger_store
+from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots, slice_of
 from guild_reputation.adapters.ledger_store import MongoLedger
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
@@ -138,7 +138,7 @@ async def test_deployments_of_two_slices_sharing_a_database_each_restore_their_o
     db = client[database_name("two_slices_snapshots")]
     await client.drop_database(db.name)
     try:
-        await ensure_indexes(db, [*mongo_board_snapshots.INDEXES, *ledger_store.INDEXES])
+        await ensure_indexes(db, [*board_snapshots_store.INDEXES, *ledger_store.INDEXES])
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
         # Written before slices were recorded: nobody restores it, and the next write drops it.
         await db.board_snapshots.insert_one({"_id": "old", "as_of": utc_now(), "members": 1, "chunks": 0})

@@ -29,10 +29,10 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters import mongo_badges, mongo_custom_badges
-from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
+from guild_reputation.adapters import badges_store, custom_badges_store
+from guild_reputation.adapters.badges_store import MongoBadges
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.post_tags_store import MongoPostTags
 from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
@@ -521,7 +521,7 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
     db = client[database_name("rolling_awards")]
     await client.drop_database(db.name)
     try:
-        await ensure_indexes(db, [*mongo_badges.INDEXES, *mongo_custom_badges.INDEXES])
+        await ensure_indexes(db, [*badges_store.INDEXES, *custom_badges_store.INDEXES])
         calendar = Calendar("UTC")
         definitions, awards = MongoBadgeDefinitions(db), MongoBadges(db, on_events=lambda *_: None)
         await definitions.create(_definition(TemplatePeriod.ROLLING_DAYS, repeatable=True, rolling_days=7))
@@ -546,7 +546,7 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
             return envelope
 
         async def held() -> list[str]:
-            docs = await db[mongo_badges.BADGE_AWARDS].find({"member_id": "cat"}).to_list()
+            docs = await db[badges_store.BADGE_AWARDS].find({"member_id": "cat"}).to_list()
             return sorted(str(d["source_event_id"]) for d in docs)
 
         earned = [await ask(f"q{i}", first + timedelta(minutes=i)) for i in range(3)]
@@ -586,7 +586,7 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
             programme="sales",
         )
         await handle(dataclasses.replace(envelope, time=first + timedelta(days=1)))
-        assert await db[mongo_badges.BADGE_AWARDS].count_documents({"member_id": "dan"}) == 1
+        assert await db[badges_store.BADGE_AWARDS].count_documents({"member_id": "dan"}) == 1
     finally:
         await client.drop_database(db.name)
         await client.close()

@@ -22,12 +22,12 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_reputation.adapters import ledger_counters, ledger_store
+from guild_reputation.adapters.badges_store import BADGE_FACT_SETS, MongoBadges
 from guild_reputation.adapters.ledger_counters import COUNTERS, META, TAG_TOTALS, TOTALS, Counter, counters_of
 from guild_reputation.adapters.ledger_store import MongoLedger
-from guild_reputation.adapters.mongo_badges import BADGE_FACT_SETS, MongoBadges
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.leaderboard import Leaderboards

@@ -19,14 +19,14 @@ from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import ledger_store, mongo_custom_badges
+from guild_reputation.adapters import custom_badges_store, ledger_store
+from guild_reputation.adapters.badges_store import BADGE_AWARDS, MongoBadges
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
 from guild_reputation.adapters.ledger_counters import LEDGER
 from guild_reputation.adapters.ledger_store import MongoLedger
-from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, MongoBadges
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.app.ledger_handlers import ContentEventHandlers
@@ -71,7 +71,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
         db = client[name]
         if not started:
             await client.drop_database(name)
-            await ensure_indexes(db, [*ledger_store.INDEXES, *mongo_custom_badges.INDEXES])
+            await ensure_indexes(db, [*ledger_store.INDEXES, *custom_badges_store.INDEXES])
         calendar = Calendar()
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=calendar)
         live = LiveBoards(Leaderboards(), calendar)

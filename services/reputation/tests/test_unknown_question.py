@@ -16,12 +16,12 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_reputation.adapters import ledger_store
+from guild_reputation.adapters.custom_badges_store import TICKS, MongoBadgeDefinitions
 from guild_reputation.adapters.ledger_counters import LEDGER
 from guild_reputation.adapters.ledger_store import MongoLedger
-from guild_reputation.adapters.mongo_custom_badges import TICKS, MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
-from guild_reputation.adapters.mongo_waits import MongoWaits
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.ledger_handlers import ContentEventHandlers, NotYetKnown
 from guild_reputation.domain.custom_badges import Count

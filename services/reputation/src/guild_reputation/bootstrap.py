@@ -20,20 +20,21 @@ from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
 from guild_reputation import adapters
-from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
-from guild_reputation.adapters.community_visibility import VisibilityReadModel
+from guild_reputation.adapters.badges_store import MongoBadges
+from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots, slice_of
+from guild_reputation.adapters.community_client import ReadThroughRoles
+from guild_reputation.adapters.cpd_store import MongoCpd
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.insights_store import MongoInsights
 from guild_reputation.adapters.ledger_store import MongoLedger
-from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
-from guild_reputation.adapters.mongo_cpd import MongoCpd
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_insights import MongoInsights
-from guild_reputation.adapters.mongo_pilot import MongoPilot
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_recognition import MongoRecognition
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
-from guild_reputation.adapters.mongo_waits import MongoWaits
+from guild_reputation.adapters.pilot_store import MongoPilot
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
+from guild_reputation.adapters.recognition_store import MongoRecognition
+from guild_reputation.adapters.roles_store import RoleReadModel
+from guild_reputation.adapters.visibility_store import VisibilityReadModel
+from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
@@ -44,14 +45,14 @@ from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.insights_handlers import InsightsHandlers
+from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
 from guild_reputation.app.ledger_handlers import ContentEventHandlers, PointsFollower
 from guild_reputation.app.membership_handlers import CommunityEventHandlers
 from guild_reputation.app.pilot import PilotComparisons
 from guild_reputation.app.pilot_handlers import PilotHandlers
-from guild_reputation.app.queries import LeaderboardQueries, TagQueries
+from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.recognition_handlers import RecognitionHandlers
-from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.cpd import Evidence
@@ -62,7 +63,7 @@ from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
 from guild_reputation.entrypoints.event_decoders import DECODERS
-from guild_reputation.entrypoints.grpc_api import ReputationServicer
+from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
 from guild_reputation.entrypoints.points_stream import PointsStream
 
 SERVICE_NAME = reputation_service_pb2.DESCRIPTOR.services_by_name["ReputationService"].full_name

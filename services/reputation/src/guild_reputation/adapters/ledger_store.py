@@ -63,6 +63,7 @@ from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters import seen
 from guild_reputation.adapters.batching import Batcher
 from guild_reputation.adapters.counters_store import DUPLICATE_KEY, CountersStore
+from guild_reputation.adapters.daily_caps_store import DAILY_CAPS, DailyCaps
 from guild_reputation.adapters.ledger_counters import (
     ENTRY_FIELDS,
     LEDGER,
@@ -75,7 +76,6 @@ from guild_reputation.adapters.ledger_counters import (
     push,
 )
 from guild_reputation.adapters.ledger_migrations import LedgerMigrations
-from guild_reputation.adapters.mongo_daily_caps import DAILY_CAPS, DailyCaps
 from guild_reputation.adapters.outbound_events import points_changed
 from guild_reputation.adapters.standing_store import TOTALS_JOURNAL, StandingStore
 from guild_reputation.app.ports import Guard, StaleDecision

@@ -21,10 +21,10 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.clock import utc_now
 from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_reputation.adapters.community_roles import ROLES
-from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, award_from
-from guild_reputation.adapters.mongo_insights import POSTS, QUESTIONS
+from guild_reputation.adapters.badges_store import BADGE_AWARDS, award_from
+from guild_reputation.adapters.insights_store import POSTS, QUESTIONS
 from guild_reputation.adapters.outbound_events import recognition_summary_issued
+from guild_reputation.adapters.roles_store import ROLES
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.recognition import ContributionSummary, RoleChange
 
