@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.adapters.ledger_counters import (
     COUNTERS,
@@ -132,7 +133,7 @@ class MongoBadges:
         page_token: str,
         *,
         exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[Award], str]:
+    ) -> Page[Award]:
         query: Document = {"member_id": member_id}
         if community_id:
             query["community_id"] = community_id
@@ -147,7 +148,7 @@ class MongoBadges:
             page_token=page_token,
             projection={"outbox": 0},
         )
-        return [award_from(d) for d in docs], token
+        return Page([award_from(d) for d in docs], token)
 
     async def award_communities(self, member_id: str) -> frozenset[str]:
         held = await self._awards.distinct("community_id", {"member_id": member_id})

@@ -28,6 +28,7 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_reputation.adapters.outbound_events import cpd_credit_recorded
 from guild_reputation.domain.cpd import (
     CpdActivity,
@@ -268,7 +269,7 @@ class MongoCpd:
 
     async def page(
         self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[CpdCredit], str]:
+    ) -> Page[CpdCredit]:
         docs, token = await keyset_page(
             self._credits,
             self._log_query(member_id, year, community_id),
@@ -278,7 +279,7 @@ class MongoCpd:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return [credit_from(d) for d in docs], token
+        return Page([credit_from(d) for d in docs], token)
 
     async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]:
         cursor = (
@@ -337,7 +338,7 @@ class MongoCpd:
 
     async def shared_page(
         self, community_id: str, year: int, page_size: int, page_token: str
-    ) -> tuple[list[MemberTotal], str]:
+    ) -> Page[MemberTotal]:
         docs, token = await keyset_page(
             self._consents,
             {"community_id": community_id, "shared": True},
@@ -363,7 +364,7 @@ class MongoCpd:
             )
             for m in members
         ]
-        return totals, token
+        return Page(totals, token)
 
     async def not_shared(self, community_id: str, year: int) -> int:
         """Members with CPD minutes in the community's year who do not share them."""

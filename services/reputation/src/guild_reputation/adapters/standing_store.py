@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document
+from guild_common.pagination import Page
 from guild_reputation.adapters import seen
 from guild_reputation.adapters.batching import Batcher
 from guild_reputation.adapters.ledger_counters import (
@@ -76,7 +77,7 @@ class StandingStore:
 
     async def top_by_tag(
         self, community_id: str, tag: str, page_size: int, page_token: str
-    ) -> tuple[list[TagTotal], str]:
+    ) -> Page[TagTotal]:
         docs, token = await keyset_page(
             self._tag_totals,
             {"community_id": community_id, "tag": tag, "points": {"$gt": 0}},
@@ -86,7 +87,7 @@ class StandingStore:
             page_token=page_token,
             projection={"member_id": 1, "points": 1},
         )
-        return [TagTotal(community_id, tag, str(d["member_id"]), int(d["points"])) for d in docs], token
+        return Page([TagTotal(community_id, tag, str(d["member_id"]), int(d["points"])) for d in docs], token)
 
     async def _target(self, community_id: str, member_id: str, target_id: str, actor_id: str) -> Document:
         """The counter of the member's entries about ``target_id`` (caused by ``actor_id`` if given)."""

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import AlreadyExists, NotFound, PermissionDenied, Validator
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_reputation.app.ports import BadgeStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import (
@@ -156,7 +156,7 @@ class BadgeUseCases:
 
     async def list(
         self, caller: Principal, member_id: str, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[Award], str]:
+    ) -> Page[Award]:
         """The member's awards in one community the caller may see, or in every community they may see
         (all of them for the member themself and for services)."""
         size = clamp_page_size(page_size, 50, 100)

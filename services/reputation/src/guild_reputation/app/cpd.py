@@ -19,7 +19,7 @@ from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
 from guild_common.mongo import Document
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_reputation.app.ports import RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.cpd import (
@@ -62,13 +62,13 @@ class CpdStore(Protocol):
     async def release(self, counter_id: str, credit_id: str, minutes: int) -> None: ...
     async def page(
         self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[CpdCredit], str]: ...
+    ) -> Page[CpdCredit]: ...
     async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]: ...
     async def totals(self, member_id: str, year: int, community_id: str) -> Totals: ...
     async def set_sharing(self, community_id: str, member_id: str, shared: bool, at: datetime) -> None: ...
     async def shared_page(
         self, community_id: str, year: int, page_size: int, page_token: str
-    ) -> tuple[list[MemberTotal], str]: ...
+    ) -> Page[MemberTotal]: ...
     async def not_shared(self, community_id: str, year: int) -> int: ...
 
 
@@ -124,11 +124,11 @@ class CreditCounter:
         return settled.state if settled else state
 
 
-@dataclass(frozen=True)
-class LogPage:
-    credits: list[CpdCredit]
+@dataclass(frozen=True, kw_only=True)
+class LogPage(Page[CpdCredit]):
+    """A page of the learner's log, with the totals of the year it is in."""
+
     totals: Totals
-    next_page_token: str
     cpd_year: int
 
 
@@ -140,11 +140,11 @@ class Export:
     totals: Totals
 
 
-@dataclass(frozen=True)
-class MemberTotals:
-    totals: list[MemberTotal]
+@dataclass(frozen=True, kw_only=True)
+class MemberTotals(Page[MemberTotal]):
+    """A page of the totals members share, with how many members with minutes do not share them."""
+
     not_shared: int
-    next_page_token: str
     cpd_year: int
 
 
@@ -265,9 +265,9 @@ class CpdUseCases:
         learner = self._own(caller, member_id)
         size = clamp_page_size(page_size, LOG_PAGE_DEFAULT, LOG_PAGE_MAX)
         year, _ = await self._year(community_id, year)
-        credits, token = await self._store.page(learner, year, community_id, size, page_token)
+        page = await self._store.page(learner, year, community_id, size, page_token)
         totals = await self._store.totals(learner, year, community_id)
-        return LogPage(credits, totals, token, year)
+        return LogPage(items=page.items, next_token=page.next_token, totals=totals, cpd_year=year)
 
     async def _period(
         self, year: int, rules: CpdRules | None, credits: Sequence[CpdCredit]
@@ -330,5 +330,8 @@ class CpdUseCases:
         size = clamp_page_size(page_size, LOG_PAGE_DEFAULT, LOG_PAGE_MAX)
         year, _ = await self._year(community_id, year)
         await self._require_owner(caller, community_id, "see its members' CPD totals")
-        totals, token = await self._store.shared_page(community_id, year, size, page_token)
-        return MemberTotals(totals, await self._store.not_shared(community_id, year), token, year)
+        page = await self._store.shared_page(community_id, year, size, page_token)
+        not_shared = await self._store.not_shared(community_id, year)
+        return MemberTotals(
+            items=page.items, next_token=page.next_token, not_shared=not_shared, cpd_year=year
+        )

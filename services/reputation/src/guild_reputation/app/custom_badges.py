@@ -11,7 +11,7 @@ from typing import Protocol
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import NotFound, PermissionDenied, Validator
-from guild_common.pagination import clamp_page_size
+from guild_common.pagination import Page, clamp_page_size
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.ports import BadgeStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
@@ -45,7 +45,7 @@ class BadgeDefinitions(Protocol):
 
     async def page(
         self, community_id: str, include_archived: bool, page_size: int, page_token: str
-    ) -> tuple[list[BadgeDefinition], str]: ...
+    ) -> Page[BadgeDefinition]: ...
 
     async def active(self, community_id: str, event_type: CountedEvent) -> list[BadgeDefinition]: ...
 
@@ -147,7 +147,7 @@ class BadgeDefinitionUseCases:
 
     async def page(
         self, caller: Principal, community_id: str, include_archived: bool, page_size: int, page_token: str
-    ) -> tuple[list[BadgeDefinition], str]:
+    ) -> Page[BadgeDefinition]:
         check = Validator()
         check.require(bool(community_id), "community_id", "must not be empty")
         check.check()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from guild_common.pagination import Page
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 
@@ -149,7 +150,7 @@ class Ledger(Protocol):
 
     async def top_by_tag(
         self, community_id: str, tag: str, page_size: int, page_token: str
-    ) -> tuple[list[TagTotal], str]:
+    ) -> Page[TagTotal]:
         """Members with points on ``tag`` in the community, most first (ties in a stable order)."""
         ...
 
@@ -319,7 +320,7 @@ class BadgeStore(Protocol):
         page_token: str,
         *,
         exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[Award], str]:
+    ) -> Page[Award]:
         """The member's awards, newest first, leaving out those of the ``exclude`` communities."""
         ...
 

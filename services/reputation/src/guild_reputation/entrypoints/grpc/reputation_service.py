@@ -98,9 +98,9 @@ class CpdRpcs:
             request.page_token,
         )
         return api.ListCpdLogResponse(
-            credits=[credit_message(c) for c in page.credits],
+            credits=[credit_message(c) for c in page.items],
             totals=totals_message(page.totals),
-            next_page_token=page.next_page_token,
+            next_page_token=page.next_token,
             cpd_year=page.cpd_year,
         )
 
@@ -141,10 +141,10 @@ class CpdRpcs:
                     counted_minutes=t.counted_minutes,
                     counted_credits=t.counted_credits,
                 )
-                for t in view.totals
+                for t in view.items
             ],
             not_shared_members=view.not_shared,
-            next_page_token=view.next_page_token,
+            next_page_token=view.next_token,
             cpd_year=view.cpd_year,
         )
 
@@ -226,14 +226,16 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
     async def ListBadges(
         self, request: api.ListBadgesRequest, context: grpc.aio.ServicerContext
     ) -> api.ListBadgesResponse:
-        awards, token = await self._badges.list(
+        awards = await self._badges.list(
             current_principal(),
             request.member_id,
             request.community_id,
             request.page_size,
             request.page_token,
         )
-        return api.ListBadgesResponse(awards=[award_message(a) for a in awards], next_page_token=token)
+        return api.ListBadgesResponse(
+            awards=[award_message(a) for a in awards.items], next_page_token=awards.next_token
+        )
 
     async def GrantChampionBadge(
         self, request: api.GrantChampionBadgeRequest, context: grpc.aio.ServicerContext
@@ -304,11 +306,11 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
     async def ListTopMembersByTag(
         self, request: api.ListTopMembersByTagRequest, context: grpc.aio.ServicerContext
     ) -> api.ListTopMembersByTagResponse:
-        standings, token = await self._tags.top(
+        standings = await self._tags.top(
             current_principal(), request.community_id, request.tag, request.page_size, request.page_token
         )
         return api.ListTopMembersByTagResponse(
-            standings=[standing_message(s) for s in standings], next_page_token=token
+            standings=[standing_message(s) for s in standings.items], next_page_token=standings.next_token
         )
 
     async def CreateBadgeDefinition(
@@ -334,7 +336,7 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
     async def ListBadgeDefinitions(
         self, request: api.ListBadgeDefinitionsRequest, context: grpc.aio.ServicerContext
     ) -> api.ListBadgeDefinitionsResponse:
-        definitions, token = await self._definitions.page(
+        definitions = await self._definitions.page(
             current_principal(),
             request.community_id,
             request.include_archived,
@@ -342,7 +344,8 @@ class ReputationServicer(CpdRpcs, api_grpc.ReputationServiceServicer):
             request.page_token,
         )
         return api.ListBadgeDefinitionsResponse(
-            definitions=[definition_message(d) for d in definitions], next_page_token=token
+            definitions=[definition_message(d) for d in definitions.items],
+            next_page_token=definitions.next_token,
         )
 
     async def ArchiveBadgeDefinition(
