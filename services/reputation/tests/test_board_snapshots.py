@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from services.reputation.tests.support import C1, C2, Producer
-from services.reputation.tests.test_ledger_rules import _question, _standing, _vote
+from services.reputation.tests.support import C1, C2, Producer, answer_vote, question_asked, standing_of
 
 from guild.events.v1 import content_events_pb2 as events
 from guild.reputation.v1 import reputation_service_pb2 as api
@@ -47,9 +46,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
         stub = api_grpc.ReputationServiceStub(service.channel)
         db = service.app.infra.db
         for i in range(6):
-            await producer.emit("question_asked", _question(f"q{i}", f"m{i % 3}"))
-        await producer.emit("vote_changed", _vote("m0", 0, 1, target="q1", author="m1"))
-        await _standing(stub, "m1", expect=14)
+            await producer.emit("question_asked", question_asked(f"q{i}", f"m{i % 3}"))
+        await producer.emit("vote_changed", answer_vote("m0", 0, 1, target="q1", author="m1"))
+        await standing_of(stub, "m1", expect=14)
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
         snapshots = MongoBoardSnapshots(db)
         memory = LiveBoards(Leaderboards(), Calendar())
@@ -59,9 +58,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
         )
         head = await writer.write()
         # Since the snapshot: more points for some, new members, another community, and a removal.
-        await producer.emit("question_asked", _question("q9", "m0"))
-        await producer.emit("question_asked", _question("q10", "new", community=C2))
-        await producer.emit("vote_changed", _vote("m2", 0, 1, target="q10", author="new"))
+        await producer.emit("question_asked", question_asked("q9", "m0"))
+        await producer.emit("question_asked", question_asked("q10", "new", community=C2))
+        await producer.emit("vote_changed", answer_vote("m2", 0, 1, target="q10", author="new"))
         await producer.emit(
             "post_removed",
             events.PostRemoved(
@@ -73,9 +72,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
                 by_moderator=True,
             ),
         )
-        await _standing(stub, "new", expect=2, community=C2)
-        await _standing(stub, "new", expect=10)
-        await _standing(stub, "m1", expect=2)
+        await standing_of(stub, "new", expect=2, community=C2)
+        await standing_of(stub, "new", expect=10)
+        await standing_of(stub, "m1", expect=2)
 
         restored = LiveBoards(Leaderboards(), Calendar())
         report = await restore_boards(ledger, snapshots, restored, margin=timedelta(0))
@@ -104,10 +103,10 @@ async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_
     async with running_service(settings, build) as first:
         stub = api_grpc.ReputationServiceStub(first.channel)
         for i in range(3):
-            await producer.emit("question_asked", _question(f"q{i}", "ann"))
-        await producer.emit("question_asked", _question("q9", "bob"))
-        await _standing(stub, "ann", expect=6)
-        await _standing(stub, "bob", expect=2)
+            await producer.emit("question_asked", question_asked(f"q{i}", "ann"))
+        await producer.emit("question_asked", question_asked("q9", "bob"))
+        await standing_of(stub, "ann", expect=6)
+        await standing_of(stub, "bob", expect=2)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri)
     db = client[settings.database_name]
     head = await db.board_snapshots.find_one({})
@@ -126,8 +125,8 @@ async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_
         stub = api_grpc.ReputationServiceStub(second.channel)
         top = await stub.GetLeaderboard(api.GetLeaderboardRequest(community_id=C1), metadata=auth("x"))
         assert [(s.member_id, s.points) for s in top.standings] == [("ann", 6), ("bob", 2), ("ghost", 1)]
-        await producer.emit("question_asked", _question("q10", "bob"))
-        assert (await _standing(stub, "bob", expect=4)).standing.rank == 2
+        await producer.emit("question_asked", question_asked("q10", "bob"))
+        assert (await standing_of(stub, "bob", expect=4)).standing.rank == 2
     await client.close()
 
 

@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from pymongo import AsyncMongoClient
 from services.reputation.tests.support import C1, Producer
 
@@ -48,7 +47,7 @@ from guild_reputation.domain.periods import Calendar
 from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
-from guild_testing.status import expect_request_id_reused
+from guild_testing.status import details_of, expect_request_id_reused, field_violations
 
 SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -105,28 +104,6 @@ def test_a_champion_award_as_an_open_badge_credential() -> None:
         == f"https://skills.example.com/communities/{C1}/achievements/champion/bronze"
     )
     assert "proof" not in credential
-
-
-def _error_info(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return dict(info.metadata)
-    return {}
-
-
-def _violations(error: grpc.aio.AioRpcError) -> set[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return {v.field for v in bad.field_violations}
-    return set()
 
 
 async def _custom_awards(
@@ -232,7 +209,8 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
                 break
             await asyncio.sleep(0.05)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert _error_info(caught.value)["required_role"] == "owner"
+        (info,) = details_of(caught.value, error_details_pb2.ErrorInfo)
+        assert info.metadata["required_role"] == "owner"
         bad = api.CreateBadgeDefinitionRequest(
             community_id=C1,
             title="",
@@ -248,7 +226,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert _violations(caught.value) == {
+        assert set(field_violations(caught.value)) == {
             "title",
             "template.threshold",
             "template.rolling_days",
@@ -257,7 +235,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         bad.title, bad.template.event_type, bad.template.threshold = "X", "made_up", 1
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
-        assert "template.event_type" in _violations(caught.value)
+        assert "template.event_type" in field_violations(caught.value)
 
         # cat asks twice two weeks ago and twice this week: the weekly badge twice.
         for qid in ("qa", "qb"):
