@@ -23,7 +23,8 @@ from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
 from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.ledger_handlers import ContentEventHandlers, NotYetKnown
+from guild_reputation.app.ledger import NotYetKnown
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.custom_badges import Count
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar

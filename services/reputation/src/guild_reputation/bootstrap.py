@@ -39,6 +39,7 @@ from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
+from guild_reputation.app.boards_handlers import PointsFollower
 from guild_reputation.app.cpd import CpdUseCases, CreditCounter
 from guild_reputation.app.cpd_handlers import CpdCredits
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
@@ -46,7 +47,7 @@ from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.app.insights import InsightsQueries
 from guild_reputation.app.insights_handlers import InsightsHandlers
 from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
-from guild_reputation.app.ledger_handlers import ContentEventHandlers, PointsFollower
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.app.membership_handlers import CommunityEventHandlers
 from guild_reputation.app.pilot import PilotComparisons
 from guild_reputation.app.pilot_handlers import PilotHandlers

@@ -13,7 +13,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from guild_common.events.consumer import PermanentError
 from guild_common.events.envelope import Envelope
 from guild_common.events.streams import stream_name
-from guild_reputation.app.ledger_handlers import PointsFollower
+from guild_reputation.app.boards_handlers import PointsFollower
 from guild_reputation.entrypoints.event_decoders import POINTS_CHANGED as POINTS_CHANGED_DECODER
 
 log = structlog.get_logger("guild.reputation.points_stream")
