@@ -8,7 +8,7 @@ or empty": replayed, or meeting a slot still holding an older hour's ids (how ol
 or another writer creating the counter at once, it fails with a duplicate key, which ends the command
 (the embedded store stops at the first failed statement of any ``update`` and does not say which).
 Then the batch's counters are read back (one ``find``): those holding all their entries are done, and
-each entry a counter does not hold is applied on its own by the safe form (``_updates``: an upsert
+each entry a counter does not hold is applied on its own by the safe form (``updates``: an upsert
 creating the counter if missing, an update emptying this hour's slot if it holds an older hour's ids,
 then the ``$inc`` and ``$push`` of the entry guarded by "not held", none of which can fail). A
 redelivery within an hour of the first attempt is therefore never counted twice, far longer than
@@ -60,7 +60,7 @@ class CountersStore:
         await self._count_each(now, [(entry_id, counter) for counter in counters])
 
     async def _count_each(self, now: datetime, applied: Sequence[tuple[str, Counter]]) -> None:
-        """Apply each (entry id, counter) on its own (``_updates``), one ordered ``bulk_write`` per
+        """Apply each (entry id, counter) on its own (``updates``), one ordered ``bulk_write`` per
         collection."""
         by_collection: dict[str, list[UpdateOne]] = {}
         for entry_id, counter in applied:
@@ -94,7 +94,7 @@ class CountersStore:
         slot is this hour's (the command says how many it matched). When it matched fewer, the
         counters are read back: missing ones are created with zero counts (``insert_many``, a
         counter created meanwhile by another writer refused alone) and sent their statements again,
-        and the entries the others do not hold are applied one by one (``_updates``)."""
+        and the entries the others do not hold are applied one by one (``updates``)."""
         shared: dict[tuple[Any, ...], list[Merged]] = {}
         for item in items:
             shared.setdefault(item.signature(), []).append(item)
@@ -146,7 +146,7 @@ class CountersStore:
         entries is held already, or its slot of this hour holds an older hour's ids, or another
         writer created the document with other guards at once (a duplicate key error that ends the
         command). Then the counters are read back: those holding all their entries are done, and the
-        entries the others do not hold are applied one by one (``_updates``), each still guarded."""
+        entries the others do not hold are applied one by one (``updates``), each still guarded."""
         statements = [item.statement(now) for item in items]
         reply = await self._db.command({"update": name, "updates": statements, "ordered": True})
         errors = reply.get("writeErrors") or []

@@ -8,6 +8,9 @@
 Each record carries the community's region and programme, so every figure is available per community,
 programme and region. Writes are absolute (a time kept as the earliest or latest seen), so redelivery
 changes nothing.
+
+Somewhat over 400 lines: the records' writes and the figures read from them are kept in one module because
+both depend on the same record shapes and indexes.
 """
 
 from __future__ import annotations

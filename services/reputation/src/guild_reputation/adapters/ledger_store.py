@@ -10,7 +10,7 @@ the previous batch is being written are written together (``record_many``, fed b
 ``Batcher``): one unordered ``insert_many`` (an id recorded before fails alone, and one ``find`` reads
 those back), each decision's guarded counter (below), then per counter collection one ``update``
 command of one merged statement per counter document (``Merged``: the batch's increments summed, its
-entry ids pushed), then the release. Totals and tag totals go further (``_count_shared``): an entry
+entry ids pushed), then the release. Totals and tag totals go further (``counters_store``): an entry
 adds the same to each of its totals, so the counters of a batch that take the same update (the same
 entries, increments and tags) share one ``multi`` statement by ``{_id: {$in}}``, still guarded per
 document; the embedded store spends about half as much on a document so updated as on a statement of

@@ -13,14 +13,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
 from guild_common.mongo import Document
 from guild_common.pagination import Page, clamp_page_size
-from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.ports import CpdStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.cpd import (
     CpdActivity,
@@ -28,7 +27,6 @@ from guild_reputation.domain.cpd import (
     CpdRules,
     CreditState,
     MemberTotal,
-    Reflection,
     Totals,
     cpd_year,
     validate_reflection,
@@ -41,35 +39,6 @@ OWNER = "owner"
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LOG_PAGE_DEFAULT, LOG_PAGE_MAX = 50, 100
 ID_MAX = 200
-
-
-class CpdStore(Protocol):
-    async def put_rules(self, rules: CpdRules) -> None: ...
-    async def rules(self, community_id: str) -> CpdRules | None: ...
-    async def rules_of(self, community_ids: Sequence[str]) -> dict[str, CpdRules]: ...
-    async def add(self, credit: CpdCredit) -> CpdCredit | None: ...
-    async def get(self, credit_id: str) -> CpdCredit | None: ...
-    async def start_reflection(
-        self, credit_id: str, member_id: str, reflection: Reflection
-    ) -> CpdCredit | None: ...
-    async def add_reflection(
-        self, credit_id: str, member_id: str, reflection: Reflection
-    ) -> CpdCredit | None: ...
-    async def finish(self, credit: CpdCredit, state: CreditState, at: datetime) -> bool: ...
-    async def reserve(
-        self, counter_id: str, fields: Document, credit_id: str, minutes: int, cap: int
-    ) -> bool: ...
-    async def release(self, counter_id: str, credit_id: str, minutes: int) -> None: ...
-    async def page(
-        self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
-    ) -> Page[CpdCredit]: ...
-    async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]: ...
-    async def totals(self, member_id: str, year: int, community_id: str) -> Totals: ...
-    async def set_sharing(self, community_id: str, member_id: str, shared: bool, at: datetime) -> None: ...
-    async def shared_page(
-        self, community_id: str, year: int, page_size: int, page_token: str
-    ) -> Page[MemberTotal]: ...
-    async def not_shared(self, community_id: str, year: int) -> int: ...
 
 
 def _counters(credit: CpdCredit) -> tuple[tuple[str, Document], tuple[str, Document]]:

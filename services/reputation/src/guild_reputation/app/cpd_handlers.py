@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from guild_common.events.inbound import Handler
 from guild_common.events.meta import EventMeta
-from guild_reputation.app.cpd import CpdStore, CreditCounter
+from guild_reputation.app.cpd import CreditCounter
+from guild_reputation.app.ports import CpdStore
 from guild_reputation.domain.cpd import CpdActivity, CpdCredit, CreditState, Evidence, credit_id
 from guild_reputation.domain.integration_events import (
     AnswerAccepted,

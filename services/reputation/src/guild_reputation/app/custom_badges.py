@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import NotFound, PermissionDenied, Validator
 from guild_common.pagination import Page, clamp_page_size
 from guild_reputation.app.access import CommunityReaders
-from guild_reputation.app.ports import BadgeStore, RoleDirectory
+from guild_reputation.app.ports import BadgeDefinitions, BadgeStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.credential_signing import (
@@ -25,48 +23,11 @@ from guild_reputation.domain.credential_signing import (
 from guild_reputation.domain.credentials import Issuer, open_badge_credential
 from guild_reputation.domain.custom_badges import (
     BadgeDefinition,
-    Count,
-    CountedEvent,
     TemplatePeriod,
     validate_definition,
 )
 
 OWNER = "owner"
-
-
-class BadgeDefinitions(Protocol):
-    async def create(self, definition: BadgeDefinition) -> BadgeDefinition:
-        """Store the definition; the one stored before under its id when it exists."""
-        ...
-
-    async def get(self, definition_id: str) -> BadgeDefinition | None: ...
-
-    async def archive(self, definition_id: str, at: datetime) -> BadgeDefinition | None: ...
-
-    async def page(
-        self, community_id: str, include_archived: bool, page_size: int, page_token: str
-    ) -> Page[BadgeDefinition]: ...
-
-    async def active(self, community_id: str, event_type: CountedEvent) -> list[BadgeDefinition]: ...
-
-    async def tick(self, definition_id: str, event_id: str, member_id: str, count: Count) -> None:
-        """Count the event (by its natural key) for the definition once."""
-        ...
-
-    async def counted(self, definition_id: str, member_id: str, count: Count) -> int: ...
-
-    async def last_award_day(self, definition_id: str, member_id: str) -> int | None:
-        """The day number of the member's latest award of a repeatable rolling window."""
-        ...
-
-    async def awarded_on(self, definition_id: str, member_id: str, day: int) -> None:
-        """Keep ``day`` as the day of the member's latest award unless a later one is kept."""
-        ...
-
-    async def claim_award_day(self, definition_id: str, member_id: str, read: int | None, day: int) -> bool:
-        """Move the day of the member's latest award from ``read`` (None: none kept) to ``day``
-        atomically; False when it is no longer ``read``."""
-        ...
 
 
 def _definition_id(community_id: str, creator: str, request_id: str) -> str:

@@ -9,8 +9,7 @@ from guild_common.atomic import ConcurrentChange
 from guild_common.events.inbound import Handler
 from guild_common.events.meta import EventMeta
 from guild_common.tags import normalise_tags
-from guild_reputation.app.custom_badges import BadgeDefinitions
-from guild_reputation.app.ports import BadgeStore, PostTags
+from guild_reputation.app.ports import BadgeDefinitions, BadgeStore, PostTags
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.custom_badges import CUSTOM, BadgeDefinition, Count, CountedEvent
 from guild_reputation.domain.integration_events import (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import Validator
 from guild_reputation.app.access import CommunityReaders
+from guild_reputation.app.ports import InsightsStore
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.insights import (
     MONTH,
@@ -17,117 +17,10 @@ from guild_reputation.domain.insights import (
     GoalMetric,
     GoalValue,
     Insights,
-    PostKind,
-    QuestionFigures,
     Scope,
     Weeks,
     pct,
 )
-
-
-class InsightsStore(Protocol):
-    async def member_joined(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def member_left(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def active(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def posted(
-        self,
-        post_id: str,
-        kind: PostKind,
-        community_id: str,
-        author_id: str,
-        region: str,
-        programme: str,
-        at: datetime,
-        question_id: str = "",
-    ) -> None: ...
-
-    async def question_asked(
-        self,
-        question_id: str,
-        community_id: str,
-        region: str,
-        programme: str,
-        at: datetime,
-        tags: list[str] | None = None,
-    ) -> None: ...
-
-    async def question_answered(
-        self, question_id: str, community_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def known_community(self, community_id: str) -> bool: ...
-
-    async def members(
-        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
-    ) -> int: ...
-
-    async def active_members(
-        self,
-        scope: Scope,
-        scope_id: str,
-        until: datetime,
-        window: timedelta,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> int: ...
-
-    async def contributors(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> int: ...
-
-    async def posts(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> dict[PostKind, int]: ...
-
-    async def top_contributors(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        limit: int,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> list[tuple[str, int]]: ...
-
-    async def questions(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> QuestionFigures: ...
-
-    async def new_starters(
-        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
-    ) -> tuple[int, int]: ...
-
-    async def starters_asking_soon(
-        self, community_id: str, since: datetime, until: datetime, within: timedelta
-    ) -> tuple[int, int]: ...
 
 
 class InsightsQueries:

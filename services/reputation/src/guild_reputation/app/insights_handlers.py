@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guild_common.events.inbound import Handler
-from guild_reputation.app.insights import InsightsStore
+from guild_reputation.app.ports import InsightsStore
 from guild_reputation.domain.insights import PostKind
 from guild_reputation.domain.integration_events import (
     AnswerPosted,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guild_common.events.inbound import Handler
-from guild_reputation.app.pilot import PilotStore
+from guild_reputation.app.ports import PilotStore
 from guild_reputation.domain.integration_events import PilotControlSet
 from guild_reputation.domain.pilot import PilotControl
 

@@ -3,63 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import NotFound, PermissionDenied, Validator
 from guild_common.mongo import Document
-from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.ports import RecognitionStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
-from guild_reputation.domain.badges import Award
 from guild_reputation.domain.insights import PostKind
 from guild_reputation.domain.recognition import (
     DEFAULT_SPAN,
     ContributionSummary,
-    RoleChange,
     roles_held,
     top_tags,
 )
 
 REQUEST_ID_MAX = 100
-
-
-class RecognitionStore(Protocol):
-    async def acceptance(
-        self, answer_id: str, answer_author_id: str, accepted: bool, at: datetime
-    ) -> None: ...
-
-    async def rated(self, item_id: str, author_id: str, average: float, count: int, at: datetime) -> None: ...
-
-    async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None: ...
-
-    async def collection_published(
-        self, collection_id: str, community_id: str, curator_id: str, at: datetime
-    ) -> None: ...
-
-    async def collections_curated(
-        self, member_id: str, start: datetime, end: datetime, *, exclude: frozenset[str] = ...
-    ) -> int: ...
-
-    async def curated_in(self, member_id: str, start: datetime, end: datetime) -> frozenset[str]: ...
-
-    async def memberships(self, member_id: str) -> dict[str, str]: ...
-
-    async def posts(self, member_id: str, start: datetime, end: datetime) -> list[Document]: ...
-
-    async def accepted(self, answer_ids: list[str]) -> int: ...
-
-    async def ratings(self, item_ids: list[str]) -> tuple[float, int]: ...
-
-    async def question_tags(self, question_ids: list[str]) -> list[list[str]]: ...
-
-    async def badges(self, member_id: str, start: datetime, end: datetime) -> list[Award]: ...
-
-    async def role_changes(self, member_id: str, end: datetime) -> list[RoleChange]: ...
-
-    async def issue(
-        self, summary_id: str, summary: ContributionSummary, requested_by: str, region: str, programme: str
-    ) -> bool: ...
 
 
 def _ids(posts: list[Document], kind: PostKind) -> list[str]:

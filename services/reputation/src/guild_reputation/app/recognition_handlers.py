@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guild_common.events.inbound import Handler
-from guild_reputation.app.recognition import RecognitionStore
+from guild_reputation.app.ports import RecognitionStore
 from guild_reputation.domain.integration_events import (
     AnswerAccepted,
     AnswerUnaccepted,
