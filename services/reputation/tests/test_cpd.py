@@ -1,5 +1,7 @@
 """CPD credit for social learning, on real FerretDB and NATS: rules, credits once, caps under concurrency,
-reflections, the learner's log and exports, owners' view with consent, and cpd_credit_recorded."""
+reflections, the learner's log and exports, owners' view with consent, and cpd_credit_recorded.
+
+Over 400 lines: one feature's service tests share their fixtures and waiting helpers in one module."""
 
 from __future__ import annotations
 
