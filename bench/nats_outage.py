@@ -56,9 +56,9 @@ from guild_content.config import ContentSettings
 from guild_notify import bootstrap as notify_bootstrap
 from guild_notify.config import NotifySettings
 from guild_reputation import bootstrap as reputation_bootstrap
-from guild_reputation.adapters.mongo_badges import OUTBOX_COLLECTIONS as BADGE_OUTBOX
-from guild_reputation.adapters.mongo_ledger import OUTBOX_COLLECTIONS as LEDGER_OUTBOX
-from guild_reputation.adapters.mongo_recognition import OUTBOX_COLLECTIONS as SUMMARY_OUTBOX
+from guild_reputation.adapters.badges_store import OUTBOX_COLLECTIONS as BADGE_OUTBOX
+from guild_reputation.adapters.ledger_store import OUTBOX_COLLECTIONS as LEDGER_OUTBOX
+from guild_reputation.adapters.recognition_store import OUTBOX_COLLECTIONS as SUMMARY_OUTBOX
 from guild_reputation.config import ReputationSettings
 from guild_testing.bench import progress
 from guild_testing.fixtures import auth

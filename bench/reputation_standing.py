@@ -34,28 +34,31 @@ from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
-from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
-from guild_reputation.adapters.community_visibility import VisibilityReadModel
-from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_board_snapshots import (
+from guild_reputation.adapters.badges_store import MongoBadges
+from guild_reputation.adapters.board_snapshots_store import (
     BOARD_SNAPSHOT_CHUNKS,
     BOARD_SNAPSHOTS,
     MongoBoardSnapshots,
 )
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_insights import MongoInsights
-from guild_reputation.adapters.mongo_ledger import TOTALS, TOTALS_JOURNAL, MongoLedger, total_id
-from guild_reputation.adapters.mongo_recognition import MongoRecognition
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters.community_client import ReadThroughRoles
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.insights_store import MongoInsights
+from guild_reputation.adapters.ledger_counters import TOTALS, total_id
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.recognition_store import MongoRecognition
+from guild_reputation.adapters.roles_store import RoleReadModel
+from guild_reputation.adapters.standing_store import TOTALS_JOURNAL
+from guild_reputation.adapters.visibility_store import VisibilityReadModel
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeUseCases
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.insights import InsightsQueries
+from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
+from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.ports import Total
-from guild_reputation.app.queries import LeaderboardQueries, TagQueries
 from guild_reputation.app.recognition import RecognitionUseCases
-from guild_reputation.app.use_cases import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.credentials import Issuer
@@ -63,7 +66,7 @@ from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboard, Leaderboards
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import PointsTable
-from guild_reputation.entrypoints.grpc_api import ReputationServicer
+from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
 from guild_testing.bench import bare_echo_server
 from guild_testing.fixtures import token_for
 from guild_testing.servers import FerretServer

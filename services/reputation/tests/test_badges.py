@@ -9,7 +9,7 @@ from datetime import timedelta
 import grpc
 import nats
 import pytest
-from services.reputation.tests.support import C1, Producer
+from services.reputation.tests.support import C1, Producer, badges_of
 
 from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
@@ -33,21 +33,6 @@ def test_tiers_and_titles() -> None:
     assert title(Badge.FIRST_QUESTION, Tier.BRONZE) == "First question"
     assert weeks_running({"w3", "w2", "w0"}, ["w3", "w2", "w1", "w0"]) == 2
     assert weeks_running({"w2"}, ["w3", "w2"]) == 0
-
-
-async def _badges(
-    stub: api_grpc.ReputationServiceStub, member: str, expect: set[tuple[str, int]]
-) -> set[tuple[str, int]]:
-    have: set[tuple[str, int]] = set()
-    for _ in range(400):  # 20 s at most
-        response = await stub.ListBadges(
-            api.ListBadgesRequest(member_id=member, page_size=100), metadata=auth(member)
-        )
-        have = {(a.badge, a.tier) for a in response.awards}
-        if have >= expect:
-            return have
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{member} has {have}, expected at least {expect}")
 
 
 BRONZE, SILVER = badge_pb2.BADGE_TIER_BRONZE, badge_pb2.BADGE_TIER_SILVER
@@ -103,13 +88,13 @@ async def test_the_catalogue_is_earned_once_from_activity(
                     score=score,
                 ),
             )
-        ann = await _badges(
+        ann = await badges_of(
             stub,
             "ann",
             {("first_question", BRONZE), ("streak", BRONZE), ("conversation_starter", BRONZE)},
         )
         assert ("first_answer", BRONZE) not in ann
-        bob = await _badges(
+        bob = await badges_of(
             stub,
             "bob",
             {

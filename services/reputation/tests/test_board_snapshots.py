@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from services.reputation.tests.support import C1, C2, Producer
-from services.reputation.tests.test_ledger_rules import _question, _standing, _vote
+from services.reputation.tests.support import C1, C2, Producer, answer_vote, question_asked, standing_of
 
 from guild.events.v1 import content_events_pb2 as events
 from guild.reputation.v1 import reputation_service_pb2 as api
@@ -16,9 +15,9 @@ from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters import mongo_board_snapshots, mongo_ledger
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
-from guild_reputation.adapters.mongo_ledger import MongoLedger
+from guild_reputation.adapters import board_snapshots_store, ledger_store
+from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots, slice_of
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, rebuild_boards, restore_boards
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
@@ -47,9 +46,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
         stub = api_grpc.ReputationServiceStub(service.channel)
         db = service.app.infra.db
         for i in range(6):
-            await producer.emit("question_asked", _question(f"q{i}", f"m{i % 3}"))
-        await producer.emit("vote_changed", _vote("m0", 0, 1, target="q1", author="m1"))
-        await _standing(stub, "m1", expect=14)
+            await producer.emit("question_asked", question_asked(f"q{i}", f"m{i % 3}"))
+        await producer.emit("vote_changed", answer_vote("m0", 0, 1, target="q1", author="m1"))
+        await standing_of(stub, "m1", expect=14)
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
         snapshots = MongoBoardSnapshots(db)
         memory = LiveBoards(Leaderboards(), Calendar())
@@ -59,9 +58,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
         )
         head = await writer.write()
         # Since the snapshot: more points for some, new members, another community, and a removal.
-        await producer.emit("question_asked", _question("q9", "m0"))
-        await producer.emit("question_asked", _question("q10", "new", community=C2))
-        await producer.emit("vote_changed", _vote("m2", 0, 1, target="q10", author="new"))
+        await producer.emit("question_asked", question_asked("q9", "m0"))
+        await producer.emit("question_asked", question_asked("q10", "new", community=C2))
+        await producer.emit("vote_changed", answer_vote("m2", 0, 1, target="q10", author="new"))
         await producer.emit(
             "post_removed",
             events.PostRemoved(
@@ -73,9 +72,9 @@ async def test_a_snapshot_and_the_totals_since_give_the_boards_the_totals_give(
                 by_moderator=True,
             ),
         )
-        await _standing(stub, "new", expect=2, community=C2)
-        await _standing(stub, "new", expect=10)
-        await _standing(stub, "m1", expect=2)
+        await standing_of(stub, "new", expect=2, community=C2)
+        await standing_of(stub, "new", expect=10)
+        await standing_of(stub, "m1", expect=2)
 
         restored = LiveBoards(Leaderboards(), Calendar())
         report = await restore_boards(ledger, snapshots, restored, margin=timedelta(0))
@@ -104,10 +103,10 @@ async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_
     async with running_service(settings, build) as first:
         stub = api_grpc.ReputationServiceStub(first.channel)
         for i in range(3):
-            await producer.emit("question_asked", _question(f"q{i}", "ann"))
-        await producer.emit("question_asked", _question("q9", "bob"))
-        await _standing(stub, "ann", expect=6)
-        await _standing(stub, "bob", expect=2)
+            await producer.emit("question_asked", question_asked(f"q{i}", "ann"))
+        await producer.emit("question_asked", question_asked("q9", "bob"))
+        await standing_of(stub, "ann", expect=6)
+        await standing_of(stub, "bob", expect=2)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongo_uri)
     db = client[settings.database_name]
     head = await db.board_snapshots.find_one({})
@@ -126,8 +125,8 @@ async def test_a_replica_writes_a_snapshot_when_stopped_and_the_next_one_starts_
         stub = api_grpc.ReputationServiceStub(second.channel)
         top = await stub.GetLeaderboard(api.GetLeaderboardRequest(community_id=C1), metadata=auth("x"))
         assert [(s.member_id, s.points) for s in top.standings] == [("ann", 6), ("bob", 2), ("ghost", 1)]
-        await producer.emit("question_asked", _question("q10", "bob"))
-        assert (await _standing(stub, "bob", expect=4)).standing.rank == 2
+        await producer.emit("question_asked", question_asked("q10", "bob"))
+        assert (await standing_of(stub, "bob", expect=4)).standing.rank == 2
     await client.close()
 
 
@@ -138,7 +137,7 @@ async def test_deployments_of_two_slices_sharing_a_database_each_restore_their_o
     db = client[database_name("two_slices_snapshots")]
     await client.drop_database(db.name)
     try:
-        await ensure_indexes(db, [*mongo_board_snapshots.INDEXES, *mongo_ledger.INDEXES])
+        await ensure_indexes(db, [*board_snapshots_store.INDEXES, *ledger_store.INDEXES])
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=Calendar())
         # Written before slices were recorded: nobody restores it, and the next write drops it.
         await db.board_snapshots.insert_one({"_id": "old", "as_of": utc_now(), "members": 1, "chunks": 0})

@@ -1,5 +1,7 @@
 """CPD credit for social learning, on real FerretDB and NATS: rules, credits once, caps under concurrency,
-reflections, the learner's log and exports, owners' view with consent, and cpd_credit_recorded."""
+reflections, the learner's log and exports, owners' view with consent, and cpd_credit_recorded.
+
+Over 400 lines: one feature's service tests share their fixtures and waiting helpers in one module."""
 
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ from guild.reputation.v1 import cpd_pb2 as cpd
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters import mongo_cpd
-from guild_reputation.adapters.mongo_cpd import MongoCpd
-from guild_reputation.app.cpd import CpdCredits, CreditCounter
+from guild_reputation.adapters import cpd_store
+from guild_reputation.adapters.cpd_store import MongoCpd
+from guild_reputation.app.cpd import CreditCounter
+from guild_reputation.app.cpd_handlers import CpdCredits
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.cpd import (
@@ -40,6 +44,7 @@ from guild_reputation.domain.cpd import (
     credit_id,
     validate_rules,
 )
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 from guild_testing.status import field_violations
@@ -55,7 +60,7 @@ async def cpd_db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[
     db = client[database_name(request.node.name.removeprefix("test_")[:40])]
     await client.drop_database(db.name)
     try:
-        await ensure_indexes(db, mongo_cpd.INDEXES)
+        await ensure_indexes(db, cpd_store.INDEXES)
         yield db
     finally:
         await client.drop_database(db.name)
@@ -210,7 +215,7 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
         assert answer.credit_id == f"{first.id}:cpd_answer_accepted"
         assert answer.evidence_url == f"{BASE}/communities/{C1}/questions/qa1#answer-a1"
         assert answer.description == "Answer accepted: How do I profile asyncio?"
-        counter = await service.app.infra.db[mongo_cpd.COUNTERS].find_one(
+        counter = await service.app.infra.db[cpd_store.COUNTERS].find_one(
             {"member_id": "ann", "kind": "year"}
         )
         assert counter is not None
@@ -382,7 +387,7 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
         validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
     )
     credits = CpdCredits(store, CreditCounter(store), Evidence(BASE))
-    handle = credits.handlers()["guild.content.answer_accepted.v1"]
+    handle = bind(DECODERS, credits.handlers())["guild.content.answer_accepted.v1"]
 
     def delivery(answer: str, member: str = "ann") -> Envelope:
         envelope = new_envelope(
@@ -396,7 +401,7 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
         return dataclasses.replace(envelope, time=at)
 
     async def counted(member: str, kind: str = "year") -> int:
-        doc = await db[mongo_cpd.COUNTERS].find_one({"member_id": member, "kind": kind})
+        doc = await db[cpd_store.COUNTERS].find_one({"member_id": member, "kind": kind})
         return int(doc["minutes"]) if doc else 0
 
     # Two deliveries at once where only one fits, many times over; and eight at once where three fit.
@@ -407,7 +412,7 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
         )
         await asyncio.gather(handle(delivery(f"x{round_}", member)), handle(delivery(f"y{round_}", member)))
         assert await counted(member) == 30
-        states = await db[mongo_cpd.CREDITS].distinct("state", {"member_id": member})
+        states = await db[cpd_store.CREDITS].distinct("state", {"member_id": member})
         assert sorted(states) == ["counted", "over_cap"]
     await store.put_rules(
         validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
@@ -415,8 +420,8 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
     many = [delivery(f"a{i}") for i in range(8)]
     await asyncio.gather(*(handle(e) for e in many), *(handle(e) for e in many[:4]))
     assert await counted("ann") == 90
-    assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann"}) == 8
-    assert await db[mongo_cpd.CREDITS].count_documents({"member_id": "ann", "state": "counted"}) == 3
+    assert await db[cpd_store.CREDITS].count_documents({"member_id": "ann"}) == 8
+    assert await db[cpd_store.CREDITS].count_documents({"member_id": "ann", "state": "counted"}) == 3
     # A credit a crash left half counted is finished by the redelivery, once.
     await store.put_rules(
         validate_rules(C1, [(CpdActivity.ANSWER_ACCEPTED, 30)], 100, 0, False, 1, updated_by="o", at=at)
@@ -448,7 +453,7 @@ async def test_the_caps_hold_with_deliveries_at_once(cpd_db: AsyncDatabase[Docum
     )
     await asyncio.gather(handle(crashed), handle(crashed))
     assert await counted("kim") == 30
-    kim = await db[mongo_cpd.CREDITS].find_one({"member_id": "kim"})
+    kim = await db[cpd_store.CREDITS].find_one({"member_id": "kim"})
     assert kim is not None
     assert (kim["state"], len(kim["outbox"])) == ("counted", 1)
     # A monthly cap: what it refuses is taken off the year counter again.
@@ -464,7 +469,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
 ) -> None:
     db = cpd_db
     store = MongoCpd(db, on_events=lambda *_: None)
-    handle = CpdCredits(store, CreditCounter(store), Evidence(BASE)).handlers()[
+    handle = bind(DECODERS, CpdCredits(store, CreditCounter(store), Evidence(BASE)).handlers())[
         "guild.content.answer_accepted.v1"
     ]
 
@@ -482,7 +487,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
         return dataclasses.replace(envelope, time=at)
 
     async def credit(community: str, member: str, answer: str) -> Document:
-        doc = await db[mongo_cpd.CREDITS].find_one(
+        doc = await db[cpd_store.CREDITS].find_one(
             {"community_id": community, "member_id": member, "target_id": answer}
         )
         assert doc is not None
@@ -498,7 +503,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
     for community, zone in ((C1, "Europe/London"), (C2, "")):
         await store.put_rules(monthly_40(community, set_at, zone))
     await handle(delivery(C1, "late-handled", "ann", datetime(2026, 12, 6, 8, tzinfo=UTC)))
-    assert await db[mongo_cpd.CREDITS].count_documents({}) == 0
+    assert await db[cpd_store.CREDITS].count_documents({}) == 0
     # Setting the rules again later keeps the moment they first applied from.
     await store.put_rules(monthly_40(C1, datetime(2027, 3, 1, tzinfo=UTC), "Europe/London"))
     rules = await store.rules(C1)
@@ -512,8 +517,8 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
     in_london, in_utc = await credit(C1, "ann", "a1"), await credit(C2, "ann", "a1")
     assert (in_london["cpd_year"], in_london["month"]) == (2027, "2027-04")
     assert (in_utc["cpd_year"], in_utc["month"]) == (2026, "2027-03")
-    assert await db[mongo_cpd.COUNTERS].find_one({"_id": f"y:{C1}:ann:2027"}) is not None
-    assert await db[mongo_cpd.COUNTERS].find_one({"_id": f"y:{C2}:ann:2026"}) is not None
+    assert await db[cpd_store.COUNTERS].find_one({"_id": f"y:{C1}:ann:2027"}) is not None
+    assert await db[cpd_store.COUNTERS].find_one({"_id": f"y:{C2}:ann:2026"}) is not None
 
     # The monthly cap of 40 by London's months: 23:30 UTC on 30 April is 00:30 on 1 May there, in the
     # same month as 10:00 on 1 May, so the second does not fit; by UTC's months both count.
@@ -522,7 +527,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
         await handle(delivery(community, "m2", "zoe", datetime(2027, 5, 1, 10, tzinfo=UTC)))
     states = {
         (d["community_id"], d["target_id"]): (d["month"], d["state"])
-        async for d in db[mongo_cpd.CREDITS].find({"member_id": "zoe"})
+        async for d in db[cpd_store.CREDITS].find({"member_id": "zoe"})
     }
     assert states == {
         (C1, "m1"): ("2027-05", "counted"),
@@ -532,7 +537,7 @@ async def test_time_zones_set_cpd_years_and_months_and_rules_apply_from_when_set
     }
 
     # Rules stored before time zones existed (no time_zone, no since) read as UTC, with no start.
-    await db[mongo_cpd.RULES].insert_one(
+    await db[cpd_store.RULES].insert_one(
         {
             "_id": "c-old",
             "minutes": {"answer_accepted": 30},

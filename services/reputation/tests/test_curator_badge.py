@@ -7,8 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from services.reputation.tests.support import C1, Producer
-from services.reputation.tests.test_badges import _badges
+from services.reputation.tests.support import C1, Producer, badges_of
 
 from guild.events.v1 import content_events_pb2 as events
 from guild.events.v1 import reputation_events_pb2 as reputation_events
@@ -110,7 +109,7 @@ async def test_collections_of_well_rated_items_earn_the_curator_tiers_once(
         assert await db.badge_awards.count_documents({"badge": "curator"}) == 0
         # a4's average rises to 4.2: k1 counts, bronze.
         await content.rate("a4", 4.2)
-        await _badges(stub, "cur", {("curator", BRONZE)})
+        await badges_of(stub, "cur", {("curator", BRONZE)})
         # k3 and k4, published after their items were rated well (sharing a1 with k1), make three: silver.
         k3 = ["a1", "c1", "c2", "c3", "c4"]
         for item in k3[1:]:
@@ -128,7 +127,7 @@ async def test_collections_of_well_rated_items_earn_the_curator_tiers_once(
         await producer.redeliver(published)
         # Rating an item of several qualifying collections again judges them again: no new award.
         await content.rate("a1", 4.9)
-        awarded = await _badges(stub, "cur", {("curator", BRONZE), ("curator", SILVER)})
+        awarded = await badges_of(stub, "cur", {("curator", BRONZE), ("curator", SILVER)})
         assert awarded == {("curator", BRONZE), ("curator", SILVER)}
         await asyncio.sleep(0.3)
         assert await db.badge_awards.count_documents({"badge": "curator"}) == 2

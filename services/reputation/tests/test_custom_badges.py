@@ -1,4 +1,7 @@
-"""Owners' custom badges from rule templates, and awards exported as Open Badges 3.0 credentials."""
+"""Owners' custom badges from rule templates, and awards exported as Open Badges 3.0 credentials.
+
+Over 400 lines: the definitions, the awards and the credentials share the definition and event builders
+of one module."""
 
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from pymongo import AsyncMongoClient
 from services.reputation.tests.support import C1, Producer
 
@@ -26,13 +28,14 @@ from guild.reputation.v1 import badge_pb2
 from guild.reputation.v1 import reputation_service_pb2 as api
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_common.settings import ServiceSettings
-from guild_reputation.adapters import mongo_badges, mongo_custom_badges
-from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.app.custom_badges import CustomBadgeRules
+from guild_reputation.adapters import badges_store, custom_badges_store
+from guild_reputation.adapters.badges_store import MongoBadges
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.badges import Award, Badge, Tier
@@ -44,9 +47,10 @@ from guild_reputation.domain.custom_badges import (
     TemplatePeriod,
 )
 from guild_reputation.domain.periods import Calendar
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
-from guild_testing.status import expect_request_id_reused
+from guild_testing.status import details_of, expect_request_id_reused, field_violations
 
 SERVICE = [("authorization", f"Bearer {token_for('hr', scopes=('service',))}")]
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -103,28 +107,6 @@ def test_a_champion_award_as_an_open_badge_credential() -> None:
         == f"https://skills.example.com/communities/{C1}/achievements/champion/bronze"
     )
     assert "proof" not in credential
-
-
-def _error_info(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return dict(info.metadata)
-    return {}
-
-
-def _violations(error: grpc.aio.AioRpcError) -> set[str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return {v.field for v in bad.field_violations}
-    return set()
 
 
 async def _custom_awards(
@@ -230,7 +212,8 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
                 break
             await asyncio.sleep(0.05)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert _error_info(caught.value)["required_role"] == "owner"
+        (info,) = details_of(caught.value, error_details_pb2.ErrorInfo)
+        assert info.metadata["required_role"] == "owner"
         bad = api.CreateBadgeDefinitionRequest(
             community_id=C1,
             title="",
@@ -246,7 +229,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert _violations(caught.value) == {
+        assert set(field_violations(caught.value)) == {
             "title",
             "template.threshold",
             "template.rolling_days",
@@ -255,7 +238,7 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
         bad.title, bad.template.event_type, bad.template.threshold = "X", "made_up", 1
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
-        assert "template.event_type" in _violations(caught.value)
+        assert "template.event_type" in field_violations(caught.value)
 
         # cat asks twice two weeks ago and twice this week: the weekly badge twice.
         for qid in ("qa", "qb"):
@@ -519,13 +502,13 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
     db = client[database_name("rolling_awards")]
     await client.drop_database(db.name)
     try:
-        await ensure_indexes(db, [*mongo_badges.INDEXES, *mongo_custom_badges.INDEXES])
+        await ensure_indexes(db, [*badges_store.INDEXES, *custom_badges_store.INDEXES])
         calendar = Calendar("UTC")
         definitions, awards = MongoBadgeDefinitions(db), MongoBadges(db, on_events=lambda *_: None)
         await definitions.create(_definition(TemplatePeriod.ROLLING_DAYS, repeatable=True, rolling_days=7))
-        handle = CustomBadgeRules(definitions, awards, MongoPostTags(db), calendar).handlers()[
-            "guild.content.question_asked.v1"
-        ]
+        handle = bind(
+            DECODERS, CustomBadgeRules(definitions, awards, MongoPostTags(db), calendar).handlers()
+        )["guild.content.question_asked.v1"]
         # The last day of a block of 7 days from 1970-01-01: the next day starts another block.
         day = (datetime(2026, 11, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)).days
         first = datetime(1970, 1, 1, 9, tzinfo=UTC) + timedelta(days=day - day % 7 + 6)
@@ -544,7 +527,7 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
             return envelope
 
         async def held() -> list[str]:
-            docs = await db[mongo_badges.BADGE_AWARDS].find({"member_id": "cat"}).to_list()
+            docs = await db[badges_store.BADGE_AWARDS].find({"member_id": "cat"}).to_list()
             return sorted(str(d["source_event_id"]) for d in docs)
 
         earned = [await ask(f"q{i}", first + timedelta(minutes=i)) for i in range(3)]
@@ -584,7 +567,7 @@ async def test_a_repeatable_rolling_window_counts_each_event_towards_one_award(i
             programme="sales",
         )
         await handle(dataclasses.replace(envelope, time=first + timedelta(days=1)))
-        assert await db[mongo_badges.BADGE_AWARDS].count_documents({"member_id": "dan"}) == 1
+        assert await db[badges_store.BADGE_AWARDS].count_documents({"member_id": "dan"}) == 1
     finally:
         await client.drop_database(db.name)
         await client.close()

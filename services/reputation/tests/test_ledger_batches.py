@@ -16,8 +16,9 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_ledger
-from guild_reputation.adapters.mongo_ledger import COUNTERS, LEDGER, TOTALS, Counter, MongoLedger, total_id
+from guild_reputation.adapters import ledger_counters, ledger_store
+from guild_reputation.adapters.ledger_counters import COUNTERS, LEDGER, TOTALS, Counter, total_id
+from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule
 from guild_testing.fixtures import Infra, database_name
@@ -61,7 +62,7 @@ async def clients(
         commands = StoreCommands()
         made.append((AsyncMongoClient(infra.mongo_uri, tz_aware=True, event_listeners=[commands]), commands))
     await made[0][0].drop_database(name)
-    await ensure_indexes(made[0][0][name], mongo_ledger.INDEXES)
+    await ensure_indexes(made[0][0][name], ledger_store.INDEXES)
     yield [(client[name], commands) for client, commands in made]
     await made[0][0].drop_database(name)
     for client, _ in made:
@@ -85,7 +86,7 @@ def _entry(
 
 
 def _docs(ledger: MongoLedger, entries: Sequence[LedgerEntry]) -> list[Document]:
-    return [ledger._entry_doc(entry, "emea", "sales", None) for entry in entries]
+    return [ledger.entry_doc(entry, "emea", "sales", None) for entry in entries]
 
 
 async def _assert_counters_equal_the_ledger(ledger: MongoLedger, db: AsyncDatabase[Document]) -> None:
@@ -195,7 +196,7 @@ async def test_entries_some_counters_hold_already_are_counted_once_with_the_othe
     entries = [_entry(n, "bob", actor=f"v{n}") for n in range(8)]
     for entry in entries[:3]:
         stored, _ = await ledger.append(entry, region="emea", programme="sales")
-        for counter in mongo_ledger.counters_of(stored)[::2]:  # every other counter
+        for counter in ledger_counters.counters_of(stored)[::2]:  # every other counter
             await ledger.apply(entry.id, counter)
     assert await ledger.record_many(_docs(ledger, entries)) == [None] * len(entries)
     assert await _points(db, "bob") == 5 * len(entries)

@@ -1,6 +1,9 @@
 """The ledger's counters: counted once per entry whatever the deliveries, crashes and reversals, equal to
 a recomputation from the ledger, and built once for entries recorded before them; likewise the badges'
-fact sets."""
+fact sets.
+
+Over 400 lines: the crash and replay scenarios share one crashing ledger and one model of the world,
+which read best beside the scenarios that use them."""
 
 from __future__ import annotations
 
@@ -19,26 +22,21 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_ledger
-from guild_reputation.adapters.mongo_badges import BADGE_FACT_SETS, MongoBadges
-from guild_reputation.adapters.mongo_ledger import (
-    COUNTERS,
-    META,
-    TAG_TOTALS,
-    TOTALS,
-    Counter,
-    MongoLedger,
-    counters_of,
-)
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters import ledger_counters, ledger_store
+from guild_reputation.adapters.badges_store import BADGE_FACT_SETS, MongoBadges
+from guild_reputation.adapters.ledger_counters import COUNTERS, META, TAG_TOTALS, TOTALS, Counter, counters_of
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.event_handlers import ContentEventHandlers
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, database_name
 
 C = "c-1"
@@ -50,7 +48,7 @@ async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[Asyn
     name = database_name(request.node.name)
     await client.drop_database(name)
     database = client[name]
-    await ensure_indexes(database, mongo_ledger.INDEXES)
+    await ensure_indexes(database, ledger_store.INDEXES)
     yield database
     await client.drop_database(name)
     await client.close()
@@ -149,9 +147,12 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
         db, on_events=lambda collection, doc_id: woken.append((collection, doc_id)), calendar=calendar
     )
     live = LiveBoards(Leaderboards(), calendar)
-    handlers = ContentEventHandlers(
-        ledger, live, PointsTable(), MongoPointsRules(db), MongoPostTags(db), ratings=MongoRatings(db)
-    ).handlers()
+    handlers = bind(
+        DECODERS,
+        ContentEventHandlers(
+            ledger, live, PointsTable(), MongoPointsRules(db), MongoPostTags(db), ratings=MongoRatings(db)
+        ).handlers(),
+    )
     post_tags = MongoPostTags(db)
     await post_tags.remember("q1", ["sql"])
     await post_tags.remember("a1", [], question_id="q1")
@@ -164,7 +165,7 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     with pytest.raises(Crash):
         await handlers[envelope.type](envelope)
     ledger.crash_before_release = False
-    entries = db[mongo_ledger.LEDGER]
+    entries = db[ledger_counters.LEDGER]
     (half_done,) = await entries.find({"source_event_id": envelope.id}).to_list()
     assert half_done["released"] is False
     assert half_done["_id"] not in await _handed_to_the_relay(db, woken)
@@ -199,11 +200,11 @@ async def _handed_to_the_relay(db: AsyncDatabase[Document], woken: list[tuple[st
     release it woke the relay for."""
     entries: list[str] = []
     for collection, doc_id in woken:
-        assert collection == mongo_ledger.RELEASES
+        assert collection == ledger_store.RELEASES
         release = await db[collection].find_one({"_id": doc_id})
         assert release is not None
         assert [Envelope.from_document(e).id for e in release["outbox"]] == [
-            (await db[mongo_ledger.LEDGER].find_one({"_id": i}) or {})["outbox"][0]["id"]
+            (await db[ledger_counters.LEDGER].find_one({"_id": i}) or {})["outbox"][0]["id"]
             for i in release["entries"]
         ]
         entries.extend(release["entries"])
@@ -215,7 +216,7 @@ def _without_applied(docs: dict[tuple[str, str], Document]) -> dict[tuple[str, s
 
 
 async def _assert_counters_match_the_ledger(ledger: MongoLedger, db: AsyncDatabase[Document]) -> int:
-    members = await db[mongo_ledger.LEDGER].distinct("member_id")
+    members = await db[ledger_counters.LEDGER].distinct("member_id")
     checked = 0
     for member in members:
         recomputed = await ledger.recomputed(member)
@@ -306,7 +307,7 @@ async def test_a_counter_holds_the_entries_of_this_hour_and_the_last_then_forget
 
 
 async def _stored(db: AsyncDatabase[Document], entry_id: str) -> Document:
-    doc = await db[mongo_ledger.LEDGER].find_one({"_id": entry_id})
+    doc = await db[ledger_counters.LEDGER].find_one({"_id": entry_id})
     assert doc is not None
     return doc
 
@@ -429,14 +430,17 @@ async def test_random_events_redeliveries_and_crashes_leave_counters_equal_to_th
     rng = random.Random(seed)
     calendar = Calendar()
     ledger = CrashingLedger(db, on_events=lambda *_: None, calendar=calendar)
-    handlers = ContentEventHandlers(
-        ledger,
-        LiveBoards(Leaderboards(), calendar),
-        PointsTable(daily_caps={"upvote_received": 25, "collection_followed": 5}),
-        MongoPointsRules(db),
-        MongoPostTags(db),
-        ratings=MongoRatings(db),
-    ).handlers()
+    handlers = bind(
+        DECODERS,
+        ContentEventHandlers(
+            ledger,
+            LiveBoards(Leaderboards(), calendar),
+            PointsTable(daily_caps={"upvote_received": 25, "collection_followed": 5}),
+            MongoPointsRules(db),
+            MongoPostTags(db),
+            ratings=MongoRatings(db),
+        ).handlers(),
+    )
     world = World(rng)
     pending: list[Envelope] = []  # delivered and to be delivered again (a crash or a republish)
     crashing = random.Random(-seed)
@@ -471,8 +475,8 @@ async def test_random_events_redeliveries_and_crashes_leave_counters_equal_to_th
     for envelope in list(crashed.values()):
         await deliver(envelope, may_crash=False)
     assert not crashed
-    assert await db[mongo_ledger.LEDGER].count_documents({"released": False}) == 0
-    rules = set(await db[mongo_ledger.LEDGER].distinct("rule"))
+    assert await db[ledger_counters.LEDGER].count_documents({"released": False}) == 0
+    rules = set(await db[ledger_counters.LEDGER].distinct("rule"))
     assert {"post_removed", "answer_accepted", "upvote_received", "collection_followed"} <= rules
     assert rules & {"upvote_retracted", "answer_accepted_reversed", "resource_rated_reversed"}
     assert await _assert_counters_match_the_ledger(ledger, db) > 20

@@ -8,9 +8,7 @@ from datetime import timedelta
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
-from services.reputation.tests.support import C1, C2, Producer
+from services.reputation.tests.support import C1, C2, Producer, answer_vote, question_asked, standing_of
 
 from guild.community.v1 import community_service_pb2 as community_api
 from guild.community.v1 import community_service_pb2_grpc as community_grpc
@@ -27,47 +25,7 @@ from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
-
-
-async def _standing(
-    stub: api_grpc.ReputationServiceStub,
-    member: str,
-    *,
-    expect: int | None = None,
-    community: str = C1,
-    period: pb.Period.ValueType = pb.PERIOD_UNSPECIFIED,
-    all_communities: bool = False,
-) -> api.GetStandingResponse:
-    for _ in range(400):  # 20 s at most
-        response: api.GetStandingResponse = await stub.GetStanding(
-            api.GetStandingRequest(
-                community_id=community, member_id=member, period=period, all_communities=all_communities
-            ),
-            metadata=auth("ann"),
-        )
-        if expect is None or response.standing.points == expect:
-            return response
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{member} has {response.standing.points} points, expected {expect}")
-
-
-def _vote(
-    voter: str, previous: int, value: int, *, target: str = "a1", author: str = "bob"
-) -> events.VoteChanged:
-    return events.VoteChanged(
-        target_kind="answer",
-        target_id=target,
-        question_id="q1",
-        community_id=C1,
-        voter_id=voter,
-        target_author_id=author,
-        previous_value=previous,
-        value=value,
-    )
-
-
-def _question(qid: str, author: str, community: str = C1) -> events.QuestionAsked:
-    return events.QuestionAsked(question_id=qid, community_id=community, author_id=author)
+from guild_testing.status import field_violations
 
 
 async def test_upvotes_earn_once_and_retractions_take_back(
@@ -75,16 +33,16 @@ async def test_upvotes_earn_once_and_retractions_take_back(
 ) -> None:
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        up = await producer.emit("vote_changed", _vote("ann", 0, 1))
-        await producer.emit("vote_changed", _vote("cat", 0, 1))
-        await _standing(stub, "bob", expect=20)
+        up = await producer.emit("vote_changed", answer_vote("ann", 0, 1))
+        await producer.emit("vote_changed", answer_vote("cat", 0, 1))
+        await standing_of(stub, "bob", expect=20)
         await producer.redeliver(up)
-        await producer.emit("vote_changed", _vote("bob", 0, 1))  # own post: nothing
-        await producer.emit("vote_changed", _vote("dan", 0, -1))  # downvote: nothing
-        await producer.emit("vote_changed", _vote("ann", 1, -1))  # ann's upvote turns down
-        await _standing(stub, "bob", expect=10)
-        await producer.emit("vote_changed", _vote("ann", -1, 1))  # and up again
-        assert (await _standing(stub, "bob", expect=20)).standing.points == 20
+        await producer.emit("vote_changed", answer_vote("bob", 0, 1))  # own post: nothing
+        await producer.emit("vote_changed", answer_vote("dan", 0, -1))  # downvote: nothing
+        await producer.emit("vote_changed", answer_vote("ann", 1, -1))  # ann's upvote turns down
+        await standing_of(stub, "bob", expect=10)
+        await producer.emit("vote_changed", answer_vote("ann", -1, 1))  # and up again
+        assert (await standing_of(stub, "bob", expect=20)).standing.points == 20
         ledger = service.app.infra.db.ledger
         rules = sorted(d["rule"] for d in await ledger.find({"member_id": "bob"}).to_list())
         assert rules == ["upvote_received"] * 3 + ["upvote_retracted"]
@@ -95,10 +53,10 @@ async def test_a_moderators_removal_reverses_what_the_post_earned(
 ) -> None:
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        await producer.emit("question_asked", _question("q1", "bob"))
-        await producer.emit("question_asked", _question("q2", "bob"))
-        await producer.emit("vote_changed", _vote("ann", 0, 1, target="q1"))
-        await _standing(stub, "bob", expect=14)
+        await producer.emit("question_asked", question_asked("q1", "bob"))
+        await producer.emit("question_asked", question_asked("q2", "bob"))
+        await producer.emit("vote_changed", answer_vote("ann", 0, 1, target="q1"))
+        await standing_of(stub, "bob", expect=14)
         removed = events.PostRemoved(
             post_id="q1", kind="question", community_id=C1, author_id="bob", removed_by="bob"
         )
@@ -106,12 +64,12 @@ async def test_a_moderators_removal_reverses_what_the_post_earned(
         removed.by_moderator = True
         removed.removed_by = "mod"
         await producer.emit("post_removed", removed)
-        await _standing(stub, "bob", expect=2)
+        await standing_of(stub, "bob", expect=2)
         # Later votes on the removed post earn nothing, and a second removal takes nothing more.
-        await producer.emit("vote_changed", _vote("cat", 0, 1, target="q1"))
+        await producer.emit("vote_changed", answer_vote("cat", 0, 1, target="q1"))
         await producer.emit("post_removed", removed)
-        await producer.emit("question_asked", _question("q3", "bob"))
-        assert (await _standing(stub, "bob", expect=4)).standing.points == 4
+        await producer.emit("question_asked", question_asked("q3", "bob"))
+        assert (await standing_of(stub, "bob", expect=4)).standing.points == 4
 
 
 async def test_the_daily_cap_records_capped_entries_and_stays_idempotent(
@@ -120,12 +78,12 @@ async def test_the_daily_cap_records_capped_entries_and_stays_idempotent(
     settings = settings_for(ReputationSettings, points_daily_cap={"upvote_received": 25})
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        votes = [await producer.emit("vote_changed", _vote(v, 0, 1)) for v in ("v1", "v2", "v3", "v4")]
-        await _standing(stub, "bob", expect=25)
+        votes = [await producer.emit("vote_changed", answer_vote(v, 0, 1)) for v in ("v1", "v2", "v3", "v4")]
+        await standing_of(stub, "bob", expect=25)
         for vote in votes:
             await producer.redeliver(vote)
-        await producer.emit("question_asked", _question("q1", "bob"))
-        assert (await _standing(stub, "bob", expect=27)).standing.points == 27
+        await producer.emit("question_asked", question_asked("q1", "bob"))
+        assert (await standing_of(stub, "bob", expect=27)).standing.points == 27
         docs = await service.app.infra.db.ledger.find({"rule": "upvote_received"}).sort("time", 1).to_list()
         assert [(d["amount"], d["reason"]) for d in docs] == [
             (10, ""),
@@ -134,20 +92,9 @@ async def test_the_daily_cap_records_capped_entries_and_stays_idempotent(
             (0, "capped"),
         ]
         # Retracting a capped upvote takes back only what it earned.
-        await producer.emit("vote_changed", _vote("v4", 1, 0))
-        await producer.emit("vote_changed", _vote("v3", 1, 0))
-        assert (await _standing(stub, "bob", expect=22)).standing.points == 22
-
-
-def _violations(error: grpc.aio.AioRpcError) -> dict[str, str]:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return {v.field: v.description for v in bad.field_violations}
-    return {}
+        await producer.emit("vote_changed", answer_vote("v4", 1, 0))
+        await producer.emit("vote_changed", answer_vote("v3", 1, 0))
+        assert (await standing_of(stub, "bob", expect=22)).standing.points == 22
 
 
 async def test_owners_override_points_others_may_not(
@@ -192,13 +139,13 @@ async def test_owners_override_points_others_may_not(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.SetPointsRules(bad, metadata=auth("olivia"))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert set(_violations(caught.value)) == {"rules[0].points", "rules[1].rule"}
+        assert set(field_violations(caught.value)) == {"rules[0].points", "rules[1].rule"}
         # The owner's points apply from now on, with their cap; other communities keep the defaults.
         for qid in ("q1", "q2", "q3"):
-            await producer.emit("question_asked", _question(qid, "ann"))
-        await producer.emit("question_asked", _question("q4", "ann", community=C2))
-        await _standing(stub, "ann", expect=2, community=C2)
-        assert (await _standing(stub, "ann", expect=14)).standing.points == 14
+            await producer.emit("question_asked", question_asked(qid, "ann"))
+        await producer.emit("question_asked", question_asked("q4", "ann", community=C2))
+        await standing_of(stub, "ann", expect=2, community=C2)
+        assert (await standing_of(stub, "ann", expect=14)).standing.points == 14
         # The owner is demoted: no more overrides.
         await producer.emit(
             "role_revoked",
@@ -262,19 +209,19 @@ async def test_boards_per_period_and_across_communities(
             ),
             age=timedelta(days=62),
         )
-        await producer.emit("question_asked", _question("q1", "bob"))
-        await producer.emit("question_asked", _question("q2", "cat"))
-        await producer.emit("question_asked", _question("q3", "cat", community=C2))
-        await _standing(stub, "cat", expect=2, community=C2)
-        await _standing(stub, "cat", expect=4, all_communities=True)
-        ann_all = await _standing(stub, "ann", expect=15)
+        await producer.emit("question_asked", question_asked("q1", "bob"))
+        await producer.emit("question_asked", question_asked("q2", "cat"))
+        await producer.emit("question_asked", question_asked("q3", "cat", community=C2))
+        await standing_of(stub, "cat", expect=2, community=C2)
+        await standing_of(stub, "cat", expect=4, all_communities=True)
+        ann_all = await standing_of(stub, "ann", expect=15)
         assert (ann_all.standing.rank, ann_all.total_members, ann_all.percentile) == (1, 3, 100.0)
         assert not ann_all.HasField("above")
         assert ann_all.below == pb.Standing(member_id="bob", points=2, rank=2)
         for period in (pb.PERIOD_WEEK, pb.PERIOD_MONTH):
-            ann = await _standing(stub, "ann", period=period)
+            ann = await standing_of(stub, "ann", period=period)
             assert (ann.standing.points, ann.standing.rank) == (0, 0)
-            bob = await _standing(stub, "bob", period=period)
+            bob = await standing_of(stub, "bob", period=period)
             assert (bob.standing.rank, bob.total_members) == (1, 2)
             assert bob.below == pb.Standing(member_id="cat", points=2, rank=2)
             top = await stub.GetLeaderboard(
@@ -291,7 +238,7 @@ async def test_boards_per_period_and_across_communities(
         ]
     async with running_service(settings_for(ReputationSettings), build) as restarted:
         stub = api_grpc.ReputationServiceStub(restarted.channel)
-        week = await _standing(stub, "cat", period=pb.PERIOD_WEEK, all_communities=True)
+        week = await standing_of(stub, "cat", period=pb.PERIOD_WEEK, all_communities=True)
         assert (week.standing.points, week.standing.rank) == (4, 1)
 
 
@@ -304,12 +251,12 @@ async def test_every_replica_follows_every_replicas_points(
         members = [f"m{i}" for i in range(6)]
         for i, member in enumerate(members):
             for q in range(i + 1):
-                await producer.emit("question_asked", _question(f"q{i}-{q}", member))
+                await producer.emit("question_asked", question_asked(f"q{i}-{q}", member))
         for stub in stubs:
             for i, member in enumerate(members):
-                await _standing(stub, member, expect=2 * (i + 1))
+                await standing_of(stub, member, expect=2 * (i + 1))
             for i, member in enumerate(members):
-                response = await _standing(stub, member)
+                response = await standing_of(stub, member)
                 assert (response.standing.rank, response.total_members) == (len(members) - i, len(members))
         handled = [
             await s.app.infra.db.ledger.count_documents({}) for s in (one, two)
@@ -329,7 +276,7 @@ async def test_totals_stored_before_periods_count_as_all_time(
         )
     async with running_service(settings, build) as restarted:
         stub = api_grpc.ReputationServiceStub(restarted.channel)
-        zoe = await _standing(stub, "zoe")
+        zoe = await standing_of(stub, "zoe")
         assert (zoe.standing.points, zoe.standing.rank) == (42, 1)
 
 
@@ -338,15 +285,15 @@ async def test_a_malformed_event_is_dead_lettered_and_the_consumer_goes_on(
 ) -> None:
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        broken = await producer.emit("question_asked", _question("q1", "bob"))
+        broken = await producer.emit("question_asked", question_asked("q1", "bob"))
         await producer.js.publish(
             broken.topic,
             b"\xff\xff not protobuf",
             headers={**broken.headers(), "ce-id": "broken-1", "Nats-Msg-Id": "b1"},
         )
         await producer.emit("question_asked", events.QuestionAsked(question_id="q2", community_id=C1))
-        await producer.emit("question_asked", _question("q3", "bob"))
-        assert (await _standing(stub, "bob", expect=4)).standing.points == 4
+        await producer.emit("question_asked", question_asked("q3", "bob"))
+        assert (await standing_of(stub, "bob", expect=4)).standing.points == 4
         letters = service.app.infra.db.dead_letters
         for _ in range(100):
             if await letters.count_documents({}) >= 2:
@@ -364,21 +311,21 @@ async def test_replicas_keep_following_after_nats_restarts(
     settings = settings_for(ReputationSettings)
     async with running_service(settings, build) as one, running_service(settings, build) as two:
         stubs = [api_grpc.ReputationServiceStub(s.channel) for s in (one, two)]
-        await producer.emit("question_asked", _question("q0", "ann"))
+        await producer.emit("question_asked", question_asked("q0", "ann"))
         for stub in stubs:
-            await _standing(stub, "ann", expect=2)
+            await standing_of(stub, "ann", expect=2)
         infra.nats.stop()
         infra.nats.start()
         # The ephemeral subscriptions died with the server; each replica resubscribes where it was.
         for i in range(1, 7):
             for _ in range(100):
                 try:
-                    await producer.emit("question_asked", _question(f"q{i}", "ann"))
+                    await producer.emit("question_asked", question_asked(f"q{i}", "ann"))
                     break
                 except Exception:
                     await asyncio.sleep(0.1)
         for stub in stubs:
-            assert (await _standing(stub, "ann", expect=14)).standing.points == 14
+            assert (await standing_of(stub, "ann", expect=14)).standing.points == 14
 
 
 async def test_followers_of_a_collection_earn_its_curator_points_once_each(
@@ -398,9 +345,9 @@ async def test_followers_of_a_collection_earn_its_curator_points_once_each(
         await producer.emit("collection_followed", followed("cur"))  # her own collection: nothing
         await producer.emit("collection_followed", followed("ann"))  # ann again (refollowed): nothing
         await producer.emit("collection_followed", followed("bob"))
-        await _standing(stub, "cur", expect=6)
+        await standing_of(stub, "cur", expect=6)
         await producer.emit("collection_followed", followed("cat", "k2"))  # the cap of 7 a day cuts it to 1
-        assert (await _standing(stub, "cur", expect=7)).standing.points == 7
+        assert (await standing_of(stub, "cur", expect=7)).standing.points == 7
         docs = await service.app.infra.db.ledger.find({"member_id": "cur"}).sort("time", 1).to_list()
         assert [(d["rule"], d["actor_id"], d["amount"]) for d in docs] == [
             ("collection_followed", "ann", 3),

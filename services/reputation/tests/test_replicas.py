@@ -17,22 +17,25 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_custom_badges, mongo_ledger
-from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, MongoBadges
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_ledger import LEDGER, MongoLedger
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
+from guild_reputation.adapters import custom_badges_store, ledger_store
+from guild_reputation.adapters.badges_store import BADGE_AWARDS, MongoBadges
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.ledger_counters import LEDGER
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.custom_badges import CustomBadgeRules
-from guild_reputation.app.event_handlers import ContentEventHandlers
+from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.custom_badges import BadgeDefinition, CountedEvent, Template, TemplatePeriod
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, PointsTable, Rule
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, database_name
 from guild_testing.store_commands import StoreCommands
 
@@ -53,7 +56,7 @@ class Replica:
     commands: StoreCommands
 
     async def handle(self, envelope: Envelope) -> None:
-        await self.handlers.handlers()[envelope.type](envelope)
+        await bind(DECODERS, self.handlers.handlers())[envelope.type](envelope)
 
 
 @pytest_asyncio.fixture
@@ -68,7 +71,7 @@ async def replicas(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterato
         db = client[name]
         if not started:
             await client.drop_database(name)
-            await ensure_indexes(db, [*mongo_ledger.INDEXES, *mongo_custom_badges.INDEXES])
+            await ensure_indexes(db, [*ledger_store.INDEXES, *custom_badges_store.INDEXES])
         calendar = Calendar()
         ledger = MongoLedger(db, on_events=lambda *_: None, calendar=calendar)
         live = LiveBoards(Leaderboards(), calendar)
@@ -273,12 +276,15 @@ async def test_a_repeatable_rolling_window_awards_once_per_claim_with_two_replic
         )
         await MongoBadgeDefinitions(clients[0][name]).create(definition)
         rules = [
-            CustomBadgeRules(
-                MongoBadgeDefinitions(client[name]),
-                MongoBadges(client[name], on_events=lambda *_: None),
-                MongoPostTags(client[name]),
-                calendar,
-            ).handlers()["guild.content.question_asked.v1"]
+            bind(
+                DECODERS,
+                CustomBadgeRules(
+                    MongoBadgeDefinitions(client[name]),
+                    MongoBadges(client[name], on_events=lambda *_: None),
+                    MongoPostTags(client[name]),
+                    calendar,
+                ).handlers(),
+            )["guild.content.question_asked.v1"]
             for client in clients
         ]
         # Nine questions over three days, handled at once by both replicas (and each twice).

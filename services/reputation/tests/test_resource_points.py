@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from services.reputation.tests.support import C1, C2, Producer
-from services.reputation.tests.test_ledger_rules import _standing
+from services.reputation.tests.support import C1, C2, Producer, standing_of
 
 from guild.events.v1 import community_events_pb2 as community_events
 from guild.events.v1 import content_events_pb2 as events
@@ -76,7 +75,7 @@ async def test_sharing_earns_once_and_a_moderators_removal_takes_it_back(
         await producer.redeliver(first)
         await producer.emit("resource_shared", _shared("r2"))
         await producer.emit("item_rated", _rated("bob", 5, 0, 1))
-        await _standing(stub, "ann", expect=13)
+        await standing_of(stub, "ann", expect=13)
         removed = events.PostRemoved(
             post_id="r1",
             kind="resource",
@@ -86,12 +85,12 @@ async def test_sharing_earns_once_and_a_moderators_removal_takes_it_back(
             by_moderator=True,
         )
         await producer.emit("post_removed", removed)
-        await _standing(stub, "ann", expect=5)
+        await standing_of(stub, "ann", expect=5)
         # Ratings of the removed resource earn nothing, nor take anything back.
         await producer.emit("item_rated", _rated("cat", 5, 0, 2))
         await producer.emit("item_rated", _rated("bob", 1, 5, 3))
         await producer.emit("resource_shared", _shared("r3"))
-        assert (await _standing(stub, "ann", expect=10)).standing.points == 10
+        assert (await standing_of(stub, "ann", expect=10)).standing.points == 10
         docs = await service.app.infra.db.ledger.find({"member_id": "ann"}).sort("time", 1).to_list()
         assert [(d["rule"], d["target_id"], d["amount"]) for d in docs] == [
             ("resource_shared", "r1", 5),
@@ -113,16 +112,16 @@ async def test_good_ratings_by_others_earn_once_per_rater_following_the_current_
         five = await producer.emit("item_rated", _rated("bob", 5, 0, 1))
         await producer.redeliver(five)
         await producer.emit("item_rated", _rated("bob", 4, 5, 2))  # still 4+: nothing more
-        await _standing(stub, "ann", expect=3)
+        await standing_of(stub, "ann", expect=3)
         await producer.emit("item_rated", _rated("bob", 2, 4, 3))  # below 4: taken back
-        await _standing(stub, "ann", expect=0)
+        await standing_of(stub, "ann", expect=0)
         # The same 5-star rating published again, and a late one older than the change: nothing.
         await producer.emit("item_rated", _rated("bob", 5, 0, 1))
         await producer.emit("item_rated", _rated("bob", 4, 0, 2))
         await producer.emit("item_rated", _rated("cat", 4, 3, 4))  # cat raises hers: earns
-        await _standing(stub, "ann", expect=3)
+        await standing_of(stub, "ann", expect=3)
         await producer.emit("item_rated", _rated("bob", 5, 2, 5))  # bob back to 5: earns again
-        assert (await _standing(stub, "ann", expect=6)).standing.points == 6
+        assert (await standing_of(stub, "ann", expect=6)).standing.points == 6
         docs = await service.app.infra.db.ledger.find({"member_id": "ann"}).sort("time", 1).to_list()
         assert [(d["rule"], d["actor_id"], d["amount"]) for d in docs] == [
             ("resource_rated", "bob", 3),
@@ -140,10 +139,10 @@ async def test_rating_points_follow_the_daily_cap_and_reversals_take_back_what_w
         stub = api_grpc.ReputationServiceStub(service.channel)
         for rater in ("r-a", "r-b", "r-c"):
             await producer.emit("item_rated", _rated(rater, 5, 0, 1))
-        await _standing(stub, "ann", expect=4)
+        await standing_of(stub, "ann", expect=4)
         for rater in ("r-c", "r-b"):  # c's earned nothing, b's earned 1
             await producer.emit("item_rated", _rated(rater, 1, 5, 2))
-        assert (await _standing(stub, "ann", expect=3)).standing.points == 3
+        assert (await standing_of(stub, "ann", expect=3)).standing.points == 3
         docs = await service.app.infra.db.ledger.find({"member_id": "ann"}).sort("time", 1).to_list()
         assert [(d["rule"], d["amount"]) for d in docs] == [
             ("resource_rated", 3),
@@ -172,8 +171,8 @@ async def test_answering_a_survey_earns_once_per_survey_and_member(
         await producer.emit("survey_response_submitted", response("s1", replaced=True), service="community")
         await producer.emit("survey_response_submitted", response("s2"), service="community")
         await producer.emit("survey_response_submitted", response("s3", community=C2), service="community")
-        await _standing(stub, "max", expect=2, community=C2)
-        assert (await _standing(stub, "max", expect=4)).standing.points == 4
+        await standing_of(stub, "max", expect=2, community=C2)
+        assert (await standing_of(stub, "max", expect=4)).standing.points == 4
         docs = await service.app.infra.db.ledger.find({"member_id": "max"}).to_list()
         assert sorted((d["rule"], d["target_id"]) for d in docs) == [
             ("survey_answered", "s1"),

@@ -13,19 +13,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
+from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import mongo_ledger
-from guild_reputation.adapters.mongo_custom_badges import TICKS, MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_ledger import LEDGER, MongoLedger
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
-from guild_reputation.adapters.mongo_waits import MongoWaits
+from guild_reputation.adapters import ledger_store
+from guild_reputation.adapters.custom_badges_store import TICKS, MongoBadgeDefinitions
+from guild_reputation.adapters.ledger_counters import LEDGER
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.boards import LiveBoards
-from guild_reputation.app.event_handlers import ContentEventHandlers, NotYetKnown
+from guild_reputation.app.ledger import NotYetKnown
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.domain.custom_badges import Count
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_testing.fixtures import Infra, database_name
 
 C = "c-1"
@@ -37,7 +41,7 @@ async def db(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[Asyn
     name = database_name(request.node.name)
     await client.drop_database(name)
     database = client[name]
-    await ensure_indexes(database, mongo_ledger.INDEXES)
+    await ensure_indexes(database, ledger_store.INDEXES)
     yield database
     await client.drop_database(name)
     await client.close()
@@ -67,16 +71,19 @@ async def test_an_answer_to_an_unknown_question_waits_for_its_tags_then_goes_wit
 ) -> None:
     now = [datetime(2026, 3, 4, 10, tzinfo=UTC)]
     calendar = Calendar()
-    handlers = ContentEventHandlers(
-        MongoLedger(db, on_events=lambda *_: None, calendar=calendar),
-        LiveBoards(Leaderboards(), calendar),
-        PointsTable(),
-        MongoPointsRules(db),
-        MongoPostTags(db),
-        waits=MongoWaits(db),
-        tags_wait=timedelta(seconds=30),
-        clock=lambda: now[0],
-    ).handlers()
+    handlers = bind(
+        DECODERS,
+        ContentEventHandlers(
+            MongoLedger(db, on_events=lambda *_: None, calendar=calendar),
+            LiveBoards(Leaderboards(), calendar),
+            PointsTable(),
+            MongoPointsRules(db),
+            MongoPostTags(db),
+            waits=MongoWaits(db),
+            tags_wait=timedelta(seconds=30),
+            clock=lambda: now[0],
+        ).handlers(),
+    )
     answered, unknown = _answer("a1", "q1"), _answer("a2", "q2")
     for envelope in (answered, unknown):
         with pytest.raises(NotYetKnown):  # not PermanentError: the consumer delivers it again

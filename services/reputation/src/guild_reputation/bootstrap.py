@@ -9,60 +9,51 @@ import structlog
 
 from guild.reputation.v1 import reputation_service_pb2, reputation_service_pb2_grpc
 from guild_common.clock import utc_now
-from guild_common.events.consumer import consumer_indexes
+from guild_common.events.consumer import EventHandler, consumer_indexes
+from guild_common.events.inbound import bind, combine
 from guild_common.grpc.channels import service_channel
 from guild_common.grpc.server import ServiceServer
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
-from guild_common.mongo import ensure_indexes
+from guild_common.mongo import StoreSchema, collect_schema, ensure_indexes
 from guild_common.settings import ServiceSettings
 from guild_common.tls import grpc_channel_credentials
 from guild_common.workers import event_consumer, outbox_relay
-from guild_reputation.adapters import (
-    community_roles,
-    community_visibility,
-    mongo_badges,
-    mongo_board_snapshots,
-    mongo_cpd,
-    mongo_custom_badges,
-    mongo_insights,
-    mongo_ledger,
-    mongo_pilot,
-    mongo_post_tags,
-    mongo_ratings,
-    mongo_recognition,
-    mongo_rules,
-)
-from guild_reputation.adapters.community_roles import ReadThroughRoles, RoleReadModel
-from guild_reputation.adapters.community_visibility import VisibilityReadModel
-from guild_reputation.adapters.mongo_badges import MongoBadges
-from guild_reputation.adapters.mongo_board_snapshots import MongoBoardSnapshots, slice_of
-from guild_reputation.adapters.mongo_cpd import MongoCpd
-from guild_reputation.adapters.mongo_custom_badges import MongoBadgeDefinitions
-from guild_reputation.adapters.mongo_insights import MongoInsights
-from guild_reputation.adapters.mongo_ledger import MongoLedger
-from guild_reputation.adapters.mongo_pilot import MongoPilot
-from guild_reputation.adapters.mongo_post_tags import MongoPostTags
-from guild_reputation.adapters.mongo_ratings import MongoRatings
-from guild_reputation.adapters.mongo_recognition import MongoRecognition
-from guild_reputation.adapters.mongo_rules import MongoPointsRules
-from guild_reputation.adapters.mongo_waits import MongoWaits
+from guild_reputation import adapters
+from guild_reputation.adapters.badges_store import MongoBadges
+from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots, slice_of
+from guild_reputation.adapters.community_client import ReadThroughRoles
+from guild_reputation.adapters.cpd_store import MongoCpd
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.insights_store import MongoInsights
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.pilot_store import MongoPilot
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
+from guild_reputation.adapters.recognition_store import MongoRecognition
+from guild_reputation.adapters.roles_store import RoleReadModel
+from guild_reputation.adapters.visibility_store import VisibilityReadModel
+from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.access import CommunityReaders
-from guild_reputation.app.badges import BadgeRules, BadgeUseCases, CuratorRules
+from guild_reputation.app.badges import BadgeRules, BadgeUseCases
+from guild_reputation.app.badges_handlers import CuratorRules
 from guild_reputation.app.boards import BoardSnapshotter, LiveBoards, restore_boards
-from guild_reputation.app.cpd import CpdCredits, CpdUseCases, CreditCounter
-from guild_reputation.app.custom_badges import BadgeDefinitionUseCases, CustomBadgeRules
-from guild_reputation.app.event_handlers import (
-    CommunityEventHandlers,
-    ContentEventHandlers,
-    PointsFollower,
-    combine,
-)
-from guild_reputation.app.insights import InsightsHandlers, InsightsQueries
-from guild_reputation.app.pilot import PilotComparisons, PilotHandlers
-from guild_reputation.app.queries import LeaderboardQueries, TagQueries
-from guild_reputation.app.recognition import RecognitionHandlers, RecognitionUseCases
-from guild_reputation.app.use_cases import PointsRulesUseCases
+from guild_reputation.app.boards_handlers import PointsFollower
+from guild_reputation.app.cpd import CpdUseCases, CreditCounter
+from guild_reputation.app.cpd_handlers import CpdCredits
+from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
+from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
+from guild_reputation.app.insights import InsightsQueries
+from guild_reputation.app.insights_handlers import InsightsHandlers
+from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
+from guild_reputation.app.membership_handlers import CommunityEventHandlers
+from guild_reputation.app.pilot import PilotComparisons
+from guild_reputation.app.pilot_handlers import PilotHandlers
+from guild_reputation.app.points_rules import PointsRulesUseCases
+from guild_reputation.app.recognition import RecognitionUseCases
+from guild_reputation.app.recognition_handlers import RecognitionHandlers
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.cpd import Evidence
@@ -72,7 +63,8 @@ from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
-from guild_reputation.entrypoints.grpc_api import ReputationServicer
+from guild_reputation.entrypoints.event_decoders import DECODERS
+from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
 from guild_reputation.entrypoints.points_stream import PointsStream
 
 SERVICE_NAME = reputation_service_pb2.DESCRIPTOR.services_by_name["ReputationService"].full_name
@@ -83,35 +75,9 @@ FOLLOW_MARGIN = timedelta(seconds=10)
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
     assert isinstance(settings, ReputationSettings)
-    await ensure_indexes(
-        infra.db,
-        [
-            *mongo_ledger.INDEXES,
-            *mongo_post_tags.INDEXES,
-            *mongo_rules.INDEXES,
-            *community_roles.INDEXES,
-            *community_visibility.INDEXES,
-            *mongo_badges.INDEXES,
-            *mongo_custom_badges.INDEXES,
-            *mongo_insights.INDEXES,
-            *mongo_pilot.INDEXES,
-            *mongo_recognition.INDEXES,
-            *mongo_ratings.INDEXES,
-            *mongo_board_snapshots.INDEXES,
-            *mongo_cpd.INDEXES,
-            *consumer_indexes(),
-        ],
-    )
-    relay = await outbox_relay(
-        infra,
-        settings,
-        [
-            *mongo_ledger.OUTBOX_COLLECTIONS,
-            *mongo_badges.OUTBOX_COLLECTIONS,
-            *mongo_recognition.OUTBOX_COLLECTIONS,
-            *mongo_cpd.OUTBOX_COLLECTIONS,
-        ],
-    )
+    schema = collect_schema(adapters, extra=[StoreSchema(indexes=consumer_indexes())])
+    await ensure_indexes(infra.db, schema.indexes)
+    relay = await outbox_relay(infra, settings, schema.outbox_collections)
     calendar = Calendar(settings.leaderboard_timezone)
     snapshotting = settings.leaderboard_snapshot_minutes > 0
     ledger = MongoLedger(infra.db, on_events=relay.wake, calendar=calendar)
@@ -192,31 +158,26 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         service_token=settings.service_token,
         credentials=grpc_channel_credentials(settings),
     )
-    content_consumer = await event_consumer(
-        infra,
-        settings,
-        source_service="content",
-        handlers=combine(
+    # Each event's handlers run in this order (content's: points, custom badges, insights, recognition,
+    # curator, CPD; community's: roles, insights, pilot, recognition, points, CPD).
+    handlers = bind(
+        DECODERS,
+        combine(
+            CommunityEventHandlers(role_model, visibility_model).handlers(),
             points_handlers.handlers(),
             CustomBadgeRules(definitions, badges, post_tags, calendar).handlers(),
-            insight_handlers.content_handlers(),
-            recognition_handlers.content_handlers(),
+            insight_handlers.handlers(),
+            PilotHandlers(pilot).handlers(),
+            recognition_handlers.handlers(),
             CuratorRules(badges, ratings).handlers(),
             cpd_credits.handlers(),
         ),
     )
+    content_consumer = await event_consumer(
+        infra, settings, source_service="content", handlers=from_service("content", handlers)
+    )
     community_consumer = await event_consumer(
-        infra,
-        settings,
-        source_service="community",
-        handlers=combine(
-            CommunityEventHandlers(role_model, visibility_model).handlers(),
-            insight_handlers.community_handlers(),
-            PilotHandlers(pilot).community_handlers(),
-            recognition_handlers.community_handlers(),
-            points_handlers.community_handlers(),
-            cpd_credits.community_handlers(),
-        ),
+        infra, settings, source_service="community", handlers=from_service("community", handlers)
     )
     points_stream = PointsStream(
         infra.js,
@@ -272,3 +233,8 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         closers=[community_channel.close],
         idempotency=IdempotencyKeys(infra.db),
     )
+
+
+def from_service(service: str, handlers: dict[str, EventHandler]) -> dict[str, EventHandler]:
+    """The handlers of the events ``service`` produces (``guild.<service>.<name>.v<n>``)."""
+    return {event_type: h for event_type, h in handlers.items() if event_type.startswith(f"guild.{service}.")}

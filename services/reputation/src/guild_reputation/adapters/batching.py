@@ -4,7 +4,7 @@ Handlers of a consumer's batch run concurrently, each awaiting its own ledger wr
 ``Batcher`` gathers the calls made while the previous batch was in flight (and those made in the same
 turn of the event loop) and runs them with one call of its ``run`` function, which answers each call
 with its own result or error. It changes only how many store commands carry the work, not what the
-work is: every write in a batch is still one guarded single-document update (see ``mongo_ledger``),
+work is: every write in a batch is still one guarded single-document update (see ``ledger_store``),
 so correctness never depends on which calls share a batch, nor on this process being the only one.
 """
 

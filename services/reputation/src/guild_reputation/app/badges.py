@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from google.protobuf.message import DecodeError
-
-from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import AlreadyExists, NotFound, PermissionDenied, Validator
-from guild_common.events.consumer import EventHandler
-from guild_common.events.envelope import Envelope
-from guild_common.pagination import clamp_page_size
-from guild_reputation.app.ports import BadgeStore, CuratedCollection, Ratings, RoleDirectory
+from guild_common.pagination import Page, clamp_page_size
+from guild_reputation.app.ports import BadgeStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.badges import (
     CITATION_MAX,
@@ -23,7 +18,6 @@ from guild_reputation.domain.badges import (
     Tier,
     tiers_reached,
     weeks_running,
-    well_curated,
 )
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import Rule
@@ -154,83 +148,6 @@ class BadgeRules:
         await self._award(event_id, region, programme, community_id, author_id, Badge.HELPFUL, tiers, time)
 
 
-class CuratorRules:
-    """The curator badge, from a read model of published collections' items and items' averages.
-
-    A collection is judged when it is published and whenever one of its items is rated; once it
-    counts, it is a fact (``curated:<collection>``) that stays, and the curator's tiers follow the
-    number of such facts. Facts and awards have natural-key ids: redelivery never counts twice.
-    """
-
-    def __init__(self, store: BadgeStore, ratings: Ratings) -> None:
-        self._store = store
-        self._ratings = ratings
-
-    async def _judge(self, envelope: Envelope, collection: CuratedCollection, time: datetime) -> None:
-        averages = await self._ratings.averages(collection.item_ids)
-        if not well_curated(collection.item_ids, averages):
-            return
-        await self._store.add_fact(
-            f"curated:{collection.collection_id}",
-            community_id=collection.community_id,
-            member_id=collection.curator_id,
-            kind=CURATED_COLLECTION,
-            subject_id=collection.collection_id,
-        )
-        curated = await self._store.fact_subjects(
-            collection.community_id, collection.curator_id, CURATED_COLLECTION
-        )
-        region, programme = _region_programme(envelope)
-        for tier in tiers_reached(Badge.CURATOR, len(curated)):
-            award = Award.of(
-                collection.community_id,
-                collection.curator_id,
-                Badge.CURATOR,
-                tier,
-                time,
-                source_event_id=envelope.id,
-            )
-            await self._store.award(award, region=region, programme=programme)
-
-    async def collection_published(self, envelope: Envelope) -> None:
-        try:
-            e = envelope.payload(events.CollectionPublished)
-        except DecodeError:
-            return  # dead-lettered by the event's other handlers
-        if not (e.collection_id and e.community_id and e.curator_id):
-            return  # judged by the other handlers of the event, which dead-letter it
-        moment = e.publish_time.ToDatetime(tzinfo=UTC) if e.HasField("publish_time") else envelope.time
-        collection = CuratedCollection(e.collection_id, e.community_id, e.curator_id, tuple(e.item_post_ids))
-        await self._ratings.publish(collection, moment)
-        stored = await self._ratings.collection(e.collection_id)
-        if stored is not None:
-            await self._judge(envelope, stored, envelope.time)
-
-    async def item_rated(self, envelope: Envelope) -> None:
-        try:
-            e = envelope.payload(events.ItemRated)
-        except DecodeError:
-            return  # dead-lettered by the event's other handlers
-        if not e.item_id:
-            return
-        moment = e.rate_time.ToDatetime(tzinfo=UTC) if e.HasField("rate_time") else envelope.time
-        await self._ratings.item_average(e.item_id, e.average, e.count, moment)
-        for collection in await self._ratings.collections_with(e.item_id):
-            await self._judge(envelope, collection, envelope.time)
-
-    def handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.content.collection_published.v1": self.collection_published,
-            "guild.content.item_rated.v1": self.item_rated,
-        }
-
-
-def _region_programme(envelope: Envelope) -> tuple[str, str]:
-    """Region and programme from the subject ``guild.<region>.<programme>.<svc>.<event>``."""
-    parts = envelope.topic.split(".")
-    return (parts[1], parts[2]) if len(parts) >= 5 else ("unknown", "unknown")
-
-
 class BadgeUseCases:
     def __init__(self, store: BadgeStore, roles: RoleDirectory, visibility: Visibility) -> None:
         self._store = store
@@ -239,7 +156,7 @@ class BadgeUseCases:
 
     async def list(
         self, caller: Principal, member_id: str, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[Award], str]:
+    ) -> Page[Award]:
         """The member's awards in one community the caller may see, or in every community they may see
         (all of them for the member themself and for services)."""
         size = clamp_page_size(page_size, 50, 100)

@@ -13,71 +13,32 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
-from guild.events.v1 import community_events_pb2 as community_events
-from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
-from guild_common.events.consumer import EventHandler
-from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
-from guild_common.pagination import clamp_page_size
-from guild_reputation.app.event_handlers import payload, region_programme
-from guild_reputation.app.ports import RoleDirectory
+from guild_common.pagination import Page, clamp_page_size
+from guild_reputation.app.ports import CpdStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.cpd import (
     CpdActivity,
     CpdCredit,
     CpdRules,
     CreditState,
-    Evidence,
     MemberTotal,
-    Reflection,
     Totals,
     cpd_year,
-    credit_id,
     validate_reflection,
     validate_rules,
     year_bounds,
 )
 from guild_reputation.domain.cpd_exports import to_csv, to_html
-from guild_reputation.domain.rules import earns_for_answer
 
 OWNER = "owner"
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LOG_PAGE_DEFAULT, LOG_PAGE_MAX = 50, 100
 ID_MAX = 200
-
-
-class CpdStore(Protocol):
-    async def put_rules(self, rules: CpdRules) -> None: ...
-    async def rules(self, community_id: str) -> CpdRules | None: ...
-    async def rules_of(self, community_ids: Sequence[str]) -> dict[str, CpdRules]: ...
-    async def add(self, credit: CpdCredit) -> CpdCredit | None: ...
-    async def get(self, credit_id: str) -> CpdCredit | None: ...
-    async def start_reflection(
-        self, credit_id: str, member_id: str, reflection: Reflection
-    ) -> CpdCredit | None: ...
-    async def add_reflection(
-        self, credit_id: str, member_id: str, reflection: Reflection
-    ) -> CpdCredit | None: ...
-    async def finish(self, credit: CpdCredit, state: CreditState, at: datetime) -> bool: ...
-    async def reserve(
-        self, counter_id: str, fields: Document, credit_id: str, minutes: int, cap: int
-    ) -> bool: ...
-    async def release(self, counter_id: str, credit_id: str, minutes: int) -> None: ...
-    async def page(
-        self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[CpdCredit], str]: ...
-    async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]: ...
-    async def totals(self, member_id: str, year: int, community_id: str) -> Totals: ...
-    async def set_sharing(self, community_id: str, member_id: str, shared: bool, at: datetime) -> None: ...
-    async def shared_page(
-        self, community_id: str, year: int, page_size: int, page_token: str
-    ) -> tuple[list[MemberTotal], str]: ...
-    async def not_shared(self, community_id: str, year: int) -> int: ...
 
 
 def _counters(credit: CpdCredit) -> tuple[tuple[str, Document], tuple[str, Document]]:
@@ -132,120 +93,11 @@ class CreditCounter:
         return settled.state if settled else state
 
 
-class CpdCredits:
-    """Credits from content and community events, under each community's CPD rules."""
+@dataclass(frozen=True, kw_only=True)
+class LogPage(Page[CpdCredit]):
+    """A page of the learner's log, with the totals of the year it is in."""
 
-    def __init__(self, store: CpdStore, counter: CreditCounter, evidence: Evidence) -> None:
-        self._store = store
-        self._counter = counter
-        self._evidence = evidence
-
-    async def _credit(
-        self,
-        envelope: Envelope,
-        activity: CpdActivity,
-        community_id: str,
-        member_id: str,
-        target_id: str,
-        description: str,
-        evidence_url: str,
-    ) -> None:
-        rules = await self._store.rules(community_id)
-        if rules is None or activity not in rules.minutes or not rules.applies_to(envelope.time):
-            return
-        region, programme = region_programme(envelope)
-        credit = CpdCredit(
-            id=credit_id(envelope.id, activity),
-            community_id=community_id,
-            member_id=member_id,
-            activity=activity,
-            minutes=rules.minutes[activity],
-            state=CreditState.PENDING if rules.reflection_required else CreditState.RESERVING,
-            cpd_year=rules.year_of(envelope.time),
-            month=rules.month_of(envelope.time),
-            time=envelope.time,
-            target_id=target_id,
-            description=description[:300],
-            evidence_url=evidence_url,
-            source_event_id=envelope.id,
-            region=region,
-            programme=programme,
-        )
-        stored = await self._store.add(credit)
-        if stored is not None:
-            await self._counter.settle(stored)
-
-    async def answer_accepted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerAccepted, "answer_id", "community_id", "answer_author_id")
-        if not earns_for_answer(e.answer_author_id, e.question_author_id):
-            return
-        title = f"Answer accepted: {e.question_title}" if e.question_title else "Answer accepted"
-        await self._credit(
-            envelope,
-            CpdActivity.ANSWER_ACCEPTED,
-            e.community_id,
-            e.answer_author_id,
-            e.answer_id,
-            title,
-            self._evidence.answer(e.community_id, e.question_id or e.answer_id, e.answer_id),
-        )
-
-    async def item_rated(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.ItemRated, "item_id")
-        if not (e.community_id and e.rater_id) or e.rater_id == e.author_id:
-            return
-        await self._credit(
-            envelope,
-            CpdActivity.RESOURCE_REVIEWED,
-            e.community_id,
-            e.rater_id,
-            e.item_id,
-            f"Reviewed a {e.item_kind or 'resource'} ({e.stars} of 5 stars)",
-            self._evidence.resource(e.community_id, e.item_id),
-        )
-
-    async def collection_published(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.CollectionPublished, "collection_id", "community_id", "curator_id")
-        await self._credit(
-            envelope,
-            CpdActivity.COLLECTION_PUBLISHED,
-            e.community_id,
-            e.curator_id,
-            e.collection_id,
-            f"Published collection: {e.title}" if e.title else "Published a collection",
-            self._evidence.collection(e.community_id, e.collection_id),
-        )
-
-    async def survey_response_submitted(self, envelope: Envelope) -> None:
-        e = payload(
-            envelope, community_events.SurveyResponseSubmitted, "survey_id", "community_id", "member_id"
-        )
-        await self._credit(
-            envelope,
-            CpdActivity.REFLECTION_SURVEY,
-            e.community_id,
-            e.member_id,
-            e.survey_id,
-            "Completed a reflection survey",
-            self._evidence.survey(e.community_id, e.survey_id),
-        )
-
-    def handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.content.answer_accepted.v1": self.answer_accepted,
-            "guild.content.item_rated.v1": self.item_rated,
-            "guild.content.collection_published.v1": self.collection_published,
-        }
-
-    def community_handlers(self) -> dict[str, EventHandler]:
-        return {"guild.community.survey_response_submitted.v1": self.survey_response_submitted}
-
-
-@dataclass(frozen=True)
-class LogPage:
-    credits: list[CpdCredit]
     totals: Totals
-    next_page_token: str
     cpd_year: int
 
 
@@ -257,11 +109,11 @@ class Export:
     totals: Totals
 
 
-@dataclass(frozen=True)
-class MemberTotals:
-    totals: list[MemberTotal]
+@dataclass(frozen=True, kw_only=True)
+class MemberTotals(Page[MemberTotal]):
+    """A page of the totals members share, with how many members with minutes do not share them."""
+
     not_shared: int
-    next_page_token: str
     cpd_year: int
 
 
@@ -382,9 +234,9 @@ class CpdUseCases:
         learner = self._own(caller, member_id)
         size = clamp_page_size(page_size, LOG_PAGE_DEFAULT, LOG_PAGE_MAX)
         year, _ = await self._year(community_id, year)
-        credits, token = await self._store.page(learner, year, community_id, size, page_token)
+        page = await self._store.page(learner, year, community_id, size, page_token)
         totals = await self._store.totals(learner, year, community_id)
-        return LogPage(credits, totals, token, year)
+        return LogPage(items=page.items, next_token=page.next_token, totals=totals, cpd_year=year)
 
     async def _period(
         self, year: int, rules: CpdRules | None, credits: Sequence[CpdCredit]
@@ -447,5 +299,8 @@ class CpdUseCases:
         size = clamp_page_size(page_size, LOG_PAGE_DEFAULT, LOG_PAGE_MAX)
         year, _ = await self._year(community_id, year)
         await self._require_owner(caller, community_id, "see its members' CPD totals")
-        totals, token = await self._store.shared_page(community_id, year, size, page_token)
-        return MemberTotals(totals, await self._store.not_shared(community_id, year), token, year)
+        page = await self._store.shared_page(community_id, year, size, page_token)
+        not_shared = await self._store.not_shared(community_id, year)
+        return MemberTotals(
+            items=page.items, next_token=page.next_token, not_shared=not_shared, cpd_year=year
+        )

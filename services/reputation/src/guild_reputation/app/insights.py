@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
-from guild.events.v1 import community_events_pb2 as community_events
-from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import Validator
-from guild_common.events.consumer import EventHandler
-from guild_common.events.envelope import Envelope
 from guild_reputation.app.access import CommunityReaders
-from guild_reputation.app.event_handlers import payload, region_programme
+from guild_reputation.app.ports import InsightsStore
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.insights import (
     MONTH,
@@ -22,198 +17,10 @@ from guild_reputation.domain.insights import (
     GoalMetric,
     GoalValue,
     Insights,
-    PostKind,
-    QuestionFigures,
     Scope,
     Weeks,
     pct,
 )
-
-
-class InsightsStore(Protocol):
-    async def member_joined(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def member_left(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def active(
-        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def posted(
-        self,
-        post_id: str,
-        kind: PostKind,
-        community_id: str,
-        author_id: str,
-        region: str,
-        programme: str,
-        at: datetime,
-        question_id: str = "",
-    ) -> None: ...
-
-    async def question_asked(
-        self,
-        question_id: str,
-        community_id: str,
-        region: str,
-        programme: str,
-        at: datetime,
-        tags: list[str] | None = None,
-    ) -> None: ...
-
-    async def question_answered(
-        self, question_id: str, community_id: str, region: str, programme: str, at: datetime
-    ) -> None: ...
-
-    async def known_community(self, community_id: str) -> bool: ...
-
-    async def members(
-        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
-    ) -> int: ...
-
-    async def active_members(
-        self,
-        scope: Scope,
-        scope_id: str,
-        until: datetime,
-        window: timedelta,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> int: ...
-
-    async def contributors(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> int: ...
-
-    async def posts(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> dict[PostKind, int]: ...
-
-    async def top_contributors(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        limit: int,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> list[tuple[str, int]]: ...
-
-    async def questions(
-        self,
-        scope: Scope,
-        scope_id: str,
-        since: datetime,
-        until: datetime,
-        *,
-        exclude: frozenset[str] = ...,
-    ) -> QuestionFigures: ...
-
-    async def new_starters(
-        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = ...
-    ) -> tuple[int, int]: ...
-
-    async def starters_asking_soon(
-        self, community_id: str, since: datetime, until: datetime, within: timedelta
-    ) -> tuple[int, int]: ...
-
-
-class InsightsHandlers:
-    """Keeps the insight read models from content and community events."""
-
-    def __init__(self, store: InsightsStore) -> None:
-        self._store = store
-
-    async def question_asked(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.QuestionAsked, "question_id", "community_id", "author_id")
-        region, programme = region_programme(envelope)
-        await self._store.question_asked(
-            e.question_id, e.community_id, region, programme, envelope.time, list(e.tags)
-        )
-        await self._store.posted(
-            e.question_id, PostKind.QUESTION, e.community_id, e.author_id, region, programme, envelope.time
-        )
-
-    async def answer_posted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerPosted, "answer_id", "question_id", "community_id", "author_id")
-        region, programme = region_programme(envelope)
-        await self._store.posted(
-            e.answer_id,
-            PostKind.ANSWER,
-            e.community_id,
-            e.author_id,
-            region,
-            programme,
-            envelope.time,
-            question_id=e.question_id,
-        )
-        if e.author_id != e.question_author_id:  # the asker's own follow-up does not answer it
-            await self._store.question_answered(
-                e.question_id, e.community_id, region, programme, envelope.time
-            )
-
-    async def comment_posted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.CommentPosted, "comment_id", "community_id", "author_id")
-        region, programme = region_programme(envelope)
-        await self._store.posted(
-            e.comment_id, PostKind.COMMENT, e.community_id, e.author_id, region, programme, envelope.time
-        )
-
-    async def resource_shared(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.ResourceShared, "resource_id", "community_id", "author_id")
-        region, programme = region_programme(envelope)
-        await self._store.posted(
-            e.resource_id, PostKind.RESOURCE, e.community_id, e.author_id, region, programme, envelope.time
-        )
-
-    async def vote_changed(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.VoteChanged, "community_id", "voter_id")
-        if e.value == 0:
-            return  # a retraction is not participation
-        region, programme = region_programme(envelope)
-        await self._store.active(e.community_id, e.voter_id, region, programme, envelope.time)
-
-    async def member_joined(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
-        region, programme = region_programme(envelope)
-        await self._store.member_joined(e.community_id, e.member_id, region, programme, envelope.time)
-
-    async def member_left(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
-        region, programme = region_programme(envelope)
-        await self._store.member_left(e.community_id, e.member_id, region, programme, envelope.time)
-
-    def content_handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.content.question_asked.v1": self.question_asked,
-            "guild.content.answer_posted.v1": self.answer_posted,
-            "guild.content.comment_posted.v1": self.comment_posted,
-            "guild.content.resource_shared.v1": self.resource_shared,
-            "guild.content.vote_changed.v1": self.vote_changed,
-        }
-
-    def community_handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.community.member_joined.v1": self.member_joined,
-            "guild.community.member_left.v1": self.member_left,
-        }
 
 
 class InsightsQueries:

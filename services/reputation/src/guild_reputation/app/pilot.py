@@ -3,63 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from guild.events.v1 import community_events_pb2 as community_events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import FailedPrecondition, Validator
-from guild_common.events.consumer import EventHandler
-from guild_common.events.envelope import Envelope
 from guild_reputation.app.access import CommunityReaders
-from guild_reputation.app.event_handlers import payload
+from guild_reputation.app.ports import PilotStore
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain.insights import MONTH
 from guild_reputation.domain.pilot import (
     MAX_PERIOD_DAYS,
     GroupSample,
     PilotComparison,
-    PilotControl,
     compare_groups,
 )
-
-
-class PilotStore(Protocol):
-    async def set_control(self, control: PilotControl) -> None: ...
-
-    async def control(self, community_id: str) -> PilotControl | None: ...
-
-    async def members_at(self, community_id: str, at: datetime) -> set[str]: ...
-
-    async def active_in(self, community_id: str, since: datetime, until: datetime) -> set[str]: ...
-
-    async def active_among(
-        self, member_ids: Sequence[str], since: datetime, until: datetime, exclude: frozenset[str]
-    ) -> set[str]: ...
-
-    async def answer_seconds(
-        self, community_id: str, since: datetime, until: datetime
-    ) -> list[float | None]: ...
-
-    async def answer_seconds_by(
-        self, member_ids: Sequence[str], since: datetime, until: datetime, exclude: frozenset[str]
-    ) -> list[float | None]: ...
-
-
-class PilotHandlers:
-    def __init__(self, store: PilotStore) -> None:
-        self._store = store
-
-    async def pilot_control_set(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.PilotControlSet, "community_id")
-        await self._store.set_control(
-            PilotControl(e.community_id, e.control_community_id, tuple(e.control_member_ids), e.version)
-        )
-
-    def community_handlers(self) -> dict[str, EventHandler]:
-        return {"guild.community.pilot_control_set.v1": self.pilot_control_set}
 
 
 class PilotComparisons:

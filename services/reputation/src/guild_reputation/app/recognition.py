@@ -3,133 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 
-from guild.events.v1 import community_events_pb2 as community_events
-from guild.events.v1 import content_events_pb2 as events
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.errors import NotFound, PermissionDenied, Validator
-from guild_common.events.consumer import EventHandler
-from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
-from guild_reputation.app.event_handlers import payload
-from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.ports import RecognitionStore, RoleDirectory
 from guild_reputation.app.visibility import Visibility
-from guild_reputation.domain.badges import Award
 from guild_reputation.domain.insights import PostKind
 from guild_reputation.domain.recognition import (
-    ANY_ROLE,
     DEFAULT_SPAN,
     ContributionSummary,
-    RoleChange,
     roles_held,
     top_tags,
 )
 
 REQUEST_ID_MAX = 100
-
-
-class RecognitionStore(Protocol):
-    async def acceptance(
-        self, answer_id: str, answer_author_id: str, accepted: bool, at: datetime
-    ) -> None: ...
-
-    async def rated(self, item_id: str, author_id: str, average: float, count: int, at: datetime) -> None: ...
-
-    async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None: ...
-
-    async def collection_published(
-        self, collection_id: str, community_id: str, curator_id: str, at: datetime
-    ) -> None: ...
-
-    async def collections_curated(
-        self, member_id: str, start: datetime, end: datetime, *, exclude: frozenset[str] = ...
-    ) -> int: ...
-
-    async def curated_in(self, member_id: str, start: datetime, end: datetime) -> frozenset[str]: ...
-
-    async def memberships(self, member_id: str) -> dict[str, str]: ...
-
-    async def posts(self, member_id: str, start: datetime, end: datetime) -> list[Document]: ...
-
-    async def accepted(self, answer_ids: list[str]) -> int: ...
-
-    async def ratings(self, item_ids: list[str]) -> tuple[float, int]: ...
-
-    async def question_tags(self, question_ids: list[str]) -> list[list[str]]: ...
-
-    async def badges(self, member_id: str, start: datetime, end: datetime) -> list[Award]: ...
-
-    async def role_changes(self, member_id: str, end: datetime) -> list[RoleChange]: ...
-
-    async def issue(
-        self, summary_id: str, summary: ContributionSummary, requested_by: str, region: str, programme: str
-    ) -> bool: ...
-
-
-class RecognitionHandlers:
-    def __init__(self, store: RecognitionStore) -> None:
-        self._store = store
-
-    async def answer_accepted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerAccepted, "answer_id", "answer_author_id")
-        await self._store.acceptance(e.answer_id, e.answer_author_id, True, envelope.time)
-
-    async def answer_unaccepted(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.AnswerUnaccepted, "answer_id", "answer_author_id")
-        await self._store.acceptance(e.answer_id, e.answer_author_id, False, envelope.time)
-
-    async def item_rated(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.ItemRated, "item_id", "author_id")
-        await self._store.rated(e.item_id, e.author_id, e.average, e.count, envelope.time)
-
-    async def collection_published(self, envelope: Envelope) -> None:
-        e = payload(envelope, events.CollectionPublished, "collection_id", "curator_id")
-        await self._store.collection_published(e.collection_id, e.community_id, e.curator_id, envelope.time)
-
-    async def member_joined(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberJoined, "community_id", "member_id")
-        if e.role and e.role != "member":
-            change = RoleChange(e.community_id, e.role, True, envelope.time)
-            await self._store.role_changed(envelope.id, e.member_id, change)
-
-    async def role_granted(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.RoleGranted, "community_id", "member_id", "role")
-        if e.previous_role and e.previous_role != e.role:
-            ended = RoleChange(e.community_id, e.previous_role, False, envelope.time)
-            await self._store.role_changed(f"{envelope.id}:previous", e.member_id, ended)
-        await self._store.role_changed(
-            envelope.id, e.member_id, RoleChange(e.community_id, e.role, True, envelope.time)
-        )
-
-    async def role_revoked(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.RoleRevoked, "community_id", "member_id", "role")
-        await self._store.role_changed(
-            envelope.id, e.member_id, RoleChange(e.community_id, e.role, False, envelope.time)
-        )
-
-    async def member_left(self, envelope: Envelope) -> None:
-        e = payload(envelope, community_events.MemberLeft, "community_id", "member_id")
-        await self._store.role_changed(
-            envelope.id, e.member_id, RoleChange(e.community_id, ANY_ROLE, False, envelope.time)
-        )
-
-    def content_handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.content.answer_accepted.v1": self.answer_accepted,
-            "guild.content.answer_unaccepted.v1": self.answer_unaccepted,
-            "guild.content.item_rated.v1": self.item_rated,
-            "guild.content.collection_published.v1": self.collection_published,
-        }
-
-    def community_handlers(self) -> dict[str, EventHandler]:
-        return {
-            "guild.community.member_joined.v1": self.member_joined,
-            "guild.community.role_granted.v1": self.role_granted,
-            "guild.community.role_revoked.v1": self.role_revoked,
-            "guild.community.member_left.v1": self.member_left,
-        }
 
 
 def _ids(posts: list[Document], kind: PostKind) -> list[str]:

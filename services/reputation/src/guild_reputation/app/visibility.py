@@ -20,29 +20,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 from guild_common.auth import Principal
 from guild_common.errors import NotFound
-from guild_reputation.app.ports import RoleDirectory
+from guild_reputation.app.ports import CommunityVisibilities, KnownCommunities, RoleDirectory
 
 HIDDEN = "hidden"
-
-
-class CommunityVisibilities(Protocol):
-    async def visibility(self, community_id: str) -> str | None:
-        """The community's visibility name, or None when reputation has not heard of its creation."""
-        ...
-
-    async def hidden_ids(self) -> frozenset[str]:
-        """Every hidden community (may lag a write by a second or two)."""
-        ...
-
-
-class KnownCommunities(Protocol):
-    async def known_community(self, community_id: str) -> bool:
-        """Whether anyone ever joined or posted in the community."""
-        ...
 
 
 def not_found(community_id: str) -> NotFound:

@@ -13,7 +13,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from guild_common.events.consumer import PermanentError
 from guild_common.events.envelope import Envelope
 from guild_common.events.streams import stream_name
-from guild_reputation.app.event_handlers import PointsFollower
+from guild_reputation.app.boards_handlers import PointsFollower
+from guild_reputation.entrypoints.event_decoders import POINTS_CHANGED as POINTS_CHANGED_DECODER
 
 log = structlog.get_logger("guild.reputation.points_stream")
 POINTS_CHANGED = "guild.reputation.points_changed.v1"
@@ -117,7 +118,7 @@ class PointsStream:
             return
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                await self._follower.points_changed(envelope)
+                await self._follower.points_changed(POINTS_CHANGED_DECODER.decode(envelope))
                 return
             except PermanentError as exc:
                 log.warning("points event skipped", error=str(exc))

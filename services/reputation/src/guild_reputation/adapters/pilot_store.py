@@ -1,7 +1,7 @@
 """Pilot controls learnt from pilot_control_set events, and the samples a pilot comparison is taken over.
 
 - ``pilot_controls``: one per pilot community (``_id``), the latest control by the event's ``version``.
-- The samples are read from the insight read models (``mongo_insights``): members at a moment, members
+- The samples are read from the insight read models (``insights_store``): members at a moment, members
   active on the days of a period, and each question's seconds to its first answer. A control list of
   people is matched by ``member_id``/``author_id`` in chunks of ``IN_CHUNK`` ids.
 """
@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
-from guild_reputation.adapters.mongo_insights import ACTIVITY, MEMBERS, POSTS, QUESTIONS, QUESTIONS_READ_MAX
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_reputation.adapters.insights_store import ACTIVITY, MEMBERS, POSTS, QUESTIONS, QUESTIONS_READ_MAX
 from guild_reputation.domain.insights import PostKind, Weeks
 from guild_reputation.domain.pilot import PilotControl
 
@@ -28,6 +28,7 @@ INDEXES = [
     IndexSpec(ACTIVITY, [("member_id", 1), ("day", 1)]),
     IndexSpec(POSTS, [("author_id", 1), ("kind", 1), ("at", 1)]),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def _chunks(ids: Sequence[str]) -> list[list[str]]:

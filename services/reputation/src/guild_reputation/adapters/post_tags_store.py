@@ -12,11 +12,12 @@ from collections.abc import Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
 
 POST_TAGS = "post_tags"
 INDEXES: list[IndexSpec] = []
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 class MongoPostTags:

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.events.envelope import new_envelope
 from guild_common.events.outbox import (
-    current_trace_headers,
     merge_updates,
     outbox_indexes,
     outbox_update,
 )
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
-from guild_common.prototime import to_timestamp
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
+from guild_reputation.adapters.outbound_events import cpd_credit_recorded
 from guild_reputation.domain.cpd import (
     CpdActivity,
     CpdCredit,
@@ -59,6 +56,7 @@ INDEXES = [
     IndexSpec(CONSENTS, [("community_id", 1), ("shared", 1), ("member_id", 1), ("_id", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 _NO_OUTBOX = {"outbox": 0, "outbox_pending": 0, "outbox_seq": 0}
 
 
@@ -130,32 +128,6 @@ def credit_from(doc: Document) -> CpdCredit:
         region=doc.get("region", ""),
         programme=doc.get("programme", ""),
         reflection=Reflection(r["learned"], r["practice_change"], r["time"]) if r else None,
-    )
-
-
-def _recorded(credit: CpdCredit, at: datetime) -> Any:
-    headers = current_trace_headers()
-    return new_envelope(
-        service="reputation",
-        name="cpd_credit_recorded",
-        payload=pb.CpdCreditRecorded(
-            credit_id=credit.id,
-            community_id=credit.community_id,
-            member_id=credit.member_id,
-            activity=credit.activity.value,
-            minutes=credit.minutes,
-            cpd_year=credit.cpd_year,
-            evidence_url=credit.evidence_url,
-            source_event_id=credit.source_event_id,
-            activity_time=to_timestamp(credit.time),
-            record_time=to_timestamp(at),
-            description=credit.description,
-        ),
-        subject=credit.member_id,
-        region=credit.region or "unknown",
-        programme=credit.programme or "unknown",
-        traceparent=headers.get("traceparent", ""),
-        tracestate=headers.get("tracestate", ""),
     )
 
 
@@ -247,7 +219,7 @@ class MongoCpd:
         when it was settled already."""
         update: Document = {"$set": {"state": state.value, "settle_time": at}}
         if state is CreditState.COUNTED:
-            update = merge_updates(update, outbox_update([_recorded(credit, at)]))
+            update = merge_updates(update, outbox_update([cpd_credit_recorded(credit, at)]))
         done = await self._credits.find_one_and_update(
             {"_id": credit.id, "state": CreditState.RESERVING.value}, update
         )
@@ -297,7 +269,7 @@ class MongoCpd:
 
     async def page(
         self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
-    ) -> tuple[list[CpdCredit], str]:
+    ) -> Page[CpdCredit]:
         docs, token = await keyset_page(
             self._credits,
             self._log_query(member_id, year, community_id),
@@ -307,7 +279,7 @@ class MongoCpd:
             page_token=page_token,
             projection=_NO_OUTBOX,
         )
-        return [credit_from(d) for d in docs], token
+        return Page([credit_from(d) for d in docs], token)
 
     async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]:
         cursor = (
@@ -366,7 +338,7 @@ class MongoCpd:
 
     async def shared_page(
         self, community_id: str, year: int, page_size: int, page_token: str
-    ) -> tuple[list[MemberTotal], str]:
+    ) -> Page[MemberTotal]:
         docs, token = await keyset_page(
             self._consents,
             {"community_id": community_id, "shared": True},
@@ -392,7 +364,7 @@ class MongoCpd:
             )
             for m in members
         ]
-        return totals, token
+        return Page(totals, token)
 
     async def not_shared(self, community_id: str, year: int) -> int:
         """Members with CPD minutes in the community's year who do not share them."""

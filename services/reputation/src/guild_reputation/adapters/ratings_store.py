@@ -15,13 +15,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.app.ports import CuratedCollection
 
 ITEM_RATINGS = "item_ratings"
 ITEM_AVERAGES = "item_averages"
 CURATED_COLLECTIONS = "curated_collections"
 INDEXES = [IndexSpec(CURATED_COLLECTIONS, [("item_post_ids", 1)])]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def _collection(doc: Document) -> CuratedCollection:

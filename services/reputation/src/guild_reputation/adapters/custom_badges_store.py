@@ -26,7 +26,8 @@ from guild_common.atomic import upsert_by_id
 from guild_common.clock import utc_now
 from guild_common.events.outbox import merge_updates
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_reputation.adapters import seen
 from guild_reputation.adapters.batching import Batcher
 from guild_reputation.domain.badges import Tier
@@ -51,6 +52,7 @@ INDEXES = [
     IndexSpec(DEFINITIONS, [("community_id", 1), ("archived", 1), ("create_time", -1)]),
     IndexSpec(DEFINITIONS, [("community_id", 1), ("event_type", 1), ("archived", 1)]),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def count_id(definition_id: str, member_id: str, bucket: str, day: int) -> str:
@@ -136,7 +138,7 @@ class MongoBadgeDefinitions:
 
     async def page(
         self, community_id: str, include_archived: bool, page_size: int, page_token: str
-    ) -> tuple[list[BadgeDefinition], str]:
+    ) -> Page[BadgeDefinition]:
         query: Document = {"community_id": community_id}
         if not include_archived:
             query["archived"] = False
@@ -148,7 +150,7 @@ class MongoBadgeDefinitions:
             page_size=page_size,
             page_token=page_token,
         )
-        return [definition_from(d) for d in docs], token
+        return Page([definition_from(d) for d in docs], token)
 
     async def active(self, community_id: str, event_type: CountedEvent) -> list[BadgeDefinition]:
         return await self._active.submit((community_id, event_type))

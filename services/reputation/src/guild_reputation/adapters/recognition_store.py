@@ -18,15 +18,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import reputation_events_pb2 as pb
 from guild_common.clock import utc_now
-from guild_common.events.envelope import new_envelope
-from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
-from guild_common.mongo import Document, IndexSpec
-from guild_common.prototime import to_timestamp as _timestamp
-from guild_reputation.adapters.community_roles import ROLES
-from guild_reputation.adapters.mongo_badges import BADGE_AWARDS, award_from
-from guild_reputation.adapters.mongo_insights import POSTS, QUESTIONS
+from guild_common.events.outbox import outbox_fields, outbox_indexes
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_reputation.adapters.badges_store import BADGE_AWARDS, award_from
+from guild_reputation.adapters.insights_store import POSTS, QUESTIONS
+from guild_reputation.adapters.outbound_events import recognition_summary_issued
+from guild_reputation.adapters.roles_store import ROLES
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.recognition import ContributionSummary, RoleChange
 
@@ -46,6 +44,7 @@ INDEXES = [
     IndexSpec(COLLECTIONS, [("curator_id", 1), ("published_at", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 
 
 async def _put_if_later(
@@ -200,35 +199,7 @@ class MongoRecognition:
     ) -> bool:
         """Store the summary with its ``recognition_summary_issued`` event; False when issued before."""
         now = utc_now()
-        headers = current_trace_headers()
-        event = new_envelope(
-            service="reputation",
-            name="recognition_summary_issued",
-            payload=pb.RecognitionSummaryIssued(
-                summary_id=summary_id,
-                member_id=summary.member_id,
-                requested_by=requested_by,
-                start_time=_timestamp(summary.start),
-                end_time=_timestamp(summary.end),
-                questions=summary.questions,
-                answers=summary.answers,
-                accepted_answers=summary.accepted_answers,
-                comments=summary.comments,
-                resources_shared=summary.resources_shared,
-                resource_average_rating=summary.resource_average_rating,
-                badges=[award.title for award in summary.badges],
-                top_tags=[tag for tag, _ in summary.top_tags],
-                community_ids=summary.community_ids,
-                roles=[f"{r.community_id}:{r.role}" for r in summary.roles],
-                issue_time=_timestamp(now),
-                collections_curated=summary.collections_curated,
-            ),
-            subject=summary.member_id,
-            region=region,
-            programme=programme,
-            traceparent=headers.get("traceparent", ""),
-            tracestate=headers.get("tracestate", ""),
-        )
+        event = recognition_summary_issued(summary_id, summary, requested_by, region, programme, now)
         try:
             await self._summaries.insert_one(
                 {

@@ -10,11 +10,12 @@ from datetime import datetime
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 
 VISIBILITY = "community_visibility"
 HIDDEN = "hidden"
 INDEXES = [IndexSpec(VISIBILITY, [("visibility", 1)])]
+SCHEMA = StoreSchema(indexes=INDEXES)
 # How long one process keeps the set of hidden communities before reading it again.
 HIDDEN_CACHE_SECONDS = 2.0
 

@@ -16,23 +16,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
+from guild_common.pagination import Page
 from guild_reputation.adapters.batching import Coalesced
-from guild_reputation.adapters.mongo_ledger import (
+from guild_reputation.adapters.ledger_counters import (
     COUNTERS,
     DISTINCT_TARGET_RULES,
     LEDGER,
     META,
     targets_counter_id,
 )
+from guild_reputation.adapters.outbound_events import badge_awarded
 from guild_reputation.domain.badges import Award, Tier
 
 BADGE_AWARDS = "badge_awards"
@@ -57,34 +56,7 @@ INDEXES = [
     IndexSpec(BADGE_FACTS, [("community_id", 1), ("member_id", 1), ("kind", 1)]),
     *outbox_indexes(OUTBOX_COLLECTIONS),
 ]
-
-
-def _badge_awarded(award: Award, region: str, programme: str) -> Envelope:
-    time = Timestamp()
-    time.FromDatetime(award.time)
-    headers = current_trace_headers()
-    return new_envelope(
-        service="reputation",
-        name="badge_awarded",
-        payload=pb.BadgeAwarded(
-            award_id=award.id,
-            community_id=award.community_id,
-            member_id=award.member_id,
-            badge=award.badge,
-            tier=award.tier.value,
-            title=award.title,
-            citation=award.citation,
-            granted_by=award.granted_by,
-            source_event_id=award.source_event_id,
-            award_time=time,
-            definition_id=award.definition_id,
-        ),
-        subject=award.member_id,
-        region=region,
-        programme=programme,
-        traceparent=headers.get("traceparent", ""),
-        tracestate=headers.get("tracestate", ""),
-    )
+SCHEMA = StoreSchema(indexes=INDEXES, outbox_collections=OUTBOX_COLLECTIONS)
 
 
 def award_from(doc: Document) -> Award:
@@ -142,7 +114,7 @@ class MongoBadges:
                 if award.definition_id
                 else {}
             ),
-            **outbox_fields([_badge_awarded(award, region, programme)]),
+            **outbox_fields([badge_awarded(award, region, programme)]),
         }
         if not await self._batched_awards.insert(doc):
             return False
@@ -161,7 +133,7 @@ class MongoBadges:
         page_token: str,
         *,
         exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[Award], str]:
+    ) -> Page[Award]:
         query: Document = {"member_id": member_id}
         if community_id:
             query["community_id"] = community_id
@@ -176,7 +148,7 @@ class MongoBadges:
             page_token=page_token,
             projection={"outbox": 0},
         )
-        return [award_from(d) for d in docs], token
+        return Page([award_from(d) for d in docs], token)
 
     async def award_communities(self, member_id: str) -> frozenset[str]:
         held = await self._awards.distinct("community_id", {"member_id": member_id})

@@ -8,6 +8,9 @@
 Each record carries the community's region and programme, so every figure is available per community,
 programme and region. Writes are absolute (a time kept as the earliest or latest seen), so redelivery
 changes nothing.
+
+Somewhat over 400 lines: the records' writes and the figures read from them are kept in one module because
+both depend on the same record shapes and indexes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from guild_common.atomic import (
     version_guard,
     with_version_bump,
 )
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.insights import (
     MONTH,
@@ -51,6 +54,7 @@ INDEXES = [
     IndexSpec(POSTS, [("author_id", 1), ("at", 1)]),
     *(IndexSpec(QUESTIONS, [(scope.value, 1), ("asked_at", 1)]) for scope in Scope),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def _routing(community_id: str, region: str, programme: str) -> Document:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.adapters.batching import Coalesced
 from guild_reputation.domain.rules import RuleSetting
 
 POINTS_RULES = "points_rules"
 INDEXES: list[IndexSpec] = []
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 class MongoPointsRules:

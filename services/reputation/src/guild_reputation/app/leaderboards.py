@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from guild_common.auth import Principal
 from guild_common.errors import Validator
-from guild_common.pagination import clamp_page_size, decode_token, encode_token
+from guild_common.pagination import Page, clamp_page_size, decode_token, encode_token
 from guild_common.tags import normalise_tag
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.boards import LiveBoards
@@ -102,7 +102,7 @@ class TagQueries:
 
     async def top(
         self, caller: Principal, community_id: str, tag: str, page_size: int, page_token: str
-    ) -> tuple[list[Standing], str]:
+    ) -> Page[Standing]:
         tag = normalise_tag(tag)
         check = Validator()
         check.require(bool(community_id), "community_id", "must not be empty")
@@ -113,7 +113,8 @@ class TagQueries:
         position = decode_token(page_token)
         ranked = int(position.get("n", 0)) if isinstance(position.get("n", 0), int) else 0
         inner = str(position.get("k", ""))
-        totals, next_inner = await self._ledger.top_by_tag(community_id, tag, size, inner)
-        standings = [Standing(t.member_id, t.points, ranked + i + 1) for i, t in enumerate(totals)]
-        token = encode_token({"k": next_inner, "n": ranked + len(totals)}) if next_inner else ""
-        return standings, token
+        totals = await self._ledger.top_by_tag(community_id, tag, size, inner)
+        standings = [Standing(t.member_id, t.points, ranked + i + 1) for i, t in enumerate(totals.items)]
+        next_inner = totals.next_token
+        token = encode_token({"k": next_inner, "n": ranked + len(totals.items)}) if next_inner else ""
+        return Page(standings, token)

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild_common.mongo import Document, IndexSpec
+from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_reputation.app.ports import BoardChunk, SnapshotHead
 
 BOARD_SNAPSHOTS = "board_snapshots"
@@ -31,6 +31,7 @@ INDEXES = [
     IndexSpec(BOARD_SNAPSHOT_CHUNKS, [("snapshot_id", 1), ("seq", 1)]),
     IndexSpec(BOARD_SNAPSHOT_CHUNKS, [("slice", 1), ("as_of", 1)]),
 ]
+SCHEMA = StoreSchema(indexes=INDEXES)
 
 
 def slice_of(region_filter: str, programme_filter: str) -> str:

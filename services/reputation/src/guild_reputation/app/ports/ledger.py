@@ -1,4 +1,4 @@
-"""What the reputation use cases need from storage and from other services."""
+"""The ledger's ports: recording entries, the counters decisions read, the rules they apply."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from guild_reputation.domain.badges import Award
+from guild_common.pagination import Page
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 
 
@@ -149,7 +149,7 @@ class Ledger(Protocol):
 
     async def top_by_tag(
         self, community_id: str, tag: str, page_size: int, page_token: str
-    ) -> tuple[list[TagTotal], str]:
+    ) -> Page[TagTotal]:
         """Members with points on ``tag`` in the community, most first (ties in a stable order)."""
         ...
 
@@ -168,76 +168,6 @@ class Ledger(Protocol):
     async def prune_journal(self, before: datetime) -> int:
         """Forget the totals journal of earlier versions from before ``before`` (totals now carry the
         time they were written, which is what ``totals_changed_since`` reads)."""
-        ...
-
-
-@dataclass(frozen=True)
-class SnapshotHead:
-    """A complete snapshot of the boards: what they held at ``as_of``."""
-
-    snapshot_id: str
-    as_of: datetime
-    members: int
-
-
-@dataclass(frozen=True)
-class BoardChunk:
-    """Part of one board in a snapshot: (member, points) pairs as two parallel lists."""
-
-    community_id: str
-    period: str
-    member_ids: list[str]
-    points: list[int]
-
-
-class BoardSnapshots(Protocol):
-    async def latest(self) -> SnapshotHead | None:
-        """The newest complete snapshot."""
-        ...
-
-    def chunks(self, snapshot_id: str) -> AsyncIterator[BoardChunk]: ...
-
-    async def write(self, head: SnapshotHead, chunks: Sequence[BoardChunk]) -> datetime:
-        """Store the chunks, then the head that makes them visible; drop all but the newest snapshots.
-        Returns the time of the oldest snapshot kept."""
-        ...
-
-    async def discard(self) -> None:
-        """Drop every snapshot (the totals changed in a way no snapshot shows)."""
-        ...
-
-
-@dataclass(frozen=True)
-class CuratedCollection:
-    """A published collection as the curator badge sees it."""
-
-    collection_id: str
-    community_id: str
-    curator_id: str
-    item_ids: tuple[str, ...]
-
-
-class Ratings(Protocol):
-    async def rate(self, item_id: str, rater_id: str, stars: int, at: datetime) -> int:
-        """Store the rater's stars for the item unless a later rating is stored; the current stars."""
-        ...
-
-    async def item_average(self, item_id: str, average: float, count: int, at: datetime) -> None:
-        """Store the item's average rating unless a later one is stored."""
-        ...
-
-    async def averages(self, item_ids: Sequence[str]) -> dict[str, float]:
-        """The known averages of the items (items never rated are left out)."""
-        ...
-
-    async def publish(self, collection: CuratedCollection, at: datetime) -> None:
-        """Store a published collection's items unless a later publication is stored."""
-        ...
-
-    async def collection(self, collection_id: str) -> CuratedCollection | None: ...
-
-    async def collections_with(self, item_id: str) -> list[CuratedCollection]:
-        """The published collections the item is in."""
         ...
 
 
@@ -271,72 +201,3 @@ class PointsRules(Protocol):
     async def overrides(self, community_id: str) -> dict[str, RuleSetting]: ...
 
     async def set_overrides(self, community_id: str, overrides: dict[str, RuleSetting], by: str) -> None: ...
-
-
-class RoleDirectory(Protocol):
-    async def role(self, community_id: str, member_id: str) -> str | None:
-        """The member's role name (member, champion, curator, moderator, owner), or None if not a member."""
-        ...
-
-    async def routing(self, community_id: str, member_id: str) -> tuple[str, str]:
-        """Region and programme of the community, as known with a membership."""
-        ...
-
-
-class RoleWriter(Protocol):
-    async def put(
-        self,
-        community_id: str,
-        member_id: str,
-        role: str,
-        as_of: datetime,
-        *,
-        region: str = "",
-        programme: str = "",
-    ) -> None:
-        """Store the member's role (``""`` once they left) unless a newer change is stored."""
-        ...
-
-
-class VisibilityWriter(Protocol):
-    async def put(self, community_id: str, visibility: str, as_of: datetime) -> None:
-        """Store the community's visibility unless a newer change is stored."""
-        ...
-
-
-class BadgeStore(Protocol):
-    async def award(self, award: Award, *, region: str, programme: str) -> bool:
-        """Store the award with its ``badge_awarded`` event; False when awarded before."""
-        ...
-
-    async def get(self, award_id: str) -> Award | None: ...
-
-    async def list(
-        self,
-        member_id: str,
-        community_id: str,
-        page_size: int,
-        page_token: str,
-        *,
-        exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[Award], str]:
-        """The member's awards, newest first, leaving out those of the ``exclude`` communities."""
-        ...
-
-    async def award_communities(self, member_id: str) -> frozenset[str]:
-        """Every community the member holds an award of."""
-        ...
-
-    async def add_fact(
-        self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
-    ) -> None:
-        """Record a fact once under its natural key."""
-        ...
-
-    async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int: ...
-
-    async def fact_subjects(self, community_id: str, member_id: str, kind: str) -> set[str]: ...
-
-    async def distinct_targets(self, community_id: str, member_id: str, rule: str) -> int:
-        """How many different posts earned the member a ledger entry under ``rule``."""
-        ...
