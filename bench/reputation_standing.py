@@ -43,7 +43,7 @@ from guild_reputation.adapters.board_snapshots_store import (
 from guild_reputation.adapters.community_client import ReadThroughRoles
 from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
 from guild_reputation.adapters.insights_store import MongoInsights
-from guild_reputation.adapters.ledger_counters import TOTALS, total_id
+from guild_reputation.adapters.ledger_documents import TOTALS, total_id
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.recognition_store import MongoRecognition

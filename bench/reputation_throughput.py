@@ -59,7 +59,7 @@ from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.publisher import JetStreamPublisher
 from guild_common.events.streams import ensure_stream, stream_config_for, stream_name
 from guild_common.service import ServiceApp
-from guild_reputation.adapters.ledger_counters import LEDGER, TOTALS, total_id
+from guild_reputation.adapters.ledger_documents import LEDGER, TOTALS, total_id
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.periods import ALL_TIME, Calendar

@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ["community", "content", "reputation", "notify"]
 # Lines a module may have before its docstring must say why it is longer.
 LONG_MODULE = 400
-# What an adapter module is named after: the aggregate it stores (its documents, its guarded writes),
-# the peer it calls, the background job it runs or the local model it loads.
-ADAPTER_NAME = re.compile(r"^(__init__|outbound_events|[a-z_]+_(store|documents|writes|client|worker|model))\.py$")
+# What an adapter module is named after: the aggregate it stores (its documents, its guarded writes, its
+# data migrations), the peer it calls, the background job it runs or the local model it loads.
+ADAPTER_ROLES = "store|documents|writes|migrations|client|worker|model"
+ADAPTER_NAME = re.compile(rf"^(__init__|outbound_events|[a-z_]+_({ADAPTER_ROLES}))\.py$")
 GENERATED = re.compile(r"^(guild\.[a-z_.]+_pb2(_grpc)?|google\.protobuf(\..*)?)$")
 DOMAIN_FORBIDDEN = re.compile(r"^(grpc|nats|pymongo|google\.protobuf|guild\.)")
 

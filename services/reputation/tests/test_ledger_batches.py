@@ -16,8 +16,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import ledger_counters, ledger_store
-from guild_reputation.adapters.ledger_counters import COUNTERS, LEDGER, TOTALS, Counter, total_id
+from guild_reputation.adapters import ledger_documents, ledger_store
+from guild_reputation.adapters.ledger_documents import COUNTERS, LEDGER, TOTALS, Counter, total_id
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.domain.periods import ALL_TIME, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule
@@ -196,7 +196,7 @@ async def test_entries_some_counters_hold_already_are_counted_once_with_the_othe
     entries = [_entry(n, "bob", actor=f"v{n}") for n in range(8)]
     for entry in entries[:3]:
         stored, _ = await ledger.append(entry, region="emea", programme="sales")
-        for counter in ledger_counters.counters_of(stored)[::2]:  # every other counter
+        for counter in ledger_documents.counters_of(stored)[::2]:  # every other counter
             await ledger.apply(entry.id, counter)
     assert await ledger.record_many(_docs(ledger, entries)) == [None] * len(entries)
     assert await _points(db, "bob") == 5 * len(entries)

@@ -24,9 +24,16 @@ from guild.events.v1 import content_events_pb2 as events
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
-from guild_reputation.adapters import ledger_counters, ledger_store
+from guild_reputation.adapters import ledger_documents, ledger_store
 from guild_reputation.adapters.badges_store import BADGE_FACT_SETS, MongoBadges
-from guild_reputation.adapters.ledger_counters import COUNTERS, META, TAG_TOTALS, TOTALS, Counter, counters_of
+from guild_reputation.adapters.ledger_documents import (
+    COUNTERS,
+    META,
+    TAG_TOTALS,
+    TOTALS,
+    Counter,
+    counters_of,
+)
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
@@ -165,7 +172,7 @@ async def test_an_entry_left_counted_but_unreleased_by_a_crash_is_finished_by_it
     with pytest.raises(Crash):
         await handlers[envelope.type](envelope)
     ledger.crash_before_release = False
-    entries = db[ledger_counters.LEDGER]
+    entries = db[ledger_documents.LEDGER]
     (half_done,) = await entries.find({"source_event_id": envelope.id}).to_list()
     assert half_done["released"] is False
     assert half_done["_id"] not in await _handed_to_the_relay(db, woken)
@@ -204,7 +211,7 @@ async def _handed_to_the_relay(db: AsyncDatabase[Document], woken: list[tuple[st
         release = await db[collection].find_one({"_id": doc_id})
         assert release is not None
         assert [Envelope.from_document(e).id for e in release["outbox"]] == [
-            (await db[ledger_counters.LEDGER].find_one({"_id": i}) or {})["outbox"][0]["id"]
+            (await db[ledger_documents.LEDGER].find_one({"_id": i}) or {})["outbox"][0]["id"]
             for i in release["entries"]
         ]
         entries.extend(release["entries"])
@@ -216,7 +223,7 @@ def _without_applied(docs: dict[tuple[str, str], Document]) -> dict[tuple[str, s
 
 
 async def _assert_counters_match_the_ledger(ledger: MongoLedger, db: AsyncDatabase[Document]) -> int:
-    members = await db[ledger_counters.LEDGER].distinct("member_id")
+    members = await db[ledger_documents.LEDGER].distinct("member_id")
     checked = 0
     for member in members:
         recomputed = await ledger.recomputed(member)
@@ -307,7 +314,7 @@ async def test_a_counter_holds_the_entries_of_this_hour_and_the_last_then_forget
 
 
 async def _stored(db: AsyncDatabase[Document], entry_id: str) -> Document:
-    doc = await db[ledger_counters.LEDGER].find_one({"_id": entry_id})
+    doc = await db[ledger_documents.LEDGER].find_one({"_id": entry_id})
     assert doc is not None
     return doc
 
@@ -475,8 +482,8 @@ async def test_random_events_redeliveries_and_crashes_leave_counters_equal_to_th
     for envelope in list(crashed.values()):
         await deliver(envelope, may_crash=False)
     assert not crashed
-    assert await db[ledger_counters.LEDGER].count_documents({"released": False}) == 0
-    rules = set(await db[ledger_counters.LEDGER].distinct("rule"))
+    assert await db[ledger_documents.LEDGER].count_documents({"released": False}) == 0
+    rules = set(await db[ledger_documents.LEDGER].distinct("rule"))
     assert {"post_removed", "answer_accepted", "upvote_received", "collection_followed"} <= rules
     assert rules & {"upvote_retracted", "answer_accepted_reversed", "resource_rated_reversed"}
     assert await _assert_counters_match_the_ledger(ledger, db) > 20

@@ -17,7 +17,7 @@ from guild_common.events.inbound import bind
 from guild_common.mongo import Document, ensure_indexes
 from guild_reputation.adapters import ledger_store
 from guild_reputation.adapters.custom_badges_store import TICKS, MongoBadgeDefinitions
-from guild_reputation.adapters.ledger_counters import LEDGER
+from guild_reputation.adapters.ledger_documents import LEDGER
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags

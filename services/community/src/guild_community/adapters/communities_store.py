@@ -25,7 +25,7 @@ from guild_community.adapters.membership_store import (
     membership_doc,
 )
 from guild_community.adapters.outbound_events import to_envelope
-from guild_community.adapters.seats import Seats
+from guild_community.adapters.seat_writes import Seats
 from guild_community.app.ports import (
     CommunityFilter,
 )

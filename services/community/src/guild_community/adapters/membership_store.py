@@ -34,7 +34,7 @@ from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_community.adapters.outbound_events import to_envelope
 from guild_community.adapters.roster_store import Roster
-from guild_community.adapters.seats import Seats
+from guild_community.adapters.seat_writes import Seats
 from guild_community.app.ports import (
     CapacityReached,
     LastOwner,

@@ -10,12 +10,14 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
-from guild_common.mongo import Document
+from guild_common.mongo import Document, StoreSchema
 from guild_content.adapters.outbound_events import to_envelopes
 from guild_content.domain.community import CommunityView
 from guild_content.domain.duplicates import DuplicateMarked
 
 QUESTIONS = "questions"
+# The marks travel on the questions' own documents and outbox (indexed by the question store).
+SCHEMA = StoreSchema(outbox_collections=[QUESTIONS])
 DUPLICATE_OF = "duplicate_of"
 
 

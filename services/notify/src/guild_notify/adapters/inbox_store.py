@@ -24,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from guild_common.clock import utc_now
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_notify.adapters.inbox_counters import GROUPS, InboxCounters
+from guild_notify.adapters.inbox_counter_writes import GROUPS, InboxCounters
 from guild_notify.app.ports import Position
 from guild_notify.domain.notifications import Notification, NotificationGroup, NotificationType
 

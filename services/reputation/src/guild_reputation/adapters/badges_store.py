@@ -23,8 +23,8 @@ from guild_common.events.outbox import outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_reputation.adapters.batching import Coalesced
-from guild_reputation.adapters.ledger_counters import (
+from guild_reputation.adapters.batched_writes import Coalesced
+from guild_reputation.adapters.ledger_documents import (
     COUNTERS,
     DISTINCT_TARGET_RULES,
     LEDGER,

@@ -28,8 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from guild_common.mongo import Document
-from guild_reputation.adapters import seen
-from guild_reputation.adapters.ledger_counters import (
+from guild_reputation.adapters import seen_writes
+from guild_reputation.adapters.ledger_documents import (
     COUNTERS,
     SHARED,
     TAG_TOTALS,
@@ -166,7 +166,9 @@ class CountersStore:
 
     async def apply(self, entry_id: str, counter: Counter) -> bool:
         """Apply the entry to one counter; False when it held it already."""
-        if seen.holds(await self._collections[counter.collection].find_one({"_id": counter.id}), entry_id):
+        if seen_writes.holds(
+            await self._collections[counter.collection].find_one({"_id": counter.id}), entry_id
+        ):
             return False
         await self.count(entry_id, [counter])
         return True

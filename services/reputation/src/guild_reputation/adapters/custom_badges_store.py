@@ -28,8 +28,8 @@ from guild_common.events.outbox import merge_updates
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_reputation.adapters import seen
-from guild_reputation.adapters.batching import Batcher
+from guild_reputation.adapters import seen_writes
+from guild_reputation.adapters.batched_writes import Batcher
 from guild_reputation.domain.badges import Tier
 from guild_reputation.domain.custom_badges import (
     BadgeDefinition,
@@ -205,10 +205,10 @@ class MongoBadgeDefinitions:
         await self._counts.bulk_write(
             [
                 UpdateOne({"_id": counter_id}, {"$setOnInsert": fields}, upsert=True),
-                UpdateOne(*seen.clear(counter_id, now)),
+                UpdateOne(*seen_writes.clear(counter_id, now)),
                 UpdateOne(
-                    {"_id": counter_id, **seen.unseen(tick_id)},
-                    merge_updates({"$inc": {"n": 1}}, seen.push(tick_id, now)),
+                    {"_id": counter_id, **seen_writes.unseen(tick_id)},
+                    merge_updates({"$inc": {"n": 1}}, seen_writes.push(tick_id, now)),
                 ),
             ]
         )

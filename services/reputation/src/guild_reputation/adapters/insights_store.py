@@ -30,7 +30,7 @@ from guild_common.atomic import (
     with_version_bump,
 )
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_reputation.adapters.batching import Coalesced
+from guild_reputation.adapters.batched_writes import Coalesced
 from guild_reputation.domain.insights import (
     MONTH,
     NEVER,

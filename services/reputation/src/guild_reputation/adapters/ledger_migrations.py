@@ -13,8 +13,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.mongo import Document
-from guild_reputation.adapters import seen
-from guild_reputation.adapters.ledger_counters import (
+from guild_reputation.adapters import seen_writes
+from guild_reputation.adapters.ledger_documents import (
     COUNTERS,
     ENTRY_FIELDS,
     LEDGER,
@@ -72,7 +72,7 @@ class LedgerMigrations:
             wanted.setdefault(collection, []).append(_id)
         out: dict[tuple[str, str], Document] = {}
         for collection, ids in wanted.items():
-            bookkeeping = {seen.SEEN: 0, seen.LEGACY_APPLIED: 0, "updated": 0}
+            bookkeeping = {seen_writes.SEEN: 0, seen_writes.LEGACY_APPLIED: 0, "updated": 0}
             async for doc in self._collections[collection].find({"_id": {"$in": ids}}, bookkeeping):
                 for name in ("tags", "targets"):
                     if name in doc:
@@ -124,8 +124,8 @@ class LedgerMigrations:
                 else:
                     values = {k: v for k, v in doc.items() if k != "_id"}
                     counted_by_entries = {
-                        seen.LEGACY_APPLIED: {"$exists": False},
-                        seen.SEEN: {"$exists": False},
+                        seen_writes.LEGACY_APPLIED: {"$exists": False},
+                        seen_writes.SEEN: {"$exists": False},
                     }
                     await target.update_one({"_id": _id, **counted_by_entries}, {"$set": values}, upsert=True)
                 written += 1

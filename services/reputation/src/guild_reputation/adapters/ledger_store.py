@@ -60,11 +60,11 @@ from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
 from guild_common.events.outbox import OUTBOX, PENDING, SEQ, outbox_fields, outbox_indexes
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_reputation.adapters import seen
-from guild_reputation.adapters.batching import Batcher
+from guild_reputation.adapters import seen_writes
+from guild_reputation.adapters.batched_writes import Batcher
 from guild_reputation.adapters.counters_store import DUPLICATE_KEY, CountersStore
 from guild_reputation.adapters.daily_caps_store import DAILY_CAPS, DailyCaps
-from guild_reputation.adapters.ledger_counters import (
+from guild_reputation.adapters.ledger_documents import (
     ENTRY_FIELDS,
     LEDGER,
     TAG_TOTALS,
@@ -284,9 +284,9 @@ class MongoLedger(CountersStore, StandingStore, LedgerMigrations):
         entry_id = str(stored["_id"])
         for _ in range(APPLY_ATTEMPTS):
             now = self._clock()
-            hour = seen.slot(now)[1]
+            hour = seen_writes.slot(now)[1]
             where, update = push(entry_id, counter, now)
-            where = {**where, **guard_match(guard), seen.hour_field(now): {"$in": [hour, None]}}
+            where = {**where, **guard_match(guard), seen_writes.hour_field(now): {"$in": [hour, None]}}
             try:
                 result = await self._counters.update_one(where, update, upsert=guard.value is None)
                 if result.modified_count or result.upserted_id is not None:
@@ -294,15 +294,15 @@ class MongoLedger(CountersStore, StandingStore, LedgerMigrations):
             except DuplicateKeyError:
                 pass
             doc = await self._counters.find_one({"_id": counter.id})
-            if seen.holds(doc, entry_id):
+            if seen_writes.holds(doc, entry_id):
                 return  # applied by an earlier attempt at this entry
             if doc is None or field_at(doc, guard.field) != guard.value:
                 break  # the decision's state is gone
             # The state holds (the counter was created meanwhile, or its slot is an older hour's: then
             # emptied): try again.
-            held_hour = field_at(doc, seen.hour_field(now))
+            held_hour = field_at(doc, seen_writes.hour_field(now))
             if held_hour not in (hour, None):
-                await self._counters.update_one(*seen.clear(counter.id, now, held_hour))
+                await self._counters.update_one(*seen_writes.clear(counter.id, now, held_hour))
         # A guard that failed never holds again (counters only move on), so this decision is dead: its
         # entry goes (only this attempt's: another may have replaced it meanwhile).
         attempt = stored.get("guard", {}).get("attempt")

@@ -6,7 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.clock import utc_now
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_reputation.adapters.batching import Coalesced
+from guild_reputation.adapters.batched_writes import Coalesced
 from guild_reputation.domain.rules import RuleSetting
 
 POINTS_RULES = "points_rules"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pymongo.asynchronous.database import AsyncDatabase
 
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_reputation.adapters.batching import Coalesced
+from guild_reputation.adapters.batched_writes import Coalesced
 
 POST_TAGS = "post_tags"
 INDEXES: list[IndexSpec] = []

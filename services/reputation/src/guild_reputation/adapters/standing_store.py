@@ -14,9 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document
 from guild_common.pagination import Page
-from guild_reputation.adapters import seen
-from guild_reputation.adapters.batching import Batcher
-from guild_reputation.adapters.ledger_counters import (
+from guild_reputation.adapters import seen_writes
+from guild_reputation.adapters.batched_writes import Batcher
+from guild_reputation.adapters.ledger_documents import (
     COUNTERS,
     TAG_TOTALS,
     TOTALS,
@@ -72,7 +72,7 @@ class StandingStore:
         target = target_counter_id(community_id, member_id, target_id)
         actor = actor_counter_id(community_id, member_id, target_id, actor_id) if actor_id else ""
         docs = await self._reads[COUNTERS].submit([i for i in (target, actor) if i])
-        held = frozenset(i for i in entry_ids for doc in docs.values() if seen.holds(doc, i))
+        held = frozenset(i for i in entry_ids for doc in docs.values() if seen_writes.holds(doc, i))
         return TargetState(target, actor, docs.get(target, {}), docs.get(actor, {}) if actor else {}, held)
 
     async def top_by_tag(
@@ -125,7 +125,7 @@ class StandingStore:
     ) -> bool:
         doc = await self._target(community_id, member_id, target_id, actor_id)
         count = int(doc.get("rules", {}).get(rule.value, {}).get("count", 0))
-        if other_than and seen.holds(doc, other_than):
+        if other_than and seen_writes.holds(doc, other_than):
             count -= 1  # ``other_than`` is one of them
         return count > 0
 

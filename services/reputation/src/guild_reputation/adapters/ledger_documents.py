@@ -26,7 +26,7 @@ from pymongo import UpdateOne
 
 from guild_common.events.outbox import merge_updates
 from guild_common.mongo import Document
-from guild_reputation.adapters import seen
+from guild_reputation.adapters import seen_writes
 from guild_reputation.app.ports import Guard
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL
 from guild_reputation.domain.rules import Rule
@@ -238,18 +238,22 @@ class Merged:
                 "upsert": True,
             }
         ids = [entry_id for entry_id, _ in self.applied]
-        name, hour = seen.slot(now)
+        name, hour = seen_writes.slot(now)
         update: Document = {
-            "$set": {**counter.fields, seen.hour_field(now): hour},
+            "$set": {**counter.fields, seen_writes.hour_field(now): hour},
             "$inc": self.increments,
-            "$push": {f"{seen.SEEN}.{name}": {"$each": ids}},
+            "$push": {f"{seen_writes.SEEN}.{name}": {"$each": ids}},
         }
         if self.tags:
             update["$addToSet"] = {"tags": {"$each": list(self.tags)}}
         if counter.collection == TOTALS:
             update["$max"] = {"updated": now}
         return {
-            "q": {"_id": counter.id, **seen.none_of(ids), seen.hour_field(now): {"$in": [hour, None]}},
+            "q": {
+                "_id": counter.id,
+                **seen_writes.none_of(ids),
+                seen_writes.hour_field(now): {"$in": [hour, None]},
+            },
             "u": update,
             "upsert": True,
         }
@@ -265,18 +269,22 @@ class Merged:
         signature, existing), each unless it holds one of the entries or its slot of this hour holds
         an older hour's ids; none can fail (a counter it does not match is left as it is)."""
         ids = [entry_id for entry_id, _ in self.applied]
-        name, hour = seen.slot(now)
+        name, hour = seen_writes.slot(now)
         update: Document = {
-            "$set": {seen.hour_field(now): hour},
+            "$set": {seen_writes.hour_field(now): hour},
             "$inc": self.increments,
-            "$push": {f"{seen.SEEN}.{name}": {"$each": ids}},
+            "$push": {f"{seen_writes.SEEN}.{name}": {"$each": ids}},
         }
         if self.tags:
             update["$addToSet"] = {"tags": {"$each": list(self.tags)}}
         if self.counter.collection == TOTALS:
             update["$max"] = {"updated": now}
-        where = {"_id": {"$in": list(counter_ids)}, **seen.none_of(ids)}
-        return {"q": {**where, seen.hour_field(now): {"$in": [hour, None]}}, "u": update, "multi": True}
+        where = {"_id": {"$in": list(counter_ids)}, **seen_writes.none_of(ids)}
+        return {
+            "q": {**where, seen_writes.hour_field(now): {"$in": [hour, None]}},
+            "u": update,
+            "multi": True,
+        }
 
     def initial(self) -> Document:
         """The counter as created before anything is counted in it: its identity, zero counts."""
@@ -294,7 +302,7 @@ def holds(doc: Document | None, entry_id: str, counter: Counter) -> bool:
     """Whether the stored counter has the entry counted (its value, for a ``once_per`` counter)."""
     if counter.once_per:
         return bool(doc) and counter.once_per in (doc or {}).get("targets", [])
-    return seen.holds(doc, entry_id)
+    return seen_writes.holds(doc, entry_id)
 
 
 def guard_match(guard: Guard) -> Document:
@@ -308,12 +316,14 @@ def push(entry_id: str, counter: Counter, now: datetime) -> tuple[Document, Docu
             {"_id": counter.id, "targets": {"$ne": counter.once_per}},
             {"$set": counter.fields, "$inc": counter.increments, "$push": {"targets": counter.once_per}},
         )
-    update = merge_updates({"$set": counter.fields, "$inc": counter.increments}, seen.push(entry_id, now))
+    update = merge_updates(
+        {"$set": counter.fields, "$inc": counter.increments}, seen_writes.push(entry_id, now)
+    )
     if counter.tags:
         update["$addToSet"] = {"tags": {"$each": list(counter.tags)}}
     if counter.collection == TOTALS:
         update["$max"] = {"updated": now}
-    return {"_id": counter.id, **seen.unseen(entry_id)}, update
+    return {"_id": counter.id, **seen_writes.unseen(entry_id)}, update
 
 
 def updates(entry_id: str, counter: Counter, now: datetime) -> list[UpdateOne]:
@@ -323,7 +333,11 @@ def updates(entry_id: str, counter: Counter, now: datetime) -> list[UpdateOne]:
     entry counted unless held (a counter holding it matches nothing)."""
     create = UpdateOne({"_id": counter.id}, {"$setOnInsert": counter.fields}, upsert=True)
     count = UpdateOne(*push(entry_id, counter, now))
-    return [create, count] if counter.once_per else [create, UpdateOne(*seen.clear(counter.id, now)), count]
+    return (
+        [create, count]
+        if counter.once_per
+        else [create, UpdateOne(*seen_writes.clear(counter.id, now)), count]
+    )
 
 
 def field_at(doc: Mapping[str, Any], path: str) -> Any:
