@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from guild_common.errors import InvalidArgument
@@ -34,3 +36,17 @@ def test_a_token_made_up_by_the_caller_is_refused_on_its_field() -> None:
 
 def test_an_exact_page_has_no_next_token() -> None:
     assert keyset_page(ROWS, lambda r: (r[1],), "", 5).next_token == ""
+
+
+def test_a_key_may_hold_times() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(start + timedelta(seconds=n % 3), f"id{n}") for n in range(7)]
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = keyset_page(rows, lambda r: (r[0], r[1]), token, 3, descending=True)
+        seen += [row_id for _, row_id in page.items]
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [row_id for _, row_id in sorted(rows, reverse=True)]

@@ -6,12 +6,21 @@ time behind a signed token (``guild_common.pagination``), ordered by a key that 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 from guild_common.pagination import Page, decode_token, encode_token
 
 T = TypeVar("T")
-Key = tuple[str | int | float, ...]
+Key = tuple[str | int | float | datetime, ...]
+
+
+def _encode(key: Key) -> list[Any]:
+    return [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in key]
+
+
+def _decode(values: list[Any]) -> Key:
+    return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values)
 
 
 def keyset_page(
@@ -31,8 +40,8 @@ def keyset_page(
     after = decode_token(page_token, field).get("after")
     ordered = sorted(items, key=key, reverse=descending)
     if after is not None:
-        position = tuple(after)
+        position = _decode(after)
         ordered = [i for i in ordered if (key(i) < position if descending else key(i) > position)]
     page = ordered[:page_size]
     more = len(ordered) > page_size
-    return Page(page, encode_token({"after": list(key(page[-1]))}) if more else "")
+    return Page(page, encode_token({"after": _encode(key(page[-1]))}) if more else "")
