@@ -18,6 +18,8 @@ from guild_community.config import CommunitySettings
 from guild_testing.fixtures import Infra, SettingsFactory
 from guild_testing.inprocess import RunningService, running_service
 
+from .memory import MemoryCommunityService, memory_service
+
 EventReader = Callable[[str, int], Awaitable[list[Envelope]]]
 # Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
 # document its write names when it wakes the relay, so a write naming the wrong one fails its test.
@@ -69,3 +71,9 @@ def read_events(infra: Infra) -> EventReader:
             await nc.close()
 
     return read
+
+
+@pytest.fixture
+def svc() -> MemoryCommunityService:
+    """The use cases and handlers on in-memory ports (no server)."""
+    return memory_service()
