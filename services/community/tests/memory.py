@@ -12,6 +12,7 @@ No method awaits between reading and writing its state, so each write is atomic 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,12 @@ ENROL_CHUNK = 1000
 MEASURED_SPAN = timedelta(days=30)
 
 
+async def _turn() -> None:
+    """Let other tasks run, as a store's round trip does: tasks then interleave between a use case's
+    reads and writes as they do on MongoDB, while each store operation itself stays atomic."""
+    await asyncio.sleep(0)
+
+
 def _millis(t: datetime) -> int:
     """A time as a sort key (the stores keep milliseconds)."""
     return int(t.timestamp() * 1000)
@@ -107,6 +114,7 @@ class MemoryCommunityRepository:
     # Communities
 
     async def add_community(self, community: Community, owner: Membership) -> Community:
+        await _turn()
         existing = self._communities.get(community.id)
         if existing is not None and existing.created_by == community.created_by:
             return _copy_community(existing)
@@ -123,10 +131,12 @@ class MemoryCommunityRepository:
         return community
 
     async def get_community(self, community_id: str) -> Community | None:
+        await _turn()
         stored = self._communities.get(community_id)
         return _copy_community(stored) if stored is not None else None
 
     async def update_community(self, community_id: str, change: Callable[[Community], None]) -> Community:
+        await _turn()
         stored = self._communities.get(community_id)
         if stored is None:
             raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
@@ -147,6 +157,7 @@ class MemoryCommunityRepository:
     async def list_communities(
         self, where: CommunityFilter, page_size: int, page_token: str
     ) -> Page[Community]:
+        await _turn()
         found = list(self._communities.values())
         if where.programme:
             found = [c for c in found if c.programme == where.programme]
@@ -191,12 +202,14 @@ class MemoryCommunityRepository:
             community.member_count -= count
 
     async def get_membership(self, community_id: str, member_id: str) -> Membership | None:
+        await _turn()
         stored = self._memberships.get(membership_key(community_id, member_id))
         return replace(stored) if stored is not None else None
 
     async def add_membership(
         self, membership: Membership, events: list[DomainEvent], *, cap: int = 0
     ) -> bool:
+        await _turn()
         self._take_seats(membership.community_id, 1, cap)
         if membership.key in self._memberships:
             self._give_back(membership.community_id, 1)
@@ -210,6 +223,7 @@ class MemoryCommunityRepository:
     async def add_memberships(
         self, community: Community, memberships: Sequence[Membership], *, cap: int = 0
     ) -> tuple[int, int]:
+        await _turn()
         inserted = 0
         for start in range(0, len(memberships), ENROL_CHUNK):
             part = memberships[start : start + ENROL_CHUNK]
@@ -227,12 +241,15 @@ class MemoryCommunityRepository:
         return inserted, counted.member_count if counted is not None else 0
 
     async def existing_members(self, community_id: str, member_ids: Sequence[str]) -> set[str]:
+        await _turn()
         return {m for m in member_ids if membership_key(community_id, m) in self._memberships}
 
     async def banned_among(self, community_id: str, member_ids: Sequence[str]) -> set[str]:
+        await _turn()
         return {m for m in member_ids if membership_key(community_id, m) in self._bans}
 
     async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
+        await _turn()
         community_id = membership.community_id
         if membership.role == Role.OWNER and self._owners.get(community_id, 0) <= 1:
             raise LastOwner(community_id)
@@ -257,6 +274,7 @@ class MemoryCommunityRepository:
         role: Role,
         change: Callable[[Membership], list[DomainEvent]],
     ) -> Membership:
+        await _turn()
         key = membership_key(community_id, member_id)
         losing, gaining = expected == Role.OWNER != role, role == Role.OWNER != expected
         if losing and self._owners.get(community_id, 0) <= 1:
@@ -276,6 +294,7 @@ class MemoryCommunityRepository:
     async def list_members(
         self, community_id: str, role: Role | None, page_size: int, page_token: str
     ) -> Page[Membership]:
+        await _turn()
         members = [
             m
             for m in self._memberships.values()
@@ -288,6 +307,7 @@ class MemoryCommunityRepository:
     # Join requests, invitations, bans
 
     async def add_join_request(self, request: JoinRequest, event: JoinRequested) -> JoinRequest:
+        await _turn()
         key = membership_key(request.community_id, request.member_id)
         stored = self._join_requests.get(key)
         if stored is not None:
@@ -297,14 +317,17 @@ class MemoryCommunityRepository:
         return request
 
     async def get_join_request(self, community_id: str, member_id: str) -> JoinRequest | None:
+        await _turn()
         return self._join_requests.get(membership_key(community_id, member_id))
 
     async def delete_join_request(self, community_id: str, member_id: str) -> bool:
+        await _turn()
         return self._join_requests.pop(membership_key(community_id, member_id), None) is not None
 
     async def list_join_requests(
         self, community_id: str, page_size: int, page_token: str
     ) -> Page[JoinRequest]:
+        await _turn()
         requests = [r for r in self._join_requests.values() if r.community_id == community_id]
         return keyset_page(
             requests,
@@ -314,6 +337,7 @@ class MemoryCommunityRepository:
         )
 
     async def add_invitation(self, invitation: Invitation, event: MemberInvited) -> Invitation:
+        await _turn()
         key = membership_key(invitation.community_id, invitation.member_id)
         stored = self._invitations.get(key)
         if stored is not None:
@@ -323,6 +347,7 @@ class MemoryCommunityRepository:
         return invitation
 
     async def add_invitations(self, invitations: Sequence[Invitation], region: str, programme: str) -> int:
+        await _turn()
         inserted = 0
         for i in invitations:
             key = membership_key(i.community_id, i.member_id)
@@ -334,15 +359,19 @@ class MemoryCommunityRepository:
         return inserted
 
     async def get_invitation(self, community_id: str, member_id: str) -> Invitation | None:
+        await _turn()
         return self._invitations.get(membership_key(community_id, member_id))
 
     async def delete_invitation(self, community_id: str, member_id: str) -> None:
+        await _turn()
         self._invitations.pop(membership_key(community_id, member_id), None)
 
     async def add_ban(self, community_id: str, member_id: str, banned_by: str, when: datetime) -> None:
+        await _turn()
         self._bans.add(membership_key(community_id, member_id))
 
     async def is_banned(self, community_id: str, member_id: str) -> bool:
+        await _turn()
         return membership_key(community_id, member_id) in self._bans
 
     # Read by the expert directory, as the Mongo directory reads the collections
@@ -368,12 +397,14 @@ class MemoryPeopleRepository:
         self._ended: set[str] = set()
 
     async def get_profile(self, member_id: str) -> Profile | None:
+        await _turn()
         stored = self._profiles.get(member_id)
         return _copy_profile(stored) if stored is not None else None
 
     async def update_profile(
         self, member_id: str, change: Callable[[Profile], tuple[Profile, list[PeopleEvent]]]
     ) -> Profile:
+        await _turn()
         current = self._profiles.get(member_id) or Profile(member_id=member_id)
         updated, events = change(_copy_profile(current))
         # The counters are the store's own: a change never sets them.
@@ -386,6 +417,7 @@ class MemoryPeopleRepository:
         return updated
 
     async def add_follow(self, follow: Follow) -> bool:
+        await _turn()
         if follow.key in self._follows:
             return False
         self._follows[follow.key] = follow
@@ -394,9 +426,11 @@ class MemoryPeopleRepository:
         return True
 
     async def get_follow(self, follower_id: str, followee_id: str) -> Follow | None:
+        await _turn()
         return self._follows.get(follow_key(follower_id, followee_id))
 
     async def remove_follow(self, follow: Follow, now: datetime) -> bool:
+        await _turn()
         ended_id = f"{follow.key}:{_millis(follow.create_time)}"
         if ended_id not in self._ended:
             self._ended.add(ended_id)
@@ -411,6 +445,7 @@ class MemoryPeopleRepository:
     async def list_follows(
         self, *, field: str, member_id: str, page_size: int, page_token: str
     ) -> tuple[list[Follow], str]:
+        await _turn()
         follows = [f for f in self._follows.values() if getattr(f, field) == member_id]
         page = keyset_page(
             follows, lambda f: (_millis(f.create_time), f.key), page_token, page_size, descending=True
@@ -451,6 +486,7 @@ class MemorySurveyRepository:
         self._responses: dict[str, dict[str, _Response]] = {}
 
     async def add_survey(self, survey: Survey) -> Survey:
+        await _turn()
         stored = self._surveys.get(survey.id)
         if stored is not None:
             return _copy_survey(stored)
@@ -458,10 +494,12 @@ class MemorySurveyRepository:
         return survey
 
     async def get_survey(self, survey_id: str) -> Survey | None:
+        await _turn()
         stored = self._surveys.get(survey_id)
         return _copy_survey(stored) if stored is not None else None
 
     async def update_survey(self, survey_id: str, change: Callable[[Survey], None]) -> Survey:
+        await _turn()
         stored = self._surveys.get(survey_id)
         if stored is None:
             raise NotFound(f"survey {survey_id} not found", reason="SURVEY_NOT_FOUND")
@@ -480,6 +518,7 @@ class MemorySurveyRepository:
         now: datetime,
         event: Callable[[bool], ResponseSubmitted],
     ) -> bool:
+        await _turn()
         responses = self._responses.setdefault(survey.id, {})
         replaced = member_id in responses
         responses[member_id] = _Response(member_id, list(answers), now)
@@ -490,11 +529,13 @@ class MemorySurveyRepository:
         return replaced
 
     async def all_answers(self, survey_id: str) -> list[list[Answer]]:
+        await _turn()
         return [list(r.answers) for r in self._responses.get(survey_id, {}).values()]
 
     async def free_text(
         self, survey_id: str, question_id: str, page_size: int, page_token: str
     ) -> tuple[list[tuple[str, str]], str]:
+        await _turn()
         texts = [
             (r, a.text)
             for r in self._responses.get(survey_id, {}).values()
@@ -523,6 +564,7 @@ class MemoryGoalRepository:
         self._goals: dict[str, Goal] = {}
 
     async def add_goal(self, goal: Goal, event: GoalSet) -> Goal:
+        await _turn()
         stored = self._goals.get(goal.id)
         if stored is not None:
             return stored
@@ -531,6 +573,7 @@ class MemoryGoalRepository:
         return goal
 
     async def list_goals(self, community_id: str, page_size: int, page_token: str) -> Page[Goal]:
+        await _turn()
         goals = [g for g in self._goals.values() if g.community_id == community_id]
         return keyset_page(goals, lambda g: (_millis(g.create_time), g.id), page_token, page_size)
 
@@ -552,6 +595,7 @@ class MemoryPilotControls:
         self._controls: dict[str, PilotControl] = {}
 
     async def set_control(self, control: PilotControl, region: str, programme: str) -> PilotControl:
+        await _turn()
         previous = self._controls.get(control.community_id)
         stored = replace(control, version=(previous.version if previous is not None else 0) + 1)
         self._controls[control.community_id] = stored
@@ -559,6 +603,7 @@ class MemoryPilotControls:
         return stored
 
     async def get_control(self, community_id: str) -> PilotControl | None:
+        await _turn()
         return self._controls.get(community_id)
 
 
@@ -573,12 +618,14 @@ class FakeReputation:
         self.measured: list[tuple[str, GoalMetric, datetime]] = []
 
     async def measure(self, community_id: str, metric: GoalMetric, until: datetime) -> Measurement:
+        await _turn()
         self._check()
         self.measured.append((community_id, metric, until))
         value, sample = self.values.get((community_id, metric), (0.0, 0))
         return Measurement(value, sample, until - MEASURED_SPAN, until)
 
     async def compare(self, community_id: str, since: datetime, until: datetime) -> PilotComparison | None:
+        await _turn()
         self._check()
         return self.comparisons.get(community_id)
 
@@ -629,6 +676,7 @@ class MemoryExpertDirectory:
         record.listed = is_listed(record.points, record.declared, record.member)
 
     async def add_points(self, entry: PointsEntry) -> None:
+        await _turn()
         hidden = self._communities.is_hidden(entry.community_id)
         for tag in entry.tags:
             ledger_id = f"{entry.entry_id}:{tag}"
@@ -642,6 +690,7 @@ class MemoryExpertDirectory:
                 self._settle(record)
 
     async def refresh(self, scope: str, member_id: str, tags: Sequence[str] = ()) -> None:
+        await _turn()
         known = self._tags.setdefault((scope, member_id), set())
         expertise = self._people.expertise(member_id)
         topics = known | expertise | set(tags)
@@ -657,6 +706,7 @@ class MemoryExpertDirectory:
             self._settle(record)
 
     async def recount(self, member_id: str, tag: str) -> None:
+        await _turn()
         points = sum(
             e.amount
             for e in self._ledger.values()
@@ -668,12 +718,15 @@ class MemoryExpertDirectory:
         self._settle(record)
 
     async def communities_of(self, member_id: str) -> list[str]:
+        await _turn()
         return self._communities.communities_of(member_id)
 
     async def earners_in(self, community_id: str) -> set[tuple[str, str]]:
+        await _turn()
         return {(e.tag, e.member_id) for e in self._ledger.values() if e.community_id == community_id}
 
     async def list_experts(self, scope: str, tag: str, page_size: int, page_token: str) -> Page[Expert]:
+        await _turn()
         listed = [
             (member_id, r)
             for (s, t, member_id), r in self._records.items()
