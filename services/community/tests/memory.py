@@ -72,6 +72,7 @@ from guild_community.domain.people import (
 )
 from guild_community.domain.pilot import PilotComparison, PilotControl
 from guild_community.domain.surveys import Answer, ResponseSubmitted, Survey, SurveyEvent
+from guild_community.entrypoints.grpc.community_service import CommunityServicer
 from guild_testing.memory import keyset_page
 
 # Chunk of a bulk enrolment that takes its seats at once (as the store does).
@@ -821,6 +822,13 @@ def memory_service(clock: Clock | None = None) -> MemoryCommunityService:
         pilots=PilotControlUseCases(controls, repository, clock=clock),
         experts=ExpertQueries(directory, communities),
         expert_handlers=ExpertEventHandlers(directory),
+    )
+
+
+def servicer(svc: MemoryCommunityService) -> CommunityServicer:
+    """The gRPC servicer on these use cases, as bootstrap registers it."""
+    return CommunityServicer(
+        svc.communities, svc.membership, svc.people, svc.surveys, svc.goals, svc.experts, svc.pilots
     )
 
 
