@@ -793,9 +793,11 @@ class MemoryCommunityService:
 REGIONS = ["emea", "amer", "apac"]
 
 
-def memory_service(clock: Clock | None = None) -> MemoryCommunityService:
+def memory_service(
+    clock: Clock | None = None, repository: MemoryCommunityRepository | None = None
+) -> MemoryCommunityService:
     clock = clock or Clock()
-    repository = MemoryCommunityRepository()
+    repository = repository or MemoryCommunityRepository()
     people_store = MemoryPeopleRepository()
     survey_store = MemorySurveyRepository()
     goal_store = MemoryGoalRepository()

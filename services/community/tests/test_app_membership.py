@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from guild_common.errors import (
+    Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     PermissionDenied,
 )
-from guild_community.app.membership import COHORT_MAX, EnrolmentFailure
+from guild_community.app.membership import CHANGE_ATTEMPTS, COHORT_MAX, EnrolmentFailure
 from guild_community.domain.authorization import ENROL_SCOPE
-from guild_community.domain.communities import Community, Lifecycle, Visibility
+from guild_community.domain.communities import Community, DomainEvent, Lifecycle, Visibility
 from guild_community.domain.membership import (
     JoinRequested,
     LeaveReason,
     MemberInvited,
     MemberJoined,
     MemberLeft,
+    Membership,
     Role,
     RoleGranted,
     RoleRevoked,
+    membership_key,
 )
 
-from .memory import MemoryCommunityService, new_community, person, service_caller
+from .memory import (
+    MemoryCommunityRepository,
+    MemoryCommunityService,
+    memory_service,
+    new_community,
+    person,
+    service_caller,
+)
 
 OWNER = person("olivia")
 HR = service_caller("hr-system", ENROL_SCOPE)
@@ -495,3 +506,96 @@ async def test_get_membership_needs_a_member_id(svc: MemoryCommunityService) -> 
     with pytest.raises(InvalidArgument) as empty:
         await svc.membership.get_membership(OWNER, community.id, "")
     assert [v.field for v in empty.value.violations] == ["member_id"]
+
+
+# Writers racing a role change
+
+
+class RoleChangingRepository(MemoryCommunityRepository):
+    """The in-memory repository, where another writer changes ``member_id``'s role to ``roles[n]`` just
+    before the n-th guarded write of that membership."""
+
+    def __init__(self, member_id: str, roles: list[Role]) -> None:
+        super().__init__()
+        self.member_id = member_id
+        self.roles = roles
+
+    def _interfere(self, community_id: str, member_id: str) -> None:
+        stored = self._memberships.get(membership_key(community_id, member_id))
+        if member_id == self.member_id and self.roles and stored is not None:
+            stored.role = self.roles.pop(0)
+
+    async def update_membership(
+        self,
+        community_id: str,
+        member_id: str,
+        expected: Role,
+        role: Role,
+        change: Callable[[Membership], list[DomainEvent]],
+    ) -> Membership:
+        self._interfere(community_id, member_id)
+        return await super().update_membership(community_id, member_id, expected, role, change)
+
+    async def remove_membership(self, membership: Membership, event: MemberLeft) -> bool:
+        self._interfere(membership.community_id, membership.member_id)
+        return await super().remove_membership(membership, event)
+
+
+def _racing(member_id: str, roles: list[Role]) -> MemoryCommunityService:
+    return memory_service(repository=RoleChangingRepository(member_id, roles))
+
+
+async def test_a_role_change_decides_again_on_the_role_another_writer_set() -> None:
+    svc = _racing("ann", [Role.CHAMPION])
+    community = await new_community(svc, OWNER, "racing")
+    await svc.membership.join(person("ann"), community.id)
+    before = len(svc.repository.events)
+    granted = await svc.membership.grant_role(OWNER, community.id, "ann", Role.CURATOR)
+    assert granted.role == Role.CURATOR
+    [event] = svc.repository.events[before:]
+    assert isinstance(event, RoleGranted)
+    assert event.previous_role == Role.CHAMPION  # the role it replaced, read again
+
+
+async def test_a_grant_that_finds_the_role_already_set_by_another_writer_does_nothing() -> None:
+    svc = _racing("ann", [Role.CURATOR])
+    community = await new_community(svc, OWNER, "settled")
+    await svc.membership.join(person("ann"), community.id)
+    before = len(svc.repository.events)
+    granted = await svc.membership.grant_role(OWNER, community.id, "ann", Role.CURATOR)
+    assert granted.role == Role.CURATOR
+    assert len(svc.repository.events) == before
+
+
+async def test_a_membership_that_keeps_changing_is_aborted() -> None:
+    svc = _racing("ann", [Role.CHAMPION, Role.MEMBER] * (CHANGE_ATTEMPTS + 1))
+    community = await new_community(svc, OWNER, "churning")
+    await svc.membership.join(person("ann"), community.id)
+    with pytest.raises(Aborted) as aborted:
+        await svc.membership.grant_role(OWNER, community.id, "ann", Role.CURATOR)
+    assert aborted.value.reason == "CONCURRENT_CHANGE"
+
+
+async def test_a_removal_reads_a_changed_membership_again() -> None:
+    svc = _racing("ann", [Role.CHAMPION])
+    community = await new_community(svc, OWNER, "removal")
+    await svc.membership.join(person("ann"), community.id)
+    await svc.membership.remove(OWNER, community.id, "ann", ban=False)
+    assert await svc.repository.get_membership(community.id, "ann") is None
+    event = svc.repository.events[-1]
+    assert isinstance(event, MemberLeft)
+    assert (event.member_id, event.reason) == ("ann", LeaveReason.REMOVED)
+    assert await _count(svc, community) == 1
+
+
+async def test_concurrent_enrolments_never_pass_a_pilot_cap(svc: MemoryCommunityService) -> None:
+    pilot = await new_community(svc, OWNER, "crowded", lifecycle=Lifecycle.PILOT, pilot_cap=5)
+    results = await asyncio.gather(
+        *(svc.membership.enrol_cohort(HR, pilot.id, [f"b{n}-1", f"b{n}-2"]) for n in range(4)),
+        return_exceptions=True,
+    )
+    enrolled = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, FailedPrecondition)]
+    assert (len(enrolled), len(refused)) == (2, 2)
+    assert all(r.reason == "PILOT_CAP_REACHED" for r in refused)
+    assert await _count(svc, pilot) == 5
