@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import grpc
 import nats
 import pytest
 import pytest_asyncio
 
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
+from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
+from guild_common.grpc.server import ServiceServer
 from guild_common.settings import ServiceSettings
-from guild_community.bootstrap import build
+from guild_community.bootstrap import SERVICE_NAME, build
 from guild_community.config import CommunitySettings
 from guild_testing.fixtures import Infra, SettingsFactory
 from guild_testing.inprocess import RunningService, running_service
+
+from .memory import Clock, MemoryCommunityService, memory_service, servicer
 
 EventReader = Callable[[str, int], Awaitable[list[Envelope]]]
 # Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
@@ -42,9 +49,75 @@ async def service(settings_for: Callable[..., CommunitySettings]) -> AsyncIterat
         yield running
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "memory_too: a test through the stub that reads neither the database nor NATS, so it runs on the "
+        "in-memory ports as well",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests through ``stub`` run on the service on FerretDB and NATS (marked ``servers``); those marked
+    ``memory_too`` run on the servicer composed on in-memory ports as well."""
+    if "stub" not in metafunc.fixturenames:
+        return
+    backends: list[Any] = [pytest.param("mongo", marks=pytest.mark.servers)]
+    if metafunc.definition.get_closest_marker("memory_too"):
+        backends.append("memory")
+    metafunc.parametrize("backend", backends, indirect=True)
+
+
 @pytest.fixture
-def stub(service: RunningService) -> api_grpc.CommunityServiceStub:
-    return api_grpc.CommunityServiceStub(service.channel)
+def backend(request: pytest.FixtureRequest) -> str:
+    """What ``stub`` calls: the service on the shared servers ("mongo") or on in-memory ports ("memory")."""
+    return str(request.param)
+
+
+@pytest.fixture
+def stub(request: pytest.FixtureRequest, backend: str) -> api_grpc.CommunityServiceStub:
+    running: RunningService | MemoryServer = request.getfixturevalue(
+        "memory_server" if backend == "memory" else "service"
+    )
+    return api_grpc.CommunityServiceStub(running.channel)
+
+
+@dataclass
+class MemoryServer:
+    """The community servicer on in-memory ports, served in the test's loop on a free loopback port."""
+
+    service: MemoryCommunityService
+    server: ServiceServer
+    channel: grpc.aio.Channel
+
+
+@pytest_asyncio.fixture
+async def memory_server() -> AsyncIterator[MemoryServer]:
+    # Real time, a millisecond apart per reading: requests carry deadlines relative to the wall clock.
+    svc = memory_service(Clock(start=utc_now(), step=timedelta(milliseconds=1)))
+    settings = CommunitySettings(
+        grpc_host="127.0.0.1",
+        grpc_port=0,
+        grpc_health_port=0,
+        rate_limit_per_second=0,
+        shutdown_grace_seconds=1.0,
+    )
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        api_grpc.add_CommunityServiceServicer_to_server(servicer(svc), server)
+        return [SERVICE_NAME]
+
+    async def healthy() -> bool:
+        return True
+
+    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield MemoryServer(svc, server, channel)
+    finally:
+        await channel.close()
+        await server.stop()
 
 
 @pytest.fixture
@@ -69,3 +142,9 @@ def read_events(infra: Infra) -> EventReader:
             await nc.close()
 
     return read
+
+
+@pytest.fixture
+def svc() -> MemoryCommunityService:
+    """The use cases and handlers on in-memory ports (no server)."""
+    return memory_service()

@@ -160,6 +160,7 @@ async def _perform(stub: Stub, cid: str, action: Action) -> None:
 ROWS = [(action, role) for action in Action for role in Role]
 
 
+@pytest.mark.memory_too
 @pytest.mark.parametrize(("action", "role"), ROWS, ids=[f"{a.value}-{r.value}" for a, r in ROWS])
 async def test_row(stub: Stub, action: Action, role: Role) -> None:
     cid = await _setup(stub, role)
@@ -177,6 +178,7 @@ async def test_row(stub: Stub, action: Action, role: Role) -> None:
     assert info.metadata["required_role"] == required_role(action).value
 
 
+@pytest.mark.memory_too
 async def test_outsiders_are_refused_with_the_role_they_lack(stub: Stub) -> None:
     cid = await _setup(stub, Role.MEMBER)
     with pytest.raises(grpc.aio.AioRpcError) as caught:

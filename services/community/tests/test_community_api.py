@@ -50,6 +50,7 @@ async def test_create_makes_the_creator_owner_and_is_idempotent_by_request_id(
     assert other.community.id != created.community.id
 
 
+@pytest.mark.memory_too
 async def test_a_refused_request_leaves_its_request_id_free(stub: api_grpc.CommunityServiceStub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.CreateCommunity(_create("Not A Slug!", request_id="r2"), metadata=auth("olivia"))
@@ -60,6 +61,7 @@ async def test_a_refused_request_leaves_its_request_id_free(stub: api_grpc.Commu
     assert again.community.id == created.community.id
 
 
+@pytest.mark.memory_too
 async def test_join_lists_members_with_roles_and_paginates(stub: api_grpc.CommunityServiceStub) -> None:
     community = (await stub.CreateCommunity(_create(), metadata=auth("olivia"))).community
     for person in ["ann", "bob", "cat", "ann"]:
@@ -136,6 +138,7 @@ async def test_errors_for_unauthenticated_missing_taken_and_closed(
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.memory_too
 async def test_hidden_community_is_not_found_for_outsiders(stub: api_grpc.CommunityServiceStub) -> None:
     hidden = await stub.CreateCommunity(
         _create(slug="secret", visibility=pb.VISIBILITY_HIDDEN), metadata=auth("olivia")
@@ -180,6 +183,7 @@ async def test_writes_publish_versioned_events_on_the_region_and_programme_subje
     assert [(j.member_id, j.role) for j in joined] == [("olivia", "owner"), ("ann", "member")]
 
 
+@pytest.mark.memory_too
 async def test_concurrent_joins_are_all_counted(stub: api_grpc.CommunityServiceStub) -> None:
     community = (await stub.CreateCommunity(_create(slug="busy"), metadata=auth("olivia"))).community
     people = [f"p{i}" for i in range(25)]

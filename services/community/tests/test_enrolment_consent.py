@@ -51,6 +51,7 @@ async def _member_ids(stub: Stub, cid: str) -> set[str]:
     return {m.member_id for m in page.members}
 
 
+@pytest.mark.memory_too
 async def test_an_owner_cannot_enrol_people_without_their_acceptance(stub: Stub) -> None:
     cid = await _create(stub, "managers-circle")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -117,6 +118,7 @@ async def test_a_cohort_is_invited_and_each_person_accepts_or_declines(
     assert ann.enrolled_by == ""  # she accepted
 
 
+@pytest.mark.memory_too
 async def test_members_outside_the_staff_cannot_invite_a_cohort(stub: Stub) -> None:
     cid = await _create(stub, "sales-floor", visibility=pb.VISIBILITY_OPEN)
     await stub.JoinCommunity(api.JoinCommunityRequest(community_id=cid), metadata=auth("ann"))
@@ -127,6 +129,7 @@ async def test_members_outside_the_staff_cannot_invite_a_cohort(stub: Stub) -> N
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+@pytest.mark.memory_too
 async def test_a_pilot_cap_applies_when_invitations_are_accepted(stub: Stub) -> None:
     cid = await _create(stub, "pilot", lifecycle=pb.LIFECYCLE_PILOT, pilot_cap=2)
     invited = await stub.InviteCohort(

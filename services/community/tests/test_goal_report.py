@@ -135,6 +135,7 @@ async def test_the_report_measures_every_goal_including_the_pilots_after_going_l
             assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
+@pytest.mark.memory_too
 async def test_a_hidden_communitys_goals_do_not_exist_for_outsiders(stub: Stub) -> None:
     created: api.CreateCommunityResponse = await stub.CreateCommunity(
         api.CreateCommunityRequest(

@@ -55,6 +55,7 @@ async def _goal(
     return response.goal
 
 
+@pytest.mark.memory_too
 async def test_a_pilots_goals_stay_on_record_after_it_goes_live(stub: Stub) -> None:
     cid = await _pilot(stub)
     first = await _goal(stub, cid, gpb.GOAL_METRIC_WEEKLY_ACTIVE_MEMBERS_PCT, 60, request_id="wam")
@@ -92,6 +93,7 @@ async def test_a_pilots_goals_stay_on_record_after_it_goes_live(stub: Stub) -> N
     assert rest.next_page_token == ""
 
 
+@pytest.mark.memory_too
 async def test_bad_goals_are_refused_field_by_field(stub: Stub) -> None:
     cid = await _pilot(stub)
     cases = [
@@ -136,6 +138,7 @@ async def test_bad_goals_are_refused_field_by_field(stub: Stub) -> None:
     assert list(listed.goals) == []
 
 
+@pytest.mark.memory_too
 async def test_an_archived_community_keeps_its_goals_but_takes_no_new_ones(stub: Stub) -> None:
     cid = await _pilot(stub)
     await _goal(stub, cid, gpb.GOAL_METRIC_NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT, 40)

@@ -82,12 +82,14 @@ async def test_transitions_follow_the_lifecycle_and_emit_events(stub: Stub, read
     assert received[0].type == "guild.community.lifecycle_changed.v1"
 
 
+@pytest.mark.memory_too
 async def test_archived_is_an_invalid_initial_lifecycle(stub: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _create(stub, "born-archived", lifecycle=pb.LIFECYCLE_ARCHIVED)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+@pytest.mark.memory_too
 async def test_a_pilot_admits_only_its_cohort_up_to_its_cap(stub: Stub) -> None:
     community = await _create(stub, "pilot-group", lifecycle=pb.LIFECYCLE_PILOT, pilot_cap=3)
     cid = community.id
@@ -119,6 +121,7 @@ async def test_a_pilot_admits_only_its_cohort_up_to_its_cap(stub: Stub) -> None:
     assert error_details(caught.value)[0] == "NO_INVITATION"
 
 
+@pytest.mark.memory_too
 async def test_drafts_cannot_be_joined_but_can_be_prepared(stub: Stub) -> None:
     community = await _create(stub, "draft-group", lifecycle=pb.LIFECYCLE_DRAFT)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -130,6 +133,7 @@ async def test_drafts_cannot_be_joined_but_can_be_prepared(stub: Stub) -> None:
     assert enrolled.enrolled_count == 1
 
 
+@pytest.mark.memory_too
 async def test_archived_communities_are_read_only(stub: Stub) -> None:
     community = await _create(stub, "old-group")
     cid = community.id

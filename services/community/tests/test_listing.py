@@ -55,6 +55,7 @@ async def _names(stub: Stub, caller: str = "ann", page_size: int = 0, **filters:
             return names
 
 
+@pytest.mark.memory_too
 async def test_list_filters_searches_and_paginates(stub: Stub) -> None:
     await _create(stub, "Sales EMEA", "sales", "emea")
     await _create(stub, "sales amer", "sales", "amer", visibility=pb.VISIBILITY_REQUEST_TO_JOIN)

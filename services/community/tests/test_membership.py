@@ -153,6 +153,7 @@ async def test_leave_remove_and_ban_emit_member_left_and_bans_stick(
     assert received[0].type == "guild.community.member_left.v1"
 
 
+@pytest.mark.memory_too
 async def test_the_last_owner_can_neither_leave_nor_be_demoted(stub: Stub) -> None:
     cid = await _create(stub, "owners")
     await stub.EnrolCohort(api.EnrolCohortRequest(community_id=cid, member_ids=["ann"]), metadata=OWNER)
@@ -311,6 +312,7 @@ async def test_cohort_enrolment_reports_bad_entries_enrols_the_rest_and_is_idemp
     assert {e.payload(events.MemberJoined).member_id for e in joined} >= {"olivia"}
 
 
+@pytest.mark.memory_too
 async def test_enrolment_joins_and_leaves_at_once_keep_the_count_exact(stub: Stub) -> None:
     cid = await _create(stub, "busy-cohort")
     cohort = [f"n{i}" for i in range(300)]

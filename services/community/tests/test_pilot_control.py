@@ -106,6 +106,7 @@ async def test_owners_set_a_control_members_read_it_page_by_page(
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.memory_too
 async def test_bad_controls_are_refused_with_the_field_named(stub: Stub) -> None:
     pilot = await _community(stub, "pilot", pb.VISIBILITY_HIDDEN, ["ann"])
     other = await _community(stub, "other", pb.VISIBILITY_OPEN, [])

@@ -139,6 +139,7 @@ async def test_a_survey_is_answered_once_per_member_and_reported(
     assert opened.payload(events.SurveyOpened).title == "Week one"
 
 
+@pytest.mark.memory_too
 async def test_surveys_are_validated_and_idempotent(stub: Stub) -> None:
     cid = await _community(stub)
     request = api.CreateSurveyRequest(
@@ -171,6 +172,7 @@ async def test_surveys_are_validated_and_idempotent(stub: Stub) -> None:
     assert got.survey.state == spb.SURVEY_STATE_OPEN
 
 
+@pytest.mark.memory_too
 async def test_a_hidden_communitys_surveys_do_not_exist_for_outsiders(stub: Stub) -> None:
     created: api.CreateCommunityResponse = await stub.CreateCommunity(
         api.CreateCommunityRequest(
