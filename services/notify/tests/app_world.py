@@ -7,16 +7,21 @@ Handler tests build the typed events of ``domain.integration_events`` with :func
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import grpc
 from services.notify.tests import memory
 
+from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.events.inbound import Handler
 from guild_common.events.meta import EventMeta
+from guild_common.grpc.server import ServiceServer
 from guild_notify.app.broadcasts import BroadcastUseCases
 from guild_notify.app.inbox import InboxUseCases
 from guild_notify.app.live import LiveStreams
@@ -26,8 +31,10 @@ from guild_notify.app.questions import UnansweredNudges
 from guild_notify.app.questions_handlers import QuestionHandlers
 from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.app.webhooks import WEBHOOK_EVENT_TYPES, WebhookUseCases
-from guild_notify.bootstrap import received_events
+from guild_notify.bootstrap import SERVICE_NAME, received_events
+from guild_notify.config import NotifySettings
 from guild_notify.domain.webhooks import allow_list
+from guild_notify.entrypoints.grpc.notify_service import NotifyServicer
 
 UNSUBSCRIBE_URL = "https://guild.example.com/unsubscribe"
 _ids = itertools.count(1)
@@ -150,3 +157,29 @@ class World:
             who(member), kw.get("unread_only", False), kw.get("page_size", 100), ""
         )
         return [n.id for n in page.items]
+
+
+@asynccontextmanager
+async def serving(world: World) -> AsyncIterator[api_grpc.NotifyServiceStub]:
+    """The notify gRPC service on the world's in-memory ports, in this process and event loop, on a
+    free loopback port: the servicer and the request interceptor (tokens, status details), no workers.
+
+    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    settings = NotifySettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
+    servicer = NotifyServicer(world.inbox_uc, world.prefs_uc, world.webhooks_uc, world.broadcasts_uc)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        api_grpc.add_NotifyServiceServicer_to_server(servicer, server)
+        return [SERVICE_NAME]
+
+    async def healthy() -> bool:
+        return True
+
+    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield api_grpc.NotifyServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop()
