@@ -13,10 +13,11 @@ from services.notify.tests.app_world import World, meta, who
 
 from guild_common.clock import utc_now
 from guild_common.errors import InvalidArgument, NotFound
+from guild_common.pagination import decode_token
 from guild_notify.app.inbox import MARK_MAX, StreamItem, resume_token
 from guild_notify.app.preferences import PreferencesChange
 from guild_notify.domain import integration_events as ie
-from guild_notify.domain.notifications import NotificationType
+from guild_notify.domain.notifications import Notification, NotificationType
 from guild_notify.domain.preferences import Channels
 
 
@@ -248,3 +249,84 @@ async def test_a_bad_resume_token_is_invalid(world: World) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await _next(stream)
     assert [v.field for v in caught.value.violations] == ["resume_token"]
+
+
+async def _open(world: World, member: str, token: str = "") -> AsyncIterator[StreamItem]:
+    """A stream once it is live (its positions fixed)."""
+    ready = asyncio.Event()
+
+    async def on_ready() -> None:
+        ready.set()
+
+    stream = world.inbox_uc.stream(who(member), token, on_ready=on_ready)
+    first = asyncio.ensure_future(anext(stream))
+    await asyncio.wait_for(ready.wait(), timeout=5)
+
+    async def items() -> AsyncIterator[StreamItem]:
+        try:
+            yield await asyncio.wait_for(first, timeout=5)
+            while True:
+                yield await _next(stream)
+        finally:
+            await _close(stream)
+
+    return items()
+
+
+async def test_a_notice_passed_over_before_the_membership_is_known_is_streamed_once_it_is(
+    world: World,
+) -> None:
+    # The membership read model may lag: a stream that reads a notice to a community before it knows
+    # the member joined passes over it, then sends it once the membership arrives, once.
+    past = utc_now() - timedelta(days=1)
+    await world.join("c1", "bob", role="owner", at=past)
+    ann = await _open(world, "ann")
+    sent = await world.broadcasts_uc.create(who("bob"), "c1", "Town hall", "", "")
+    await _answers(world, 1, question="a1")
+    first = await _next(ann)
+    await _answers(world, 1, question="a2")
+    second = await _next(ann)
+    assert [first.notification.sequence, second.notification.sequence] == [1, 2]
+    assert decode_token(second.resume_token)["b"] == 1  # passed the broadcast, not shown it
+
+    await world.join("c1", "ann", at=past)  # the membership lands, late
+    [a3] = await _answers(world, 1, question="a3")
+    delivered = [await _next(ann) for _ in range(2)]
+    assert sorted(d.notification.id for d in delivered) == sorted([sent.notification_id, a3])
+    [a4] = await _answers(world, 1, question="a4")
+    assert (await _next(ann)).notification.id == a4  # the notice is not sent again
+    await _close(ann)
+
+
+async def test_a_missing_sequence_holds_back_what_follows_until_it_appears(world: World) -> None:
+    world = World(gap_grace_seconds=60.0)
+    [stored] = await _answers(world, 1)
+    first = world.inbox.notifications.pop(stored)  # as if its writer had taken number 1 but not finished
+    seen_gap = asyncio.Event()
+    after = world.inbox.after
+
+    async def watched(recipient_id: str, sequence: int, limit: int) -> list[Notification]:
+        found = await after(recipient_id, sequence, limit)
+        if [n.sequence for n in found] == [2]:
+            seen_gap.set()
+        return found
+
+    world.inbox.after = watched  # type: ignore[method-assign]
+    stream = await _open(world, "ann", resume_token(0))
+    [second] = await _answers(world, 1, question="q2")
+    await asyncio.wait_for(seen_gap.wait(), timeout=5)  # the stream saw number 2 without number 1
+    world.inbox.notifications[first.id] = first  # the first writer finishes
+    world.live.published("ann")
+    assert [(await _next(stream)).notification.id for _ in range(2)] == [stored, second]
+    await _close(stream)
+
+
+async def test_a_number_whose_writer_crashed_is_passed_over(world: World) -> None:
+    world = World(gap_grace_seconds=0.0)
+    [stored] = await _answers(world, 1)
+    world.inbox.notifications.pop(stored)  # never finished
+    stream = await _open(world, "ann", resume_token(0))
+    [second] = await _answers(world, 1, question="q2")
+    item = await _next(stream)
+    assert (item.notification.id, item.notification.sequence) == (second, 2)
+    await _close(stream)
