@@ -142,11 +142,10 @@ async def test_flags_reach_the_moderators_and_join_requests_the_owners(world: Wo
     await world.handle(ie.PostHidden(meta(), "q1", "question", "c1", "mod2", "", "", True, 3))
     await world.handle(ie.PostHidden(meta(), "q2", "question", "c1", "ann", "mod1", "", False, 0))
     await world.handle(ie.JoinRequested(meta(), "c1", "zed"))
-    for moderator in ("mod1",):
-        assert sorted(n.text for n in world.inbox.notifications.values() if n.recipient_id == moderator) == [
-            "A question was flagged (1 flag): rude",
-            "A question was hidden after 3 flags: please review it",
-        ]
+    assert sorted(n.text for n in world.inbox.notifications.values() if n.recipient_id == "mod1") == [
+        "A question was flagged (1 flag): rude",
+        "A question was hidden after 3 flags: please review it",
+    ]
     own = sorted(n.text for n in world.inbox.notifications.values() if n.recipient_id == "own1")
     assert own == [
         "A question was flagged (1 flag): rude",
@@ -203,3 +202,20 @@ async def test_email_goes_to_members_who_want_it_with_an_unsubscribe_link_that_w
     await world.handle(ie.AnswerAccepted(meta(), "q2", "Another", "ann", "bob", "c1"))
     assert len(world.emails.queued) == 1
     assert len(_types(world, "ann")) == 3  # still in the inbox
+
+
+async def test_a_type_turned_off_in_the_inbox_may_still_come_by_email(world: World) -> None:
+    email_only = Channels(in_app=False, email=True)
+    await world.prefs_uc.update(
+        who("ann"),
+        PreferencesChange(email_address="ann@example.com", channels={NotificationType.MENTION: email_only}),
+    )
+    await world.handle(ie.MentionMade(meta(), "ann", "p1", "answer", "c1", "dan"))
+    assert world.inbox.notifications == {}
+    assert world.live.woken == []
+    [email] = world.emails.queued
+    assert (email.to, email.subject) == ("ann@example.com", "You were mentioned")
+    # A muted community sends neither.
+    await world.prefs_uc.update(who("ann"), PreferencesChange(muted_community_ids=["c1"]))
+    await world.handle(ie.MentionMade(meta(), "ann", "p2", "answer", "c1", "dan"))
+    assert len(world.emails.queued) == 1
