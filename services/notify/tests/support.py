@@ -1,4 +1,5 @@
-"""Helpers of the notify service tests: event streams to publish on, an SMTP server, inbox polling."""
+"""Helpers of the notify service tests: event streams to publish on, an SMTP server, inbox polling, the
+service on either in-memory ports or the real servers."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest_asyncio
 from google.protobuf.message import Message
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from services.notify.tests.app_world import World, serving
 
 from guild.notify.v1 import notify_service_pb2 as api
 from guild.notify.v1 import notify_service_pb2_grpc as api_grpc
@@ -96,6 +98,22 @@ async def dbs(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[lis
     finally:
         for client in clients:
             await client.close()
+
+
+@pytest_asyncio.fixture
+async def memory_stub() -> AsyncIterator[api_grpc.NotifyServiceStub]:
+    """A stub of the notify service running on in-memory ports in the test's loop."""
+    async with serving(World()) as stub:
+        yield stub
+
+
+@pytest.fixture(params=["memory", pytest.param("servers", marks=pytest.mark.servers)])
+def any_stub(request: pytest.FixtureRequest) -> api_grpc.NotifyServiceStub:
+    """The notify service on in-memory ports (``memory``), or with default settings on FerretDB and NATS
+    (``servers``, the :func:`stub` fixture): for tests that only call its RPCs."""
+    name = "stub" if request.param == "servers" else "memory_stub"
+    chosen: api_grpc.NotifyServiceStub = request.getfixturevalue(name)
+    return chosen
 
 
 @pytest_asyncio.fixture

@@ -18,7 +18,8 @@ def _channels(prefs: pb.Preferences) -> dict[int, tuple[bool, bool]]:
     return {c.type: (c.in_app, c.email) for c in prefs.channels}
 
 
-async def test_defaults_and_masked_updates(stub: api_grpc.NotifyServiceStub) -> None:
+async def test_defaults_and_masked_updates(any_stub: api_grpc.NotifyServiceStub) -> None:
+    stub = any_stub
     got = (await stub.GetPreferences(api.GetPreferencesRequest(), metadata=auth("ann"))).preferences
     assert got.member_id == "ann"
     assert got.digest_frequency == pb.DIGEST_FREQUENCY_WEEKLY

@@ -106,7 +106,8 @@ async def test_stream_is_live_and_resumes_without_loss_or_duplicates(
     other.cancel()
 
 
-async def test_a_bad_resume_token_is_invalid(stub: api_grpc.NotifyServiceStub) -> None:
+async def test_a_bad_resume_token_is_invalid(any_stub: api_grpc.NotifyServiceStub) -> None:
+    stub = any_stub
     call = stub.StreamNotifications(api.StreamNotificationsRequest(resume_token="!!"), metadata=auth("ann"))
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call.read()

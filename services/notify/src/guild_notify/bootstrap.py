@@ -11,7 +11,7 @@ import guild_notify.adapters
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from guild_common.events.consumer import EventHandler, consumer_indexes
 from guild_common.events.envelope import Envelope
-from guild_common.events.inbound import bind, combine
+from guild_common.events.inbound import Handler, bind, combine
 from guild_common.grpc.server import ServiceServer, Worker
 from guild_common.idempotency import IdempotencyKeys
 from guild_common.infrastructure import Infrastructure
@@ -33,7 +33,7 @@ from guild_notify.adapters.webhooks_store import MongoDeliveries, MongoWebhooks
 from guild_notify.adapters.xapi_store import MongoStatementQueue
 from guild_notify.app.broadcasts import BroadcastUseCases
 from guild_notify.app.broadcasts_handlers import BroadcastHandlers
-from guild_notify.app.digests import DigestRunner, DigestScheduler
+from guild_notify.app.digests import DigestPreferences, DigestRunner, DigestScheduler
 from guild_notify.app.digests_handlers import DigestHandlers
 from guild_notify.app.email_delivery import EmailDelivery
 from guild_notify.app.inbox import InboxUseCases
@@ -41,6 +41,7 @@ from guild_notify.app.live import LiveStreams
 from guild_notify.app.memberships_handlers import MembershipHandlers
 from guild_notify.app.notifications_handlers import NotificationHandlers
 from guild_notify.app.notifier import Notifier
+from guild_notify.app.ports import BroadcastStore, ContentFeed, Memberships, TagInterests
 from guild_notify.app.preferences import PreferenceUseCases
 from guild_notify.app.questions import UnansweredNudges
 from guild_notify.app.questions_handlers import InterestHandlers, QuestionHandlers
@@ -85,6 +86,30 @@ def then_envelopes(
         return run
 
     return {event_type: chained(handlers) for event_type, handlers in chains.items()}
+
+
+def received_events(
+    notifier: Notifier,
+    *,
+    memberships: Memberships,
+    feed: ContentFeed,
+    interests: TagInterests,
+    broadcasts: BroadcastStore,
+    preferences: DigestPreferences,
+    questions: QuestionHandlers,
+) -> dict[type, Handler]:
+    """The handlers of each received event, by event class, in the order they run: the read models
+    first, then notifications, broadcasts and nudges."""
+    notifications = NotificationHandlers(notifier, memberships)
+    return combine(
+        MembershipHandlers(memberships).handlers(),
+        DigestHandlers(feed).handlers(),
+        InterestHandlers(interests).handlers(),
+        notifications.handlers(),
+        notifications.leader_handlers(),
+        BroadcastHandlers(notifier, memberships, broadcasts, feed, preferences, preferences).handlers(),
+        questions.handlers(),
+    )
 
 
 async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServer:
@@ -141,7 +166,6 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
     nudges, interests = MongoNudges(infra.db), MongoTagInterests(infra.db)
     nudger = UnansweredNudges(nudges, memberships, notifier, sweep_seconds=settings.nudge_sweep_seconds)
     workers.append(nudger)
-    notifications = NotificationHandlers(notifier, memberships)
     questions = QuestionHandlers(
         notifier,
         memberships,
@@ -151,18 +175,17 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
         settle=timedelta(seconds=settings.nudge_settle_seconds),
         on_scheduled=nudger.wake,
     )
-    # For each event: the read models first, then notifications, broadcasts and nudges, then the
-    # CloudEvent itself to learning records and webhooks.
+    # For each event its decoded handlers, then the CloudEvent itself to learning records and webhooks.
     decoded = bind(
         DECODERS,
-        combine(
-            MembershipHandlers(memberships).handlers(),
-            DigestHandlers(feed).handlers(),
-            InterestHandlers(interests).handlers(),
-            notifications.handlers(),
-            notifications.leader_handlers(),
-            BroadcastHandlers(notifier, memberships, broadcasts, feed, preferences, preferences).handlers(),
-            questions.handlers(),
+        received_events(
+            notifier,
+            memberships=memberships,
+            feed=feed,
+            interests=interests,
+            broadcasts=broadcasts,
+            preferences=preferences,
+            questions=questions,
         ),
     )
     consumed = then_envelopes(
