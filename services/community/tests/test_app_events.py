@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from guild_common.events.envelope import Envelope
-from guild_community.adapters.goals_store import goal_envelope
-from guild_community.adapters.outbound_events import to_envelope
-from guild_community.adapters.people_store import people_envelope
-from guild_community.adapters.pilot_store import pilot_control_envelope
-from guild_community.adapters.surveys_store import survey_envelope
+from guild_community.adapters.outbound_events import (
+    goal_envelope,
+    people_envelope,
+    pilot_control_envelope,
+    survey_envelope,
+    to_envelope,
+)
 from guild_community.app.goals import NewGoal
 from guild_community.app.surveys import NewSurvey
 from guild_community.domain.authorization import ENROL_SCOPE

@@ -12,8 +12,7 @@ from guild_common.errors import InvalidArgument, NotFound
 from guild_common.events.consumer import EventHandler
 from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.inbound import bind
-from guild_community.adapters.outbound_events import to_envelope
-from guild_community.adapters.people_store import people_envelope
+from guild_community.adapters.outbound_events import people_envelope, to_envelope
 from guild_community.app.experts_handlers import ExpertEventHandlers
 from guild_community.domain.authorization import ENROL_SCOPE
 from guild_community.domain.communities import CommunityPatch, Visibility

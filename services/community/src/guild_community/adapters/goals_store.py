@@ -5,14 +5,11 @@ from __future__ import annotations
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import community_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import OutboxWake, current_trace_headers, outbox_fields, outbox_indexes
+from guild_common.events.outbox import OutboxWake, outbox_fields, outbox_indexes
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
-from guild_common.prototime import to_timestamp
-from guild_community.adapters.outbound_events import SERVICE
+from guild_community.adapters.outbound_events import goal_envelope
 from guild_community.domain.communities import Lifecycle
 from guild_community.domain.goals import Goal, GoalMetric, GoalSet
 
@@ -25,32 +22,6 @@ SCHEMA = StoreSchema(
     ],
     outbox_collections=[GOALS],
 )
-
-
-def goal_envelope(event: GoalSet) -> Envelope:
-    g = event.goal
-    trace = current_trace_headers()
-    return new_envelope(
-        service=SERVICE,
-        name="goal_set",
-        payload=pb.GoalSet(
-            goal_id=g.id,
-            community_id=g.community_id,
-            metric=g.metric.value,
-            target=g.target,
-            deadline=to_timestamp(g.deadline),
-            set_in_lifecycle=g.set_in_lifecycle.value,
-            set_by=g.created_by,
-            programme=event.programme,
-            region=event.region,
-            set_time=to_timestamp(g.create_time),
-        ),
-        subject=g.id,
-        region=event.region,
-        programme=event.programme,
-        traceparent=trace.get("traceparent", ""),
-        tracestate=trace.get("tracestate", ""),
-    )
 
 
 def _goal_doc(g: Goal) -> Document:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from guild.events.v1 import community_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers
-from guild_common.prototime import to_timestamp
+from guild_common.events.envelope import Envelope
+from guild_common.events.outbox import traced_envelope
+from guild_common.prototime import optional_timestamp, to_timestamp
 from guild_community.domain.communities import (
     CommunityCreated,
     CommunityUpdated,
     DomainEvent,
     LifecycleChanged,
 )
+from guild_community.domain.goals import GoalSet
 from guild_community.domain.membership import (
     JoinRequested,
     MemberInvited,
@@ -23,12 +24,14 @@ from guild_community.domain.membership import (
     RoleRevoked,
     membership_key,
 )
+from guild_community.domain.people import GLOBAL, Followed, PeopleEvent, ProfileUpdated
+from guild_community.domain.pilot import PilotControl
+from guild_community.domain.surveys import SurveyClosed, SurveyEvent, SurveyOpened
 
 SERVICE = "community"
 
 
 def to_envelope(event: DomainEvent) -> Envelope:
-    trace_headers = current_trace_headers()
     payload: Message
     if isinstance(event, CommunityCreated):
         c = event.community
@@ -151,13 +154,142 @@ def to_envelope(event: DomainEvent) -> Envelope:
         subject = membership_key(r.community_id, r.member_id)
     else:  # pragma: no cover - exhaustive over DomainEvent
         raise TypeError(f"unknown event {event!r}")
-    return new_envelope(
+    return traced_envelope(
         service=SERVICE,
         name=name,
         payload=payload,
         subject=subject,
         region=region,
         programme=programme,
-        traceparent=trace_headers.get("traceparent", ""),
-        tracestate=trace_headers.get("tracestate", ""),
+    )
+
+
+def goal_envelope(event: GoalSet) -> Envelope:
+    g = event.goal
+    return traced_envelope(
+        service=SERVICE,
+        name="goal_set",
+        payload=pb.GoalSet(
+            goal_id=g.id,
+            community_id=g.community_id,
+            metric=g.metric.value,
+            target=g.target,
+            deadline=to_timestamp(g.deadline),
+            set_in_lifecycle=g.set_in_lifecycle.value,
+            set_by=g.created_by,
+            programme=event.programme,
+            region=event.region,
+            set_time=to_timestamp(g.create_time),
+        ),
+        subject=g.id,
+        region=event.region,
+        programme=event.programme,
+    )
+
+
+def people_envelope(event: PeopleEvent) -> Envelope:
+    payload: Message
+    if isinstance(event, ProfileUpdated):
+        p = event.profile
+        payload = pb.ProfileUpdated(
+            member_id=p.member_id,
+            display_name=p.display_name,
+            job_title=p.job_title,
+            department=p.department,
+            region=p.region,
+            expertise=p.expertise,
+            interests=p.interests,
+            changed_fields=list(event.changed_fields),
+            update_time=optional_timestamp(p.update_time),
+        )
+        name, subject = "profile_updated", p.member_id
+    elif isinstance(event, Followed):
+        f = event.follow
+        payload = pb.Followed(
+            follower_id=f.follower_id, followee_id=f.followee_id, follow_time=to_timestamp(f.create_time)
+        )
+        name, subject = "followed", f.key
+    else:
+        f = event.follow
+        payload = pb.Unfollowed(
+            follower_id=f.follower_id, followee_id=f.followee_id, unfollow_time=to_timestamp(event.time)
+        )
+        name, subject = "unfollowed", f.key
+    return traced_envelope(
+        service=SERVICE,
+        name=name,
+        payload=payload,
+        subject=subject,
+        # A person's events concern every region and programme they take part in; their home region
+        # travels in the payload.
+        region=GLOBAL,
+        programme=GLOBAL,
+    )
+
+
+def pilot_control_envelope(c: PilotControl, region: str, programme: str) -> Envelope:
+    return traced_envelope(
+        service=SERVICE,
+        name="pilot_control_set",
+        payload=pb.PilotControlSet(
+            community_id=c.community_id,
+            control_community_id=c.control_community_id,
+            control_member_ids=list(c.control_member_ids),
+            set_by=c.set_by,
+            set_time=to_timestamp(c.set_time),
+            version=c.version,
+            programme=programme,
+            region=region,
+        ),
+        subject=c.community_id,
+        region=region,
+        programme=programme,
+    )
+
+
+def survey_envelope(event: SurveyEvent) -> Envelope:
+    payload: Message
+    if isinstance(event, SurveyOpened):
+        s = event.survey
+        payload = pb.SurveyOpened(
+            survey_id=s.id,
+            community_id=s.community_id,
+            title=s.title,
+            opened_by=event.opened_by,
+            programme=event.programme,
+            region=event.region,
+            open_time=optional_timestamp(s.open_time),
+        )
+        name, subject = "survey_opened", s.id
+    elif isinstance(event, SurveyClosed):
+        s = event.survey
+        payload = pb.SurveyClosed(
+            survey_id=s.id,
+            community_id=s.community_id,
+            closed_by=event.closed_by,
+            response_count=s.response_count,
+            programme=event.programme,
+            region=event.region,
+            close_time=optional_timestamp(s.close_time),
+        )
+        name, subject = "survey_closed", s.id
+    else:
+        s = event.survey
+        payload = pb.SurveyResponseSubmitted(
+            survey_id=s.id,
+            community_id=s.community_id,
+            member_id=event.member_id,
+            replaced=event.replaced,
+            programme=event.programme,
+            region=event.region,
+            submit_time=to_timestamp(event.time),
+        )
+        name, subject = "survey_response_submitted", f"{s.id}:{event.member_id}"
+    return traced_envelope(
+        service=SERVICE,
+        name=name,
+        payload=payload,
+        subject=subject,
+        region=event.region,
+        programme=event.programme,
     )

@@ -5,16 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from google.protobuf.message import Message
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import community_events_pb2 as pb
 from guild_common.atomic import update_guarded, upsert_by_id
-from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
     OutboxWake,
-    current_trace_headers,
     merge_updates,
     outbox_fields,
     outbox_indexes,
@@ -23,15 +19,12 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_common.prototime import optional_timestamp, to_timestamp
-from guild_community.adapters.outbound_events import SERVICE
+from guild_community.adapters.outbound_events import people_envelope
 from guild_community.domain.people import (
-    GLOBAL,
     Follow,
     Followed,
     PeopleEvent,
     Profile,
-    ProfileUpdated,
     Unfollowed,
     follow_key,
 )
@@ -50,49 +43,6 @@ SCHEMA = StoreSchema(
     outbox_collections=[PROFILES, FOLLOWS, UNFOLLOWS],
 )
 _PROFILE_FIELDS = ("display_name", "job_title", "department", "region", "bio", "expertise", "interests")
-
-
-def people_envelope(event: PeopleEvent) -> Envelope:
-    payload: Message
-    if isinstance(event, ProfileUpdated):
-        p = event.profile
-        payload = pb.ProfileUpdated(
-            member_id=p.member_id,
-            display_name=p.display_name,
-            job_title=p.job_title,
-            department=p.department,
-            region=p.region,
-            expertise=p.expertise,
-            interests=p.interests,
-            changed_fields=list(event.changed_fields),
-            update_time=optional_timestamp(p.update_time),
-        )
-        name, subject = "profile_updated", p.member_id
-    elif isinstance(event, Followed):
-        f = event.follow
-        payload = pb.Followed(
-            follower_id=f.follower_id, followee_id=f.followee_id, follow_time=to_timestamp(f.create_time)
-        )
-        name, subject = "followed", f.key
-    else:
-        f = event.follow
-        payload = pb.Unfollowed(
-            follower_id=f.follower_id, followee_id=f.followee_id, unfollow_time=to_timestamp(event.time)
-        )
-        name, subject = "unfollowed", f.key
-    trace = current_trace_headers()
-    return new_envelope(
-        service=SERVICE,
-        name=name,
-        payload=payload,
-        subject=subject,
-        # A person's events concern every region and programme they take part in; their home region
-        # travels in the payload.
-        region=GLOBAL,
-        programme=GLOBAL,
-        traceparent=trace.get("traceparent", ""),
-        tracestate=trace.get("tracestate", ""),
-    )
 
 
 def _profile(doc: Document) -> Profile:

@@ -7,19 +7,15 @@ import dataclasses
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from guild.events.v1 import community_events_pb2 as pb
 from guild_common.atomic import VERSION, NoChange, update_guarded
-from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
     OutboxWake,
-    current_trace_headers,
     merge_updates,
     outbox_indexes,
     outbox_update,
 )
 from guild_common.mongo import Document, StoreSchema
-from guild_common.prototime import to_timestamp
-from guild_community.adapters.outbound_events import SERVICE
+from guild_community.adapters.outbound_events import pilot_control_envelope
 from guild_community.domain.pilot import PilotControl
 
 PILOT_CONTROLS = "pilot_controls"
@@ -30,29 +26,6 @@ SCHEMA = StoreSchema(
     ],
     outbox_collections=[PILOT_CONTROLS],
 )
-
-
-def pilot_control_envelope(c: PilotControl, region: str, programme: str) -> Envelope:
-    trace = current_trace_headers()
-    return new_envelope(
-        service=SERVICE,
-        name="pilot_control_set",
-        payload=pb.PilotControlSet(
-            community_id=c.community_id,
-            control_community_id=c.control_community_id,
-            control_member_ids=list(c.control_member_ids),
-            set_by=c.set_by,
-            set_time=to_timestamp(c.set_time),
-            version=c.version,
-            programme=programme,
-            region=region,
-        ),
-        subject=c.community_id,
-        region=region,
-        programme=programme,
-        traceparent=trace.get("traceparent", ""),
-        tracestate=trace.get("tracestate", ""),
-    )
 
 
 def _control(doc: Document) -> PilotControl:

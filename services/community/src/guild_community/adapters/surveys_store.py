@@ -6,17 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from google.protobuf.message import Message
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from guild.events.v1 import community_events_pb2 as pb
 from guild_common.atomic import update_guarded
 from guild_common.errors import NotFound
-from guild_common.events.envelope import Envelope, new_envelope
 from guild_common.events.outbox import (
     OutboxWake,
-    current_trace_headers,
     merge_updates,
     outbox_fields,
     outbox_indexes,
@@ -24,17 +20,13 @@ from guild_common.events.outbox import (
 )
 from guild_common.keyset import keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
-from guild_common.prototime import optional_timestamp, to_timestamp
-from guild_community.adapters.outbound_events import SERVICE
+from guild_community.adapters.outbound_events import survey_envelope
 from guild_community.domain.surveys import (
     Answer,
     Question,
     QuestionType,
     ResponseSubmitted,
     Survey,
-    SurveyClosed,
-    SurveyEvent,
-    SurveyOpened,
     SurveyState,
 )
 
@@ -49,57 +41,6 @@ SCHEMA = StoreSchema(
     ],
     outbox_collections=[SURVEYS, RESPONSES],
 )
-
-
-def survey_envelope(event: SurveyEvent) -> Envelope:
-    payload: Message
-    if isinstance(event, SurveyOpened):
-        s = event.survey
-        payload = pb.SurveyOpened(
-            survey_id=s.id,
-            community_id=s.community_id,
-            title=s.title,
-            opened_by=event.opened_by,
-            programme=event.programme,
-            region=event.region,
-            open_time=optional_timestamp(s.open_time),
-        )
-        name, subject = "survey_opened", s.id
-    elif isinstance(event, SurveyClosed):
-        s = event.survey
-        payload = pb.SurveyClosed(
-            survey_id=s.id,
-            community_id=s.community_id,
-            closed_by=event.closed_by,
-            response_count=s.response_count,
-            programme=event.programme,
-            region=event.region,
-            close_time=optional_timestamp(s.close_time),
-        )
-        name, subject = "survey_closed", s.id
-    else:
-        s = event.survey
-        payload = pb.SurveyResponseSubmitted(
-            survey_id=s.id,
-            community_id=s.community_id,
-            member_id=event.member_id,
-            replaced=event.replaced,
-            programme=event.programme,
-            region=event.region,
-            submit_time=to_timestamp(event.time),
-        )
-        name, subject = "survey_response_submitted", f"{s.id}:{event.member_id}"
-    trace = current_trace_headers()
-    return new_envelope(
-        service=SERVICE,
-        name=name,
-        payload=payload,
-        subject=subject,
-        region=event.region,
-        programme=event.programme,
-        traceparent=trace.get("traceparent", ""),
-        tracestate=trace.get("tracestate", ""),
-    )
 
 
 def _answer_doc(a: Answer) -> Document:
