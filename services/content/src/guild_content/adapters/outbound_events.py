@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from google.protobuf.message import Message
 
 from guild.events.v1 import content_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers
+from guild_common.events.envelope import Envelope
+from guild_common.events.outbox import traced_envelope
 from guild_common.prototime import to_timestamp as _ts
 from guild_content.domain.community import CommunityView
 from guild_content.domain.curation import CollectionFollowed, CollectionPublished, CurationEvent, ItemFeatured
@@ -383,34 +383,28 @@ def member_envelope(event: MemberEvent) -> Envelope:
         case TagUnfollowed(member_id=member, tag=tag, time=time):
             name = "tag_unfollowed"
             payload = pb.TagUnfollowed(member_id=member, tag=tag, unfollow_time=_ts(time))
-    trace_headers = current_trace_headers()
-    return new_envelope(
+    return traced_envelope(
         service=SERVICE,
         name=name,
         payload=payload,
         subject=f"{event.member_id}:{event.tag}",
         region=GLOBAL,
         programme=GLOBAL,
-        traceparent=trace_headers.get("traceparent", ""),
-        tracestate=trace_headers.get("tracestate", ""),
     )
 
 
 def to_envelopes(events: Sequence[DomainEvent | CurationEvent], community: CommunityView) -> list[Envelope]:
-    trace_headers = current_trace_headers()
     envelopes = []
     for event in events:
         name, subject, payload = _payload(event)
         envelopes.append(
-            new_envelope(
+            traced_envelope(
                 service=SERVICE,
                 name=name,
                 payload=payload,
                 subject=subject,
                 region=community.region,
                 programme=community.programme,
-                traceparent=trace_headers.get("traceparent", ""),
-                tracestate=trace_headers.get("tracestate", ""),
             )
         )
     return envelopes

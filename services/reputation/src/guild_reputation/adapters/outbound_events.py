@@ -9,8 +9,8 @@ from datetime import datetime
 from google.protobuf.message import Message
 
 from guild.events.v1 import reputation_events_pb2 as pb
-from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.outbox import current_trace_headers
+from guild_common.events.envelope import Envelope
+from guild_common.events.outbox import traced_envelope
 from guild_common.prototime import to_timestamp
 from guild_reputation.domain.badges import Award
 from guild_reputation.domain.cpd import CpdCredit
@@ -21,16 +21,8 @@ SERVICE = "reputation"
 
 
 def _envelope(name: str, payload: Message, subject: str, region: str, programme: str) -> Envelope:
-    headers = current_trace_headers()
-    return new_envelope(
-        service=SERVICE,
-        name=name,
-        payload=payload,
-        subject=subject,
-        region=region,
-        programme=programme,
-        traceparent=headers.get("traceparent", ""),
-        tracestate=headers.get("tracestate", ""),
+    return traced_envelope(
+        service=SERVICE, name=name, payload=payload, subject=subject, region=region, programme=programme
     )
 
 
