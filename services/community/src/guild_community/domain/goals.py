@@ -7,24 +7,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from guild_common.errors import Validator
+from guild_common.vocabulary import GoalMetric as GoalMetric
 from guild_community.domain.communities import Lifecycle
 
 # How far ahead a deadline may lie.
 MAX_HORIZON = timedelta(days=5 * 366)
 # The longest median time to first answer a goal may name: thirty days.
 MAX_SECONDS_TARGET = 30 * 24 * 3600.0
-
-
-class GoalMetric(StrEnum):
-    WEEKLY_ACTIVE_MEMBERS_PCT = "weekly_active_members_pct"
-    QUESTIONS_ANSWERED_WITHIN_24H_PCT = "questions_answered_within_24h_pct"
-    MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS = "median_time_to_first_answer_seconds"
-    CONTRIBUTORS_PCT = "contributors_pct"
-    NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT = "new_starters_asked_within_30_days_pct"
-
-    @property
-    def is_percentage(self) -> bool:
-        return self.value.endswith("_pct")
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-
-class Role(StrEnum):
-    MEMBER = "member"
-    CHAMPION = "champion"
-    CURATOR = "curator"
-    MODERATOR = "moderator"
-    OWNER = "owner"
+from guild_common.vocabulary import Role as Role
 
 
 class LeaveReason(StrEnum):

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from guild_common.errors import FailedPrecondition, PermissionDenied
-
-
-class Role(StrEnum):
-    MEMBER = "member"
-    CHAMPION = "champion"
-    CURATOR = "curator"
-    MODERATOR = "moderator"
-    OWNER = "owner"
-
+from guild_common.vocabulary import Role as Role
 
 MODERATING_ROLES = frozenset({Role.MODERATOR, Role.OWNER})
 

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from guild_common.vocabulary import GoalMetric as GoalMetric
+
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)
 TOP_CONTRIBUTORS = 10
@@ -31,14 +33,6 @@ class PostKind(StrEnum):
     ANSWER = "answer"
     COMMENT = "comment"
     RESOURCE = "resource"
-
-
-class GoalMetric(StrEnum):
-    WEEKLY_ACTIVE_MEMBERS_PCT = "weekly_active_members_pct"
-    QUESTIONS_ANSWERED_WITHIN_24H_PCT = "questions_answered_within_24h_pct"
-    MEDIAN_TIME_TO_FIRST_ANSWER_SECONDS = "median_time_to_first_answer_seconds"
-    CONTRIBUTORS_PCT = "contributors_pct"
-    NEW_STARTERS_ASKED_WITHIN_30_DAYS_PCT = "new_starters_asked_within_30_days_pct"
 
 
 class Weeks:
