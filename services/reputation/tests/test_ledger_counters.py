@@ -532,13 +532,13 @@ async def test_badge_fact_sets_count_each_fact_once_and_are_built_for_facts_stor
     await db[META].delete_many({})
     assert await badges.count_facts(C, "answer_to", "q-ann") == 0
     written: list[str] = []
-    add_to_set = badges._add_to_set
+    add_to_set = badges.add_to_set
 
     async def spy(set_id: str, field: str, values: Sequence[str]) -> None:
         written.append(set_id)
         await add_to_set(set_id, field, values)
 
-    badges._add_to_set = spy  # type: ignore[method-assign]
+    badges.add_to_set = spy  # type: ignore[method-assign]
     # Written after every fact: ann's sets twice, each write added to what the last one wrote.
     assert await badges.migrate_fact_sets(flush_every=1) == 3
     assert len(written) == 6

@@ -179,9 +179,9 @@ class MongoBadges:
                 for (i, f, v), doc in zip(sets, held, strict=True)
                 if v not in (doc or {}).get(f, [])
             ]
-        await asyncio.gather(*(self._add_to_set(set_id, field, [value]) for set_id, field, value in sets))
+        await asyncio.gather(*(self.add_to_set(set_id, field, [value]) for set_id, field, value in sets))
 
-    async def _add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
+    async def add_to_set(self, set_id: str, field: str, values: Sequence[str]) -> None:
         # ``$addToSet`` is atomic and idempotent: each fact counts once whatever the writers. An upsert
         # on the ``_id`` alone cannot fail (MongoDB retries a racing insert, the embedded store
         # serialises it), so it goes with the other handlers' updates in one command.
@@ -208,7 +208,7 @@ class MongoBadges:
 
         async def flush() -> None:
             for (set_id, field), values in sets.items():
-                await self._add_to_set(set_id, field, sorted(values))
+                await self.add_to_set(set_id, field, sorted(values))
             sets.clear()
 
         async for doc in self._facts.find({}).batch_size(10_000):
