@@ -14,26 +14,44 @@ No method awaits between reading and writing its state, so each write is atomic 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import numpy as np
+
 from guild_common.auth import Principal
+from guild_common.errors import NotFound
 from guild_common.pagination import Page
+from guild_content.app.curation import CurationUseCases
+from guild_content.app.feed_handlers import FeedHandlers
+from guild_content.app.feeds import FeedUseCases
+from guild_content.app.membership_handlers import MembershipHandlers
 from guild_content.app.moderation import ModerationUseCases
 from guild_content.app.ports import (
+    Embedder,
+    FeedEntry,
+    FeedQuery,
     IndexedQuestion,
+    IndexedResource,
     Meaning,
     QueueItem,
     SearchEntry,
     StoredHints,
+    TagFollowResult,
     WaitingQuestion,
 )
+from guild_content.app.post_search import SearchUseCases
 from guild_content.app.questions import QuestionUseCases
+from guild_content.app.resources import ResourceUseCases
 from guild_content.app.unanswered import UnansweredQueue
 from guild_content.domain.community import CommunityView, MembershipView, Role
+from guild_content.domain.curation import Collection, CollectionFollowed, Feature
+from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.events import DomainEvent
+from guild_content.domain.feeds import TagFollowed, TagUnfollowed
 from guild_content.domain.moderation import Flag, ModerationEntry, PostFlagged, PostHidden
 from guild_content.domain.posts import (
     POST_KINDS,
@@ -45,8 +63,9 @@ from guild_content.domain.posts import (
     VoteChanged,
 )
 from guild_content.domain.questions import Answer, Comment, Post, Question
-from guild_content.domain.search import IndexedText
-from guild_content.domain.similarity import Neighbour
+from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, RatingSummary, Resource, Review
+from guild_content.domain.search import IndexedText, terms
+from guild_content.domain.similarity import DIM, Floats, Neighbour, unit
 from guild_testing.memory import keyset_page
 
 # The most communities of one member that searches and feeds look in (as the read model).
@@ -247,8 +266,8 @@ class MemoryQuestionRepository:
     revisions, similar-question hints and the communities' hint epochs, and the posts' search entries
     (computed from the stored posts: always in step, as the stores' search documents are once synced)."""
 
-    def __init__(self, events: list[DomainEvent] | None = None) -> None:
-        self.events: list[DomainEvent] = [] if events is None else events
+    def __init__(self, events: list[object] | None = None) -> None:
+        self.events: list[object] = [] if events is None else events
         self._questions: dict[str, _Stored] = {}
         self._answers: dict[str, Answer] = {}
         self._comments: dict[str, Comment] = {}
@@ -268,6 +287,10 @@ class MemoryQuestionRepository:
             return self._answers.get(ref.id)
         return self._comments.get(ref.id)
 
+    def records(self) -> list[_Stored]:
+        """Every stored post with what is kept beside it (for the feed store)."""
+        return list(self._questions.values())
+
     def hint_changed(self, community_id: str, post_id: str) -> None:
         epoch = self._epochs.get(community_id, 0) + 1
         self._epochs[community_id] = epoch
@@ -280,7 +303,7 @@ class MemoryQuestionRepository:
         if hints_changed:
             self.hint_changed(post.community_id, post.id)
 
-    def _publish(self, events: list[DomainEvent]) -> None:
+    def _publish(self, events: list[Any]) -> None:
         self.events.extend(events)
         events.clear()
 
@@ -711,20 +734,379 @@ class MemoryModerationRepository:
         return keyset_page(found, lambda e: (e.time, e.id), page_token, page_size, descending=True)
 
 
-class MemoryFeatures:
-    """``FeaturedItems``: the ids on the front pages; ``unfeatured`` lists what was taken off, in order."""
+# --- resources ---------------------------------------------------------------------------------------
 
-    def __init__(self) -> None:
-        self.featured: set[str] = set()
-        self.unfeatured: list[str] = []
+
+@dataclass
+class _Rating:
+    stars: int
+    review: str
+    rate_time: datetime
+
+
+class MemoryResourceRepository:
+    """``ResourceRepository``: resources (one per community and URL), ratings per member with the
+    item's rating summary, and outdated marks counted once each."""
+
+    def __init__(self, events: list[object] | None = None) -> None:
+        self.events: list[object] = [] if events is None else events
+        self._resources: dict[str, Resource] = {}
+        self._ratings: dict[tuple[str, str], _Rating] = {}
+        self._outdated: set[tuple[str, str]] = set()
+
+    def stored(self) -> list[Resource]:
+        """Every stored resource itself (for the feed store)."""
+        return list(self._resources.values())
+
+    async def add_resource(self, resource: Resource, community: CommunityView) -> tuple[Resource, bool]:
+        await _turn()
+        by_id = self._resources.get(resource.id)
+        if by_id is not None:
+            return replace(by_id, events=[]), by_id.url != resource.url
+        for stored in self._resources.values():
+            if stored.community_id == resource.community_id and stored.url == resource.url:
+                return replace(stored, events=[]), True
+        self._resources[resource.id] = replace(resource, events=[], tags=list(resource.tags))
+        self.events.extend(resource.events)
+        resource.events.clear()
+        return resource, False
+
+    async def get_resource(self, resource_id: str) -> Resource | None:
+        await _turn()
+        stored = self._resources.get(resource_id)
+        return replace(stored, events=[]) if stored else None
+
+    async def list_resources(
+        self, community_id: str, top_rated: bool, page_size: int, page_token: str
+    ) -> Page[Resource]:
+        await _turn()
+        found = [r for r in self._resources.values() if r.community_id == community_id]
+
+        def key(r: Resource) -> tuple[float | int | datetime | str, ...]:
+            if top_rated:
+                return (round(r.rating.average, 4), r.rating.count, r.create_time, r.id)
+            return (r.create_time, r.id)
+
+        page = keyset_page(found, key, page_token, page_size, descending=True)
+        return Page([replace(r, events=[]) for r in page.items], page.next_token)
+
+    async def rate(
+        self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
+    ) -> tuple[int, RatingSummary]:
+        await _turn()
+        replaced = self._ratings.get((item.id, rater_id))
+        self._ratings[(item.id, rater_id)] = _Rating(stars, review, now)
+        previous = replaced.stars if replaced else 0
+        stored = self._resources.get(item.id)
+        if stored is None:
+            return previous, RatingSummary()
+        counts = list(stored.rating.distribution)
+        if previous:
+            counts[previous - 1] -= 1
+        counts[stars - 1] += 1
+        stored.rating = RatingSummary.of({s: counts[s - 1] for s in range(1, 6)})
+        self.events.append(ItemRated(item.ref(), rater_id, stars, previous, stored.rating, now))
+        return previous, stored.rating
+
+    async def list_reviews(self, item_id: str, page_size: int, page_token: str) -> Page[Review]:
+        await _turn()
+        found = [
+            Review(item, rater, r.stars, r.review, r.rate_time)
+            for (item, rater), r in self._ratings.items()
+            if item == item_id
+        ]
+
+        def key(r: Review) -> tuple[datetime, str]:
+            return (r.rate_time, f"{r.item_id}:{r.rater_id}")
+
+        return keyset_page(found, key, page_token, page_size, descending=True)
+
+    async def mark_outdated(
+        self, item: Resource, member_id: str, now: datetime, community: CommunityView
+    ) -> int:
+        await _turn()
+        stored = self._resources.get(item.id)
+        if (item.id, member_id) in self._outdated:
+            return stored.outdated_count if stored else 0
+        self._outdated.add((item.id, member_id))
+        if stored is None:
+            return 0
+        stored.outdated_count += 1
+        self.events.append(ItemMarkedOutdated(item.ref(), member_id, stored.outdated_count, now))
+        return stored.outdated_count
+
+    async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> Page[Resource]:
+        await _turn()
+        found = [
+            r for r in self._resources.values() if r.community_id == community_id and r.outdated_count > 0
+        ]
+        page = keyset_page(found, lambda r: (r.outdated_count, r.id), page_token, page_size, descending=True)
+        return Page([replace(r, events=[]) for r in page.items], page.next_token)
+
+    async def search_candidates(
+        self, community_ids: list[str], query_terms: list[str], tag: str, limit: int
+    ) -> list[IndexedResource]:
+        await _turn()
+        found: dict[str, IndexedResource] = {}
+        for term in query_terms:
+            having = []
+            for r in self._resources.values():
+                indexed = IndexedText.of(r.title, r.summary, r.tags)
+                if r.community_id in community_ids and term in indexed.terms:
+                    having.append((r, indexed))
+            having.sort(key=lambda ri: (ri[0].create_time, ri[0].id), reverse=True)
+            for r, indexed in having[:limit]:
+                if (not tag or tag in r.tags) and r.id not in found:
+                    found[r.id] = IndexedResource(replace(r, events=[]), indexed.terms, indexed.title_terms)
+        return list(found.values())
+
+
+# --- curation ----------------------------------------------------------------------------------------
+
+
+class MemoryCurationRepository:
+    """``CurationRepository`` and ``FeaturedItems``: collections, follows, the front page, and duplicate
+    marks written on the posts of a :class:`MemoryQuestionRepository`."""
+
+    def __init__(self, posts: MemoryQuestionRepository) -> None:
+        self._posts = posts
+        self.events = posts.events
+        self._collections: dict[str, Collection] = {}
+        self._follows: set[tuple[str, str]] = set()
+        self._features: dict[str, tuple[Feature, bool]] = {}
+
+    async def mark_duplicate(self, mark: DuplicateMarked, community: CommunityView) -> str:
+        await _turn()
+        stored = self._posts.stored_post(mark.question.ref())
+        if not isinstance(stored, Question):
+            return ""
+        if stored.duplicate_of:
+            return stored.duplicate_of
+        stored.duplicate_of = mark.duplicate_of
+        stored.version += 1
+        self.events.append(mark)
+        return mark.duplicate_of
+
+    async def unmark_duplicate(self, mark: DuplicateMarked, community: CommunityView) -> bool:
+        await _turn()
+        stored = self._posts.stored_post(mark.question.ref())
+        if not isinstance(stored, Question) or stored.duplicate_of != mark.duplicate_of:
+            return False
+        stored.duplicate_of = ""
+        stored.version += 1
+        self.events.append(mark)
+        return True
+
+    @staticmethod
+    def _copy(c: Collection) -> Collection:
+        return replace(c, items=list(c.items), events=[])
+
+    async def add_collection(self, collection: Collection) -> Collection:
+        await _turn()
+        if collection.id in self._collections:
+            return self._copy(self._collections[collection.id])
+        self._collections[collection.id] = self._copy(collection)
+        return collection
+
+    async def get_collection(self, collection_id: str) -> Collection | None:
+        await _turn()
+        stored = self._collections.get(collection_id)
+        return self._copy(stored) if stored else None
+
+    async def change_collection(
+        self, collection_id: str, change: Callable[[Collection], object], community: CommunityView
+    ) -> Collection:
+        await _turn()
+        stored = self._collections.get(collection_id)
+        if stored is None:
+            raise NotFound(f"collection {collection_id} not found", reason="COLLECTION_NOT_FOUND")
+        collection = self._copy(stored)
+        change(collection)
+        follower_count = stored.follower_count
+        self._collections[collection_id] = replace(self._copy(collection), follower_count=follower_count)
+        self.events.extend(collection.events)
+        collection.events.clear()
+        return collection
+
+    async def list_collections(
+        self, community_id: str, published: bool, page_size: int, page_token: str
+    ) -> Page[Collection]:
+        await _turn()
+        found = [
+            c
+            for c in self._collections.values()
+            if c.community_id == community_id and c.published == published
+        ]
+        page = keyset_page(found, lambda c: (c.create_time, c.id), page_token, page_size, descending=True)
+        return Page([self._copy(c) for c in page.items], page.next_token)
+
+    async def set_following(
+        self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
+    ) -> int:
+        await _turn()
+        stored = self._collections.get(collection.id)
+        key = (collection.id, member_id)
+        if follow == (key in self._follows):
+            return stored.follower_count if stored else 0
+        if not follow:
+            self._follows.discard(key)
+            if stored is None:
+                return 0
+            stored.follower_count -= 1
+            return stored.follower_count
+        self._follows.add(key)
+        if stored is None:
+            return 0
+        stored.follower_count += 1
+        self.events.append(CollectionFollowed(collection, member_id, stored.follower_count, now))
+        return stored.follower_count
+
+    async def is_following(self, collection_id: str, member_id: str) -> bool:
+        await _turn()
+        return (collection_id, member_id) in self._follows
+
+    async def feature(self, feature: Feature, community: CommunityView) -> Feature:
+        await _turn()
+        existing = self._features.get(feature.id)
+        if existing is not None and existing[1]:
+            return replace(existing[0], events=[])
+        self._features[feature.id] = (replace(feature, events=[]), True)
+        self.events.extend(feature.events)
+        feature.events.clear()
+        return feature
 
     async def unfeature(self, feature_id: str) -> bool:
         await _turn()
-        if feature_id not in self.featured:
+        existing = self._features.get(feature_id)
+        if existing is None or not existing[1]:
             return False
-        self.featured.discard(feature_id)
-        self.unfeatured.append(feature_id)
+        self._features[feature_id] = (existing[0], False)
         return True
+
+    async def list_features(self, community_id: str, page_size: int, page_token: str) -> Page[Feature]:
+        await _turn()
+        found = [f for f, active in self._features.values() if active and f.community_id == community_id]
+        page = keyset_page(found, lambda f: (f.feature_time, f.id), page_token, page_size, descending=True)
+        return Page([replace(f, events=[]) for f in page.items], page.next_token)
+
+
+# --- feeds -------------------------------------------------------------------------------------------
+
+
+class MemoryFeedRepository:
+    """``FeedRepository`` and ``PersonFollowStore``: feed sources read from the posts and resources of
+    the other in-memory stores, tag follows (at most ``limit`` a member) and followed people."""
+
+    def __init__(self, posts: MemoryQuestionRepository, resources: MemoryResourceRepository) -> None:
+        self._posts = posts
+        self._resources = resources
+        self.events = posts.events
+        self._tags: dict[tuple[str, str], datetime] = {}
+        self._people: dict[tuple[str, str], tuple[bool, datetime]] = {}
+
+    async def feed_page(
+        self, query: FeedQuery, after: tuple[datetime | int, str] | None, limit: int
+    ) -> list[FeedEntry]:
+        await _turn()
+        entries: list[FeedEntry] = []
+        if query.source == "posts":
+            for s in self._posts.records():
+                post = s.post
+                if not _visible(post) or not self._wanted(
+                    query, post.community_id, post.author_id, post.tags
+                ):
+                    continue
+                if query.since is not None and post.create_time < query.since:
+                    continue
+                activity = s.activity_time or post.create_time
+                key: dict[str, datetime | int] = {
+                    "create_time": post.create_time,
+                    "activity_time": activity,
+                    "score": post.score,
+                }
+                entries.append(
+                    FeedEntry(_copy(post), None, key[query.sort], post.id, post.community_id, activity)
+                )
+        else:
+            for r in self._resources.stored():
+                if not self._wanted(query, r.community_id, r.author_id, r.tags):
+                    continue
+                if query.since is not None and r.create_time < query.since:
+                    continue
+                key = {"create_time": r.create_time, "activity_time": r.create_time, "score": r.rating.score}
+                entries.append(
+                    FeedEntry(
+                        None, replace(r, events=[]), key[query.sort], r.id, r.community_id, r.create_time
+                    )
+                )
+        entries.sort(key=lambda e: (e.key, e.id), reverse=True)
+        if after is not None:
+            entries = [e for e in entries if (e.key, e.id) < after]
+        return entries[:limit]
+
+    @staticmethod
+    def _wanted(query: FeedQuery, community_id: str, author_id: str, tags: list[str]) -> bool:
+        return (
+            (not query.community_ids or community_id in query.community_ids)
+            and (not query.author_ids or author_id in query.author_ids)
+            and (not query.tags or any(t in query.tags for t in tags))
+        )
+
+    async def follow_tag(self, member_id: str, tag: str, now: datetime, *, limit: int) -> TagFollowResult:
+        await _turn()
+        if (member_id, tag) in self._tags:
+            return "already"
+        if sum(1 for m, _ in self._tags if m == member_id) >= limit:
+            return "full"
+        self._tags[(member_id, tag)] = now
+        self.events.append(TagFollowed(member_id, tag, now))
+        return "followed"
+
+    async def unfollow_tag(self, member_id: str, tag: str, now: datetime) -> bool:
+        await _turn()
+        if self._tags.pop((member_id, tag), None) is None:
+            return False
+        self.events.append(TagUnfollowed(member_id, tag, now))
+        return True
+
+    async def follows_tag(self, member_id: str, tag: str) -> bool:
+        await _turn()
+        return (member_id, tag) in self._tags
+
+    async def followed_tags(self, member_id: str, page_size: int, page_token: str) -> Page[str]:
+        await _turn()
+        tags = [t for m, t in self._tags if m == member_id]
+        return keyset_page(tags, lambda t: (t,), page_token, page_size)
+
+    async def followees(self, member_id: str, limit: int) -> list[str]:
+        await _turn()
+        return sorted(f for (m, f), (active, _) in self._people.items() if m == member_id and active)[:limit]
+
+    async def set_person_follow(
+        self, follower_id: str, followee_id: str, active: bool, as_of: datetime
+    ) -> None:
+        await _turn()
+        key = (follower_id, followee_id)
+        held = self._people.get(key)
+        if held is None or held[1] < as_of:
+            self._people[key] = (active, as_of)
+
+
+# --- meaning -----------------------------------------------------------------------------------------
+
+
+class TermEmbedder:
+    """``Embedder``: a deterministic bag of terms (each term one hashed component), so texts with the
+    same terms mean the same and texts sharing none are orthogonal; instant, unlike the real model."""
+
+    def embed(self, text: str) -> Floats:
+        vector = np.zeros(DIM, dtype=np.float32)
+        for term in terms(text):
+            vector[zlib.crc32(term.encode()) % DIM] += 1.0
+        return unit(vector)
+
+    def embed_many(self, texts: list[str]) -> list[Floats]:
+        return [self.embed(t) for t in texts]
 
 
 # --- composition -------------------------------------------------------------------------------------
@@ -751,41 +1133,65 @@ def who(subject: str) -> Principal:
 
 @dataclass
 class World:
-    """The content use cases composed on in-memory ports as ``bootstrap.build`` composes them."""
+    """The content use cases and handlers composed on in-memory ports as ``bootstrap.build`` composes
+    them; ``events`` is every domain event the writes would publish, in order."""
 
     directory: MemoryMembershipDirectory
     posts: MemoryQuestionRepository
+    resource_store: MemoryResourceRepository
     moderation_store: MemoryModerationRepository
-    features: MemoryFeatures
+    curation_store: MemoryCurationRepository
+    feed_store: MemoryFeedRepository
     clock: SteppingClock
     questions: QuestionUseCases
-    moderation: ModerationUseCases
+    search: SearchUseCases
     unanswered: UnansweredQueue
+    moderation: ModerationUseCases
+    resources: ResourceUseCases
+    curation: CurationUseCases
+    feeds: FeedUseCases
+    membership_handlers: MembershipHandlers
+    feed_handlers: FeedHandlers
 
     @property
-    def events(self) -> list[DomainEvent]:
+    def events(self) -> list[object]:
         return self.posts.events
 
-    def names(self) -> Iterator[str]:
+    def names(self) -> list[str]:
         """The class names of the events recorded so far, in order."""
-        return (type(e).__name__ for e in self.events)
+        return [type(e).__name__ for e in self.events]
 
 
-def memory_world(*, flag_threshold: int = 3, unanswered_after: timedelta = timedelta(minutes=60)) -> World:
+def memory_world(
+    *,
+    flag_threshold: int = 3,
+    unanswered_after: timedelta = timedelta(minutes=60),
+    embedder: Embedder | None = None,
+) -> World:
     directory = MemoryMembershipDirectory()
     posts = MemoryQuestionRepository()
-    moderation_store = MemoryModerationRepository(posts)
-    features = MemoryFeatures()
+    resources = MemoryResourceRepository(posts.events)
+    moderation = MemoryModerationRepository(posts)
+    curation = MemoryCurationRepository(posts)
+    feeds = MemoryFeedRepository(posts, resources)
     clock = SteppingClock()
     return World(
         directory,
         posts,
-        moderation_store,
-        features,
+        resources,
+        moderation,
+        curation,
+        feeds,
         clock,
-        QuestionUseCases(posts, directory, features=features, clock=clock),
-        ModerationUseCases(
-            posts, directory, moderation_store, flag_threshold=flag_threshold, features=features, clock=clock
-        ),
+        QuestionUseCases(posts, directory, features=curation, embedder=embedder, clock=clock),
+        SearchUseCases(posts, directory, resources),
         UnansweredQueue(posts, directory, unanswered_after=unanswered_after, clock=clock),
+        ModerationUseCases(
+            posts, directory, moderation, flag_threshold=flag_threshold, features=curation, clock=clock
+        ),
+        ResourceUseCases(resources, directory, clock=clock),
+        CurationUseCases(curation, posts, resources, directory, clock=clock),
+        FeedUseCases(feeds, directory, clock=clock),
+        MembershipHandlers(directory),
+        FeedHandlers(feeds),
     )

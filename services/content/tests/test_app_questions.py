@@ -328,7 +328,8 @@ async def test_a_moderator_deletes_with_a_reason_and_the_post_leaves_lists_and_f
     world: World,
 ) -> None:
     question = await ask(world)
-    world.features.featured.add(f"c1:post:{question.id}")
+    world.directory.add_member("c1", "cur", Role.CURATOR)
+    await world.curation.feature(who("cur"), "c1", "post", question.id)
     with pytest.raises(InvalidArgument) as reason:
         await world.questions.delete(MOD, question.id, " ")
     assert [v.field for v in reason.value.violations] == ["reason"]
@@ -336,9 +337,10 @@ async def test_a_moderator_deletes_with_a_reason_and_the_post_leaves_lists_and_f
         await world.questions.delete(BOB, question.id, "")
     await world.questions.delete(MOD, question.id, "spam")
     removed = world.events[-1]
+    assert world.names() == ["QuestionAsked", "ItemFeatured", "PostRemoved"]
     assert isinstance(removed, PostRemoved)
     assert (removed.removed_by, removed.reason, removed.by_moderator) == ("mod", "spam", True)
-    assert world.features.unfeatured == [f"c1:post:{question.id}"]
+    assert (await world.curation.list_featured(ANN, "c1", 10, "")).items == []
     assert (await world.questions.list_questions(ANN, "c1", 10, "")).items == []
     with pytest.raises(NotFound):
         await world.questions.get_question(ANN, question.id, 0)
