@@ -6,7 +6,7 @@ checks hold for the MongoDB stores too. The ``mongo`` runs need FerretDB (they a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Protocol
 
@@ -16,22 +16,33 @@ from pymongo import AsyncMongoClient
 from services.content.tests import memory
 
 import guild_content.adapters
-from guild_common.errors import InvalidArgument
+from guild_common.errors import InvalidArgument, NotFound
 from guild_common.mongo import Document, collect_schema, ensure_indexes
+from guild_content.adapters.curation_store import MongoCurationRepository
+from guild_content.adapters.feed_store import MongoFeedRepository
 from guild_content.adapters.membership_store import MembershipReadModel
 from guild_content.adapters.moderation_store import MongoModerationRepository
 from guild_content.adapters.question_store import MongoQuestionRepository
+from guild_content.adapters.resource_store import MongoResourceRepository
 from guild_content.app.ports import (
+    CurationRepository,
+    FeedQuery,
+    FeedRepository,
     MembershipDirectory,
     MembershipStore,
     ModerationRepository,
+    PersonFollowStore,
     QuestionRepository,
+    ResourceRepository,
     StoredHints,
 )
 from guild_content.domain.community import CommunityView, MembershipView, Role
+from guild_content.domain.curation import Collection, CollectionItem, Feature
+from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.moderation import Flag, ModerationEntry, PostLocked
 from guild_content.domain.posts import PostEdited, PostRemoved, Revision, Text
 from guild_content.domain.questions import Answer, Comment, Question
+from guild_content.domain.resources import Resource
 from guild_testing.fixtures import Infra, database_name
 
 T0 = memory.T0
@@ -43,11 +54,18 @@ class Directory(MembershipDirectory, MembershipStore, Protocol):
     """The read model is both ports."""
 
 
+class Feeds(FeedRepository, PersonFollowStore, Protocol):
+    """The feed store is both ports."""
+
+
 @dataclass
 class Stores:
     posts: QuestionRepository
     moderation: ModerationRepository
     directory: Directory
+    resources: ResourceRepository
+    curation: CurationRepository
+    feeds: Feeds
 
 
 def no_wake(collection: str | None = None, doc_id: object = None) -> None:
@@ -58,7 +76,15 @@ def no_wake(collection: str | None = None, doc_id: object = None) -> None:
 async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     if request.param == "memory":
         posts = memory.MemoryQuestionRepository()
-        yield Stores(posts, memory.MemoryModerationRepository(posts), memory.MemoryMembershipDirectory())
+        resources = memory.MemoryResourceRepository(posts.events)
+        yield Stores(
+            posts,
+            memory.MemoryModerationRepository(posts),
+            memory.MemoryMembershipDirectory(),
+            resources,
+            memory.MemoryCurationRepository(posts),
+            memory.MemoryFeedRepository(posts, resources),
+        )
         return
     infra: Infra = request.getfixturevalue("infra")
     client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
@@ -71,6 +97,9 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoQuestionRepository(db, on_events=no_wake),
             MongoModerationRepository(db, on_events=no_wake),
             MembershipReadModel(db),
+            MongoResourceRepository(db, on_events=no_wake),
+            MongoCurationRepository(db, on_events=no_wake),
+            MongoFeedRepository(db, on_events=no_wake),
         )
     finally:
         await client.drop_database(name)
@@ -439,3 +468,237 @@ async def test_the_membership_read_model_keeps_the_newest_fact(stores: Stores) -
     await directory.remove_membership("c1", "ann", T0 - timedelta(minutes=1))  # before the join: ignored
     assert await directory.communities_of("ann") == ["c1"]
     assert await directory.membership("c2", "ann") is None
+
+
+# --- resources ---------------------------------------------------------------------------------------
+
+
+def _resource(rid: str, minutes: int = 0, *, url: str = "", title: str = "Leave policy guide") -> Resource:
+    return Resource.share(
+        id=rid,
+        community_id="c1",
+        author_id="ann",
+        url=url or f"https://example.com/{rid}",
+        title=title,
+        summary="How leave works",
+        media_type="article",
+        tags=["hr"],
+        now=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_a_url_is_shared_once_per_community(stores: Stores) -> None:
+    first, duplicate = await stores.resources.add_resource(
+        _resource("r1", url="https://Example.com/a/"), COMMUNITY
+    )
+    assert (first.url, duplicate) == ("https://example.com/a", False)
+    again, duplicate = await stores.resources.add_resource(
+        _resource("r1", url="https://example.com/a"), COMMUNITY
+    )
+    assert (again.id, duplicate) == ("r1", False)  # a retry of the same share
+    same_url, duplicate = await stores.resources.add_resource(
+        _resource("r2", url="https://example.com/a"), COMMUNITY
+    )
+    assert (same_url.id, duplicate) == ("r1", True)
+    assert await stores.resources.get_resource("r2") is None
+
+
+async def test_ratings_replace_each_members_earlier_one_and_pages_order_by_rating(stores: Stores) -> None:
+    items = [(await stores.resources.add_resource(_resource(f"r{i}", i), COMMUNITY))[0] for i in range(3)]
+    assert (await stores.resources.rate(items[0], "bob", 5, "great", T0, COMMUNITY))[0] == 0
+    previous, summary = await stores.resources.rate(
+        items[0], "bob", 3, "fine", T0 + timedelta(minutes=1), COMMUNITY
+    )
+    assert (previous, summary.count, summary.average, summary.distribution) == (5, 1, 3.0, (0, 0, 1, 0, 0))
+    _, summary = await stores.resources.rate(items[1], "bob", 4, "", T0, COMMUNITY)
+    _, summary = await stores.resources.rate(items[1], "cat", 5, "", T0 + timedelta(minutes=2), COMMUNITY)
+    assert (summary.count, summary.average) == (2, 4.5)
+    top = await stores.resources.list_resources("c1", True, 2, "")
+    assert [r.id for r in top.items] == ["r1", "r0"]
+    rest = await stores.resources.list_resources("c1", True, 2, top.next_token)
+    assert [r.id for r in rest.items] == ["r2"]
+    newest = await stores.resources.list_resources("c1", False, 5, "")
+    assert [r.id for r in newest.items] == ["r2", "r1", "r0"]
+    reviews = await stores.resources.list_reviews("r1", 1, "")
+    assert [(r.rater_id, r.stars) for r in reviews.items] == [("cat", 5)]
+    more = await stores.resources.list_reviews("r1", 5, reviews.next_token)
+    assert [(r.rater_id, r.stars) for r in more.items] == [("bob", 4)]
+
+
+async def test_outdated_marks_count_once_per_member(stores: Stores) -> None:
+    r1, _ = await stores.resources.add_resource(_resource("r1"), COMMUNITY)
+    r2, _ = await stores.resources.add_resource(_resource("r2", 1), COMMUNITY)
+    await stores.resources.add_resource(_resource("r3", 2), COMMUNITY)
+    assert await stores.resources.mark_outdated(r1, "bob", T0, COMMUNITY) == 1
+    assert await stores.resources.mark_outdated(r1, "bob", T0, COMMUNITY) == 1
+    assert await stores.resources.mark_outdated(r1, "cat", T0, COMMUNITY) == 2
+    assert await stores.resources.mark_outdated(r2, "cat", T0, COMMUNITY) == 1
+    page = await stores.resources.list_outdated("c1", 1, "")
+    assert [(r.id, r.outdated_count) for r in page.items] == [("r1", 2)]
+    rest = await stores.resources.list_outdated("c1", 5, page.next_token)
+    assert [(r.id, r.outdated_count) for r in rest.items] == [("r2", 1)]
+
+
+async def test_resource_search_candidates_share_a_term_and_the_tag(stores: Stores) -> None:
+    await stores.resources.add_resource(_resource("r1", 0, title="Rota planning"), COMMUNITY)
+    await stores.resources.add_resource(_resource("r2", 1, title="Payroll rota"), COMMUNITY)
+    await stores.resources.add_resource(_resource("r3", 2, title="Payroll dates"), COMMUNITY)
+    found = await stores.resources.search_candidates(["c1"], ["rota", "payroll"], "", 10)
+    assert sorted(r.resource.id for r in found) == ["r1", "r2", "r3"]
+    newest = await stores.resources.search_candidates(["c1"], ["rota"], "", 1)
+    assert [r.resource.id for r in newest] == ["r2"]
+    assert "rota" in newest[0].title_terms
+    assert await stores.resources.search_candidates(["c1"], ["rota"], "it", 10) == []
+    assert await stores.resources.search_candidates(["c2"], ["rota"], "", 10) == []
+
+
+# --- curation ----------------------------------------------------------------------------------------
+
+
+def _collection(cid: str, minutes: int = 0) -> Collection:
+    return Collection.create(
+        id=cid,
+        community_id="c1",
+        curator_id="cur",
+        title=f"Path {cid}",
+        description="",
+        now=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_collections_are_added_once_changed_atomically_and_listed_by_state(stores: Stores) -> None:
+    for i in range(3):
+        await stores.curation.add_collection(_collection(f"k{i}", i))
+    again = await stores.curation.add_collection(replace(_collection("k0"), title="Other"))
+    assert again.title == "Path k0"
+    item = CollectionItem.new(id="i1", post_id="", url="https://example.com/x", title="X", note="", now=T0)
+    changed = await stores.curation.change_collection("k1", lambda c: c.add(item, None, T0), COMMUNITY)
+    assert [i.id for i in changed.items] == ["i1"]
+    published = await stores.curation.change_collection("k1", lambda c: c.publish(T0), COMMUNITY)
+    assert published.published
+    with pytest.raises(NotFound):
+        await stores.curation.change_collection("nope", lambda c: c.publish(T0), COMMUNITY)
+    drafts = await stores.curation.list_collections("c1", False, 1, "")
+    assert [c.id for c in drafts.items] == ["k2"]
+    assert [
+        c.id for c in (await stores.curation.list_collections("c1", False, 5, drafts.next_token)).items
+    ] == ["k0"]
+    assert [c.id for c in (await stores.curation.list_collections("c1", True, 5, "")).items] == ["k1"]
+    stored = await stores.curation.get_collection("k1")
+    assert stored is not None
+    assert [(i.id, i.position) for i in stored.items] == [("i1", 0)]
+
+
+async def test_follows_count_once_and_unfollows_give_back(stores: Stores) -> None:
+    collection = await stores.curation.add_collection(_collection("k1"))
+    assert await stores.curation.set_following(collection, "bob", True, T0, COMMUNITY) == 1
+    assert await stores.curation.set_following(collection, "bob", True, T0, COMMUNITY) == 1
+    assert await stores.curation.set_following(collection, "cat", True, T0, COMMUNITY) == 2
+    assert await stores.curation.is_following("k1", "bob")
+    assert await stores.curation.set_following(collection, "bob", False, T0, COMMUNITY) == 1
+    assert await stores.curation.set_following(collection, "bob", False, T0, COMMUNITY) == 1
+    assert not await stores.curation.is_following("k1", "bob")
+    stored = await stores.curation.get_collection("k1")
+    assert stored is not None
+    assert stored.follower_count == 1
+
+
+async def test_features_are_on_once_and_off_once(stores: Stores) -> None:
+    for i in range(3):
+        feature = Feature("c1", "post", f"q{i}", f"Q{i}", "ann", "cur", T0 + timedelta(minutes=i))
+        assert (await stores.curation.feature(feature, COMMUNITY)).feature_time == feature.feature_time
+    later = Feature("c1", "post", "q0", "Q0", "ann", "mod", T0 + timedelta(hours=1))
+    assert (await stores.curation.feature(later, COMMUNITY)).featured_by == "cur"  # on already
+    page = await stores.curation.list_features("c1", 2, "")
+    assert [f.item_id for f in page.items] == ["q2", "q1"]
+    assert [f.item_id for f in (await stores.curation.list_features("c1", 2, page.next_token)).items] == [
+        "q0"
+    ]
+    assert await stores.curation.unfeature("c1:post:q1")
+    assert not await stores.curation.unfeature("c1:post:q1")
+    assert await stores.curation.feature(replace(later, item_id="q1"), COMMUNITY)
+    assert [f.featured_by for f in (await stores.curation.list_features("c1", 5, "")).items] == [
+        "mod",
+        "cur",
+        "cur",
+    ]
+
+
+async def test_a_duplicate_mark_is_written_once_and_taken_back_only_as_named(stores: Stores) -> None:
+    question = await stores.posts.add_question(_question("q2", 1), COMMUNITY)
+    mark = DuplicateMarked(question, "q1", "cur", True, T0)
+    assert await stores.curation.mark_duplicate(mark, COMMUNITY) == "q1"
+    assert await stores.curation.mark_duplicate(replace(mark, duplicate_of="q0"), COMMUNITY) == "q1"
+    assert await stores.curation.mark_duplicate(replace(mark, question=_question("gone")), COMMUNITY) == ""
+    stored = await stores.posts.get_question("q2")
+    assert stored is not None
+    assert (stored.duplicate_of, stored.version) == ("q1", 2)
+    assert not await stores.curation.unmark_duplicate(
+        replace(mark, duplicate_of="q0", marked=False), COMMUNITY
+    )
+    assert await stores.curation.unmark_duplicate(replace(mark, marked=False), COMMUNITY)
+    stored = await stores.posts.get_question("q2")
+    assert stored is not None
+    assert stored.duplicate_of == ""
+
+
+# --- feeds -------------------------------------------------------------------------------------------
+
+
+async def test_feed_sources_page_by_key_then_id_over_visible_posts(stores: Stores) -> None:
+    for i in range(4):
+        await stores.posts.add_question(_question(f"q{i}", i, tags=("hr",) if i % 2 else ("it",)), COMMUNITY)
+    await stores.posts.add_question(
+        _question("other", 9, community=OTHER, author="bob", tags=("pay",)), OTHER
+    )
+    q3 = await stores.posts.get_question("q3")
+    assert q3 is not None
+    await stores.posts.mark_deleted(PostRemoved(q3.ref(), "ann", "", False, T0), COMMUNITY)
+    q0 = await stores.posts.get_question("q0")
+    assert q0 is not None
+    await stores.posts.add_answer(_answer(q0, "a1", 30), COMMUNITY)
+    await stores.posts.apply_vote(q0.ref(), "bob", 1, T0, COMMUNITY)
+    await stores.resources.add_resource(_resource("r1", 5), COMMUNITY)
+
+    newest = FeedQuery("posts", "create_time", ("c1",))
+    first = await stores.feeds.feed_page(newest, None, 2)
+    assert [e.id for e in first] == ["q2", "q1"]
+    assert [e.id for e in await stores.feeds.feed_page(newest, (first[-1].key, first[-1].id), 5)] == ["q0"]
+    activity = await stores.feeds.feed_page(FeedQuery("posts", "activity_time", ("c1",)), None, 5)
+    assert [e.id for e in activity] == ["q0", "q2", "q1"]
+    assert activity[0].activity_time == T0 + timedelta(minutes=30)
+    top = await stores.feeds.feed_page(FeedQuery("posts", "score", ("c1",)), None, 1)
+    assert [(e.id, e.key) for e in top] == [("q0", 1)]
+    tagged = await stores.feeds.feed_page(FeedQuery("posts", "create_time", tags=("hr",)), None, 5)
+    assert [e.id for e in tagged] == ["q1"]
+    by_people = await stores.feeds.feed_page(FeedQuery("posts", "create_time", author_ids=("bob",)), None, 5)
+    assert [e.id for e in by_people] == ["other"]
+    since = FeedQuery("posts", "create_time", ("c1",), since=T0 + timedelta(minutes=1))
+    assert [e.id for e in await stores.feeds.feed_page(since, None, 5)] == ["q2", "q1"]
+    resources = await stores.feeds.feed_page(FeedQuery("resources", "create_time", ("c1",)), None, 5)
+    assert [(e.id, e.resource is not None, e.post) for e in resources] == [("r1", True, None)]
+
+
+async def test_tag_follows_are_recorded_once_and_bounded(stores: Stores) -> None:
+    assert await stores.feeds.follow_tag("ann", "hr", T0, limit=2) == "followed"
+    assert await stores.feeds.follow_tag("ann", "hr", T0, limit=2) == "already"
+    assert await stores.feeds.follow_tag("ann", "it", T0, limit=2) == "followed"
+    assert await stores.feeds.follow_tag("ann", "pay", T0, limit=2) == "full"
+    assert await stores.feeds.follows_tag("ann", "it")
+    page = await stores.feeds.followed_tags("ann", 1, "")
+    assert page.items == ["hr"]
+    assert (await stores.feeds.followed_tags("ann", 5, page.next_token)).items == ["it"]
+    assert await stores.feeds.unfollow_tag("ann", "hr", T0)
+    assert not await stores.feeds.unfollow_tag("ann", "hr", T0)
+    assert await stores.feeds.follow_tag("ann", "pay", T0, limit=2) == "followed"
+    assert (await stores.feeds.followed_tags("ann", 5, "")).items == ["it", "pay"]
+
+
+async def test_person_follows_keep_the_latest_fact(stores: Stores) -> None:
+    await stores.feeds.set_person_follow("ann", "bob", True, T0)
+    await stores.feeds.set_person_follow("ann", "cat", True, T0)
+    await stores.feeds.set_person_follow("ann", "bob", False, T0 + timedelta(minutes=2))
+    await stores.feeds.set_person_follow("ann", "bob", True, T0 + timedelta(minutes=1))  # older: ignored
+    assert await stores.feeds.followees("ann", 10) == ["cat"]
+    await stores.feeds.set_person_follow("ann", "bob", True, T0 + timedelta(minutes=3))
+    assert sorted(await stores.feeds.followees("ann", 10)) == ["bob", "cat"]
