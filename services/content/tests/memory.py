@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import grpc
 import numpy as np
 
+from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
 from guild_common.errors import NotFound
+from guild_common.grpc.server import ServiceServer
 from guild_common.pagination import Page
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feed_handlers import FeedHandlers
@@ -47,6 +51,8 @@ from guild_content.app.post_search import SearchUseCases
 from guild_content.app.questions import QuestionUseCases
 from guild_content.app.resources import ResourceUseCases
 from guild_content.app.unanswered import UnansweredQueue
+from guild_content.bootstrap import SERVICE_NAME
+from guild_content.config import ContentSettings
 from guild_content.domain.community import CommunityView, MembershipView, Role
 from guild_content.domain.curation import Collection, CollectionFollowed, Feature
 from guild_content.domain.duplicates import DuplicateMarked
@@ -66,6 +72,7 @@ from guild_content.domain.questions import Answer, Comment, Post, Question
 from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, RatingSummary, Resource, Review
 from guild_content.domain.search import IndexedText, terms
 from guild_content.domain.similarity import DIM, Floats, Neighbour, unit
+from guild_content.entrypoints.grpc.content_service import ContentServicer
 from guild_testing.memory import keyset_page
 
 # The most communities of one member that searches and feeds look in (as the read model).
@@ -1195,3 +1202,37 @@ def memory_world(
         MembershipHandlers(directory),
         FeedHandlers(feeds),
     )
+
+
+@asynccontextmanager
+async def serving(world: World) -> AsyncIterator[api_grpc.ContentServiceStub]:
+    """The content gRPC service on the world's in-memory ports, in this process and event loop, on a free
+    loopback port: the servicer and the request interceptor (tokens, status details), no workers.
+
+    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    settings = ContentSettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
+    servicer = ContentServicer(
+        world.questions,
+        world.search,
+        world.unanswered,
+        world.moderation,
+        world.resources,
+        world.curation,
+        world.feeds,
+    )
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        api_grpc.add_ContentServiceServicer_to_server(servicer, server)
+        return [SERVICE_NAME]
+
+    async def healthy() -> bool:
+        return True
+
+    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield api_grpc.ContentServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop()
