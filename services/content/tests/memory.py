@@ -27,8 +27,10 @@ import numpy as np
 from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
 from guild_common.errors import NotFound
+from guild_common.events.envelope import Envelope
 from guild_common.grpc.server import ServiceServer
 from guild_common.pagination import Page
+from guild_content.adapters.outbound_events import member_envelope, to_envelopes
 from guild_content.app.curation import CurationUseCases
 from guild_content.app.feed_handlers import FeedHandlers
 from guild_content.app.feeds import FeedUseCases
@@ -1236,3 +1238,15 @@ async def serving(world: World) -> AsyncIterator[api_grpc.ContentServiceStub]:
     finally:
         await channel.close()
         await server.stop()
+
+
+def envelopes_of(events: list[object], community: CommunityView) -> list[Envelope]:
+    """The envelopes the stores would queue for ``events``, made by the adapters' own functions (tag
+    follows are a member's own events, without a community)."""
+    made: list[Envelope] = []
+    for event in events:
+        if isinstance(event, TagFollowed | TagUnfollowed):
+            made.append(member_envelope(event))
+        else:
+            made += to_envelopes([event], community)  # type: ignore[list-item]
+    return made

@@ -13,10 +13,12 @@ from typing import Protocol
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from services.content.tests import memory
 
 import guild_content.adapters
 from guild_common.errors import InvalidArgument, NotFound
+from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document, collect_schema, ensure_indexes
 from guild_content.adapters.curation_store import MongoCurationRepository
 from guild_content.adapters.feed_store import MongoFeedRepository
@@ -37,7 +39,7 @@ from guild_content.app.ports import (
     StoredHints,
 )
 from guild_content.domain.community import CommunityView, MembershipView, Role
-from guild_content.domain.curation import Collection, CollectionItem, Feature
+from guild_content.domain.curation import Collection, CollectionItem, Feature, ItemFeatured
 from guild_content.domain.duplicates import DuplicateMarked
 from guild_content.domain.moderation import Flag, ModerationEntry, PostLocked
 from guild_content.domain.posts import PostEdited, PostRemoved, Revision, Text
@@ -66,6 +68,20 @@ class Stores:
     resources: ResourceRepository
     curation: CurationRepository
     feeds: Feeds
+    # Where the queued events are read from: the in-memory stores' shared list, or MongoDB's outboxes.
+    events: list[object] | None = None
+    db: AsyncDatabase[Document] | None = None
+
+    async def queued_types(self) -> list[str]:
+        """The types of every event the writes so far queued for publishing, sorted."""
+        if self.events is not None:
+            return sorted(e.type for e in memory.envelopes_of(self.events, COMMUNITY))
+        assert self.db is not None
+        found = []
+        for name in await self.db.list_collection_names():
+            async for doc in self.db[name].find({"outbox": {"$exists": True}}, {"outbox": 1}):
+                found += [Envelope.from_document(e).type for e in doc["outbox"]]
+        return sorted(found)
 
 
 def no_wake(collection: str | None = None, doc_id: object = None) -> None:
@@ -84,6 +100,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             resources,
             memory.MemoryCurationRepository(posts),
             memory.MemoryFeedRepository(posts, resources),
+            events=posts.events,
         )
         return
     infra: Infra = request.getfixturevalue("infra")
@@ -100,6 +117,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoResourceRepository(db, on_events=no_wake),
             MongoCurationRepository(db, on_events=no_wake),
             MongoFeedRepository(db, on_events=no_wake),
+            db=db,
         )
     finally:
         await client.drop_database(name)
@@ -702,3 +720,85 @@ async def test_person_follows_keep_the_latest_fact(stores: Stores) -> None:
     assert await stores.feeds.followees("ann", 10) == ["cat"]
     await stores.feeds.set_person_follow("ann", "bob", True, T0 + timedelta(minutes=3))
     assert sorted(await stores.feeds.followees("ann", 10)) == ["bob", "cat"]
+
+
+# --- events ------------------------------------------------------------------------------------------
+
+
+async def test_each_write_queues_the_same_events_on_both(stores: Stores) -> None:
+    question = await stores.posts.add_question(_question("q1", tags=("hr",)), COMMUNITY)
+    answer = await stores.posts.add_answer(_answer(question, "a1"), COMMUNITY)
+    await stores.posts.add_answer(_answer(question, "a1"), COMMUNITY)  # a retry queues nothing
+    stored = await stores.posts.get_question("q1")
+    assert stored is not None
+    stored.accept(answer, MembershipView("c1", "ann", Role.MEMBER), previous_author_id="", now=T0)
+    assert await stores.posts.save_acceptance(stored, COMMUNITY)
+    await stores.posts.apply_vote(answer.ref(), "cat", 1, T0, COMMUNITY, question_tags=("hr",))
+    await stores.posts.apply_vote(answer.ref(), "cat", 1, T0, COMMUNITY)  # no change: no event
+    comment = Comment.post(id="c1", on=question.ref(), author_id="bob", body="Thanks", now=T0)
+    await stores.posts.add_comment(comment, COMMUNITY)
+    post = await stores.posts.get_post("q1")
+    assert isinstance(post, Question)
+    revision = Revision("q1", 1, "ann", T0, post.text)
+    edited = PostEdited(post.ref(), "ann", 1, T0)
+    assert await stores.posts.save_edit(
+        post, Text("Booking leave?", "", ["hr"]), revision, [edited], COMMUNITY
+    )
+    for member in ("bob", "cat"):
+        await stores.moderation.add_flag(_flag(question, member))
+        await stores.moderation.count_flags(_flag(question, member), 2, COMMUNITY)
+    lock = PostLocked(answer.ref(), "mod", "heated", True, T0)
+    await stores.moderation.set_state(answer.ref(), {"locked": True}, lock, COMMUNITY)
+    await stores.posts.mark_deleted(PostRemoved(comment.ref(), "bob", "", False, T0), COMMUNITY)
+    await stores.posts.mark_deleted(PostRemoved(comment.ref(), "bob", "", False, T0), COMMUNITY)
+
+    resource, _ = await stores.resources.add_resource(_resource("r1"), COMMUNITY)
+    await stores.resources.add_resource(_resource("r1"), COMMUNITY)
+    await stores.resources.rate(resource, "bob", 4, "", T0, COMMUNITY)
+    await stores.resources.mark_outdated(resource, "bob", T0, COMMUNITY)
+    await stores.resources.mark_outdated(resource, "bob", T0, COMMUNITY)
+
+    collection = await stores.curation.add_collection(_collection("k1"))
+    item = CollectionItem.new(id="i1", post_id="q1", url="", title="Q", note="", now=T0)
+    await stores.curation.change_collection("k1", lambda c: c.add(item, None, T0), COMMUNITY)
+    published = await stores.curation.change_collection("k1", lambda c: c.publish(T0), COMMUNITY)
+    await stores.curation.change_collection("k1", lambda c: c.publish(T0), COMMUNITY)
+    await stores.curation.set_following(published, "bob", True, T0, COMMUNITY)
+    await stores.curation.set_following(published, "bob", True, T0, COMMUNITY)
+    feature = Feature("c1", "collection", collection.id, "Path", "cur", "cur", T0)
+    feature.events.append(ItemFeatured(feature))
+    await stores.curation.feature(feature, COMMUNITY)
+    later = await stores.posts.add_question(_question("q2", 5), COMMUNITY)
+    await stores.curation.mark_duplicate(DuplicateMarked(later, "q1", "cur", True, T0), COMMUNITY)
+    await stores.curation.unmark_duplicate(DuplicateMarked(later, "q1", "cur", False, T0), COMMUNITY)
+
+    await stores.feeds.follow_tag("ann", "hr", T0, limit=5)
+    await stores.feeds.follow_tag("ann", "hr", T0, limit=5)
+    await stores.feeds.unfollow_tag("ann", "hr", T0 + timedelta(minutes=1))
+    await stores.feeds.unfollow_tag("ann", "hr", T0 + timedelta(minutes=1))
+
+    names = [
+        "question_asked",
+        "answer_posted",
+        "answer_accepted",
+        "vote_changed",
+        "comment_posted",
+        "post_edited",
+        "post_flagged",
+        "post_flagged",
+        "post_hidden",
+        "post_locked",
+        "post_removed",
+        "resource_shared",
+        "item_rated",
+        "item_marked_outdated",
+        "collection_published",
+        "collection_followed",
+        "item_featured",
+        "question_asked",
+        "question_marked_duplicate",
+        "question_unmarked_duplicate",
+        "tag_followed",
+        "tag_unfollowed",
+    ]
+    assert await stores.queued_types() == sorted(f"guild.content.{n}.v1" for n in names)
