@@ -3,6 +3,8 @@ what where, idempotent retries, paging, and the events each command publishes (n
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from services.content.tests.memory import World, memory_world, who
 
@@ -360,3 +362,46 @@ async def test_archived_communities_are_read_only(world: World) -> None:
     with pytest.raises(FailedPrecondition):
         await world.questions.create_post(MOD, "old", "announcement", "Closed", "Bye", [], "")
     assert (await world.questions.list_questions(ANN, "old", 10, "")).items == []
+
+
+# --- concurrency -------------------------------------------------------------------------------------
+
+
+async def test_concurrent_votes_keep_the_exact_score_and_event_chain(world: World) -> None:
+    question = await ask(world)
+    voters = [f"v{i}" for i in range(12)]
+    for voter in voters:
+        world.directory.add_member("c1", voter)
+    await asyncio.gather(*(world.questions.vote(who(v), question.id, 1) for v in voters))
+    stored, _ = await world.questions.get_question(ANN, question.id, 0)
+    assert stored.score == 12
+    scores = [e.score for e in world.events if isinstance(e, VoteChanged)]
+    assert sorted(scores) == list(range(1, 13))
+
+
+async def test_concurrent_acceptances_retry_on_the_newer_version(world: World) -> None:
+    question = await ask(world)
+    first = await world.questions.answer(BOB, question.id, "Use the HR portal.", "")
+    second = await world.questions.answer(CAT, question.id, "Ask your manager.", "")
+    done = await asyncio.gather(
+        world.questions.accept(ANN, question.id, first.id),
+        world.questions.accept(MOD, question.id, second.id),
+    )
+    final = await world.questions.accepted_answer_id(question.id)
+    assert final in {first.id, second.id}
+    assert done[0].version != done[1].version  # one was saved over the other, not beside it
+    assert names(world)[3:].count("AnswerAccepted") == 2
+    assert names(world)[3:].count("AnswerUnaccepted") == 1
+
+
+async def test_concurrent_edits_from_one_version_both_land_in_turn(world: World) -> None:
+    question = await ask(world)
+    edits = await asyncio.gather(
+        world.questions.edit(ANN, question.id, Text("First new title?", "", []), ["title"]),
+        world.questions.edit(MOD, question.id, Text("", "A new body", []), ["body"]),
+    )
+    assert sorted(number for _, number in edits) == [1, 2]
+    stored, _ = await world.questions.get_question(ANN, question.id, 0)
+    assert (stored.title, stored.body, stored.edit_count) == ("First new title?", "A new body", 2)
+    revisions = await world.questions.list_revisions(ANN, question.id, 10, "")
+    assert [r.number for r in revisions.items] == [2, 1]
