@@ -16,14 +16,14 @@ import pytest_asyncio
 from guild.community.v1 import community_service_pb2_grpc as api_grpc
 from guild_common.clock import utc_now
 from guild_common.events.envelope import Envelope
-from guild_common.grpc.server import ServiceServer
 from guild_common.settings import ServiceSettings
 from guild_community.bootstrap import SERVICE_NAME, build
 from guild_community.config import CommunitySettings
 from guild_testing.fixtures import Infra, SettingsFactory
 from guild_testing.inprocess import RunningService, running_service
+from guild_testing.memory import SteppingClock, serving_in_memory
 
-from .memory import Clock, MemoryCommunityService, memory_service, servicer
+from .memory import MemoryCommunityService, memory_service, servicer
 
 EventReader = Callable[[str, int], Awaitable[list[Envelope]]]
 # Full outbox sweeps an hour apart: past the sweep at start, an event reaches NATS only through the
@@ -87,14 +87,13 @@ class MemoryServer:
     """The community servicer on in-memory ports, served in the test's loop on a free loopback port."""
 
     service: MemoryCommunityService
-    server: ServiceServer
     channel: grpc.aio.Channel
 
 
 @pytest_asyncio.fixture
 async def memory_server() -> AsyncIterator[MemoryServer]:
     # Real time, a millisecond apart per reading: requests carry deadlines relative to the wall clock.
-    svc = memory_service(Clock(start=utc_now(), step=timedelta(milliseconds=1)))
+    svc = memory_service(SteppingClock(start=utc_now(), step=timedelta(milliseconds=1)))
     settings = CommunitySettings(
         grpc_host="127.0.0.1",
         grpc_port=0,
@@ -107,17 +106,8 @@ async def memory_server() -> AsyncIterator[MemoryServer]:
         api_grpc.add_CommunityServiceServicer_to_server(servicer(svc), server)
         return [SERVICE_NAME]
 
-    async def healthy() -> bool:
-        return True
-
-    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-    try:
-        yield MemoryServer(svc, server, channel)
-    finally:
-        await channel.close()
-        await server.stop()
+    async with serving_in_memory(settings, register) as channel:
+        yield MemoryServer(svc, channel)
 
 
 @pytest.fixture

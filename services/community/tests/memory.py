@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from guild_common.auth import Principal
 from guild_common.errors import AlreadyExists, NotFound, Unavailable
@@ -73,7 +73,7 @@ from guild_community.domain.people import (
 from guild_community.domain.pilot import PilotComparison, PilotControl
 from guild_community.domain.surveys import Answer, ResponseSubmitted, Survey, SurveyEvent
 from guild_community.entrypoints.grpc.community_service import CommunityServicer
-from guild_testing.memory import keyset_page
+from guild_testing.memory import SteppingClock, keyset_page
 
 # Chunk of a bulk enrolment that takes its seats at once (as the store does).
 ENROL_CHUNK = 1000
@@ -750,29 +750,12 @@ class MemoryExpertDirectory:
         return Page(experts, page.next_token)
 
 
-class Clock:
-    """A clock for use cases: each reading is ``step`` after the previous one, so times order writes."""
-
-    def __init__(
-        self,
-        start: datetime = datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-        step: timedelta = timedelta(seconds=1),
-    ) -> None:
-        self.now = start
-        self.step = step
-
-    def __call__(self) -> datetime:
-        now = self.now
-        self.now += self.step
-        return now
-
-
 @dataclass
 class MemoryCommunityService:
     """The community service's use cases and handlers composed on in-memory ports, as bootstrap composes
     them on MongoDB."""
 
-    clock: Clock
+    clock: SteppingClock
     repository: MemoryCommunityRepository
     people_store: MemoryPeopleRepository
     survey_store: MemorySurveyRepository
@@ -794,9 +777,9 @@ REGIONS = ["emea", "amer", "apac"]
 
 
 def memory_service(
-    clock: Clock | None = None, repository: MemoryCommunityRepository | None = None
+    clock: SteppingClock | None = None, repository: MemoryCommunityRepository | None = None
 ) -> MemoryCommunityService:
-    clock = clock or Clock()
+    clock = clock or SteppingClock()
     repository = repository or MemoryCommunityRepository()
     people_store = MemoryPeopleRepository()
     survey_store = MemorySurveyRepository()

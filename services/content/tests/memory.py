@@ -28,7 +28,6 @@ from guild.content.v1 import content_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
 from guild_common.errors import NotFound
 from guild_common.events.envelope import Envelope
-from guild_common.grpc.server import ServiceServer
 from guild_common.pagination import Page
 from guild_content.adapters.outbound_events import member_envelope, to_envelopes
 from guild_content.app.curation import CurationUseCases
@@ -75,7 +74,7 @@ from guild_content.domain.resources import ItemMarkedOutdated, ItemRated, Rating
 from guild_content.domain.search import IndexedText, terms
 from guild_content.domain.similarity import DIM, Floats, Neighbour, unit
 from guild_content.entrypoints.grpc.content_service import ContentServicer
-from guild_testing.memory import keyset_page
+from guild_testing.memory import SteppingClock, keyset_page, serving_in_memory
 
 # The most communities of one member that searches and feeds look in (as the read model).
 COMMUNITIES_MAX = 1000
@@ -1123,19 +1122,6 @@ class TermEmbedder:
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-class SteppingClock:
-    """A clock that moves one second on each reading: later commands happen at later times."""
-
-    def __init__(self, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> None:
-        self.now = start
-        self._step = step
-
-    def __call__(self) -> datetime:
-        now = self.now
-        self.now += self._step
-        return now
-
-
 def who(subject: str) -> Principal:
     return Principal(subject=subject)
 
@@ -1183,7 +1169,7 @@ def memory_world(
     moderation = MemoryModerationRepository(posts)
     curation = MemoryCurationRepository(posts)
     feeds = MemoryFeedRepository(posts, resources)
-    clock = SteppingClock()
+    clock = SteppingClock(T0)
     return World(
         directory,
         posts,
@@ -1208,10 +1194,7 @@ def memory_world(
 
 @asynccontextmanager
 async def serving(world: World) -> AsyncIterator[api_grpc.ContentServiceStub]:
-    """The content gRPC service on the world's in-memory ports, in this process and event loop, on a free
-    loopback port: the servicer and the request interceptor (tokens, status details), no workers.
-
-    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    """The content gRPC service on the world's in-memory ports (``serving_in_memory``)."""
     settings = ContentSettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
     servicer = ContentServicer(
         world.questions,
@@ -1227,17 +1210,8 @@ async def serving(world: World) -> AsyncIterator[api_grpc.ContentServiceStub]:
         api_grpc.add_ContentServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
-    async def healthy() -> bool:
-        return True
-
-    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-    try:
+    async with serving_in_memory(settings, register) as channel:
         yield api_grpc.ContentServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()
 
 
 def envelopes_of(events: list[object], community: CommunityView) -> list[Envelope]:

@@ -21,7 +21,6 @@ from guild_common.auth import Principal
 from guild_common.clock import utc_now
 from guild_common.events.inbound import Handler
 from guild_common.events.meta import EventMeta
-from guild_common.grpc.server import ServiceServer
 from guild_notify.app.broadcasts import BroadcastUseCases
 from guild_notify.app.inbox import InboxUseCases
 from guild_notify.app.live import LiveStreams
@@ -35,6 +34,7 @@ from guild_notify.bootstrap import SERVICE_NAME, received_events
 from guild_notify.config import NotifySettings
 from guild_notify.domain.webhooks import allow_list
 from guild_notify.entrypoints.grpc.notify_service import NotifyServicer
+from guild_testing.memory import serving_in_memory
 
 UNSUBSCRIBE_URL = "https://guild.example.com/unsubscribe"
 _ids = itertools.count(1)
@@ -161,10 +161,7 @@ class World:
 
 @asynccontextmanager
 async def serving(world: World) -> AsyncIterator[api_grpc.NotifyServiceStub]:
-    """The notify gRPC service on the world's in-memory ports, in this process and event loop, on a
-    free loopback port: the servicer and the request interceptor (tokens, status details), no workers.
-
-    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    """The notify gRPC service on the world's in-memory ports (``serving_in_memory``)."""
     settings = NotifySettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
     servicer = NotifyServicer(world.inbox_uc, world.prefs_uc, world.webhooks_uc, world.broadcasts_uc)
 
@@ -172,14 +169,5 @@ async def serving(world: World) -> AsyncIterator[api_grpc.NotifyServiceStub]:
         api_grpc.add_NotifyServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
-    async def healthy() -> bool:
-        return True
-
-    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-    try:
+    async with serving_in_memory(settings, register) as channel:
         yield api_grpc.NotifyServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()
