@@ -1,0 +1,144 @@
+"""The reputation service layer composed on in-memory ports, as ``bootstrap.build`` composes it on
+MongoDB: the ledger's handlers, the community read models' handlers, the boards they feed and the
+queries and commands that read them.
+
+Handler tests build the typed events of ``domain.integration_events`` with :func:`meta` and pass them
+to :meth:`World.handle`, which runs every handler of the event's class in the consumer's order."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.reputation.tests import memory
+
+from guild_common.auth import Principal
+from guild_common.events.inbound import Handler, combine
+from guild_common.events.meta import EventMeta
+from guild_reputation.app.access import CommunityReaders
+from guild_reputation.app.boards import LiveBoards
+from guild_reputation.app.boards_handlers import PointsFollower
+from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
+from guild_reputation.app.ledger_handlers import ContentEventHandlers
+from guild_reputation.app.membership_handlers import CommunityEventHandlers
+from guild_reputation.app.points_rules import PointsRulesUseCases
+from guild_reputation.app.visibility import Visibility
+from guild_reputation.domain import integration_events as ev
+from guild_reputation.domain.leaderboard import Leaderboards
+from guild_reputation.domain.periods import Calendar
+from guild_reputation.domain.rules import PointsTable
+
+C1 = "c-1"
+C2 = "c-2"
+_ids = itertools.count(1)
+
+
+def meta(event_id: str = "", *, time: datetime | None = None, type: str = "") -> EventMeta:
+    """The attributes of a received event: a fresh id unless given, written at ``time`` (else T0)."""
+    return EventMeta(
+        id=event_id or f"ev-{next(_ids)}",
+        type=type,
+        source="/guild/test",
+        subject="s",
+        time=time or memory.T0,
+        region="emea",
+        programme="sales",
+    )
+
+
+def who(subject: str, *scopes: str) -> Principal:
+    return Principal(subject=subject, scopes=frozenset(scopes))
+
+
+SERVICE = Principal(subject="content", scopes=frozenset({"service"}))
+
+
+@dataclass
+class World:
+    """Every store in memory, the use cases and handlers on them, a clock tests move by hand."""
+
+    points: PointsTable = field(default_factory=lambda: PointsTable(daily_caps={"upvote_received": 200}))
+    clock: memory.SteppingClock = field(default_factory=memory.SteppingClock)
+    tags_wait: timedelta = timedelta(seconds=2)
+
+    def __post_init__(self) -> None:
+        calendar = Calendar()
+        self.ledger = memory.MemoryLedger(calendar, clock=self.clock)
+        self.live = LiveBoards(Leaderboards(), calendar, clock=self.clock)
+        self.rules = memory.MemoryPointsRules()
+        self.post_tags = memory.MemoryPostTags()
+        self.waits = memory.MemoryWaits()
+        self.roles = memory.MemoryRoles()
+        self.communities = memory.MemoryCommunities()
+        self.ratings = memory.MemoryRatings()
+        self.visibility = Visibility(self.communities, self.communities, self.roles)
+        self.readers = CommunityReaders(self.visibility, self.roles)
+        self.content = ContentEventHandlers(
+            self.ledger,
+            self.live,
+            self.points,
+            self.rules,
+            self.post_tags,
+            None,
+            self.ratings,
+            self.waits,
+            tags_wait=self.tags_wait,
+            clock=self.clock,
+        )
+        self.follower = PointsFollower(self.ledger, self.live)
+        self.points_rules = PointsRulesUseCases(self.rules, self.roles, self.points, self.visibility)
+        self.boards = LeaderboardQueries(self.live, self.visibility)
+        self.tag_boards = TagQueries(self.ledger, self.readers)
+        # The consumer's order: community read models first, then points.
+        self._handlers: dict[type, Handler] = combine(
+            CommunityEventHandlers(self.roles, self.communities).handlers(), self.content.handlers()
+        )
+
+    async def handle(self, event: Any) -> None:
+        await self._handlers[type(event)](event)
+
+    # Events, with defaults a test overrides by keyword
+
+    async def join(self, member: str, community: str = C1, role: str = "member", **kw: Any) -> None:
+        self.communities.known.add(community)
+        await self.handle(
+            ev.MemberJoined(meta(**kw), community, member, role, region="emea", programme="sales")
+        )
+
+    async def create_community(self, community: str = C1, visibility: str = "open", **kw: Any) -> None:
+        await self.handle(ev.CommunityCreated(meta(**kw), community, visibility))
+
+    async def ask(
+        self, question: str, author: str, community: str = C1, tags: tuple[str, ...] = (), **kw: Any
+    ) -> EventMeta:
+        m = meta(**kw)
+        await self.handle(ev.QuestionAsked(m, question, community, author, tags))
+        return m
+
+    async def answer(
+        self, answer: str, question: str, author: str, question_author: str, community: str = C1, **kw: Any
+    ) -> EventMeta:
+        m = meta(**kw)
+        await self.handle(ev.AnswerPosted(m, answer, question, community, author, question_author, ()))
+        return m
+
+    async def vote(
+        self,
+        voter: str,
+        previous: int,
+        value: int,
+        *,
+        target: str = "a1",
+        author: str = "bob",
+        kind: str = "answer",
+        community: str = C1,
+        event_id: str = "",
+        **kw: Any,
+    ) -> EventMeta:
+        m = meta(event_id, **kw)
+        await self.handle(
+            ev.VoteChanged(m, kind, target, "q1", community, voter, author, previous, value, 0, ())
+        )
+        return m

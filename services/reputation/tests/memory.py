@@ -1,0 +1,435 @@
+"""In-memory implementations of the reputation service's ledger and community ports, for fast tests of
+the use cases and handlers.
+
+They keep the contract of the MongoDB stores (``guild_reputation.adapters``) where the use cases can
+see it, and ``test_store_contract`` runs the same tests on both: an entry counts once per id however
+often it is recorded, a guarded entry is refused (``StaleDecision``) when its counter changed since
+the decision read it, the daily room is taken once per entry id and given back, the counters say what
+the entries recorded add up to, tag boards page most points first behind signed tokens
+(``guild_testing.memory.keyset_page``), and every entry recorded releases its ``points_changed``
+event, in order, into the ledger's ``events``.
+
+Not the Mongo ledger's internals (batches, counter slots, crash recovery): an entry here is recorded
+and released at once, so ``resume`` finds nothing left to finish. Crash, batch and replica behaviour
+is tested on the real store.
+
+No method awaits between reading and writing its state, so each write is atomic however many tasks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from guild_common.events.envelope import Envelope
+from guild_common.pagination import Page
+from guild_reputation.adapters.outbound_events import points_changed
+from guild_reputation.app.ports import CuratedCollection, Guard, StaleDecision, TagTotal, TargetState, Total
+from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
+from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
+from guild_testing.memory import keyset_page
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+class SteppingClock:
+    """A clock tests move by hand: ``now()`` returns the same time until ``advance``."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self.time = start
+
+    def __call__(self) -> datetime:
+        return self.time
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> datetime:
+        self.time += delta
+        return self.time
+
+
+def _field_at(doc: dict[str, Any], path: str) -> Any:
+    node: Any = doc
+    for name in path.split("."):
+        node = node.get(name) if isinstance(node, dict) else None
+    return node
+
+
+@dataclass
+class _Counter:
+    """A member's entries about one target (and one actor's share): what ``target_state`` reads."""
+
+    rules: dict[str, dict[str, int]] = field(default_factory=dict)
+    entries: int = 0
+    tags: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "rules": {r: dict(v) for r, v in self.rules.items()},
+            "entries": self.entries,
+            "tags": sorted(self.tags),
+        }
+
+    def add(self, entry: LedgerEntry) -> None:
+        by_rule = self.rules.setdefault(entry.rule.value, {"points": 0, "count": 0})
+        by_rule["points"] += entry.amount
+        by_rule["count"] += 1
+        self.entries += 1
+        self.tags.update(entry.tags)
+        self.seen.add(entry.id)
+
+
+@dataclass
+class _Total:
+    points: int = 0
+    entries: int = 0
+    updated: datetime | None = None
+
+
+def target_counter_id(community_id: str, member_id: str, target_id: str) -> str:
+    return f"target|{community_id}|{member_id}|{target_id}"
+
+
+def actor_counter_id(community_id: str, member_id: str, target_id: str, actor_id: str) -> str:
+    return f"actor|{community_id}|{member_id}|{target_id}|{actor_id}"
+
+
+class MemoryLedger:
+    """The ledger port: entries by id, the counters they add to, the daily caps."""
+
+    def __init__(
+        self,
+        calendar: Calendar | None = None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        events: Callable[[LedgerEntry, str, str], list[Envelope]] = points_changed,
+    ) -> None:
+        self._calendar = calendar or Calendar()
+        self._clock = clock
+        self._events = events
+        self.entries: dict[str, LedgerEntry] = {}
+        # The ``points_changed`` events released, in order.
+        self.events: list[Envelope] = []
+        self._counters: dict[str, _Counter] = {}
+        self._totals: dict[tuple[str, str, str], _Total] = {}
+        self._tag_totals: dict[tuple[str, str, str], int] = {}
+        # Per (community, member, rule, day): points granted, and per entry id what it was granted.
+        self._caps: dict[str, tuple[int, dict[str, int]]] = {}
+
+    # Recording
+
+    async def record(
+        self, entry: LedgerEntry, *, region: str, programme: str, guard: Guard | None = None
+    ) -> None:
+        await asyncio.sleep(0)
+        if entry.id in self.entries:
+            return  # recorded before: counted once
+        if guard is not None:
+            counter = self._counters.get(guard.counter_id)
+            held = _field_at(counter.doc(), guard.field) if counter else None
+            if held != guard.value:
+                raise StaleDecision(entry.id)
+        self.entries[entry.id] = entry
+        self._count(entry)
+        self.events.extend(self._events(entry, region, programme))
+
+    def _count(self, entry: LedgerEntry) -> None:
+        now = self._clock()
+        periods = self._calendar.periods(entry.time)
+        for board in (entry.community_id, GLOBAL):
+            for period in periods.names():
+                total = self._totals.setdefault((board, period, entry.member_id), _Total())
+                total.points += entry.amount
+                total.entries += 1
+                total.updated = max(total.updated or now, now)
+        for tag in dict.fromkeys(entry.tags):
+            key = (entry.community_id, tag, entry.member_id)
+            self._tag_totals[key] = self._tag_totals.get(key, 0) + entry.amount
+        if not entry.target_id:
+            return
+        ids = [target_counter_id(entry.community_id, entry.member_id, entry.target_id)]
+        if entry.actor_id:
+            ids.append(actor_counter_id(entry.community_id, entry.member_id, entry.target_id, entry.actor_id))
+        for counter_id in ids:
+            self._counters.setdefault(counter_id, _Counter()).add(entry)
+
+    async def resume(self, entry_ids: Collection[str]) -> list[LedgerEntry]:
+        """Entries here are recorded and released at once: none is ever left to finish."""
+        await asyncio.sleep(0)
+        return []
+
+    # Reading the counters
+
+    def _doc(self, counter_id: str) -> dict[str, Any]:
+        counter = self._counters.get(counter_id)
+        return counter.doc() if counter else {}
+
+    async def target_state(
+        self, community_id: str, member_id: str, target_id: str, actor_id: str, entry_ids: Collection[str]
+    ) -> TargetState:
+        await asyncio.sleep(0)
+        target = target_counter_id(community_id, member_id, target_id)
+        actor = actor_counter_id(community_id, member_id, target_id, actor_id) if actor_id else ""
+        counters = [c for c in (self._counters.get(target), self._counters.get(actor)) if c]
+        held = frozenset(i for i in entry_ids for c in counters if i in c.seen)
+        return TargetState(target, actor, self._doc(target), self._doc(actor) if actor else {}, held)
+
+    def _target(self, community_id: str, member_id: str, target_id: str, actor_id: str) -> dict[str, Any]:
+        if actor_id:
+            return self._doc(actor_counter_id(community_id, member_id, target_id, actor_id))
+        return self._doc(target_counter_id(community_id, member_id, target_id))
+
+    async def net_for_target(
+        self, community_id: str, member_id: str, target_id: str, rules: list[Rule], actor_id: str = ""
+    ) -> int:
+        by_rule = self._target(community_id, member_id, target_id, actor_id).get("rules", {})
+        return sum(int(by_rule.get(rule.value, {}).get("points", 0)) for rule in rules)
+
+    async def tags_for_target(self, community_id: str, member_id: str, target_id: str) -> list[str]:
+        return list(self._target(community_id, member_id, target_id, "").get("tags", []))
+
+    async def count_for_target(
+        self, community_id: str, member_id: str, target_id: str, rule: Rule, actor_id: str = ""
+    ) -> int:
+        by_rule = self._target(community_id, member_id, target_id, actor_id).get("rules", {})
+        return int(by_rule.get(rule.value, {}).get("count", 0))
+
+    # Daily caps
+
+    def _cap_id(self, entry: LedgerEntry) -> str:
+        return f"{entry.community_id}|{entry.member_id}|{entry.rule.value}|{self._calendar.day(entry.time)}"
+
+    async def reserve_daily(self, entry: LedgerEntry, cap: int) -> int:
+        await asyncio.sleep(0)
+        cap_id = self._cap_id(entry)
+        points, grants = self._caps.get(cap_id, (0, {}))
+        if entry.id in grants:
+            return grants[entry.id]
+        amount, _ = capped_amount(RuleSetting(entry.amount, cap), points)
+        self._caps[cap_id] = (points + amount, {**grants, entry.id: amount})
+        return amount
+
+    async def unreserve_daily(self, entry: LedgerEntry) -> None:
+        await asyncio.sleep(0)
+        cap_id = self._cap_id(entry)
+        points, grants = self._caps.get(cap_id, (0, {}))
+        if entry.id in grants:
+            rest = {k: v for k, v in grants.items() if k != entry.id}
+            self._caps[cap_id] = (points - grants[entry.id], rest)
+
+    # Totals
+
+    async def top_by_tag(
+        self, community_id: str, tag: str, page_size: int, page_token: str
+    ) -> Page[TagTotal]:
+        await asyncio.sleep(0)
+        rows = [
+            TagTotal(c, t, m, points)
+            for (c, t, m), points in self._tag_totals.items()
+            if c == community_id and t == tag and points > 0
+        ]
+        # The store's order: points, then ``_id`` (``<community>|<tag>|<member>``), both descending.
+        return keyset_page(
+            rows,
+            lambda r: (r.points, f"{r.community_id}|{r.tag}|{r.member_id}"),
+            page_token,
+            page_size,
+            descending=True,
+        )
+
+    def _total(self, key: tuple[str, str, str], total: _Total, *, entries: bool = True) -> Total:
+        board, period, member = key
+        return Total(board, member, total.points, period, total.entries if entries else 0)
+
+    async def stored_totals(self, community_id: str, member_id: str, moment: datetime) -> list[Total]:
+        await asyncio.sleep(0)
+        names = self._calendar.periods(moment).names()
+        keys = [(b, p, member_id) for b in (community_id, GLOBAL) for p in names]
+        return [self._total(k, self._totals[k]) for k in keys if k in self._totals]
+
+    async def totals(self, periods: Collection[str]) -> AsyncIterator[Total]:
+        wanted = set(periods)
+        for key, total in list(self._totals.items()):
+            if key[1] in wanted:
+                yield self._total(key, total, entries=False)  # the store's stream leaves entries out
+
+    async def totals_changed_since(self, periods: Collection[str], since: datetime) -> AsyncIterator[Total]:
+        wanted = set(periods)
+        for key, total in list(self._totals.items()):
+            if key[1] in wanted and total.updated is not None and total.updated >= since:
+                yield self._total(key, total)
+
+    async def prune_journal(self, before: datetime) -> int:
+        return 0  # no journal: written by earlier versions of the Mongo store only
+
+    # For tests
+
+    def points(self, member_id: str, community_id: str = GLOBAL, period: str = ALL_TIME) -> int:
+        total = self._totals.get((community_id, period, member_id))
+        return total.points if total else 0
+
+
+class MemoryPostTags:
+    """Each post's tags, stored once (the first ``remember`` of a post wins, as the store's insert)."""
+
+    def __init__(self) -> None:
+        self._posts: dict[str, tuple[list[str], str, bool]] = {}
+
+    async def remember(
+        self, post_id: str, tags: Sequence[str], *, question_id: str = "", resolved: bool = False
+    ) -> None:
+        await asyncio.sleep(0)
+        self._posts.setdefault(post_id, (list(tags), question_id, resolved))
+
+    async def tags_of(self, post_id: str) -> list[str]:
+        return await self.known_tags(post_id) or []
+
+    async def known_tags(self, post_id: str) -> list[str] | None:
+        await asyncio.sleep(0)
+        post = self._posts.get(post_id)
+        if post is None:
+            return None
+        tags, question_id, resolved = post
+        if question_id and not resolved:
+            question = self._posts.get(question_id)
+            return None if question is None else list(question[0])
+        return list(tags)
+
+
+class MemoryWaits:
+    def __init__(self) -> None:
+        self._since: dict[str, datetime] = {}
+
+    async def first_seen(self, key: str, now: datetime) -> datetime:
+        await asyncio.sleep(0)
+        return self._since.setdefault(key, now)
+
+    async def forget(self, key: str) -> None:
+        self._since.pop(key, None)
+
+
+class MemoryPointsRules:
+    """Per community, the overrides of each rule (rules of other names set before stay)."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, dict[str, RuleSetting]] = {}
+        self.updated_by: dict[str, str] = {}
+
+    async def overrides(self, community_id: str) -> dict[str, RuleSetting]:
+        await asyncio.sleep(0)
+        return dict(self._rules.get(community_id, {}))
+
+    async def set_overrides(self, community_id: str, overrides: dict[str, RuleSetting], by: str) -> None:
+        await asyncio.sleep(0)
+        self._rules.setdefault(community_id, {}).update(overrides)
+        self.updated_by[community_id] = by
+
+
+class MemoryRoles:
+    """The roles read model and the directory the use cases read: a change applies only if newer;
+    ``""`` is stored for someone who left (known, not a member). No community service behind it:
+    a membership never heard of has no role."""
+
+    def __init__(self) -> None:
+        self._roles: dict[tuple[str, str], tuple[str, datetime, str, str]] = {}
+
+    async def put(
+        self,
+        community_id: str,
+        member_id: str,
+        role: str,
+        as_of: datetime,
+        *,
+        region: str = "",
+        programme: str = "",
+    ) -> None:
+        await asyncio.sleep(0)
+        key = (community_id, member_id)
+        stored = self._roles.get(key)
+        if stored is not None and stored[1] >= as_of:
+            return  # a newer change is stored already
+        if not (region and programme) and stored is not None:
+            region, programme = stored[2], stored[3]  # routing only set when told
+        self._roles[key] = (role, as_of, region, programme)
+
+    async def get(self, community_id: str, member_id: str) -> str | None:
+        await asyncio.sleep(0)
+        stored = self._roles.get((community_id, member_id))
+        return None if stored is None else stored[0]
+
+    async def role(self, community_id: str, member_id: str) -> str | None:
+        return await self.get(community_id, member_id) or None
+
+    async def routing(self, community_id: str, member_id: str) -> tuple[str, str]:
+        stored = self._roles.get((community_id, member_id))
+        if stored is None or not stored[2]:
+            return ("unknown", "unknown")
+        return (stored[2], stored[3])
+
+
+HIDDEN = "hidden"
+
+
+class MemoryCommunities:
+    """Each community's visibility (a change applies only if newer), and the communities anyone ever
+    joined or posted in (``known``, which the insights store answers in production)."""
+
+    def __init__(self) -> None:
+        self._visibility: dict[str, tuple[str, datetime]] = {}
+        self.known: set[str] = set()
+
+    async def put(self, community_id: str, visibility: str, as_of: datetime) -> None:
+        await asyncio.sleep(0)
+        stored = self._visibility.get(community_id)
+        if stored is None or stored[1] < as_of:
+            self._visibility[community_id] = (visibility, as_of)
+
+    async def visibility(self, community_id: str) -> str | None:
+        stored = self._visibility.get(community_id)
+        return None if stored is None else stored[0]
+
+    async def hidden_ids(self) -> frozenset[str]:
+        return frozenset(c for c, (v, _) in self._visibility.items() if v == HIDDEN)
+
+    async def known_community(self, community_id: str) -> bool:
+        return community_id in self.known
+
+
+class MemoryRatings:
+    """Each rater's current stars per item and each item's latest average, replaced only by later ones."""
+
+    def __init__(self) -> None:
+        self._stars: dict[tuple[str, str], tuple[int, datetime]] = {}
+        self._averages: dict[str, tuple[float, datetime]] = {}
+        self._collections: dict[str, tuple[CuratedCollection, datetime]] = {}
+
+    async def rate(self, item_id: str, rater_id: str, stars: int, at: datetime) -> int:
+        await asyncio.sleep(0)
+        stored = self._stars.get((item_id, rater_id))
+        if stored is None or stored[1] < at:
+            self._stars[(item_id, rater_id)] = (stars, at)
+        return self._stars[(item_id, rater_id)][0]
+
+    async def item_average(self, item_id: str, average: float, count: int, at: datetime) -> None:
+        await asyncio.sleep(0)
+        stored = self._averages.get(item_id)
+        if stored is None or stored[1] < at:
+            self._averages[item_id] = (float(average), at)
+
+    async def averages(self, item_ids: Sequence[str]) -> dict[str, float]:
+        return {i: self._averages[i][0] for i in item_ids if i in self._averages}
+
+    async def publish(self, collection: CuratedCollection, at: datetime) -> None:
+        await asyncio.sleep(0)
+        stored = self._collections.get(collection.collection_id)
+        if stored is None or stored[1] < at:
+            self._collections[collection.collection_id] = (collection, at)
+
+    async def collection(self, collection_id: str) -> CuratedCollection | None:
+        stored = self._collections.get(collection_id)
+        return None if stored is None else stored[0]
+
+    async def collections_with(self, item_id: str) -> list[CuratedCollection]:
+        return [c for c, _ in self._collections.values() if item_id in c.item_ids]

@@ -1,0 +1,392 @@
+"""The ports' contract, checked on the in-memory stores (``memory``) and on the MongoDB ones (``mongo``).
+
+The same test runs on both: the fast app-layer tests may trust the in-memory stores only as far as these
+checks hold for the MongoDB stores too. The ``mongo`` runs need FerretDB (they are marked ``servers``).
+Crash recovery, batches and replicas are the Mongo ledger's own (``test_ledger_*``, ``test_replicas``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+from services.reputation.tests import memory
+from services.reputation.tests.memory import T0
+
+import guild_reputation.adapters
+from guild_common.mongo import Document, collect_schema, ensure_indexes
+from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.points_rules_store import MongoPointsRules
+from guild_reputation.adapters.post_tags_store import MongoPostTags
+from guild_reputation.adapters.ratings_store import MongoRatings
+from guild_reputation.adapters.roles_store import RoleReadModel
+from guild_reputation.adapters.visibility_store import VisibilityReadModel
+from guild_reputation.adapters.waits_store import MongoWaits
+from guild_reputation.app.ports import (
+    Ledger,
+    PointsRules,
+    PostTags,
+    Ratings,
+    StaleDecision,
+    Total,
+    Waits,
+)
+from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
+from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
+from guild_testing.fixtures import Infra, database_name
+
+C1 = "c-1"
+WEEK, MONTH = Calendar().periods(T0).week, Calendar().periods(T0).month
+
+
+@dataclass
+class Stores:
+    ledger: Ledger
+    post_tags: PostTags
+    waits: Waits
+    rules: PointsRules
+    roles: RoleReadModel | memory.MemoryRoles
+    communities: VisibilityReadModel | memory.MemoryCommunities
+    ratings: Ratings
+    clock: memory.SteppingClock
+
+
+@pytest_asyncio.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.servers)])
+async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    clock = memory.SteppingClock()
+    if request.param == "memory":
+        yield Stores(
+            memory.MemoryLedger(clock=clock),
+            memory.MemoryPostTags(),
+            memory.MemoryWaits(),
+            memory.MemoryPointsRules(),
+            memory.MemoryRoles(),
+            memory.MemoryCommunities(),
+            memory.MemoryRatings(),
+            clock,
+        )
+        return
+    infra: Infra = request.getfixturevalue("infra")
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_uri, tz_aware=True)
+    name = database_name(request.node.name)
+    await client.drop_database(name)
+    db = client[name]
+    await ensure_indexes(db, collect_schema(guild_reputation.adapters).indexes)
+    try:
+        yield Stores(
+            MongoLedger(db, on_events=lambda *_: None, clock=clock),
+            MongoPostTags(db),
+            MongoWaits(db),
+            MongoPointsRules(db),
+            RoleReadModel(db),
+            VisibilityReadModel(db, cache_seconds=0),
+            MongoRatings(db),
+            clock,
+        )
+    finally:
+        await client.close()
+
+
+def entry(
+    event: str,
+    rule: Rule = Rule.UPVOTE_RECEIVED,
+    *,
+    member: str = "bob",
+    amount: int = 10,
+    target: str = "a1",
+    actor: str = "",
+    tags: tuple[str, ...] = (),
+    minutes: int = 0,
+    community: str = C1,
+) -> LedgerEntry:
+    return LedgerEntry.for_event(
+        event_id=event,
+        rule=rule,
+        community_id=community,
+        member_id=member,
+        amount=amount,
+        target_id=target,
+        time=T0 + timedelta(minutes=minutes),
+        actor_id=actor,
+        tags=tags,
+    )
+
+
+async def record(ledger: Ledger, e: LedgerEntry, guard: object = None) -> None:
+    await ledger.record(e, region="emea", programme="sales", guard=guard)  # type: ignore[arg-type]
+
+
+def points(totals: list[Total]) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(t.community_id, t.period): (t.points, t.entries) for t in totals}
+
+
+# The ledger: each entry id counts once, in every total
+
+
+async def test_an_entry_counts_once_in_each_of_its_totals(stores: Stores) -> None:
+    ledger = stores.ledger
+    await record(ledger, entry("e1"))
+    await record(ledger, entry("e1"))  # redelivered
+    await record(ledger, entry("e2", Rule.ANSWER_POSTED, amount=5, target="a2"))
+    totals = await ledger.stored_totals(C1, "bob", T0)
+    assert points(totals) == {
+        (board, period): (15, 2) for board in (C1, GLOBAL) for period in (ALL_TIME, WEEK, MONTH)
+    }
+    assert [(t.community_id, t.period) for t in totals] == [
+        (C1, ALL_TIME),
+        (C1, WEEK),
+        (C1, MONTH),
+        (GLOBAL, ALL_TIME),
+        (GLOBAL, WEEK),
+        (GLOBAL, MONTH),
+    ]
+    assert await ledger.stored_totals(C1, "nobody", T0) == []
+
+
+async def test_an_entry_id_recorded_again_keeps_its_first_amount(stores: Stores) -> None:
+    await record(stores.ledger, entry("e1", amount=10))
+    await record(stores.ledger, entry("e1", amount=99))
+    assert points(await stores.ledger.stored_totals(C1, "bob", T0))[(C1, ALL_TIME)] == (10, 1)
+    assert await stores.ledger.net_for_target(C1, "bob", "a1", [Rule.UPVOTE_RECEIVED]) == 10
+
+
+async def test_counters_about_a_target_and_an_actors_share(stores: Stores) -> None:
+    ledger = stores.ledger
+    await record(ledger, entry("e1", actor="ann", tags=("python",)))
+    await record(ledger, entry("e2", actor="cat", tags=("go",)))
+    await record(ledger, entry("e3", Rule.UPVOTE_RETRACTED, amount=-10, actor="ann"))
+    assert await ledger.net_for_target(C1, "bob", "a1", [Rule.UPVOTE_RECEIVED]) == 20
+    assert await ledger.net_for_target(C1, "bob", "a1", [Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED]) == 10
+    assert await ledger.net_for_target(C1, "bob", "a1", [Rule.UPVOTE_RECEIVED], "ann") == 10
+    assert await ledger.count_for_target(C1, "bob", "a1", Rule.UPVOTE_RECEIVED) == 2
+    assert await ledger.count_for_target(C1, "bob", "a1", Rule.UPVOTE_RETRACTED, "cat") == 0
+    assert await ledger.tags_for_target(C1, "bob", "a1") == ["go", "python"]
+    assert await ledger.tags_for_target(C1, "bob", "other") == []
+    state = await ledger.target_state(C1, "bob", "a1", "ann", ["e1:upvote_received", "e9:upvote_received"])
+    assert state.net([Rule.UPVOTE_RECEIVED, Rule.UPVOTE_RETRACTED], by_actor=True) == 0
+    assert state.count(Rule.UPVOTE_RECEIVED) == 2
+    assert state.count(Rule.UPVOTE_RETRACTED, by_actor=True) == 1
+    assert state.tags == ["go", "python"]
+    assert not state.removed
+    assert state.held == frozenset({"e1:upvote_received"})
+
+
+async def test_the_state_of_an_untouched_target_is_empty(stores: Stores) -> None:
+    state = await stores.ledger.target_state(C1, "bob", "a1", "ann", ["e1:upvote_received"])
+    assert state.net(list(Rule)) == 0
+    assert state.held == frozenset()
+    assert state.tags == []
+    assert await stores.ledger.resume(["e1:upvote_received"]) == []
+
+
+# Guarded entries: counted only while the counter holds what the decision read
+
+
+async def test_a_guard_on_an_untouched_counter_holds(stores: Stores) -> None:
+    ledger = stores.ledger
+    state = await ledger.target_state(C1, "bob", "a1", "ann", [])
+    await record(ledger, entry("e1", actor="ann"), state.actor_without(Rule.UPVOTE_RECEIVED))
+    assert await ledger.count_for_target(C1, "bob", "a1", Rule.UPVOTE_RECEIVED, "ann") == 1
+
+
+async def test_a_guard_read_before_another_entry_is_stale_and_records_nothing(stores: Stores) -> None:
+    ledger = stores.ledger
+    await record(ledger, entry("e1", actor="ann"))
+    state = await ledger.target_state(C1, "bob", "a1", "", [])
+    await record(ledger, entry("e2", actor="cat"))  # counted after the read
+    with pytest.raises(StaleDecision):
+        await record(ledger, entry("e3", Rule.POST_REMOVED, amount=-10), state.unchanged())
+    assert points(await ledger.stored_totals(C1, "bob", T0))[(C1, ALL_TIME)] == (20, 2)
+    assert await ledger.count_for_target(C1, "bob", "a1", Rule.POST_REMOVED) == 0
+    # Decided again on a fresh read, the same entry id counts.
+    fresh = await ledger.target_state(C1, "bob", "a1", "", [])
+    await record(ledger, entry("e3", Rule.POST_REMOVED, amount=-20), fresh.unchanged())
+    assert points(await ledger.stored_totals(C1, "bob", T0))[(C1, ALL_TIME)] == (0, 3)
+    assert (await ledger.target_state(C1, "bob", "a1", "", [])).removed
+
+
+async def test_a_removal_makes_not_removed_guards_stale(stores: Stores) -> None:
+    ledger = stores.ledger
+    before = await ledger.target_state(C1, "bob", "a1", "ann", [])
+    await record(ledger, entry("e1", Rule.POST_REMOVED, amount=0))
+    with pytest.raises(StaleDecision):
+        await record(ledger, entry("e2", actor="ann"), before.not_removed())
+    assert await ledger.count_for_target(C1, "bob", "a1", Rule.UPVOTE_RECEIVED) == 0
+
+
+async def test_an_actor_guard_is_stale_once_that_actor_has_an_entry(stores: Stores) -> None:
+    ledger = stores.ledger
+    state = await ledger.target_state(C1, "bob", "col", "ann", [])
+    await record(ledger, entry("e1", Rule.COLLECTION_FOLLOWED, amount=3, target="col", actor="ann"))
+    with pytest.raises(StaleDecision):
+        await record(
+            ledger,
+            entry("e2", Rule.COLLECTION_FOLLOWED, amount=3, target="col", actor="ann"),
+            state.actor_without(Rule.COLLECTION_FOLLOWED),
+        )
+    # Another actor's guard is untouched.
+    other = await ledger.target_state(C1, "bob", "col", "cat", [])
+    await record(
+        ledger,
+        entry("e3", Rule.COLLECTION_FOLLOWED, amount=3, target="col", actor="cat"),
+        other.actor_without(Rule.COLLECTION_FOLLOWED),
+    )
+    assert await ledger.count_for_target(C1, "bob", "col", Rule.COLLECTION_FOLLOWED) == 2
+
+
+async def test_a_recorded_entry_recorded_again_with_a_stale_guard_is_not_refused(stores: Stores) -> None:
+    ledger = stores.ledger
+    state = await ledger.target_state(C1, "bob", "a1", "", [])
+    await record(ledger, entry("e1"), state.unchanged())
+    await record(ledger, entry("e1"), state.unchanged())  # redelivered: recorded already
+    assert points(await ledger.stored_totals(C1, "bob", T0))[(C1, ALL_TIME)] == (10, 1)
+
+
+# Daily caps
+
+
+async def test_the_daily_cap_cuts_gains_once_per_entry(stores: Stores) -> None:
+    ledger = stores.ledger
+    assert await ledger.reserve_daily(entry("e1"), 25) == 10
+    assert await ledger.reserve_daily(entry("e2"), 25) == 10
+    assert await ledger.reserve_daily(entry("e3"), 25) == 5
+    assert await ledger.reserve_daily(entry("e3"), 25) == 5  # redelivered: what it got the first time
+    assert await ledger.reserve_daily(entry("e4"), 25) == 0
+    # The next day has its room again; another rule has its own.
+    assert await ledger.reserve_daily(entry("e5", minutes=24 * 60), 25) == 10
+    assert await ledger.reserve_daily(entry("e6", Rule.ANSWER_POSTED), 25) == 10
+
+
+async def test_unreserving_gives_the_room_back(stores: Stores) -> None:
+    ledger = stores.ledger
+    assert await ledger.reserve_daily(entry("e1"), 15) == 10
+    await ledger.unreserve_daily(entry("e1"))
+    await ledger.unreserve_daily(entry("e1"))  # twice: given back once
+    await ledger.unreserve_daily(entry("never"))
+    assert await ledger.reserve_daily(entry("e2"), 15) == 10
+    assert await ledger.reserve_daily(entry("e3"), 15) == 5
+
+
+async def test_a_gain_above_the_cap_is_cut_to_the_cap(stores: Stores) -> None:
+    assert await stores.ledger.reserve_daily(entry("e1", amount=30), 20) == 20
+
+
+# Totals by tag, and all totals
+
+
+async def test_tag_boards_page_most_points_first_without_gaps(stores: Stores) -> None:
+    ledger = stores.ledger
+    for i, (member, amount) in enumerate(
+        [("ann", 10), ("bob", 30), ("cat", 10), ("dan", 20), ("eve", 10), ("fay", 5)]
+    ):
+        await record(ledger, entry(f"e{i}", member=member, amount=amount, tags=("python",)))
+    await record(ledger, entry("z1", member="gus", amount=10, tags=("go",)))
+    await record(ledger, entry("z2", member="hal", amount=10, tags=("python",)))
+    await record(ledger, entry("z3", member="hal", amount=-10, tags=("python",)))  # back to 0: left out
+    seen = []
+    token = ""
+    while True:
+        page = await ledger.top_by_tag(C1, "python", 2, token)
+        seen += [(t.member_id, t.points) for t in page.items]
+        token = page.next_token
+        if not token:
+            break
+    assert seen == [("bob", 30), ("dan", 20), ("eve", 10), ("cat", 10), ("ann", 10), ("fay", 5)]
+    assert (await ledger.top_by_tag(C1, "rust", 10, "")).items == []
+
+
+async def test_totals_stream_by_period_and_since_a_time(stores: Stores) -> None:
+    ledger = stores.ledger
+    await record(ledger, entry("e1", member="ann"))
+    stores.clock.advance(timedelta(minutes=5))
+    since = stores.clock()
+    await record(ledger, entry("e2", member="bob"))
+    every = {(t.community_id, t.member_id, t.points) async for t in ledger.totals([ALL_TIME])}
+    assert every == {(C1, "ann", 10), (GLOBAL, "ann", 10), (C1, "bob", 10), (GLOBAL, "bob", 10)}
+    weekly = {t.period async for t in ledger.totals([WEEK])}
+    assert weekly == {WEEK}
+    changed = {(t.community_id, t.member_id) async for t in ledger.totals_changed_since([ALL_TIME], since)}
+    assert changed == {(C1, "bob"), (GLOBAL, "bob")}
+
+
+# Post tags, waits, points rules
+
+
+async def test_post_tags_are_stored_once_and_answers_take_their_questions(stores: Stores) -> None:
+    tags = stores.post_tags
+    assert await tags.known_tags("q1") is None
+    assert await tags.tags_of("q1") == []
+    await tags.remember("a1", [], question_id="q1")
+    assert await tags.known_tags("a1") is None  # its question unknown
+    await tags.remember("q1", ["python"])
+    await tags.remember("q1", ["go"])  # stored already: the first stays
+    assert await tags.known_tags("q1") == ["python"]
+    assert await tags.known_tags("a1") == ["python"]
+    await tags.remember("a2", ["rust"], question_id="q9", resolved=True)
+    assert await tags.tags_of("a2") == ["rust"]
+    await tags.remember("d1", [])
+    assert await tags.known_tags("d1") == []
+
+
+async def test_a_wait_begins_once_until_forgotten(stores: Stores) -> None:
+    waits = stores.waits
+    assert await waits.first_seen("k", T0) == T0
+    assert await waits.first_seen("k", T0 + timedelta(seconds=5)) == T0
+    await waits.forget("k")
+    await waits.forget("k")
+    assert await waits.first_seen("k", T0 + timedelta(seconds=9)) == T0 + timedelta(seconds=9)
+
+
+async def test_points_rules_overrides_merge_by_rule(stores: Stores) -> None:
+    rules = stores.rules
+    assert await rules.overrides(C1) == {}
+    await rules.set_overrides(C1, {"question_asked": RuleSetting(4, 0)}, "ann")
+    await rules.set_overrides(C1, {"upvote_received": RuleSetting(7, 50)}, "ann")
+    await rules.set_overrides(C1, {"question_asked": RuleSetting(1, 3)}, "ann")
+    assert await rules.overrides(C1) == {
+        "question_asked": RuleSetting(1, 3),
+        "upvote_received": RuleSetting(7, 50),
+    }
+    assert await rules.overrides("c-2") == {}
+
+
+# Community read models
+
+
+async def test_roles_take_only_newer_changes(stores: Stores) -> None:
+    roles = stores.roles
+    assert await roles.get(C1, "ann") is None
+    await roles.put(C1, "ann", "member", T0, region="emea", programme="sales")
+    await roles.put(C1, "ann", "owner", T0 + timedelta(seconds=2))
+    await roles.put(C1, "ann", "curator", T0 + timedelta(seconds=1))  # older: ignored
+    await roles.put(C1, "ann", "champion", T0 + timedelta(seconds=2))  # the same time: ignored
+    assert await roles.get(C1, "ann") == "owner"
+    assert await roles.routing(C1, "ann") == ("emea", "sales")
+    await roles.put(C1, "ann", "", T0 + timedelta(seconds=3))
+    assert await roles.get(C1, "ann") == ""
+    assert await roles.routing(C1, "bob") == ("unknown", "unknown")
+
+
+async def test_visibility_takes_only_newer_changes(stores: Stores) -> None:
+    communities = stores.communities
+    assert await communities.visibility(C1) is None
+    await communities.put(C1, "hidden", T0 + timedelta(seconds=2))
+    await communities.put(C1, "open", T0)  # older: ignored
+    await communities.put("c-2", "open", T0)
+    assert await communities.visibility(C1) == "hidden"
+    assert await communities.hidden_ids() == frozenset({C1})
+    await communities.put(C1, "open", T0 + timedelta(seconds=3))
+    assert await communities.hidden_ids() == frozenset()
+
+
+async def test_ratings_keep_the_latest(stores: Stores) -> None:
+    ratings = stores.ratings
+    assert await ratings.rate("r1", "ann", 5, T0 + timedelta(seconds=2)) == 5
+    assert await ratings.rate("r1", "ann", 2, T0) == 5  # older: the stored stars stay
+    assert await ratings.rate("r1", "ann", 3, T0 + timedelta(seconds=3)) == 3
+    await ratings.item_average("r1", 4.5, 2, T0 + timedelta(seconds=1))
+    await ratings.item_average("r1", 1.0, 1, T0)
+    assert await ratings.averages(["r1", "r2"]) == {"r1": 4.5}
