@@ -91,10 +91,19 @@ class World:
         self.points_rules = PointsRulesUseCases(self.rules, self.roles, self.points, self.visibility)
         self.boards = LeaderboardQueries(self.live, self.visibility)
         self.tag_boards = TagQueries(self.ledger, self.readers)
+        # Those known to exist: anyone joined or posted (the insights store answers it in production).
+        known = dict.fromkeys(
+            [ev.QuestionAsked, ev.AnswerPosted, ev.ResourceShared, ev.VoteChanged, ev.MemberJoined],
+            self._known,
+        )
         # The consumer's order: community read models first, then points.
         self._handlers: dict[type, Handler] = combine(
-            CommunityEventHandlers(self.roles, self.communities).handlers(), self.content.handlers()
+            CommunityEventHandlers(self.roles, self.communities).handlers(), known, self.content.handlers()
         )
+
+    async def _known(self, event: Any) -> None:
+        if event.community_id and getattr(event, "value", 1) != 0:
+            self.communities.known.add(event.community_id)
 
     async def handle(self, event: Any) -> None:
         await self._handlers[type(event)](event)
@@ -102,7 +111,6 @@ class World:
     # Events, with defaults a test overrides by keyword
 
     async def join(self, member: str, community: str = C1, role: str = "member", **kw: Any) -> None:
-        self.communities.known.add(community)
         await self.handle(
             ev.MemberJoined(meta(**kw), community, member, role, region="emea", programme="sales")
         )
