@@ -4,7 +4,9 @@ often it is delivered, under the daily caps and the communities' rules, and the 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from services.reputation.tests.app_world import C1, C2, SERVICE, World, meta, who
@@ -218,11 +220,37 @@ async def test_a_moderators_removal_reverses_what_the_post_earned_once(world: Wo
     assert [r for r, _ in rules_of(world, "bob")].count("post_removed") == 1
 
 
-async def test_a_removal_and_votes_at_once_leave_nothing_earned_on_the_post(world: World) -> None:
+async def after(yields: int, coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run ``coroutine`` once the other tasks had ``yields`` turns."""
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    await coroutine
+
+
+@pytest.mark.parametrize("delay", range(8))
+async def test_a_removal_and_votes_at_once_leave_nothing_earned_on_the_post(delay: int) -> None:
+    """Whichever step of the votes' decisions the removal lands between, nothing stays earned."""
+    world = World()
     await world.ask("q1", "bob")
     await asyncio.gather(
-        world.handle(removed("q1")),
+        after(delay, world.handle(removed("q1"))),
         *(world.vote(f"v{i}", 0, 1, target="q1", kind="question") for i in range(5)),
+    )
+    assert world.ledger.points("bob") == 0
+    upvotes = [e for e in world.ledger.entries.values() if e.rule.value == "upvote_received"]
+    removal = next(e for e in world.ledger.entries.values() if e.rule.value == "post_removed")
+    assert removal.amount == -2 - 10 * len(upvotes)
+
+
+@pytest.mark.parametrize("delay", range(8))
+async def test_retractions_racing_a_removal_take_back_nothing_twice(delay: int) -> None:
+    world = World()
+    await world.ask("q1", "bob")
+    for i in range(3):
+        await world.vote(f"v{i}", 0, 1, target="q1", kind="question")
+    await asyncio.gather(
+        after(delay, world.handle(removed("q1"))),
+        *(world.vote(f"v{i}", 1, 0, target="q1", kind="question") for i in range(3)),
     )
     assert world.ledger.points("bob") == 0
 
