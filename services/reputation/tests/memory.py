@@ -20,14 +20,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from guild_common.events.envelope import Envelope
 from guild_common.pagination import Page
 from guild_reputation.adapters.outbound_events import points_changed
-from guild_reputation.app.ports import CuratedCollection, Guard, StaleDecision, TagTotal, TargetState, Total
+from guild_reputation.app.ports import (
+    BoardChunk,
+    CuratedCollection,
+    Guard,
+    SnapshotHead,
+    StaleDecision,
+    TagTotal,
+    TargetState,
+    Total,
+)
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
 from guild_testing.memory import keyset_page
@@ -433,3 +442,31 @@ class MemoryRatings:
 
     async def collections_with(self, item_id: str) -> list[CuratedCollection]:
         return [c for c, _ in self._collections.values() if item_id in c.item_ids]
+
+
+class MemoryBoardSnapshots:
+    """Snapshots of the boards, the newest ``keep`` kept (one deployment's slice)."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self._keep = keep
+        self._snapshots: dict[str, tuple[SnapshotHead, list[BoardChunk]]] = {}
+
+    async def latest(self) -> SnapshotHead | None:
+        await asyncio.sleep(0)
+        heads = sorted((head for head, _ in self._snapshots.values()), key=lambda h: h.as_of)
+        return heads[-1] if heads else None
+
+    async def chunks(self, snapshot_id: str) -> AsyncIterator[BoardChunk]:
+        _, chunks = self._snapshots.get(snapshot_id, (None, []))
+        for chunk in chunks:
+            yield replace(chunk, member_ids=list(chunk.member_ids), points=list(chunk.points))
+
+    async def write(self, head: SnapshotHead, chunks: Sequence[BoardChunk]) -> datetime:
+        await asyncio.sleep(0)
+        self._snapshots[head.snapshot_id] = (head, list(chunks))
+        kept = sorted(self._snapshots.values(), key=lambda s: s[0].as_of, reverse=True)[: self._keep]
+        self._snapshots = {h.snapshot_id: (h, c) for h, c in kept}
+        return kept[-1][0].as_of
+
+    async def discard(self) -> None:
+        self._snapshots.clear()

@@ -18,6 +18,7 @@ from services.reputation.tests.memory import T0
 
 import guild_reputation.adapters
 from guild_common.mongo import Document, collect_schema, ensure_indexes
+from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
@@ -26,10 +27,13 @@ from guild_reputation.adapters.roles_store import RoleReadModel
 from guild_reputation.adapters.visibility_store import VisibilityReadModel
 from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.ports import (
+    BoardChunk,
+    BoardSnapshots,
     Ledger,
     PointsRules,
     PostTags,
     Ratings,
+    SnapshotHead,
     StaleDecision,
     Total,
     Waits,
@@ -51,6 +55,7 @@ class Stores:
     roles: RoleReadModel | memory.MemoryRoles
     communities: VisibilityReadModel | memory.MemoryCommunities
     ratings: Ratings
+    snapshots: BoardSnapshots
     clock: memory.SteppingClock
 
 
@@ -66,6 +71,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             memory.MemoryRoles(),
             memory.MemoryCommunities(),
             memory.MemoryRatings(),
+            memory.MemoryBoardSnapshots(),
             clock,
         )
         return
@@ -84,6 +90,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             RoleReadModel(db),
             VisibilityReadModel(db, cache_seconds=0),
             MongoRatings(db),
+            MongoBoardSnapshots(db),
             clock,
         )
     finally:
@@ -390,3 +397,27 @@ async def test_ratings_keep_the_latest(stores: Stores) -> None:
     await ratings.item_average("r1", 4.5, 2, T0 + timedelta(seconds=1))
     await ratings.item_average("r1", 1.0, 1, T0)
     assert await ratings.averages(["r1", "r2"]) == {"r1": 4.5}
+
+
+# Boards snapshots
+
+
+async def test_snapshots_keep_the_newest_two_and_their_chunks_in_order(stores: Stores) -> None:
+    snapshots = stores.snapshots
+    assert await snapshots.latest() is None
+    chunks = [
+        BoardChunk(C1, ALL_TIME, ["ann", "bob"], [5, 3]),
+        BoardChunk(C1, ALL_TIME, ["cat"], [1]),
+        BoardChunk(GLOBAL, WEEK, ["ann"], [5]),
+    ]
+    heads = [SnapshotHead(f"s{i}", T0 + timedelta(minutes=i), 4) for i in range(3)]
+    assert await snapshots.write(heads[0], chunks) == heads[0].as_of
+    assert await snapshots.write(heads[1], chunks[:1]) == heads[0].as_of
+    assert await snapshots.write(heads[2], chunks[1:]) == heads[1].as_of
+    assert await snapshots.latest() == heads[2]
+    assert [c async for c in snapshots.chunks("s2")] == chunks[1:]
+    assert [c async for c in snapshots.chunks("s1")] == chunks[:1]
+    assert [c async for c in snapshots.chunks("s0")] == []  # dropped with its head
+    await snapshots.discard()
+    assert await snapshots.latest() is None
+    assert [c async for c in snapshots.chunks("s2")] == []
