@@ -18,6 +18,8 @@ from guild_common.auth import Principal
 from guild_common.events.inbound import Handler, combine
 from guild_common.events.meta import EventMeta
 from guild_reputation.app.access import CommunityReaders
+from guild_reputation.app.badges import BadgeRules, BadgeUseCases
+from guild_reputation.app.badges_handlers import CuratorRules
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.boards_handlers import PointsFollower
 from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
@@ -73,6 +75,7 @@ class World:
         self.roles = memory.MemoryRoles()
         self.communities = memory.MemoryCommunities()
         self.ratings = memory.MemoryRatings()
+        self.badges = memory.MemoryBadges(self.ledger)
         self.visibility = Visibility(self.communities, self.communities, self.roles)
         self.readers = CommunityReaders(self.visibility, self.roles)
         self.content = ContentEventHandlers(
@@ -81,7 +84,7 @@ class World:
             self.points,
             self.rules,
             self.post_tags,
-            None,
+            BadgeRules(self.badges, calendar),
             self.ratings,
             self.waits,
             tags_wait=self.tags_wait,
@@ -91,6 +94,7 @@ class World:
         self.points_rules = PointsRulesUseCases(self.rules, self.roles, self.points, self.visibility)
         self.boards = LeaderboardQueries(self.live, self.visibility)
         self.tag_boards = TagQueries(self.ledger, self.readers)
+        self.badge_use_cases = BadgeUseCases(self.badges, self.roles, self.visibility)
         # Those known to exist: anyone joined or posted (the insights store answers it in production).
         known = dict.fromkeys(
             [ev.QuestionAsked, ev.AnswerPosted, ev.ResourceShared, ev.VoteChanged, ev.MemberJoined],
@@ -98,7 +102,10 @@ class World:
         )
         # The consumer's order: community read models first, then points.
         self._handlers: dict[type, Handler] = combine(
-            CommunityEventHandlers(self.roles, self.communities).handlers(), known, self.content.handlers()
+            CommunityEventHandlers(self.roles, self.communities).handlers(),
+            known,
+            self.content.handlers(),
+            CuratorRules(self.badges, self.ratings).handlers(),
         )
 
     async def _known(self, event: Any) -> None:

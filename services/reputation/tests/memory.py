@@ -26,7 +26,7 @@ from typing import Any
 
 from guild_common.events.envelope import Envelope
 from guild_common.pagination import Page
-from guild_reputation.adapters.outbound_events import points_changed
+from guild_reputation.adapters.outbound_events import badge_awarded, points_changed
 from guild_reputation.app.ports import (
     BoardChunk,
     CuratedCollection,
@@ -37,6 +37,7 @@ from guild_reputation.app.ports import (
     TargetState,
     Total,
 )
+from guild_reputation.domain.badges import Award
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
 from guild_testing.memory import keyset_page
@@ -470,3 +471,75 @@ class MemoryBoardSnapshots:
 
     async def discard(self) -> None:
         self._snapshots.clear()
+
+
+# Rules whose distinct targets the Mongo ledger counts in a counter (an entry without a target: none).
+DISTINCT_TARGET_RULES = frozenset({Rule.ANSWER_ACCEPTED.value})
+
+
+class MemoryBadges:
+    """Awards by natural key, each releasing its ``badge_awarded`` event into ``events``, and the facts
+    badges count, once per fact id; ``distinct_targets`` reads the ledger (as the store reads its
+    counters)."""
+
+    def __init__(self, ledger: MemoryLedger) -> None:
+        self._ledger = ledger
+        self._awards: dict[str, Award] = {}
+        self.events: list[Envelope] = []
+        # Per fact id: (community, member, kind, subject).
+        self._facts: dict[str, tuple[str, str, str, str]] = {}
+
+    async def award(self, award: Award, *, region: str, programme: str) -> bool:
+        await asyncio.sleep(0)
+        if award.id in self._awards:
+            return False
+        self._awards[award.id] = award
+        self.events.append(badge_awarded(award, region, programme))
+        return True
+
+    async def get(self, award_id: str) -> Award | None:
+        return self._awards.get(award_id)
+
+    async def list(
+        self,
+        member_id: str,
+        community_id: str,
+        page_size: int,
+        page_token: str,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Page[Award]:
+        await asyncio.sleep(0)
+        awards = [
+            a
+            for a in self._awards.values()
+            if a.member_id == member_id
+            and (a.community_id == community_id if community_id else a.community_id not in exclude)
+        ]
+        # The store's order: newest first, ties by ``_id`` descending.
+        return keyset_page(awards, lambda a: (a.time, a.id), page_token, page_size, descending=True)
+
+    async def award_communities(self, member_id: str) -> frozenset[str]:
+        return frozenset(a.community_id for a in self._awards.values() if a.member_id == member_id)
+
+    async def add_fact(
+        self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
+    ) -> None:
+        await asyncio.sleep(0)
+        self._facts.setdefault(fact_id, (community_id, member_id, kind, subject_id))
+
+    async def count_facts(self, community_id: str, kind: str, subject_id: str) -> int:
+        return sum(1 for c, _, k, s in self._facts.values() if (c, k, s) == (community_id, kind, subject_id))
+
+    async def fact_subjects(self, community_id: str, member_id: str, kind: str) -> set[str]:
+        return {s for c, m, k, s in self._facts.values() if (c, m, k) == (community_id, member_id, kind)}
+
+    async def distinct_targets(self, community_id: str, member_id: str, rule: str) -> int:
+        await asyncio.sleep(0)
+        targets = {
+            e.target_id
+            for e in self._ledger.entries.values()
+            if (e.community_id, e.member_id, e.rule.value) == (community_id, member_id, rule)
+            and (e.target_id or rule not in DISTINCT_TARGET_RULES)
+        }
+        return len(targets)

@@ -7,7 +7,7 @@ Crash recovery, batches and replicas are the Mongo ledger's own (``test_ledger_*
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -18,6 +18,7 @@ from services.reputation.tests.memory import T0
 
 import guild_reputation.adapters
 from guild_common.mongo import Document, collect_schema, ensure_indexes
+from guild_reputation.adapters.badges_store import MongoBadges
 from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
@@ -27,6 +28,7 @@ from guild_reputation.adapters.roles_store import RoleReadModel
 from guild_reputation.adapters.visibility_store import VisibilityReadModel
 from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.ports import (
+    BadgeStore,
     BoardChunk,
     BoardSnapshots,
     Ledger,
@@ -38,6 +40,7 @@ from guild_reputation.app.ports import (
     Total,
     Waits,
 )
+from guild_reputation.domain.badges import Award, Badge, Tier
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 from guild_testing.fixtures import Infra, database_name
@@ -56,6 +59,7 @@ class Stores:
     communities: VisibilityReadModel | memory.MemoryCommunities
     ratings: Ratings
     snapshots: BoardSnapshots
+    badges: BadgeStore
     clock: memory.SteppingClock
 
 
@@ -63,8 +67,9 @@ class Stores:
 async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     clock = memory.SteppingClock()
     if request.param == "memory":
+        ledger = memory.MemoryLedger(clock=clock)
         yield Stores(
-            memory.MemoryLedger(clock=clock),
+            ledger,
             memory.MemoryPostTags(),
             memory.MemoryWaits(),
             memory.MemoryPointsRules(),
@@ -72,6 +77,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             memory.MemoryCommunities(),
             memory.MemoryRatings(),
             memory.MemoryBoardSnapshots(),
+            memory.MemoryBadges(ledger),
             clock,
         )
         return
@@ -91,6 +97,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             VisibilityReadModel(db, cache_seconds=0),
             MongoRatings(db),
             MongoBoardSnapshots(db),
+            MongoBadges(db, on_events=lambda *_: None),
             clock,
         )
     finally:
@@ -421,3 +428,78 @@ async def test_snapshots_keep_the_newest_two_and_their_chunks_in_order(stores: S
     await snapshots.discard()
     assert await snapshots.latest() is None
     assert [c async for c in snapshots.chunks("s2")] == []
+
+
+# Badges
+
+
+def award(
+    member: str, badge: Badge, tier: Tier = Tier.BRONZE, *, minutes: int = 0, community: str = C1
+) -> Award:
+    return Award.of(community, member, badge, tier, T0 + timedelta(minutes=minutes), source_event_id="e")
+
+
+async def test_a_badge_tier_is_awarded_once(stores: Stores) -> None:
+    badges = stores.badges
+    first = award("ann", Badge.FIRST_QUESTION)
+    assert await badges.award(first, region="emea", programme="sales")
+    again = replace(first, time=T0 + timedelta(hours=1), citation="other")
+    assert not await badges.award(again, region="emea", programme="sales")
+    assert await badges.get(first.id) == first
+    assert await badges.get("nope") is None
+
+
+async def test_awards_list_newest_first_by_community_and_without_excluded_ones(stores: Stores) -> None:
+    badges = stores.badges
+    awards = [
+        award("ann", Badge.FIRST_QUESTION, minutes=1),
+        award("ann", Badge.FIRST_ANSWER, minutes=3),
+        award("ann", Badge.STREAK, minutes=3),  # the same time: by id
+        award("ann", Badge.FIRST_QUESTION, minutes=2, community="c-2"),
+        award("ann", Badge.HELPFUL, minutes=4, community="c-3"),
+        award("bob", Badge.FIRST_QUESTION, minutes=5),
+    ]
+    for a in awards:
+        await badges.award(a, region="emea", programme="sales")
+    ids: list[str] = []
+    token = ""
+    while True:
+        page = await badges.list("ann", "", 2, token)
+        ids += [a.id for a in page.items]
+        token = page.next_token
+        if not token:
+            break
+    by_time = sorted(awards[:5], key=lambda a: (a.time, a.id), reverse=True)
+    assert ids == [a.id for a in by_time]
+    in_c1 = await badges.list("ann", C1, 10, "")
+    assert [a.badge for a in in_c1.items] == ["streak", "first_answer", "first_question"]
+    seen = await badges.list("ann", "", 10, "", exclude=frozenset({"c-2", "c-3"}))
+    assert {a.community_id for a in seen.items} == {C1}
+    assert await badges.award_communities("ann") == frozenset({C1, "c-2", "c-3"})
+    assert await badges.award_communities("zed") == frozenset()
+
+
+async def test_facts_count_once_by_their_id(stores: Stores) -> None:
+    badges = stores.badges
+    for fact, member, subject in [
+        ("f1", "ann", "q1"),
+        ("f1", "ann", "q1"),
+        ("f2", "ann", "q1"),
+        ("f3", "bob", "q2"),
+    ]:
+        await badges.add_fact(fact, community_id=C1, member_id=member, kind="answer_to", subject_id=subject)
+    assert await badges.count_facts(C1, "answer_to", "q1") == 2
+    assert await badges.count_facts(C1, "answer_to", "q9") == 0
+    assert await badges.fact_subjects(C1, "ann", "answer_to") == {"q1"}
+    assert await badges.fact_subjects(C1, "cat", "answer_to") == set()
+
+
+async def test_distinct_targets_count_each_post_once(stores: Stores) -> None:
+    ledger = stores.ledger
+    await record(ledger, entry("e1", Rule.ANSWER_ACCEPTED, amount=15, target="a1"))
+    await record(ledger, entry("e2", Rule.ANSWER_ACCEPTED, amount=15, target="a1"))  # accepted again
+    await record(ledger, entry("e3", Rule.ANSWER_ACCEPTED, amount=15, target="a2"))
+    await record(ledger, entry("e4", Rule.ANSWER_POSTED, amount=5, target="a3"))
+    assert await stores.badges.distinct_targets(C1, "bob", Rule.ANSWER_ACCEPTED.value) == 2
+    assert await stores.badges.distinct_targets(C1, "bob", Rule.ANSWER_POSTED.value) == 1
+    assert await stores.badges.distinct_targets(C1, "ann", Rule.ANSWER_ACCEPTED.value) == 0
