@@ -38,6 +38,7 @@ from guild_reputation.app.ports import (
     Total,
 )
 from guild_reputation.domain.badges import Award
+from guild_reputation.domain.custom_badges import BadgeDefinition, Count, CountedEvent
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
 from guild_testing.memory import keyset_page
@@ -543,3 +544,91 @@ class MemoryBadges:
             and (e.target_id or rule not in DISTINCT_TARGET_RULES)
         }
         return len(targets)
+
+
+# Most active definitions of one event kind a community can have evaluated per event (as the store).
+ACTIVE_MAX = 200
+
+
+class MemoryBadgeDefinitions:
+    """Owners' badge definitions, the events counted for them once per natural key, and the day of each
+    member's latest award of a repeatable rolling window (claimed by a guarded move)."""
+
+    def __init__(self) -> None:
+        self._definitions: dict[str, BadgeDefinition] = {}
+        self._ticks: set[str] = set()
+        # Per (definition, member, bucket or day): the events counted.
+        self._counts: dict[tuple[str, str, str], int] = {}
+        self._last_awards: dict[tuple[str, str], int] = {}
+
+    async def create(self, definition: BadgeDefinition) -> BadgeDefinition:
+        await asyncio.sleep(0)
+        return self._definitions.setdefault(definition.id, definition)
+
+    async def get(self, definition_id: str) -> BadgeDefinition | None:
+        return self._definitions.get(definition_id)
+
+    async def archive(self, definition_id: str, at: datetime) -> BadgeDefinition | None:
+        await asyncio.sleep(0)
+        stored = self._definitions.get(definition_id)
+        if stored is not None and not stored.archived:
+            stored = self._definitions[definition_id] = replace(stored, archived=True, archive_time=at)
+        return stored
+
+    async def page(
+        self, community_id: str, include_archived: bool, page_size: int, page_token: str
+    ) -> Page[BadgeDefinition]:
+        await asyncio.sleep(0)
+        found = [
+            d
+            for d in self._definitions.values()
+            if d.community_id == community_id and (include_archived or not d.archived)
+        ]
+        return keyset_page(found, lambda d: (d.create_time, d.id), page_token, page_size, descending=True)
+
+    async def active(self, community_id: str, event_type: CountedEvent) -> list[BadgeDefinition]:
+        await asyncio.sleep(0)
+        found = [
+            d
+            for d in self._definitions.values()
+            if d.community_id == community_id and d.template.event_type == event_type and not d.archived
+        ]
+        return found[:ACTIVE_MAX]
+
+    @staticmethod
+    def _slot(count: Count, day: int) -> str:
+        return f"b|{count.bucket}" if count.bucket else f"d|{day}"
+
+    async def tick(self, definition_id: str, event_id: str, member_id: str, count: Count) -> None:
+        await asyncio.sleep(0)
+        tick_id = f"{definition_id}|{event_id}"
+        if tick_id in self._ticks:
+            return
+        self._ticks.add(tick_id)
+        key = (definition_id, member_id, self._slot(count, count.day))
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    async def counted(self, definition_id: str, member_id: str, count: Count) -> int:
+        await asyncio.sleep(0)
+        if count.bucket:
+            slots = [self._slot(count, count.day)]
+        else:
+            slots = [self._slot(count, day) for day in range(count.window_start, count.day + 1)]
+        return sum(self._counts.get((definition_id, member_id, slot), 0) for slot in slots)
+
+    async def last_award_day(self, definition_id: str, member_id: str) -> int | None:
+        await asyncio.sleep(0)
+        return self._last_awards.get((definition_id, member_id))
+
+    async def awarded_on(self, definition_id: str, member_id: str, day: int) -> None:
+        await asyncio.sleep(0)
+        key = (definition_id, member_id)
+        self._last_awards[key] = max(self._last_awards.get(key, day), day)
+
+    async def claim_award_day(self, definition_id: str, member_id: str, read: int | None, day: int) -> bool:
+        await asyncio.sleep(0)
+        key = (definition_id, member_id)
+        if self._last_awards.get(key) != read:
+            return False
+        self._last_awards[key] = day
+        return True

@@ -20,6 +20,7 @@ import guild_reputation.adapters
 from guild_common.mongo import Document, collect_schema, ensure_indexes
 from guild_reputation.adapters.badges_store import MongoBadges
 from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots
+from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
@@ -28,6 +29,7 @@ from guild_reputation.adapters.roles_store import RoleReadModel
 from guild_reputation.adapters.visibility_store import VisibilityReadModel
 from guild_reputation.adapters.waits_store import MongoWaits
 from guild_reputation.app.ports import (
+    BadgeDefinitions,
     BadgeStore,
     BoardChunk,
     BoardSnapshots,
@@ -41,6 +43,12 @@ from guild_reputation.app.ports import (
     Waits,
 )
 from guild_reputation.domain.badges import Award, Badge, Tier
+from guild_reputation.domain.custom_badges import (
+    BadgeDefinition,
+    Count,
+    CountedEvent,
+    Template,
+)
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 from guild_testing.fixtures import Infra, database_name
@@ -60,6 +68,7 @@ class Stores:
     ratings: Ratings
     snapshots: BoardSnapshots
     badges: BadgeStore
+    definitions: BadgeDefinitions
     clock: memory.SteppingClock
 
 
@@ -78,6 +87,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             memory.MemoryRatings(),
             memory.MemoryBoardSnapshots(),
             memory.MemoryBadges(ledger),
+            memory.MemoryBadgeDefinitions(),
             clock,
         )
         return
@@ -98,6 +108,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoRatings(db),
             MongoBoardSnapshots(db),
             MongoBadges(db, on_events=lambda *_: None),
+            MongoBadgeDefinitions(db),
             clock,
         )
     finally:
@@ -503,3 +514,94 @@ async def test_distinct_targets_count_each_post_once(stores: Stores) -> None:
     assert await stores.badges.distinct_targets(C1, "bob", Rule.ANSWER_ACCEPTED.value) == 2
     assert await stores.badges.distinct_targets(C1, "bob", Rule.ANSWER_POSTED.value) == 1
     assert await stores.badges.distinct_targets(C1, "ann", Rule.ANSWER_ACCEPTED.value) == 0
+
+
+# Custom badge definitions
+
+
+def definition(
+    definition_id: str,
+    *,
+    minutes: int = 0,
+    event: CountedEvent = CountedEvent.QUESTION_ASKED,
+    community: str = C1,
+) -> BadgeDefinition:
+    return BadgeDefinition(
+        id=definition_id,
+        community_id=community,
+        title=f"Badge {definition_id}",
+        description="",
+        tier=Tier.BRONZE,
+        template=Template(event, 3),
+        repeatable=False,
+        created_by="olivia",
+        create_time=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_a_definition_is_created_once_and_archived_once(stores: Stores) -> None:
+    definitions = stores.definitions
+    first = definition("d1")
+    assert await definitions.create(first) == first
+    assert await definitions.create(replace(first, title="Other")) == first
+    assert await definitions.get("d1") == first
+    assert await definitions.get("nope") is None
+    archived = await definitions.archive("d1", T0 + timedelta(hours=1))
+    assert archived == replace(first, archived=True, archive_time=T0 + timedelta(hours=1))
+    assert await definitions.archive("d1", T0 + timedelta(hours=2)) == archived
+    assert await definitions.archive("nope", T0) is None
+
+
+async def test_definitions_page_newest_first_and_active_ones_by_event(stores: Stores) -> None:
+    definitions = stores.definitions
+    for i in range(5):
+        await definitions.create(definition(f"d{i}", minutes=i, event=CountedEvent.QUESTION_ASKED))
+    await definitions.create(definition("v1", minutes=9, event=CountedEvent.UPVOTE_RECEIVED))
+    await definitions.create(definition("x1", minutes=9, community="c-2"))
+    await definitions.archive("d3", T0)
+    ids: list[str] = []
+    token = ""
+    while True:
+        page = await definitions.page(C1, True, 2, token)
+        ids += [d.id for d in page.items]
+        token = page.next_token
+        if not token:
+            break
+    assert ids == ["v1", "d4", "d3", "d2", "d1", "d0"]
+    assert [d.id for d in (await definitions.page(C1, False, 10, "")).items] == ["v1", "d4", "d2", "d1", "d0"]
+    active = await definitions.active(C1, CountedEvent.QUESTION_ASKED)
+    assert sorted(d.id for d in active) == ["d0", "d1", "d2", "d4"]
+    assert await definitions.active(C1, CountedEvent.COMMENT_POSTED) == []
+
+
+async def test_events_are_counted_once_per_key_by_bucket_or_rolling_days(stores: Stores) -> None:
+    definitions = stores.definitions
+    week = Count("w1", 100, "w1")
+    for key in ("q1", "q2", "q1"):
+        await definitions.tick("d1", key, "ann", week)
+    await definitions.tick("d1", "q3", "ann", Count("w2", 107, "w2"))
+    await definitions.tick("d1", "q4", "bob", week)
+    assert await definitions.counted("d1", "ann", week) == 2
+    assert await definitions.counted("d1", "ann", Count("w2", 107, "w2")) == 1
+    assert await definitions.counted("d2", "ann", week) == 0
+    for key, day in (("r1", 10), ("r2", 11), ("r3", 13), ("r4", 20)):
+        await definitions.tick("d9", key, "ann", Count("", day, "", window_start=day - 6))
+    assert await definitions.counted("d9", "ann", Count("", 13, "", window_start=7)) == 3
+    assert await definitions.counted("d9", "ann", Count("", 20, "", window_start=14)) == 1
+    assert await definitions.counted("d9", "ann", Count("", 20, "", window_start=11)) == 3
+
+
+async def test_the_last_award_day_moves_only_from_what_was_read(stores: Stores) -> None:
+    definitions = stores.definitions
+    assert await definitions.last_award_day("d1", "ann") is None
+    assert await definitions.claim_award_day("d1", "ann", None, 10)
+    assert not await definitions.claim_award_day("d1", "ann", None, 11)  # claimed by another
+    assert not await definitions.claim_award_day("d1", "ann", 9, 11)
+    assert await definitions.claim_award_day("d1", "ann", 10, 12)
+    assert await definitions.last_award_day("d1", "ann") == 12
+    await definitions.awarded_on("d1", "ann", 11)  # earlier: kept as it is
+    assert await definitions.last_award_day("d1", "ann") == 12
+    await definitions.awarded_on("d1", "ann", 15)
+    await definitions.awarded_on("d1", "bob", 3)
+    assert await definitions.last_award_day("d1", "ann") == 15
+    assert await definitions.last_award_day("d1", "bob") == 3
