@@ -22,12 +22,16 @@ from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.boards_handlers import PointsFollower
+from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
+from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
 from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.app.membership_handlers import CommunityEventHandlers
 from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain import integration_events as ev
+from guild_reputation.domain.credential_signing import SigningKey
+from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
@@ -54,6 +58,7 @@ def who(subject: str, *scopes: str) -> Principal:
     return Principal(subject=subject, scopes=frozenset(scopes))
 
 
+ISSUER = Issuer("https://skills.example.com", "Example Corp")
 SERVICE = Principal(subject="content", scopes=frozenset({"service"}))
 
 
@@ -64,6 +69,7 @@ class World:
     points: PointsTable = field(default_factory=lambda: PointsTable(daily_caps={"upvote_received": 200}))
     clock: memory.SteppingClock = field(default_factory=memory.SteppingClock)
     tags_wait: timedelta = timedelta(seconds=2)
+    signing_key: SigningKey | None = None
 
     def __post_init__(self) -> None:
         calendar = Calendar()
@@ -76,6 +82,7 @@ class World:
         self.communities = memory.MemoryCommunities()
         self.ratings = memory.MemoryRatings()
         self.badges = memory.MemoryBadges(self.ledger)
+        self.definitions = memory.MemoryBadgeDefinitions()
         self.visibility = Visibility(self.communities, self.communities, self.roles)
         self.readers = CommunityReaders(self.visibility, self.roles)
         self.content = ContentEventHandlers(
@@ -95,6 +102,15 @@ class World:
         self.boards = LeaderboardQueries(self.live, self.visibility)
         self.tag_boards = TagQueries(self.ledger, self.readers)
         self.badge_use_cases = BadgeUseCases(self.badges, self.roles, self.visibility)
+        self.custom_badges = BadgeDefinitionUseCases(
+            self.definitions,
+            self.badges,
+            self.roles,
+            ISSUER,
+            self.readers,
+            self.visibility,
+            signing_key=self.signing_key,
+        )
         # Those known to exist: anyone joined or posted (the insights store answers it in production).
         known = dict.fromkeys(
             [ev.QuestionAsked, ev.AnswerPosted, ev.ResourceShared, ev.VoteChanged, ev.MemberJoined],
@@ -105,6 +121,7 @@ class World:
             CommunityEventHandlers(self.roles, self.communities).handlers(),
             known,
             self.content.handlers(),
+            CustomBadgeRules(self.definitions, self.badges, self.post_tags, calendar).handlers(),
             CuratorRules(self.badges, self.ratings).handlers(),
         )
 

@@ -523,6 +523,10 @@ class MemoryBadges:
     async def award_communities(self, member_id: str) -> frozenset[str]:
         return frozenset(a.community_id for a in self._awards.values() if a.member_id == member_id)
 
+    def awards_of(self, member_id: str) -> Sequence[Award]:
+        """For tests: the member's awards, in the order awarded."""
+        return [a for a in self._awards.values() if a.member_id == member_id]
+
     async def add_fact(
         self, fact_id: str, *, community_id: str, member_id: str, kind: str, subject_id: str
     ) -> None:
