@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from guild_common.events.envelope import Envelope
+from guild_common.mongo import Document
 from guild_common.pagination import Page
-from guild_reputation.adapters.outbound_events import badge_awarded, points_changed
+from guild_reputation.adapters.outbound_events import badge_awarded, cpd_credit_recorded, points_changed
 from guild_reputation.app.ports import (
     BoardChunk,
     CuratedCollection,
@@ -38,6 +39,15 @@ from guild_reputation.app.ports import (
     Total,
 )
 from guild_reputation.domain.badges import Award
+from guild_reputation.domain.cpd import (
+    CpdActivity,
+    CpdCredit,
+    CpdRules,
+    CreditState,
+    MemberTotal,
+    Reflection,
+    Totals,
+)
 from guild_reputation.domain.custom_badges import BadgeDefinition, Count, CountedEvent
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
@@ -636,3 +646,175 @@ class MemoryBadgeDefinitions:
             return False
         self._last_awards[key] = day
         return True
+
+
+class MemoryCpd:
+    """CPD rules, credits (once per id and once per member, activity and target), the year and month
+    counters credits are counted on within a cap (once per credit), and sharing consents. Each counted
+    credit's ``cpd_credit_recorded`` event goes into ``events``."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, CpdRules] = {}
+        self._credits: dict[str, CpdCredit] = {}
+        self._targets: set[str] = set()
+        # Per counter id: its fields, minutes and the credits counted on it.
+        self._counters: dict[str, tuple[Document, int, dict[str, int]]] = {}
+        self._consents: dict[tuple[str, str], bool] = {}
+        self.events: list[Envelope] = []
+
+    async def put_rules(self, rules: CpdRules) -> None:
+        await asyncio.sleep(0)
+        stored = self._rules.get(rules.community_id)
+        since = stored.since if stored is not None else rules.update_time
+        self._rules[rules.community_id] = replace(rules, since=since)
+
+    async def rules(self, community_id: str) -> CpdRules | None:
+        await asyncio.sleep(0)
+        return self._rules.get(community_id)
+
+    async def rules_of(self, community_ids: Sequence[str]) -> dict[str, CpdRules]:
+        return {c: self._rules[c] for c in community_ids if c in self._rules}
+
+    async def add(self, credit: CpdCredit) -> CpdCredit | None:
+        await asyncio.sleep(0)
+        if credit.id in self._credits:
+            return self._credits[credit.id]
+        if credit.target_key in self._targets:
+            return None  # credited for the same target by another event
+        self._credits[credit.id] = credit
+        self._targets.add(credit.target_key)
+        return credit
+
+    async def get(self, credit_id: str) -> CpdCredit | None:
+        await asyncio.sleep(0)
+        return self._credits.get(credit_id)
+
+    async def start_reflection(
+        self, credit_id: str, member_id: str, reflection: Reflection
+    ) -> CpdCredit | None:
+        await asyncio.sleep(0)
+        credit = self._credits.get(credit_id)
+        if credit is None or credit.member_id != member_id or credit.state is not CreditState.PENDING:
+            return None
+        credit = replace(credit, state=CreditState.RESERVING, reflection=reflection)
+        self._credits[credit_id] = credit
+        return credit
+
+    async def add_reflection(
+        self, credit_id: str, member_id: str, reflection: Reflection
+    ) -> CpdCredit | None:
+        await asyncio.sleep(0)
+        credit = self._credits.get(credit_id)
+        settled = (CreditState.COUNTED, CreditState.OVER_CAP)
+        if (
+            credit is None
+            or credit.member_id != member_id
+            or credit.state not in settled
+            or credit.reflection
+        ):
+            return None
+        credit = self._credits[credit_id] = replace(credit, reflection=reflection)
+        return credit
+
+    async def finish(self, credit: CpdCredit, state: CreditState, at: datetime) -> bool:
+        await asyncio.sleep(0)
+        stored = self._credits.get(credit.id)
+        if stored is None or stored.state is not CreditState.RESERVING:
+            return False
+        self._credits[credit.id] = replace(stored, state=state)
+        if state is CreditState.COUNTED:
+            self.events.append(cpd_credit_recorded(credit, at))
+        return True
+
+    async def reserve(
+        self, counter_id: str, fields: Document, credit_id: str, minutes: int, cap: int
+    ) -> bool:
+        await asyncio.sleep(0)
+        if minutes > cap:
+            return False
+        held, total, ids = self._counters.get(counter_id, (dict(fields), 0, {}))
+        if credit_id in ids:
+            return True
+        if total > cap - minutes:
+            self._counters[counter_id] = (held, total, ids)
+            return False
+        self._counters[counter_id] = (held, total + minutes, {**ids, credit_id: minutes})
+        return True
+
+    async def release(self, counter_id: str, credit_id: str, minutes: int) -> None:
+        await asyncio.sleep(0)
+        counter = self._counters.get(counter_id)
+        if counter is None or credit_id not in counter[2]:
+            return
+        held, total, ids = counter
+        self._counters[counter_id] = (held, total - minutes, {k: v for k, v in ids.items() if k != credit_id})
+
+    def _log(self, member_id: str, year: int, community_id: str) -> list[CpdCredit]:
+        return [
+            c
+            for c in self._credits.values()
+            if c.member_id == member_id
+            and c.cpd_year == year
+            and (not community_id or c.community_id == community_id)
+        ]
+
+    async def page(
+        self, member_id: str, year: int, community_id: str, page_size: int, page_token: str
+    ) -> Page[CpdCredit]:
+        await asyncio.sleep(0)
+        return keyset_page(
+            self._log(member_id, year, community_id), lambda c: (c.time, c.id), page_token, page_size
+        )
+
+    async def log(self, member_id: str, year: int, community_id: str, limit: int) -> list[CpdCredit]:
+        return sorted(self._log(member_id, year, community_id), key=lambda c: (c.time, c.id))[:limit]
+
+    async def totals(self, member_id: str, year: int, community_id: str) -> Totals:
+        await asyncio.sleep(0)
+        counted = pending = counted_n = pending_n = over = 0
+        by_activity: dict[CpdActivity, int] = {}
+        for c in self._log(member_id, year, community_id):
+            if c.state is CreditState.COUNTED:
+                counted, counted_n = counted + c.minutes, counted_n + 1
+                by_activity[c.activity] = by_activity.get(c.activity, 0) + c.minutes
+            elif c.state is CreditState.OVER_CAP:
+                over += 1
+            else:
+                pending, pending_n = pending + c.minutes, pending_n + 1
+        return Totals(
+            counted_minutes=counted,
+            pending_minutes=pending,
+            counted_credits=counted_n,
+            pending_credits=pending_n,
+            over_cap_credits=over,
+            by_activity=tuple((a, by_activity[a]) for a in CpdActivity if a in by_activity),
+        )
+
+    async def set_sharing(self, community_id: str, member_id: str, shared: bool, at: datetime) -> None:
+        await asyncio.sleep(0)
+        self._consents[(community_id, member_id)] = shared
+
+    def _year_counter(self, community_id: str, member_id: str, year: int) -> tuple[int, int]:
+        counter = self._counters.get(f"y:{community_id}:{member_id}:{year}")
+        return (counter[1], len(counter[2])) if counter else (0, 0)
+
+    async def shared_page(
+        self, community_id: str, year: int, page_size: int, page_token: str
+    ) -> Page[MemberTotal]:
+        await asyncio.sleep(0)
+        members = [m for (c, m), shared in self._consents.items() if c == community_id and shared]
+        page = keyset_page(members, lambda m: (m,), page_token, page_size)
+        totals = [MemberTotal(m, *self._year_counter(community_id, m, year)) for m in page.items]
+        return Page(totals, page.next_token)
+
+    async def not_shared(self, community_id: str, year: int) -> int:
+        await asyncio.sleep(0)
+        with_minutes = {
+            str(fields["member_id"])
+            for fields, _, ids in self._counters.values()
+            if fields.get("community_id") == community_id
+            and fields.get("kind") == "year"
+            and fields.get("year") == year
+            and ids
+        }
+        return len({m for m in with_minutes if not self._consents.get((community_id, m), False)})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -20,6 +20,7 @@ import guild_reputation.adapters
 from guild_common.mongo import Document, collect_schema, ensure_indexes
 from guild_reputation.adapters.badges_store import MongoBadges
 from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots
+from guild_reputation.adapters.cpd_store import MongoCpd
 from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
 from guild_reputation.adapters.ledger_store import MongoLedger
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
@@ -33,6 +34,7 @@ from guild_reputation.app.ports import (
     BadgeStore,
     BoardChunk,
     BoardSnapshots,
+    CpdStore,
     Ledger,
     PointsRules,
     PostTags,
@@ -43,6 +45,15 @@ from guild_reputation.app.ports import (
     Waits,
 )
 from guild_reputation.domain.badges import Award, Badge, Tier
+from guild_reputation.domain.cpd import (
+    CpdActivity,
+    CpdCredit,
+    CpdRules,
+    CreditState,
+    MemberTotal,
+    Reflection,
+    Totals,
+)
 from guild_reputation.domain.custom_badges import (
     BadgeDefinition,
     Count,
@@ -69,6 +80,7 @@ class Stores:
     snapshots: BoardSnapshots
     badges: BadgeStore
     definitions: BadgeDefinitions
+    cpd: CpdStore
     clock: memory.SteppingClock
 
 
@@ -88,6 +100,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             memory.MemoryBoardSnapshots(),
             memory.MemoryBadges(ledger),
             memory.MemoryBadgeDefinitions(),
+            memory.MemoryCpd(),
             clock,
         )
         return
@@ -109,6 +122,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoBoardSnapshots(db),
             MongoBadges(db, on_events=lambda *_: None),
             MongoBadgeDefinitions(db),
+            MongoCpd(db, on_events=lambda *_: None),
             clock,
         )
     finally:
@@ -605,3 +619,189 @@ async def test_the_last_award_day_moves_only_from_what_was_read(stores: Stores) 
     await definitions.awarded_on("d1", "bob", 3)
     assert await definitions.last_award_day("d1", "ann") == 15
     assert await definitions.last_award_day("d1", "bob") == 3
+
+
+# CPD
+
+
+def cpd_rules(community: str = C1, *, year_cap: int = 600, month_cap: int = 0, at: datetime = T0) -> CpdRules:
+    return CpdRules(
+        community_id=community,
+        minutes={CpdActivity.ANSWER_ACCEPTED: 30, CpdActivity.REFLECTION_SURVEY: 15},
+        year_cap=year_cap,
+        month_cap=month_cap,
+        reflection_required=False,
+        year_start_month=1,
+        updated_by="olivia",
+        update_time=at,
+        time_zone="Europe/London",
+    )
+
+
+def credit(
+    event: str,
+    *,
+    member: str = "ann",
+    target: str = "a1",
+    activity: CpdActivity = CpdActivity.ANSWER_ACCEPTED,
+    minutes: int = 30,
+    state: CreditState = CreditState.RESERVING,
+    at: int = 0,
+    year: int = 2026,
+    community: str = C1,
+) -> CpdCredit:
+    return CpdCredit(
+        id=f"{event}:cpd_{activity.value}",
+        community_id=community,
+        member_id=member,
+        activity=activity,
+        minutes=minutes,
+        state=state,
+        cpd_year=year,
+        month="2026-01",
+        time=T0 + timedelta(minutes=at),
+        target_id=target,
+        description="Answer accepted",
+        evidence_url="https://guild.example.com/a1",
+        source_event_id=event,
+        region="emea",
+        programme="sales",
+    )
+
+
+async def test_cpd_rules_keep_when_a_community_first_had_them(stores: Stores) -> None:
+    cpd = stores.cpd
+    assert await cpd.rules(C1) is None
+    await cpd.put_rules(cpd_rules())
+    changed = replace(cpd_rules(year_cap=300, at=T0 + timedelta(days=3)), month_cap=60)
+    await cpd.put_rules(changed)
+    stored = await cpd.rules(C1)
+    assert stored == replace(changed, since=T0)
+    await cpd.put_rules(cpd_rules("c-2"))
+    assert set(await cpd.rules_of([C1, "c-2", "c-3"])) == {C1, "c-2"}
+    assert await cpd.rules_of([]) == {}
+
+
+async def test_a_credit_is_stored_once_per_id_and_once_per_target(stores: Stores) -> None:
+    cpd = stores.cpd
+    first = credit("e1")
+    assert await cpd.add(first) == first
+    assert await cpd.add(replace(first, minutes=99)) == first  # redelivered: the stored one
+    assert await cpd.add(credit("e2")) is None  # another event about the same answer
+    assert await cpd.add(credit("e3", target="a2")) == credit("e3", target="a2")
+    assert await cpd.get(first.id) == first
+    assert await cpd.get("nope") is None
+
+
+async def test_reflections_start_counting_pending_credits_and_complete_settled_ones(stores: Stores) -> None:
+    cpd = stores.cpd
+    pending = credit("e1", state=CreditState.PENDING)
+    await cpd.add(pending)
+    thought = Reflection("learned", "change", T0 + timedelta(hours=1))
+    assert await cpd.start_reflection(pending.id, "bob", thought) is None  # not bob's
+    started = await cpd.start_reflection(pending.id, "ann", thought)
+    assert started == replace(pending, state=CreditState.RESERVING, reflection=thought)
+    assert await cpd.start_reflection(pending.id, "ann", thought) is None  # started already
+    assert await cpd.add_reflection(pending.id, "ann", thought) is None  # still being counted
+    assert await cpd.finish(started, CreditState.COUNTED, T0)
+    assert not await cpd.finish(started, CreditState.OVER_CAP, T0)  # settled already
+    settled = credit("e2", target="a2")
+    await cpd.add(settled)
+    assert await cpd.finish(settled, CreditState.OVER_CAP, T0)
+    later = Reflection("more", "else", T0 + timedelta(hours=2))
+    added = await cpd.add_reflection(settled.id, "ann", later)
+    assert added == replace(settled, state=CreditState.OVER_CAP, reflection=later)
+    assert await cpd.add_reflection(settled.id, "ann", thought) is None  # has one
+    assert (await cpd.get(pending.id)) == replace(started, state=CreditState.COUNTED)
+
+
+async def test_counters_count_each_credit_once_within_the_cap(stores: Stores) -> None:
+    cpd = stores.cpd
+    fields = {"community_id": C1, "member_id": "ann", "kind": "year", "year": 2026}
+    counter = f"y:{C1}:ann:2026"
+    assert await cpd.reserve(counter, fields, "c1", 40, 100)
+    assert await cpd.reserve(counter, fields, "c1", 40, 100)  # counted before
+    assert await cpd.reserve(counter, fields, "c2", 40, 100)
+    assert not await cpd.reserve(counter, fields, "c3", 40, 100)  # past the cap
+    assert not await cpd.reserve(counter, fields, "c4", 200, 100)
+    await cpd.release(counter, "c2", 40)
+    await cpd.release(counter, "c2", 40)  # not on it any more: nothing
+    await cpd.release(counter, "c9", 40)
+    assert await cpd.reserve(counter, fields, "c3", 40, 100)
+    assert not await cpd.reserve(counter, fields, "c5", 40, 100)
+
+
+async def test_the_log_pages_by_time_and_totals_add_up_by_state(stores: Stores) -> None:
+    cpd = stores.cpd
+    credits = [
+        credit("e1", target="a1", at=3),
+        credit("e2", target="a2", at=1),
+        credit("e3", target="s1", activity=CpdActivity.REFLECTION_SURVEY, minutes=15, at=2),
+        credit("e4", target="a3", at=4, state=CreditState.PENDING),
+        credit("e5", target="a4", at=5),
+        credit("e6", target="a5", at=0, community="c-2"),
+        credit("e7", target="a6", at=0, year=2025),
+        credit("e8", target="a7", at=0, member="bob"),
+    ]
+    for c in credits:
+        await cpd.add(c)
+    for c, state in (
+        (credits[0], CreditState.COUNTED),
+        (credits[2], CreditState.COUNTED),
+        (credits[4], CreditState.OVER_CAP),
+        (credits[5], CreditState.COUNTED),
+    ):
+        await cpd.finish(c, state, T0)
+    ids: list[str] = []
+    token = ""
+    while True:
+        page = await cpd.page("ann", 2026, C1, 2, token)
+        ids += [c.source_event_id for c in page.items]
+        token = page.next_token
+        if not token:
+            break
+    assert ids == ["e2", "e3", "e1", "e4", "e5"]
+    assert [c.source_event_id for c in await cpd.log("ann", 2026, "", 10)] == [
+        "e6",
+        "e2",
+        "e3",
+        "e1",
+        "e4",
+        "e5",
+    ]
+    assert [c.source_event_id for c in await cpd.log("ann", 2026, "", 2)] == ["e6", "e2"]
+    assert await cpd.totals("ann", 2026, C1) == Totals(
+        counted_minutes=45,
+        pending_minutes=60,
+        counted_credits=2,
+        pending_credits=2,
+        over_cap_credits=1,
+        by_activity=((CpdActivity.ANSWER_ACCEPTED, 30), (CpdActivity.REFLECTION_SURVEY, 15)),
+    )
+    assert (await cpd.totals("ann", 2026, "")).counted_minutes == 75
+    assert await cpd.totals("zed", 2026, "") == Totals()
+
+
+async def test_owners_see_the_totals_members_share(stores: Stores) -> None:
+    cpd = stores.cpd
+    for member, minutes in (("ann", 30), ("bob", 45), ("cat", 15), ("dan", 0)):
+        fields = {"community_id": C1, "member_id": member, "kind": "year", "year": 2026}
+        if minutes:
+            await cpd.reserve(f"y:{C1}:{member}:2026", fields, f"{member}-1", minutes, 600)
+    await cpd.set_sharing(C1, "cat", True, T0)
+    await cpd.set_sharing(C1, "ann", True, T0)
+    await cpd.set_sharing(C1, "dan", True, T0)
+    await cpd.set_sharing(C1, "eve", True, T0)
+    await cpd.set_sharing(C1, "eve", False, T0 + timedelta(seconds=1))
+    await cpd.set_sharing("c-2", "bob", True, T0)
+    shared: list[MemberTotal] = []
+    token = ""
+    while True:
+        page = await cpd.shared_page(C1, 2026, 2, token)
+        shared += page.items
+        token = page.next_token
+        if not token:
+            break
+    assert shared == [MemberTotal("ann", 30, 1), MemberTotal("cat", 15, 1), MemberTotal("dan", 0, 0)]
+    assert await cpd.not_shared(C1, 2026) == 1  # bob
+    assert await cpd.not_shared(C1, 2025) == 0
