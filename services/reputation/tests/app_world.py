@@ -22,6 +22,8 @@ from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
 from guild_reputation.app.boards import LiveBoards
 from guild_reputation.app.boards_handlers import PointsFollower
+from guild_reputation.app.cpd import CpdUseCases, CreditCounter
+from guild_reputation.app.cpd_handlers import CpdCredits
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
 from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
@@ -30,6 +32,7 @@ from guild_reputation.app.membership_handlers import CommunityEventHandlers
 from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain import integration_events as ev
+from guild_reputation.domain.cpd import Evidence
 from guild_reputation.domain.credential_signing import SigningKey
 from guild_reputation.domain.credentials import Issuer
 from guild_reputation.domain.leaderboard import Leaderboards
@@ -58,6 +61,7 @@ def who(subject: str, *scopes: str) -> Principal:
     return Principal(subject=subject, scopes=frozenset(scopes))
 
 
+EVIDENCE_BASE = "https://guild.example.com"
 ISSUER = Issuer("https://skills.example.com", "Example Corp")
 SERVICE = Principal(subject="content", scopes=frozenset({"service"}))
 
@@ -70,6 +74,7 @@ class World:
     clock: memory.SteppingClock = field(default_factory=memory.SteppingClock)
     tags_wait: timedelta = timedelta(seconds=2)
     signing_key: SigningKey | None = None
+    cpd_export_max: int = 5_000
 
     def __post_init__(self) -> None:
         calendar = Calendar()
@@ -83,6 +88,8 @@ class World:
         self.ratings = memory.MemoryRatings()
         self.badges = memory.MemoryBadges(self.ledger)
         self.definitions = memory.MemoryBadgeDefinitions()
+        self.cpd_store = memory.MemoryCpd()
+        cpd_counter = CreditCounter(self.cpd_store, clock=self.clock)
         self.visibility = Visibility(self.communities, self.communities, self.roles)
         self.readers = CommunityReaders(self.visibility, self.roles)
         self.content = ContentEventHandlers(
@@ -101,6 +108,15 @@ class World:
         self.points_rules = PointsRulesUseCases(self.rules, self.roles, self.points, self.visibility)
         self.boards = LeaderboardQueries(self.live, self.visibility)
         self.tag_boards = TagQueries(self.ledger, self.readers)
+        self.cpd = CpdUseCases(
+            self.cpd_store,
+            cpd_counter,
+            self.roles,
+            self.visibility,
+            issuer=ISSUER.name,
+            export_max=self.cpd_export_max,
+            clock=self.clock,
+        )
         self.badge_use_cases = BadgeUseCases(self.badges, self.roles, self.visibility)
         self.custom_badges = BadgeDefinitionUseCases(
             self.definitions,
@@ -123,6 +139,7 @@ class World:
             self.content.handlers(),
             CustomBadgeRules(self.definitions, self.badges, self.post_tags, calendar).handlers(),
             CuratorRules(self.badges, self.ratings).handlers(),
+            CpdCredits(self.cpd_store, cpd_counter, Evidence(EVIDENCE_BASE)).handlers(),
         )
 
     async def _known(self, event: Any) -> None:

@@ -689,6 +689,10 @@ class MemoryCpd:
         await asyncio.sleep(0)
         return self._credits.get(credit_id)
 
+    def credits(self) -> list[CpdCredit]:
+        """For tests: every credit stored, in the order stored."""
+        return list(self._credits.values())
+
     async def start_reflection(
         self, credit_id: str, member_id: str, reflection: Reflection
     ) -> CpdCredit | None:
