@@ -49,7 +49,9 @@ from guild_reputation.domain.cpd import (
     Totals,
 )
 from guild_reputation.domain.custom_badges import BadgeDefinition, Count, CountedEvent
+from guild_reputation.domain.insights import MONTH, NEVER, PostKind, QuestionFigures, Scope, Weeks
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
+from guild_reputation.domain.pilot import PilotControl
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
 from guild_testing.memory import keyset_page
 
@@ -822,3 +824,404 @@ class MemoryCpd:
             and ids
         }
         return len({m for m in with_minutes if not self._consents.get((community_id, m), False)})
+
+
+# Most questions one figure reads, as the store.
+QUESTIONS_READ_MAX = 50_000
+
+
+@dataclass
+class _Member:
+    community_id: str
+    region: str
+    programme: str
+    member_id: str
+    joined_at: datetime | None = None
+    left_at: datetime = NEVER
+    first_post_at: datetime = NEVER
+    first_question_at: datetime = NEVER
+
+
+@dataclass(frozen=True)
+class _Record:
+    """An activity day, a post or a question, with its community's routing (what scopes select on)."""
+
+    community_id: str
+    region: str
+    programme: str
+
+
+@dataclass(frozen=True)
+class _Activity(_Record):
+    member_id: str
+    day: str
+
+
+@dataclass(frozen=True)
+class _Post(_Record):
+    post_id: str
+    kind: PostKind
+    author_id: str
+    at: datetime
+    question_id: str
+
+
+@dataclass(frozen=True)
+class _Question(_Record):
+    question_id: str
+    asked_at: datetime
+    first_answer_at: datetime
+    tags: tuple[str, ...]
+
+    @property
+    def answer_seconds(self) -> float | None:
+        if self.asked_at == NEVER or self.first_answer_at == NEVER:
+            return None
+        return max(0.0, (self.first_answer_at - self.asked_at).total_seconds())
+
+
+def _in(record: _Member | _Record, scope: Scope, scope_id: str, exclude: frozenset[str]) -> bool:
+    value = {
+        Scope.COMMUNITY: record.community_id,
+        Scope.PROGRAMME: record.programme,
+        Scope.REGION: record.region,
+    }
+    return value[scope] == scope_id and record.community_id not in exclude
+
+
+class MemoryInsights:
+    """The insight read models: per (community, member) the latest join, the leave after it and the first
+    post and question; the days each member was active; each post; each question's asking and first
+    answer. Writes are absolute (times kept as the earliest or latest seen), so redelivery changes
+    nothing. Also what ``KnownCommunities`` asks (anyone joined or posted)."""
+
+    def __init__(self, weeks: Weeks | None = None) -> None:
+        self.weeks = weeks or Weeks()
+        self.members_: dict[tuple[str, str], _Member] = {}
+        self.activity: dict[tuple[str, str, str], _Activity] = {}
+        self.posts_: dict[str, _Post] = {}
+        self.questions_: dict[str, _Question] = {}
+
+    async def member_joined(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        await asyncio.sleep(0)
+        doc = self.members_.get((community_id, member_id))
+        if doc is not None and doc.joined_at is not None and doc.joined_at >= at:
+            return  # this join or a later one is stored
+        doc = doc or _Member(community_id, region, programme, member_id)
+        self.members_[(community_id, member_id)] = replace(
+            doc,
+            region=region,
+            programme=programme,
+            joined_at=at,
+            left_at=NEVER if doc.left_at <= at else doc.left_at,  # a leave before this join is over
+        )
+
+    async def member_left(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        await asyncio.sleep(0)
+        doc = self.members_.get((community_id, member_id))
+        if doc is not None and doc.joined_at is not None and doc.joined_at > at:
+            return  # rejoined since
+        if doc is not None and doc.left_at != NEVER and doc.left_at >= at:
+            return  # this leave or a later one is stored
+        doc = doc or _Member(community_id, region, programme, member_id)
+        self.members_[(community_id, member_id)] = replace(
+            doc, region=region, programme=programme, left_at=at
+        )
+
+    async def active(
+        self, community_id: str, member_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        await asyncio.sleep(0)
+        day = self.weeks.day(at)
+        self.activity.setdefault(
+            (community_id, member_id, day), _Activity(community_id, region, programme, member_id, day)
+        )
+
+    async def posted(
+        self,
+        post_id: str,
+        kind: PostKind,
+        community_id: str,
+        author_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        question_id: str = "",
+    ) -> None:
+        await asyncio.sleep(0)
+        self.posts_.setdefault(
+            f"{kind.value}:{post_id}",
+            _Post(
+                community_id,
+                region,
+                programme,
+                post_id,
+                kind,
+                author_id,
+                at,
+                question_id or (post_id if kind is PostKind.QUESTION else ""),
+            ),
+        )
+        doc = self.members_.get((community_id, author_id)) or _Member(
+            community_id, region, programme, author_id
+        )
+        self.members_[(community_id, author_id)] = replace(
+            doc,
+            region=region,
+            programme=programme,
+            first_post_at=min(doc.first_post_at, at),
+            first_question_at=min(doc.first_question_at, at)
+            if kind is PostKind.QUESTION
+            else doc.first_question_at,
+        )
+        await self.active(community_id, author_id, region, programme, at)
+
+    async def _question(
+        self,
+        question_id: str,
+        community_id: str,
+        region: str,
+        programme: str,
+        field: str,
+        at: datetime,
+        tags: list[str] | None,
+    ) -> None:
+        await asyncio.sleep(0)
+        stored = self.questions_.get(question_id) or _Question(
+            community_id, region, programme, question_id, NEVER, NEVER, ()
+        )
+        self.questions_[question_id] = replace(
+            stored,
+            community_id=community_id,
+            region=region,
+            programme=programme,
+            tags=stored.tags if tags is None else tuple(tags),
+            **{field: min(getattr(stored, field), at)},
+        )
+
+    async def question_asked(
+        self,
+        question_id: str,
+        community_id: str,
+        region: str,
+        programme: str,
+        at: datetime,
+        tags: list[str] | None = None,
+    ) -> None:
+        await self._question(question_id, community_id, region, programme, "asked_at", at, tags)
+
+    async def question_answered(
+        self, question_id: str, community_id: str, region: str, programme: str, at: datetime
+    ) -> None:
+        await self._question(question_id, community_id, region, programme, "first_answer_at", at, None)
+
+    async def known_community(self, community_id: str) -> bool:
+        return any(c == community_id for c, _ in self.members_)
+
+    def members_at_moment(
+        self, scope: Scope, scope_id: str, at: datetime, exclude: frozenset[str]
+    ) -> list[_Member]:
+        return [
+            m
+            for m in self.members_.values()
+            if _in(m, scope, scope_id, exclude) and m.joined_at is not None and m.joined_at <= at < m.left_at
+        ]
+
+    async def members(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> int:
+        await asyncio.sleep(0)
+        return len({m.member_id for m in self.members_at_moment(scope, scope_id, at, exclude)})
+
+    async def active_members(
+        self,
+        scope: Scope,
+        scope_id: str,
+        until: datetime,
+        window: timedelta,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> int:
+        await asyncio.sleep(0)
+        first, last = self.weeks.days_before(until, window)
+        return len(
+            {
+                a.member_id
+                for a in self.activity.values()
+                if _in(a, scope, scope_id, exclude) and first <= a.day <= last
+            }
+        )
+
+    def _posts_in(
+        self, scope: Scope, scope_id: str, since: datetime, until: datetime, exclude: frozenset[str]
+    ) -> list[_Post]:
+        return [p for p in self.posts_.values() if _in(p, scope, scope_id, exclude) and since <= p.at < until]
+
+    async def contributors(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> int:
+        await asyncio.sleep(0)
+        return len({p.author_id for p in self._posts_in(scope, scope_id, since, until, exclude)})
+
+    async def top_contributors(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[tuple[str, int]]:
+        await asyncio.sleep(0)
+        counts: dict[str, int] = {}
+        for p in self._posts_in(scope, scope_id, since, until, exclude):
+            counts[p.author_id] = counts.get(p.author_id, 0) + 1
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+    async def posts(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> dict[PostKind, int]:
+        await asyncio.sleep(0)
+        found = self._posts_in(scope, scope_id, since, until, exclude)
+        return {kind: sum(1 for p in found if p.kind is kind) for kind in PostKind}
+
+    def answer_seconds_of(
+        self, since: datetime, until: datetime, keep: Callable[[_Question], bool]
+    ) -> list[float | None]:
+        asked = sorted(
+            (q for q in self.questions_.values() if keep(q) and since <= q.asked_at < until),
+            key=lambda q: q.asked_at,
+        )
+        return [q.answer_seconds for q in asked[:QUESTIONS_READ_MAX]]
+
+    async def questions(
+        self,
+        scope: Scope,
+        scope_id: str,
+        since: datetime,
+        until: datetime,
+        *,
+        exclude: frozenset[str] = frozenset(),
+    ) -> QuestionFigures:
+        await asyncio.sleep(0)
+        return QuestionFigures.of(
+            self.answer_seconds_of(since, until, lambda q: _in(q, scope, scope_id, exclude))
+        )
+
+    async def new_starters(
+        self, scope: Scope, scope_id: str, at: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> tuple[int, int]:
+        await asyncio.sleep(0)
+        starters = [
+            m
+            for m in self.members_at_moment(scope, scope_id, at, exclude)
+            if m.joined_at and m.joined_at >= at - MONTH
+        ]
+        return (
+            len({m.member_id for m in starters}),
+            len({m.member_id for m in starters if m.first_post_at <= at}),
+        )
+
+    async def starters_asking_soon(
+        self, community_id: str, since: datetime, until: datetime, within: timedelta
+    ) -> tuple[int, int]:
+        await asyncio.sleep(0)
+        joined = [
+            m
+            for m in self.members_.values()
+            if m.community_id == community_id
+            and m.joined_at is not None
+            and since <= m.joined_at < until
+            and m.left_at > until
+        ]
+        return len(joined), sum(
+            1 for m in joined if m.joined_at and m.first_question_at - m.joined_at <= within
+        )
+
+
+class MemoryPilot:
+    """Pilot controls (the latest version kept), and the samples read from the insight read models."""
+
+    def __init__(self, insights: MemoryInsights) -> None:
+        self._insights = insights
+        self._controls: dict[str, PilotControl] = {}
+
+    async def set_control(self, control: PilotControl) -> None:
+        await asyncio.sleep(0)
+        stored = self._controls.get(control.community_id)
+        if stored is None or stored.version < control.version:
+            self._controls[control.community_id] = replace(
+                control, control_member_ids=tuple(control.control_member_ids)
+            )
+
+    async def control(self, community_id: str) -> PilotControl | None:
+        return self._controls.get(community_id)
+
+    def _days(self, since: datetime, until: datetime) -> tuple[str, str]:
+        weeks = self._insights.weeks
+        return weeks.day(since), weeks.day(until - timedelta(microseconds=1))
+
+    async def members_at(self, community_id: str, at: datetime) -> set[str]:
+        await asyncio.sleep(0)
+        return {
+            m.member_id
+            for m in self._insights.members_at_moment(Scope.COMMUNITY, community_id, at, frozenset())
+        }
+
+    async def active_in(self, community_id: str, since: datetime, until: datetime) -> set[str]:
+        await asyncio.sleep(0)
+        first, last = self._days(since, until)
+        return {
+            a.member_id
+            for a in self._insights.activity.values()
+            if a.community_id == community_id and first <= a.day <= last
+        }
+
+    async def active_among(
+        self, member_ids: Sequence[str], since: datetime, until: datetime, exclude: frozenset[str]
+    ) -> set[str]:
+        await asyncio.sleep(0)
+        first, last = self._days(since, until)
+        wanted = set(member_ids)
+        return {
+            a.member_id
+            for a in self._insights.activity.values()
+            if a.member_id in wanted and a.community_id not in exclude and first <= a.day <= last
+        }
+
+    async def answer_seconds(self, community_id: str, since: datetime, until: datetime) -> list[float | None]:
+        await asyncio.sleep(0)
+        return self._insights.answer_seconds_of(since, until, lambda q: q.community_id == community_id)
+
+    async def answer_seconds_by(
+        self, member_ids: Sequence[str], since: datetime, until: datetime, exclude: frozenset[str]
+    ) -> list[float | None]:
+        await asyncio.sleep(0)
+        wanted = set(member_ids)
+        asked = [
+            p.question_id
+            for p in self._insights.posts_.values()
+            if p.author_id in wanted
+            and p.kind is PostKind.QUESTION
+            and p.community_id not in exclude
+            and since <= p.at < until
+        ][:QUESTIONS_READ_MAX]
+        questions = self._insights.questions_
+        return [questions[q].answer_seconds for q in asked if q in questions]

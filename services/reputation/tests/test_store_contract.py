@@ -22,7 +22,9 @@ from guild_reputation.adapters.badges_store import MongoBadges
 from guild_reputation.adapters.board_snapshots_store import MongoBoardSnapshots
 from guild_reputation.adapters.cpd_store import MongoCpd
 from guild_reputation.adapters.custom_badges_store import MongoBadgeDefinitions
+from guild_reputation.adapters.insights_store import MongoInsights
 from guild_reputation.adapters.ledger_store import MongoLedger
+from guild_reputation.adapters.pilot_store import MongoPilot
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
 from guild_reputation.adapters.ratings_store import MongoRatings
@@ -35,7 +37,9 @@ from guild_reputation.app.ports import (
     BoardChunk,
     BoardSnapshots,
     CpdStore,
+    InsightsStore,
     Ledger,
+    PilotStore,
     PointsRules,
     PostTags,
     Ratings,
@@ -60,7 +64,11 @@ from guild_reputation.domain.custom_badges import (
     CountedEvent,
     Template,
 )
+from guild_reputation.domain.insights import MONTH as A_MONTH
+from guild_reputation.domain.insights import WEEK as A_WEEK
+from guild_reputation.domain.insights import PostKind, QuestionFigures, Scope, Weeks
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
+from guild_reputation.domain.pilot import PilotControl
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 from guild_testing.fixtures import Infra, database_name
 
@@ -81,6 +89,8 @@ class Stores:
     badges: BadgeStore
     definitions: BadgeDefinitions
     cpd: CpdStore
+    insights: InsightsStore
+    pilot: PilotStore
     clock: memory.SteppingClock
 
 
@@ -89,6 +99,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     clock = memory.SteppingClock()
     if request.param == "memory":
         ledger = memory.MemoryLedger(clock=clock)
+        insights = memory.MemoryInsights()
         yield Stores(
             ledger,
             memory.MemoryPostTags(),
@@ -101,6 +112,8 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             memory.MemoryBadges(ledger),
             memory.MemoryBadgeDefinitions(),
             memory.MemoryCpd(),
+            insights,
+            memory.MemoryPilot(insights),
             clock,
         )
         return
@@ -123,6 +136,8 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoBadges(db, on_events=lambda *_: None),
             MongoBadgeDefinitions(db),
             MongoCpd(db, on_events=lambda *_: None),
+            MongoInsights(db, Weeks()),
+            MongoPilot(db, Weeks()),
             clock,
         )
     finally:
@@ -805,3 +820,139 @@ async def test_owners_see_the_totals_members_share(stores: Stores) -> None:
     assert shared == [MemberTotal("ann", 30, 1), MemberTotal("cat", 15, 1), MemberTotal("dan", 0, 0)]
     assert await cpd.not_shared(C1, 2026) == 1  # bob
     assert await cpd.not_shared(C1, 2025) == 0
+
+
+# Insights and pilots
+
+
+def at(days: float = 0, hours: float = 0) -> datetime:
+    return T0 + timedelta(days=days, hours=hours)
+
+
+async def joined(
+    stores: Stores, member: str, when: datetime, community: str = C1, region: str = "emea"
+) -> None:
+    await stores.insights.member_joined(community, member, region, "sales", when)
+
+
+async def test_members_count_from_their_latest_join_until_they_leave(stores: Stores) -> None:
+    insights = stores.insights
+    assert not await insights.known_community(C1)
+    await joined(stores, "ann", at(0))
+    await joined(stores, "ann", at(-5))  # an older join: the latest stays
+    await joined(stores, "bob", at(1))
+    await insights.member_left(C1, "bob", "emea", "sales", at(3))
+    await insights.member_left(C1, "bob", "emea", "sales", at(2))  # an older leave: the later stays
+    await insights.member_left(C1, "cat", "emea", "sales", at(1))  # never joined: known, not a member
+    await joined(stores, "dan", at(5))
+    await insights.member_left(C1, "dan", "emea", "sales", at(4))  # left before rejoining: still in
+    assert await insights.known_community(C1)
+    assert not await insights.known_community("c-2")
+    assert [await insights.members(Scope.COMMUNITY, C1, at(d)) for d in (-1, 0, 1, 2.5, 3, 6)] == [
+        0,
+        1,
+        2,
+        2,
+        1,
+        2,
+    ]
+    await joined(stores, "bob", at(4))  # rejoined
+    assert await insights.members(Scope.COMMUNITY, C1, at(6)) == 3
+    assert await stores.pilot.members_at(C1, at(6)) == {"ann", "bob", "dan"}
+    assert await stores.pilot.members_at(C1, at(2.5)) == {"ann"}  # bob's latest join counts
+
+
+async def test_scopes_count_each_member_once_and_leave_excluded_communities_out(stores: Stores) -> None:
+    await joined(stores, "ann", at(0), C1)
+    await joined(stores, "ann", at(0), "c-2")
+    await joined(stores, "bob", at(0), "c-3", region="apac")
+    insights = stores.insights
+    assert await insights.members(Scope.PROGRAMME, "sales", at(1)) == 2
+    assert await insights.members(Scope.REGION, "emea", at(1)) == 1
+    assert await insights.members(Scope.REGION, "emea", at(1), exclude=frozenset({C1, "c-2"})) == 0
+    assert await insights.members(Scope.COMMUNITY, C1, at(1)) == 1
+
+
+async def test_posts_contributors_and_activity(stores: Stores) -> None:
+    insights = stores.insights
+    await joined(stores, "ann", at(0))
+    posts = [
+        ("q1", PostKind.QUESTION, "ann", at(1), ""),
+        ("q1", PostKind.QUESTION, "ann", at(1), ""),  # redelivered
+        ("a1", PostKind.ANSWER, "bob", at(1, 2), "q1"),
+        ("a2", PostKind.ANSWER, "bob", at(2), "q1"),
+        ("m1", PostKind.COMMENT, "cat", at(2), ""),
+        ("r1", PostKind.RESOURCE, "ann", at(9), ""),  # outside the span
+    ]
+    for post_id, kind, author, when, question in posts:
+        await insights.posted(post_id, kind, C1, author, "emea", "sales", when, question)
+    await insights.active(C1, "dan", "emea", "sales", at(2))
+    await insights.active(C1, "dan", "emea", "sales", at(2, 1))
+    since, until = at(0), at(7)
+    assert await insights.contributors(Scope.COMMUNITY, C1, since, until) == 3
+    assert await insights.posts(Scope.COMMUNITY, C1, since, until) == {
+        PostKind.QUESTION: 1,
+        PostKind.ANSWER: 2,
+        PostKind.COMMENT: 1,
+        PostKind.RESOURCE: 0,
+    }
+    assert await insights.top_contributors(Scope.COMMUNITY, C1, since, until, 2) == [("bob", 2), ("ann", 1)]
+    assert await insights.active_members(Scope.COMMUNITY, C1, at(3), A_WEEK) == 4
+    assert (
+        await insights.active_members(Scope.COMMUNITY, C1, at(2, -9), A_WEEK) == 2
+    )  # the days before the 2nd
+    assert await insights.active_members(Scope.COMMUNITY, C1, at(3), A_WEEK, exclude=frozenset({C1})) == 0
+    pilot = stores.pilot
+    assert await pilot.active_in(C1, at(2), at(3)) == {"bob", "cat", "dan"}
+    assert await pilot.active_among(["ann", "dan", "zed"], since, until, frozenset()) == {"ann", "dan"}
+    assert await pilot.active_among(["ann", "dan"], since, until, frozenset({C1})) == set()
+
+
+async def test_new_starters_and_how_soon_they_ask(stores: Stores) -> None:
+    insights = stores.insights
+    await joined(stores, "old", at(-60))
+    await joined(stores, "ann", at(0))
+    await joined(stores, "bob", at(1))
+    await joined(stores, "cat", at(2))
+    await insights.posted("q1", PostKind.QUESTION, C1, "ann", "emea", "sales", at(3))
+    await insights.posted("q2", PostKind.QUESTION, C1, "bob", "emea", "sales", at(40))
+    await insights.posted("m1", PostKind.COMMENT, C1, "cat", "emea", "sales", at(4))
+    assert await insights.new_starters(Scope.COMMUNITY, C1, at(10)) == (3, 2)
+    assert await insights.new_starters(Scope.PROGRAMME, "sales", at(5)) == (3, 2)
+    assert await insights.starters_asking_soon(C1, at(-1), at(5), A_MONTH) == (3, 1)
+    assert await insights.starters_asking_soon(C1, at(-1), at(5), timedelta(days=60)) == (3, 2)
+
+
+async def test_questions_keep_their_earliest_times_whatever_the_order(stores: Stores) -> None:
+    insights = stores.insights
+    await insights.question_answered("q1", C1, "emea", "sales", at(0, 3))  # before the asking is known
+    await insights.question_asked("q1", C1, "emea", "sales", at(0), ["python"])
+    await insights.question_answered("q1", C1, "emea", "sales", at(0, 5))  # a later answer
+    await insights.question_asked("q2", C1, "emea", "sales", at(1))
+    await insights.question_answered("q2", C1, "emea", "sales", at(3))
+    await insights.question_asked("q3", C1, "emea", "sales", at(2))
+    await insights.question_asked("q9", C1, "emea", "sales", at(30))
+    figures = await insights.questions(Scope.COMMUNITY, C1, at(0), at(7))
+    assert figures == QuestionFigures(
+        asked=3, answered=2, median_seconds=(3 * 3600 + 2 * 86400) / 2, answered_within_24h=1
+    )
+    assert await stores.pilot.answer_seconds(C1, at(0), at(7)) == [3 * 3600.0, 2 * 86400.0, None]
+    for question_id, when in (("q1", at(0)), ("q2", at(1)), ("q3", at(2))):
+        author = "ann" if question_id != "q3" else "bob"
+        await insights.posted(question_id, PostKind.QUESTION, C1, author, "emea", "sales", when)
+    assert sorted(await stores.pilot.answer_seconds_by(["ann"], at(0), at(7), frozenset()), key=str) == [
+        3 * 3600.0,
+        2 * 86400.0,
+    ]
+    assert await stores.pilot.answer_seconds_by(["bob"], at(0), at(7), frozenset()) == [None]
+    assert await stores.pilot.answer_seconds_by(["ann"], at(0), at(7), frozenset({C1})) == []
+
+
+async def test_a_pilot_keeps_its_latest_control(stores: Stores) -> None:
+    pilot = stores.pilot
+    assert await pilot.control(C1) is None
+    await pilot.set_control(PilotControl(C1, "c-2", (), 2))
+    await pilot.set_control(PilotControl(C1, "", ("ann", "bob"), 1))  # older
+    assert await pilot.control(C1) == PilotControl(C1, "c-2", (), 2)
+    await pilot.set_control(PilotControl(C1, "", ("ann", "bob"), 3))
+    assert await pilot.control(C1) == PilotControl(C1, "", ("ann", "bob"), 3)
