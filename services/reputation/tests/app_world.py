@@ -26,15 +26,20 @@ from guild_reputation.app.cpd import CpdUseCases, CreditCounter
 from guild_reputation.app.cpd_handlers import CpdCredits
 from guild_reputation.app.custom_badges import BadgeDefinitionUseCases
 from guild_reputation.app.custom_badges_handlers import CustomBadgeRules
+from guild_reputation.app.insights import InsightsQueries
+from guild_reputation.app.insights_handlers import InsightsHandlers
 from guild_reputation.app.leaderboards import LeaderboardQueries, TagQueries
 from guild_reputation.app.ledger_handlers import ContentEventHandlers
 from guild_reputation.app.membership_handlers import CommunityEventHandlers
+from guild_reputation.app.pilot import PilotComparisons
+from guild_reputation.app.pilot_handlers import PilotHandlers
 from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain import integration_events as ev
 from guild_reputation.domain.cpd import Evidence
 from guild_reputation.domain.credential_signing import SigningKey
 from guild_reputation.domain.credentials import Issuer
+from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
@@ -90,7 +95,10 @@ class World:
         self.definitions = memory.MemoryBadgeDefinitions()
         self.cpd_store = memory.MemoryCpd()
         cpd_counter = CreditCounter(self.cpd_store, clock=self.clock)
-        self.visibility = Visibility(self.communities, self.communities, self.roles)
+        weeks = Weeks()
+        self.insights = memory.MemoryInsights(weeks)
+        self.pilot = memory.MemoryPilot(self.insights)
+        self.visibility = Visibility(self.communities, self.insights, self.roles)
         self.readers = CommunityReaders(self.visibility, self.roles)
         self.content = ContentEventHandlers(
             self.ledger,
@@ -108,6 +116,8 @@ class World:
         self.points_rules = PointsRulesUseCases(self.rules, self.roles, self.points, self.visibility)
         self.boards = LeaderboardQueries(self.live, self.visibility)
         self.tag_boards = TagQueries(self.ledger, self.readers)
+        self.insight_queries = InsightsQueries(self.insights, weeks, self.readers, self.visibility)
+        self.pilots = PilotComparisons(self.pilot, self.readers, self.visibility)
         self.cpd = CpdUseCases(
             self.cpd_store,
             cpd_counter,
@@ -127,24 +137,16 @@ class World:
             self.visibility,
             signing_key=self.signing_key,
         )
-        # Those known to exist: anyone joined or posted (the insights store answers it in production).
-        known = dict.fromkeys(
-            [ev.QuestionAsked, ev.AnswerPosted, ev.ResourceShared, ev.VoteChanged, ev.MemberJoined],
-            self._known,
-        )
         # The consumer's order: community read models first, then points.
         self._handlers: dict[type, Handler] = combine(
             CommunityEventHandlers(self.roles, self.communities).handlers(),
-            known,
             self.content.handlers(),
             CustomBadgeRules(self.definitions, self.badges, self.post_tags, calendar).handlers(),
+            InsightsHandlers(self.insights).handlers(),
+            PilotHandlers(self.pilot).handlers(),
             CuratorRules(self.badges, self.ratings).handlers(),
             CpdCredits(self.cpd_store, cpd_counter, Evidence(EVIDENCE_BASE)).handlers(),
         )
-
-    async def _known(self, event: Any) -> None:
-        if event.community_id and getattr(event, "value", 1) != 0:
-            self.communities.known.add(event.community_id)
 
     async def handle(self, event: Any) -> None:
         await self._handlers[type(event)](event)

@@ -396,12 +396,10 @@ HIDDEN = "hidden"
 
 
 class MemoryCommunities:
-    """Each community's visibility (a change applies only if newer), and the communities anyone ever
-    joined or posted in (``known``, which the insights store answers in production)."""
+    """Each community's visibility (a change applies only if newer)."""
 
     def __init__(self) -> None:
         self._visibility: dict[str, tuple[str, datetime]] = {}
-        self.known: set[str] = set()
 
     async def put(self, community_id: str, visibility: str, as_of: datetime) -> None:
         await asyncio.sleep(0)
@@ -415,9 +413,6 @@ class MemoryCommunities:
 
     async def hidden_ids(self) -> frozenset[str]:
         return frozenset(c for c, (v, _) in self._visibility.items() if v == HIDDEN)
-
-    async def known_community(self, community_id: str) -> bool:
-        return community_id in self.known
 
 
 class MemoryRatings:
