@@ -27,7 +27,12 @@ from typing import Any
 from guild_common.events.envelope import Envelope
 from guild_common.mongo import Document
 from guild_common.pagination import Page
-from guild_reputation.adapters.outbound_events import badge_awarded, cpd_credit_recorded, points_changed
+from guild_reputation.adapters.outbound_events import (
+    badge_awarded,
+    cpd_credit_recorded,
+    points_changed,
+    recognition_summary_issued,
+)
 from guild_reputation.app.ports import (
     BoardChunk,
     CuratedCollection,
@@ -52,6 +57,7 @@ from guild_reputation.domain.custom_badges import BadgeDefinition, Count, Counte
 from guild_reputation.domain.insights import MONTH, NEVER, PostKind, QuestionFigures, Scope, Weeks
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.pilot import PilotControl
+from guild_reputation.domain.recognition import ContributionSummary, RoleChange
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting, capped_amount
 from guild_testing.memory import keyset_page
 
@@ -384,6 +390,10 @@ class MemoryRoles:
 
     async def role(self, community_id: str, member_id: str) -> str | None:
         return await self.get(community_id, member_id) or None
+
+    def memberships_of(self, member_id: str) -> dict[str, str]:
+        """The member's current communities and roles (what the recognition store reads)."""
+        return {c: r for (c, m), (r, _, _, _) in self._roles.items() if m == member_id and r}
 
     async def routing(self, community_id: str, member_id: str) -> tuple[str, str]:
         stored = self._roles.get((community_id, member_id))
@@ -1220,3 +1230,117 @@ class MemoryPilot:
         ][:QUESTIONS_READ_MAX]
         questions = self._insights.questions_
         return [questions[q].answer_seconds for q in asked if q in questions]
+
+
+# Most records one summary reads of each kind, as the store.
+READ_MAX = 10_000
+BADGES_MAX = 200
+
+
+class MemoryRecognition:
+    """The recognition read models (acceptances and ratings as of their latest change, role changes and
+    published collections once each) and the summaries issued, each releasing its
+    ``recognition_summary_issued`` event into ``events``; posts, question tags, badges and memberships
+    are read from the insights, badge and role stores, as the Mongo store reads their collections."""
+
+    def __init__(self, insights: MemoryInsights, badges: MemoryBadges, roles: MemoryRoles) -> None:
+        self._insights = insights
+        self._badges = badges
+        self._roles = roles
+        self._accepts: dict[str, tuple[bool, datetime]] = {}
+        self._ratings: dict[str, tuple[float, int, datetime]] = {}
+        self._role_changes: dict[str, tuple[str, RoleChange]] = {}
+        self._collections: dict[str, tuple[str, str, datetime]] = {}
+        self._summaries: set[str] = set()
+        self.events: list[Envelope] = []
+
+    async def acceptance(self, answer_id: str, answer_author_id: str, accepted: bool, at: datetime) -> None:
+        await asyncio.sleep(0)
+        stored = self._accepts.get(answer_id)
+        if stored is None or stored[1] < at:
+            self._accepts[answer_id] = (accepted, at)
+
+    async def rated(self, item_id: str, author_id: str, average: float, count: int, at: datetime) -> None:
+        await asyncio.sleep(0)
+        stored = self._ratings.get(item_id)
+        if stored is None or stored[2] < at:
+            self._ratings[item_id] = (average, count, at)
+
+    async def role_changed(self, event_id: str, member_id: str, change: RoleChange) -> None:
+        await asyncio.sleep(0)
+        self._role_changes.setdefault(event_id, (member_id, change))
+
+    async def collection_published(
+        self, collection_id: str, community_id: str, curator_id: str, at: datetime
+    ) -> None:
+        await asyncio.sleep(0)
+        self._collections.setdefault(collection_id, (community_id, curator_id, at))
+
+    async def memberships(self, member_id: str) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return self._roles.memberships_of(member_id)
+
+    async def posts(self, member_id: str, start: datetime, end: datetime) -> list[Document]:
+        await asyncio.sleep(0)
+        found = sorted(
+            (p for p in self._insights.posts_.values() if p.author_id == member_id and start <= p.at < end),
+            key=lambda p: p.at,
+        )
+        return [
+            {
+                "_id": f"{p.kind.value}:{p.post_id}",
+                "kind": p.kind.value,
+                "community_id": p.community_id,
+                "question_id": p.question_id,
+            }
+            for p in found[:READ_MAX]
+        ]
+
+    def _curated(self, member_id: str, start: datetime, end: datetime) -> list[str]:
+        return [
+            c for c, curator, at in self._collections.values() if curator == member_id and start <= at < end
+        ]
+
+    async def collections_curated(
+        self, member_id: str, start: datetime, end: datetime, *, exclude: frozenset[str] = frozenset()
+    ) -> int:
+        return sum(1 for c in self._curated(member_id, start, end) if c not in exclude)
+
+    async def curated_in(self, member_id: str, start: datetime, end: datetime) -> frozenset[str]:
+        return frozenset(self._curated(member_id, start, end))
+
+    async def accepted(self, answer_ids: list[str]) -> int:
+        return sum(1 for a in set(answer_ids) if self._accepts.get(a, (False,))[0])
+
+    async def ratings(self, item_ids: list[str]) -> tuple[float, int]:
+        found = [self._ratings[i] for i in set(item_ids) if i in self._ratings]
+        total = sum(count for _, count, _ in found)
+        stars = sum(average * count for average, count, _ in found)
+        return (round(stars / total, 2) if total else 0.0), int(total)
+
+    async def question_tags(self, question_ids: list[str]) -> list[list[str]]:
+        questions = self._insights.questions_
+        return [list(questions[q].tags) for q in dict.fromkeys(question_ids) if q in questions]
+
+    async def badges(self, member_id: str, start: datetime, end: datetime) -> list[Award]:
+        await asyncio.sleep(0)
+        held = [a for a in self._badges.awards_of(member_id) if start <= a.time < end]
+        return sorted(held, key=lambda a: a.time, reverse=True)[:BADGES_MAX]
+
+    async def role_changes(self, member_id: str, end: datetime) -> list[RoleChange]:
+        changes = [c for m, c in self._role_changes.values() if m == member_id and c.at < end]
+        return sorted(changes, key=lambda c: c.at)[:READ_MAX]
+
+    async def issue(
+        self, summary_id: str, summary: ContributionSummary, requested_by: str, region: str, programme: str
+    ) -> bool:
+        await asyncio.sleep(0)
+        if summary_id in self._summaries:
+            return False
+        self._summaries.add(summary_id)
+        self.events.append(
+            recognition_summary_issued(
+                summary_id, summary, requested_by, region, programme, datetime.now(UTC)
+            )
+        )
+        return True

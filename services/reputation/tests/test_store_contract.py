@@ -28,6 +28,7 @@ from guild_reputation.adapters.pilot_store import MongoPilot
 from guild_reputation.adapters.points_rules_store import MongoPointsRules
 from guild_reputation.adapters.post_tags_store import MongoPostTags
 from guild_reputation.adapters.ratings_store import MongoRatings
+from guild_reputation.adapters.recognition_store import MongoRecognition
 from guild_reputation.adapters.roles_store import RoleReadModel
 from guild_reputation.adapters.visibility_store import VisibilityReadModel
 from guild_reputation.adapters.waits_store import MongoWaits
@@ -43,6 +44,7 @@ from guild_reputation.app.ports import (
     PointsRules,
     PostTags,
     Ratings,
+    RecognitionStore,
     SnapshotHead,
     StaleDecision,
     Total,
@@ -69,6 +71,7 @@ from guild_reputation.domain.insights import WEEK as A_WEEK
 from guild_reputation.domain.insights import PostKind, QuestionFigures, Scope, Weeks
 from guild_reputation.domain.periods import ALL_TIME, GLOBAL, Calendar
 from guild_reputation.domain.pilot import PilotControl
+from guild_reputation.domain.recognition import ContributionSummary, RoleChange
 from guild_reputation.domain.rules import LedgerEntry, Rule, RuleSetting
 from guild_testing.fixtures import Infra, database_name
 
@@ -91,6 +94,7 @@ class Stores:
     cpd: CpdStore
     insights: InsightsStore
     pilot: PilotStore
+    recognition: RecognitionStore
     clock: memory.SteppingClock
 
 
@@ -100,20 +104,23 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
     if request.param == "memory":
         ledger = memory.MemoryLedger(clock=clock)
         insights = memory.MemoryInsights()
+        roles = memory.MemoryRoles()
+        badges = memory.MemoryBadges(ledger)
         yield Stores(
             ledger,
             memory.MemoryPostTags(),
             memory.MemoryWaits(),
             memory.MemoryPointsRules(),
-            memory.MemoryRoles(),
+            roles,
             memory.MemoryCommunities(),
             memory.MemoryRatings(),
             memory.MemoryBoardSnapshots(),
-            memory.MemoryBadges(ledger),
+            badges,
             memory.MemoryBadgeDefinitions(),
             memory.MemoryCpd(),
             insights,
             memory.MemoryPilot(insights),
+            memory.MemoryRecognition(insights, badges, roles),
             clock,
         )
         return
@@ -138,6 +145,7 @@ async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
             MongoCpd(db, on_events=lambda *_: None),
             MongoInsights(db, Weeks()),
             MongoPilot(db, Weeks()),
+            MongoRecognition(db, on_events=lambda *_: None),
             clock,
         )
     finally:
@@ -956,3 +964,80 @@ async def test_a_pilot_keeps_its_latest_control(stores: Stores) -> None:
     assert await pilot.control(C1) == PilotControl(C1, "c-2", (), 2)
     await pilot.set_control(PilotControl(C1, "", ("ann", "bob"), 3))
     assert await pilot.control(C1) == PilotControl(C1, "", ("ann", "bob"), 3)
+
+
+# Recognition
+
+
+async def test_acceptances_and_ratings_keep_their_latest_change(stores: Stores) -> None:
+    recognition = stores.recognition
+    await recognition.acceptance("a1", "bob", True, at(0, 2))
+    await recognition.acceptance("a1", "bob", False, at(0, 1))  # older: ignored
+    await recognition.acceptance("a2", "bob", True, at(0))
+    await recognition.acceptance("a2", "bob", False, at(0, 3))
+    await recognition.acceptance("a3", "bob", True, at(0))
+    assert await recognition.accepted(["a1", "a2", "a3", "a9"]) == 2
+    assert await recognition.accepted([]) == 0
+    await recognition.rated("r1", "ann", 4.0, 2, at(0, 2))
+    await recognition.rated("r1", "ann", 1.0, 1, at(0, 1))  # older: ignored
+    await recognition.rated("r2", "ann", 5.0, 1, at(0))
+    assert await recognition.ratings(["r1", "r2", "r9"]) == (4.33, 3)
+    assert await recognition.ratings([]) == (0.0, 0)
+
+
+async def test_role_changes_and_collections_are_kept_once(stores: Stores) -> None:
+    recognition = stores.recognition
+    granted = RoleChange(C1, "moderator", True, at(1))
+    await recognition.role_changed("e1", "ann", granted)
+    await recognition.role_changed("e1", "ann", RoleChange(C1, "owner", True, at(1)))  # redelivered id
+    await recognition.role_changed("e2", "ann", RoleChange(C1, "moderator", False, at(3)))
+    await recognition.role_changed("e3", "ann", RoleChange("c-2", "curator", True, at(0)))
+    assert await recognition.role_changes("ann", at(2)) == [
+        RoleChange("c-2", "curator", True, at(0)),
+        granted,
+    ]
+    assert len(await recognition.role_changes("ann", at(9))) == 3
+    for collection, community, when in (
+        ("k1", C1, at(1)),
+        ("k1", C1, at(2)),
+        ("k2", "c-2", at(2)),
+        ("k3", C1, at(9)),
+    ):
+        await recognition.collection_published(collection, community, "cur", when)
+    assert await recognition.collections_curated("cur", at(0), at(5)) == 2
+    assert await recognition.collections_curated("cur", at(0), at(5), exclude=frozenset({"c-2"})) == 1
+    assert await recognition.curated_in("cur", at(0), at(5)) == frozenset({C1, "c-2"})
+    assert await recognition.collections_curated("ann", at(0), at(5)) == 0
+
+
+async def test_summaries_read_posts_tags_badges_and_memberships_of_the_other_stores(stores: Stores) -> None:
+    recognition = stores.recognition
+    await stores.roles.put(C1, "ann", "owner", at(0))
+    await stores.roles.put("c-2", "ann", "member", at(0))
+    await stores.roles.put("c-3", "ann", "", at(0))  # left
+    assert await recognition.memberships("ann") == {C1: "owner", "c-2": "member"}
+    await stores.insights.question_asked("q1", C1, "emea", "sales", at(1), ["python", "go"])
+    await stores.insights.posted("q1", PostKind.QUESTION, C1, "ann", "emea", "sales", at(1))
+    await stores.insights.posted("a1", PostKind.ANSWER, "c-2", "ann", "emea", "sales", at(2), "q9")
+    await stores.insights.posted("m1", PostKind.COMMENT, C1, "ann", "emea", "sales", at(9))
+    posts = await recognition.posts("ann", at(0), at(5))
+    assert [(p["_id"], p["kind"], p["community_id"], p["question_id"]) for p in posts] == [
+        ("question:q1", "question", C1, "q1"),
+        ("answer:a1", "answer", "c-2", "q9"),
+    ]
+    assert await recognition.question_tags(["q1", "q9"]) == [["python", "go"]]
+    assert await recognition.question_tags([]) == []
+    for minutes, badge in (
+        (60, Badge.FIRST_QUESTION),
+        (120, Badge.FIRST_ANSWER),
+        (9 * 24 * 60, Badge.STREAK),
+    ):
+        await stores.badges.award(award("ann", badge, minutes=minutes), region="emea", programme="sales")
+    badges = await recognition.badges("ann", at(0), at(5))
+    assert [a.badge for a in badges] == ["first_answer", "first_question"]  # newest first
+
+
+async def test_a_summary_is_issued_once_per_id(stores: Stores) -> None:
+    summary = ContributionSummary("ann", at(0), at(7), 1, 0, 0, 0, 0, 0.0, 0, [], [], [C1], [])
+    assert await stores.recognition.issue("ann:olivia:r1", summary, "olivia", "emea", "sales")
+    assert not await stores.recognition.issue("ann:olivia:r1", summary, "olivia", "emea", "sales")
