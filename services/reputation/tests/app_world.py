@@ -34,6 +34,8 @@ from guild_reputation.app.membership_handlers import CommunityEventHandlers
 from guild_reputation.app.pilot import PilotComparisons
 from guild_reputation.app.pilot_handlers import PilotHandlers
 from guild_reputation.app.points_rules import PointsRulesUseCases
+from guild_reputation.app.recognition import RecognitionUseCases
+from guild_reputation.app.recognition_handlers import RecognitionHandlers
 from guild_reputation.app.visibility import Visibility
 from guild_reputation.domain import integration_events as ev
 from guild_reputation.domain.cpd import Evidence
@@ -98,6 +100,7 @@ class World:
         weeks = Weeks()
         self.insights = memory.MemoryInsights(weeks)
         self.pilot = memory.MemoryPilot(self.insights)
+        self.recognition_store = memory.MemoryRecognition(self.insights, self.badges, self.roles)
         self.visibility = Visibility(self.communities, self.insights, self.roles)
         self.readers = CommunityReaders(self.visibility, self.roles)
         self.content = ContentEventHandlers(
@@ -118,6 +121,7 @@ class World:
         self.tag_boards = TagQueries(self.ledger, self.readers)
         self.insight_queries = InsightsQueries(self.insights, weeks, self.readers, self.visibility)
         self.pilots = PilotComparisons(self.pilot, self.readers, self.visibility)
+        self.recognition = RecognitionUseCases(self.recognition_store, self.roles, self.visibility)
         self.cpd = CpdUseCases(
             self.cpd_store,
             cpd_counter,
@@ -144,6 +148,7 @@ class World:
             CustomBadgeRules(self.definitions, self.badges, self.post_tags, calendar).handlers(),
             InsightsHandlers(self.insights).handlers(),
             PilotHandlers(self.pilot).handlers(),
+            RecognitionHandlers(self.recognition_store).handlers(),
             CuratorRules(self.badges, self.ratings).handlers(),
             CpdCredits(self.cpd_store, cpd_counter, Evidence(EVIDENCE_BASE)).handlers(),
         )
