@@ -8,15 +8,20 @@ to :meth:`World.handle`, which runs every handler of the event's class in the co
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import grpc
 from services.reputation.tests import memory
 
+from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
 from guild_common.events.inbound import Handler, combine
 from guild_common.events.meta import EventMeta
+from guild_common.grpc.server import ServiceServer
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
@@ -37,6 +42,8 @@ from guild_reputation.app.points_rules import PointsRulesUseCases
 from guild_reputation.app.recognition import RecognitionUseCases
 from guild_reputation.app.recognition_handlers import RecognitionHandlers
 from guild_reputation.app.visibility import Visibility
+from guild_reputation.bootstrap import SERVICE_NAME
+from guild_reputation.config import ReputationSettings
 from guild_reputation.domain import integration_events as ev
 from guild_reputation.domain.cpd import Evidence
 from guild_reputation.domain.credential_signing import SigningKey
@@ -45,6 +52,7 @@ from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
+from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
 
 C1 = "c-1"
 C2 = "c-2"
@@ -198,3 +206,39 @@ class World:
             ev.VoteChanged(m, kind, target, "q1", community, voter, author, previous, value, 0, ())
         )
         return m
+
+
+@asynccontextmanager
+async def serving(world: World) -> AsyncIterator[api_grpc.ReputationServiceStub]:
+    """The reputation gRPC service on the world's in-memory ports, in this process and event loop, on a
+    free loopback port: the servicer and the request interceptor (tokens, status details), no workers.
+
+    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    settings = ReputationSettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
+    servicer = ReputationServicer(
+        world.boards,
+        world.points_rules,
+        world.badge_use_cases,
+        world.insight_queries,
+        world.recognition,
+        world.tag_boards,
+        world.custom_badges,
+        pilots=world.pilots,
+        cpd=world.cpd,
+    )
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        api_grpc.add_ReputationServiceServicer_to_server(servicer, server)
+        return [SERVICE_NAME]
+
+    async def healthy() -> bool:
+        return True
+
+    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield api_grpc.ReputationServiceStub(channel)
+    finally:
+        await channel.close()
+        await server.stop()
