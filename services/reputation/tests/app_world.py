@@ -19,7 +19,8 @@ from services.reputation.tests import memory
 
 from guild.reputation.v1 import reputation_service_pb2_grpc as api_grpc
 from guild_common.auth import Principal
-from guild_common.events.inbound import Handler, combine
+from guild_common.events.envelope import Envelope
+from guild_common.events.inbound import Handler, bind, combine
 from guild_common.events.meta import EventMeta
 from guild_common.grpc.server import ServiceServer
 from guild_reputation.app.access import CommunityReaders
@@ -52,6 +53,7 @@ from guild_reputation.domain.insights import Weeks
 from guild_reputation.domain.leaderboard import Leaderboards
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
+from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
 
 C1 = "c-1"
@@ -163,6 +165,10 @@ class World:
 
     async def handle(self, event: Any) -> None:
         await self._handlers[type(event)](event)
+
+    async def deliver(self, envelope: Envelope) -> None:
+        """A received envelope decoded and handled as the consumers do (``bootstrap``'s table)."""
+        await bind(DECODERS, self._handlers)[envelope.type](envelope)
 
     # Events, with defaults a test overrides by keyword
 
