@@ -1,19 +1,26 @@
-"""In-memory implementations of the reputation service's ledger and community ports, for fast tests of
-the use cases and handlers.
+"""In-memory implementations of every port of the reputation service, for fast tests of the use cases
+and handlers (composed like ``bootstrap`` in ``app_world``).
 
 They keep the contract of the MongoDB stores (``guild_reputation.adapters``) where the use cases can
-see it, and ``test_store_contract`` runs the same tests on both: an entry counts once per id however
-often it is recorded, a guarded entry is refused (``StaleDecision``) when its counter changed since
-the decision read it, the daily room is taken once per entry id and given back, the counters say what
-the entries recorded add up to, tag boards page most points first behind signed tokens
-(``guild_testing.memory.keyset_page``), and every entry recorded releases its ``points_changed``
-event, in order, into the ledger's ``events``.
+see it, and ``test_store_contract`` runs the same tests on both. The ledger: an entry counts once per id
+however often it is recorded, a guarded entry is refused (``StaleDecision``) when its counter changed
+since the decision read it, the daily room is taken once per entry id and given back, the counters say
+what the entries recorded add up to, tag boards page most points first. The others: writes applied only
+when newer (roles, visibility, ratings, acceptances, pilot controls), adds idempotent by natural key
+returning what is stored (post tags, awards, facts, badge definitions and ticks, CPD credits once per id
+and per target, role changes, collections, summaries), guarded moves (CPD counters within a cap, the
+day of a rolling badge's last award, a reflection on a credit waiting for one), lists paged in the
+stores' order behind signed tokens (``guild_testing.memory.keyset_page``). Each write that would
+publish an event records it, in order, in its store's ``events`` (``points_changed``,
+``badge_awarded``, ``cpd_credit_recorded``, ``recognition_summary_issued``), built by the same
+functions the stores use.
 
 Not the Mongo ledger's internals (batches, counter slots, crash recovery): an entry here is recorded
 and released at once, so ``resume`` finds nothing left to finish. Crash, batch and replica behaviour
-is tested on the real store.
+is tested on the real store. Migrations of documents written by earlier versions have no counterpart.
 
-No method awaits between reading and writing its state, so each write is atomic however many tasks run.
+No method awaits between reading and writing its state, so each write is atomic however many tasks run
+(each awaits ``asyncio.sleep(0)`` first, so concurrent use cases interleave).
 """
 
 from __future__ import annotations
