@@ -22,7 +22,6 @@ from guild_common.auth import Principal
 from guild_common.events.envelope import Envelope
 from guild_common.events.inbound import Handler, bind, combine
 from guild_common.events.meta import EventMeta
-from guild_common.grpc.server import ServiceServer
 from guild_reputation.app.access import CommunityReaders
 from guild_reputation.app.badges import BadgeRules, BadgeUseCases
 from guild_reputation.app.badges_handlers import CuratorRules
@@ -55,6 +54,7 @@ from guild_reputation.domain.periods import Calendar
 from guild_reputation.domain.rules import PointsTable
 from guild_reputation.entrypoints.event_decoders import DECODERS
 from guild_reputation.entrypoints.grpc.reputation_service import ReputationServicer
+from guild_testing.memory import serving_in_memory
 
 C1 = "c-1"
 C2 = "c-2"
@@ -88,7 +88,7 @@ class World:
     """Every store in memory, the use cases and handlers on them, a clock tests move by hand."""
 
     points: PointsTable = field(default_factory=lambda: PointsTable(daily_caps={"upvote_received": 200}))
-    clock: memory.SteppingClock = field(default_factory=memory.SteppingClock)
+    clock: memory.ManualClock = field(default_factory=memory.ManualClock)
     tags_wait: timedelta = timedelta(seconds=2)
     signing_key: SigningKey | None = None
     cpd_export_max: int = 5_000
@@ -216,10 +216,7 @@ class World:
 
 @asynccontextmanager
 async def serving(world: World) -> AsyncIterator[api_grpc.ReputationServiceStub]:
-    """The reputation gRPC service on the world's in-memory ports, in this process and event loop, on a
-    free loopback port: the servicer and the request interceptor (tokens, status details), no workers.
-
-    Request ids are not checked against their first request here: that record lives in MongoDB."""
+    """The reputation gRPC service on the world's in-memory ports (``serving_in_memory``)."""
     settings = ReputationSettings(grpc_host="127.0.0.1", grpc_port=0, rate_limit_per_second=0)
     servicer = ReputationServicer(
         world.boards,
@@ -237,14 +234,5 @@ async def serving(world: World) -> AsyncIterator[api_grpc.ReputationServiceStub]
         api_grpc.add_ReputationServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 
-    async def healthy() -> bool:
-        return True
-
-    server = ServiceServer(settings, register=register, workers=[], healthy=healthy)
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
-    try:
+    async with serving_in_memory(settings, register) as channel:
         yield api_grpc.ReputationServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop()

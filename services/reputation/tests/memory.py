@@ -71,7 +71,7 @@ from guild_testing.memory import keyset_page
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-class SteppingClock:
+class ManualClock:
     """A clock tests move by hand: ``now()`` returns the same time until ``advance``."""
 
     def __init__(self, start: datetime = T0) -> None:

@@ -95,12 +95,12 @@ class Stores:
     insights: InsightsStore
     pilot: PilotStore
     recognition: RecognitionStore
-    clock: memory.SteppingClock
+    clock: memory.ManualClock
 
 
 @pytest_asyncio.fixture(params=["memory", pytest.param("mongo", marks=pytest.mark.servers)])
 async def stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
-    clock = memory.SteppingClock()
+    clock = memory.ManualClock()
     if request.param == "memory":
         ledger = memory.MemoryLedger(clock=clock)
         insights = memory.MemoryInsights()
