@@ -17,7 +17,7 @@ from guild_common.events.outbox import (
     outbox_indexes,
     outbox_update,
 )
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_community.adapters.membership_store import (
@@ -180,7 +180,7 @@ class MongoCommunityRepository(MongoMembershipStore):
         if where.name_prefix:
             prefix = prefix_key(where.name_prefix)
             query["name_key"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._communities,
             query,
             sort_field="name_key",
@@ -188,8 +188,8 @@ class MongoCommunityRepository(MongoMembershipStore):
             page_size=page_size,
             page_token=page_token,
             projection={"outbox": 0},
+            convert=_community,
         )
-        return Page([_community(d) for d in docs], next_token)
 
     async def add_community(self, community: Community, owner: Membership) -> Community:
         # The owner's membership goes first: a retry after a crash in between completes the pair,

@@ -6,7 +6,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from guild_common.events.outbox import OutboxWake, outbox_fields, outbox_indexes
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_community.adapters.outbound_events import goal_envelope
@@ -66,7 +66,7 @@ class MongoGoalRepository:
         return goal
 
     async def list_goals(self, community_id: str, page_size: int, page_token: str) -> Page[Goal]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._goals,
             {"community_id": community_id},
             sort_field="create_time",
@@ -74,5 +74,5 @@ class MongoGoalRepository:
             page_size=page_size,
             page_token=page_token,
             projection={"outbox": 0},
+            convert=_goal,
         )
-        return Page([_goal(d) for d in docs], next_token)

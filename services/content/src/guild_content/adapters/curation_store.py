@@ -27,7 +27,7 @@ from guild_common.events.outbox import (
     outbox_indexes,
     outbox_update,
 )
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
@@ -186,7 +186,7 @@ class MongoCurationRepository(DuplicateMarks):
     async def list_collections(
         self, community_id: str, published: bool, page_size: int, page_token: str
     ) -> Page[Collection]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._collections,
             {"community_id": community_id, "published": published},
             sort_field="create_time",
@@ -194,8 +194,8 @@ class MongoCurationRepository(DuplicateMarks):
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=_collection,
         )
-        return Page([_collection(d) for d in docs], next_token)
 
     async def set_following(
         self, collection: Collection, member_id: str, follow: bool, now: datetime, community: CommunityView
@@ -272,7 +272,7 @@ class MongoCurationRepository(DuplicateMarks):
         return result.modified_count == 1
 
     async def list_features(self, community_id: str, page_size: int, page_token: str) -> Page[Feature]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._features,
             {"community_id": community_id, "active": True},
             sort_field="feature_time",
@@ -280,5 +280,5 @@ class MongoCurationRepository(DuplicateMarks):
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=_feature,
         )
-        return Page([_feature(d) for d in docs], next_token)

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from guild_common.events.outbox import OutboxWake, merge_updates, outbox_update
 from guild_common.ids import new_id
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
@@ -217,25 +217,25 @@ class MongoModerationRepository:
         )
 
     async def queue(self, community_id: str, page_size: int, page_token: str) -> Page[QueueItem]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._queue,
             {"community_id": community_id, "state": "pending"},
             sort_field="queue_time",
             descending=False,
             page_size=page_size,
             page_token=page_token,
+            convert=_queue_item,
         )
-        return Page([_queue_item(d) for d in docs], next_token)
 
     async def moderation_log(
         self, community_id: str, page_size: int, page_token: str
     ) -> Page[ModerationEntry]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._log,
             {"community_id": community_id},
             sort_field="time",
             descending=True,
             page_size=page_size,
             page_token=page_token,
+            convert=_entry,
         )
-        return Page([_entry(d) for d in docs], next_token)

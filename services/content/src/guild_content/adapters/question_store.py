@@ -20,7 +20,7 @@ from guild_common.events.outbox import (
     outbox_indexes,
     outbox_update,
 )
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items, keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page, decode_token, encode_token
 from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
@@ -191,7 +191,7 @@ class MongoQuestionRepository:
         return [answer_from(d) for d in await cursor.to_list()]
 
     async def list_questions(self, community_id: str, page_size: int, page_token: str) -> Page[Question]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._questions,
             {"community_id": community_id, **QUESTIONS_ONLY, **VISIBLE},
             sort_field="create_time",
@@ -199,8 +199,8 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=question_from,
         )
-        return Page([question_from(d) for d in docs], next_token)
 
     async def list_posts(
         self, community_id: str, kind: str, page_size: int, page_token: str
@@ -211,7 +211,7 @@ class MongoQuestionRepository:
             query |= QUESTIONS_ONLY
         elif kind:
             query["kind"] = kind
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._questions,
             query,
             sort_field="create_time",
@@ -219,8 +219,8 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=question_from,
         )
-        return Page([question_from(d) for d in docs], next_token)
 
     async def apply_vote(
         self,
@@ -290,7 +290,7 @@ class MongoQuestionRepository:
         return comment_from(doc) if doc else None
 
     async def list_comments(self, post_id: str, page_size: int, page_token: str) -> Page[Comment]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._comments,
             {"post_id": post_id, **VISIBLE},
             sort_field="create_time",
@@ -298,8 +298,8 @@ class MongoQuestionRepository:
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=comment_from,
         )
-        return Page([comment_from(d) for d in docs], next_token)
 
     async def save_edit(
         self,
@@ -364,15 +364,15 @@ class MongoQuestionRepository:
         return True
 
     async def list_revisions(self, post_id: str, page_size: int, page_token: str) -> Page[Revision]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._revisions,
             {"post_id": post_id},
             sort_field="number",
             descending=True,
             page_size=page_size,
             page_token=page_token,
+            convert=revision_from,
         )
-        return Page([revision_from(d) for d in docs], next_token)
 
     async def mark_deleted(self, removal: PostRemoved, community: CommunityView) -> bool:
         """Soft-delete a post with its events; False if it was deleted already. Answers leave the count."""

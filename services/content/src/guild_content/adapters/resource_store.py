@@ -22,7 +22,7 @@ from guild_common.events.outbox import (
     outbox_fields,
     outbox_indexes,
 )
-from guild_common.keyset import keyset_page
+from guild_common.keyset import keyset_items, keyset_page
 from guild_common.mongo import Document, IndexSpec, StoreSchema
 from guild_common.pagination import Page
 from guild_content.adapters.counter_writes import Change, CounterWriter, Values, as_int
@@ -179,7 +179,7 @@ class MongoResourceRepository:
     async def list_resources(
         self, community_id: str, top_rated: bool, page_size: int, page_token: str
     ) -> Page[Resource]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._resources,
             {"community_id": community_id},
             sort_field="rating_rank" if top_rated else "create_time",
@@ -187,8 +187,8 @@ class MongoResourceRepository:
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=resource_from,
         )
-        return Page([resource_from(d) for d in docs], next_token)
 
     async def rate(
         self, item: Resource, rater_id: str, stars: int, review: str, now: datetime, community: CommunityView
@@ -263,7 +263,7 @@ class MongoResourceRepository:
         return as_int(outcome.values[OUTDATED_COUNT]) if outcome else 0
 
     async def list_outdated(self, community_id: str, page_size: int, page_token: str) -> Page[Resource]:
-        docs, next_token = await keyset_page(
+        return await keyset_items(
             self._resources,
             {"community_id": community_id, "outdated_count": {"$gt": 0}},
             sort_field="outdated_count",
@@ -271,8 +271,8 @@ class MongoResourceRepository:
             page_size=page_size,
             page_token=page_token,
             projection=_NO_OUTBOX,
+            convert=resource_from,
         )
-        return Page([resource_from(d) for d in docs], next_token)
 
     async def search_candidates(
         self, community_ids: list[str], query_terms: list[str], tag: str, limit: int

@@ -22,6 +22,9 @@ ACCEPT_ATTEMPTS = 5
 class CommunityAccess:
     """The caller's standing in a community, read from the membership directory."""
 
+    #: What a non-member is told when refused.
+    not_a_member = "only members of the community may post here"
+
     def __init__(self, directory: MembershipDirectory) -> None:
         self._directory = directory
 
@@ -40,7 +43,7 @@ class CommunityAccess:
         community = await self._community(community_id)
         membership = await self._directory.membership(community_id, caller.subject)
         if membership is None:
-            raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
+            raise PermissionDenied(self.not_a_member, reason="NOT_A_MEMBER")
         return community, membership
 
     async def _membership_in(self, caller: Principal, community_id: str) -> MembershipView:
@@ -49,7 +52,7 @@ class CommunityAccess:
         membership = await self._directory.membership(community_id, caller.subject)
         if membership is None:
             await self._community(community_id)
-            raise PermissionDenied("only members of the community may post here", reason="NOT_A_MEMBER")
+            raise PermissionDenied(self.not_a_member, reason="NOT_A_MEMBER")
         return membership
 
     def _readable(self, caller: Principal, community_id: str) -> Awaitable[CommunityView]:

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from guild_common.auth import Principal
 from guild_common.clock import utc_now
-from guild_common.errors import FailedPrecondition, NotFound, PermissionDenied, Validator
+from guild_common.errors import FailedPrecondition, NotFound, Validator
 from guild_common.ids import id_for_request, new_id
 from guild_common.pagination import Page, clamp_page_size
+from guild_content.app.access import CommunityAccess
 from guild_content.app.ports import (
     CurationRepository,
     MembershipDirectory,
     QuestionRepository,
     ResourceRepository,
 )
-from guild_content.app.visibility import readable_community
-from guild_content.domain.community import CURATING_ROLES, CommunityView, MembershipView, ensure_curator
+from guild_content.domain.community import CURATING_ROLES, CommunityView, ensure_curator
 from guild_content.domain.curation import (
     FEATURE_KINDS,
     Collection,
@@ -30,7 +30,9 @@ from guild_content.domain.posts import is_question_kind
 from guild_content.domain.questions import Question
 
 
-class CurationUseCases:
+class CurationUseCases(CommunityAccess):
+    not_a_member = "only members of the community may do this"
+
     def __init__(
         self,
         curation: CurationRepository,
@@ -43,7 +45,7 @@ class CurationUseCases:
         self._curation = curation
         self._questions = questions
         self._resources = resources
-        self._directory = directory
+        super().__init__(directory)
         self._clock = clock
 
     async def create_collection(
@@ -250,19 +252,6 @@ class CurationUseCases:
         community.ensure_writable()
         return community
 
-    async def _community(self, community_id: str) -> CommunityView:
-        community = await self._directory.community(community_id)
-        if community is None:
-            raise NotFound(f"community {community_id} not found", reason="COMMUNITY_NOT_FOUND")
-        return community
-
-    async def _member_of(self, caller: Principal, community_id: str) -> tuple[CommunityView, MembershipView]:
-        community = await self._community(community_id)
-        membership = await self._directory.membership(community_id, caller.subject)
-        if membership is None:
-            raise PermissionDenied("only members of the community may do this", reason="NOT_A_MEMBER")
-        return community, membership
-
     async def _curator_of(self, caller: Principal, community_id: str) -> CommunityView:
         community, membership = await self._member_of(caller, community_id)
         ensure_curator(membership)
@@ -271,9 +260,6 @@ class CurationUseCases:
     async def _is_curator(self, caller: Principal, community_id: str) -> bool:
         membership = await self._directory.membership(community_id, caller.subject)
         return membership is not None and membership.role in CURATING_ROLES
-
-    def _readable(self, caller: Principal, community_id: str) -> Awaitable[CommunityView]:
-        return readable_community(self._directory, caller, community_id)
 
 
 def _require(**fields: str) -> None:
