@@ -10,7 +10,7 @@ from google.protobuf import wrappers_pb2
 from guild.events.v1 import community_events_pb2 as community
 from guild_common.events.consumer import PermanentError
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.inbound import Decoder, Decoders, WiringError, bind, combine, event_types
+from guild_common.events.inbound import Decoder, Decoders, Handler, WiringError, bind, combine, event_types
 from guild_common.events.meta import EventMeta
 
 MEMBER_JOINED = "guild.community.member_joined.v1"
@@ -140,7 +140,9 @@ async def test_combine_runs_every_table_s_handler_of_a_class_in_order() -> None:
 
         return handle
 
-    combined = combine({Joined: recorder("points"), Left: recorder("points")}, {Joined: recorder("boards")})
+    points: dict[type, Handler] = {Joined: recorder("points"), Left: recorder("points")}
+    boards: dict[type, Handler] = {Joined: recorder("boards")}
+    combined = combine(points, boards)
     table = bind(DECODERS, combined)
     await table[MEMBER_JOINED](
         _envelope("member_joined", community.MemberJoined(community_id="c1", member_id="ann", role="member"))

@@ -17,11 +17,10 @@ from guild.events.v1 import community_events_pb2 as community
 from guild.events.v1 import content_events_pb2 as content
 from guild_common.events.consumer import EventHandler, PermanentError
 from guild_common.events.envelope import Envelope, new_envelope
-from guild_common.events.inbound import bind
+from guild_common.events.inbound import bind, combine
 from guild_notify.adapters.webhook_client import event_json
 from guild_notify.app.webhooks import WEBHOOK_EVENT_TYPES, WEBHOOK_SCOPE, WebhookFanout
 from guild_notify.app.xapi import StatementRecorder
-from guild_notify.bootstrap import then_envelopes
 from guild_notify.domain.notifications import NotificationType
 from guild_notify.domain.xapi import OptOuts, Profile, statement_id
 from guild_notify.entrypoints.event_decoders import DECODERS
@@ -43,7 +42,7 @@ class Consumer:
             rules=LEARNING_EVENTS,
         )
         fanout = WebhookFanout(self.world.webhooks, self.world.deliveries, event_json)
-        self.table: dict[str, EventHandler] = then_envelopes(
+        self.table: dict[str, EventHandler] = combine(
             bind(DECODERS, self.world.handlers),
             recorder.sinks(),
             {event_type: fanout.on_event for event_type in WEBHOOK_EVENT_TYPES},

@@ -9,7 +9,7 @@ import grpc
 
 import guild_notify.adapters
 from guild.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
-from guild_common.events.consumer import EventHandler, consumer_indexes
+from guild_common.events.consumer import consumer_indexes
 from guild_common.events.envelope import Envelope
 from guild_common.events.inbound import Handler, bind, combine
 from guild_common.grpc.server import ServiceServer, Worker
@@ -63,29 +63,6 @@ from guild_notify.entrypoints.learning_events import LEARNING_EVENTS
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
 
 EventSink = Callable[[Envelope], Awaitable[None]]
-
-
-def then_envelopes(
-    decoded: dict[str, EventHandler], *tables: dict[str, EventSink]
-) -> dict[str, EventHandler]:
-    """The consumer's table: each event's decoded handlers, then the sinks that take the CloudEvent itself
-    (learning records and webhooks read its envelope), in the order of ``tables``."""
-    chains: dict[str, list[EventHandler]] = {t: [h] for t, h in decoded.items()}
-    for table in tables:
-        for event_type, sink in table.items():
-            chains.setdefault(event_type, []).append(sink)
-
-    def chained(handlers: list[EventHandler]) -> EventHandler:
-        if len(handlers) == 1:
-            return handlers[0]
-
-        async def run(envelope: Envelope) -> None:
-            for handler in handlers:
-                await handler(envelope)
-
-        return run
-
-    return {event_type: chained(handlers) for event_type, handlers in chains.items()}
 
 
 def received_events(
@@ -188,7 +165,7 @@ async def build(settings: ServiceSettings, infra: Infrastructure) -> ServiceServ
             questions=questions,
         ),
     )
-    consumed = then_envelopes(
+    consumed = combine(
         decoded, learning_records, {event_type: fanout.on_event for event_type in WEBHOOK_EVENT_TYPES}
     )
     digests = DigestRunner(

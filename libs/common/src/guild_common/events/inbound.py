@@ -26,6 +26,7 @@ from guild_common.events.meta import EventMeta
 
 M = TypeVar("M", bound=Message)
 E = TypeVar("E")
+K = TypeVar("K")
 
 #: A handler of one typed event.
 Handler = Callable[[Any], Awaitable[None]]
@@ -80,12 +81,15 @@ class Decoder(Generic[M, E]):
 Decoders = Mapping[str, Decoder[Any, Any]]
 
 
-def combine(*tables: HandlerTable) -> dict[type, Handler]:
-    """One handler per event class, running the given tables' handlers of that class in table order."""
-    chains: dict[type, list[Handler]] = {}
+def combine(*tables: Mapping[K, Handler]) -> dict[K, Handler]:
+    """One handler per key, running the given tables' handlers of that key in table order.
+
+    Keys are event classes for typed handlers, or event types for tables of envelope handlers (such as
+    the consumer's table from :func:`bind` followed by sinks that take the CloudEvent itself)."""
+    chains: dict[K, list[Handler]] = {}
     for table in tables:
-        for kind, handler in table.items():
-            chains.setdefault(kind, []).append(handler)
+        for key, handler in table.items():
+            chains.setdefault(key, []).append(handler)
 
     def chained(handlers: list[Handler]) -> Handler:
         async def handle(event: Any) -> None:
@@ -94,7 +98,7 @@ def combine(*tables: HandlerTable) -> dict[type, Handler]:
 
         return handle
 
-    return {kind: chain[0] if len(chain) == 1 else chained(chain) for kind, chain in chains.items()}
+    return {key: chain[0] if len(chain) == 1 else chained(chain) for key, chain in chains.items()}
 
 
 def check_decoders(decoders: Decoders) -> None:
