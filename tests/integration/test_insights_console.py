@@ -37,6 +37,7 @@ from guild.reputation.v1 import cpd_pb2
 from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_console.weeks import recent_weeks
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import auth, token_for
 from guild_testing.polling import eventually
 
@@ -120,6 +121,8 @@ async def _answer(content: content_grpc.ContentServiceStub, question_id: str, au
 
 
 async def _seed(suite: SuiteProcesses) -> Seeded:
+    # The console draws this week's figures: seeding and drawing must fall in one ISO week.
+    await clear_of_midnight()
     community = community_grpc.CommunityServiceStub(suite.channel("community"))
     content = content_grpc.ContentServiceStub(suite.channel("content"))
     reputation = reputation_grpc.ReputationServiceStub(suite.channel("reputation"))
