@@ -2,8 +2,9 @@
 
 The services count by day (daily point caps), ISO week (weekly boards, insights, digests) and month. A
 scenario that runs on the wall clock and crosses midnight would see its activity split between two
-periods, and its figures would depend on the minute it ran. Every one of those periods turns at a UTC
-midnight, so waiting out a midnight that is about to come keeps the whole scenario in one of each.
+periods, and its figures would depend on the minute it ran. In the UTC zone the suite runs in (the
+default of `leaderboard_timezone`), every one of those periods turns at a midnight, so waiting out a
+midnight that is about to come keeps the whole scenario in one of each.
 """
 
 from __future__ import annotations
