@@ -43,6 +43,7 @@ from guild_notify.app.unsubscribe import UnsubscribeTokens
 from guild_notify.config import NotifySettings
 from guild_notify.domain.digests import last_complete_period
 from guild_notify.domain.preferences import DigestFrequency
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import auth
 from guild_testing.polling import eventually
 from guild_testing.processes import free_port
@@ -119,6 +120,9 @@ async def _preferences(
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def shared(suite: SuiteProcesses) -> Shared:
+    # The digest test runs today's digest: the welcome and the resource must be written on the same UTC
+    # day it is run (and notify's own run of the last complete day must not pick them up meanwhile).
+    await clear_of_midnight()
     community = community_grpc.CommunityServiceStub(suite.channel("community"))
     content = content_grpc.ContentServiceStub(suite.channel("content"))
     notify = notify_grpc.NotifyServiceStub(suite.channel("notify"))

@@ -37,6 +37,7 @@ from guild.reputation.v1 import points_rules_pb2 as rules_pb
 from guild.reputation.v1 import reputation_service_pb2 as reputation_api
 from guild.reputation.v1 import reputation_service_pb2_grpc as reputation_grpc
 from guild_testing import polling
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import Infra, auth
 
 T = TypeVar("T")
@@ -115,6 +116,8 @@ async def test_requests_and_events_split_over_two_replicas_count_once(
     replicas: tuple[Replica, Replica],
 ) -> None:
     a, b = replicas
+    # The upvote cap is per UTC day: every vote must count towards the same day's cap.
+    await clear_of_midnight()
     created = await a.community.CreateCommunity(
         community_api.CreateCommunityRequest(
             name="Replicated guild", slug="replicated-guild", programme="ops", region="emea"

@@ -79,9 +79,14 @@ async def test_a_mail_server_that_is_down_delays_email_with_backoff_but_loses_no
 
 
 @pytest.fixture
-async def world() -> World:
+def yesterday() -> Period:
+    """The day the fixture's content is dated in, read from the clock once for the fixture and the test."""
+    return last_complete_period(DigestFrequency.DAILY, utc_now())
+
+
+@pytest.fixture
+async def world(yesterday: Period) -> World:
     world = World()
-    yesterday = last_complete_period(DigestFrequency.DAILY, utc_now())
     joined = yesterday.start - timedelta(days=30)
     await world.join("c1", "ann", "bob", "cat", "dan", "eve", at=joined)
     await world.join("c2", "ann", "fay", at=joined)
@@ -117,8 +122,10 @@ def _runner(world: World) -> DigestRunner:
     )
 
 
-async def test_a_digest_bundles_the_periods_new_content_once_per_member(world: World) -> None:
-    period = last_complete_period(DigestFrequency.DAILY, utc_now())
+async def test_a_digest_bundles_the_periods_new_content_once_per_member(
+    world: World, yesterday: Period
+) -> None:
+    period = yesterday
     assert await _runner(world).run(period) == 1
     [email] = world.emails.queued
     assert (email.id, email.to) == (digest_email_id(period, "ann"), "ann@example.com")
@@ -134,8 +141,8 @@ async def test_a_digest_bundles_the_periods_new_content_once_per_member(world: W
     assert len(world.emails.queued) == 1
 
 
-async def test_a_run_that_stopped_midway_queues_each_digest_once(world: World) -> None:
-    period = last_complete_period(DigestFrequency.DAILY, utc_now())
+async def test_a_run_that_stopped_midway_queues_each_digest_once(world: World, yesterday: Period) -> None:
+    period = yesterday
     await _runner(world).run(period)
     world.runs.runs.clear()  # as if the run had stopped before marking the period done
     assert await _runner(world).run(period) == 0
@@ -143,8 +150,10 @@ async def test_a_run_that_stopped_midway_queues_each_digest_once(world: World) -
     assert world.runs.runs == {f"daily:{period.key}": 0}
 
 
-async def test_a_weekly_digest_goes_to_weekly_subscribers_with_the_weeks_content(world: World) -> None:
-    day = last_complete_period(DigestFrequency.DAILY, utc_now())
+async def test_a_weekly_digest_goes_to_weekly_subscribers_with_the_weeks_content(
+    world: World, yesterday: Period
+) -> None:
+    day = yesterday
     week = Period(
         DigestFrequency.WEEKLY, "2026-W99", day.start - timedelta(days=3), day.start + timedelta(days=4)
     )

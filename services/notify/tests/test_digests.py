@@ -30,6 +30,7 @@ from guild_notify.bootstrap import build
 from guild_notify.config import NotifySettings
 from guild_notify.domain.digests import last_complete_period
 from guild_notify.domain.preferences import DigestFrequency
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 
@@ -51,6 +52,8 @@ async def test_digests_bundle_new_content_once_per_member_and_period(
         NotifySettings, smtp_host="127.0.0.1", smtp_port=unused_tcp_port, email_sweep_seconds=0.2
     )
     assert isinstance(settings, NotifySettings)
+    # The content is written now and digested as today's and this week's: all in one UTC day.
+    await clear_of_midnight()
     with smtp_server(unused_tcp_port) as mailbox:
         async with running_service(settings, build) as running:
             stub = api_grpc.NotifyServiceStub(running.channel)

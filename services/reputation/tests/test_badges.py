@@ -21,6 +21,7 @@ from guild_common.settings import ServiceSettings
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.badges import Badge, Tier, tiers_reached, title, weeks_running
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 
@@ -49,7 +50,9 @@ async def test_the_catalogue_is_earned_once_from_activity(
 ) -> None:
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
-        # ann asks in four weeks running: first question and a bronze streak.
+        # ann asks in four weeks running: first question and a bronze streak. Each question is dated by its
+        # age when sent: a week turning between two of them would leave a gap in the run.
+        await clear_of_midnight()
         for weeks_ago in (3, 2, 1, 0):
             await producer.emit(
                 "question_asked",

@@ -45,6 +45,7 @@ from guild_reputation.domain.cpd import (
     validate_rules,
 )
 from guild_reputation.entrypoints.event_decoders import DECODERS
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import Infra, auth, database_name
 from guild_testing.inprocess import running_service
 from guild_testing.status import field_violations
@@ -118,6 +119,8 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
     settings = settings_for(ReputationSettings, cpd_evidence_base_url=BASE + "/")
+    # The credits are dated now and read as the running CPD year's (from April): all in one UTC day.
+    await clear_of_midnight()
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
         subscription = await producer.js.subscribe(
@@ -370,11 +373,17 @@ async def test_cpd_rules_credits_reflections_log_exports_and_consent(
         )
         got = await stub.GetCpdRules(api.GetCpdRulesRequest(community_id=C1), metadata=auth("ann"))
         assert (set_.rules.time_zone, got.rules.time_zone) == ("Europe/London", "Europe/London")
+        # The year of the credits above: London's CPD year turns an hour before UTC's (BST on 31 March).
         statement = await stub.ExportCpdLog(
-            api.ExportCpdLogRequest(community_id=C1, format=cpd.CPD_EXPORT_FORMAT_HTML), metadata=auth("bob")
+            api.ExportCpdLogRequest(
+                community_id=C1, cpd_year=log.cpd_year, format=cpd.CPD_EXPORT_FORMAT_HTML
+            ),
+            metadata=auth("bob"),
         )
         assert "Dates are in the Europe/London time zone." in statement.content.decode("utf-8")
-        bob_csv = await stub.ExportCpdLog(api.ExportCpdLogRequest(community_id=C1), metadata=auth("bob"))
+        bob_csv = await stub.ExportCpdLog(
+            api.ExportCpdLogRequest(community_id=C1, cpd_year=log.cpd_year), metadata=auth("bob")
+        )
         (row,) = csv.DictReader(io.StringIO(bob_csv.content.decode("utf-8")))
         assert row["time_zone"] == "Europe/London"
 

@@ -48,6 +48,7 @@ from guild_reputation.domain.custom_badges import (
 )
 from guild_reputation.domain.periods import Calendar
 from guild_reputation.entrypoints.event_decoders import DECODERS
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import Infra, auth, database_name, token_for
 from guild_testing.inprocess import running_service
 from guild_testing.status import details_of, expect_request_id_reused, field_violations
@@ -240,7 +241,9 @@ async def test_owners_define_badges_that_counted_events_award_once_per_period(
             await stub.CreateBadgeDefinition(bad, metadata=auth("olivia"))
         assert "template.event_type" in field_violations(caught.value)
 
-        # cat asks twice two weeks ago and twice this week: the weekly badge twice.
+        # cat asks twice two weeks ago and twice this week: the weekly badge twice. This week's two
+        # questions must fall in one ISO week.
+        await clear_of_midnight()
         for qid in ("qa", "qb"):
             await producer.emit("question_asked", _question(qid), age=timedelta(days=14))
         q1 = await producer.emit("question_asked", _question("q1", ["python"]))

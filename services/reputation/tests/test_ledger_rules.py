@@ -23,6 +23,7 @@ from guild_community import bootstrap as community_bootstrap
 from guild_community.config import CommunitySettings
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import Infra, auth
 from guild_testing.inprocess import running_service
 from guild_testing.status import field_violations
@@ -76,6 +77,8 @@ async def test_the_daily_cap_records_capped_entries_and_stays_idempotent(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
     settings = settings_for(ReputationSettings, points_daily_cap={"upvote_received": 25})
+    # The cap counts by the UTC day the votes are published: all of them on one day.
+    await clear_of_midnight()
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
         # The question first: its tags are known, so the votes are handled in the order they were cast
@@ -103,6 +106,8 @@ async def test_the_daily_cap_records_capped_entries_and_stays_idempotent(
 async def test_owners_override_points_others_may_not(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
+    # The owner's cap counts by the UTC day the questions are published: all of them on one day.
+    await clear_of_midnight()
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
         await producer.emit(
@@ -202,6 +207,8 @@ async def test_owners_unknown_locally_are_read_through_from_the_community_servic
 async def test_boards_per_period_and_across_communities(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
+    # This week's and this month's boards are read after the questions: all in one UTC day.
+    await clear_of_midnight()
     async with running_service(settings_for(ReputationSettings), build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
         # Two months ago: all time only.
@@ -335,6 +342,8 @@ async def test_followers_of_a_collection_earn_its_curator_points_once_each(
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
     settings = settings_for(ReputationSettings, points_daily_cap={"collection_followed": 7})
+    # The cap counts by the UTC day the follows are published: all of them on one day.
+    await clear_of_midnight()
 
     def followed(follower: str, collection: str = "k1") -> events.CollectionFollowed:
         return events.CollectionFollowed(

@@ -16,6 +16,7 @@ from guild_common.settings import ServiceSettings
 from guild_reputation.bootstrap import build
 from guild_reputation.config import ReputationSettings
 from guild_reputation.domain.rules import PointsTable, Rule, RuleSetting, rating_earns, validate_overrides
+from guild_testing.calendar import clear_of_midnight
 from guild_testing.fixtures import auth
 from guild_testing.inprocess import running_service
 
@@ -135,6 +136,8 @@ async def test_rating_points_follow_the_daily_cap_and_reversals_take_back_what_w
     settings_for: Callable[..., ServiceSettings], producer: Producer
 ) -> None:
     settings = settings_for(ReputationSettings, points_daily_cap={"resource_rated": 4})
+    # The cap counts by the UTC day the ratings are published: all of them on one day.
+    await clear_of_midnight()
     async with running_service(settings, build) as service:
         stub = api_grpc.ReputationServiceStub(service.channel)
         for rater in ("r-a", "r-b", "r-c"):
